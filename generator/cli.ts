@@ -1,0 +1,122 @@
+// ramlgen: the command line. Exit codes: 0 success, 1 drift (check), 2 invalid spec or usage.
+import path from "node:path";
+import { Command, CommanderError } from "commander";
+import { formatDiagnostic, SpecError, type Diagnostic } from "./diagnostics.js";
+import { compareOutput, writeOutput } from "./files.js";
+import { generate } from "./generate.js";
+import { specFiles } from "./deps.js";
+
+export const EXIT = { ok: 0, drift: 1, invalid: 2 } as const;
+
+interface CommonOptions {
+  out: string;
+  strict?: boolean;
+}
+
+function reportWarnings(warnings: Diagnostic[], strict: boolean | undefined): void {
+  for (const w of warnings) console.error(formatDiagnostic(w));
+  if (strict && warnings.length) throw new SpecError(warnings.map((w) => ({ ...w, warning: false })));
+}
+
+function runGenerate(spec: string, opts: CommonOptions): void {
+  const out = path.resolve(opts.out);
+  const { files, warnings } = generate(path.resolve(spec), out);
+  reportWarnings(warnings, opts.strict);
+  const { written, removed } = writeOutput(out, files);
+  const label = path.relative(process.cwd(), out) || ".";
+  console.log(`ramlgen: ${files.size} files in ${label} (${written.length} written, ${removed.length} removed)`);
+}
+
+function runCheck(spec: string, opts: CommonOptions): number {
+  const out = path.resolve(opts.out);
+  const { files, warnings } = generate(path.resolve(spec), out);
+  reportWarnings(warnings, opts.strict);
+  const drift = compareOutput(out, files);
+  const label = path.relative(process.cwd(), out) || ".";
+  const lines = [
+    ...drift.stale.map((f) => `stale:   ${label}/${f}`),
+    ...drift.missing.map((f) => `missing: ${label}/${f}`),
+    ...drift.extra.map((f) => `extra:   ${label}/${f}`),
+  ];
+  if (lines.length) {
+    console.error(`ramlgen: ${label} is out of date with ${spec}; run npx ramlgen generate ${spec} --out ${label}`);
+    for (const l of lines) console.error(l);
+    return EXIT.drift;
+  }
+  console.log(`ramlgen: ${label} is up to date (${files.size} files)`);
+  return EXIT.ok;
+}
+
+async function watch(spec: string, opts: CommonOptions): Promise<void> {
+  const { watch: chokidar } = await import("chokidar");
+  const once = () => {
+    try {
+      runGenerate(spec, opts);
+    } catch (e) {
+      if (!(e instanceof SpecError)) throw e;
+      console.error(e.message);
+    }
+    return specFiles(path.resolve(spec));
+  };
+  let files = once();
+  const watcher = chokidar(files, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 10 } });
+  let timer: NodeJS.Timeout | undefined;
+  watcher.on("all", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const next = once();
+      // Includes may have been added or removed.
+      watcher.unwatch(files.filter((f) => !next.includes(f)));
+      watcher.add(next.filter((f) => !files.includes(f)));
+      files = next;
+    }, 30);
+  });
+  console.log(`ramlgen: watching ${files.length} file(s); Ctrl-C to stop`);
+}
+
+export function program(): Command {
+  const p = new Command("ramlgen")
+    .description("Generate a typed Express router, types, validators and JSON Schemas from a RAML 1.0 spec.")
+    .addHelpText(
+      "after",
+      "\nExit codes:\n  0  success\n  1  generated files are out of date (check)\n  2  invalid spec or usage\n",
+    )
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  p.command("generate")
+    .description("write generated code for the spec into the output folder")
+    .argument("[spec]", "RAML spec", "spec/api.raml")
+    .option("-o, --out <dir>", "output folder", "generated")
+    .option("--strict", "treat warnings as errors")
+    .option("-w, --watch", "regenerate whenever the spec or a file it includes changes")
+    .action(async (spec: string, opts: CommonOptions & { watch?: boolean }) => {
+      if (opts.watch) await watch(spec, opts);
+      else runGenerate(spec, opts);
+    });
+  p.command("check")
+    .description("regenerate in memory and compare with the output folder; exit 1 when it is out of date")
+    .argument("[spec]", "RAML spec", "spec/api.raml")
+    .option("-o, --out <dir>", "output folder", "generated")
+    .option("--strict", "treat warnings as errors")
+    .action((spec: string, opts: CommonOptions) => {
+      process.exitCode = runCheck(spec, opts);
+    });
+  return p;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv, { from: "user" });
+    return Number(process.exitCode ?? 0);
+  } catch (e) {
+    if (e instanceof SpecError) {
+      console.error(e.message);
+      return EXIT.invalid;
+    }
+    if (e instanceof CommanderError) {
+      // --help and --version are not errors.
+      return e.exitCode === 0 ? EXIT.ok : EXIT.invalid;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,46 @@
+// The generator as a function: spec path in, files (path -> content) out. No file system writes.
+import path from "node:path";
+import { buildModel } from "./build.js";
+import { SpecError, type Diagnostic } from "./diagnostics.js";
+import { emit } from "./emit.js";
+import { checkExamples } from "./examples.js";
+import type { ApiModel } from "./model.js";
+import { loadSpec } from "./raml.js";
+import { ConversionError } from "./schema.js";
+
+export interface GenerateResult {
+  model: ApiModel;
+  files: Map<string, string>;
+  warnings: Diagnostic[];
+}
+
+export function toPosix(p: string): string {
+  return p.split(path.sep).join("/");
+}
+
+/** Parses, converts and checks the spec; throws SpecError with file:line:column diagnostics. */
+export function loadModel(specPath: string): { model: ApiModel; warnings: Diagnostic[] } {
+  const rel = toPosix(path.relative(process.cwd(), specPath) || specPath);
+  const { spec, warnings } = loadSpec(specPath);
+  let model: ApiModel;
+  try {
+    model = buildModel(spec);
+  } catch (e) {
+    if (e instanceof ConversionError) {
+      const where = e.file ? toPosix(path.relative(process.cwd(), path.resolve(path.dirname(specPath), e.file))) : rel;
+      throw new SpecError([{ path: where, line: 0, column: 0, code: "CONVERSION_ERROR", message: e.typeName ? `type '${e.typeName}': ${e.message}` : e.message, warning: false }]);
+    }
+    throw e;
+  }
+  const bad = checkExamples(model, specPath, rel);
+  if (bad.length) throw new SpecError(bad);
+  return { model, warnings };
+}
+
+export function generate(specPath: string, outDir: string): GenerateResult {
+  const { model, warnings } = loadModel(specPath);
+  const specLabel = toPosix(path.relative(process.cwd(), specPath) || specPath);
+  const outLabel = toPosix(path.relative(process.cwd(), outDir) || ".");
+  const files = emit(model, { specLabel, command: `npx ramlgen generate ${specLabel} --out ${outLabel}` });
+  return { model, files, warnings };
+}

@@ -1,0 +1,84 @@
+// The intermediate model: a plain description of the API, independent of RAML's
+// parser objects, so that emitters and tests never touch raml-1-parser.
+import type { JsonSchema } from "./schema.js";
+
+export interface SourceRef {
+  /** Spec file, relative to the root spec's folder. */
+  path: string;
+  line?: number;
+  column?: number;
+}
+
+export interface Example {
+  name?: string;
+  value: unknown;
+  /** RAML `strict: false` examples are documentation only and are not validated. */
+  strict: boolean;
+  where: string;
+}
+
+export interface NamedType {
+  /** RAML name, library types qualified: `common.Money`. */
+  name: string;
+  /** TypeScript identifier for the type. */
+  tsName: string;
+  schema: JsonSchema;
+  description?: string;
+  examples: Example[];
+  source?: string;
+}
+
+export interface Param {
+  /** Name as written in the spec (wire name). */
+  name: string;
+  required: boolean;
+  schema: JsonSchema;
+  default?: unknown;
+  description?: string;
+  examples: Example[];
+}
+
+export interface Body {
+  mediaType: string;
+  schema: JsonSchema;
+  /** Named type the body refers to, when it is a plain reference. */
+  typeName?: string;
+  examples: Example[];
+}
+
+export interface Response {
+  status: number;
+  description?: string;
+  headers: Param[];
+  bodies: Body[];
+}
+
+export interface Operation {
+  /** Handler name, a valid TypeScript identifier. */
+  name: string;
+  method: string;
+  /** Full path template including the baseUri path prefix, RAML style: `/api/v1/things/{id}`. */
+  path: string;
+  /** Path template relative to the API root (without the baseUri prefix). */
+  resourcePath: string;
+  displayName?: string;
+  description?: string;
+  uriParams: Param[];
+  query: Param[];
+  headers: Param[];
+  /** Request bodies by media type; empty when the operation takes no body. */
+  bodies: Body[];
+  responses: Response[];
+}
+
+export interface ApiModel {
+  title: string;
+  version?: string;
+  description?: string;
+  baseUri?: string;
+  /** Path prefix taken from baseUri (`/api/v1`), or "" */
+  basePath: string;
+  mediaTypes: string[];
+  types: NamedType[];
+  operations: Operation[];
+}

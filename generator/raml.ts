@@ -1,0 +1,105 @@
+// The only module that talks to raml-1-parser. Build-time only: nothing under src/ or
+// generated/ may import it.
+import { createRequire } from "node:module";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import type { Diagnostic } from "./diagnostics.js";
+import { SpecError } from "./diagnostics.js";
+
+const require = createRequire(import.meta.url);
+
+// The parser's JSON ("new format") output is loosely shaped; we read it as plain data.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type RamlJson = any;
+
+interface ParserError {
+  code: string;
+  message: string;
+  path?: string;
+  isWarning?: boolean;
+  range?: { start: { line: number; column: number } };
+}
+
+export interface LoadResult {
+  spec: RamlJson;
+  warnings: Diagnostic[];
+}
+
+let parser: RamlJson;
+function raml(): RamlJson {
+  // Loaded lazily: it takes ~250 ms and is not needed for `--help`.
+  parser ??= require("raml-1-parser");
+  return parser;
+}
+
+/** Loads and expands a RAML 1.0 spec; throws SpecError listing every error. */
+export function loadSpec(specPath: string): LoadResult {
+  const rel = path.relative(process.cwd(), specPath) || specPath;
+  if (!existsSync(specPath)) {
+    throw new SpecError([{ path: rel, line: 0, column: 0, code: "FILE_NOT_FOUND", message: `no such file: ${rel}`, warning: false }]);
+  }
+  const result = raml().loadSync(specPath, { sourceMap: true });
+  const dir = path.dirname(specPath);
+  const diags: Diagnostic[] = ((result.errors ?? []) as ParserError[]).map((e) => ({
+    path: e.path ? path.relative(process.cwd(), path.resolve(dir, e.path)) : rel,
+    line: (e.range?.start.line ?? -1) + 1,
+    column: (e.range?.start.column ?? -1) + 1,
+    code: e.code,
+    message: e.message,
+    warning: !!e.isWarning,
+  }));
+  const errors = diags.filter((d) => !d.warning);
+  if (errors.length) throw new SpecError(errors);
+  if (result.type && result.type !== "Api") {
+    throw new SpecError([{ path: rel, line: 1, column: 1, code: "NOT_AN_API", message: `expected a RAML 1.0 API, got ${result.type}`, warning: false }]);
+  }
+  if (result.ramlVersion && result.ramlVersion !== "RAML10") {
+    throw new SpecError([{ path: rel, line: 1, column: 1, code: "UNSUPPORTED_VERSION", message: "only RAML 1.0 is supported", warning: false }]);
+  }
+  return { spec: result.specification, warnings: diags.filter((d) => d.warning) };
+}
+
+/**
+ * Finds where examples are written, for error messages. Uses the parser's high-level AST,
+ * which carries positions that the JSON output lacks; only called when an example fails.
+ * Keys: `type <Name> [<example name>]` and `<METHOD> <path> [<code>] <mediaType> [<example name>]`.
+ */
+export function locateExamples(specPath: string): Map<string, { path: string; line: number; column: number }> {
+  const out = new Map<string, { path: string; line: number; column: number }>();
+  const root = raml().parseSync(specPath);
+  const dir = path.dirname(specPath);
+  const pos = (n: RamlJson) => {
+    const ll = n.lowLevel();
+    const unit = ll.unit();
+    const p = unit.lineMapper().position(ll.start());
+    return { path: path.relative(process.cwd(), path.resolve(dir, unit.path())), line: p.line + 1, column: p.column + 1 };
+  };
+  interface Ctx { type?: string; resource?: string; method?: string; code?: string; media?: string }
+  const walk = (n: RamlJson, ctx: Ctx) => {
+    if (!n.isElement || !n.isElement()) return;
+    const kind = n.definition().nameId();
+    const prop = n.property()?.nameId();
+    if (kind === "ExampleSpec") {
+      const name = n.name() === "example" ? undefined : n.name();
+      const key = exampleKey(ctx, name);
+      if (!out.has(key)) out.set(key, pos(n));
+      return;
+    }
+    let next = ctx;
+    if (kind === "Resource") next = { resource: (ctx.resource ?? "") + n.attr("relativeUri").value() };
+    else if (kind === "Method") next = { ...ctx, method: n.attr("method").value() };
+    else if (kind === "Response") next = { ...ctx, code: String(n.attr("code").value()) };
+    else if (prop === "body") next = { ...ctx, media: n.name() };
+    else if (prop === "types" && n.parent()?.definition().nameId() === "Api") next = { type: n.name() };
+    for (const c of n.children()) walk(c, next);
+  };
+  walk(root, {});
+  return out;
+}
+
+export function exampleKey(ctx: { type?: string; resource?: string; method?: string; code?: string; media?: string }, name?: string): string {
+  const base = ctx.type !== undefined
+    ? `type ${ctx.type}`
+    : [ctx.method?.toUpperCase(), ctx.resource, ctx.code, ctx.media].filter((x) => x !== undefined).join(" ");
+  return name ? `${base} ${name}` : base;
+}

@@ -1,0 +1,511 @@
+// The small hand-written runtime behind every generated router. `ramlgen generate` copies
+// this file verbatim into the output folder, so generated code depends on nothing but npm
+// packages, wherever it is written. Behaviour lives here once; generated code only
+// describes the spec as data (the route table) and types.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import express from "express";
+import type { NextFunction, Request as ExpressRequest, Response as ExpressResponse, Router } from "express";
+
+/** A validator compiled ahead of time by ajv (standalone code). */
+export interface Validator {
+  (data: unknown): boolean;
+  errors?: ValidationErrorObject[] | null;
+}
+
+export interface ValidationErrorObject {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+export interface BodyDef {
+  /** `json`: parsed with JSON.parse; `text`: a string; `raw`: a Buffer. */
+  parse: "json" | "text" | "raw";
+  validate?: Validator;
+}
+
+export interface ResponseDef {
+  validateHeaders?: Validator;
+  /** Declared media types, in spec order. */
+  bodies: Record<string, BodyDef>;
+}
+
+export interface RouteDef {
+  operation: string;
+  method: string;
+  /** Path template, RAML style, including the baseUri prefix: `/api/v1/things/{thing-id}`. */
+  path: string;
+  validateParams?: Validator;
+  validateQuery?: Validator;
+  /** Declared request headers, lower case. */
+  headers: string[];
+  validateHeaders?: Validator;
+  /** Request bodies by media type; absent when the operation takes no body. */
+  bodies?: Record<string, BodyDef>;
+  /** Whether an absent body is acceptable (the body type admits nil). */
+  bodyOptional: boolean;
+  responses: Record<number, ResponseDef>;
+}
+
+export interface ProblemDetails {
+  type?: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  [extension: string]: unknown;
+}
+
+export interface FieldError {
+  /** Where the offending value is: `body/name`, `query/limit`, `headers/idempotency-key`, `path/id`. */
+  field: string;
+  /** JSON pointer into that location. */
+  pointer: string;
+  detail: string;
+}
+
+/** Throw from a handler to answer with a problem that the spec does not list for the operation. */
+export class HttpProblem extends Error {
+  constructor(readonly problem: ProblemDetails, readonly headers: Record<string, string> = {}) {
+    super(problem.detail ?? problem.title);
+    this.name = "HttpProblem";
+  }
+}
+
+export interface HandlerContext {
+  req: ExpressRequest;
+  res: ExpressResponse;
+  operation: string;
+}
+
+export interface ResponseValidationFailure {
+  operation: string;
+  status: number;
+  errors: FieldError[];
+}
+
+export interface RouterOptions {
+  /** Largest accepted request body in bytes (default 1 MiB). Larger bodies get 413. */
+  bodyLimit?: number;
+  /** Deepest accepted JSON nesting in request bodies (default 64). Deeper bodies get 400. */
+  maxJsonDepth?: number;
+  /** Check every response against the spec (default: on unless NODE_ENV is "production"). */
+  validateResponses?: boolean;
+  /** Called when a handler's response violates the spec; it is answered with 500. Default: log to stderr. */
+  onResponseValidationError?: (failure: ResponseValidationFailure) => void;
+  /** Called when a handler throws; it is answered with 500. Default: log to stderr. */
+  onError?: (error: unknown, operation: string) => void;
+}
+
+export const PROBLEM_JSON = "application/problem+json";
+const DEFAULT_BODY_LIMIT = 1024 * 1024;
+const DEFAULT_JSON_DEPTH = 64;
+
+const STATUS_TITLES: Record<number, string> = {
+  400: "Bad Request",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  406: "Not Acceptable",
+  408: "Request Timeout",
+  409: "Conflict",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Content",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  503: "Service Unavailable",
+};
+
+export function problem(status: number, detail?: string, extra: Partial<ProblemDetails> = {}): ProblemDetails {
+  const p: ProblemDetails = { type: "about:blank", title: STATUS_TITLES[status] ?? "Error", status };
+  if (detail !== undefined) p.detail = detail;
+  return Object.assign(p, extra);
+}
+
+export function sendProblem(res: ServerResponse, p: ProblemDetails, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(p);
+  res.statusCode = p.status;
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  res.setHeader("Content-Type", PROBLEM_JSON);
+  res.setHeader("Content-Length", Buffer.byteLength(body));
+  res.end(body);
+}
+
+/** ajv errors as field errors: `body/name`, `query/limit`. */
+export function fieldErrors(location: string, errors: ValidationErrorObject[] | null | undefined): FieldError[] {
+  const out: FieldError[] = [];
+  for (const e of errors ?? []) {
+    let pointer = e.instancePath;
+    if (e.keyword === "required") pointer += `/${escapePointer(String(e.params.missingProperty))}`;
+    else if (e.keyword === "additionalProperties") pointer += `/${escapePointer(String(e.params.additionalProperty))}`;
+    const field = location + pointer.split("/").map(unescapePointer).join("/");
+    let detail = e.message ?? e.keyword;
+    if (e.keyword === "additionalProperties") detail = "is not allowed";
+    else if (e.keyword === "required") detail = "is required";
+    else if (e.keyword === "enum") detail += `: ${JSON.stringify(e.params.allowedValues)}`;
+    out.push({ field, pointer: `#${pointer}`, detail });
+  }
+  // A union reports each failed branch; one line per field and message is enough.
+  const seen = new Set<string>();
+  return out.filter((f) => {
+    const key = `${f.field}\u0000${f.detail}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function escapePointer(s: string): string {
+  return s.replace(/~/g, "~0").replace(/\//g, "~1");
+}
+function unescapePointer(s: string): string {
+  return s.replace(/~1/g, "/").replace(/~0/g, "~");
+}
+
+interface CompiledRoute {
+  def: RouteDef;
+  segments: (string | null)[];
+  paramNames: string[];
+}
+
+/** Path templates compiled once: a segment is a literal or a parameter (null). */
+class RouteTable {
+  private readonly bySize = new Map<number, CompiledRoute[]>();
+
+  constructor(routes: RouteDef[]) {
+    for (const def of routes) {
+      const segments: (string | null)[] = [];
+      const paramNames: string[] = [];
+      for (const seg of def.path.split("/").slice(1)) {
+        const m = /^\{(.+)\}$/.exec(seg);
+        if (m) {
+          segments.push(null);
+          paramNames.push(m[1]);
+        } else segments.push(seg);
+      }
+      const list = this.bySize.get(segments.length) ?? [];
+      list.push({ def, segments, paramNames });
+      this.bySize.set(segments.length, list);
+    }
+    // Literal segments win over parameters (`/things/new` before `/things/{id}`).
+    for (const list of this.bySize.values()) {
+      list.sort((a, b) => specificity(b) - specificity(a));
+    }
+  }
+
+  /** Routes whose path matches, with the decoded parameters. Throws URIError on bad escapes. */
+  match(pathname: string): { route: CompiledRoute; params: Record<string, string> }[] {
+    const raw = pathname.split("/").slice(1);
+    const candidates = this.bySize.get(raw.length);
+    if (!candidates) return [];
+    const out: { route: CompiledRoute; params: Record<string, string> }[] = [];
+    let decoded: string[] | undefined;
+    for (const route of candidates) {
+      let ok = true;
+      for (let i = 0; i < raw.length; i++) {
+        const lit = route.segments[i];
+        if (lit !== null && lit !== raw[i]) {
+          ok = false;
+          break;
+        }
+        if (lit === null && raw[i] === "") {
+          ok = false;
+          break;
+        }
+      }
+      if (!ok) continue;
+      decoded ??= raw.map((s) => decodeURIComponent(s));
+      const params: Record<string, string> = {};
+      let p = 0;
+      for (let i = 0; i < raw.length; i++) if (route.segments[i] === null) params[route.paramNames[p++]] = decoded[i];
+      out.push({ route, params });
+    }
+    return out;
+  }
+}
+
+function specificity(r: CompiledRoute): number {
+  let score = 0;
+  for (const s of r.segments) score = score * 2 + (s === null ? 0 : 1);
+  return score;
+}
+
+export interface Operation<Req, Res> {
+  (request: Req, ctx: HandlerContext): Res | Promise<Res>;
+}
+
+interface HandlerResponse {
+  status: number;
+  headers?: Record<string, unknown>;
+  body?: unknown;
+  contentType?: string;
+}
+
+/**
+ * The router: one Express middleware that dispatches with the precompiled route table,
+ * reads and validates input, calls the handler, and checks and writes its response.
+ */
+export function buildRouter(
+  routes: RouteDef[],
+  handlers: Record<string, Operation<unknown, unknown>>,
+  options: RouterOptions = {},
+): Router {
+  const table = new RouteTable(routes);
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const maxDepth = options.maxJsonDepth ?? DEFAULT_JSON_DEPTH;
+  const validateResponses = options.validateResponses ?? process.env.NODE_ENV !== "production";
+  const onInvalid =
+    options.onResponseValidationError ??
+    ((f: ResponseValidationFailure) => console.error(`ramlgen: response of ${f.operation} violates the spec`, JSON.stringify(f)));
+  const onError = options.onError ?? ((e: unknown, op: string) => console.error(`ramlgen: handler ${op} failed`, e));
+
+  const dispatch = async (req: ExpressRequest, res: ExpressResponse, next: NextFunction) => {
+    const url = req.url;
+    const q = url.indexOf("?");
+    const pathname = q === -1 ? url : url.slice(0, q);
+    let matches;
+    try {
+      matches = table.match(pathname);
+    } catch {
+      return sendProblem(res, problem(400, "the request path is not valid percent-encoding"));
+    }
+    if (!matches.length) return next();
+    let method = req.method;
+    let found = matches.find((m) => m.route.def.method === method);
+    if (!found && method === "HEAD") {
+      found = matches.find((m) => m.route.def.method === "GET");
+      method = "GET";
+    }
+    if (!found) {
+      const allowed = allowedMethods(matches.map((m) => m.route.def.method));
+      if (method === "OPTIONS") {
+        res.statusCode = 204;
+        res.setHeader("Allow", allowed);
+        return res.end();
+      }
+      return sendProblem(res, problem(405, `${req.method} is not allowed here; allowed: ${allowed}`), { Allow: allowed });
+    }
+    const def = found.route.def;
+    try {
+      await handle(def, found.params, req, res);
+    } catch (e) {
+      if (e instanceof HttpProblem) return sendProblem(res, e.problem, e.headers);
+      onError(e, def.operation);
+      return sendProblem(res, problem(500, "the server failed to handle the request"));
+    }
+  };
+
+  const handle = async (def: RouteDef, params: Record<string, string>, req: ExpressRequest, res: ExpressResponse) => {
+    // 406 before any work: the client accepts none of the media types this operation answers with.
+    const produced = producedTypes(def);
+    if (produced.length && req.headers.accept && !req.accepts(produced)) {
+      return sendProblem(res, problem(406, `this operation answers with ${produced.join(", ")}`));
+    }
+
+    const errors: FieldError[] = [];
+    if (def.validateParams && !def.validateParams(params)) errors.push(...fieldErrors("path", def.validateParams.errors));
+    let query: Record<string, unknown> = {};
+    if (def.validateQuery) {
+      query = { ...(req.query as Record<string, unknown>) };
+      if (!def.validateQuery(query)) errors.push(...fieldErrors("query", def.validateQuery.errors));
+    }
+    const headers: Record<string, unknown> = {};
+    for (const h of def.headers) {
+      const v = req.headers[h];
+      if (v !== undefined) headers[h] = v;
+    }
+    if (def.validateHeaders && !def.validateHeaders(headers)) errors.push(...fieldErrors("headers", def.validateHeaders.errors));
+
+    let body: unknown = undefined;
+    let mediaType: string | undefined;
+    if (def.bodies) {
+      const read = await readBody(def, req, bodyLimit, maxDepth);
+      if ("problem" in read) return sendProblem(res, read.problem);
+      body = read.body;
+      mediaType = read.mediaType;
+      if (read.present) {
+        const v = def.bodies[read.mediaType!].validate;
+        if (v && !v(body)) errors.push(...fieldErrors("body", v.errors));
+      } else if (!def.bodyOptional) {
+        errors.push({ field: "body", pointer: "#", detail: "a request body is required" });
+      }
+    }
+    if (errors.length) {
+      return sendProblem(res, problem(400, "the request does not match the API specification", { errors }));
+    }
+
+    const handler = handlers[def.operation];
+    const request = { params, query, headers, body, mediaType };
+    const out = (await handler(request, { req, res, operation: def.operation })) as HandlerResponse;
+    if (res.headersSent || res.writableEnded) return; // the handler answered by itself
+    writeResponse(def, out, req, res);
+  };
+
+  const writeResponse = (def: RouteDef, out: HandlerResponse, req: ExpressRequest, res: ExpressResponse) => {
+    const spec = def.responses[out?.status];
+    if (!spec) {
+      onInvalid({ operation: def.operation, status: out?.status, errors: [{ field: "status", pointer: "#", detail: `status ${out?.status} is not declared` }] });
+      return sendProblem(res, problem(500, "the server produced a response its API does not declare"));
+    }
+    const declared = Object.keys(spec.bodies);
+    const contentType = out.contentType ?? (declared.length > 1 ? (req.accepts(declared) || declared[0]) : declared[0]);
+    const bodyDef = contentType ? spec.bodies[contentType] : undefined;
+    const headers = out.headers ?? {};
+    if (validateResponses) {
+      const errs: FieldError[] = [];
+      if (spec.validateHeaders && !spec.validateHeaders(headers)) errs.push(...fieldErrors("headers", spec.validateHeaders.errors));
+      if (declared.length && !bodyDef) errs.push({ field: "contentType", pointer: "#", detail: `${contentType} is not declared` });
+      if (!declared.length && out.body !== undefined) errs.push({ field: "body", pointer: "#", detail: "no body is declared for this status" });
+      if (bodyDef?.validate && !bodyDef.validate(out.body)) errs.push(...fieldErrors("body", bodyDef.validate.errors));
+      if (errs.length) {
+        onInvalid({ operation: def.operation, status: out.status, errors: errs });
+        return sendProblem(res, problem(500, "the server produced a response that violates its API specification"));
+      }
+    }
+    res.statusCode = out.status;
+    for (const [k, v] of Object.entries(headers)) if (v !== undefined) res.setHeader(k, String(v));
+    if (!declared.length || out.body === undefined) {
+      return res.end();
+    }
+    let payload: string | Buffer;
+    if (bodyDef!.parse === "json") payload = JSON.stringify(out.body);
+    else if (Buffer.isBuffer(out.body)) payload = out.body;
+    else payload = String(out.body);
+    res.setHeader("Content-Type", bodyDef!.parse === "raw" ? contentType! : `${contentType}; charset=utf-8`);
+    res.setHeader("Content-Length", Buffer.byteLength(payload));
+    res.end(payload);
+  };
+
+  const router = express.Router();
+  router.use((req, res, next) => {
+    dispatch(req, res, next).catch(next);
+  });
+  return router;
+}
+
+function allowedMethods(methods: string[]): string {
+  const set = new Set(methods);
+  if (set.has("GET")) set.add("HEAD");
+  set.add("OPTIONS");
+  return [...set].sort().join(", ");
+}
+
+function producedTypes(def: RouteDef): string[] {
+  const out = new Set<string>();
+  for (const r of Object.values(def.responses)) for (const m of Object.keys(r.bodies)) out.add(m);
+  return [...out];
+}
+
+type ReadResult =
+  | { present: boolean; body: unknown; mediaType?: string }
+  | { problem: ProblemDetails };
+
+function hasBody(req: IncomingMessage): boolean {
+  const te = req.headers["transfer-encoding"];
+  if (te !== undefined) return true;
+  const cl = req.headers["content-length"];
+  return cl !== undefined && cl !== "0";
+}
+
+async function readBody(def: RouteDef, req: ExpressRequest, limit: number, maxDepth: number): Promise<ReadResult> {
+  const anyReq = req as ExpressRequest & { _body?: boolean };
+  const declared = Object.keys(def.bodies!);
+  if (!hasBody(req) && !anyReq._body) return { present: false, body: undefined };
+  const rawType = req.headers["content-type"];
+  if (!rawType) return { problem: problem(415, `a request body needs a Content-Type; accepted: ${declared.join(", ")}`) };
+  const mediaType = rawType.split(";")[0].trim().toLowerCase();
+  const match = declared.find((d) => d.toLowerCase() === mediaType);
+  if (!match) return { problem: problem(415, `${mediaType} is not accepted here; accepted: ${declared.join(", ")}`) };
+  const spec = def.bodies![match];
+  // Interoperate with a body parser mounted in front of the router.
+  if (anyReq._body) return { present: true, body: req.body, mediaType: match };
+  const declaredLength = Number(req.headers["content-length"]);
+  if (declaredLength > limit) return { problem: problem(413, `the request body is larger than ${limit} bytes`) };
+  let buf: Buffer;
+  try {
+    buf = await collect(req, limit);
+  } catch (e) {
+    if (e === TOO_LARGE) return { problem: problem(413, `the request body is larger than ${limit} bytes`) };
+    throw e;
+  }
+  if (spec.parse === "raw") return { present: true, body: buf, mediaType: match };
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(buf);
+  } catch {
+    return { problem: problem(400, "the request body is not valid UTF-8", { errors: [{ field: "body", pointer: "#", detail: "is not valid UTF-8" }] }) };
+  }
+  if (spec.parse === "text") return { present: true, body: text, mediaType: match };
+  if (text.trim() === "") return { present: false, body: undefined, mediaType: match };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    return { problem: problem(400, `the request body is not valid JSON: ${(e as Error).message}`, { errors: [{ field: "body", pointer: "#", detail: "is not valid JSON" }] }) };
+  }
+  if (depthOf(parsed, maxDepth) > maxDepth) {
+    return { problem: problem(400, `the request body is nested deeper than ${maxDepth} levels`, { errors: [{ field: "body", pointer: "#", detail: `nested deeper than ${maxDepth}` }] }) };
+  }
+  return { present: true, body: parsed, mediaType: match };
+}
+
+/** Nesting depth of a parsed JSON value, stopping early past the limit. */
+function depthOf(v: unknown, limit: number, d = 0): number {
+  if (d > limit || v === null || typeof v !== "object") return d;
+  let max = d + 1;
+  for (const x of Array.isArray(v) ? v : Object.values(v)) {
+    max = Math.max(max, depthOf(x, limit, d + 1));
+    if (max > limit) break;
+  }
+  return max;
+}
+
+const TOO_LARGE = Symbol("too large");
+
+function collect(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        cleanup();
+        // Stop reading; the connection is closed after the 413 is sent.
+        req.unpipe();
+        req.resume();
+        reject(TOO_LARGE);
+        return;
+      }
+      chunks.push(c);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (e: Error) => {
+      cleanup();
+      reject(e);
+    };
+    const cleanup = () => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+  });
+}
+
+/** Handlers for operations that are not implemented yet answer 501. */
+export function notImplemented(operation: string): Operation<unknown, never> {
+  return () => {
+    throw new HttpProblem(problem(501, `${operation} is not implemented yet`));
+  };
+}

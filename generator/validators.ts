@@ -1,0 +1,151 @@
+// Ajv validators, compiled at generation time to standalone code, so that the server
+// compiles no schema at start-up. Three modules, because they need different ajv options:
+// request parameters are strings on the wire and are coerced (with RAML defaults applied),
+// request bodies get defaults but no coercion, responses are checked exactly as they are.
+import { createRequire } from "node:module";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import type { Options, ValidateFunction } from "ajv";
+import type { ApiModel, Body, Operation, Param } from "./model.js";
+import { DEFS_PREFIX, type JsonSchema } from "./schema.js";
+
+const require = createRequire(import.meta.url);
+const standaloneCode = require("ajv/dist/standalone").default as (ajv: Ajv2020, refs: Record<string, string>) => string;
+const addFormatsModule = require("ajv-formats");
+const addFormats = (addFormatsModule.default ?? addFormatsModule) as (ajv: Ajv2020) => void;
+
+export type ValidatorKind = "params" | "bodies" | "responses";
+
+const DEFS_ID = "defs.json";
+
+const OPTIONS: Record<ValidatorKind, Options> = {
+  params: { coerceTypes: "array", useDefaults: true },
+  bodies: { useDefaults: true },
+  responses: {},
+};
+
+export interface Entry {
+  kind: ValidatorKind;
+  id: string;
+  schema: JsonSchema;
+}
+
+/** Media types whose bodies are parsed as JSON and validated as such. */
+export function isJsonMedia(mediaType: string): boolean {
+  return /^application\/(?:[\w.+-]+\+)?json$/i.test(mediaType);
+}
+
+/** Text media types: the body is a string, validated against the schema. */
+export function isTextMedia(mediaType: string): boolean {
+  return /^text\//i.test(mediaType);
+}
+
+export function mediaSlug(mediaType: string): string {
+  return mediaType.toLowerCase().replace(/[^a-z0-9]+/g, "_");
+}
+
+// The names of the exported validators: one place, used by the emitter and by the compiler.
+export const validatorId = {
+  uriParams: (op: Operation) => `${op.name}_params`,
+  query: (op: Operation) => `${op.name}_query`,
+  headers: (op: Operation) => `${op.name}_headers`,
+  body: (op: Operation, b: Body) => `${op.name}_body_${mediaSlug(b.mediaType)}`,
+  responseHeaders: (op: Operation, status: number) => `${op.name}_${status}_headers`,
+  responseBody: (op: Operation, status: number, b: Body) => `${op.name}_${status}_${mediaSlug(b.mediaType)}`,
+};
+
+export function validatesBody(b: Body): boolean {
+  return isJsonMedia(b.mediaType) || isTextMedia(b.mediaType);
+}
+
+/** An object schema for a group of parameters (header names folded to lower case). */
+export function paramsSchema(params: Param[], lowerCase: boolean): JsonSchema {
+  const properties: Record<string, JsonSchema> = {};
+  const required: string[] = [];
+  for (const p of params) {
+    const key = lowerCase ? p.name.toLowerCase() : p.name;
+    properties[key] = p.schema;
+    // A parameter with a default is filled in when absent, so it is never missing.
+    if (p.required && p.default === undefined) required.push(key);
+  }
+  const s: JsonSchema = { type: "object", properties };
+  if (required.length) s.required = required;
+  return s;
+}
+
+export function entries(model: ApiModel): Entry[] {
+  const out: Entry[] = [];
+  for (const op of model.operations) {
+    if (op.uriParams.length) out.push({ kind: "params", id: validatorId.uriParams(op), schema: paramsSchema(op.uriParams, false) });
+    if (op.query.length) out.push({ kind: "params", id: validatorId.query(op), schema: paramsSchema(op.query, false) });
+    if (op.headers.length) out.push({ kind: "params", id: validatorId.headers(op), schema: paramsSchema(op.headers, true) });
+    for (const b of op.bodies.filter(validatesBody)) out.push({ kind: "bodies", id: validatorId.body(op, b), schema: b.schema });
+    for (const r of op.responses) {
+      if (r.headers.length) out.push({ kind: "responses", id: validatorId.responseHeaders(op, r.status), schema: paramsSchema(r.headers, false) });
+      for (const b of r.bodies.filter(validatesBody)) {
+        out.push({ kind: "responses", id: validatorId.responseBody(op, r.status, b), schema: b.schema });
+      }
+    }
+  }
+  return out;
+}
+
+/** Points references to named types at the shared definitions document. */
+function rebase(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(rebase);
+  if (!schema || typeof schema !== "object") return schema;
+  const out: JsonSchema = {};
+  for (const [k, v] of Object.entries(schema)) {
+    out[k] = k === "$ref" && typeof v === "string" && v.startsWith(DEFS_PREFIX) ? DEFS_ID + v : rebase(v);
+  }
+  return out;
+}
+
+export function newAjv(kind: ValidatorKind, defs: Record<string, JsonSchema>, source = true): Ajv2020 {
+  const ajv = new Ajv2020({
+    ...OPTIONS[kind],
+    allErrors: true,
+    strict: true,
+    strictTypes: false,
+    strictRequired: false,
+    allowUnionTypes: true,
+    code: { source, esm: true, lines: true },
+  });
+  addFormats(ajv);
+  ajv.addSchema({ $id: DEFS_ID, $defs: defs });
+  return ajv;
+}
+
+export function defsOf(model: ApiModel): Record<string, JsonSchema> {
+  const defs: Record<string, JsonSchema> = {};
+  for (const t of model.types) defs[t.name] = t.schema;
+  return defs;
+}
+
+/** The standalone ES module for one kind of validator. */
+export function compileModule(kind: ValidatorKind, all: Entry[], defs: Record<string, JsonSchema>): string {
+  const ajv = newAjv(kind, defs);
+  const refs: Record<string, string> = {};
+  for (const e of all.filter((x) => x.kind === kind)) {
+    ajv.addSchema({ ...(rebase(e.schema) as JsonSchema), $id: e.id });
+    refs[e.id] = e.id;
+  }
+  if (!Object.keys(refs).length) return "export {};\n";
+  const code = standaloneCode(ajv, refs);
+  // Ajv's ESM output still calls require() for its runtime helpers and for ajv-formats.
+  return `import { createRequire } from "node:module";\nconst require = createRequire(import.meta.url);\n${code.replace(/^"use strict";/, "")}\n`;
+}
+
+/** Compiles one schema against the model's definitions, for checking examples. */
+export class ExampleChecker {
+  private readonly ajv: Ajv2020;
+  private n = 0;
+  constructor(defs: Record<string, JsonSchema>) {
+    this.ajv = newAjv("responses", defs, false);
+  }
+  compile(schema: JsonSchema): ValidateFunction {
+    return this.ajv.compile({ ...(rebase(schema) as JsonSchema), $id: `example-${this.n++}` });
+  }
+  named(name: string): ValidateFunction {
+    return this.compile({ $ref: DEFS_PREFIX + name });
+  }
+}
