@@ -4,63 +4,117 @@
 // response type with one member per declared status, and the Handlers interface that the
 // compiler checks handler code against.
 import type { HandlerContext } from "./runtime.js";
-import type { Job } from "./types.js";
+import type { Job, JobId, JobList, JobRef, JobRequest, JobStatus, Problem, TaskUpdate, TaskUpdated } from "./types.js";
 
-// GET /resources
+// GET /resources (listJobs)
 
-export type GetResourcesRequest = {
+export type ListJobsRequest = {
   params: Record<string, never>;
-  query: Record<string, never>;
+  query: {
+    limit: number;
+    /** Opaque position, from a previous page's `next`. */
+    cursor?: string;
+    /** Only jobs with this status. */
+    status?: JobStatus;
+  };
   headers: Record<string, never>;
 } & { body: undefined; mediaType?: undefined };
 
-export type GetResourcesResponse =
+export type ListJobsResponse =
   | {
       status: 200;
       contentType?: "application/json";
-      body: unknown;
+      body: JobList;
+    }
+  | {
+      status: 400;
+      contentType?: "application/problem+json";
+      body: Problem;
     }
   ;
 
-// POST /resources
+// POST /resources (createJob)
 
-export type PostResourcesRequest = {
+export type CreateJobRequest = {
   params: Record<string, never>;
   query: Record<string, never>;
-  headers: Record<string, never>;
-} & { body: undefined; mediaType?: undefined };
+  headers: {
+    /**
+     * Opaque key (1-255 visible ASCII characters). Repeating a POST with the same key
+     * and the same body returns the original job and creates nothing.
+     */
+    "idempotency-key"?: string;
+  };
+} & (
+  | { mediaType: "application/json"; body: JobRequest | null }
+  | { mediaType?: undefined; body: undefined }
+);
 
-export type PostResourcesResponse =
+export type CreateJobResponse =
   | {
       status: 202;
       contentType?: "application/json";
       headers: {
         Location: string;
+        /** Seconds to wait before polling. */
+        "Retry-After": number;
       };
-      body: unknown;
+      body: JobRef;
+    }
+  | {
+      status: 400;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 413;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 415;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 422;
+      contentType?: "application/problem+json";
+      body: Problem;
     }
   ;
 
-// GET /resources/{id}
+// GET /resources/{id} (getJob)
 
-export type GetResourcesByIdRequest = {
+export type GetJobRequest = {
   params: {
-    id: string;
+    id: JobId;
   };
   query: Record<string, never>;
   headers: Record<string, never>;
 } & { body: undefined; mediaType?: undefined };
 
-export type GetResourcesByIdResponse =
+export type GetJobResponse =
   | {
       status: 200;
       contentType?: "application/json";
+      headers?: {
+        /** Seconds to wait before polling again; sent while IN PROGRESS. */
+        "Retry-After"?: number;
+      };
       body: Job;
     }
   | {
       status: 303;
       contentType?: "application/json";
+      headers: {
+        Location: string;
+      };
       body: Job;
+    }
+  | {
+      status: 404;
+      contentType?: "application/problem+json";
+      body: Problem;
     }
   | {
       status: 500;
@@ -69,39 +123,90 @@ export type GetResourcesByIdResponse =
     }
   ;
 
-// DELETE /resources/{id}
+// DELETE /resources/{id} (cancelJob)
 
-export type DeleteResourcesByIdRequest = {
+export type CancelJobRequest = {
   params: {
-    id: string;
+    id: JobId;
   };
   query: Record<string, never>;
   headers: Record<string, never>;
 } & { body: undefined; mediaType?: undefined };
 
-export type DeleteResourcesByIdResponse =
+export type CancelJobResponse =
   | {
       status: 200;
       contentType?: "application/json";
       body: Job;
     }
+  | {
+      status: 404;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 409;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
   ;
 
-// PUT /tasks/{id}
+// GET /resources/{id}/result (getJobResult)
 
-export type PutTasksByIdRequest = {
+export type GetJobResultRequest = {
   params: {
-    id: string;
+    id: JobId;
   };
   query: Record<string, never>;
   headers: Record<string, never>;
 } & { body: undefined; mediaType?: undefined };
 
-export type PutTasksByIdResponse =
+export type GetJobResultResponse =
   | {
       status: 200;
       contentType?: "application/json";
       body: unknown;
+    }
+  | {
+      status: 404;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  ;
+
+// PUT /tasks/{id} (updateTask)
+
+export type UpdateTaskRequest = {
+  params: {
+    id: JobId;
+  };
+  query: Record<string, never>;
+  headers: Record<string, never>;
+} & (
+  | { mediaType: "application/json"; body: TaskUpdate | null }
+  | { mediaType?: undefined; body: undefined }
+);
+
+export type UpdateTaskResponse =
+  | {
+      status: 200;
+      contentType?: "application/json";
+      body: TaskUpdated;
+    }
+  | {
+      status: 400;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 404;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 409;
+      contentType?: "application/problem+json";
+      body: Problem;
     }
   ;
 
@@ -110,32 +215,47 @@ export interface Handlers {
   /**
    * GET /resources
    *
-   * Get list of tasks
+   * Get list of tasks, oldest first, a page at a time.
    */
-  getResources(request: GetResourcesRequest, ctx: HandlerContext): GetResourcesResponse | Promise<GetResourcesResponse>;
+  listJobs(request: ListJobsRequest, ctx: HandlerContext): ListJobsResponse | Promise<ListJobsResponse>;
   /**
    * POST /resources
    *
    * Create a resource task
    */
-  postResources(request: PostResourcesRequest, ctx: HandlerContext): PostResourcesResponse | Promise<PostResourcesResponse>;
+  createJob(request: CreateJobRequest, ctx: HandlerContext): CreateJobResponse | Promise<CreateJobResponse>;
   /**
    * GET /resources/{id}
    *
    * Get a resource
    */
-  getResourcesById(request: GetResourcesByIdRequest, ctx: HandlerContext): GetResourcesByIdResponse | Promise<GetResourcesByIdResponse>;
-  /** DELETE /resources/{id} */
-  deleteResourcesById(request: DeleteResourcesByIdRequest, ctx: HandlerContext): DeleteResourcesByIdResponse | Promise<DeleteResourcesByIdResponse>;
-  /** PUT /tasks/{id} */
-  putTasksById(request: PutTasksByIdRequest, ctx: HandlerContext): PutTasksByIdResponse | Promise<PutTasksByIdResponse>;
+  getJob(request: GetJobRequest, ctx: HandlerContext): GetJobResponse | Promise<GetJobResponse>;
+  /**
+   * DELETE /resources/{id}
+   *
+   * Cancel a job. Cancelling a CANCELLED job answers the same again.
+   */
+  cancelJob(request: CancelJobRequest, ctx: HandlerContext): CancelJobResponse | Promise<CancelJobResponse>;
+  /**
+   * GET /resources/{id}/result
+   *
+   * The result of a job that has succeeded (`null` when the backend reported none).
+   */
+  getJobResult(request: GetJobResultRequest, ctx: HandlerContext): GetJobResultResponse | Promise<GetJobResultResponse>;
+  /**
+   * PUT /tasks/{id}
+   *
+   * The backend moves a job on. No body, or `{}`, completes it as SUCCESS.
+   */
+  updateTask(request: UpdateTaskRequest, ctx: HandlerContext): UpdateTaskResponse | Promise<UpdateTaskResponse>;
 }
 
 /** The operation names, in spec order. */
 export const operationNames = [
-  "getResources",
-  "postResources",
-  "getResourcesById",
-  "deleteResourcesById",
-  "putTasksById",
+  "listJobs",
+  "createJob",
+  "getJob",
+  "cancelJob",
+  "getJobResult",
+  "updateTask",
 ] as const satisfies readonly (keyof Handlers)[];

@@ -12,72 +12,131 @@ export const basePath = "";
 
 export const routes: RouteDef[] = [
   {
-    operation: "getResources",
+    operation: "listJobs",
     method: "GET",
     path: "/resources",
+    validateQuery: P.listJobs_query,
     headers: [],
     bodyOptional: false,
     responses: {
       200: {
-        bodies: { "application/json": { parse: "json", validate: R.getResources_200_application_json } },
+        bodies: { "application/json": { parse: "json", validate: R.listJobs_200_application_json } },
+      },
+      400: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.listJobs_400_application_problem_json } },
       },
     },
   },
   {
-    operation: "postResources",
+    operation: "createJob",
     method: "POST",
     path: "/resources",
-    headers: [],
-    bodyOptional: false,
+    headers: ["idempotency-key"],
+    validateHeaders: P.createJob_headers,
+    bodies: {
+      "application/json": { parse: "json", validate: B.createJob_body_application_json },
+    },
+    bodyOptional: true,
     responses: {
       202: {
-        validateHeaders: R.postResources_202_headers,
-        bodies: { "application/json": { parse: "json", validate: R.postResources_202_application_json } },
+        validateHeaders: R.createJob_202_headers,
+        bodies: { "application/json": { parse: "json", validate: R.createJob_202_application_json } },
+      },
+      400: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_400_application_problem_json } },
+      },
+      413: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_413_application_problem_json } },
+      },
+      415: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_415_application_problem_json } },
+      },
+      422: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_422_application_problem_json } },
       },
     },
   },
   {
-    operation: "getResourcesById",
+    operation: "getJob",
     method: "GET",
     path: "/resources/{id}",
-    validateParams: P.getResourcesById_params,
+    validateParams: P.getJob_params,
     headers: [],
     bodyOptional: false,
     responses: {
       200: {
-        bodies: { "application/json": { parse: "json", validate: R.getResourcesById_200_application_json } },
+        validateHeaders: R.getJob_200_headers,
+        bodies: { "application/json": { parse: "json", validate: R.getJob_200_application_json } },
       },
       303: {
-        bodies: { "application/json": { parse: "json", validate: R.getResourcesById_303_application_json } },
+        validateHeaders: R.getJob_303_headers,
+        bodies: { "application/json": { parse: "json", validate: R.getJob_303_application_json } },
+      },
+      404: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.getJob_404_application_problem_json } },
       },
       500: {
-        bodies: { "application/json": { parse: "json", validate: R.getResourcesById_500_application_json } },
+        bodies: { "application/json": { parse: "json", validate: R.getJob_500_application_json } },
       },
     },
   },
   {
-    operation: "deleteResourcesById",
+    operation: "cancelJob",
     method: "DELETE",
     path: "/resources/{id}",
-    validateParams: P.deleteResourcesById_params,
+    validateParams: P.cancelJob_params,
     headers: [],
     bodyOptional: false,
     responses: {
       200: {
-        bodies: { "application/json": { parse: "json", validate: R.deleteResourcesById_200_application_json } },
+        bodies: { "application/json": { parse: "json", validate: R.cancelJob_200_application_json } },
+      },
+      404: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.cancelJob_404_application_problem_json } },
+      },
+      409: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.cancelJob_409_application_problem_json } },
       },
     },
   },
   {
-    operation: "putTasksById",
-    method: "PUT",
-    path: "/tasks/{id}",
-    validateParams: P.putTasksById_params,
+    operation: "getJobResult",
+    method: "GET",
+    path: "/resources/{id}/result",
+    validateParams: P.getJobResult_params,
     headers: [],
     bodyOptional: false,
     responses: {
       200: {
-        bodies: { "application/json": { parse: "json", validate: R.putTasksById_200_application_json } },
+        bodies: { "application/json": { parse: "json", validate: R.getJobResult_200_application_json } },
+      },
+      404: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.getJobResult_404_application_problem_json } },
+      },
+    },
+  },
+  {
+    operation: "updateTask",
+    method: "PUT",
+    path: "/tasks/{id}",
+    validateParams: P.updateTask_params,
+    headers: [],
+    bodies: {
+      "application/json": { parse: "json", validate: B.updateTask_body_application_json },
+    },
+    bodyOptional: true,
+    responses: {
+      200: {
+        bodies: { "application/json": { parse: "json", validate: R.updateTask_200_application_json } },
+      },
+      400: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.updateTask_400_application_problem_json } },
+      },
+      404: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.updateTask_404_application_problem_json } },
+      },
+      409: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.updateTask_409_application_problem_json } },
       },
     },
   },

@@ -2,9 +2,96 @@
 // Regenerate with: npx ramlgen generate spec/api.raml --out generated
 // Types for the named RAML types of the spec.
 
+/** Opaque, unguessable job identifier (URL-safe). */
+export type JobId = string;
+
+/** RAML type `jobStatus`. */
+export type JobStatus = "IN PROGRESS" | "CANCELLED" | "FAILED" | "SUCCESS";
+
+/** The empty string, for a job that has not ended. */
+export type NotEnded = string;
+
+/**
+ * Why a job failed, shaped like an RFC 9457 problem. Its `type` identifies the kind of
+ * job failure; it says the job failed, not the server.
+ */
+export type JobError = {
+  /** URI reference identifying the kind of failure. */
+  type: string;
+  title: string;
+  detail?: string;
+};
+
 /** RAML type `job`. */
 export type Job = {
-  status: "IN PROGRESS" | "CANCELLED" | "FAILED" | "SUCCESS";
+  id: JobId;
+  /** Path of the job's status resource. */
+  href: string;
+  status: JobStatus;
+  /** When the job was created (RFC 3339). */
   start: string;
-  end: string;
+  /** When the job ended (RFC 3339); "" until then. Set once. */
+  end: string | NotEnded;
+  progress?: number;
+  /** What the backend reported on SUCCESS. */
+  result?: unknown;
+  /** Why the job failed, on FAILED. */
+  error?: JobError;
+};
+
+/** RAML type `jobRef`. */
+export type JobRef = {
+  id: JobId;
+  href: string;
+};
+
+/** RAML type `jobList`. */
+export type JobList = {
+  tasks: JobRef[];
+  /** URL of the following page; present only when there is more. */
+  next?: string;
+};
+
+/** RAML type `jobRequest`. */
+export type JobRequest = {
+  name: string;
+  priority?: number;
+  tags?: string[];
+  /** Any JSON object, handed to the backend as it is. */
+  input?: { [key: string]: unknown };
+};
+
+/**
+ * What the backend reports. No body, or `{}`, means SUCCESS. A body with only
+ * `progress` updates progress and leaves the job IN PROGRESS.
+ */
+export type TaskUpdate = {
+  status?: "SUCCESS" | "FAILED";
+  progress?: number;
+  result?: unknown;
+  error?: {
+    type?: string;
+    title: string;
+    detail?: string;
+  };
+};
+
+/** RAML type `taskUpdated`. */
+export type TaskUpdated = {
+  status: "UPDATED";
+};
+
+/** RFC 9457 problem details. */
+export type Problem = {
+  type?: string;
+  title: string;
+  status?: number;
+  detail?: string;
+  instance?: string;
+  /** The offending fields, for invalid requests. */
+  errors?: {
+    field: string;
+    pointer: string;
+    detail: string;
+  }[];
 };

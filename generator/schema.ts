@@ -213,7 +213,8 @@ export class SchemaConverter {
       }
       case "union":
         delete s.type;
-        s.anyOf = (decl.anyOf as RamlJson[]).map((m) => this.convert(m));
+        // An inline union used as a parent (`type: A | B` with facets) keeps its members.
+        if (decl.anyOf) s.anyOf = (decl.anyOf as RamlJson[]).map((m) => this.convert(m));
         break;
       case "object":
         this.object(s, decl);

@@ -1,0 +1,49 @@
+// Configuration from the environment, with defaults that run with no set-up.
+export interface Config {
+  port: number;
+  host: string;
+  /** `sqlite:./data/jobs.db` (default), `sqlite::memory:`. */
+  databaseUrl: string;
+  logLevel: string;
+  retryAfterSeconds: number;
+  deadlineSeconds: number;
+  retentionSeconds: number;
+  sweepIntervalSeconds: number;
+  bodyLimitBytes: number;
+  maxJsonDepth: number;
+  /** Check responses against the spec; default on unless NODE_ENV=production. */
+  validateResponses: boolean;
+  sqliteSynchronous: "NORMAL" | "FULL";
+  shutdownTimeoutSeconds: number;
+}
+
+export class ConfigError extends Error {}
+
+function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const sync = (env.SQLITE_SYNCHRONOUS ?? "NORMAL").toUpperCase();
+  if (sync !== "NORMAL" && sync !== "FULL") throw new ConfigError(`SQLITE_SYNCHRONOUS must be NORMAL or FULL, got ${JSON.stringify(sync)}`);
+  const validate = env.VALIDATE_RESPONSES;
+  return {
+    port: int(env, "PORT", 3000, 0, 65535),
+    host: env.HOST || "0.0.0.0",
+    databaseUrl: env.DATABASE_URL || "sqlite:./data/jobs.db",
+    logLevel: env.LOG_LEVEL || "info",
+    retryAfterSeconds: int(env, "RETRY_AFTER_SECONDS", 1, 0, 86400),
+    deadlineSeconds: int(env, "JOB_DEADLINE_SECONDS", 3600, 1),
+    retentionSeconds: int(env, "JOB_RETENTION_SECONDS", 7 * 24 * 3600, 0),
+    sweepIntervalSeconds: int(env, "SWEEP_INTERVAL_SECONDS", 30, 1),
+    bodyLimitBytes: int(env, "BODY_LIMIT_BYTES", 1024 * 1024, 1),
+    maxJsonDepth: int(env, "MAX_JSON_DEPTH", 64, 1, 10000),
+    validateResponses: validate === undefined || validate === "" ? env.NODE_ENV !== "production" : validate === "true" || validate === "1",
+    sqliteSynchronous: sync,
+    shutdownTimeoutSeconds: int(env, "SHUTDOWN_TIMEOUT_SECONDS", 10, 0),
+  };
+}

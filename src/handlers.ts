@@ -1,0 +1,125 @@
+// The job API's handlers: they implement the generated Handlers interface, so the compiler
+// checks every status, header and body here against spec/api.raml.
+import type { Handlers, Job, Problem } from "../generated/index.js";
+import { basePath } from "../generated/router.js";
+import { IN_PROGRESS } from "./jobs/machine.js";
+import { InvalidUpdateError, type JobService } from "./jobs/service.js";
+import { BadCursorError, type JobRecord } from "./jobs/store.js";
+
+export interface HandlerOptions {
+  /** Seconds a client should wait between polls. */
+  retryAfterSeconds: number;
+}
+
+const jobPath = (id: string) => `${basePath}/resources/${encodeURIComponent(id)}`;
+
+function notFound(id: string): Problem {
+  return { type: "about:blank", title: "Not Found", status: 404, detail: `no job with id ${JSON.stringify(id)}` };
+}
+
+function conflict(detail: string): Problem {
+  return { type: "about:blank", title: "Conflict", status: 409, detail };
+}
+
+function invalid(field: string, detail: string): Problem {
+  return {
+    type: "about:blank",
+    title: "Bad Request",
+    status: 400,
+    detail: "the request does not match the API specification",
+    errors: [{ field, pointer: `#/${field.split("/").slice(1).join("/")}`, detail }],
+  };
+}
+
+export function toJob(r: JobRecord): Job {
+  const job: Job = { id: r.id, href: jobPath(r.id), status: r.status, start: r.start, end: r.end };
+  if (r.progress !== undefined) job.progress = r.progress;
+  if (r.status === "SUCCESS") job.result = r.result ?? null;
+  if (r.status === "FAILED" && r.error) job.error = r.error;
+  return job;
+}
+
+export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers {
+  return {
+    async listJobs({ query }) {
+      let page;
+      try {
+        page = await service.list({ limit: query.limit, after: query.cursor, status: query.status });
+      } catch (e) {
+        if (e instanceof BadCursorError) return { status: 400, body: invalid("query/cursor", "is not a cursor this server issued") };
+        throw e;
+      }
+      const body: { tasks: { id: string; href: string }[]; next?: string } = {
+        tasks: page.jobs.map((j) => ({ id: j.id, href: jobPath(j.id) })),
+      };
+      if (page.next) {
+        const qs = new URLSearchParams({ cursor: page.next, limit: String(query.limit) });
+        if (query.status) qs.set("status", query.status);
+        body.next = `${basePath}/resources?${qs}`;
+      }
+      return { status: 200, body };
+    },
+
+    async createJob({ body, headers }) {
+      const r = await service.create(body, headers["idempotency-key"]);
+      if (r.kind === "key-conflict") {
+        return {
+          status: 422,
+          body: {
+            type: "about:blank",
+            title: "Unprocessable Content",
+            status: 422,
+            detail: "this Idempotency-Key was used before with a different request body",
+            errors: [{ field: "headers/idempotency-key", pointer: "#", detail: "was used with a different body" }],
+          },
+        };
+      }
+      const href = jobPath(r.job.id);
+      return { status: 202, headers: { Location: href, "Retry-After": opts.retryAfterSeconds }, body: { id: r.job.id, href } };
+    },
+
+    async getJob({ params }) {
+      const job = await service.get(params.id);
+      if (!job) return { status: 404, body: notFound(params.id) };
+      switch (job.status) {
+        case "SUCCESS":
+          return { status: 303, headers: { Location: `${jobPath(job.id)}/result` }, body: toJob(job) };
+        case "FAILED":
+          return { status: 500, body: toJob(job) };
+        case IN_PROGRESS:
+          return { status: 200, headers: { "Retry-After": opts.retryAfterSeconds }, body: toJob(job) };
+        default:
+          return { status: 200, body: toJob(job) };
+      }
+    },
+
+    async cancelJob({ params }) {
+      const r = await service.cancel(params.id);
+      if (r.kind === "not-found") return { status: 404, body: notFound(params.id) };
+      if (r.kind === "conflict") return { status: 409, body: conflict(r.reason) };
+      return { status: 200, body: toJob(r.job) };
+    },
+
+    async getJobResult({ params }) {
+      const job = await service.get(params.id);
+      if (!job) return { status: 404, body: notFound(params.id) };
+      if (job.status !== "SUCCESS") {
+        return { status: 404, body: { ...notFound(params.id), detail: `job ${job.id} has no result: it is ${job.status}` } };
+      }
+      return { status: 200, body: job.result ?? null };
+    },
+
+    async updateTask({ params, body }) {
+      let r;
+      try {
+        r = await service.update(params.id, body);
+      } catch (e) {
+        if (e instanceof InvalidUpdateError) return { status: 400, body: invalid(e.field, e.message) };
+        throw e;
+      }
+      if (r.kind === "not-found") return { status: 404, body: notFound(params.id) };
+      if (r.kind === "conflict") return { status: 409, body: conflict(r.reason) };
+      return { status: 200, body: { status: "UPDATED" } };
+    },
+  };
+}

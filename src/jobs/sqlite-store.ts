@@ -1,0 +1,217 @@
+// The embedded default store: one SQLite file (better-sqlite3, WAL). Every state change is a
+// single compare-and-set statement, so racing requests (even from several processes on one
+// file) have exactly one winner. Calls are synchronous underneath and committed before the
+// promise resolves: a 202 is only sent for a committed job.
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { IN_PROGRESS, type JobStatus } from "./machine.js";
+import {
+  BadCursorError,
+  type CreateResult,
+  type EndPatch,
+  type JobError,
+  type JobPage,
+  type JobRecord,
+  type JobStore,
+  type ListQuery,
+  type NewJob,
+  type TransitionResult,
+} from "./store.js";
+
+/** Schema migrations; `PRAGMA user_version` records how many have been applied. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE jobs (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     status TEXT NOT NULL CHECK (status IN ('IN PROGRESS', 'SUCCESS', 'FAILED', 'CANCELLED')),
+     started_at TEXT NOT NULL,
+     ended_at TEXT NOT NULL DEFAULT '',
+     ended_ms INTEGER,
+     progress INTEGER,
+     has_result INTEGER NOT NULL DEFAULT 0,
+     result TEXT,
+     error TEXT,
+     request TEXT NOT NULL,
+     deadline_ms INTEGER NOT NULL,
+     idem_key TEXT UNIQUE,
+     idem_fingerprint TEXT
+   );
+   CREATE INDEX jobs_status_seq ON jobs (status, seq);
+   CREATE INDEX jobs_deadline ON jobs (deadline_ms) WHERE status = 'IN PROGRESS';
+   CREATE INDEX jobs_ended ON jobs (ended_ms) WHERE ended_ms IS NOT NULL;`,
+];
+
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
+
+interface Row {
+  seq: number;
+  id: string;
+  status: JobStatus;
+  started_at: string;
+  ended_at: string;
+  progress: number | null;
+  has_result: number;
+  result: string | null;
+  error: string | null;
+  request: string;
+  deadline_ms: number;
+  idem_key: string | null;
+  idem_fingerprint: string | null;
+}
+
+function toRecord(r: Row): JobRecord {
+  const job: JobRecord = {
+    id: r.id,
+    status: r.status,
+    start: r.started_at,
+    end: r.ended_at,
+    request: JSON.parse(r.request),
+    deadlineAt: r.deadline_ms,
+  };
+  if (r.progress !== null) job.progress = r.progress;
+  if (r.has_result) job.result = r.result === null ? null : JSON.parse(r.result);
+  if (r.error !== null) job.error = JSON.parse(r.error) as JobError;
+  return job;
+}
+
+export function encodeCursor(seq: number): string {
+  return Buffer.from(`s${seq}`).toString("base64url");
+}
+
+export function decodeCursor(cursor: string): number {
+  const m = /^s(\d{1,15})$/.exec(Buffer.from(cursor, "base64url").toString("latin1"));
+  if (!m) throw new BadCursorError("cursor is not valid");
+  return Number(m[1]);
+}
+
+export interface SqliteOptions {
+  /** `FULL` also survives power loss; `NORMAL` (default) survives process crashes. */
+  synchronous?: "NORMAL" | "FULL";
+}
+
+export class SqliteJobStore implements JobStore {
+  private readonly db: Database.Database;
+  private readonly stmt;
+
+  constructor(file: string, opts: SqliteOptions = {}) {
+    if (file !== ":memory:") mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma(`synchronous = ${opts.synchronous ?? "NORMAL"}`);
+    this.db.pragma("busy_timeout = 5000");
+    this.db.pragma("foreign_keys = ON");
+    this.migrate();
+    const db = this.db;
+    this.stmt = {
+      insert: db.prepare(
+        `INSERT INTO jobs (id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint)
+         VALUES (@id, '${IN_PROGRESS}', @start, @request, @deadline, @key, @fingerprint)`,
+      ),
+      byId: db.prepare<[string], Row>("SELECT * FROM jobs WHERE id = ?"),
+      byKey: db.prepare<[string], Row>("SELECT * FROM jobs WHERE idem_key = ?"),
+      page: db.prepare<[number, number], Row>("SELECT * FROM jobs WHERE seq > ? ORDER BY seq LIMIT ?"),
+      pageByStatus: db.prepare<[number, string, number], Row>("SELECT * FROM jobs WHERE seq > ? AND status = ? ORDER BY seq LIMIT ?"),
+      end: db.prepare(
+        `UPDATE jobs SET status = @to, ended_at = @end, ended_ms = @endedMs,
+           progress = COALESCE(@progress, progress), has_result = @hasResult, result = @result, error = @error
+         WHERE id = @id AND status = '${IN_PROGRESS}'`,
+      ),
+      progress: db.prepare(`UPDATE jobs SET progress = ? WHERE id = ? AND status = '${IN_PROGRESS}'`),
+      expire: db.prepare(
+        `UPDATE jobs SET status = 'FAILED', ended_at = @end, ended_ms = @now, error = @error
+         WHERE status = '${IN_PROGRESS}' AND deadline_ms <= @now`,
+      ),
+      purge: db.prepare("DELETE FROM jobs WHERE ended_ms IS NOT NULL AND ended_ms <= ?"),
+    };
+    this.createTx = db.transaction((job: NewJob): CreateResult => {
+      if (job.idempotency) {
+        const prior = this.stmt.byKey.get(job.idempotency.key);
+        if (prior) {
+          return prior.idem_fingerprint === job.idempotency.fingerprint
+            ? { kind: "replayed", job: toRecord(prior) }
+            : { kind: "key-conflict", job: toRecord(prior) };
+        }
+      }
+      this.stmt.insert.run({
+        id: job.id,
+        start: job.start,
+        request: JSON.stringify(job.request ?? null),
+        deadline: job.deadlineAt,
+        key: job.idempotency?.key ?? null,
+        fingerprint: job.idempotency?.fingerprint ?? null,
+      });
+      return { kind: "created", job: toRecord(this.stmt.byId.get(job.id)!) };
+    });
+  }
+
+  private readonly createTx: { immediate(job: NewJob): CreateResult };
+
+  private migrate(): void {
+    const version = this.db.pragma("user_version", { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new Error(`the job database has schema version ${version}, newer than this program knows (${MIGRATIONS.length})`);
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]);
+        this.db.pragma(`user_version = ${v + 1}`);
+      }).immediate();
+    }
+  }
+
+  async create(job: NewJob): Promise<CreateResult> {
+    // IMMEDIATE: the idempotency check and the insert see one consistent state, even across processes.
+    return this.createTx.immediate(job);
+  }
+
+  async get(id: string): Promise<JobRecord | undefined> {
+    const row = this.stmt.byId.get(id);
+    return row && toRecord(row);
+  }
+
+  async list(q: ListQuery): Promise<JobPage> {
+    const after = q.after === undefined ? 0 : decodeCursor(q.after);
+    const rows = q.status ? this.stmt.pageByStatus.all(after, q.status, q.limit + 1) : this.stmt.page.all(after, q.limit + 1);
+    const more = rows.length > q.limit;
+    const page = rows.slice(0, q.limit);
+    return { jobs: page.map(toRecord), next: more ? encodeCursor(page[page.length - 1].seq) : undefined };
+  }
+
+  async end(id: string, p: EndPatch): Promise<TransitionResult> {
+    const res = this.stmt.end.run({
+      id,
+      to: p.to,
+      end: p.end,
+      endedMs: Date.parse(p.end),
+      progress: p.progress ?? null,
+      hasResult: p.to === "SUCCESS" ? 1 : 0,
+      result: p.to === "SUCCESS" && p.result !== undefined ? JSON.stringify(p.result) : null,
+      error: p.error ? JSON.stringify(p.error) : null,
+    });
+    return this.outcome(id, res.changes === 1);
+  }
+
+  async progress(id: string, progress: number): Promise<TransitionResult> {
+    const res = this.stmt.progress.run(progress, id);
+    return this.outcome(id, res.changes === 1);
+  }
+
+  private outcome(id: string, applied: boolean): TransitionResult {
+    const row = this.stmt.byId.get(id);
+    if (!row) return { kind: "not-found" };
+    return { kind: applied ? "applied" : "lost", job: toRecord(row) };
+  }
+
+  async expire(now: number, end: string, error: JobError): Promise<number> {
+    return this.stmt.expire.run({ now, end, error: JSON.stringify(error) }).changes;
+  }
+
+  async purge(before: number): Promise<number> {
+    return this.stmt.purge.run(before).changes;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,82 @@
+// The JobStore contract. Implementations: sqlite-store.ts (embedded default).
+import type { JobStatus, TerminalStatus } from "./machine.js";
+
+export interface JobError {
+  type: string;
+  title: string;
+  detail?: string;
+}
+
+export interface JobRecord {
+  id: string;
+  status: JobStatus;
+  /** RFC 3339. */
+  start: string;
+  /** RFC 3339, or "" until the job ends. */
+  end: string;
+  progress?: number;
+  /** Present (possibly null) once the job has succeeded. */
+  result?: unknown;
+  error?: JobError;
+  request: unknown;
+  /** Epoch ms after which an IN PROGRESS job is failed. */
+  deadlineAt: number;
+}
+
+export interface NewJob {
+  id: string;
+  request: unknown;
+  start: string;
+  deadlineAt: number;
+  idempotency?: { key: string; fingerprint: string };
+}
+
+export type CreateResult =
+  | { kind: "created"; job: JobRecord }
+  | { kind: "replayed"; job: JobRecord }
+  | { kind: "key-conflict"; job: JobRecord };
+
+export interface EndPatch {
+  to: TerminalStatus;
+  end: string;
+  progress?: number;
+  result?: unknown;
+  error?: JobError;
+}
+
+export type TransitionResult =
+  | { kind: "applied"; job: JobRecord }
+  /** The job was not IN PROGRESS any more; here it is as it is now. */
+  | { kind: "lost"; job: JobRecord }
+  | { kind: "not-found" };
+
+export interface ListQuery {
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  after?: string;
+  status?: JobStatus;
+}
+
+export interface JobPage {
+  jobs: JobRecord[];
+  /** Cursor for the following page, when there is more. */
+  next?: string;
+}
+
+export interface JobStore {
+  create(job: NewJob): Promise<CreateResult>;
+  get(id: string): Promise<JobRecord | undefined>;
+  list(q: ListQuery): Promise<JobPage>;
+  /** Compare-and-set: ends the job only if it is still IN PROGRESS. */
+  end(id: string, patch: EndPatch): Promise<TransitionResult>;
+  /** Compare-and-set: updates progress only while the job is IN PROGRESS. */
+  progress(id: string, progress: number): Promise<TransitionResult>;
+  /** Fails every IN PROGRESS job whose deadline is at or before `now`; returns how many. */
+  expire(now: number, end: string, error: JobError): Promise<number>;
+  /** Removes jobs that ended at or before `before` (epoch ms); returns how many. */
+  purge(before: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Thrown when a cursor was not made by this store. */
+export class BadCursorError extends Error {}

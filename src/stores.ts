@@ -1,0 +1,15 @@
+// DATABASE_URL -> JobStore.
+import type { Config } from "./config.js";
+import { ConfigError } from "./config.js";
+import { SqliteJobStore } from "./jobs/sqlite-store.js";
+import type { JobStore } from "./jobs/store.js";
+
+export async function openStore(config: Pick<Config, "databaseUrl" | "sqliteSynchronous">): Promise<JobStore> {
+  const url = config.databaseUrl;
+  if (url.startsWith("sqlite:")) {
+    const file = url.slice("sqlite:".length);
+    if (!file) throw new ConfigError("DATABASE_URL sqlite: needs a file path or :memory:");
+    return new SqliteJobStore(file, { synchronous: config.sqliteSynchronous });
+  }
+  throw new ConfigError(`DATABASE_URL ${JSON.stringify(url.split(":")[0])}: is not a supported store (use sqlite:PATH)`);
+}
