@@ -21,9 +21,14 @@ export class ConversionError extends Error {
 // forbid the time zone those formats would otherwise allow.
 const TIME_ONLY = "^(?:[01]\\d|2[0-3]):[0-5]\\d:(?:[0-5]\\d|60)(?:\\.\\d+)?$";
 const DATETIME_ONLY = "^\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01])T(?:[01]\\d|2[0-3]):[0-5]\\d:(?:[0-5]\\d|60)(?:\\.\\d+)?$";
-// RFC 7231 IMF-fixdate, RAML's `format: rfc2616`.
+// RAML's `format: rfc2616`: the three HTTP-date forms of RFC 2616 section 3.3.1
+// (IMF-fixdate, RFC 850, asctime).
+const HMS = "(?:[01]\\d|2[0-3]):[0-5]\\d:(?:[0-5]\\d|60)";
+const MON = "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)";
 const RFC2616 =
-  "^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (?:0[1-9]|[12]\\d|3[01]) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \\d{4} (?:[01]\\d|2[0-3]):[0-5]\\d:(?:[0-5]\\d|60) GMT$";
+  `^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (?:0[1-9]|[12]\\d|3[01]) ${MON} \\d{4} ${HMS} GMT` +
+  `|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (?:0[1-9]|[12]\\d|3[01])-${MON}-\\d{2} ${HMS} GMT` +
+  `|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ${MON} (?: [1-9]|[12]\\d|3[01]) ${HMS} \\d{4})$`;
 
 const INT_FORMATS: Record<string, [number, number] | null> = {
   int8: [-128, 127],

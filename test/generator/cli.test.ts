@@ -1,0 +1,93 @@
+// The ramlgen command line, run as a user runs it: exit codes and error messages.
+import { execFile } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const bin = path.resolve("bin/ramlgen.js");
+
+async function ramlgen(args: string[], cwd = process.cwd()): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { cwd });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+const tmp = () => mkdtempSync(path.join(os.tmpdir(), "ramlgen-cli-"));
+
+describe("ramlgen CLI", () => {
+  it.each([
+    ["bad-yaml.raml", /^test\/fixtures\/cli\/bad-yaml\.raml:6:1 YAML_ERROR /m],
+    ["unknown-type.raml", /^test\/fixtures\/cli\/unknown-type\.raml:6:7 UNKNOWN_IN_PROPERTY_DEFINITION Property 'owner' refers to unknown type 'Nobody'$/m],
+    ["bad-example.raml", /^test\/fixtures\/cli\/bad-example\.raml:8:7 INTEGER_EXPECTED /m],
+    ["missing-include.raml", /^test\/fixtures\/cli\/missing-include\.raml:4:3 INCLUDE_ERROR Can not resolve does-not-exist\.raml$/m],
+    // Accepted by the parser, rejected by the generated schema: the converter's self-check.
+    ["int8-example.raml", /^test\/fixtures\/cli\/int8-example\.raml:7:5 EXAMPLE_INVALID example \(type Small\) does not match its schema: \/ must be <= 127$/m],
+  ])("rejects %s with file:line:column and exit 2", async (file, message) => {
+    const out = tmp();
+    const r = await ramlgen(["generate", `test/fixtures/cli/${file}`, "--out", out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(existsSync(path.join(out, "router.ts"))).toBe(false);
+  });
+
+  it("reports a missing spec file with exit 2", async () => {
+    const r = await ramlgen(["generate", "nope.raml", "--out", tmp()]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^nope\.raml FILE_NOT_FOUND no such file: nope\.raml$/m);
+  });
+
+  it("prints warnings, and fails on them only with --strict", async () => {
+    const out = tmp();
+    const lenient = await ramlgen(["generate", "test/fixtures/cli/warning.raml", "--out", out]);
+    expect(lenient.code).toBe(0);
+    expect(lenient.stderr).toMatch(/warning\.raml:8:39 UNUSED_PARAMETER Unused parameter: 'unused' \(warning\)/);
+    const strict = await ramlgen(["generate", "test/fixtures/cli/warning.raml", "--out", out, "--strict"]);
+    expect(strict.code).toBe(2);
+  });
+
+  it("check: exit 0 when up to date, 1 listing stale, missing and extra files", async () => {
+    const out = tmp();
+    expect((await ramlgen(["generate", "spec/api.raml", "--out", out])).code).toBe(0);
+    expect((await ramlgen(["check", "spec/api.raml", "--out", out])).code).toBe(0);
+    writeFileSync(path.join(out, "types.ts"), readFileSync(path.join(out, "types.ts"), "utf8") + "// edited\n");
+    cpSync(path.join(out, "router.ts"), path.join(out, "old-router.ts"));
+    writeFileSync(path.join(out, "notes.md"), "user file, not generated\n");
+    const { rmSync } = await import("node:fs");
+    rmSync(path.join(out, "index.ts"));
+    const r = await ramlgen(["check", "spec/api.raml", "--out", out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/stale: +\S*types\.ts/);
+    expect(r.stderr).toMatch(/missing: +\S*index\.ts/);
+    expect(r.stderr).toMatch(/extra: +\S*old-router\.ts/);
+    expect(r.stderr).not.toMatch(/notes\.md/);
+    // generate repairs it, removes what it no longer generates and leaves user files alone.
+    expect((await ramlgen(["generate", "spec/api.raml", "--out", out])).code).toBe(0);
+    expect(existsSync(path.join(out, "old-router.ts"))).toBe(false);
+    expect(existsSync(path.join(out, "notes.md"))).toBe(true);
+    expect((await ramlgen(["check", "spec/api.raml", "--out", out])).code).toBe(0);
+  });
+
+  it("the committed generated/ folder is up to date with spec/api.raml", async () => {
+    const r = await ramlgen(["check"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
+  it("documents exit codes in --help, and exits 2 on a usage error", async () => {
+    const help = await ramlgen(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Exit codes:\n  0  success\n  1  generated files are out of date \(check\)\n  2  invalid spec or usage/);
+    const bad = await ramlgen(["generate", "--no-such-flag"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown option/);
+    const unknown = await ramlgen(["frobnicate"]);
+    expect(unknown.code).toBe(2);
+  });
+});
