@@ -140,7 +140,12 @@ export function sendProblem(res: ServerResponse, p: ProblemDetails, headers: Rec
 /** ajv errors as field errors: `body/name`, `query/limit`. */
 export function fieldErrors(location: string, errors: ValidationErrorObject[] | null | undefined): FieldError[] {
   const out: FieldError[] = [];
-  for (const e of errors ?? []) {
+  let list = errors ?? [];
+  // For `T | nil` (and other unions) ajv reports every branch; the summary and the nil
+  // branch say nothing the other errors do not.
+  const specific = list.filter((e) => e.keyword !== "anyOf" && !(e.keyword === "type" && e.params.type === "null"));
+  if (specific.length) list = specific;
+  for (const e of list) {
     let pointer = e.instancePath;
     if (e.keyword === "required") pointer += `/${escapePointer(String(e.params.missingProperty))}`;
     else if (e.keyword === "additionalProperties") pointer += `/${escapePointer(String(e.params.additionalProperty))}`;
@@ -326,7 +331,8 @@ export function buildRouter(
     let mediaType: string | undefined;
     if (def.bodies) {
       const read = await readBody(def, req, bodyLimit, maxDepth);
-      if ("problem" in read) return sendProblem(res, read.problem);
+      // After a 413 the rest of the upload is not read: close the connection rather than drain it.
+      if ("problem" in read) return sendProblem(res, read.problem, read.problem.status === 413 ? { Connection: "close" } : {});
       body = read.body;
       mediaType = read.mediaType;
       if (read.present) {

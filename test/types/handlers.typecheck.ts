@@ -1,0 +1,46 @@
+// Type-level checks: handler code that disagrees with the spec does not compile.
+// `npm run typecheck` fails if any marked line below stops being an error, and
+// test/types/types.test.ts checks that each of them is an error for real.
+import type { Handlers } from "../fixtures/full/golden/index.js";
+
+type Res<K extends keyof Handlers> = Awaited<ReturnType<Handlers[K]>>;
+type Req<K extends keyof Handlers> = Parameters<Handlers[K]>[0];
+
+const thing = { id: "a-1", name: "n", created: "2024-01-01T00:00:00Z", note: null };
+
+export function undeclaredStatus(): Res<"getThing"> {
+  // @ts-expect-error 418 is not a status the spec declares for getThing
+  return { status: 418, body: thing };
+}
+
+export function missingRequiredHeader(req: Req<"createThing">): Res<"createThing"> {
+  // @ts-expect-error a 201 from createThing must carry the Location header
+  return { status: 201, body: req.body };
+}
+
+export function wrongHeaderType(): Res<"getThing"> {
+  // @ts-expect-error Retry-After is an integer in the spec
+  return { status: 303, headers: { Location: "/x", "Retry-After": "soon" } };
+}
+
+export function wrongBody(): Res<"getThing"> {
+  // @ts-expect-error the 200 body must be a Thing
+  return { status: 200, body: { id: 1 } };
+}
+
+export function bodyOnBodilessStatus(): Res<"removeThing"> {
+  // @ts-expect-error 204 declares no body
+  return { status: 204, body: thing };
+}
+
+export function wrongParamType(req: Req<"listThings">): string {
+  // @ts-expect-error limit is a number (coerced from the query string)
+  return req.query.limit;
+}
+
+// And the correct versions compile, as full handlers.
+export const correct: Pick<Handlers, "getThing" | "createThing" | "removeThing"> = {
+  getThing: () => ({ status: 303, headers: { Location: "/x", "Retry-After": 1 } }),
+  createThing: (req) => ({ status: 201, headers: { Location: `/things/${req.body.id}` }, body: req.body }),
+  removeThing: () => ({ status: 204 }),
+};
