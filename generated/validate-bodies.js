@@ -3,16 +3,16 @@
 import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 
-export const createJob_body_application_json = validate20;
-const schema31 = {"anyOf":[{"$ref":"defs.json#/$defs/jobRequest"},{"type":"null"}],"$id":"createJob_body_application_json"};
-const schema33 = {"type":"object","properties":{"name":{"type":"string","minLength":1,"maxLength":64},"priority":{"type":"integer","minimum":0,"maximum":9},"tags":{"type":"array","items":{"type":"string"},"maxItems":8},"input":{"type":"object","description":"Any JSON object, handed to the backend as it is."}},"required":["name"],"additionalProperties":false,"examples":[{"name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"}}]};
-const func1 = require("ajv/dist/runtime/ucs2length").default;
+export const createJob_body_application_json = validate0;
+const schema0 = {"anyOf":[{"$ref":"defs.json#/$defs/jobRequest"},{"type":"null"}],"$id":"createJob_body_application_json"};
+const schema2 = {"type":"object","properties":{"name":{"type":"string","minLength":1,"maxLength":64},"priority":{"type":"integer","minimum":0,"maximum":9},"tags":{"type":"array","items":{"type":"string"},"maxItems":8},"input":{"type":"object","description":"Any JSON object, handed to the backend as it is."}},"required":["name"],"additionalProperties":false,"examples":[{"name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"}}]};
+const func0 = require("ajv/dist/runtime/ucs2length").default;
 
-function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate0(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="createJob_body_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate20.evaluated;
+const evaluated0 = validate0.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -48,7 +48,7 @@ errors++;
 if(data.name !== undefined){
 let data0 = data.name;
 if(typeof data0 === "string"){
-if(func1(data0) > 64){
+if(func0(data0) > 64){
 const err2 = {instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/jobRequest/properties/name/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err2];
@@ -58,7 +58,7 @@ vErrors.push(err2);
 }
 errors++;
 }
-if(func1(data0) < 1){
+if(func0(data0) < 1){
 const err3 = {instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/jobRequest/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err3];
@@ -216,21 +216,21 @@ vErrors = null;
 }
 }
 }
-validate20.errors = vErrors;
+validate0.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate20.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate0.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-export const updateTask_body_application_json = validate22;
-const schema34 = {"anyOf":[{"$ref":"defs.json#/$defs/taskUpdate"},{"type":"null"}],"$id":"updateTask_body_application_json"};
-const schema35 = {"type":"object","properties":{"status":{"type":"string","enum":["SUCCESS","FAILED"]},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{},"error":{"type":"object","properties":{"type":{"type":"string"},"title":{"type":"string","minLength":1},"detail":{"type":"string"}},"required":["title"]}},"additionalProperties":false,"description":"What the backend reports. No body, or `{}`, means SUCCESS. A body with only\n`progress` updates progress and leaves the job IN PROGRESS.\n","examples":[{"status":"SUCCESS","result":{"url":"https://reports.example/2013-01-01.pdf"}},{"status":"FAILED","error":{"title":"Upstream system rejected the order"}},{"progress":40}]};
+export const updateTask_body_application_json = validate2;
+const schema3 = {"anyOf":[{"$ref":"defs.json#/$defs/taskUpdate"},{"type":"null"}],"$id":"updateTask_body_application_json"};
+const schema4 = {"type":"object","properties":{"status":{"type":"string","enum":["SUCCESS","FAILED"]},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{},"error":{"type":"object","properties":{"type":{"type":"string"},"title":{"type":"string","minLength":1},"detail":{"type":"string"}},"required":["title"]}},"additionalProperties":false,"description":"What the backend reports. No body, or `{}`, means SUCCESS. A body with only\n`progress` updates progress and leaves the job IN PROGRESS.\n","examples":[{"status":"SUCCESS","result":{"url":"https://reports.example/2013-01-01.pdf"}},{"status":"FAILED","error":{"title":"Upstream system rejected the order"}},{"progress":40}]};
 
-function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate2(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="updateTask_body_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate22.evaluated;
+const evaluated0 = validate2.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -266,7 +266,7 @@ vErrors.push(err1);
 errors++;
 }
 if(!((data0 === "SUCCESS") || (data0 === "FAILED"))){
-const err2 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/taskUpdate/properties/status/enum",keyword:"enum",params:{allowedValues: schema35.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err2 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/taskUpdate/properties/status/enum",keyword:"enum",params:{allowedValues: schema4.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -339,7 +339,7 @@ errors++;
 if(data2.title !== undefined){
 let data4 = data2.title;
 if(typeof data4 === "string"){
-if(func1(data4) < 1){
+if(func0(data4) < 1){
 const err8 = {instancePath:instancePath+"/error/title",schemaPath:"defs.json#/$defs/taskUpdate/properties/error/properties/title/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err8];
@@ -435,9 +435,9 @@ vErrors = null;
 }
 }
 }
-validate22.errors = vErrors;
+validate2.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate22.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate2.evaluated = {"dynamicProps":true,"dynamicItems":false};
 

@@ -6,7 +6,7 @@ import type { Diagnostic } from "./diagnostics.js";
 import type { ApiModel, Example } from "./model.js";
 import { locateExamples } from "./raml.js";
 import type { JsonSchema } from "./schema.js";
-import { defsOf, ExampleChecker, isJsonMedia } from "./validators.js";
+import { isJsonMedia, type ValidatorSet } from "./validators.js";
 
 interface Failure {
   example: Example;
@@ -14,8 +14,7 @@ interface Failure {
   fallbackPath?: string;
 }
 
-export function checkExamples(model: ApiModel, specPath: string, relSpec: string): Diagnostic[] {
-  const checker = new ExampleChecker(defsOf(model));
+export function checkExamples(model: ApiModel, checker: ValidatorSet, specPath: string, relSpec: string): Diagnostic[] {
   const failures: Failure[] = [];
   const check = (examples: Example[], validate: () => ValidateFunction, json: boolean, fallbackPath?: string) => {
     const strict = examples.filter((e) => e.strict);
@@ -29,7 +28,7 @@ export function checkExamples(model: ApiModel, specPath: string, relSpec: string
       }
     }
   };
-  const schema = (s: JsonSchema) => () => checker.compile(s);
+  const schema = (s: JsonSchema) => () => checker.exact(s);
   for (const t of model.types) check(t.examples, () => checker.named(t.name), false, t.source);
   for (const op of model.operations) {
     for (const p of [...op.uriParams, ...op.query, ...op.headers]) check(p.examples, schema(p.schema), false);

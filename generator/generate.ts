@@ -7,6 +7,7 @@ import { checkExamples } from "./examples.js";
 import type { ApiModel } from "./model.js";
 import { loadSpec } from "./raml.js";
 import { ConversionError } from "./schema.js";
+import { ValidatorSet } from "./validators.js";
 
 export interface GenerateResult {
   model: ApiModel;
@@ -19,7 +20,7 @@ export function toPosix(p: string): string {
 }
 
 /** Parses, converts and checks the spec; throws SpecError with file:line:column diagnostics. */
-export function loadModel(specPath: string): { model: ApiModel; warnings: Diagnostic[] } {
+export function loadModel(specPath: string): { model: ApiModel; validators: ValidatorSet; warnings: Diagnostic[] } {
   const rel = toPosix(path.relative(process.cwd(), specPath) || specPath);
   const { spec, warnings } = loadSpec(specPath);
   let model: ApiModel;
@@ -32,15 +33,16 @@ export function loadModel(specPath: string): { model: ApiModel; warnings: Diagno
     }
     throw e;
   }
-  const bad = checkExamples(model, specPath, rel);
+  const validators = new ValidatorSet(model);
+  const bad = checkExamples(model, validators, specPath, rel);
   if (bad.length) throw new SpecError(bad);
-  return { model, warnings };
+  return { model, validators, warnings };
 }
 
 export function generate(specPath: string, outDir: string): GenerateResult {
-  const { model, warnings } = loadModel(specPath);
+  const { model, validators, warnings } = loadModel(specPath);
   const specLabel = toPosix(path.relative(process.cwd(), specPath) || specPath);
   const outLabel = toPosix(path.relative(process.cwd(), outDir) || ".");
-  const files = emit(model, { specLabel, command: `npx ramlgen generate ${specLabel} --out ${outLabel}` });
+  const files = emit(model, validators, { specLabel, command: `npx ramlgen generate ${specLabel} --out ${outLabel}` });
   return { model, files, warnings };
 }

@@ -100,7 +100,11 @@ function rebase(schema: unknown): unknown {
   return out;
 }
 
-export function newAjv(kind: ValidatorKind, defs: Record<string, JsonSchema>, source = true): Ajv2020 {
+/**
+ * One ajv instance per kind; only the first validates schemas against the 2020-12 meta-schema
+ * (compiling the meta-schema is the largest fixed cost, and the schemas are the same).
+ */
+export function newAjv(kind: ValidatorKind, defs: Record<string, JsonSchema>, validateSchema = true): Ajv2020 {
   const ajv = new Ajv2020({
     ...OPTIONS[kind],
     allErrors: true,
@@ -108,7 +112,8 @@ export function newAjv(kind: ValidatorKind, defs: Record<string, JsonSchema>, so
     strictTypes: false,
     strictRequired: false,
     allowUnionTypes: true,
-    code: { source, esm: true, lines: true },
+    validateSchema,
+    code: { source: true, esm: true, lines: true },
   });
   addFormats(ajv);
   ajv.addSchema({ $id: DEFS_ID, $defs: defs });
@@ -121,31 +126,39 @@ export function defsOf(model: ApiModel): Record<string, JsonSchema> {
   return defs;
 }
 
-/** The standalone ES module for one kind of validator. */
-export function compileModule(kind: ValidatorKind, all: Entry[], defs: Record<string, JsonSchema>): string {
-  const ajv = newAjv(kind, defs);
-  const refs: Record<string, string> = {};
-  for (const e of all.filter((x) => x.kind === kind)) {
-    ajv.addSchema({ ...(rebase(e.schema) as JsonSchema), $id: e.id });
-    refs[e.id] = e.id;
-  }
-  if (!Object.keys(refs).length) return "export {};\n";
-  const code = standaloneCode(ajv, refs);
-  // Ajv's ESM output still calls require() for its runtime helpers and for ajv-formats.
-  return `import { createRequire } from "node:module";\nconst require = createRequire(import.meta.url);\n${code.replace(/^"use strict";/, "")}\n`;
-}
-
-/** Compiles one schema against the model's definitions, for checking examples. */
-export class ExampleChecker {
-  private readonly ajv: Ajv2020;
+/** The validators of a model: compiled once, used to check examples and to emit code. */
+export class ValidatorSet {
+  private readonly ajv: Record<ValidatorKind, Ajv2020>;
+  private readonly refs: Record<ValidatorKind, Record<string, string>> = { params: {}, bodies: {}, responses: {} };
   private n = 0;
-  constructor(defs: Record<string, JsonSchema>) {
-    this.ajv = newAjv("responses", defs, false);
+
+  constructor(model: ApiModel) {
+    const defs = defsOf(model);
+    this.ajv = { responses: newAjv("responses", defs, true), params: newAjv("params", defs, false), bodies: newAjv("bodies", defs, false) };
+    for (const e of entries(model)) {
+      this.ajv[e.kind].addSchema({ ...(rebase(e.schema) as JsonSchema), $id: e.id });
+      this.refs[e.kind][e.id] = e.id;
+    }
   }
-  compile(schema: JsonSchema): ValidateFunction {
-    return this.ajv.compile({ ...(rebase(schema) as JsonSchema), $id: `example-${this.n++}` });
+
+  /** The standalone ES module for one kind of validator. */
+  module(kind: ValidatorKind): string {
+    if (!Object.keys(this.refs[kind]).length) return "export {};\n";
+    const code = standaloneCode(this.ajv[kind], this.refs[kind]);
+    // Ajv's ESM output still calls require() for its runtime helpers and for ajv-formats.
+    return `import { createRequire } from "node:module";\nconst require = createRequire(import.meta.url);\n${code.replace(/^"use strict";/, "")}\n`;
   }
+
+  ids(kind: ValidatorKind): string[] {
+    return Object.keys(this.refs[kind]);
+  }
+
+  /** An exact (no coercion, no defaults) validator for a schema, for checking examples. */
+  exact(schema: JsonSchema): ValidateFunction {
+    return this.ajv.responses.compile({ ...(rebase(schema) as JsonSchema), $id: `example-${this.n++}` });
+  }
+
   named(name: string): ValidateFunction {
-    return this.compile({ $ref: DEFS_PREFIX + name });
+    return this.ajv.responses.getSchema(`${DEFS_ID}#/$defs/${name}`)!;
   }
 }

@@ -91,3 +91,37 @@ describe("ramlgen CLI", () => {
     expect(unknown.code).toBe(2);
   });
 });
+
+describe("ramlgen generate --watch", () => {
+  it("regenerates when the spec or a file it includes changes", async () => {
+    const { spawn } = await import("node:child_process");
+    const dir = tmp();
+    const out = path.join(dir, "out");
+    writeFileSync(path.join(dir, "api.raml"), "#%RAML 1.0\ntitle: Watched\ntypes:\n  Thing: !include thing.raml\n/things:\n  get:\n    responses:\n      200:\n        body:\n          application/json:\n            type: Thing\n");
+    writeFileSync(path.join(dir, "thing.raml"), "#%RAML 1.0 DataType\ntype: object\nproperties:\n  first: string\n");
+    const child = spawn(process.execPath, [bin, "generate", path.join(dir, "api.raml"), "--out", out, "--watch"], { stdio: ["ignore", "pipe", "pipe"] });
+    let log = "";
+    child.stdout.on("data", (c) => (log += c));
+    child.stderr.on("data", (c) => (log += c));
+    const waitFor = async (check: () => boolean, what: string) => {
+      for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(check(), `${what}\n${log}`).toBe(true);
+    };
+    const types = () => (existsSync(path.join(out, "types.ts")) ? readFileSync(path.join(out, "types.ts"), "utf8") : "");
+    try {
+      await waitFor(() => /watching/.test(log) && types().includes("first: string"), "first generation");
+      writeFileSync(path.join(dir, "thing.raml"), "#%RAML 1.0 DataType\ntype: object\nproperties:\n  second: integer\n");
+      await waitFor(() => types().includes("second: number"), "regenerated after the included file changed");
+      writeFileSync(path.join(dir, "api.raml"), readFileSync(path.join(dir, "api.raml"), "utf8").replace("title: Watched", "title: Watched\ndescription: changed"));
+      writeFileSync(path.join(dir, "thing.raml"), "#%RAML 1.0 DataType\ntype: object\nproperties:\n  third: boolean\n");
+      await waitFor(() => types().includes("third: boolean"), "regenerated after the spec changed");
+      // A broken edit is reported and the watcher keeps going.
+      writeFileSync(path.join(dir, "thing.raml"), "#%RAML 1.0 DataType\ntype: object\nproperties:\n  bad: Nope\n");
+      await waitFor(() => /thing\.raml:\d+:\d+ /.test(log), "error reported with file:line:column");
+      writeFileSync(path.join(dir, "thing.raml"), "#%RAML 1.0 DataType\ntype: object\nproperties:\n  fourth: string\n");
+      await waitFor(() => types().includes("fourth: string"), "recovered after the error");
+    } finally {
+      child.kill();
+    }
+  });
+});

@@ -8,7 +8,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildModel } from "../../generator/build.js";
 import { loadSpec } from "../../generator/raml.js";
-import { ExampleChecker, defsOf } from "../../generator/validators.js";
+import { ValidatorSet } from "../../generator/validators.js";
 import type { ApiModel } from "../../generator/model.js";
 
 const require = createRequire(import.meta.url);
@@ -275,7 +275,7 @@ const LEGACY = JSON.stringify({
 });
 
 let model: ApiModel;
-let checker: ExampleChecker;
+let checker: ValidatorSet;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 let oracle: Map<string, any>;
 
@@ -294,7 +294,7 @@ beforeAll(() => {
   const spec = path.join(dir, "api.raml");
   writeFileSync(spec, `#%RAML 1.0\ntitle: t\nuses:\n  lib: lib.raml\ntypes:\n${types}\n`);
   model = buildModel(loadSpec(spec).spec);
-  checker = new ExampleChecker(defsOf(model));
+  checker = new ValidatorSet(model);
   const api = require("raml-1-parser").parseSync(spec).wrapperNode();
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   oracle = new Map(api.types().map((t: any) => [t.name(), t.runtimeType()]));

@@ -1,0 +1,122 @@
+// Generator and start-up speed, whole processes as a user runs them:
+//  - `ramlgen generate` on spec/api.raml and on synthetic specs of 50/100/200 resources
+//    (4 operations each), to show growth;
+//  - the service from process start to its first answer.
+// Usage: npm run bench:gen [-- --runs N]
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 5;
+const bin = path.resolve("bin/ramlgen.js");
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function time(fn: () => void): number {
+  const t = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+
+export function syntheticSpec(resources: number): string {
+  const lines = ["#%RAML 1.0", `title: Synthetic ${resources}`, "mediaType: application/json", "types:"];
+  for (let i = 0; i < resources; i++) {
+    lines.push(
+      `  Item${i}:`,
+      "    type: object",
+      "    additionalProperties: false",
+      "    properties:",
+      "      id: { type: string, maxLength: 36 }",
+      "      name: { type: string, minLength: 1, maxLength: 64 }",
+      "      count?: { type: integer, minimum: 0 }",
+      "      tags?: string[]",
+      "      created: datetime",
+      `    example: { id: "a", name: "n${i}", created: "2024-01-01T00:00:00Z" }`,
+    );
+  }
+  for (let i = 0; i < resources; i++) {
+    lines.push(
+      `/items${i}:`,
+      "  get:",
+      "    queryParameters:",
+      "      limit: { type: integer, minimum: 1, maximum: 100, default: 20 }",
+      "    responses:",
+      `      200: { body: { application/json: { type: "Item${i}[]" } } }`,
+      "  post:",
+      `    body: { application/json: { type: Item${i} } }`,
+      "    responses:",
+      "      201:",
+      "        headers: { Location: string }",
+      `        body: { application/json: { type: Item${i} } }`,
+      "  /{id}:",
+      "    get:",
+      "      responses:",
+      `        200: { body: { application/json: { type: Item${i} } } }`,
+      "        404:",
+      "    delete:",
+      "      responses:",
+      "        204:",
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+function generateMs(spec: string): number {
+  const out = mkdtempSync(path.join(os.tmpdir(), "bench-gen-"));
+  return median(Array.from({ length: runs }, () => time(() => execFileSync(process.execPath, [bin, "generate", spec, "--out", out], { stdio: "ignore" }))));
+}
+
+async function startupMs(): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "bench-start-"));
+    const t = process.hrtime.bigint();
+    const child = spawn(process.execPath, ["dist/src/main.js"], {
+      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", DATABASE_URL: `sqlite:${dir}/jobs.db` },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const url = await new Promise<string>((resolve) => {
+      let out = "";
+      child.stdout!.on("data", (c) => {
+        out += c;
+        const m = /"url":"([^"]+)"/.exec(out);
+        if (m) resolve(m[1]);
+      });
+    });
+    const res = await fetch(`${url}/healthz`);
+    await res.text();
+    samples.push(Number(process.hrtime.bigint() - t) / 1e6);
+    child.kill("SIGKILL");
+  }
+  return median(samples);
+}
+
+async function main() {
+  execFileSync(process.execPath, ["scripts/prepare.js"], { stdio: "inherit" });
+  const rows: [string, string][] = [];
+  rows.push(["ramlgen generate spec/api.raml", `${generateMs("spec/api.raml").toFixed(0)} ms`]);
+  const dir = mkdtempSync(path.join(os.tmpdir(), "bench-specs-"));
+  const sizes: [number, number][] = [];
+  for (const n of [50, 100, 200]) {
+    const spec = path.join(dir, `synthetic-${n}.raml`);
+    writeFileSync(spec, syntheticSpec(n));
+    const ms = generateMs(spec);
+    sizes.push([n, ms]);
+    rows.push([`ramlgen generate, ${n} resources / ${n * 4} operations`, `${ms.toFixed(0)} ms`]);
+  }
+  const [[n1, t1], , [n3, t3]] = sizes;
+  rows.push([`growth 50 -> 200 resources (x4 size)`, `x${(t3 / t1).toFixed(2)} time, ${((t3 - t1) / (n3 - n1)).toFixed(1)} ms per resource`]);
+  rows.push(["service: process start to first answer (/healthz)", `${(await startupMs()).toFixed(0)} ms`]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  console.log(`\nmedian of ${runs} runs, node ${process.version}, ${os.cpus().length} cores`);
+  for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
+}
+
+if (process.argv[1]?.endsWith("generator.ts")) main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
