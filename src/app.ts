@@ -1,9 +1,10 @@
 // The Express app: health check, the generated router with the job handlers, and
 // problem+json for everything the router does not answer.
 import express, { type ErrorRequestHandler, type Express } from "express";
-import { createRouter, problem, sendProblem, type RouterOptions } from "../generated/index.js";
+import { createRouter, HttpProblem, problem, sendProblem, type RouterOptions } from "../generated/index.js";
 import { jobHandlers } from "./handlers.js";
 import type { JobService } from "./jobs/service.js";
+import { StoreUnavailableError } from "./jobs/store.js";
 import type { Logger } from "pino";
 
 export interface AppOptions {
@@ -11,19 +12,28 @@ export interface AppOptions {
   retryAfterSeconds: number;
   router?: RouterOptions;
   logger?: Logger;
-  /** Whether the store answers; for readiness. */
-  ready?: () => boolean;
+}
+
+/** The database being away is the service's temporary state, not a bug: 503, retry soon. */
+export function mapStoreErrors(e: unknown): HttpProblem | undefined {
+  if (e instanceof StoreUnavailableError) return new HttpProblem(problem(503, "the job store is unavailable; retry shortly"), { "Retry-After": "1" });
+  return undefined;
 }
 
 export function createApp(opts: AppOptions): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
-  app.get("/healthz", (_req, res) => {
-    const ok = opts.ready ? opts.ready() : true;
-    res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "unavailable" });
+  // Liveness and readiness: 200 when the store answers, 503 when it does not.
+  app.get("/healthz", async (_req, res) => {
+    try {
+      await opts.service.store.ping();
+      res.status(200).json({ status: "ok" });
+    } catch {
+      res.status(503).json({ status: "unavailable" });
+    }
   });
-  app.use(createRouter(jobHandlers(opts.service, { retryAfterSeconds: opts.retryAfterSeconds }), opts.router));
+  app.use(createRouter(jobHandlers(opts.service, { retryAfterSeconds: opts.retryAfterSeconds }), { mapError: mapStoreErrors, ...opts.router }));
   app.use((req, res) => sendProblem(res, problem(404, `no resource at ${req.path}`)));
   const onError: ErrorRequestHandler = (err, _req, res, _next) => {
     opts.logger?.error({ err }, "unhandled error");

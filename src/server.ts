@@ -30,7 +30,7 @@ export interface StartOptions {
 
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const logger = opts.logger ?? pino({ level: config.logLevel });
-  const store = opts.store ?? (await openStore(config));
+  const store = opts.store ?? (await openStore(config, (err) => logger.warn({ err }, "idle database connection lost")));
   const service = new JobService(store, {
     clock: opts.clock ?? systemClock,
     deadlineMs: config.deadlineSeconds * 1000,

@@ -96,6 +96,11 @@ export interface RouterOptions {
   onResponseValidationError?: (failure: ResponseValidationFailure) => void;
   /** Called when a handler throws; it is answered with 500. Default: log to stderr. */
   onError?: (error: unknown, operation: string) => void;
+  /**
+   * Turns an error a handler threw into a problem answer (e.g. an unavailable database into
+   * 503); return undefined for a 500. HttpProblem errors are always answered as they are.
+   */
+  mapError?: (error: unknown) => HttpProblem | undefined;
 }
 
 export const PROBLEM_JSON = "application/problem+json";
@@ -300,7 +305,8 @@ export function buildRouter(
     try {
       await handle(def, found.params, req, res);
     } catch (e) {
-      if (e instanceof HttpProblem) return sendProblem(res, e.problem, e.headers);
+      const known = e instanceof HttpProblem ? e : options.mapError?.(e);
+      if (known) return sendProblem(res, known.problem, known.headers);
       onError(e, def.operation);
       return sendProblem(res, problem(500, "the server failed to handle the request"));
     }

@@ -6,8 +6,8 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { IN_PROGRESS, type JobStatus } from "./machine.js";
+import { decodeCursor, encodeCursor } from "./cursor.js";
 import {
-  BadCursorError,
   type CreateResult,
   type EndPatch,
   type JobError,
@@ -75,16 +75,6 @@ function toRecord(r: Row): JobRecord {
   return job;
 }
 
-export function encodeCursor(seq: number): string {
-  return Buffer.from(`s${seq}`).toString("base64url");
-}
-
-export function decodeCursor(cursor: string): number {
-  const m = /^s(\d{1,15})$/.exec(Buffer.from(cursor, "base64url").toString("latin1"));
-  if (!m) throw new BadCursorError("cursor is not valid");
-  return Number(m[1]);
-}
-
 export interface SqliteOptions {
   /** `FULL` also survives power loss; `NORMAL` (default) survives process crashes. */
   synchronous?: "NORMAL" | "FULL";
@@ -123,6 +113,7 @@ export class SqliteJobStore implements JobStore {
          WHERE status = '${IN_PROGRESS}' AND deadline_ms <= @now`,
       ),
       purge: db.prepare("DELETE FROM jobs WHERE ended_ms IS NOT NULL AND ended_ms <= ?"),
+      ping: db.prepare("SELECT 1"),
     };
     this.createTx = db.transaction((job: NewJob): CreateResult => {
       if (job.idempotency) {
@@ -209,6 +200,10 @@ export class SqliteJobStore implements JobStore {
 
   async purge(before: number): Promise<number> {
     return this.stmt.purge.run(before).changes;
+  }
+
+  async ping(): Promise<void> {
+    this.stmt.ping.get();
   }
 
   async close(): Promise<void> {

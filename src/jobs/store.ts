@@ -1,4 +1,4 @@
-// The JobStore contract. Implementations: sqlite-store.ts (embedded default).
+// The JobStore contract. Implementations: sqlite-store.ts (embedded default), pg-store.ts.
 import type { JobStatus, TerminalStatus } from "./machine.js";
 
 export interface JobError {
@@ -75,8 +75,13 @@ export interface JobStore {
   expire(now: number, end: string, error: JobError): Promise<number>;
   /** Removes jobs that ended at or before `before` (epoch ms); returns how many. */
   purge(before: number): Promise<number>;
+  /** Resolves when the store answers; for readiness checks. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Thrown when a cursor was not made by this store. */
 export class BadCursorError extends Error {}
+
+/** The store cannot be reached (database down or restarting); answered with 503. */
+export class StoreUnavailableError extends Error {}

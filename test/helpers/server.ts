@@ -18,10 +18,12 @@ export function tempDir(prefix = "jobs-"): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-export async function startTestServer(opts: { clock?: Clock; env?: Record<string, string>; dir?: string } = {}): Promise<TestServer> {
+export async function startTestServer(
+  opts: { clock?: Clock; env?: Record<string, string>; dir?: string; databaseUrl?: string } = {},
+): Promise<TestServer> {
   const dir = opts.dir ?? tempDir();
   const config: Config = {
-    ...loadConfig({ DATABASE_URL: `sqlite:${path.join(dir, "jobs.db")}`, ...opts.env }),
+    ...loadConfig({ DATABASE_URL: opts.databaseUrl ?? `sqlite:${path.join(dir, "jobs.db")}`, ...opts.env }),
     port: 0,
     host: "127.0.0.1",
     validateResponses: true,

@@ -1,0 +1,287 @@
+// PostgreSQL job store, for several instances behind one database. Same semantics as the
+// SQLite store: every transition is one compare-and-set UPDATE; creates take a row lock on a
+// counter, so `seq` order is commit order and pagination never skips a job that commits late;
+// idempotency keys are unique in the table; the schema is migrated under an advisory lock.
+import pg from "pg";
+import { IN_PROGRESS, type JobStatus } from "./machine.js";
+import {
+  StoreUnavailableError,
+  type CreateResult,
+  type EndPatch,
+  type JobError,
+  type JobPage,
+  type JobRecord,
+  type JobStore,
+  type ListQuery,
+  type NewJob,
+  type TransitionResult,
+} from "./store.js";
+import { decodeCursor, encodeCursor } from "./cursor.js";
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE jobs (
+     seq BIGINT NOT NULL UNIQUE,
+     id TEXT PRIMARY KEY,
+     status TEXT NOT NULL CHECK (status IN ('IN PROGRESS', 'SUCCESS', 'FAILED', 'CANCELLED')),
+     started_at TEXT NOT NULL,
+     ended_at TEXT NOT NULL DEFAULT '',
+     ended_ms BIGINT,
+     progress INTEGER,
+     has_result BOOLEAN NOT NULL DEFAULT FALSE,
+     result TEXT,
+     error TEXT,
+     request TEXT NOT NULL,
+     deadline_ms BIGINT NOT NULL,
+     idem_key TEXT UNIQUE,
+     idem_fingerprint TEXT
+   );
+   CREATE INDEX jobs_status_seq ON jobs (status, seq);
+   CREATE INDEX jobs_deadline ON jobs (deadline_ms) WHERE status = 'IN PROGRESS';
+   CREATE INDEX jobs_ended ON jobs (ended_ms) WHERE ended_ms IS NOT NULL;
+   CREATE TABLE job_seq (one INTEGER PRIMARY KEY CHECK (one = 1), value BIGINT NOT NULL);
+   INSERT INTO job_seq VALUES (1, 0);`,
+];
+
+export const PG_SCHEMA_VERSION = MIGRATIONS.length;
+
+interface Row {
+  seq: string;
+  id: string;
+  status: JobStatus;
+  started_at: string;
+  ended_at: string;
+  progress: number | null;
+  has_result: boolean;
+  result: string | null;
+  error: string | null;
+  request: string;
+  deadline_ms: string;
+  idem_key: string | null;
+  idem_fingerprint: string | null;
+}
+
+function toRecord(r: Row): JobRecord {
+  const job: JobRecord = {
+    id: r.id,
+    status: r.status,
+    start: r.started_at,
+    end: r.ended_at,
+    request: JSON.parse(r.request),
+    deadlineAt: Number(r.deadline_ms),
+  };
+  if (r.progress !== null) job.progress = r.progress;
+  if (r.has_result) job.result = r.result === null ? null : JSON.parse(r.result);
+  if (r.error !== null) job.error = JSON.parse(r.error) as JobError;
+  return job;
+}
+
+// Connection-level failures: the database is away, not the request wrong.
+const UNAVAILABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "57P01", "57P02", "57P03", "53300"]);
+
+function isUnavailable(e: unknown): boolean {
+  if (!e || typeof e !== "object") return false;
+  const err = e as { code?: string; message?: string };
+  if (err.code && (UNAVAILABLE_CODES.has(err.code) || err.code.startsWith("08"))) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection timeout|terminating connection/i.test(err.message ?? "");
+}
+
+export interface PgOptions {
+  /** Schema to keep the tables in (created if missing); default: the connection's search_path. */
+  schema?: string;
+  poolSize?: number;
+  /** How long to wait for a connection before answering 503 (ms). */
+  connectTimeoutMs?: number;
+  /** Server-side statement timeout (ms). */
+  statementTimeoutMs?: number;
+}
+
+/** `postgres://...?schema=name`: the schema parameter is ours, not libpq's. */
+export function parsePgUrl(url: string): { connectionString: string; schema?: string } {
+  const u = new URL(url);
+  const schema = u.searchParams.get("schema") ?? undefined;
+  u.searchParams.delete("schema");
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`schema ${JSON.stringify(schema)} is not a plain lower-case identifier`);
+  return { connectionString: u.toString(), schema };
+}
+
+export class PgJobStore implements JobStore {
+  private readonly pool: pg.Pool;
+
+  private constructor(pool: pg.Pool, private readonly schema: string | undefined) {
+    this.pool = pool;
+  }
+
+  static async open(url: string, opts: PgOptions = {}, onIdleError?: (e: Error) => void): Promise<PgJobStore> {
+    const parsed = parsePgUrl(url);
+    const schema = opts.schema ?? parsed.schema;
+    const pool = new pg.Pool({
+      connectionString: parsed.connectionString,
+      max: opts.poolSize ?? 10,
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 2000,
+      idleTimeoutMillis: 10_000,
+      statement_timeout: opts.statementTimeoutMs ?? 5000,
+      options: schema ? `-c search_path=${schema}` : undefined,
+    });
+    // An idle client losing its connection (database restart) must not crash the process.
+    pool.on("error", (e) => onIdleError?.(e));
+    const store = new PgJobStore(pool, schema);
+    try {
+      await store.migrate();
+    } catch (e) {
+      await pool.end().catch(() => {});
+      throw e;
+    }
+    return store;
+  }
+
+  private async migrate(): Promise<void> {
+    const c = await this.pool.connect();
+    try {
+      await c.query("BEGIN");
+      // One instance migrates at a time; the others wait here, then find nothing to do.
+      await c.query("SELECT pg_advisory_xact_lock(7367726, hashtext($1))", [this.schema ?? "public"]);
+      if (this.schema) await c.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
+      await c.query("CREATE TABLE IF NOT EXISTS jobs_schema_version (version INTEGER NOT NULL)");
+      const r = await c.query<{ version: number }>("SELECT version FROM jobs_schema_version");
+      let version = r.rows[0]?.version ?? 0;
+      if (!r.rows.length) await c.query("INSERT INTO jobs_schema_version VALUES (0)");
+      if (version > MIGRATIONS.length) throw new Error(`the job database has schema version ${version}, newer than this program knows (${MIGRATIONS.length})`);
+      for (; version < MIGRATIONS.length; version++) await c.query(MIGRATIONS[version]);
+      await c.query("UPDATE jobs_schema_version SET version = $1", [version]);
+      await c.query("COMMIT");
+    } catch (e) {
+      await c.query("ROLLBACK").catch(() => {});
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  /** Runs a store operation, turning a lost database into StoreUnavailableError. */
+  private async run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (isUnavailable(e)) throw new StoreUnavailableError("the job database is unavailable", { cause: e });
+      throw e;
+    }
+  }
+
+  private async one(sql: string, params: unknown[]): Promise<Row | undefined> {
+    return (await this.pool.query<Row>(sql, params)).rows[0];
+  }
+
+  create(job: NewJob): Promise<CreateResult> {
+    return this.run(async () => {
+      const c = await this.pool.connect();
+      try {
+        await c.query("BEGIN");
+        // The counter's row lock orders creates: seq order is commit order, and a concurrent
+        // create with the same Idempotency-Key has committed before we look for it.
+        const seq = (await c.query<{ value: string }>("UPDATE job_seq SET value = value + 1 RETURNING value")).rows[0].value;
+        if (job.idempotency) {
+          const prior = (await c.query<Row>("SELECT * FROM jobs WHERE idem_key = $1", [job.idempotency.key])).rows[0];
+          if (prior) {
+            await c.query("ROLLBACK");
+            return prior.idem_fingerprint === job.idempotency.fingerprint
+              ? { kind: "replayed", job: toRecord(prior) }
+              : { kind: "key-conflict", job: toRecord(prior) };
+          }
+        }
+        const row = (
+          await c.query<Row>(
+            `INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint)
+             VALUES ($1, $2, '${IN_PROGRESS}', $3, $4, $5, $6, $7) RETURNING *`,
+            [seq, job.id, job.start, JSON.stringify(job.request ?? null), job.deadlineAt, job.idempotency?.key ?? null, job.idempotency?.fingerprint ?? null],
+          )
+        ).rows[0];
+        await c.query("COMMIT");
+        return { kind: "created", job: toRecord(row) };
+      } catch (e) {
+        await c.query("ROLLBACK").catch(() => {});
+        throw e;
+      } finally {
+        c.release();
+      }
+    });
+  }
+
+  get(id: string): Promise<JobRecord | undefined> {
+    return this.run(async () => {
+      const row = await this.one("SELECT * FROM jobs WHERE id = $1", [id]);
+      return row && toRecord(row);
+    });
+  }
+
+  list(q: ListQuery): Promise<JobPage> {
+    return this.run(async () => {
+      const after = q.after === undefined ? 0 : decodeCursor(q.after);
+      const rows = q.status
+        ? (await this.pool.query<Row>("SELECT * FROM jobs WHERE seq > $1 AND status = $2 ORDER BY seq LIMIT $3", [after, q.status, q.limit + 1])).rows
+        : (await this.pool.query<Row>("SELECT * FROM jobs WHERE seq > $1 ORDER BY seq LIMIT $2", [after, q.limit + 1])).rows;
+      const more = rows.length > q.limit;
+      const page = rows.slice(0, q.limit);
+      return { jobs: page.map(toRecord), next: more ? encodeCursor(Number(page[page.length - 1].seq)) : undefined };
+    });
+  }
+
+  end(id: string, p: EndPatch): Promise<TransitionResult> {
+    return this.run(async () => {
+      const row = await this.one(
+        `UPDATE jobs SET status = $2, ended_at = $3, ended_ms = $4, progress = COALESCE($5, progress),
+           has_result = $6, result = $7, error = $8
+         WHERE id = $1 AND status = '${IN_PROGRESS}' RETURNING *`,
+        [
+          id,
+          p.to,
+          p.end,
+          Date.parse(p.end),
+          p.progress ?? null,
+          p.to === "SUCCESS",
+          p.to === "SUCCESS" && p.result !== undefined ? JSON.stringify(p.result) : null,
+          p.error ? JSON.stringify(p.error) : null,
+        ],
+      );
+      return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
+    });
+  }
+
+  progress(id: string, progress: number): Promise<TransitionResult> {
+    return this.run(async () => {
+      const row = await this.one(`UPDATE jobs SET progress = $2 WHERE id = $1 AND status = '${IN_PROGRESS}' RETURNING *`, [id, progress]);
+      return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
+    });
+  }
+
+  private async current(id: string): Promise<TransitionResult> {
+    const row = await this.one("SELECT * FROM jobs WHERE id = $1", [id]);
+    return row ? { kind: "lost", job: toRecord(row) } : { kind: "not-found" };
+  }
+
+  expire(now: number, end: string, error: JobError): Promise<number> {
+    return this.run(async () => {
+      // Row locks make concurrent sweepers from several instances expire each job once.
+      const r = await this.pool.query(
+        `UPDATE jobs SET status = 'FAILED', ended_at = $2, ended_ms = $1, error = $3
+         WHERE status = '${IN_PROGRESS}' AND deadline_ms <= $1`,
+        [now, end, JSON.stringify(error)],
+      );
+      return r.rowCount ?? 0;
+    });
+  }
+
+  purge(before: number): Promise<number> {
+    return this.run(async () => (await this.pool.query("DELETE FROM jobs WHERE ended_ms IS NOT NULL AND ended_ms <= $1", [before])).rowCount ?? 0);
+  }
+
+  ping(): Promise<void> {
+    return this.run(async () => {
+      await this.pool.query("SELECT 1");
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
