@@ -2,14 +2,17 @@
 // acknowledged; SIGTERM shuts it down gracefully.
 import { request } from "node:http";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { call } from "../helpers/http.js";
 import { spawnServer } from "../helpers/process.js";
 import { tempDir } from "../helpers/server.js";
+import { dropTestSchemas, freshDatabaseUrl, STORE_KINDS } from "../helpers/stores.js";
 
-describe("durability", () => {
-  it("every acknowledged job and transition survives kill -9 and a restart on the same file", async () => {
-    const db = `sqlite:${path.join(tempDir(), "jobs.db")}`;
+afterAll(() => dropTestSchemas());
+
+describe.each(STORE_KINDS)("durability on %s", (kind) => {
+  it("every acknowledged job and transition survives kill -9 and a restart on the same store", async () => {
+    const db = freshDatabaseUrl(kind);
     const first = await spawnServer({ DATABASE_URL: db });
     const states = new Map<string, string>();
     for (let i = 0; i < 30; i++) {
@@ -46,7 +49,9 @@ describe("durability", () => {
       second.child.kill("SIGKILL");
     }
   });
+});
 
+describe("process lifecycle", () => {
   it("SIGTERM finishes in-flight requests, closes the store and exits 0", async () => {
     const db = `sqlite:${path.join(tempDir(), "jobs.db")}`;
     const p = await spawnServer({ DATABASE_URL: db });

@@ -13,7 +13,9 @@ export default class SummaryReporter implements Reporter {
         else if (s === "failed") failed++;
         else skipped++;
       }
-      if (m.state() === "failed" && !m.children.size) failed++; // a file that failed to load
+      // Errors outside tests (a file that failed to load, a failing beforeAll) count as failures.
+      failed += m.errors().length;
+      for (const suite of m.children.allSuites()) failed += suite.errors().length;
     }
     failed += errors.length;
     process.stdout.write(`\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}\n`);
