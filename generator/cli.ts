@@ -5,6 +5,9 @@ import { formatDiagnostic, SpecError, type Diagnostic } from "./diagnostics.js";
 import { compareOutput, writeOutput } from "./files.js";
 import { generate } from "./generate.js";
 import { specFiles } from "./deps.js";
+import { loadModel } from "./generate.js";
+import { openApiDocument } from "./openapi.js";
+import { writeFileSync } from "node:fs";
 
 export const EXIT = { ok: 0, drift: 1, invalid: 2 } as const;
 
@@ -100,6 +103,19 @@ export function program(): Command {
     .option("--strict", "treat warnings as errors")
     .action((spec: string, opts: CommonOptions) => {
       process.exitCode = runCheck(spec, opts);
+    });
+  p.command("openapi")
+    .description("write an OpenAPI 3.1 document equivalent to the spec (JSON)")
+    .argument("[spec]", "RAML spec", "spec/api.raml")
+    .option("-o, --out <file>", "output file (default: standard output)")
+    .action((spec: string, opts: { out?: string }) => {
+      const { model, warnings } = loadModel(path.resolve(spec));
+      reportWarnings(warnings, false);
+      const text = `${JSON.stringify(openApiDocument(model), null, 2)}\n`;
+      if (opts.out) {
+        writeFileSync(opts.out, text);
+        console.error(`ramlgen: wrote ${opts.out}`);
+      } else process.stdout.write(text);
     });
   return p;
 }

@@ -56,10 +56,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       res: (res) => ({ statusCode: res.statusCode }),
     },
   });
-  const server = createServer((req, res) => {
-    httpLogger(req, res);
-    app(req, res);
-  });
+  // One log line per request at `info`; above it, no per-request logging work at all.
+  const server = logger.isLevelEnabled("info")
+    ? createServer((req, res) => {
+        httpLogger(req, res);
+        app(req, res);
+      })
+    : createServer(app);
   const sweep = async () => {
     try {
       const r = await service.sweep();

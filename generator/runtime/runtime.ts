@@ -3,8 +3,7 @@
 // packages, wherever it is written. Behaviour lives here once; generated code only
 // describes the spec as data (the route table) and types.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import express from "express";
-import type { NextFunction, Request as ExpressRequest, Response as ExpressResponse, Router } from "express";
+import type { NextFunction, Request as ExpressRequest, RequestHandler, Response as ExpressResponse } from "express";
 
 /** A validator compiled ahead of time by ajv (standalone code). */
 export interface Validator {
@@ -135,10 +134,7 @@ export function sendProblem(res: ServerResponse, p: ProblemDetails, headers: Rec
     return;
   }
   const body = JSON.stringify(p);
-  res.statusCode = p.status;
-  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
-  res.setHeader("Content-Type", PROBLEM_JSON);
-  res.setHeader("Content-Length", Buffer.byteLength(body));
+  res.writeHead(p.status, { ...headers, "Content-Type": PROBLEM_JSON, "Content-Length": Buffer.byteLength(body) });
   res.end(body);
 }
 
@@ -265,8 +261,9 @@ export function buildRouter(
   routes: RouteDef[],
   handlers: Record<string, Operation<unknown, unknown>>,
   options: RouterOptions = {},
-): Router {
+): RequestHandler {
   const table = new RouteTable(routes);
+  const produced = new Map(routes.map((r) => [r, producedTypes(r)]));
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const maxDepth = options.maxJsonDepth ?? DEFAULT_JSON_DEPTH;
   const validateResponses = options.validateResponses ?? process.env.NODE_ENV !== "production";
@@ -314,9 +311,9 @@ export function buildRouter(
 
   const handle = async (def: RouteDef, params: Record<string, string>, req: ExpressRequest, res: ExpressResponse) => {
     // 406 before any work: the client accepts none of the media types this operation answers with.
-    const produced = producedTypes(def);
-    if (produced.length && req.headers.accept && !req.accepts(produced)) {
-      return sendProblem(res, problem(406, `this operation answers with ${produced.join(", ")}`));
+    const types = produced.get(def)!;
+    if (types.length && req.headers.accept && !req.accepts(types)) {
+      return sendProblem(res, problem(406, `this operation answers with ${types.join(", ")}`));
     }
 
     const errors: FieldError[] = [];
@@ -380,25 +377,29 @@ export function buildRouter(
         return sendProblem(res, problem(500, "the server produced a response that violates its API specification"));
       }
     }
-    res.statusCode = out.status;
-    for (const [k, v] of Object.entries(headers)) if (v !== undefined) res.setHeader(k, String(v));
+    // Headers are written once, with the status (headers set earlier by other middleware are kept).
+    const head: Record<string, string | number> = {};
+    for (const k in headers) if (headers[k] !== undefined) head[k] = String(headers[k]);
     if (!declared.length || out.body === undefined) {
-      return res.end();
+      res.writeHead(out.status, head);
+      res.end();
+      return;
     }
     let payload: string | Buffer;
     if (bodyDef!.parse === "json") payload = JSON.stringify(out.body);
     else if (Buffer.isBuffer(out.body)) payload = out.body;
     else payload = String(out.body);
-    res.setHeader("Content-Type", bodyDef!.parse === "raw" ? contentType! : `${contentType}; charset=utf-8`);
-    res.setHeader("Content-Length", Buffer.byteLength(payload));
+    head["Content-Type"] = bodyDef!.parse === "raw" ? contentType! : `${contentType}; charset=utf-8`;
+    head["Content-Length"] = Buffer.byteLength(payload);
+    res.writeHead(out.status, head);
     res.end(payload);
   };
 
-  const router = express.Router();
-  router.use((req, res, next) => {
+  // A plain middleware rather than a nested express.Router: one layer less per request.
+  // It mounts like a router: `app.use(createRouter(handlers))`.
+  return (req, res, next) => {
     dispatch(req, res, next).catch(next);
-  });
-  return router;
+  };
 }
 
 function allowedMethods(methods: string[]): string {

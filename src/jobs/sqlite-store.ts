@@ -1,7 +1,7 @@
 // The embedded default store: one SQLite file (better-sqlite3, WAL). Every state change is a
 // single compare-and-set statement, so racing requests (even from several processes on one
-// file) have exactly one winner. Calls are synchronous underneath and committed before the
-// promise resolves: a 202 is only sent for a committed job.
+// file) have exactly one winner. Every promise resolves only after its change is committed:
+// a 202 is only sent for a committed job.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -94,20 +94,22 @@ export class SqliteJobStore implements JobStore {
     this.migrate();
     const db = this.db;
     this.stmt = {
+      // A repeated Idempotency-Key inserts nothing.
       insert: db.prepare(
         `INSERT INTO jobs (id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint)
-         VALUES (@id, '${IN_PROGRESS}', @start, @request, @deadline, @key, @fingerprint)`,
+         VALUES (@id, '${IN_PROGRESS}', @start, @request, @deadline, @key, @fingerprint)
+         ON CONFLICT (idem_key) DO NOTHING`,
       ),
       byId: db.prepare<[string], Row>("SELECT * FROM jobs WHERE id = ?"),
       byKey: db.prepare<[string], Row>("SELECT * FROM jobs WHERE idem_key = ?"),
       page: db.prepare<[number, number], Row>("SELECT * FROM jobs WHERE seq > ? ORDER BY seq LIMIT ?"),
       pageByStatus: db.prepare<[number, string, number], Row>("SELECT * FROM jobs WHERE seq > ? AND status = ? ORDER BY seq LIMIT ?"),
-      end: db.prepare(
+      end: db.prepare<Record<string, unknown>, Row>(
         `UPDATE jobs SET status = @to, ended_at = @end, ended_ms = @endedMs,
            progress = COALESCE(@progress, progress), has_result = @hasResult, result = @result, error = @error
-         WHERE id = @id AND status = '${IN_PROGRESS}'`,
+         WHERE id = @id AND status = '${IN_PROGRESS}' RETURNING *`,
       ),
-      progress: db.prepare(`UPDATE jobs SET progress = ? WHERE id = ? AND status = '${IN_PROGRESS}'`),
+      progress: db.prepare<[number, string], Row>(`UPDATE jobs SET progress = ? WHERE id = ? AND status = '${IN_PROGRESS}' RETURNING *`),
       expire: db.prepare(
         `UPDATE jobs SET status = 'FAILED', ended_at = @end, ended_ms = @now, error = @error
          WHERE status = '${IN_PROGRESS}' AND deadline_ms <= @now`,
@@ -115,28 +117,7 @@ export class SqliteJobStore implements JobStore {
       purge: db.prepare("DELETE FROM jobs WHERE ended_ms IS NOT NULL AND ended_ms <= ?"),
       ping: db.prepare("SELECT 1"),
     };
-    this.createTx = db.transaction((job: NewJob): CreateResult => {
-      if (job.idempotency) {
-        const prior = this.stmt.byKey.get(job.idempotency.key);
-        if (prior) {
-          return prior.idem_fingerprint === job.idempotency.fingerprint
-            ? { kind: "replayed", job: toRecord(prior) }
-            : { kind: "key-conflict", job: toRecord(prior) };
-        }
-      }
-      this.stmt.insert.run({
-        id: job.id,
-        start: job.start,
-        request: JSON.stringify(job.request ?? null),
-        deadline: job.deadlineAt,
-        key: job.idempotency?.key ?? null,
-        fingerprint: job.idempotency?.fingerprint ?? null,
-      });
-      return { kind: "created", job: toRecord(this.stmt.byId.get(job.id)!) };
-    });
   }
-
-  private readonly createTx: { immediate(job: NewJob): CreateResult };
 
   private migrate(): void {
     const version = this.db.pragma("user_version", { simple: true }) as number;
@@ -151,9 +132,61 @@ export class SqliteJobStore implements JobStore {
     }
   }
 
-  async create(job: NewJob): Promise<CreateResult> {
-    // IMMEDIATE: the idempotency check and the insert see one consistent state, even across processes.
-    return this.createTx.immediate(job);
+  /**
+   * Group commit: the creates that arrive within one turn of the event loop are inserted in
+   * one transaction, so they share one commit instead of paying one each. Each promise still
+   * resolves only after the commit that holds its job.
+   */
+  create(job: NewJob): Promise<CreateResult> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ job, resolve, reject });
+      if (this.pending.length === 1) setImmediate(this.flush);
+    });
+  }
+
+  private pending: { job: NewJob; resolve: (r: CreateResult) => void; reject: (e: unknown) => void }[] = [];
+
+  private readonly flush = () => {
+    const batch = this.pending;
+    this.pending = [];
+    const results: ({ ok: CreateResult } | { error: unknown })[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const { job } of batch) {
+          try {
+            results.push({ ok: this.insert(job) });
+          } catch (error) {
+            results.push({ error });
+          }
+        }
+      })();
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    batch.forEach((p, i) => {
+      const r = results[i];
+      if ("ok" in r) p.resolve(r.ok);
+      else p.reject(r.error);
+    });
+  };
+
+  private insert(job: NewJob): CreateResult {
+    const { changes } = this.stmt.insert.run({
+      id: job.id,
+      start: job.start,
+      request: JSON.stringify(job.request ?? null),
+      deadline: job.deadlineAt,
+      key: job.idempotency?.key ?? null,
+      fingerprint: job.idempotency?.fingerprint ?? null,
+    });
+    if (changes === 1) {
+      return { kind: "created", job: { id: job.id, status: IN_PROGRESS, start: job.start, end: "", request: job.request ?? null, deadlineAt: job.deadlineAt } };
+    }
+    const prior = this.stmt.byKey.get(job.idempotency!.key)!;
+    return prior.idem_fingerprint === job.idempotency!.fingerprint
+      ? { kind: "replayed", job: toRecord(prior) }
+      : { kind: "key-conflict", job: toRecord(prior) };
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
@@ -170,7 +203,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async end(id: string, p: EndPatch): Promise<TransitionResult> {
-    const res = this.stmt.end.run({
+    const row = this.stmt.end.get({
       id,
       to: p.to,
       end: p.end,
@@ -180,18 +213,18 @@ export class SqliteJobStore implements JobStore {
       result: p.to === "SUCCESS" && p.result !== undefined ? JSON.stringify(p.result) : null,
       error: p.error ? JSON.stringify(p.error) : null,
     });
-    return this.outcome(id, res.changes === 1);
+    return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
   }
 
   async progress(id: string, progress: number): Promise<TransitionResult> {
-    const res = this.stmt.progress.run(progress, id);
-    return this.outcome(id, res.changes === 1);
+    const row = this.stmt.progress.get(progress, id);
+    return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
   }
 
-  private outcome(id: string, applied: boolean): TransitionResult {
+  /** After a compare-and-set that changed nothing: the job as it is now. */
+  private current(id: string): TransitionResult {
     const row = this.stmt.byId.get(id);
-    if (!row) return { kind: "not-found" };
-    return { kind: applied ? "applied" : "lost", job: toRecord(row) };
+    return row ? { kind: "lost", job: toRecord(row) } : { kind: "not-found" };
   }
 
   async expire(now: number, end: string, error: JobError): Promise<number> {

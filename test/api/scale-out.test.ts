@@ -12,7 +12,10 @@ describe.skipIf(!PG_URL)("three instances on one PostgreSQL database", () => {
   beforeAll(async () => {
     const db = freshDatabaseUrl("postgres");
     // Started at the same moment: schema creation and migration must not collide.
-    nodes = await Promise.all([0, 1, 2].map(() => spawnServer({ DATABASE_URL: db })));
+    const started = await Promise.allSettled([0, 1, 2].map(() => spawnServer({ DATABASE_URL: db })));
+    nodes = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    const failed = started.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   });
   afterAll(async () => {
     for (const n of nodes) n.child.kill("SIGKILL");

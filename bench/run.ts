@@ -1,0 +1,248 @@
+// npm run bench: the service against its peers, each started fresh as its own process,
+// interleaved (A B C, A B C, ...) over several rounds. The server is pinned to one core and
+// the load generator (autocannon, in this process) to the other. Reports medians of req/s,
+// p50/p99 latency, server CPU per request (from the server process's own CPU time, read from
+// /proc) and RSS, each also as a ratio to plain Express measured in the same round.
+//
+// Environment: BENCH_ROUNDS (3), BENCH_SECONDS (8 per measurement), BENCH_CONNECTIONS (32),
+// BENCH_ONLY (comma-separated contender names), BENCH_WORKLOADS (comma-separated: create,poll,mixed,invalid).
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import autocannon from "autocannon";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+const CORES = os.cpus().length;
+const SERVER_CORE = CORES > 1 ? String(CORES - 1) : "0";
+
+interface Contender {
+  name: string;
+  cmd: string[];
+  env: Record<string, string>;
+}
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), "bench-"));
+let dbCounter = 0;
+const ALL_CONTENDERS: Contender[] = [
+  { name: "express", cmd: ["bench/peers/express.mjs"], env: {} },
+  { name: "service", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", VALIDATE_RESPONSES: "false" } },
+  { name: "service+resp-validation", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", VALIDATE_RESPONSES: "true" } },
+  { name: "express+openapi-validator", cmd: ["bench/peers/express.mjs"], env: { OPENAPI: "1" } },
+  { name: "node:http", cmd: ["bench/peers/http.mjs"], env: {} },
+];
+const CONTENDERS = ALL_CONTENDERS.filter((c) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(",").includes(c.name));
+
+const CREATE_BODY = JSON.stringify({ name: "nightly-report", priority: 5, tags: ["reports"], input: { day: "2013-01-01" } });
+const INVALID_BODY = JSON.stringify({ name: "", priority: 12 });
+const WORKLOADS = ["create", "poll", "mixed", "invalid"].filter((w) => !process.env.BENCH_WORKLOADS || process.env.BENCH_WORKLOADS.split(",").includes(w));
+
+interface Running {
+  child: ChildProcess;
+  url: string;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function start(c: Contender): Promise<Running> {
+  const port = await freePort();
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "warn",
+    DATABASE_URL: `sqlite:${path.join(tmp, `jobs-${dbCounter++}.db`)}`,
+    ...c.env,
+  };
+  const child = spawn("taskset", ["-c", SERVER_CORE, process.execPath, ...c.cmd], { env, stdio: ["ignore", "ignore", "inherit"] });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`${c.name} exited with ${child.exitCode}`);
+    try {
+      await fetch(`${url}/resources?limit=1`);
+      return { child, url };
+    } catch {
+      if (i > 200) throw new Error(`${c.name} did not start`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+async function send(url: string, method: string, p: string, body?: string): Promise<Response> {
+  return fetch(url + p, { method, body, headers: body ? { "content-type": "application/json" } : {} });
+}
+
+/** 1,000 jobs, a quarter of them SUCCESS so that polling them answers 303. */
+async function prepare(url: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < 1000; i += 50) {
+    const replies = await Promise.all(Array.from({ length: 50 }, () => send(url, "POST", "/resources", CREATE_BODY).then((r) => r.json() as Promise<{ id: string }>)));
+    ids.push(...replies.map((r: { id: string }) => r.id));
+  }
+  for (let i = 0; i < 250; i += 50) await Promise.all(ids.slice(i, i + 50).map((id) => send(url, "PUT", `/tasks/${id}`, "{}")));
+  return ids;
+}
+
+type Req = autocannon.Request;
+
+function requestsFor(workload: string, ids: string[]): Req[] {
+  const pick = () => ids[Math.floor(Math.random() * ids.length)];
+  const poll: Req = { method: "GET", path: "/resources/x", setupRequest: (r) => ({ ...r, path: `/resources/${pick()}` }) };
+  const create: Req = { method: "POST", path: "/resources", headers: { "content-type": "application/json" }, body: CREATE_BODY };
+  switch (workload) {
+    case "create":
+      return [create];
+    case "poll":
+      return [poll];
+    case "mixed": {
+      // 20% create, 75% poll, 5% cancel.
+      const cancel: Req = { method: "DELETE", path: "/resources/x", setupRequest: (r) => ({ ...r, path: `/resources/${pick()}` }) };
+      return [create, poll, poll, poll, poll, create, poll, poll, poll, cancel, create, poll, poll, poll, poll, create, poll, poll, poll, poll];
+    }
+    default:
+      return [{ method: "POST", path: "/resources", headers: { "content-type": "application/json" }, body: INVALID_BODY }];
+  }
+}
+
+interface Sample {
+  contender: string;
+  workload: string;
+  round: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  cpuUsPerReq: number;
+  rssMb: number;
+  statuses: Record<string, number>;
+}
+
+async function measure(c: Contender, workload: string, round: number): Promise<Sample> {
+  const s = await start(c);
+  try {
+    const ids = await prepare(s.url);
+    const requests = requestsFor(workload, ids);
+    // Warm-up (JIT, caches), not measured.
+    await autocannon({ url: s.url, connections: CONNECTIONS, duration: 2, requests });
+    const pid = s.child.pid!;
+    // taskset execs node in place, so the pid is the server's.
+    const before = cpuTicks(pid);
+    const r = await autocannon({ url: s.url, connections: CONNECTIONS, duration: SECONDS, requests });
+    const after = cpuTicks(pid);
+    const total = r.requests.total;
+    const statuses: Record<string, number> = {};
+    for (const [k, v] of Object.entries(r.statusCodeStats ?? {})) statuses[k] = (v as { count: number }).count;
+    return {
+      contender: c.name,
+      workload,
+      round,
+      rps: r.requests.average,
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+      cpuUsPerReq: (((after - before) / CLK_TCK) * 1e6) / total,
+      rssMb: rssMb(pid),
+      statuses,
+    };
+  } finally {
+    s.child.kill("SIGKILL");
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function main() {
+  // Pin the load generator to the core the server does not use.
+  execFileSync("taskset", ["-p", "-c", "0", String(process.pid)], { stdio: "ignore" });
+  execFileSync(process.execPath, ["scripts/prepare.js"], { stdio: "inherit" });
+  const samples: Sample[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const w of WORKLOADS) {
+      for (const c of CONTENDERS) {
+        const s = await measure(c, w, round);
+        samples.push(s);
+        console.error(`round ${round} ${w.padEnd(8)} ${c.name.padEnd(26)} ${s.rps.toFixed(0).padStart(6)} req/s  ${s.cpuUsPerReq.toFixed(1).padStart(6)} µs CPU/req`);
+      }
+    }
+  }
+  const rows = [];
+  for (const w of WORKLOADS) {
+    for (const c of CONTENDERS) {
+      const mine = samples.filter((s) => s.contender === c.name && s.workload === w);
+      const ratio = (key: "rps" | "cpuUsPerReq" | "p99" | "rssMb") =>
+        median(
+          mine.map((s) => {
+            const base = samples.find((b) => b.contender === "express" && b.workload === w && b.round === s.round);
+            return base ? s[key] / base[key] : NaN;
+          }),
+        );
+      rows.push({
+        workload: w,
+        contender: c.name,
+        rps: median(mine.map((s) => s.rps)),
+        p50: median(mine.map((s) => s.p50)),
+        p99: median(mine.map((s) => s.p99)),
+        cpuUsPerReq: median(mine.map((s) => s.cpuUsPerReq)),
+        rssMb: median(mine.map((s) => s.rssMb)),
+        rpsRatio: ratio("rps"),
+        cpuRatio: ratio("cpuUsPerReq"),
+        p99Ratio: ratio("p99"),
+        rssRatio: ratio("rssMb"),
+        statuses: mine[mine.length - 1].statuses,
+      });
+    }
+  }
+  mkdirSync("bench/results", { recursive: true });
+  const out = { date: new Date().toISOString(), node: process.version, cores: CORES, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, rows, samples };
+  writeFileSync("bench/results/latest.json", JSON.stringify(out, null, 2));
+  const header = ["workload", "contender", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "RSS MB", "req/s ×", "CPU ×", "p99 ×", "RSS ×", "statuses"];
+  const table = rows.map((r) => [
+    r.workload,
+    r.contender,
+    r.rps.toFixed(0),
+    r.p50.toFixed(1),
+    r.p99.toFixed(1),
+    r.cpuUsPerReq.toFixed(1),
+    r.rssMb.toFixed(0),
+    r.rpsRatio.toFixed(2),
+    r.cpuRatio.toFixed(2),
+    r.p99Ratio.toFixed(2),
+    r.rssRatio.toFixed(2),
+    Object.entries(r.statuses).map(([k, v]) => `${k}:${v}`).join(" "),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 || i === 11 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  console.log(`\nmedians of ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections; ratios (×) to plain Express in the same round\n`);
+  console.log(line(header));
+  for (const r of table) console.log(line(r));
+  console.log("\nwritten to bench/results/latest.json");
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
