@@ -5,7 +5,10 @@
 // /proc) and RSS, each also as a ratio to plain Express measured in the same round.
 //
 // Environment: BENCH_ROUNDS (3), BENCH_SECONDS (8 per measurement), BENCH_CONNECTIONS (32),
-// BENCH_ONLY (comma-separated contender names), BENCH_WORKLOADS (comma-separated: create,poll,mixed,invalid).
+// BENCH_ONLY (comma-separated contender names), BENCH_WORKLOADS (comma-separated: create,poll,mixed,invalid),
+// BENCH_DATABASE_URL (a PostgreSQL server for the store comparison; left out when unset).
+// The service runs as in production: NODE_ENV=production, LOG_LEVEL=warn (no per-request log
+// line), response validation off unless the contender turns it on.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -24,7 +27,15 @@ interface Contender {
   name: string;
   cmd: string[];
   env: Record<string, string>;
+  /** Server processes sharing the load (each with its own port); default 1. */
+  instances?: number;
+  /** Store the service on a fresh PostgreSQL schema instead of a SQLite file. */
+  postgres?: boolean;
+  /** Workloads this contender runs (default: all). */
+  workloads?: string[];
 }
+
+const PG = process.env.BENCH_DATABASE_URL;
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "bench-"));
 let dbCounter = 0;
@@ -34,7 +45,16 @@ const ALL_CONTENDERS: Contender[] = [
   { name: "service+resp-validation", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", VALIDATE_RESPONSES: "true" } },
   { name: "express+openapi-validator", cmd: ["bench/peers/express.mjs"], env: { OPENAPI: "1" } },
   { name: "node:http", cmd: ["bench/peers/http.mjs"], env: {} },
+  // Store comparison (issue: PostgreSQL against SQLite, one and two instances).
+  { name: "service x2 (sqlite)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production" }, instances: 2, workloads: ["create", "poll"] },
+  ...(PG
+    ? [
+        { name: "service (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production" }, postgres: true, workloads: ["create", "poll"] },
+        { name: "service x2 (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production" }, instances: 2, postgres: true, workloads: ["create", "poll"] },
+      ]
+    : []),
 ];
+if (!PG) console.error("bench: BENCH_DATABASE_URL is unset; the PostgreSQL contenders are left out");
 const CONTENDERS = ALL_CONTENDERS.filter((c) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(",").includes(c.name));
 
 const CREATE_BODY = JSON.stringify({ name: "nightly-report", priority: 5, tags: ["reports"], input: { day: "2013-01-01" } });
@@ -42,8 +62,9 @@ const INVALID_BODY = JSON.stringify({ name: "", priority: 12 });
 const WORKLOADS = ["create", "poll", "mixed", "invalid"].filter((w) => !process.env.BENCH_WORKLOADS || process.env.BENCH_WORKLOADS.split(",").includes(w));
 
 interface Running {
-  child: ChildProcess;
-  url: string;
+  children: ChildProcess[];
+  urls: string[];
+  databaseUrl: string;
 }
 
 function freePort(): Promise<number> {
@@ -56,14 +77,15 @@ function freePort(): Promise<number> {
   });
 }
 
-async function start(c: Contender): Promise<Running> {
+async function startOne(c: Contender, databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     PORT: String(port),
     HOST: "127.0.0.1",
     LOG_LEVEL: "warn",
-    DATABASE_URL: `sqlite:${path.join(tmp, `jobs-${dbCounter++}.db`)}`,
+    VALIDATE_RESPONSES: "false",
+    DATABASE_URL: databaseUrl,
     ...c.env,
   };
   const child = spawn("taskset", ["-c", SERVER_CORE, process.execPath, ...c.cmd], { env, stdio: ["ignore", "ignore", "inherit"] });
@@ -74,9 +96,35 @@ async function start(c: Contender): Promise<Running> {
       await fetch(`${url}/resources?limit=1`);
       return { child, url };
     } catch {
-      if (i > 200) throw new Error(`${c.name} did not start`);
+      if (i > 400) throw new Error(`${c.name} did not start`);
       await new Promise((r) => setTimeout(r, 25));
     }
+  }
+}
+
+async function start(c: Contender): Promise<Running> {
+  let databaseUrl = `sqlite:${path.join(tmp, `jobs-${dbCounter++}.db`)}`;
+  // The peers ignore DATABASE_URL.
+  if (c.postgres) {
+    const u = new URL(PG!);
+    u.searchParams.set("schema", `bench_${process.pid}_${dbCounter++}`);
+    databaseUrl = u.toString();
+  }
+  const first = await startOne(c, databaseUrl);
+  const rest = await Promise.all(Array.from({ length: (c.instances ?? 1) - 1 }, () => startOne(c, databaseUrl)));
+  const all = [first, ...rest];
+  return { children: all.map((x) => x.child), urls: all.map((x) => x.url), databaseUrl };
+}
+
+async function stop(r: Running): Promise<void> {
+  for (const ch of r.children) ch.kill("SIGKILL");
+  if (r.databaseUrl.startsWith("postgres")) {
+    const schema = new URL(r.databaseUrl).searchParams.get("schema");
+    const { default: pg } = await import("pg");
+    const client = new pg.Client({ connectionString: PG });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await client.end();
   }
 }
 
@@ -142,31 +190,34 @@ interface Sample {
 async function measure(c: Contender, workload: string, round: number): Promise<Sample> {
   const s = await start(c);
   try {
-    const ids = await prepare(s.url);
+    const ids = await prepare(s.urls[0]);
     const requests = requestsFor(workload, ids);
-    // Warm-up (JIT, caches), not measured.
-    await autocannon({ url: s.url, connections: CONNECTIONS, duration: 2, requests });
-    const pid = s.child.pid!;
-    // taskset execs node in place, so the pid is the server's.
-    const before = cpuTicks(pid);
-    const r = await autocannon({ url: s.url, connections: CONNECTIONS, duration: SECONDS, requests });
-    const after = cpuTicks(pid);
-    const total = r.requests.total;
+    // Connections are split over the instances, as a load balancer would.
+    const per = Math.max(1, Math.floor(CONNECTIONS / s.urls.length));
+    const load = (duration: number) => Promise.all(s.urls.map((url) => autocannon({ url, connections: per, duration, requests })));
+    await load(2); // warm-up (JIT, caches), not measured
+    const pids = s.children.map((ch) => ch.pid!); // taskset execs node in place
+    const before = pids.reduce((a, p) => a + cpuTicks(p), 0);
+    const results = await load(SECONDS);
+    const after = pids.reduce((a, p) => a + cpuTicks(p), 0);
+    const total = results.reduce((a, r) => a + r.requests.total, 0);
     const statuses: Record<string, number> = {};
-    for (const [k, v] of Object.entries(r.statusCodeStats ?? {})) statuses[k] = (v as { count: number }).count;
+    for (const r of results) {
+      for (const [k, v] of Object.entries(r.statusCodeStats ?? {})) statuses[k] = (statuses[k] ?? 0) + (v as { count: number }).count;
+    }
     return {
       contender: c.name,
       workload,
       round,
-      rps: r.requests.average,
-      p50: r.latency.p50,
-      p99: r.latency.p99,
+      rps: results.reduce((a, r) => a + r.requests.average, 0),
+      p50: Math.max(...results.map((r) => r.latency.p50)),
+      p99: Math.max(...results.map((r) => r.latency.p99)),
       cpuUsPerReq: (((after - before) / CLK_TCK) * 1e6) / total,
-      rssMb: rssMb(pid),
+      rssMb: pids.reduce((a, p) => a + rssMb(p), 0),
       statuses,
     };
   } finally {
-    s.child.kill("SIGKILL");
+    await stop(s);
   }
 }
 
@@ -182,7 +233,7 @@ async function main() {
   const samples: Sample[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const w of WORKLOADS) {
-      for (const c of CONTENDERS) {
+      for (const c of CONTENDERS.filter((x) => !x.workloads || x.workloads.includes(w))) {
         const s = await measure(c, w, round);
         samples.push(s);
         console.error(`round ${round} ${w.padEnd(8)} ${c.name.padEnd(26)} ${s.rps.toFixed(0).padStart(6)} req/s  ${s.cpuUsPerReq.toFixed(1).padStart(6)} µs CPU/req`);
@@ -193,6 +244,7 @@ async function main() {
   for (const w of WORKLOADS) {
     for (const c of CONTENDERS) {
       const mine = samples.filter((s) => s.contender === c.name && s.workload === w);
+      if (!mine.length) continue;
       const ratio = (key: "rps" | "cpuUsPerReq" | "p99" | "rssMb") =>
         median(
           mine.map((s) => {

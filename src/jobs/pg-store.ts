@@ -173,36 +173,23 @@ export class PgJobStore implements JobStore {
 
   create(job: NewJob): Promise<CreateResult> {
     return this.run(async () => {
-      const c = await this.pool.connect();
-      try {
-        await c.query("BEGIN");
-        // The counter's row lock orders creates: seq order is commit order, and a concurrent
-        // create with the same Idempotency-Key has committed before we look for it.
-        const seq = (await c.query<{ value: string }>("UPDATE job_seq SET value = value + 1 RETURNING value")).rows[0].value;
-        if (job.idempotency) {
-          const prior = (await c.query<Row>("SELECT * FROM jobs WHERE idem_key = $1", [job.idempotency.key])).rows[0];
-          if (prior) {
-            await c.query("ROLLBACK");
-            return prior.idem_fingerprint === job.idempotency.fingerprint
-              ? { kind: "replayed", job: toRecord(prior) }
-              : { kind: "key-conflict", job: toRecord(prior) };
-          }
-        }
-        const row = (
-          await c.query<Row>(
-            `INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint)
-             VALUES ($1, $2, '${IN_PROGRESS}', $3, $4, $5, $6, $7) RETURNING *`,
-            [seq, job.id, job.start, JSON.stringify(job.request ?? null), job.deadlineAt, job.idempotency?.key ?? null, job.idempotency?.fingerprint ?? null],
-          )
-        ).rows[0];
-        await c.query("COMMIT");
-        return { kind: "created", job: toRecord(row) };
-      } catch (e) {
-        await c.query("ROLLBACK").catch(() => {});
-        throw e;
-      } finally {
-        c.release();
+      // One statement, one round trip. The counter's row lock is held until this statement's
+      // transaction commits, so seq order is commit order, and a concurrent create with the
+      // same Idempotency-Key has committed before this one looks (ON CONFLICT sees it).
+      const inserted = await this.pool.query(
+        `WITH next AS (UPDATE job_seq SET value = value + 1 RETURNING value)
+         INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint)
+         SELECT value, $1, '${IN_PROGRESS}', $2, $3, $4, $5, $6 FROM next
+         ON CONFLICT (idem_key) DO NOTHING`,
+        [job.id, job.start, JSON.stringify(job.request ?? null), job.deadlineAt, job.idempotency?.key ?? null, job.idempotency?.fingerprint ?? null],
+      );
+      if (inserted.rowCount === 1) {
+        return { kind: "created", job: { id: job.id, status: IN_PROGRESS, start: job.start, end: "", request: job.request ?? null, deadlineAt: job.deadlineAt } };
       }
+      const prior = (await this.one("SELECT * FROM jobs WHERE idem_key = $1", [job.idempotency!.key]))!;
+      return prior.idem_fingerprint === job.idempotency!.fingerprint
+        ? { kind: "replayed", job: toRecord(prior) }
+        : { kind: "key-conflict", job: toRecord(prior) };
     });
   }
 
