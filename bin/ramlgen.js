@@ -29,5 +29,5 @@ if (existsSync(compiled) && statSync(compiled).mtimeMs >= newestSource(path.join
 }
 const argv = process.argv.slice(2);
 const code = await cli.main(argv);
-const watching = argv.includes("--watch") || argv.includes("-w");
+const watching = argv.includes("--watch") || argv.includes("-w") || argv[0] === "mock";
 if (!watching || code !== 0) process.exit(code);

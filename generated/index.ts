@@ -5,3 +5,5 @@ export * from "./operations.js";
 export { createRouter, unimplementedHandlers, routes, basePath } from "./router.js";
 export { HttpProblem, problem, sendProblem, PROBLEM_JSON } from "./runtime.js";
 export type { HandlerContext, RouterOptions, ProblemDetails, FieldError, ResponseValidationFailure } from "./runtime.js";
+export { ApiClient, UnexpectedResponseError } from "./client.js";
+export type { ClientOptions, CallOptions } from "./client.js";

@@ -90,7 +90,13 @@ export type GetJobRequest = {
     id: JobId;
   };
   query: Record<string, never>;
-  headers: Record<string, never>;
+  headers: {
+    /**
+     * `wait=N` (RFC 7240): hold the answer for an IN PROGRESS job until it changes or N
+     * seconds pass (capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.
+     */
+    prefer?: string;
+  };
 } & { body: undefined; mediaType?: undefined };
 
 export type GetJobResponse =

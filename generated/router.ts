@@ -18,6 +18,7 @@ export const routes: RouteDef[] = [
     validateQuery: P.listJobs_query,
     headers: [],
     bodyOptional: false,
+    numeric: {"query":["limit"]},
     responses: {
       200: {
         bodies: { "application/json": { parse: "json", validate: R.listJobs_200_application_json } },
@@ -61,7 +62,8 @@ export const routes: RouteDef[] = [
     method: "GET",
     path: "/resources/{id}",
     validateParams: P.getJob_params,
-    headers: [],
+    headers: ["prefer"],
+    validateHeaders: P.getJob_headers,
     bodyOptional: false,
     responses: {
       200: {

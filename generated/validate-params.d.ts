@@ -4,6 +4,7 @@ import type { Validator } from "./runtime.js";
 export declare const listJobs_query: Validator;
 export declare const createJob_headers: Validator;
 export declare const getJob_params: Validator;
+export declare const getJob_headers: Validator;
 export declare const cancelJob_params: Validator;
 export declare const getJobResult_params: Validator;
 export declare const updateTask_params: Validator;

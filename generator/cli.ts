@@ -104,6 +104,19 @@ export function program(): Command {
     .action((spec: string, opts: CommonOptions) => {
       process.exitCode = runCheck(spec, opts);
     });
+  p.command("mock")
+    .description("serve the spec from its examples, statefully for the async job pattern")
+    .argument("[spec]", "RAML spec", "spec/api.raml")
+    .option("-p, --port <port>", "port", "4010")
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--advance-after <ms>", "jobs succeed by themselves after this many ms (default: only when their callback is called)", "0")
+    .action(async (spec: string, opts: { port: string; host: string; advanceAfter: string }) => {
+      const { model, validators, warnings } = loadModel(path.resolve(spec));
+      reportWarnings(warnings, false);
+      const { startMock } = await import("./mock.js");
+      const mock = await startMock(model, validators, { port: Number(opts.port), host: opts.host, advanceAfterMs: Number(opts.advanceAfter) });
+      console.log(`ramlgen: mock of ${spec} on ${mock.url}; Ctrl-C to stop`);
+    });
   p.command("openapi")
     .description("write an OpenAPI 3.1 document equivalent to the spec (JSON)")
     .argument("[spec]", "RAML spec", "spec/api.raml")

@@ -63,7 +63,7 @@ export function emit(model: ApiModel, validators: ValidatorSet, opts: EmitOption
   const typeImports = model.types.map((t) => t.tsName).filter((n) => used.has(n)).sort();
   files.set("operations.ts", render("operations.ts", { banner, operations, typeImports: typeImports.join(", ") }));
 
-  files.set("router.ts", render("router.ts", { banner, basePath: model.basePath, routes: model.operations.map((op) => routeData(op, defs)) }));
+  files.set("router.ts", render("router.ts", { banner, basePath: model.basePath, routes: model.operations.map((op) => routeTable(op, defs)) }));
   files.set("index.ts", render("index.ts", { banner }));
 
   for (const [kind, file] of Object.entries(VALIDATOR_FILES) as [ValidatorKind, string][]) {
@@ -71,8 +71,11 @@ export function emit(model: ApiModel, validators: ValidatorSet, opts: EmitOption
     files.set(`${file}.d.ts`, render("validators.d.ts", { banner, ids: validators.ids(kind) }));
   }
 
-  const runtime = readFileSync(here("./runtime/runtime.ts"), "utf8");
-  files.set("runtime.ts", `${banner}\n// A copy of generator/runtime/runtime.ts.\n${runtime}`);
+  for (const name of ["runtime", "client-runtime"]) {
+    const source = readFileSync(here(`./runtime/${name}.ts`), "utf8");
+    files.set(`${name}.ts`, `${banner}\n// A copy of generator/runtime/${name}.ts.\n${source}`);
+  }
+  files.set("client.ts", render("client.ts", { banner, operations: model.operations.map(clientData) }));
 
   const defsMap = new Map(Object.entries(defs));
   for (const t of model.types) {
@@ -139,7 +142,29 @@ function operationData(op: Operation, ctx: TsContext, defs: Record<string, JsonS
   return { ...data, text: JSON.stringify(data) };
 }
 
-function routeData(op: Operation, defs: Record<string, JsonSchema>) {
+function headerKind(schema: JsonSchema): "string" | "number" | "boolean" {
+  return schema.type === "integer" || schema.type === "number" ? "number" : schema.type === "boolean" ? "boolean" : "string";
+}
+
+function clientData(op: Operation) {
+  const parse = (bodies: Body[]) =>
+    !bodies.length ? "none" : bodies.every((b) => isJsonMedia(b.mediaType)) ? "json" : bodies.every((b) => isTextMedia(b.mediaType)) ? "text" : "raw";
+  return {
+    name: op.name,
+    method: op.method.toUpperCase(),
+    path: op.path,
+    requestName: `${pascalOf(op.name)}Request`,
+    responseName: `${pascalOf(op.name)}Response`,
+    hasRequired: op.uriParams.length > 0,
+    responses: op.responses.map((r) => ({
+      status: r.status,
+      headers: JSON.stringify(r.headers.map((h) => [h.name, headerKind(h.schema)])),
+      parse: parse(r.bodies),
+    })),
+  };
+}
+
+export function routeTable(op: Operation, defs: Record<string, JsonSchema>) {
   const parse = (b: Body) => (isJsonMedia(b.mediaType) ? "json" : isTextMedia(b.mediaType) ? "text" : "raw");
   return {
     operation: op.name,
@@ -153,12 +178,29 @@ function routeData(op: Operation, defs: Record<string, JsonSchema>) {
       ? op.bodies.map((b) => ({ mediaType: b.mediaType, parse: parse(b), validate: validatesBody(b) ? validatorId.body(op, b) : undefined }))
       : undefined,
     bodyOptional: bodyOptional(op, defs),
+    numeric: numericParams(op, defs),
     responses: op.responses.map((r) => ({
       status: r.status,
       validateHeaders: r.headers.length ? validatorId.responseHeaders(op, r.status) : undefined,
       bodies: r.bodies.map((b) => ({ mediaType: b.mediaType, parse: parse(b), validate: validatesBody(b) ? validatorId.responseBody(op, r.status, b) : undefined })),
     })),
   };
+}
+
+/** Parameters whose type is a number, by location (header names in lower case). */
+function numericParams(op: Operation, defs: Record<string, JsonSchema>): { path?: string[]; query?: string[]; headers?: string[] } | undefined {
+  const isNumber = (s: unknown, seen = new Set<string>()): boolean => {
+    const schema = s as JsonSchema;
+    if (typeof schema?.$ref === "string" && schema.$ref.startsWith(DEFS_PREFIX)) {
+      const name = schema.$ref.slice(DEFS_PREFIX.length);
+      return !seen.has(name) && isNumber(defs[name], new Set([...seen, name]));
+    }
+    return schema?.type === "integer" || schema?.type === "number";
+  };
+  const pick = (ps: Param[], lower: boolean) => ps.filter((p) => isNumber(p.schema)).map((p) => (lower ? p.name.toLowerCase() : p.name));
+  const out = { path: pick(op.uriParams, false), query: pick(op.query, false), headers: pick(op.headers, true) };
+  const present = Object.fromEntries(Object.entries(out).filter(([, v]) => v.length));
+  return Object.keys(present).length ? present : undefined;
 }
 
 /** A request body may be left out when its type admits nil (`type: jobRequest | nil`). */

@@ -149,6 +149,11 @@ export class ValidatorSet {
     return `import { createRequire } from "node:module";\nconst require = createRequire(import.meta.url);\n${code.replace(/^"use strict";/, "")}\n`;
   }
 
+  /** A validator compiled in memory (for the mock server, which runs at build time). */
+  compiled(kind: ValidatorKind, id: string): ValidateFunction {
+    return this.ajv[kind].getSchema(id)!;
+  }
+
   ids(kind: ValidatorKind): string[] {
     return Object.keys(this.refs[kind]);
   }

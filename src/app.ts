@@ -1,6 +1,7 @@
 // The Express app: health check, the generated router with the job handlers, and
 // problem+json for everything the router does not answer.
-import express, { type ErrorRequestHandler, type Express } from "express";
+import cors from "cors";
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
 import { createRouter, HttpProblem, problem, sendProblem, type RouterOptions } from "../generated/index.js";
 import { jobHandlers } from "./handlers.js";
 import type { JobService } from "./jobs/service.js";
@@ -9,10 +10,24 @@ import type { Logger } from "pino";
 
 export interface AppOptions {
   service: JobService;
+  longPollMaxSeconds?: number;
+  /** Origins allowed by CORS; empty: no CORS headers at all. */
+  corsOrigins?: string[];
   retryAfterSeconds: number;
   router?: RouterOptions;
   logger?: Logger;
 }
+
+/** An API that serves JSON needs no active content: forbid sniffing and everything else. */
+export const SECURITY_HEADERS: Record<string, string> = {
+  "X-Content-Type-Options": "nosniff",
+  "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+};
+
+const securityHeaders: RequestHandler = (_req, res, next) => {
+  for (const k in SECURITY_HEADERS) res.setHeader(k, SECURITY_HEADERS[k]);
+  next();
+};
 
 /** The database being away is the service's temporary state, not a bug: 503, retry soon. */
 export function mapStoreErrors(e: unknown): HttpProblem | undefined {
@@ -24,6 +39,11 @@ export function createApp(opts: AppOptions): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
+  app.use(securityHeaders);
+  if (opts.corsOrigins?.length) {
+    const any = opts.corsOrigins.includes("*");
+    app.use(cors({ origin: any ? "*" : opts.corsOrigins, exposedHeaders: ["Location", "Retry-After"] }));
+  }
   // Liveness and readiness: 200 when the store answers, 503 when it does not.
   app.get("/healthz", async (_req, res) => {
     try {
@@ -33,7 +53,7 @@ export function createApp(opts: AppOptions): Express {
       res.status(503).json({ status: "unavailable" });
     }
   });
-  app.use(createRouter(jobHandlers(opts.service, { retryAfterSeconds: opts.retryAfterSeconds }), { mapError: mapStoreErrors, ...opts.router }));
+  app.use(createRouter(jobHandlers(opts.service, { retryAfterSeconds: opts.retryAfterSeconds, longPollMaxSeconds: opts.longPollMaxSeconds ?? 30 }), { mapError: mapStoreErrors, ...opts.router }));
   app.use((req, res) => sendProblem(res, problem(404, `no resource at ${req.path}`)));
   const onError: ErrorRequestHandler = (err, _req, res, _next) => {
     opts.logger?.error({ err }, "unhandled error");

@@ -15,6 +15,14 @@ export interface Config {
   validateResponses: boolean;
   sqliteSynchronous: "NORMAL" | "FULL";
   shutdownTimeoutSeconds: number;
+  /** Largest accepted request head (request line and headers); larger gets 431. */
+  maxHeaderBytes: number;
+  /** A request that has not fully arrived within this time is cut off with 408. */
+  requestTimeoutSeconds: number;
+  /** Origins allowed by CORS; empty: CORS is off. `*` allows any origin. */
+  corsOrigins: string[];
+  /** Longest a `Prefer: wait=N` long-poll is held (0 turns long-polling off). */
+  longPollMaxSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -45,5 +53,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     validateResponses: validate === undefined || validate === "" ? env.NODE_ENV !== "production" : validate === "true" || validate === "1",
     sqliteSynchronous: sync,
     shutdownTimeoutSeconds: int(env, "SHUTDOWN_TIMEOUT_SECONDS", 10, 0),
+    maxHeaderBytes: int(env, "MAX_HEADER_BYTES", 16 * 1024, 1024, 1024 * 1024),
+    requestTimeoutSeconds: int(env, "REQUEST_TIMEOUT_SECONDS", 30, 1, 3600),
+    longPollMaxSeconds: int(env, "LONG_POLL_MAX_SECONDS", 30, 0, 300),
+    corsOrigins: (env.CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean),
   };
 }

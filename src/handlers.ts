@@ -9,6 +9,14 @@ import { BadCursorError, type JobRecord } from "./jobs/store.js";
 export interface HandlerOptions {
   /** Seconds a client should wait between polls. */
   retryAfterSeconds: number;
+  /** Longest a `Prefer: wait=N` long-poll is held, in seconds (0: long-poll off). */
+  longPollMaxSeconds: number;
+}
+
+/** `wait=N` from an RFC 7240 Prefer header, in seconds. */
+export function preferredWait(prefer: string | undefined): number | undefined {
+  const m = /(?:^|[,;\s])wait\s*=\s*"?(\d{1,6})"?/i.exec(prefer ?? "");
+  return m ? Number(m[1]) : undefined;
 }
 
 const jobPath = (id: string) => `${basePath}/resources/${encodeURIComponent(id)}`;
@@ -78,9 +86,17 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
       return { status: 202, headers: { Location: href, "Retry-After": opts.retryAfterSeconds }, body: { id: r.job.id, href } };
     },
 
-    async getJob({ params }) {
-      const job = await service.get(params.id);
+    async getJob({ params, headers }, ctx) {
+      let job = await service.get(params.id);
       if (!job) return { status: 404, body: notFound(params.id) };
+      const wait = Math.min(preferredWait(headers.prefer) ?? 0, opts.longPollMaxSeconds);
+      if (job.status === IN_PROGRESS && wait > 0) {
+        // Held until the job changes, the time runs out, or the client goes away.
+        const gone = new AbortController();
+        ctx.res.once("close", () => gone.abort());
+        job = await service.waitForChange(job, wait * 1000, gone.signal);
+        if (!job) return { status: 404, body: notFound(params.id) };
+      }
       switch (job.status) {
         case "SUCCESS":
           return { status: 303, headers: { Location: `${jobPath(job.id)}/result` }, body: toJob(job) };

@@ -1,9 +1,11 @@
 // Wires config, store, engine, app and HTTP server together; used by main.ts and by tests.
-import { createServer, type Server } from "node:http";
+import { createServer, STATUS_CODES, type Server } from "node:http";
+import type { Duplex } from "node:stream";
 import type { AddressInfo } from "node:net";
 import { pino, type Logger } from "pino";
 import { pinoHttp } from "pino-http";
-import { createApp } from "./app.js";
+import { createApp, SECURITY_HEADERS } from "./app.js";
+import { PROBLEM_JSON, problem } from "../generated/index.js";
 import type { Config } from "./config.js";
 import { systemClock, type Clock } from "./jobs/clock.js";
 import { JobService } from "./jobs/service.js";
@@ -28,6 +30,23 @@ export interface StartOptions {
   onResponseValidationError?: (f: ResponseValidationFailure) => void;
 }
 
+/**
+ * What Node's HTTP parser rejects by itself (malformed requests, oversized heads, requests
+ * that do not arrive in time) is answered as problem+json too, then the connection closed.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+  const detail =
+    status === 431 ? "the request head is larger than the server accepts" : status === 408 ? "the request did not arrive in time" : "the request is not valid HTTP";
+  const body = JSON.stringify(problem(status, detail));
+  const headers = { ...SECURITY_HEADERS, "Content-Type": PROBLEM_JSON, "Content-Length": String(Buffer.byteLength(body)), Connection: "close" };
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("")}\r\n${body}`);
+}
+
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const logger = opts.logger ?? pino({ level: config.logLevel });
   const store = opts.store ?? (await openStore(config, (err) => logger.warn({ err }, "idle database connection lost")));
@@ -39,6 +58,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const app = createApp({
     service,
     retryAfterSeconds: config.retryAfterSeconds,
+    corsOrigins: config.corsOrigins,
+    longPollMaxSeconds: config.longPollMaxSeconds,
     logger,
     router: {
       bodyLimit: config.bodyLimitBytes,
@@ -56,13 +77,22 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       res: (res) => ({ statusCode: res.statusCode }),
     },
   });
+  const limits = {
+    maxHeaderSize: config.maxHeaderBytes,
+    requestTimeout: config.requestTimeoutSeconds * 1000,
+    headersTimeout: Math.min(config.requestTimeoutSeconds * 1000, 30_000),
+    // How often Node looks for requests past their time (its default, 30 s, would let a
+    // shorter REQUEST_TIMEOUT_SECONDS run long).
+    connectionsCheckingInterval: Math.min(1000, config.requestTimeoutSeconds * 500),
+  };
   // One log line per request at `info`; above it, no per-request logging work at all.
   const server = logger.isLevelEnabled("info")
-    ? createServer((req, res) => {
+    ? createServer(limits, (req, res) => {
         httpLogger(req, res);
         app(req, res);
       })
-    : createServer(app);
+    : createServer(limits, app);
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket));
   const sweep = async () => {
     try {
       const r = await service.sweep();
@@ -89,6 +119,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     close() {
       closing ??= (async () => {
         clearInterval(timer);
+        service.stopWaiting();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutSeconds * 1000);

@@ -44,6 +44,11 @@ export interface RouteDef {
   bodies?: Record<string, BodyDef>;
   /** Whether an absent body is acceptable (the body type admits nil). */
   bodyOptional: boolean;
+  /**
+   * Parameters declared as numbers, by location: their raw text must be a plain decimal
+   * number (ajv's coercion alone would also take `0x10`, `Infinity` or ` 1`).
+   */
+  numeric?: { path?: string[]; query?: string[]; headers?: string[] };
   responses: Record<number, ResponseDef>;
 }
 
@@ -317,18 +322,20 @@ export function buildRouter(
     }
 
     const errors: FieldError[] = [];
-    if (def.validateParams && !def.validateParams(params)) errors.push(...fieldErrors("path", def.validateParams.errors));
     let query: Record<string, unknown> = {};
-    if (def.validateQuery) {
-      query = { ...(req.query as Record<string, unknown>) };
-      if (!def.validateQuery(query)) errors.push(...fieldErrors("query", def.validateQuery.errors));
-    }
+    if (def.validateQuery) query = { ...(req.query as Record<string, unknown>) };
     const headers: Record<string, unknown> = {};
     for (const h of def.headers) {
       const v = req.headers[h];
       if (v !== undefined) headers[h] = v;
     }
-    if (def.validateHeaders && !def.validateHeaders(headers)) errors.push(...fieldErrors("headers", def.validateHeaders.errors));
+    const notDecimal = def.numeric ? checkNumeric(def.numeric, params, query, headers, errors) : undefined;
+    const validate = (location: string, v: Validator | undefined, data: unknown) => {
+      if (v && !v(data)) errors.push(...fieldErrors(location, v.errors).filter((e) => !notDecimal?.has(e.field)));
+    };
+    validate("path", def.validateParams, params);
+    validate("query", def.validateQuery, query);
+    validate("headers", def.validateHeaders, headers);
 
     let body: unknown = undefined;
     let mediaType: string | undefined;
@@ -400,6 +407,34 @@ export function buildRouter(
   return (req, res, next) => {
     dispatch(req, res, next).catch(next);
   };
+}
+
+const DECIMAL = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+/** Numeric parameters whose raw text is not a decimal number; returns their field names. */
+function checkNumeric(
+  numeric: NonNullable<RouteDef["numeric"]>,
+  path: Record<string, unknown>,
+  query: Record<string, unknown>,
+  headers: Record<string, unknown>,
+  errors: FieldError[],
+): Set<string> {
+  const bad = new Set<string>();
+  const check = (location: string, names: string[] | undefined, values: Record<string, unknown>) => {
+    for (const name of names ?? []) {
+      const v = values[name];
+      if (v === undefined) continue;
+      if (!(Array.isArray(v) ? v : [v]).every((x) => typeof x === "string" && DECIMAL.test(x))) {
+        const field = `${location}/${name}`;
+        bad.add(field);
+        errors.push({ field, pointer: `#/${name}`, detail: "must be a decimal number" });
+      }
+    }
+  };
+  check("path", numeric.path, path);
+  check("query", numeric.query, query);
+  check("headers", numeric.headers, headers);
+  return bad;
 }
 
 function allowedMethods(methods: string[]): string {

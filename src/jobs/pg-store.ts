@@ -17,6 +17,9 @@ import {
   type TransitionResult,
 } from "./store.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
+import { ChangeFeed } from "./changes.js";
+
+const CHANNEL = "job_changed";
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE jobs (
@@ -107,7 +110,7 @@ export function parsePgUrl(url: string): { connectionString: string; schema?: st
 export class PgJobStore implements JobStore {
   private readonly pool: pg.Pool;
 
-  private constructor(pool: pg.Pool, private readonly schema: string | undefined) {
+  private constructor(pool: pg.Pool, private readonly schema: string | undefined, private readonly url: string) {
     this.pool = pool;
   }
 
@@ -124,9 +127,11 @@ export class PgJobStore implements JobStore {
     });
     // An idle client losing its connection (database restart) must not crash the process.
     pool.on("error", (e) => onIdleError?.(e));
-    const store = new PgJobStore(pool, schema);
+    const store = new PgJobStore(pool, schema, parsed.connectionString);
     try {
       await store.migrate();
+      // Listen from the start, so that the first long-poll misses nothing.
+      void store.listen();
     } catch (e) {
       await pool.end().catch(() => {});
       throw e;
@@ -217,7 +222,7 @@ export class PgJobStore implements JobStore {
       const row = await this.one(
         `UPDATE jobs SET status = $2, ended_at = $3, ended_ms = $4, progress = COALESCE($5, progress),
            has_result = $6, result = $7, error = $8
-         WHERE id = $1 AND status = '${IN_PROGRESS}' RETURNING *`,
+         WHERE id = $1 AND status = '${IN_PROGRESS}' RETURNING *, pg_notify('${CHANNEL}', id)`,
         [
           id,
           p.to,
@@ -235,7 +240,7 @@ export class PgJobStore implements JobStore {
 
   progress(id: string, progress: number): Promise<TransitionResult> {
     return this.run(async () => {
-      const row = await this.one(`UPDATE jobs SET progress = $2 WHERE id = $1 AND status = '${IN_PROGRESS}' RETURNING *`, [id, progress]);
+      const row = await this.one(`UPDATE jobs SET progress = $2 WHERE id = $1 AND status = '${IN_PROGRESS}' RETURNING *, pg_notify('${CHANNEL}', id)`, [id, progress]);
       return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
     });
   }
@@ -250,7 +255,7 @@ export class PgJobStore implements JobStore {
       // Row locks make concurrent sweepers from several instances expire each job once.
       const r = await this.pool.query(
         `UPDATE jobs SET status = 'FAILED', ended_at = $2, ended_ms = $1, error = $3
-         WHERE status = '${IN_PROGRESS}' AND deadline_ms <= $1`,
+         WHERE status = '${IN_PROGRESS}' AND deadline_ms <= $1 RETURNING pg_notify('${CHANNEL}', id)`,
         [now, end, JSON.stringify(error)],
       );
       return r.rowCount ?? 0;
@@ -261,6 +266,47 @@ export class PgJobStore implements JobStore {
     return this.run(async () => (await this.pool.query("DELETE FROM jobs WHERE ended_ms IS NOT NULL AND ended_ms <= $1", [before])).rowCount ?? 0);
   }
 
+  private readonly feed = new ChangeFeed();
+  private listener?: pg.Client;
+  private listening?: Promise<void>;
+
+  /**
+   * Changes from every instance, through LISTEN/NOTIFY on a dedicated connection (notifies
+   * are sent in the same statement as the change, so they arrive only if it commits).
+   * The connection is opened on first use and re-opened if it drops.
+   */
+  onChange(listener: (id: string) => void): () => void {
+    const off = this.feed.subscribe(listener);
+    void this.listen();
+    return off;
+  }
+
+  private listen(): Promise<void> {
+    this.listening ??= (async () => {
+      const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 2000 });
+      client.on("notification", (n) => n.payload && this.feed.publish(n.payload));
+      client.on("error", () => {
+        this.listener = undefined;
+        this.listening = undefined;
+        client.end().catch(() => {});
+        // Retry later; long-polls fall back to their timeout meanwhile.
+        if (!this.closed) setTimeout(() => void this.listen(), 1000).unref();
+      });
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${CHANNEL}`);
+        this.listener = client;
+      } catch {
+        this.listening = undefined;
+        client.end().catch(() => {});
+        if (!this.closed) setTimeout(() => void this.listen(), 1000).unref();
+      }
+    })();
+    return this.listening;
+  }
+
+  private closed = false;
+
   ping(): Promise<void> {
     return this.run(async () => {
       await this.pool.query("SELECT 1");
@@ -268,6 +314,8 @@ export class PgJobStore implements JobStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    await this.listener?.end().catch(() => {});
     await this.pool.end();
   }
 }

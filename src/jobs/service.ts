@@ -99,6 +99,40 @@ export class JobService {
     return { kind: "ok", job };
   }
 
+  private readonly stopping = new AbortController();
+
+  /**
+   * Long-poll: the job once it differs from `seen` (status or progress), or as it is when
+   * `ms` pass, the signal aborts, or the service stops waiting (shutdown).
+   */
+  async waitForChange(seen: JobRecord, ms: number, signal?: AbortSignal): Promise<JobRecord | undefined> {
+    const changed = (j: JobRecord | undefined) => !j || j.status !== seen.status || j.progress !== seen.progress;
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    // Subscribe first, then look again: a change between the caller's read and now is not missed.
+    const off = this.store.onChange((id) => id === seen.id && wake());
+    const timer = setTimeout(wake, ms);
+    const abort = () => wake();
+    signal?.addEventListener("abort", abort, { once: true });
+    this.stopping.signal.addEventListener("abort", abort, { once: true });
+    try {
+      const now = await this.get(seen.id);
+      if (changed(now)) return now;
+      await woken;
+      return await this.get(seen.id);
+    } finally {
+      off();
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", abort);
+      this.stopping.signal.removeEventListener("abort", abort);
+    }
+  }
+
+  /** Answers every waiting long-poll at once (on shutdown). */
+  stopWaiting(): void {
+    this.stopping.abort();
+  }
+
   /** Deadline expiry and retention; safe to run at any time and from several places. */
   async sweep(): Promise<{ expired: number; purged: number }> {
     const now = this.opts.clock.now();

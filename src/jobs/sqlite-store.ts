@@ -6,6 +6,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { IN_PROGRESS, type JobStatus } from "./machine.js";
+import { ChangeFeed } from "./changes.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import {
   type CreateResult,
@@ -110,9 +111,9 @@ export class SqliteJobStore implements JobStore {
          WHERE id = @id AND status = '${IN_PROGRESS}' RETURNING *`,
       ),
       progress: db.prepare<[number, string], Row>(`UPDATE jobs SET progress = ? WHERE id = ? AND status = '${IN_PROGRESS}' RETURNING *`),
-      expire: db.prepare(
+      expire: db.prepare<Record<string, unknown>, { id: string }>(
         `UPDATE jobs SET status = 'FAILED', ended_at = @end, ended_ms = @now, error = @error
-         WHERE status = '${IN_PROGRESS}' AND deadline_ms <= @now`,
+         WHERE status = '${IN_PROGRESS}' AND deadline_ms <= @now RETURNING id`,
       ),
       purge: db.prepare("DELETE FROM jobs WHERE ended_ms IS NOT NULL AND ended_ms <= ?"),
       ping: db.prepare("SELECT 1"),
@@ -213,11 +214,13 @@ export class SqliteJobStore implements JobStore {
       result: p.to === "SUCCESS" && p.result !== undefined ? JSON.stringify(p.result) : null,
       error: p.error ? JSON.stringify(p.error) : null,
     });
+    if (row) this.feed.publish(id);
     return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
   }
 
   async progress(id: string, progress: number): Promise<TransitionResult> {
     const row = this.stmt.progress.get(progress, id);
+    if (row) this.feed.publish(id);
     return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
   }
 
@@ -228,11 +231,20 @@ export class SqliteJobStore implements JobStore {
   }
 
   async expire(now: number, end: string, error: JobError): Promise<number> {
-    return this.stmt.expire.run({ now, end, error: JSON.stringify(error) }).changes;
+    const rows = this.stmt.expire.all({ now, end, error: JSON.stringify(error) });
+    for (const r of rows) this.feed.publish(r.id);
+    return rows.length;
   }
 
   async purge(before: number): Promise<number> {
     return this.stmt.purge.run(before).changes;
+  }
+
+  private readonly feed = new ChangeFeed();
+
+  /** Changes made through this process (other processes on the same file are not seen). */
+  onChange(listener: (id: string) => void): () => void {
+    return this.feed.subscribe(listener);
   }
 
   async ping(): Promise<void> {

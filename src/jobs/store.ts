@@ -77,6 +77,12 @@ export interface JobStore {
   purge(before: number): Promise<number>;
   /** Resolves when the store answers; for readiness checks. */
   ping(): Promise<void>;
+  /**
+   * Calls `listener` with the id of every job that changes, in this process and (where the
+   * store can tell, as PostgreSQL can with LISTEN/NOTIFY) in other instances. Returns an
+   * unsubscribe function.
+   */
+  onChange(listener: (id: string) => void): () => void;
   close(): Promise<void>;
 }
 

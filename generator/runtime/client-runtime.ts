@@ -1,0 +1,80 @@
+// The small runtime behind the generated fetch-based client. `ramlgen generate` copies this
+// file verbatim next to client.ts; it needs nothing but the platform's fetch.
+
+export interface ClientOptions {
+  /** Where the API is, e.g. `http://127.0.0.1:3000` (the spec's baseUri path is added). */
+  baseUrl: string;
+  /** A fetch implementation; default: the global one. */
+  fetch?: typeof fetch;
+  /** Headers sent with every request (authentication, tracing). */
+  headers?: Record<string, string>;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface ResponseSpec {
+  /** Declared response headers and how to read them. */
+  headers: [name: string, kind: "string" | "number" | "boolean"][];
+  parse: "json" | "text" | "raw" | "none";
+}
+
+/** The server answered with a status the spec does not declare for the operation. */
+export class UnexpectedResponseError extends Error {
+  constructor(readonly status: number, readonly body: string) {
+    super(`unexpected status ${status}`);
+    this.name = "UnexpectedResponseError";
+  }
+}
+
+export interface RequestParts {
+  params?: Record<string, unknown>;
+  query?: Record<string, unknown>;
+  headers?: Record<string, unknown>;
+  body?: unknown;
+  mediaType?: string;
+}
+
+export async function send(
+  opts: ClientOptions,
+  method: string,
+  pathTemplate: string,
+  request: RequestParts,
+  responses: Record<number, ResponseSpec>,
+  call: CallOptions = {},
+): Promise<unknown> {
+  const path = pathTemplate.replace(/\{([^}]+)\}/g, (_, name: string) => encodeURIComponent(String(request.params?.[name] ?? "")));
+  const url = new URL(opts.baseUrl.replace(/\/+$/, "") + path);
+  for (const [k, v] of Object.entries(request.query ?? {})) {
+    if (v === undefined) continue;
+    for (const item of Array.isArray(v) ? v : [v]) url.searchParams.append(k, String(item));
+  }
+  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+  for (const [k, v] of Object.entries(request.headers ?? {})) if (v !== undefined) headers[k] = String(v);
+  let body: string | undefined;
+  if (request.body !== undefined) {
+    const mediaType = request.mediaType ?? "application/json";
+    headers["content-type"] = mediaType;
+    body = /json$/.test(mediaType) ? JSON.stringify(request.body) : String(request.body);
+  }
+  const res = await (opts.fetch ?? fetch)(url, { method, headers, body, redirect: "manual", signal: call.signal });
+  const spec = responses[res.status];
+  const text = await res.text();
+  if (!spec) throw new UnexpectedResponseError(res.status, text);
+  const out: { status: number; headers?: Record<string, unknown>; body?: unknown; contentType?: string } = { status: res.status };
+  if (spec.headers.length) {
+    const h: Record<string, unknown> = {};
+    for (const [name, kind] of spec.headers) {
+      const v = res.headers.get(name);
+      if (v === null) continue;
+      h[name] = kind === "number" ? Number(v) : kind === "boolean" ? v === "true" : v;
+    }
+    out.headers = h;
+  }
+  if (spec.parse !== "none" && text !== "") {
+    out.contentType = (res.headers.get("content-type") ?? "").split(";")[0];
+    out.body = spec.parse === "json" || /json$/.test(out.contentType) ? JSON.parse(text) : text;
+  }
+  return out;
+}

@@ -1,0 +1,78 @@
+// Crash safety: creates, completions and cancels against the server process, which is killed
+// with SIGKILL at random moments and restarted on the same store. Every job acknowledged
+// with 202 must exist, every acknowledged transition must hold, and no job may be in a
+// state nobody asked for.
+import { afterAll, describe, expect, it } from "vitest";
+import { call } from "../helpers/http.js";
+import { spawnServer } from "../helpers/process.js";
+import { dropTestSchemas, freshDatabaseUrl, STORE_KINDS } from "../helpers/stores.js";
+
+const KILLS = Number(process.env.CRASH_KILLS ?? 20);
+
+afterAll(() => dropTestSchemas());
+
+describe.each(STORE_KINDS)("crash safety on %s", (kind) => {
+  it(`loses nothing over ${KILLS} SIGKILLs`, async () => {
+    const db = freshDatabaseUrl(kind);
+    const acked = new Map<string, "IN PROGRESS" | "SUCCESS" | "CANCELLED">();
+    const attempted = new Map<string, Set<string>>(); // id -> terminal states asked for
+    let transitionsAcked = 0;
+    for (let k = 0; k < KILLS; k++) {
+      const server = await spawnServer({ DATABASE_URL: db, LOG_LEVEL: "info" });
+      let stop = false;
+      const client = async (n: number) => {
+        const ids = [...acked.keys()];
+        for (let i = 0; !stop; i++) {
+          try {
+            const pick = ids[(n * 31 + i * 17) % Math.max(ids.length, 1)];
+            const op = (n + i) % 4;
+            if (op < 2 || !pick) {
+              const r = await call("POST", `${server.url}/resources`, { body: { name: `crash-${k}-${n}-${i}` } });
+              if (r.status === 202) {
+                acked.set(r.json.id, "IN PROGRESS");
+                ids.push(r.json.id);
+              }
+            } else {
+              const to = op === 2 ? "SUCCESS" : "CANCELLED";
+              (attempted.get(pick) ?? attempted.set(pick, new Set()).get(pick)!).add(to);
+              const r = to === "SUCCESS" ? await call("PUT", `${server.url}/tasks/${pick}`) : await call("DELETE", `${server.url}/resources/${pick}`);
+              if (r.status === 200 && acked.get(pick) === "IN PROGRESS") {
+                acked.set(pick, to);
+                transitionsAcked++;
+              }
+            }
+          } catch {
+            return; // the server was killed under this request: its outcome is unknown
+          }
+        }
+      };
+      const load = Promise.all(Array.from({ length: 6 }, (_, n) => client(n)));
+      await new Promise((r) => setTimeout(r, 100 + Math.random() * 300));
+      server.child.kill("SIGKILL");
+      stop = true;
+      await load;
+      await server.exited;
+    }
+
+    const check = await spawnServer({ DATABASE_URL: db });
+    let lost = 0;
+    try {
+      for (const [id, state] of acked) {
+        const r = await call("GET", `${check.url}/resources/${id}`);
+        if (r.status === 404) {
+          lost++;
+          continue;
+        }
+        const status = r.json.status;
+        if (state !== "IN PROGRESS") expect(status, id).toBe(state);
+        else expect(["IN PROGRESS", ...(attempted.get(id) ?? [])], id).toContain(status);
+      }
+    } finally {
+      check.child.kill("SIGKILL");
+    }
+    console.log(`crash safety on ${kind}: kills ${KILLS}, jobs acknowledged ${acked.size}, transitions acknowledged ${transitionsAcked}, lost ${lost}`);
+    expect(lost).toBe(0);
+    expect(acked.size).toBeGreaterThan(KILLS);
+    expect(transitionsAcked).toBeGreaterThan(0);
+  }, 300_000);
+});
