@@ -1,5 +1,8 @@
 // The Express app: health check, the generated router with the job handlers, and
 // problem+json for everything the router does not answer.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import cors from "cors";
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
 import { createRouter, HttpProblem, problem, sendProblem, type RouterOptions } from "../generated/index.js";
@@ -16,6 +19,15 @@ export interface AppOptions {
   retryAfterSeconds: number;
   router?: RouterOptions;
   logger?: Logger;
+}
+
+let docs: string | undefined;
+function docsHtml(): string {
+  // From src/ or from dist/src/: the project root is above either.
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const root = path.basename(path.dirname(here)) === "dist" ? path.resolve(here, "../..") : path.resolve(here, "..");
+  docs ??= readFileSync(path.join(root, "generated/docs/index.html"), "utf8");
+  return docs;
 }
 
 /** An API that serves JSON needs no active content: forbid sniffing and everything else. */
@@ -52,6 +64,11 @@ export function createApp(opts: AppOptions): Express {
     } catch {
       res.status(503).json({ status: "unavailable" });
     }
+  });
+  // The API reference rendered from the spec by ramlgen (generated/docs/index.html).
+  app.get("/docs", (_req, res) => {
+    res.setHeader("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+    res.type("html").send(docsHtml());
   });
   app.use(createRouter(jobHandlers(opts.service, { retryAfterSeconds: opts.retryAfterSeconds, longPollMaxSeconds: opts.longPollMaxSeconds ?? 30 }), { mapError: mapStoreErrors, ...opts.router }));
   app.use((req, res) => sendProblem(res, problem(404, `no resource at ${req.path}`)));
