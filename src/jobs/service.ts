@@ -99,7 +99,9 @@ export class JobService {
     return { kind: "ok", job };
   }
 
-  private readonly stopping = new AbortController();
+  /** Wake-ups of the long-polls now waiting, for shutdown. */
+  private readonly waiting = new Set<() => void>();
+  private stopped = false;
 
   /**
    * Long-poll: the job once it differs from `seen` (status or progress), or as it is when
@@ -114,7 +116,8 @@ export class JobService {
     const timer = setTimeout(wake, ms);
     const abort = () => wake();
     signal?.addEventListener("abort", abort, { once: true });
-    this.stopping.signal.addEventListener("abort", abort, { once: true });
+    this.waiting.add(abort);
+    if (this.stopped) wake();
     try {
       const now = await this.get(seen.id);
       if (changed(now)) return now;
@@ -124,13 +127,14 @@ export class JobService {
       off();
       clearTimeout(timer);
       signal?.removeEventListener("abort", abort);
-      this.stopping.signal.removeEventListener("abort", abort);
+      this.waiting.delete(abort);
     }
   }
 
   /** Answers every waiting long-poll at once (on shutdown). */
   stopWaiting(): void {
-    this.stopping.abort();
+    this.stopped = true;
+    for (const wake of this.waiting) wake();
   }
 
   /** Deadline expiry and retention; safe to run at any time and from several places. */
