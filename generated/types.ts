@@ -59,6 +59,13 @@ export type JobRequest = {
   tags?: string[];
   /** Any JSON object, handed to the backend as it is. */
   input?: { [key: string]: unknown };
+  /**
+   * Where to POST the job when it ends (http or https; the server's allow-list
+   * applies). Signed in the Standard Webhooks style (`webhook-id`,
+   * `webhook-timestamp`, `webhook-signature`), retried with backoff, at least once.
+   * Polling keeps working as well.
+   */
+  callbackUrl?: string;
 };
 
 /**

@@ -5,8 +5,9 @@ const require = createRequire(import.meta.url);
 
 export const createJob_body_application_json = validate0;
 const schema0 = {"anyOf":[{"$ref":"defs.json#/$defs/jobRequest"},{"type":"null"}],"$id":"createJob_body_application_json"};
-const schema2 = {"type":"object","properties":{"name":{"type":"string","minLength":1,"maxLength":64},"priority":{"type":"integer","minimum":0,"maximum":9},"tags":{"type":"array","items":{"type":"string"},"maxItems":8},"input":{"type":"object","description":"Any JSON object, handed to the backend as it is."}},"required":["name"],"additionalProperties":false,"examples":[{"name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"}}]};
+const schema2 = {"type":"object","properties":{"name":{"type":"string","minLength":1,"maxLength":64},"priority":{"type":"integer","minimum":0,"maximum":9},"tags":{"type":"array","items":{"type":"string"},"maxItems":8},"input":{"type":"object","description":"Any JSON object, handed to the backend as it is."},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048,"description":"Where to POST the job when it ends (http or https; the server's allow-list\napplies). Signed in the Standard Webhooks style (`webhook-id`,\n`webhook-timestamp`, `webhook-signature`), retried with backoff, at least once.\nPolling keeps working as well.\n"}},"required":["name"],"additionalProperties":false,"examples":[{"name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"}}]};
 const func0 = require("ajv/dist/runtime/ucs2length").default;
+const pattern0 = new RegExp("^https?://", "u");
 
 function validate0(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="createJob_body_application_json" */;
@@ -34,7 +35,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!((((key0 === "name") || (key0 === "priority")) || (key0 === "tags")) || (key0 === "input"))){
+if(!(((((key0 === "name") || (key0 === "priority")) || (key0 === "tags")) || (key0 === "input")) || (key0 === "callbackUrl"))){
 const err1 = {instancePath,schemaPath:"defs.json#/$defs/jobRequest/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -166,9 +167,11 @@ vErrors.push(err11);
 errors++;
 }
 }
-}
-else {
-const err12 = {instancePath,schemaPath:"defs.json#/$defs/jobRequest/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.callbackUrl !== undefined){
+let data5 = data.callbackUrl;
+if(typeof data5 === "string"){
+if(func0(data5) > 2048){
+const err12 = {instancePath:instancePath+"/callbackUrl",schemaPath:"defs.json#/$defs/jobRequest/properties/callbackUrl/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -177,14 +180,8 @@ vErrors.push(err12);
 }
 errors++;
 }
-var _valid0 = _errs1 === errors;
-valid0 = valid0 || _valid0;
-if(_valid0){
-var props0 = true;
-}
-const _errs15 = errors;
-if(data !== null){
-const err13 = {instancePath,schemaPath:"#/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(!pattern0.test(data5)){
+const err13 = {instancePath:instancePath+"/callbackUrl",schemaPath:"defs.json#/$defs/jobRequest/properties/callbackUrl/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\""};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -193,15 +190,54 @@ vErrors.push(err13);
 }
 errors++;
 }
-var _valid0 = _errs15 === errors;
-valid0 = valid0 || _valid0;
-if(!valid0){
-const err14 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+else {
+const err14 = {instancePath:instancePath+"/callbackUrl",schemaPath:"defs.json#/$defs/jobRequest/properties/callbackUrl/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err14];
 }
 else {
 vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+else {
+const err15 = {instancePath,schemaPath:"defs.json#/$defs/jobRequest/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+var _valid0 = _errs1 === errors;
+valid0 = valid0 || _valid0;
+if(_valid0){
+var props0 = true;
+}
+const _errs17 = errors;
+if(data !== null){
+const err16 = {instancePath,schemaPath:"#/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+var _valid0 = _errs17 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
+const err17 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
 }
 errors++;
 }

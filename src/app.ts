@@ -14,6 +14,7 @@ import type { Logger } from "pino";
 export interface AppOptions {
   service: JobService;
   longPollMaxSeconds?: number;
+  callbacks?: { allowedHosts: string[]; allowPrivate: boolean };
   /** Origins allowed by CORS; empty: no CORS headers at all. */
   corsOrigins?: string[];
   retryAfterSeconds: number;
@@ -70,7 +71,7 @@ export function createApp(opts: AppOptions): Express {
     res.setHeader("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
     res.type("html").send(docsHtml());
   });
-  app.use(createRouter(jobHandlers(opts.service, { retryAfterSeconds: opts.retryAfterSeconds, longPollMaxSeconds: opts.longPollMaxSeconds ?? 30 }), { mapError: mapStoreErrors, ...opts.router }));
+  app.use(createRouter(jobHandlers(opts.service, { retryAfterSeconds: opts.retryAfterSeconds, longPollMaxSeconds: opts.longPollMaxSeconds ?? 30, callbacks: opts.callbacks }), { mapError: mapStoreErrors, ...opts.router }));
   app.use((req, res) => sendProblem(res, problem(404, `no resource at ${req.path}`)));
   const onError: ErrorRequestHandler = (err, _req, res, _next) => {
     opts.logger?.error({ err }, "unhandled error");

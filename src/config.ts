@@ -23,6 +23,15 @@ export interface Config {
   corsOrigins: string[];
   /** Longest a `Prefer: wait=N` long-poll is held (0 turns long-polling off). */
   longPollMaxSeconds: number;
+  /** Completion push: on when a signing secret is configured. */
+  webhooks?: {
+    secret: string;
+    allowedHosts: string[];
+    allowPrivate: boolean;
+    maxAgeSeconds: number;
+    backoffMs: number;
+    timeoutMs: number;
+  };
 }
 
 export class ConfigError extends Error {}
@@ -56,6 +65,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxHeaderBytes: int(env, "MAX_HEADER_BYTES", 16 * 1024, 1024, 1024 * 1024),
     requestTimeoutSeconds: int(env, "REQUEST_TIMEOUT_SECONDS", 30, 1, 3600),
     longPollMaxSeconds: int(env, "LONG_POLL_MAX_SECONDS", 30, 0, 300),
+    webhooks: env.WEBHOOK_SECRET
+      ? {
+          secret: env.WEBHOOK_SECRET,
+          allowedHosts: (env.CALLBACK_ALLOWED_HOSTS ?? "").split(",").map((h) => h.trim()).filter(Boolean),
+          allowPrivate: env.CALLBACK_ALLOW_PRIVATE === "true" || env.CALLBACK_ALLOW_PRIVATE === "1",
+          maxAgeSeconds: int(env, "WEBHOOK_MAX_AGE_SECONDS", 24 * 3600, 1),
+          backoffMs: int(env, "WEBHOOK_BACKOFF_MS", 1000, 1),
+          timeoutMs: int(env, "WEBHOOK_TIMEOUT_MS", 10_000, 100),
+        }
+      : undefined,
     corsOrigins: (env.CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean),
   };
 }

@@ -4,6 +4,7 @@ import type { Handlers, Job, Problem } from "../generated/index.js";
 import { basePath } from "../generated/router.js";
 import { IN_PROGRESS } from "./jobs/machine.js";
 import { InvalidUpdateError, type JobService } from "./jobs/service.js";
+import { callbackUrlProblem } from "./jobs/webhooks.js";
 import { BadCursorError, type JobRecord } from "./jobs/store.js";
 
 export interface HandlerOptions {
@@ -11,6 +12,8 @@ export interface HandlerOptions {
   retryAfterSeconds: number;
   /** Longest a `Prefer: wait=N` long-poll is held, in seconds (0: long-poll off). */
   longPollMaxSeconds: number;
+  /** Which callback URLs are accepted; undefined: completion push is off. */
+  callbacks?: { allowedHosts: string[]; allowPrivate: boolean };
 }
 
 /** `wait=N` from an RFC 7240 Prefer header, in seconds. */
@@ -69,6 +72,10 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
     },
 
     async createJob({ body, headers }) {
+      if (body?.callbackUrl !== undefined) {
+        const why = opts.callbacks ? callbackUrlProblem(body.callbackUrl, opts.callbacks) : "completion push is not enabled on this server";
+        if (why) return { status: 400, body: invalid("body/callbackUrl", why) };
+      }
       const r = await service.create(body, headers["idempotency-key"]);
       if (r.kind === "key-conflict") {
         return {

@@ -9,6 +9,8 @@ import { PROBLEM_JSON, problem } from "../generated/index.js";
 import type { Config } from "./config.js";
 import { systemClock, type Clock } from "./jobs/clock.js";
 import { JobService } from "./jobs/service.js";
+import { WebhookDispatcher } from "./jobs/webhooks.js";
+import { toJob } from "./handlers.js";
 import type { JobStore } from "./jobs/store.js";
 import { openStore } from "./stores.js";
 import type { ResponseValidationFailure } from "../generated/index.js";
@@ -60,6 +62,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     retryAfterSeconds: config.retryAfterSeconds,
     corsOrigins: config.corsOrigins,
     longPollMaxSeconds: config.longPollMaxSeconds,
+    callbacks: config.webhooks,
     logger,
     router: {
       bodyLimit: config.bodyLimitBytes,
@@ -103,6 +106,16 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   };
   const timer = setInterval(sweep, config.sweepIntervalSeconds * 1000);
   timer.unref();
+  const webhooks = config.webhooks
+    ? new WebhookDispatcher(store, {
+        ...config.webhooks,
+        maxAgeMs: config.webhooks.maxAgeSeconds * 1000,
+        clock: opts.clock ?? systemClock,
+        logger,
+        render: toJob,
+      })
+    : undefined;
+  webhooks?.start();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => resolve());
@@ -120,6 +133,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       closing ??= (async () => {
         clearInterval(timer);
         service.stopWaiting();
+        await webhooks?.stop();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutSeconds * 1000);

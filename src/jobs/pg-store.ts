@@ -6,6 +6,7 @@ import pg from "pg";
 import { IN_PROGRESS, type JobStatus } from "./machine.js";
 import {
   StoreUnavailableError,
+  type Delivery,
   type CreateResult,
   type EndPatch,
   type JobError,
@@ -43,11 +44,32 @@ const MIGRATIONS: string[] = [
    CREATE INDEX jobs_ended ON jobs (ended_ms) WHERE ended_ms IS NOT NULL;
    CREATE TABLE job_seq (one INTEGER PRIMARY KEY CHECK (one = 1), value BIGINT NOT NULL);
    INSERT INTO job_seq VALUES (1, 0);`,
+  // 2: completion push. The outbox row is written with the job's end, in one statement.
+  `ALTER TABLE jobs ADD COLUMN callback_url TEXT;
+   CREATE TABLE deliveries (
+     id TEXT PRIMARY KEY,
+     job_id TEXT NOT NULL,
+     url TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     created_ms BIGINT NOT NULL,
+     next_attempt_ms BIGINT NOT NULL,
+     lease_until_ms BIGINT NOT NULL DEFAULT 0,
+     last_error TEXT
+   );
+   CREATE INDEX deliveries_due ON deliveries (next_attempt_ms) WHERE status = 'pending';`,
 ];
+
+// Writes the outbox row of every ended job that has a callback, in the statement that ends it.
+const OUTBOX = `outbox AS (
+  INSERT INTO deliveries (id, job_id, url, status, created_ms, next_attempt_ms)
+  SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), id, callback_url, 'pending', ended_ms, ended_ms
+  FROM ended WHERE callback_url IS NOT NULL)`;
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 
 interface Row {
+  callback_url: string | null;
   seq: string;
   id: string;
   status: JobStatus;
@@ -183,10 +205,10 @@ export class PgJobStore implements JobStore {
       // same Idempotency-Key has committed before this one looks (ON CONFLICT sees it).
       const inserted = await this.pool.query(
         `WITH next AS (UPDATE job_seq SET value = value + 1 RETURNING value)
-         INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint)
-         SELECT value, $1, '${IN_PROGRESS}', $2, $3, $4, $5, $6 FROM next
+         INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url)
+         SELECT value, $1, '${IN_PROGRESS}', $2, $3, $4, $5, $6, $7 FROM next
          ON CONFLICT (idem_key) DO NOTHING`,
-        [job.id, job.start, JSON.stringify(job.request ?? null), job.deadlineAt, job.idempotency?.key ?? null, job.idempotency?.fingerprint ?? null],
+        [job.id, job.start, JSON.stringify(job.request ?? null), job.deadlineAt, job.idempotency?.key ?? null, job.idempotency?.fingerprint ?? null, job.callbackUrl ?? null],
       );
       if (inserted.rowCount === 1) {
         return { kind: "created", job: { id: job.id, status: IN_PROGRESS, start: job.start, end: "", request: job.request ?? null, deadlineAt: job.deadlineAt } };
@@ -220,9 +242,11 @@ export class PgJobStore implements JobStore {
   end(id: string, p: EndPatch): Promise<TransitionResult> {
     return this.run(async () => {
       const row = await this.one(
-        `UPDATE jobs SET status = $2, ended_at = $3, ended_ms = $4, progress = COALESCE($5, progress),
-           has_result = $6, result = $7, error = $8
-         WHERE id = $1 AND status = '${IN_PROGRESS}' RETURNING *, pg_notify('${CHANNEL}', id)`,
+        `WITH ended AS (
+           UPDATE jobs SET status = $2, ended_at = $3, ended_ms = $4, progress = COALESCE($5, progress),
+             has_result = $6, result = $7, error = $8
+           WHERE id = $1 AND status = '${IN_PROGRESS}' RETURNING *), ${OUTBOX}
+         SELECT *, pg_notify('${CHANNEL}', id) FROM ended`,
         [
           id,
           p.to,
@@ -254,8 +278,10 @@ export class PgJobStore implements JobStore {
     return this.run(async () => {
       // Row locks make concurrent sweepers from several instances expire each job once.
       const r = await this.pool.query(
-        `UPDATE jobs SET status = 'FAILED', ended_at = $2, ended_ms = $1, error = $3
-         WHERE status = '${IN_PROGRESS}' AND deadline_ms <= $1 RETURNING pg_notify('${CHANNEL}', id)`,
+        `WITH ended AS (
+           UPDATE jobs SET status = 'FAILED', ended_at = $2, ended_ms = $1, error = $3
+           WHERE status = '${IN_PROGRESS}' AND deadline_ms <= $1 RETURNING *), ${OUTBOX}
+         SELECT pg_notify('${CHANNEL}', id) FROM ended`,
         [now, end, JSON.stringify(error)],
       );
       return r.rowCount ?? 0;
@@ -264,6 +290,28 @@ export class PgJobStore implements JobStore {
 
   purge(before: number): Promise<number> {
     return this.run(async () => (await this.pool.query("DELETE FROM jobs WHERE ended_ms IS NOT NULL AND ended_ms <= $1", [before])).rowCount ?? 0);
+  }
+
+  claimDeliveries(now: number, leaseMs: number, limit: number): Promise<Delivery[]> {
+    return this.run(async () => {
+      // SKIP LOCKED: instances sweeping at once each take different deliveries.
+      const r = await this.pool.query<{ id: string; job_id: string; url: string; attempts: number; created_ms: string }>(
+        `UPDATE deliveries SET lease_until_ms = $1
+         WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_ms <= $2 AND lease_until_ms <= $2
+                      ORDER BY next_attempt_ms LIMIT $3 FOR UPDATE SKIP LOCKED)
+         RETURNING id, job_id, url, attempts, created_ms`,
+        [now + leaseMs, now, limit],
+      );
+      return r.rows.map((d) => ({ id: d.id, jobId: d.job_id, url: d.url, attempts: d.attempts, createdAt: Number(d.created_ms) }));
+    });
+  }
+
+  settleDelivery(id: string, outcome: Parameters<JobStore["settleDelivery"]>[1]): Promise<void> {
+    return this.run(async () => {
+      if (outcome.kind === "delivered") await this.pool.query("UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_error = NULL WHERE id = $1", [id]);
+      else if (outcome.kind === "retry") await this.pool.query("UPDATE deliveries SET attempts = attempts + 1, next_attempt_ms = $2, lease_until_ms = 0, last_error = $3 WHERE id = $1", [id, outcome.at, outcome.error]);
+      else await this.pool.query("UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = $2 WHERE id = $1", [id, outcome.error]);
+    });
   }
 
   private readonly feed = new ChangeFeed();

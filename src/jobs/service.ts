@@ -44,6 +44,7 @@ export class JobService {
       request: request ?? null,
       start: this.iso(now),
       deadlineAt: now + this.opts.deadlineMs,
+      callbackUrl: request?.callbackUrl,
       idempotency: idempotencyKey ? { key: idempotencyKey, fingerprint: fingerprint(request ?? null) } : undefined,
     });
   }

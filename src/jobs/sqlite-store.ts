@@ -9,6 +9,7 @@ import { IN_PROGRESS, type JobStatus } from "./machine.js";
 import { ChangeFeed } from "./changes.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import {
+  type Delivery,
   type CreateResult,
   type EndPatch,
   type JobError,
@@ -41,11 +42,26 @@ const MIGRATIONS: string[] = [
    CREATE INDEX jobs_status_seq ON jobs (status, seq);
    CREATE INDEX jobs_deadline ON jobs (deadline_ms) WHERE status = 'IN PROGRESS';
    CREATE INDEX jobs_ended ON jobs (ended_ms) WHERE ended_ms IS NOT NULL;`,
+  // 2: completion push. The outbox row is written with the job's end, in one transaction.
+  `ALTER TABLE jobs ADD COLUMN callback_url TEXT;
+   CREATE TABLE deliveries (
+     id TEXT PRIMARY KEY,
+     job_id TEXT NOT NULL,
+     url TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     created_ms INTEGER NOT NULL,
+     next_attempt_ms INTEGER NOT NULL,
+     lease_until_ms INTEGER NOT NULL DEFAULT 0,
+     last_error TEXT
+   );
+   CREATE INDEX deliveries_due ON deliveries (next_attempt_ms) WHERE status = 'pending';`,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
 
 interface Row {
+  callback_url: string | null;
   seq: number;
   id: string;
   status: JobStatus;
@@ -97,8 +113,8 @@ export class SqliteJobStore implements JobStore {
     this.stmt = {
       // A repeated Idempotency-Key inserts nothing.
       insert: db.prepare(
-        `INSERT INTO jobs (id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint)
-         VALUES (@id, '${IN_PROGRESS}', @start, @request, @deadline, @key, @fingerprint)
+        `INSERT INTO jobs (id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url)
+         VALUES (@id, '${IN_PROGRESS}', @start, @request, @deadline, @key, @fingerprint, @callback)
          ON CONFLICT (idem_key) DO NOTHING`,
       ),
       byId: db.prepare<[string], Row>("SELECT * FROM jobs WHERE id = ?"),
@@ -111,13 +127,36 @@ export class SqliteJobStore implements JobStore {
          WHERE id = @id AND status = '${IN_PROGRESS}' RETURNING *`,
       ),
       progress: db.prepare<[number, string], Row>(`UPDATE jobs SET progress = ? WHERE id = ? AND status = '${IN_PROGRESS}' RETURNING *`),
-      expire: db.prepare<Record<string, unknown>, { id: string }>(
+      expire: db.prepare<Record<string, unknown>, { id: string; callback_url: string | null }>(
         `UPDATE jobs SET status = 'FAILED', ended_at = @end, ended_ms = @now, error = @error
-         WHERE status = '${IN_PROGRESS}' AND deadline_ms <= @now RETURNING id`,
+         WHERE status = '${IN_PROGRESS}' AND deadline_ms <= @now RETURNING id, callback_url`,
       ),
       purge: db.prepare("DELETE FROM jobs WHERE ended_ms IS NOT NULL AND ended_ms <= ?"),
       ping: db.prepare("SELECT 1"),
+      addDelivery: db.prepare(
+        `INSERT INTO deliveries (id, job_id, url, status, created_ms, next_attempt_ms)
+         VALUES ('msg_' || lower(hex(randomblob(16))), ?, ?, 'pending', ?, ?)`,
+      ),
+      claim: db.prepare<[number, number, number, number], { id: string; job_id: string; url: string; attempts: number; created_ms: number }>(
+        `UPDATE deliveries SET lease_until_ms = ?
+         WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_ms <= ? AND lease_until_ms <= ?
+                      ORDER BY next_attempt_ms LIMIT ?)
+         RETURNING id, job_id, url, attempts, created_ms`,
+      ),
+      delivered: db.prepare("UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_error = NULL WHERE id = ?"),
+      retry: db.prepare("UPDATE deliveries SET attempts = attempts + 1, next_attempt_ms = ?, lease_until_ms = 0, last_error = ? WHERE id = ?"),
+      failed: db.prepare("UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?"),
     };
+    this.endTx = db.transaction((id: string, params: Record<string, unknown>, now: number) => {
+      const row = this.stmt.end.get(params);
+      if (row?.callback_url) this.stmt.addDelivery.run(id, row.callback_url, now, now);
+      return row;
+    });
+    this.expireTx = db.transaction((params: Record<string, unknown>, now: number) => {
+      const rows = this.stmt.expire.all(params);
+      for (const r of rows) if (r.callback_url) this.stmt.addDelivery.run(r.id, r.callback_url, now, now);
+      return rows;
+    });
   }
 
   private migrate(): void {
@@ -180,6 +219,7 @@ export class SqliteJobStore implements JobStore {
       deadline: job.deadlineAt,
       key: job.idempotency?.key ?? null,
       fingerprint: job.idempotency?.fingerprint ?? null,
+      callback: job.callbackUrl ?? null,
     });
     if (changes === 1) {
       return { kind: "created", job: { id: job.id, status: IN_PROGRESS, start: job.start, end: "", request: job.request ?? null, deadlineAt: job.deadlineAt } };
@@ -203,17 +243,21 @@ export class SqliteJobStore implements JobStore {
     return { jobs: page.map(toRecord), next: more ? encodeCursor(page[page.length - 1].seq) : undefined };
   }
 
+  private readonly endTx: (id: string, params: Record<string, unknown>, now: number) => Row | undefined;
+  private readonly expireTx: (params: Record<string, unknown>, now: number) => { id: string; callback_url: string | null }[];
+
   async end(id: string, p: EndPatch): Promise<TransitionResult> {
-    const row = this.stmt.end.get({
+    const endedMs = Date.parse(p.end);
+    const row = this.endTx(id, {
       id,
       to: p.to,
       end: p.end,
-      endedMs: Date.parse(p.end),
+      endedMs,
       progress: p.progress ?? null,
       hasResult: p.to === "SUCCESS" ? 1 : 0,
       result: p.to === "SUCCESS" && p.result !== undefined ? JSON.stringify(p.result) : null,
       error: p.error ? JSON.stringify(p.error) : null,
-    });
+    }, endedMs);
     if (row) this.feed.publish(id);
     return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
   }
@@ -231,7 +275,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async expire(now: number, end: string, error: JobError): Promise<number> {
-    const rows = this.stmt.expire.all({ now, end, error: JSON.stringify(error) });
+    const rows = this.expireTx({ now, end, error: JSON.stringify(error) }, now);
     for (const r of rows) this.feed.publish(r.id);
     return rows.length;
   }
@@ -245,6 +289,16 @@ export class SqliteJobStore implements JobStore {
   /** Changes made through this process (other processes on the same file are not seen). */
   onChange(listener: (id: string) => void): () => void {
     return this.feed.subscribe(listener);
+  }
+
+  async claimDeliveries(now: number, leaseMs: number, limit: number): Promise<Delivery[]> {
+    return this.stmt.claim.all(now + leaseMs, now, now, limit).map((d) => ({ id: d.id, jobId: d.job_id, url: d.url, attempts: d.attempts, createdAt: d.created_ms }));
+  }
+
+  async settleDelivery(id: string, outcome: Parameters<JobStore["settleDelivery"]>[1]): Promise<void> {
+    if (outcome.kind === "delivered") this.stmt.delivered.run(id);
+    else if (outcome.kind === "retry") this.stmt.retry.run(outcome.at, outcome.error, id);
+    else this.stmt.failed.run(outcome.error, id);
   }
 
   async ping(): Promise<void> {

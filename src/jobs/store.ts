@@ -26,6 +26,8 @@ export interface JobRecord {
 export interface NewJob {
   id: string;
   request: unknown;
+  /** Where to push the job when it ends. */
+  callbackUrl?: string;
   start: string;
   deadlineAt: number;
   idempotency?: { key: string; fingerprint: string };
@@ -63,6 +65,16 @@ export interface JobPage {
   next?: string;
 }
 
+/** A pending completion push (the outbox row written with the job's end). */
+export interface Delivery {
+  /** Stable across retries: the `webhook-id` receivers deduplicate on. */
+  id: string;
+  jobId: string;
+  url: string;
+  attempts: number;
+  createdAt: number;
+}
+
 export interface JobStore {
   create(job: NewJob): Promise<CreateResult>;
   get(id: string): Promise<JobRecord | undefined>;
@@ -75,6 +87,13 @@ export interface JobStore {
   expire(now: number, end: string, error: JobError): Promise<number>;
   /** Removes jobs that ended at or before `before` (epoch ms); returns how many. */
   purge(before: number): Promise<number>;
+  /**
+   * Due deliveries, leased for `leaseMs` so that no other instance sends them meanwhile.
+   * A job's delivery is written in the same transaction as its end: a restart loses none.
+   */
+  claimDeliveries(now: number, leaseMs: number, limit: number): Promise<Delivery[]>;
+  /** Records the outcome of an attempt: delivered, retry at `retryAt`, or given up. */
+  settleDelivery(id: string, outcome: { kind: "delivered" } | { kind: "retry"; at: number; error: string } | { kind: "failed"; error: string }): Promise<void>;
   /** Resolves when the store answers; for readiness checks. */
   ping(): Promise<void>;
   /**
