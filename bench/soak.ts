@@ -5,10 +5,10 @@
 // Environment: SOAK_SECONDS (600), SOAK_INTERVAL (10), SOAK_CONNECTIONS (16).
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, statSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
+import { freePort } from "../scripts/free-port.js";
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const INTERVAL = Number(process.env.SOAK_INTERVAL ?? 10);
@@ -17,16 +17,6 @@ const CONNECTIONS = Number(process.env.SOAK_CONNECTIONS ?? 16);
 interface Memory {
   rss: number;
   heapUsed: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const mb = (b: number) => (b / 1024 / 1024).toFixed(1);

@@ -3,7 +3,7 @@
 // counter, so `seq` order is commit order and pagination never skips a job that commits late;
 // idempotency keys are unique in the table; the schema is migrated under an advisory lock.
 import pg from "pg";
-import { IN_PROGRESS, type JobStatus } from "./machine.js";
+import { IN_PROGRESS } from "./machine.js";
 import {
   StoreUnavailableError,
   type Delivery,
@@ -18,6 +18,7 @@ import {
   type TransitionResult,
 } from "./store.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
+import { toRecord, type JobRow } from "./row.js";
 import { ChangeFeed } from "./changes.js";
 
 const CHANNEL = "job_changed";
@@ -68,37 +69,7 @@ const OUTBOX = `outbox AS (
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 
-interface Row {
-  callback_url: string | null;
-  seq: string;
-  id: string;
-  status: JobStatus;
-  started_at: string;
-  ended_at: string;
-  progress: number | null;
-  has_result: boolean;
-  result: string | null;
-  error: string | null;
-  request: string;
-  deadline_ms: string;
-  idem_key: string | null;
-  idem_fingerprint: string | null;
-}
-
-function toRecord(r: Row): JobRecord {
-  const job: JobRecord = {
-    id: r.id,
-    status: r.status,
-    start: r.started_at,
-    end: r.ended_at,
-    request: JSON.parse(r.request),
-    deadlineAt: Number(r.deadline_ms),
-  };
-  if (r.progress !== null) job.progress = r.progress;
-  if (r.has_result) job.result = r.result === null ? null : JSON.parse(r.result);
-  if (r.error !== null) job.error = JSON.parse(r.error) as JobError;
-  return job;
-}
+type Row = JobRow;
 
 // Connection-level failures: the database is away, not the request wrong.
 const UNAVAILABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "57P01", "57P02", "57P03", "53300"]);

@@ -5,9 +5,10 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { IN_PROGRESS, type JobStatus } from "./machine.js";
+import { IN_PROGRESS } from "./machine.js";
 import { ChangeFeed } from "./changes.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
+import { toRecord, type JobRow } from "./row.js";
 import {
   type Delivery,
   type CreateResult,
@@ -60,37 +61,7 @@ const MIGRATIONS: string[] = [
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
 
-interface Row {
-  callback_url: string | null;
-  seq: number;
-  id: string;
-  status: JobStatus;
-  started_at: string;
-  ended_at: string;
-  progress: number | null;
-  has_result: number;
-  result: string | null;
-  error: string | null;
-  request: string;
-  deadline_ms: number;
-  idem_key: string | null;
-  idem_fingerprint: string | null;
-}
-
-function toRecord(r: Row): JobRecord {
-  const job: JobRecord = {
-    id: r.id,
-    status: r.status,
-    start: r.started_at,
-    end: r.ended_at,
-    request: JSON.parse(r.request),
-    deadlineAt: r.deadline_ms,
-  };
-  if (r.progress !== null) job.progress = r.progress;
-  if (r.has_result) job.result = r.result === null ? null : JSON.parse(r.result);
-  if (r.error !== null) job.error = JSON.parse(r.error) as JobError;
-  return job;
-}
+type Row = JobRow;
 
 export interface SqliteOptions {
   /** `FULL` also survives power loss; `NORMAL` (default) survives process crashes. */
@@ -240,7 +211,7 @@ export class SqliteJobStore implements JobStore {
     const rows = q.status ? this.stmt.pageByStatus.all(after, q.status, q.limit + 1) : this.stmt.page.all(after, q.limit + 1);
     const more = rows.length > q.limit;
     const page = rows.slice(0, q.limit);
-    return { jobs: page.map(toRecord), next: more ? encodeCursor(page[page.length - 1].seq) : undefined };
+    return { jobs: page.map(toRecord), next: more ? encodeCursor(Number(page[page.length - 1].seq)) : undefined };
   }
 
   private readonly endTx: (id: string, params: Record<string, unknown>, now: number) => Row | undefined;
