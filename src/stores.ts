@@ -1,13 +1,16 @@
 // DATABASE_URL -> JobStore.
 import type { Config } from "./config.js";
 import { ConfigError } from "./config.js";
-import { PgJobStore } from "./jobs/pg-store.js";
 import { SqliteJobStore } from "./jobs/sqlite-store.js";
 import type { JobStore } from "./jobs/store.js";
 
 export async function openStore(config: Pick<Config, "databaseUrl" | "sqliteSynchronous">, onIdleError?: (e: Error) => void): Promise<JobStore> {
   const url = config.databaseUrl;
-  if (/^postgres(ql)?:\/\//.test(url)) return PgJobStore.open(url, {}, onIdleError);
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    // Loaded only when used: node-postgres is not needed on the embedded default.
+    const { PgJobStore } = await import("./jobs/pg-store.js");
+    return PgJobStore.open(url, {}, onIdleError);
+  }
   if (url.startsWith("sqlite:")) {
     const file = url.slice("sqlite:".length);
     if (!file) throw new ConfigError("DATABASE_URL sqlite: needs a file path or :memory:");
