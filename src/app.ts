@@ -57,6 +57,8 @@ export function createApp(opts: AppOptions): Express {
     const any = opts.corsOrigins.includes("*");
     app.use(cors({ origin: any ? "*" : opts.corsOrigins, exposedHeaders: ["Location", "Retry-After"] }));
   }
+  // The API first: its requests pass no other route's layer (it hands on what it does not serve).
+  app.use(createRouter(jobHandlers(opts.service, { retryAfterSeconds: opts.retryAfterSeconds, longPollMaxSeconds: opts.longPollMaxSeconds ?? 30, callbacks: opts.callbacks }), { mapError: mapStoreErrors, ...opts.router }));
   // Liveness and readiness: 200 when the store answers, 503 when it does not.
   app.get("/healthz", async (_req, res) => {
     try {
@@ -71,7 +73,6 @@ export function createApp(opts: AppOptions): Express {
     res.setHeader("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
     res.type("html").send(docsHtml());
   });
-  app.use(createRouter(jobHandlers(opts.service, { retryAfterSeconds: opts.retryAfterSeconds, longPollMaxSeconds: opts.longPollMaxSeconds ?? 30, callbacks: opts.callbacks }), { mapError: mapStoreErrors, ...opts.router }));
   app.use((req, res) => sendProblem(res, problem(404, `no resource at ${req.path}`)));
   const onError: ErrorRequestHandler = (err, _req, res, _next) => {
     opts.logger?.error({ err }, "unhandled error");
