@@ -9,7 +9,6 @@ import { SpecError } from "./diagnostics.js";
 const require = createRequire(import.meta.url);
 
 // The parser's JSON ("new format") output is loosely shaped; we read it as plain data.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type RamlJson = any;
 
 interface ParserError {
@@ -27,7 +26,7 @@ export interface LoadResult {
 
 let parser: RamlJson;
 function raml(): RamlJson {
-  // Loaded lazily: it takes ~250 ms and is not needed for `--help`.
+  // Loaded lazily: it takes about half a second and is not needed for `--help`.
   parser ??= require("raml-1-parser");
   return parser;
 }

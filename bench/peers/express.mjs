@@ -31,7 +31,6 @@ export async function createApp() {
     const [status, body] = jobs.update(req.params.id, req.body);
     res.status(status).json(body);
   });
-  // eslint-disable-next-line no-unused-vars
   app.use((err, _req, res, _next) => res.status(err.status ?? 500).json({ title: err.message, status: err.status ?? 500 }));
   return app;
 }

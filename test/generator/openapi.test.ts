@@ -31,7 +31,7 @@ describe.each(["spec/api.raml", "test/fixtures/full/api.raml"])("OpenAPI export 
 
 describe("OpenAPI export of the job API", () => {
   it("declares the 202 Location and Retry-After headers, the optional body and the examples", () => {
-    const doc = openApiDocument(loadModel(path.resolve("spec/api.raml")).model) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const doc = openApiDocument(loadModel(path.resolve("spec/api.raml")).model) as any;
     const post = doc.paths["/resources"].post;
     expect(post.requestBody.required).toBe(false);
     expect(post.parameters).toContainEqual(expect.objectContaining({ name: "Idempotency-Key", in: "header", required: false }));

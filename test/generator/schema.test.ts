@@ -276,7 +276,6 @@ const LEGACY = JSON.stringify({
 
 let model: ApiModel;
 let checker: ValidatorSet;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 let oracle: Map<string, any>;
 
 beforeAll(() => {
@@ -296,7 +295,6 @@ beforeAll(() => {
   model = buildModel(loadSpec(spec).spec);
   checker = new ValidatorSet(model);
   const api = require("raml-1-parser").parseSync(spec).wrapperNode();
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   oracle = new Map(api.types().map((t: any) => [t.name(), t.runtimeType()]));
 });
 
