@@ -14,6 +14,8 @@ import type {
   CancelJobResponse,
   GetJobResultRequest,
   GetJobResultResponse,
+  ClaimTasksRequest,
+  ClaimTasksResponse,
   UpdateTaskRequest,
   UpdateTaskResponse,
 } from "./operations.js";
@@ -54,6 +56,12 @@ const responses: Record<string, Record<number, ResponseSpec>> = {
     200: { headers: [], parse: "json" },
     404: { headers: [], parse: "json" },
   },
+  claimTasks: {
+    200: { headers: [], parse: "json" },
+    400: { headers: [], parse: "json" },
+    413: { headers: [], parse: "json" },
+    415: { headers: [], parse: "json" },
+  },
   updateTask: {
     200: { headers: [], parse: "json" },
     400: { headers: [], parse: "json" },
@@ -88,6 +96,11 @@ export class ApiClient {
   /** GET /resources/{id}/result */
   getJobResult(request: Input<GetJobResultRequest>, call?: CallOptions): Promise<GetJobResultResponse> {
     return send(this.options, "GET", "/resources/{id}/result", request, responses.getJobResult, call) as Promise<GetJobResultResponse>;
+  }
+
+  /** POST /tasks/claim */
+  claimTasks(request: Input<ClaimTasksRequest> = { params: {} } as Input<ClaimTasksRequest>, call?: CallOptions): Promise<ClaimTasksResponse> {
+    return send(this.options, "POST", "/tasks/claim", request, responses.claimTasks, call) as Promise<ClaimTasksResponse>;
   }
 
   /** PUT /tasks/{id} */

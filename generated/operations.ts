@@ -4,7 +4,7 @@
 // response type with one member per declared status, and the Handlers interface that the
 // compiler checks handler code against.
 import type { HandlerContext } from "./runtime.js";
-import type { Job, JobId, JobList, JobRef, JobRequest, JobStatus, Problem, TaskUpdate, TaskUpdated } from "./types.js";
+import type { Job, JobId, JobList, JobName, JobRef, JobRequest, JobStatus, Problem, TaskClaim, TaskList, TaskUpdate, TaskUpdated } from "./types.js";
 
 // GET /resources (listJobs)
 
@@ -16,6 +16,8 @@ export type ListJobsRequest = {
     cursor?: string;
     /** Only jobs with this status. */
     status?: JobStatus;
+    /** Only jobs with this name. */
+    name?: JobName;
   };
   headers: Record<string, never>;
 } & { body: undefined; mediaType?: undefined };
@@ -92,8 +94,8 @@ export type GetJobRequest = {
   query: Record<string, never>;
   headers: {
     /**
-     * `wait=N` (RFC 7240): hold the answer for an IN PROGRESS job until it changes or N
-     * seconds pass (capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.
+     * `wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass
+     * (capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.
      */
     prefer?: string;
   };
@@ -180,6 +182,43 @@ export type GetJobResultResponse =
     }
   ;
 
+// POST /tasks/claim (claimTasks)
+
+export type ClaimTasksRequest = {
+  params: Record<string, never>;
+  query: Record<string, never>;
+  headers: {
+    /**
+     * `wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass
+     * (capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.
+     */
+    prefer?: string;
+  };
+} & { mediaType: "application/json"; body: TaskClaim };
+
+export type ClaimTasksResponse =
+  | {
+      status: 200;
+      contentType?: "application/json";
+      body: TaskList;
+    }
+  | {
+      status: 400;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 413;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 415;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  ;
+
 // PUT /tasks/{id} (updateTask)
 
 export type UpdateTaskRequest = {
@@ -233,7 +272,8 @@ export interface Handlers {
   /**
    * GET /resources/{id}
    *
-   * Get a resource
+   * Get a resource. With `Prefer: wait=N`, an IN PROGRESS job's answer is held until the
+   * job changes (status or progress) or N seconds pass.
    */
   getJob(request: GetJobRequest, ctx: HandlerContext): GetJobResponse | Promise<GetJobResponse>;
   /**
@@ -249,9 +289,21 @@ export interface Handlers {
    */
   getJobResult(request: GetJobResultRequest, ctx: HandlerContext): GetJobResultResponse | Promise<GetJobResultResponse>;
   /**
+   * POST /tasks/claim
+   *
+   * Take up to `max` jobs that are waiting: highest `priority` first, then oldest. Each
+   * comes with its own lease (`leaseToken`, `leaseExpiresAt`) and counts as an attempt.
+   * A job is never handed out while another lease on it is unexpired, nor once it has
+   * ended or been cancelled. With `Prefer: wait=N` the answer is held until a job is
+   * available (and answered at once then) or N seconds pass; `tasks` is empty if none came.
+   */
+  claimTasks(request: ClaimTasksRequest, ctx: HandlerContext): ClaimTasksResponse | Promise<ClaimTasksResponse>;
+  /**
    * PUT /tasks/{id}
    *
-   * The backend moves a job on. No body, or `{}`, completes it as SUCCESS.
+   * The backend moves a job on: heartbeat and progress, SUCCESS, FAILED (final or
+   * retryable), or release. A worker sends the `leaseToken` of its claim; a backend that
+   * did not claim sends none, and may then only move a job that no worker holds.
    */
   updateTask(request: UpdateTaskRequest, ctx: HandlerContext): UpdateTaskResponse | Promise<UpdateTaskResponse>;
 }
@@ -263,5 +315,6 @@ export const operationNames = [
   "getJob",
   "cancelJob",
   "getJobResult",
+  "claimTasks",
   "updateTask",
 ] as const satisfies readonly (keyof Handlers)[];

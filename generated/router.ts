@@ -118,6 +118,31 @@ export const routes: RouteDef[] = [
     },
   },
   {
+    operation: "claimTasks",
+    method: "POST",
+    path: "/tasks/claim",
+    headers: ["prefer"],
+    validateHeaders: P.claimTasks_headers,
+    bodies: {
+      "application/json": { parse: "json", validate: B.claimTasks_body_application_json },
+    },
+    bodyOptional: false,
+    responses: {
+      200: {
+        bodies: { "application/json": { parse: "json", validate: R.claimTasks_200_application_json } },
+      },
+      400: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.claimTasks_400_application_problem_json } },
+      },
+      413: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.claimTasks_413_application_problem_json } },
+      },
+      415: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.claimTasks_415_application_problem_json } },
+      },
+    },
+  },
+  {
     operation: "updateTask",
     method: "PUT",
     path: "/tasks/{id}",

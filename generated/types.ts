@@ -8,6 +8,28 @@ export type JobId = string;
 /** RAML type `jobStatus`. */
 export type JobStatus = "IN PROGRESS" | "CANCELLED" | "FAILED" | "SUCCESS";
 
+/** What kind of work the job is; workers claim jobs by name. */
+export type JobName = string;
+
+/** Higher first (9 before 0); jobs of equal priority are taken oldest first. */
+export type Priority = number;
+
+/** RAML type `tags`. */
+export type Tags = string[];
+
+/**
+ * Proof of holding a job's current lease: unguessable, different for every claim of the
+ * job. Send it with every update of the job.
+ */
+export type LeaseToken = string;
+
+/** Why an attempt failed, shaped like an RFC 9457 problem. */
+export type TaskError = {
+  type?: string;
+  title: string;
+  detail?: string;
+};
+
 /** The empty string, for a job that has not ended. */
 export type NotEnded = string;
 
@@ -20,6 +42,11 @@ export type JobError = {
   type: string;
   title: string;
   detail?: string;
+  /**
+   * With `urn:async-api:attempts-exhausted`: the error of the last attempt (a worker's
+   * report, or `urn:async-api:lease-expired` when its lease ran out).
+   */
+  cause?: TaskError;
 };
 
 /** RAML type `job`. */
@@ -28,6 +55,18 @@ export type Job = {
   /** Path of the job's status resource. */
   href: string;
   status: JobStatus;
+  name?: JobName;
+  priority: Priority;
+  tags: Tags;
+  /** The job's input, as the client sent it. */
+  input?: { [key: string]: unknown };
+  /**
+   * How many times a worker has taken the job so far (the running attempt included).
+   * The job stays IN PROGRESS between attempts.
+   */
+  attempts: number;
+  /** After this many attempts have failed, the job is FAILED. */
+  maxAttempts: number;
   /** When the job was created (RFC 3339). */
   start: string;
   /** When the job ended (RFC 3339); "" until then. Set once. */
@@ -54,11 +93,18 @@ export type JobList = {
 
 /** RAML type `jobRequest`. */
 export type JobRequest = {
-  name: string;
-  priority?: number;
-  tags?: string[];
-  /** Any JSON object, handed to the backend as it is. */
+  name: JobName;
+  /** Default 0. Higher first (9 before 0). */
+  priority?: Priority;
+  tags?: Tags;
+  /** Any JSON object, handed to the worker as it is. */
   input?: { [key: string]: unknown };
+  /**
+   * How many attempts the job gets before it is FAILED (default: the server's
+   * JOB_MAX_ATTEMPTS). An attempt ends when its worker reports a retryable failure or
+   * its lease expires without a heartbeat.
+   */
+  maxAttempts?: number;
   /**
    * Where to POST the job when it ends (http or https; the server's allow-list
    * applies). Signed in the Standard Webhooks style (`webhook-id`,
@@ -68,24 +114,78 @@ export type JobRequest = {
   callbackUrl?: string;
 };
 
+/** A worker asks for work. */
+export type TaskClaim = {
+  /** Who is asking (for logs and the job's record); need not be unique. */
+  worker: string;
+  /** Only jobs with one of these names (default any). */
+  names?: JobName[];
+  /** At most this many jobs. */
+  max?: number;
+  /**
+   * How long each lease lasts without a heartbeat. Every update with the lease's token
+   * extends it by this much again.
+   */
+  leaseSeconds?: number;
+};
+
+/** A job handed to a worker under a lease. */
+export type Task = {
+  id: JobId;
+  name?: JobName;
+  priority: Priority;
+  tags: Tags;
+  /** The job's input, as the client sent it. */
+  input?: { [key: string]: unknown };
+  /** Which attempt this is (1 the first time the job is taken). */
+  attempt: number;
+  maxAttempts: number;
+  leaseToken: LeaseToken;
+  /** What each heartbeat extends the lease by. */
+  leaseSeconds: number;
+  /** When the lease ends unless it is extended by a heartbeat. */
+  leaseExpiresAt: string;
+};
+
+/** RAML type `taskList`. */
+export type TaskList = {
+  tasks: Task[];
+};
+
 /**
- * What the backend reports. No body, or `{}`, means SUCCESS. A body with only
- * `progress` updates progress and leaves the job IN PROGRESS.
+ * What the backend reports. With a `leaseToken` (a worker that claimed the job): `status`
+ * SUCCESS or FAILED ends the job (`result` alone means SUCCESS, `error` alone FAILED);
+ * FAILED with `retryable: true` ends only this attempt; `release: true` gives the job
+ * back unfinished; anything else is a heartbeat that extends the lease (and sets
+ * `progress` if given). Without a token (a backend that did not claim): no body, or
+ * `{}`, means SUCCESS, and a body with only `progress` updates progress.
  */
 export type TaskUpdate = {
+  leaseToken?: LeaseToken;
   status?: "SUCCESS" | "FAILED";
+  /**
+   * With FAILED and a `leaseToken`: the attempt failed but the job may succeed if tried
+   * again. It is queued again after an exponential backoff with jitter, unless it has
+   * used up its `maxAttempts`; then it is FAILED with `urn:async-api:attempts-exhausted`.
+   */
+  retryable?: boolean;
+  /**
+   * With a `leaseToken` and nothing else: give the job back to the queue unfinished
+   * (a worker shutting down). It can be claimed again at once; the attempt does not count.
+   */
+  release?: boolean;
   progress?: number;
   result?: unknown;
-  error?: {
-    type?: string;
-    title: string;
-    detail?: string;
-  };
+  error?: TaskError;
 };
 
 /** RAML type `taskUpdated`. */
 export type TaskUpdated = {
   status: "UPDATED";
+  /** After a heartbeat, when the extended lease ends. */
+  leaseExpiresAt?: string;
+  /** After a retryable failure, when the job may be taken again. */
+  retryAt?: string;
 };
 
 /** RFC 9457 problem details. */

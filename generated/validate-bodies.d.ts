@@ -2,4 +2,5 @@
 // Regenerate with: npx ramlgen generate spec/api.raml --out generated
 import type { Validator } from "./runtime.js";
 export declare const createJob_body_application_json: Validator;
+export declare const claimTasks_body_application_json: Validator;
 export declare const updateTask_body_application_json: Validator;

@@ -5,9 +5,253 @@ const require = createRequire(import.meta.url);
 
 export const createJob_body_application_json = validate0;
 const schema0 = {"anyOf":[{"$ref":"defs.json#/$defs/jobRequest"},{"type":"null"}],"$id":"createJob_body_application_json"};
-const schema2 = {"type":"object","properties":{"name":{"type":"string","minLength":1,"maxLength":64},"priority":{"type":"integer","minimum":0,"maximum":9},"tags":{"type":"array","items":{"type":"string"},"maxItems":8},"input":{"type":"object","description":"Any JSON object, handed to the backend as it is."},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048,"description":"Where to POST the job when it ends (http or https; the server's allow-list\napplies). Signed in the Standard Webhooks style (`webhook-id`,\n`webhook-timestamp`, `webhook-signature`), retried with backoff, at least once.\nPolling keeps working as well.\n"}},"required":["name"],"additionalProperties":false,"examples":[{"name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"}}]};
+const schema2 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority","description":"Default 0. Higher first (9 before 0)."},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"Any JSON object, handed to the worker as it is."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20,"description":"How many attempts the job gets before it is FAILED (default: the server's\nJOB_MAX_ATTEMPTS). An attempt ends when its worker reports a retryable failure or\nits lease expires without a heartbeat.\n"},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048,"description":"Where to POST the job when it ends (http or https; the server's allow-list\napplies). Signed in the Standard Webhooks style (`webhook-id`,\n`webhook-timestamp`, `webhook-signature`), retried with backoff, at least once.\nPolling keeps working as well.\n"}},"required":["name"],"additionalProperties":false,"examples":[{"name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"maxAttempts":3}]};
+const schema3 = {"type":"string","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name.","examples":["nightly-report"]};
+const schema4 = {"type":"integer","minimum":0,"maximum":9,"description":"Higher first (9 before 0); jobs of equal priority are taken oldest first."};
+const schema5 = {"type":"array","items":{"type":"string"},"maxItems":8};
 const func0 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^https?://", "u");
+
+function validate2(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate2.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((key0 === "name") || (key0 === "priority")) || (key0 === "tags")) || (key0 === "input")) || (key0 === "maxAttempts")) || (key0 === "callbackUrl"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+let data0 = data.name;
+if(typeof data0 === "string"){
+if(func0(data0) > 64){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(func0(data0) < 1){
+const err3 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.priority !== undefined){
+let data1 = data.priority;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err5 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9 || isNaN(data1)){
+const err6 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data1 < 0 || isNaN(data1)){
+const err7 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+if(data.tags !== undefined){
+let data2 = data.tags;
+if(Array.isArray(data2)){
+if(data2.length > 8){
+const err8 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+const len0 = data2.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data2[i0] !== "string"){
+const err9 = {instancePath:instancePath+"/tags/" + i0,schemaPath:"#/$defs/tags/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.input !== undefined){
+let data4 = data.input;
+if(!(data4 && typeof data4 == "object" && !Array.isArray(data4))){
+const err11 = {instancePath:instancePath+"/input",schemaPath:"#/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.maxAttempts !== undefined){
+let data5 = data.maxAttempts;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err12 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 20 || isNaN(data5)){
+const err13 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data5 < 1 || isNaN(data5)){
+const err14 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+if(data.callbackUrl !== undefined){
+let data6 = data.callbackUrl;
+if(typeof data6 === "string"){
+if(func0(data6) > 2048){
+const err15 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(!pattern0.test(data6)){
+const err16 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\""};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+else {
+const err17 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+else {
+const err18 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+validate2.errors = vErrors;
+return errors === 0;
+}
+validate2.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
 
 function validate0(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="createJob_body_application_json" */;
@@ -23,9 +267,18 @@ evaluated0.items = undefined;
 const _errs0 = errors;
 let valid0 = false;
 const _errs1 = errors;
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.name === undefined){
-const err0 = {instancePath,schemaPath:"defs.json#/$defs/jobRequest/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(!(validate2(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate2.errors : vErrors.concat(validate2.errors);
+errors = vErrors.length;
+}
+var _valid0 = _errs1 === errors;
+valid0 = valid0 || _valid0;
+if(_valid0){
+var props0 = true;
+}
+const _errs2 = errors;
+if(data !== null){
+const err0 = {instancePath,schemaPath:"#/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -34,210 +287,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(((((key0 === "name") || (key0 === "priority")) || (key0 === "tags")) || (key0 === "input")) || (key0 === "callbackUrl"))){
-const err1 = {instancePath,schemaPath:"defs.json#/$defs/jobRequest/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+var _valid0 = _errs2 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
+const err1 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-}
-if(data.name !== undefined){
-let data0 = data.name;
-if(typeof data0 === "string"){
-if(func0(data0) > 64){
-const err2 = {instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/jobRequest/properties/name/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(func0(data0) < 1){
-const err3 = {instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/jobRequest/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-else {
-const err4 = {instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/jobRequest/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.priority !== undefined){
-let data1 = data.priority;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err5 = {instancePath:instancePath+"/priority",schemaPath:"defs.json#/$defs/jobRequest/properties/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9 || isNaN(data1)){
-const err6 = {instancePath:instancePath+"/priority",schemaPath:"defs.json#/$defs/jobRequest/properties/priority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-if(data1 < 0 || isNaN(data1)){
-const err7 = {instancePath:instancePath+"/priority",schemaPath:"defs.json#/$defs/jobRequest/properties/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-}
-if(data.tags !== undefined){
-let data2 = data.tags;
-if(Array.isArray(data2)){
-if(data2.length > 8){
-const err8 = {instancePath:instancePath+"/tags",schemaPath:"defs.json#/$defs/jobRequest/properties/tags/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-const len0 = data2.length;
-for(let i0=0; i0<len0; i0++){
-if(typeof data2[i0] !== "string"){
-const err9 = {instancePath:instancePath+"/tags/" + i0,schemaPath:"defs.json#/$defs/jobRequest/properties/tags/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-}
-else {
-const err10 = {instancePath:instancePath+"/tags",schemaPath:"defs.json#/$defs/jobRequest/properties/tags/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-if(data.input !== undefined){
-let data4 = data.input;
-if(!(data4 && typeof data4 == "object" && !Array.isArray(data4))){
-const err11 = {instancePath:instancePath+"/input",schemaPath:"defs.json#/$defs/jobRequest/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-}
-if(data.callbackUrl !== undefined){
-let data5 = data.callbackUrl;
-if(typeof data5 === "string"){
-if(func0(data5) > 2048){
-const err12 = {instancePath:instancePath+"/callbackUrl",schemaPath:"defs.json#/$defs/jobRequest/properties/callbackUrl/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-if(!pattern0.test(data5)){
-const err13 = {instancePath:instancePath+"/callbackUrl",schemaPath:"defs.json#/$defs/jobRequest/properties/callbackUrl/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\""};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-}
-else {
-const err14 = {instancePath:instancePath+"/callbackUrl",schemaPath:"defs.json#/$defs/jobRequest/properties/callbackUrl/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-}
-}
-else {
-const err15 = {instancePath,schemaPath:"defs.json#/$defs/jobRequest/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-var _valid0 = _errs1 === errors;
-valid0 = valid0 || _valid0;
-if(_valid0){
-var props0 = true;
-}
-const _errs17 = errors;
-if(data !== null){
-const err16 = {instancePath,schemaPath:"#/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-var _valid0 = _errs17 === errors;
-valid0 = valid0 || _valid0;
-if(!valid0){
-const err17 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
 }
 errors++;
 }
@@ -258,28 +316,29 @@ return errors === 0;
 }
 validate0.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-export const updateTask_body_application_json = validate2;
-const schema3 = {"anyOf":[{"$ref":"defs.json#/$defs/taskUpdate"},{"type":"null"}],"$id":"updateTask_body_application_json"};
-const schema4 = {"type":"object","properties":{"status":{"type":"string","enum":["SUCCESS","FAILED"]},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{},"error":{"type":"object","properties":{"type":{"type":"string"},"title":{"type":"string","minLength":1},"detail":{"type":"string"}},"required":["title"]}},"additionalProperties":false,"description":"What the backend reports. No body, or `{}`, means SUCCESS. A body with only\n`progress` updates progress and leaves the job IN PROGRESS.\n","examples":[{"status":"SUCCESS","result":{"url":"https://reports.example/2013-01-01.pdf"}},{"status":"FAILED","error":{"title":"Upstream system rejected the order"}},{"progress":40}]};
+export const claimTasks_body_application_json = validate4;
+const schema6 = {"$ref":"defs.json#/$defs/taskClaim","$id":"claimTasks_body_application_json"};
+const schema7 = {"type":"object","properties":{"worker":{"type":"string","minLength":1,"maxLength":64,"description":"Who is asking (for logs and the job's record); need not be unique."},"names":{"type":"array","items":{"$ref":"#/$defs/jobName"},"minItems":1,"maxItems":100,"description":"Only jobs with one of these names (default any)."},"max":{"type":"integer","minimum":1,"maximum":100,"description":"At most this many jobs.","default":1},"leaseSeconds":{"type":"integer","minimum":5,"maximum":3600,"description":"How long each lease lasts without a heartbeat. Every update with the lease's token\nextends it by this much again.\n","default":30}},"required":["worker"],"additionalProperties":false,"description":"A worker asks for work.","examples":[{"worker":"reports-worker-1","names":["nightly-report"],"max":4,"leaseSeconds":30}]};
 
-function validate2(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="updateTask_body_application_json" */;
+function validate5(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate2.evaluated;
+const evaluated0 = validate5.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-const _errs0 = errors;
-let valid0 = false;
-const _errs1 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-for(const key0 in data){
-if(!((((key0 === "status") || (key0 === "progress")) || (key0 === "result")) || (key0 === "error"))){
-const err0 = {instancePath,schemaPath:"defs.json#/$defs/taskUpdate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(data.max === undefined){
+data.max = 1;
+}
+if(data.leaseSeconds === undefined){
+data.leaseSeconds = 30;
+}
+if(data.worker === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "worker"},message:"must have required property '"+"worker"+"'"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -288,11 +347,9 @@ vErrors.push(err0);
 }
 errors++;
 }
-}
-if(data.status !== undefined){
-let data0 = data.status;
-if(typeof data0 !== "string"){
-const err1 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/taskUpdate/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key0 in data){
+if(!((((key0 === "worker") || (key0 === "names")) || (key0 === "max")) || (key0 === "leaseSeconds"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -301,8 +358,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-if(!((data0 === "SUCCESS") || (data0 === "FAILED"))){
-const err2 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/taskUpdate/properties/status/enum",keyword:"enum",params:{allowedValues: schema4.properties.status.enum},message:"must be equal to one of the allowed values"};
+}
+if(data.worker !== undefined){
+let data0 = data.worker;
+if(typeof data0 === "string"){
+if(func0(data0) > 64){
+const err2 = {instancePath:instancePath+"/worker",schemaPath:"#/properties/worker/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -311,11 +372,8 @@ vErrors.push(err2);
 }
 errors++;
 }
-}
-if(data.progress !== undefined){
-let data1 = data.progress;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err3 = {instancePath:instancePath+"/progress",schemaPath:"defs.json#/$defs/taskUpdate/properties/progress/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(func0(data0) < 1){
+const err3 = {instancePath:instancePath+"/worker",schemaPath:"#/properties/worker/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -324,9 +382,9 @@ vErrors.push(err3);
 }
 errors++;
 }
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 100 || isNaN(data1)){
-const err4 = {instancePath:instancePath+"/progress",schemaPath:"defs.json#/$defs/taskUpdate/properties/progress/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+}
+else {
+const err4 = {instancePath:instancePath+"/worker",schemaPath:"#/properties/worker/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -335,8 +393,12 @@ vErrors.push(err4);
 }
 errors++;
 }
-if(data1 < 0 || isNaN(data1)){
-const err5 = {instancePath:instancePath+"/progress",schemaPath:"defs.json#/$defs/taskUpdate/properties/progress/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data.names !== undefined){
+let data1 = data.names;
+if(Array.isArray(data1)){
+if(data1.length > 100){
+const err5 = {instancePath:instancePath+"/names",schemaPath:"#/properties/names/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -345,13 +407,8 @@ vErrors.push(err5);
 }
 errors++;
 }
-}
-}
-if(data.error !== undefined){
-let data2 = data.error;
-if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
-if(data2.title === undefined){
-const err6 = {instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskUpdate/properties/error/required",keyword:"required",params:{missingProperty: "title"},message:"must have required property '"+"title"+"'"};
+if(data1.length < 1){
+const err6 = {instancePath:instancePath+"/names",schemaPath:"#/properties/names/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -360,9 +417,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(data2.type !== undefined){
-if(typeof data2.type !== "string"){
-const err7 = {instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskUpdate/properties/error/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+let data2 = data1[i0];
+if(typeof data2 === "string"){
+if(func0(data2) > 64){
+const err7 = {instancePath:instancePath+"/names/" + i0,schemaPath:"#/$defs/jobName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -371,12 +431,8 @@ vErrors.push(err7);
 }
 errors++;
 }
-}
-if(data2.title !== undefined){
-let data4 = data2.title;
-if(typeof data4 === "string"){
-if(func0(data4) < 1){
-const err8 = {instancePath:instancePath+"/error/title",schemaPath:"defs.json#/$defs/taskUpdate/properties/error/properties/title/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(func0(data2) < 1){
+const err8 = {instancePath:instancePath+"/names/" + i0,schemaPath:"#/$defs/jobName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -387,7 +443,7 @@ errors++;
 }
 }
 else {
-const err9 = {instancePath:instancePath+"/error/title",schemaPath:"defs.json#/$defs/taskUpdate/properties/error/properties/title/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err9 = {instancePath:instancePath+"/names/" + i0,schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -397,9 +453,257 @@ vErrors.push(err9);
 errors++;
 }
 }
-if(data2.detail !== undefined){
-if(typeof data2.detail !== "string"){
-const err10 = {instancePath:instancePath+"/error/detail",schemaPath:"defs.json#/$defs/taskUpdate/properties/error/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err10 = {instancePath:instancePath+"/names",schemaPath:"#/properties/names/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+let data3 = data.max;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err11 = {instancePath:instancePath+"/max",schemaPath:"#/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 100 || isNaN(data3)){
+const err12 = {instancePath:instancePath+"/max",schemaPath:"#/properties/max/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(data3 < 1 || isNaN(data3)){
+const err13 = {instancePath:instancePath+"/max",schemaPath:"#/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+let data4 = data.leaseSeconds;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err14 = {instancePath:instancePath+"/leaseSeconds",schemaPath:"#/properties/leaseSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 3600 || isNaN(data4)){
+const err15 = {instancePath:instancePath+"/leaseSeconds",schemaPath:"#/properties/leaseSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(data4 < 5 || isNaN(data4)){
+const err16 = {instancePath:instancePath+"/leaseSeconds",schemaPath:"#/properties/leaseSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+else {
+const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+validate5.errors = vErrors;
+return errors === 0;
+}
+validate5.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate4(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="claimTasks_body_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate4.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate5(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate5.errors : vErrors.concat(validate5.errors);
+errors = vErrors.length;
+}
+validate4.errors = vErrors;
+return errors === 0;
+}
+validate4.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const updateTask_body_application_json = validate7;
+const schema9 = {"anyOf":[{"$ref":"defs.json#/$defs/taskUpdate"},{"type":"null"}],"$id":"updateTask_body_application_json"};
+const schema10 = {"type":"object","properties":{"leaseToken":{"$ref":"#/$defs/leaseToken"},"status":{"type":"string","enum":["SUCCESS","FAILED"]},"retryable":{"type":"boolean","description":"With FAILED and a `leaseToken`: the attempt failed but the job may succeed if tried\nagain. It is queued again after an exponential backoff with jitter, unless it has\nused up its `maxAttempts`; then it is FAILED with `urn:async-api:attempts-exhausted`.\n"},"release":{"type":"boolean","description":"With a `leaseToken` and nothing else: give the job back to the queue unfinished\n(a worker shutting down). It can be claimed again at once; the attempt does not count.\n"},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{},"error":{"$ref":"#/$defs/taskError"}},"additionalProperties":false,"description":"What the backend reports. With a `leaseToken` (a worker that claimed the job): `status`\nSUCCESS or FAILED ends the job (`result` alone means SUCCESS, `error` alone FAILED);\nFAILED with `retryable: true` ends only this attempt; `release: true` gives the job\nback unfinished; anything else is a heartbeat that extends the lease (and sets\n`progress` if given). Without a token (a backend that did not claim): no body, or\n`{}`, means SUCCESS, and a body with only `progress` updates progress.\n","examples":[{"status":"SUCCESS","result":{"url":"https://reports.example/2013-01-01.pdf"}},{"status":"FAILED","error":{"title":"Upstream system rejected the order"}},{"progress":40},{"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","progress":40},{"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","status":"FAILED","retryable":true,"error":{"title":"Upstream system timed out"}}]};
+const schema11 = {"type":"string","minLength":1,"maxLength":64,"description":"Proof of holding a job's current lease: unguessable, different for every claim of the\njob. Send it with every update of the job.\n","examples":["9mKc2vE4Qm6yJ0aR8sXbLw"]};
+const schema12 = {"type":"object","properties":{"type":{"type":"string"},"title":{"type":"string","minLength":1},"detail":{"type":"string"}},"required":["title"],"description":"Why an attempt failed, shaped like an RFC 9457 problem."};
+
+function validate8(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate8.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!(((((((key0 === "leaseToken") || (key0 === "status")) || (key0 === "retryable")) || (key0 === "release")) || (key0 === "progress")) || (key0 === "result")) || (key0 === "error"))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(data.leaseToken !== undefined){
+let data0 = data.leaseToken;
+if(typeof data0 === "string"){
+if(func0(data0) > 64){
+const err1 = {instancePath:instancePath+"/leaseToken",schemaPath:"#/$defs/leaseToken/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(func0(data0) < 1){
+const err2 = {instancePath:instancePath+"/leaseToken",schemaPath:"#/$defs/leaseToken/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+else {
+const err3 = {instancePath:instancePath+"/leaseToken",schemaPath:"#/$defs/leaseToken/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.status !== undefined){
+let data1 = data.status;
+if(typeof data1 !== "string"){
+const err4 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(!((data1 === "SUCCESS") || (data1 === "FAILED"))){
+const err5 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema10.properties.status.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.retryable !== undefined){
+if(typeof data.retryable !== "boolean"){
+const err6 = {instancePath:instancePath+"/retryable",schemaPath:"#/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.release !== undefined){
+if(typeof data.release !== "boolean"){
+const err7 = {instancePath:instancePath+"/release",schemaPath:"#/properties/release/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.progress !== undefined){
+let data4 = data.progress;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err8 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 100 || isNaN(data4)){
+const err9 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data4 < 0 || isNaN(data4)){
+const err10 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -410,8 +714,11 @@ errors++;
 }
 }
 }
-else {
-const err11 = {instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskUpdate/properties/error/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.error !== undefined){
+let data5 = data.error;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.title === undefined){
+const err11 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/required",keyword:"required",params:{missingProperty: "title"},message:"must have required property '"+"title"+"'"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -420,10 +727,9 @@ vErrors.push(err11);
 }
 errors++;
 }
-}
-}
-else {
-const err12 = {instancePath,schemaPath:"defs.json#/$defs/taskUpdate/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data5.type !== undefined){
+if(typeof data5.type !== "string"){
+const err12 = {instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -432,14 +738,12 @@ vErrors.push(err12);
 }
 errors++;
 }
-var _valid0 = _errs1 === errors;
-valid0 = valid0 || _valid0;
-if(_valid0){
-var props0 = true;
 }
-const _errs17 = errors;
-if(data !== null){
-const err13 = {instancePath,schemaPath:"#/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(data5.title !== undefined){
+let data7 = data5.title;
+if(typeof data7 === "string"){
+if(func0(data7) < 1){
+const err13 = {instancePath:instancePath+"/error/title",schemaPath:"#/$defs/taskError/properties/title/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -448,15 +752,102 @@ vErrors.push(err13);
 }
 errors++;
 }
-var _valid0 = _errs17 === errors;
-valid0 = valid0 || _valid0;
-if(!valid0){
-const err14 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+else {
+const err14 = {instancePath:instancePath+"/error/title",schemaPath:"#/$defs/taskError/properties/title/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err14];
 }
 else {
 vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data5.detail !== undefined){
+if(typeof data5.detail !== "string"){
+const err15 = {instancePath:instancePath+"/error/detail",schemaPath:"#/$defs/taskError/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+else {
+const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+validate8.errors = vErrors;
+return errors === 0;
+}
+validate8.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate7(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="updateTask_body_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate7.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+let valid0 = false;
+const _errs1 = errors;
+if(!(validate8(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate8.errors : vErrors.concat(validate8.errors);
+errors = vErrors.length;
+}
+var _valid0 = _errs1 === errors;
+valid0 = valid0 || _valid0;
+if(_valid0){
+var props0 = true;
+}
+const _errs2 = errors;
+if(data !== null){
+const err0 = {instancePath,schemaPath:"#/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+var _valid0 = _errs2 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
+const err1 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
 }
 errors++;
 }
@@ -471,9 +862,9 @@ vErrors = null;
 }
 }
 }
-validate2.errors = vErrors;
+validate7.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate2.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate7.evaluated = {"dynamicProps":true,"dynamicItems":false};
 

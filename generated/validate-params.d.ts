@@ -7,4 +7,5 @@ export declare const getJob_params: Validator;
 export declare const getJob_headers: Validator;
 export declare const cancelJob_params: Validator;
 export declare const getJobResult_params: Validator;
+export declare const claimTasks_headers: Validator;
 export declare const updateTask_params: Validator;

@@ -4,8 +4,9 @@ import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 
 export const listJobs_query = validate0;
-const schema0 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":100,"default":20},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."},"status":{"$ref":"defs.json#/$defs/jobStatus","description":"Only jobs with this status."}},"$id":"listJobs_query"};
+const schema0 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":100,"default":20},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."},"status":{"$ref":"defs.json#/$defs/jobStatus","description":"Only jobs with this status."},"name":{"$ref":"defs.json#/$defs/jobName","description":"Only jobs with this name."}},"$id":"listJobs_query"};
 const schema2 = {"type":"string","enum":["IN PROGRESS","CANCELLED","FAILED","SUCCESS"]};
+const schema3 = {"type":"string","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name.","examples":["nightly-report"]};
 const func0 = require("ajv/dist/runtime/ucs2length").default;
 
 function validate0(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -177,9 +178,27 @@ vErrors.push(err6);
 errors++;
 }
 }
+if(data.name !== undefined){
+let data3 = data.name;
+if(typeof data3 !== "string"){
+let dataType3 = typeof data3;
+let coerced3 = undefined;
+if(dataType3 == 'object' && Array.isArray(data3) && data3.length == 1){
+data3 = data3[0];
+dataType3 = typeof data3;
+if(typeof data3 === "string"){
+coerced3 = data3;
+}
+}
+if(!(coerced3 !== undefined)){
+if(dataType3 == "number" || dataType3 == "boolean"){
+coerced3 = "" + data3;
+}
+else if(data3 === null){
+coerced3 = "";
 }
 else {
-const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err7 = {instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -188,13 +207,55 @@ vErrors.push(err7);
 }
 errors++;
 }
+}
+if(coerced3 !== undefined){
+data3 = coerced3;
+if(data !== undefined){
+data["name"] = coerced3;
+}
+}
+}
+if(typeof data3 === "string"){
+if(func0(data3) > 64){
+const err8 = {instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/jobName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(func0(data3) < 1){
+const err9 = {instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/jobName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
 validate0.errors = vErrors;
 return errors === 0;
 }
-validate0.evaluated = {"props":{"limit":true,"cursor":true,"status":true},"dynamicProps":false,"dynamicItems":false};
+validate0.evaluated = {"props":{"limit":true,"cursor":true,"status":true,"name":true},"dynamicProps":false,"dynamicItems":false};
 
 export const createJob_headers = validate2;
-const schema3 = {"type":"object","properties":{"idempotency-key":{"type":"string","pattern":"^[\\x21-\\x7E]{1,255}$","description":"Opaque key (1-255 visible ASCII characters). Repeating a POST with the same key\nand the same body returns the original job and creates nothing.\n"}},"$id":"createJob_headers"};
+const schema4 = {"type":"object","properties":{"idempotency-key":{"type":"string","pattern":"^[\\x21-\\x7E]{1,255}$","description":"Opaque key (1-255 visible ASCII characters). Repeating a POST with the same key\nand the same body returns the original job and creates nothing.\n"}},"$id":"createJob_headers"};
 const pattern0 = new RegExp("^[\\x21-\\x7E]{1,255}$", "u");
 
 function validate2(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -276,8 +337,8 @@ return errors === 0;
 validate2.evaluated = {"props":{"idempotency-key":true},"dynamicProps":false,"dynamicItems":false};
 
 export const getJob_params = validate3;
-const schema4 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"getJob_params"};
-const schema5 = {"type":"string","minLength":1,"maxLength":64,"description":"Opaque, unguessable job identifier (URL-safe).","examples":["Kj3vQ0l2TQ2m5Yw8b1dEXA"]};
+const schema5 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"getJob_params"};
+const schema6 = {"type":"string","minLength":1,"maxLength":64,"description":"Opaque, unguessable job identifier (URL-safe).","examples":["Kj3vQ0l2TQ2m5Yw8b1dEXA"]};
 
 function validate3(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJob_params" */;
@@ -378,7 +439,7 @@ return errors === 0;
 validate3.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
 export const getJob_headers = validate4;
-const schema6 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer for an IN PROGRESS job until it changes or N\nseconds pass (capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"}},"$id":"getJob_headers"};
+const schema7 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass\n(capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"}},"$id":"getJob_headers"};
 
 function validate4(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJob_headers" */;
@@ -459,7 +520,7 @@ return errors === 0;
 validate4.evaluated = {"props":{"prefer":true},"dynamicProps":false,"dynamicItems":false};
 
 export const cancelJob_params = validate5;
-const schema7 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"cancelJob_params"};
+const schema8 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"cancelJob_params"};
 
 function validate5(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="cancelJob_params" */;
@@ -560,7 +621,7 @@ return errors === 0;
 validate5.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
 export const getJobResult_params = validate6;
-const schema9 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"getJobResult_params"};
+const schema10 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"getJobResult_params"};
 
 function validate6(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJobResult_params" */;
@@ -660,14 +721,95 @@ return errors === 0;
 }
 validate6.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateTask_params = validate7;
-const schema11 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"updateTask_params"};
+export const claimTasks_headers = validate7;
+const schema12 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass\n(capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"}},"$id":"claimTasks_headers"};
 
 function validate7(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="updateTask_params" */;
+/*# sourceURL="claimTasks_headers" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate7.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.prefer !== undefined){
+let data0 = data.prefer;
+if(typeof data0 !== "string"){
+let dataType0 = typeof data0;
+let coerced0 = undefined;
+if(dataType0 == 'object' && Array.isArray(data0) && data0.length == 1){
+data0 = data0[0];
+dataType0 = typeof data0;
+if(typeof data0 === "string"){
+coerced0 = data0;
+}
+}
+if(!(coerced0 !== undefined)){
+if(dataType0 == "number" || dataType0 == "boolean"){
+coerced0 = "" + data0;
+}
+else if(data0 === null){
+coerced0 = "";
+}
+else {
+const err0 = {instancePath:instancePath+"/prefer",schemaPath:"#/properties/prefer/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["prefer"] = coerced0;
+}
+}
+}
+if(typeof data0 === "string"){
+if(func0(data0) > 256){
+const err1 = {instancePath:instancePath+"/prefer",schemaPath:"#/properties/prefer/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate7.errors = vErrors;
+return errors === 0;
+}
+validate7.evaluated = {"props":{"prefer":true},"dynamicProps":false,"dynamicItems":false};
+
+export const updateTask_params = validate8;
+const schema13 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"updateTask_params"};
+
+function validate8(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="updateTask_params" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate8.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -756,8 +898,8 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate7.errors = vErrors;
+validate8.errors = vErrors;
 return errors === 0;
 }
-validate7.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate8.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 

@@ -21,8 +21,14 @@ export interface Config {
   requestTimeoutSeconds: number;
   /** Origins allowed by CORS; empty: CORS is off. `*` allows any origin. */
   corsOrigins: string[];
-  /** Longest a `Prefer: wait=N` long-poll is held (0 turns long-polling off). */
+  /** Longest a `Prefer: wait=N` long-poll (job poll or claim) is held (0 turns long-polling off). */
   longPollMaxSeconds: number;
+  /** maxAttempts of a job whose request does not say. */
+  maxAttempts: number;
+  /** First delay before a retryable failure is retried (doubling per attempt, with jitter). */
+  retryBackoffMs: number;
+  /** Longest retry delay. */
+  retryBackoffMaxMs: number;
   /** Completion push: on when a signing secret is configured. */
   webhooks?: {
     secret: string;
@@ -65,6 +71,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxHeaderBytes: int(env, "MAX_HEADER_BYTES", 16 * 1024, 1024, 1024 * 1024),
     requestTimeoutSeconds: int(env, "REQUEST_TIMEOUT_SECONDS", 30, 1, 3600),
     longPollMaxSeconds: int(env, "LONG_POLL_MAX_SECONDS", 30, 0, 300),
+    maxAttempts: int(env, "JOB_MAX_ATTEMPTS", 3, 1, 20),
+    retryBackoffMs: int(env, "JOB_RETRY_BACKOFF_MS", 1000, 1),
+    retryBackoffMaxMs: int(env, "JOB_RETRY_BACKOFF_MAX_MS", 300_000, 1),
     webhooks: env.WEBHOOK_SECRET
       ? {
           secret: env.WEBHOOK_SECRET,

@@ -1,8 +1,9 @@
 // The job API's handlers: they implement the generated Handlers interface, so the compiler
 // checks every status, header and body here against spec/api.raml.
-import type { Handlers, Job, Problem } from "../generated/index.js";
+import type { Handlers, Job, JobRequest, Problem, Task } from "../generated/index.js";
 import { basePath } from "../generated/router.js";
 import { IN_PROGRESS } from "./jobs/machine.js";
+import type { ConflictType } from "./jobs/machine.js";
 import { InvalidUpdateError, type JobService } from "./jobs/service.js";
 import { callbackUrlProblem } from "./jobs/webhooks.js";
 import { BadCursorError, type JobRecord } from "./jobs/store.js";
@@ -28,8 +29,15 @@ function notFound(id: string): Problem {
   return { type: "about:blank", title: "Not Found", status: 404, detail: `no job with id ${JSON.stringify(id)}` };
 }
 
-function conflict(detail: string): Problem {
-  return { type: "about:blank", title: "Conflict", status: 409, detail };
+/** Problem types of 409 answers to workers, so that they can tell a cancel from a lost lease. */
+export const CONFLICT_TYPES: Record<ConflictType, string> = {
+  ended: "about:blank",
+  cancelled: "urn:async-api:job-cancelled",
+  "lease-mismatch": "urn:async-api:lease-mismatch",
+};
+
+function conflict(detail: string, type: ConflictType = "ended"): Problem {
+  return { type: CONFLICT_TYPES[type], title: "Conflict", status: 409, detail };
 }
 
 function invalid(field: string, detail: string): Problem {
@@ -42,12 +50,49 @@ function invalid(field: string, detail: string): Problem {
   };
 }
 
+/** What the client sent, as stored (null for a POST without a body). */
+function requestOf(r: JobRecord): JobRequest | null {
+  return r.request as JobRequest | null;
+}
+
 export function toJob(r: JobRecord): Job {
-  const job: Job = { id: r.id, href: jobPath(r.id), status: r.status, start: r.start, end: r.end };
+  const request = requestOf(r);
+  const job: Job = {
+    id: r.id,
+    href: jobPath(r.id),
+    status: r.status,
+    priority: r.priority,
+    tags: request?.tags ?? [],
+    attempts: r.attempts,
+    maxAttempts: r.maxAttempts,
+    start: r.start,
+    end: r.end,
+  };
+  if (r.name !== undefined) job.name = r.name;
+  if (request?.input !== undefined) job.input = request.input;
   if (r.progress !== undefined) job.progress = r.progress;
   if (r.status === "SUCCESS") job.result = r.result ?? null;
   if (r.status === "FAILED" && r.error) job.error = r.error;
   return job;
+}
+
+/** A claimed job as the worker gets it. */
+export function toTask(r: JobRecord): Task {
+  const request = requestOf(r);
+  const lease = r.lease!;
+  const task: Task = {
+    id: r.id,
+    priority: r.priority,
+    tags: request?.tags ?? [],
+    attempt: r.attempts,
+    maxAttempts: r.maxAttempts,
+    leaseToken: lease.token,
+    leaseSeconds: lease.ms / 1000,
+    leaseExpiresAt: new Date(lease.expiresAt).toISOString(),
+  };
+  if (r.name !== undefined) task.name = r.name;
+  if (request?.input !== undefined) task.input = request.input;
+  return task;
 }
 
 export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers {
@@ -55,7 +100,7 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
     async listJobs({ query }) {
       let page;
       try {
-        page = await service.list({ limit: query.limit, after: query.cursor, status: query.status });
+        page = await service.list({ limit: query.limit, after: query.cursor, status: query.status, name: query.name });
       } catch (e) {
         if (e instanceof BadCursorError) return { status: 400, body: invalid("query/cursor", "is not a cursor this server issued") };
         throw e;
@@ -66,6 +111,7 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
       if (page.next) {
         const qs = new URLSearchParams({ cursor: page.next, limit: String(query.limit) });
         if (query.status) qs.set("status", query.status);
+        if (query.name !== undefined) qs.set("name", query.name);
         body.next = `${basePath}/resources?${qs}`;
       }
       return { status: 200, body };
@@ -119,8 +165,21 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
     async cancelJob({ params }) {
       const r = await service.cancel(params.id);
       if (r.kind === "not-found") return { status: 404, body: notFound(params.id) };
-      if (r.kind === "conflict") return { status: 409, body: conflict(r.reason) };
+      if (r.kind === "conflict") return { status: 409, body: conflict(r.reason, r.type) };
       return { status: 200, body: toJob(r.job) };
+    },
+
+    async claimTasks({ body, headers }, ctx) {
+      const wait = Math.min(preferredWait(headers.prefer) ?? 0, opts.longPollMaxSeconds);
+      const gone = new AbortController();
+      if (wait > 0) ctx.res.once("close", () => gone.abort());
+      const jobs = await service.claim({ worker: body.worker, names: body.names, max: body.max ?? 1, leaseSeconds: body.leaseSeconds ?? 30 }, wait * 1000, gone.signal);
+      // The worker went away while its claim was held: nobody would work on these.
+      if (gone.signal.aborted && jobs.length) {
+        await service.release(jobs);
+        return { status: 200, body: { tasks: [] } };
+      }
+      return { status: 200, body: { tasks: jobs.map(toTask) } };
     },
 
     async getJobResult({ params }) {
@@ -141,8 +200,14 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
         throw e;
       }
       if (r.kind === "not-found") return { status: 404, body: notFound(params.id) };
-      if (r.kind === "conflict") return { status: 409, body: conflict(r.reason) };
-      return { status: 200, body: { status: "UPDATED" } };
+      if (r.kind === "conflict") return { status: 409, body: conflict(r.reason, r.type) };
+      const updated: { status: "UPDATED"; leaseExpiresAt?: string; retryAt?: string } = { status: "UPDATED" };
+      // A heartbeat that extended the lease says until when.
+      if (r.job.status === IN_PROGRESS && body?.leaseToken !== undefined && r.job.lease?.token === body.leaseToken && r.job.lease.expiresAt > 0) {
+        updated.leaseExpiresAt = new Date(r.job.lease.expiresAt).toISOString();
+      }
+      if (r.retryAt !== undefined) updated.retryAt = new Date(r.retryAt).toISOString();
+      return { status: 200, body: updated };
     },
   };
 }

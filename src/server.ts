@@ -29,6 +29,8 @@ export interface StartOptions {
   clock?: Clock;
   logger?: Logger;
   store?: JobStore;
+  /** Source of retry jitter (tests). */
+  random?: () => number;
   onResponseValidationError?: (f: ResponseValidationFailure) => void;
 }
 
@@ -56,6 +58,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     clock: opts.clock ?? systemClock,
     deadlineMs: config.deadlineSeconds * 1000,
     retentionMs: config.retentionSeconds * 1000,
+    defaultMaxAttempts: config.maxAttempts,
+    retryBackoffMs: config.retryBackoffMs,
+    retryBackoffMaxMs: config.retryBackoffMaxMs,
+    random: opts.random,
   });
   const app = createApp({
     service,
@@ -99,7 +105,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const sweep = async () => {
     try {
       const r = await service.sweep();
-      if (r.expired || r.purged) logger.info(r, "sweep");
+      if (r.expired || r.exhausted || r.purged) logger.info(r, "sweep");
     } catch (err) {
       logger.error({ err }, "sweep failed");
     }

@@ -4,17 +4,20 @@ import { ConfigError } from "./config.js";
 import { SqliteJobStore } from "./jobs/sqlite-store.js";
 import type { JobStore } from "./jobs/store.js";
 
-export async function openStore(config: Pick<Config, "databaseUrl" | "sqliteSynchronous">, onIdleError?: (e: Error) => void): Promise<JobStore> {
+export async function openStore(
+  config: Pick<Config, "databaseUrl" | "sqliteSynchronous"> & Partial<Pick<Config, "maxAttempts">>,
+  onIdleError?: (e: Error) => void,
+): Promise<JobStore> {
   const url = config.databaseUrl;
   if (/^postgres(ql)?:\/\//.test(url)) {
     // Loaded only when used: node-postgres is not needed on the embedded default.
     const { PgJobStore } = await import("./jobs/pg-store.js");
-    return PgJobStore.open(url, {}, onIdleError);
+    return PgJobStore.open(url, { defaultMaxAttempts: config.maxAttempts }, onIdleError);
   }
   if (url.startsWith("sqlite:")) {
     const file = url.slice("sqlite:".length);
     if (!file) throw new ConfigError("DATABASE_URL sqlite: needs a file path or :memory:");
-    return new SqliteJobStore(file, { synchronous: config.sqliteSynchronous });
+    return new SqliteJobStore(file, { synchronous: config.sqliteSynchronous, defaultMaxAttempts: config.maxAttempts });
   }
   throw new ConfigError(`DATABASE_URL ${JSON.stringify(url.split(":")[0])}: is not a supported store (use sqlite:PATH or postgres://...)`);
 }

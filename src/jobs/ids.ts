@@ -8,6 +8,15 @@ let offset = pool.length;
 
 /** 128 random bits, base64url: 22 characters, unguessable and never sequential. */
 export function newJobId(): string {
+  return randomToken();
+}
+
+/** A lease token: 128 random bits, base64url, like ids but never derived from one. */
+export function newLeaseToken(): string {
+  return randomToken();
+}
+
+function randomToken(): string {
   if (offset === pool.length) {
     randomFillSync(pool);
     offset = 0;

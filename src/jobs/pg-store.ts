@@ -3,9 +3,12 @@
 // counter, so `seq` order is commit order and pagination never skips a job that commits late;
 // idempotency keys are unique in the table; the schema is migrated under an advisory lock.
 import pg from "pg";
-import { IN_PROGRESS } from "./machine.js";
+import { IN_PROGRESS, type Fence } from "./machine.js";
 import {
+  DEFAULT_MAX_ATTEMPTS,
   StoreUnavailableError,
+  type ClaimQuery,
+  type Requeue,
   type Delivery,
   type CreateResult,
   type EndPatch,
@@ -18,13 +21,16 @@ import {
   type TransitionResult,
 } from "./store.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
-import { toRecord, type JobRow } from "./row.js";
+import { fenceSql, newRecord, toRecord, type JobRow } from "./row.js";
 import { ChangeFeed } from "./changes.js";
 
 const CHANNEL = "job_changed";
+/** Payload: the job's name ("" for none). Sent when a job is created or given back. */
+const AVAILABLE = "job_available";
 
-const MIGRATIONS: string[] = [
-  `CREATE TABLE jobs (
+/** Migrations; a migration may depend on the configuration it runs under. */
+const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
+  () => `CREATE TABLE jobs (
      seq BIGINT NOT NULL UNIQUE,
      id TEXT PRIMARY KEY,
      status TEXT NOT NULL CHECK (status IN ('IN PROGRESS', 'SUCCESS', 'FAILED', 'CANCELLED')),
@@ -46,7 +52,7 @@ const MIGRATIONS: string[] = [
    CREATE TABLE job_seq (one INTEGER PRIMARY KEY CHECK (one = 1), value BIGINT NOT NULL);
    INSERT INTO job_seq VALUES (1, 0);`,
   // 2: completion push. The outbox row is written with the job's end, in one statement.
-  `ALTER TABLE jobs ADD COLUMN callback_url TEXT;
+  () => `ALTER TABLE jobs ADD COLUMN callback_url TEXT;
    CREATE TABLE deliveries (
      id TEXT PRIMARY KEY,
      job_id TEXT NOT NULL,
@@ -59,6 +65,25 @@ const MIGRATIONS: string[] = [
      last_error TEXT
    );
    CREATE INDEX deliveries_due ON deliveries (next_attempt_ms) WHERE status = 'pending';`,
+  // 3: workers (as in the SQLite store): claim columns, existing jobs filled from their
+  // request, queue indexes over IN PROGRESS jobs only.
+  (o) => `ALTER TABLE jobs ADD COLUMN name TEXT,
+     ADD COLUMN priority INTEGER NOT NULL DEFAULT 0,
+     ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0,
+     ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT ${o.defaultMaxAttempts},
+     ADD COLUMN run_after_ms BIGINT NOT NULL DEFAULT 0,
+     ADD COLUMN lease_token TEXT,
+     ADD COLUMN lease_expires_ms BIGINT NOT NULL DEFAULT 0,
+     ADD COLUMN lease_ms INTEGER NOT NULL DEFAULT 0,
+     ADD COLUMN worker TEXT;
+   UPDATE jobs SET name = request::jsonb ->> 'name',
+     priority = COALESCE((request::jsonb ->> 'priority')::int, 0),
+     max_attempts = COALESCE((request::jsonb ->> 'maxAttempts')::int, ${o.defaultMaxAttempts})
+   WHERE request <> 'null';
+   CREATE INDEX jobs_queue ON jobs (priority DESC, seq) WHERE status = '${IN_PROGRESS}';
+   CREATE INDEX jobs_queue_name ON jobs (name, priority DESC, seq) WHERE status = '${IN_PROGRESS}';
+   CREATE INDEX jobs_leases ON jobs (lease_expires_ms) WHERE status = '${IN_PROGRESS}' AND lease_expires_ms > 0;
+   CREATE INDEX jobs_name_seq ON jobs (name, seq);`,
 ];
 
 // Writes the outbox row of every ended job that has a callback, in the statement that ends it.
@@ -89,6 +114,8 @@ export interface PgOptions {
   connectTimeoutMs?: number;
   /** Server-side statement timeout (ms). */
   statementTimeoutMs?: number;
+  /** What jobs created before workers existed get as their maxAttempts when migrated. */
+  defaultMaxAttempts?: number;
 }
 
 /** `postgres://...?schema=name`: the schema parameter is ours, not libpq's. */
@@ -122,7 +149,7 @@ export class PgJobStore implements JobStore {
     pool.on("error", (e) => onIdleError?.(e));
     const store = new PgJobStore(pool, schema, parsed.connectionString);
     try {
-      await store.migrate();
+      await store.migrate({ defaultMaxAttempts: opts.defaultMaxAttempts ?? DEFAULT_MAX_ATTEMPTS });
       // Listen from the start, so that the first long-poll misses nothing.
       void store.listen();
     } catch (e) {
@@ -132,7 +159,7 @@ export class PgJobStore implements JobStore {
     return store;
   }
 
-  private async migrate(): Promise<void> {
+  private async migrate(o: { defaultMaxAttempts: number }): Promise<void> {
     const c = await this.pool.connect();
     try {
       await c.query("BEGIN");
@@ -144,7 +171,7 @@ export class PgJobStore implements JobStore {
       let version = r.rows[0]?.version ?? 0;
       if (!r.rows.length) await c.query("INSERT INTO jobs_schema_version VALUES (0)");
       if (version > MIGRATIONS.length) throw new Error(`the job database has schema version ${version}, newer than this program knows (${MIGRATIONS.length})`);
-      for (; version < MIGRATIONS.length; version++) await c.query(MIGRATIONS[version]);
+      for (; version < MIGRATIONS.length; version++) await c.query(MIGRATIONS[version](o));
       await c.query("UPDATE jobs_schema_version SET version = $1", [version]);
       await c.query("COMMIT");
     } catch (e) {
@@ -174,16 +201,28 @@ export class PgJobStore implements JobStore {
       // One statement, one round trip. The counter's row lock is held until this statement's
       // transaction commits, so seq order is commit order, and a concurrent create with the
       // same Idempotency-Key has committed before this one looks (ON CONFLICT sees it).
+      // Long-polling claims on every instance hear of the new job when it commits.
       const inserted = await this.pool.query(
-        `WITH next AS (UPDATE job_seq SET value = value + 1 RETURNING value)
-         INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url)
-         SELECT value, $1, '${IN_PROGRESS}', $2, $3, $4, $5, $6, $7 FROM next
-         ON CONFLICT (idem_key) DO NOTHING`,
-        [job.id, job.start, JSON.stringify(job.request ?? null), job.deadlineAt, job.idempotency?.key ?? null, job.idempotency?.fingerprint ?? null, job.callbackUrl ?? null],
+        `WITH next AS (UPDATE job_seq SET value = value + 1 RETURNING value),
+         ins AS (
+           INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts)
+           SELECT value, $1, '${IN_PROGRESS}', $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM next
+           ON CONFLICT (idem_key) DO NOTHING RETURNING name)
+         SELECT pg_notify('${AVAILABLE}', COALESCE(name, '')) FROM ins`,
+        [
+          job.id,
+          job.start,
+          JSON.stringify(job.request ?? null),
+          job.deadlineAt,
+          job.idempotency?.key ?? null,
+          job.idempotency?.fingerprint ?? null,
+          job.callbackUrl ?? null,
+          job.name ?? null,
+          job.priority ?? 0,
+          job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+        ],
       );
-      if (inserted.rowCount === 1) {
-        return { kind: "created", job: { id: job.id, status: IN_PROGRESS, start: job.start, end: "", request: job.request ?? null, deadlineAt: job.deadlineAt } };
-      }
+      if (inserted.rowCount === 1) return { kind: "created", job: newRecord(job) };
       const prior = (await this.one("SELECT * FROM jobs WHERE idem_key = $1", [job.idempotency!.key]))!;
       return prior.idem_fingerprint === job.idempotency!.fingerprint
         ? { kind: "replayed", job: toRecord(prior) }
@@ -201,42 +240,99 @@ export class PgJobStore implements JobStore {
   list(q: ListQuery): Promise<JobPage> {
     return this.run(async () => {
       const after = q.after === undefined ? 0 : decodeCursor(q.after);
-      const rows = q.status
-        ? (await this.pool.query<Row>("SELECT * FROM jobs WHERE seq > $1 AND status = $2 ORDER BY seq LIMIT $3", [after, q.status, q.limit + 1])).rows
-        : (await this.pool.query<Row>("SELECT * FROM jobs WHERE seq > $1 ORDER BY seq LIMIT $2", [after, q.limit + 1])).rows;
+      const params: unknown[] = [after, q.limit + 1];
+      let where = "seq > $1";
+      if (q.status) where += ` AND status = $${params.push(q.status)}`;
+      if (q.name !== undefined) where += ` AND name = $${params.push(q.name)}`;
+      const rows = (await this.pool.query<Row>(`SELECT * FROM jobs WHERE ${where} ORDER BY seq LIMIT $2`, params)).rows;
       const more = rows.length > q.limit;
       const page = rows.slice(0, q.limit);
       return { jobs: page.map(toRecord), next: more ? encodeCursor(Number(page[page.length - 1].seq)) : undefined };
     });
   }
 
-  end(id: string, p: EndPatch): Promise<TransitionResult> {
+  claim(q: ClaimQuery): Promise<JobRecord[]> {
+    if (!q.tokens.length) return Promise.resolve([]);
     return this.run(async () => {
+      // One statement: SKIP LOCKED lets concurrent claims (from any instance) take different
+      // jobs, and the row lock re-checks the conditions against a concurrent change, so a
+      // job is never handed out twice. Each job gets the token at its place in the order.
+      const params: unknown[] = [q.now, q.tokens.length, q.tokens, q.now + q.leaseMs, q.leaseMs, q.worker];
+      const byName = q.names ? ` AND name = ANY($${params.push(q.names)}::text[])` : "";
+      const r = await this.pool.query<Row>(
+        `WITH c AS (
+           SELECT id, priority, seq FROM jobs
+           WHERE status = '${IN_PROGRESS}' AND lease_expires_ms <= $1 AND run_after_ms <= $1
+             AND attempts < max_attempts AND deadline_ms > $1${byName}
+           ORDER BY priority DESC, seq LIMIT $2
+           FOR UPDATE SKIP LOCKED),
+         picked AS (SELECT id, row_number() OVER (ORDER BY priority DESC, seq) AS n FROM c)
+         UPDATE jobs j SET attempts = j.attempts + 1, lease_token = ($3::text[])[picked.n],
+           lease_expires_ms = $4, lease_ms = $5, worker = $6
+         FROM picked WHERE j.id = picked.id
+         RETURNING j.*`,
+        params,
+      );
+      return r.rows.sort((a, b) => b.priority - a.priority || Number(a.seq) - Number(b.seq)).map(toRecord);
+    });
+  }
+
+  /** A compare-and-set UPDATE (`set` uses $2 onwards) under a fence, notifying on change. */
+  private cas(id: string, set: string, params: unknown[], fence: Fence, extra = ""): Promise<Row | undefined> {
+    const all: unknown[] = [id, ...params];
+    const cond = fenceSql(fence, (_name, value) => `$${all.push(value)}`);
+    return this.one(`UPDATE jobs SET ${set} WHERE id = $1 AND status = '${IN_PROGRESS}'${cond} RETURNING *, pg_notify('${CHANNEL}', id)${extra}`, all);
+  }
+
+  end(id: string, p: EndPatch, fence: Fence): Promise<TransitionResult> {
+    return this.run(async () => {
+      const all: unknown[] = [
+        id,
+        p.to,
+        p.end,
+        Date.parse(p.end),
+        p.progress ?? null,
+        p.to === "SUCCESS",
+        p.to === "SUCCESS" && p.result !== undefined ? JSON.stringify(p.result) : null,
+        p.error ? JSON.stringify(p.error) : null,
+      ];
+      const cond = fenceSql(fence, (_name, value) => `$${all.push(value)}`);
       const row = await this.one(
         `WITH ended AS (
            UPDATE jobs SET status = $2, ended_at = $3, ended_ms = $4, progress = COALESCE($5, progress),
              has_result = $6, result = $7, error = $8
-           WHERE id = $1 AND status = '${IN_PROGRESS}' RETURNING *), ${OUTBOX}
+           WHERE id = $1 AND status = '${IN_PROGRESS}'${cond} RETURNING *), ${OUTBOX}
          SELECT *, pg_notify('${CHANNEL}', id) FROM ended`,
-        [
-          id,
-          p.to,
-          p.end,
-          Date.parse(p.end),
-          p.progress ?? null,
-          p.to === "SUCCESS",
-          p.to === "SUCCESS" && p.result !== undefined ? JSON.stringify(p.result) : null,
-          p.error ? JSON.stringify(p.error) : null,
-        ],
+        all,
       );
       return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
     });
   }
 
-  progress(id: string, progress: number): Promise<TransitionResult> {
+  progress(id: string, progress: number | undefined, fence: Fence): Promise<TransitionResult> {
     return this.run(async () => {
-      const row = await this.one(`UPDATE jobs SET progress = $2 WHERE id = $1 AND status = '${IN_PROGRESS}' RETURNING *, pg_notify('${CHANNEL}', id)`, [id, progress]);
+      // Under a lease, a heartbeat: the lease is extended by its length from now.
+      const set = fence.kind === "lease" ? `progress = COALESCE($2, progress), lease_expires_ms = $3::bigint + lease_ms` : "progress = COALESCE($2, progress)";
+      const params = fence.kind === "lease" ? [progress ?? null, fence.now] : [progress ?? null];
+      const row = await this.cas(id, set, params, fence);
       return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
+    });
+  }
+
+  requeue(id: string, r: Requeue, fence: Fence & { kind: "lease" }): Promise<TransitionResult> {
+    return this.run(async () => {
+      const row = await this.cas(id, "lease_expires_ms = 0, run_after_ms = $2, attempts = attempts - $3", [r.runAfter, r.uncount ? 1 : 0], fence, `, pg_notify('${AVAILABLE}', COALESCE(name, ''))`);
+      return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
+    });
+  }
+
+  exhausted(now: number, limit: number): Promise<string[]> {
+    return this.run(async () => {
+      const r = await this.pool.query<{ id: string }>(
+        `SELECT id FROM jobs WHERE status = '${IN_PROGRESS}' AND lease_expires_ms > 0 AND lease_expires_ms <= $1 AND attempts >= max_attempts LIMIT $2`,
+        [now, limit],
+      );
+      return r.rows.map((x) => x.id);
     });
   }
 
@@ -285,7 +381,8 @@ export class PgJobStore implements JobStore {
     });
   }
 
-  private readonly feed = new ChangeFeed();
+  private readonly feed = new ChangeFeed<string>();
+  private readonly available = new ChangeFeed<string | undefined>();
   private listener?: pg.Client;
   private listening?: Promise<void>;
 
@@ -300,10 +397,20 @@ export class PgJobStore implements JobStore {
     return off;
   }
 
+  /** Jobs made available on any instance, through LISTEN/NOTIFY as for changes. */
+  onAvailable(listener: (name: string | undefined) => void): () => void {
+    const off = this.available.subscribe(listener);
+    void this.listen();
+    return off;
+  }
+
   private listen(): Promise<void> {
     this.listening ??= (async () => {
       const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 2000 });
-      client.on("notification", (n) => n.payload && this.feed.publish(n.payload));
+      client.on("notification", (n) => {
+        if (n.channel === AVAILABLE) this.available.publish(n.payload || undefined);
+        else if (n.payload) this.feed.publish(n.payload);
+      });
       client.on("error", () => {
         this.listener = undefined;
         this.listening = undefined;
@@ -313,7 +420,7 @@ export class PgJobStore implements JobStore {
       });
       try {
         await client.connect();
-        await client.query(`LISTEN ${CHANNEL}`);
+        await client.query(`LISTEN ${CHANNEL}; LISTEN ${AVAILABLE}`);
         this.listener = client;
       } catch {
         this.listening = undefined;
@@ -338,4 +445,3 @@ export class PgJobStore implements JobStore {
     await this.pool.end();
   }
 }
-

@@ -1,7 +1,7 @@
 // The jobs table's row, as both stores read it (SQLite gives numbers where node-postgres
 // gives BIGINTs as strings and BOOLEANs as booleans), and its mapping to a JobRecord.
-import type { JobStatus } from "./machine.js";
-import type { JobError, JobRecord } from "./store.js";
+import { IN_PROGRESS, type JobStatus } from "./machine.js";
+import { DEFAULT_MAX_ATTEMPTS, type JobError, type JobRecord, type NewJob } from "./store.js";
 
 export interface JobRow {
   seq: number | string;
@@ -18,6 +18,15 @@ export interface JobRow {
   idem_key: string | null;
   idem_fingerprint: string | null;
   callback_url: string | null;
+  name: string | null;
+  priority: number;
+  attempts: number;
+  max_attempts: number;
+  run_after_ms: number | string;
+  lease_token: string | null;
+  lease_expires_ms: number | string;
+  lease_ms: number;
+  worker: string | null;
 }
 
 export function toRecord(r: JobRow): JobRecord {
@@ -27,10 +36,49 @@ export function toRecord(r: JobRow): JobRecord {
     start: r.started_at,
     end: r.ended_at,
     request: JSON.parse(r.request),
+    priority: r.priority,
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    runAfter: Number(r.run_after_ms),
     deadlineAt: Number(r.deadline_ms),
   };
+  if (r.name !== null) job.name = r.name;
+  if (r.lease_token !== null) job.lease = { token: r.lease_token, expiresAt: Number(r.lease_expires_ms), ms: r.lease_ms, worker: r.worker ?? "" };
   if (r.progress !== null) job.progress = r.progress;
   if (r.has_result) job.result = r.result === null ? null : JSON.parse(r.result);
   if (r.error !== null) job.error = JSON.parse(r.error) as JobError;
   return job;
+}
+
+/**
+ * The SQL condition a fence adds to a compare-and-set, with its parameters. `param` names a
+ * parameter in the store's own placeholder style (SQLite `@name`, PostgreSQL `$n`).
+ */
+export function fenceSql(fence: { kind: "none" } | { kind: "unheld"; now: number } | { kind: "lease"; token: string; now: number }, param: (name: string, value: unknown) => string): string {
+  switch (fence.kind) {
+    case "none":
+      return "";
+    case "unheld":
+      return ` AND lease_expires_ms <= ${param("now", fence.now)}`;
+    case "lease":
+      return ` AND lease_token = ${param("token", fence.token)} AND lease_expires_ms > ${param("now", fence.now)}`;
+  }
+}
+
+/** The record of a job just inserted, without reading it back. */
+export function newRecord(job: NewJob): JobRecord {
+  const r: JobRecord = {
+    id: job.id,
+    status: IN_PROGRESS,
+    start: job.start,
+    end: "",
+    request: job.request ?? null,
+    priority: job.priority ?? 0,
+    attempts: 0,
+    maxAttempts: job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    runAfter: 0,
+    deadlineAt: job.deadlineAt,
+  };
+  if (job.name !== undefined) r.name = job.name;
+  return r;
 }

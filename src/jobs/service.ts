@@ -1,14 +1,31 @@
-// The job engine: creation with idempotency keys, transitions through the state machine with
-// compare-and-set in the store, deadline expiry and retention.
+// The job engine: creation with idempotency keys; claims, leases and retries for workers;
+// transitions decided by the state machine (machine.ts) and applied by the store with
+// compare-and-set under a fence; deadline expiry and retention.
 import type { JobRequest, TaskUpdate } from "../../generated/types.js";
+import { ClaimWaiters } from "./changes.js";
 import type { Clock } from "./clock.js";
 import { fingerprint } from "./fingerprint.js";
-import { newJobId } from "./ids.js";
-import { decide, IN_PROGRESS, type TerminalStatus, type Transition } from "./machine.js";
-import type { CreateResult, JobError, JobPage, JobRecord, JobStore, ListQuery } from "./store.js";
+import { newJobId, newLeaseToken } from "./ids.js";
+import { decide, IN_PROGRESS, retryDelay, type ConflictType, type Fence, type Transition } from "./machine.js";
+import {
+  DEFAULT_MAX_ATTEMPTS,
+  type CreateResult,
+  type JobError,
+  type JobPage,
+  type JobRecord,
+  type JobStore,
+  type ListQuery,
+  type TaskError,
+  type TransitionResult,
+} from "./store.js";
 
 export const JOB_FAILED_TYPE = "urn:async-api:job-failed";
 export const DEADLINE_EXCEEDED_TYPE = "urn:async-api:deadline-exceeded";
+export const ATTEMPTS_EXHAUSTED_TYPE = "urn:async-api:attempts-exhausted";
+export const LEASE_EXPIRED_TYPE = "urn:async-api:lease-expired";
+
+/** How often a long-polling claim looks again by itself, for jobs that become available by time (backoff over, lease expired). */
+const CLAIM_RECHECK_MS = 1000;
 
 export interface JobServiceOptions {
   clock: Clock;
@@ -16,11 +33,26 @@ export interface JobServiceOptions {
   deadlineMs: number;
   /** Ended jobs are removed this long after they ended. */
   retentionMs: number;
+  /** maxAttempts of a job whose request does not say (default 3). */
+  defaultMaxAttempts?: number;
+  /** First retry delay after a retryable failure (doubling per attempt, with jitter; default 1 s). */
+  retryBackoffMs?: number;
+  /** Longest retry delay (default 5 min). */
+  retryBackoffMaxMs?: number;
+  /** Source of jitter, for tests (default Math.random). */
+  random?: () => number;
+}
+
+export interface ClaimRequest {
+  worker: string;
+  names?: string[];
+  max: number;
+  leaseSeconds: number;
 }
 
 export type ChangeResult =
-  | { kind: "ok"; job: JobRecord }
-  | { kind: "conflict"; job: JobRecord; reason: string }
+  | { kind: "ok"; job: JobRecord; retryAt?: number }
+  | { kind: "conflict"; job: JobRecord; type: ConflictType; reason: string }
   | { kind: "not-found" };
 
 /** A contradiction inside an update body (e.g. `error` on SUCCESS). */
@@ -30,8 +62,16 @@ export class InvalidUpdateError extends Error {
   }
 }
 
+type Applied = TransitionResult & { retryAt?: number };
+
 export class JobService {
-  constructor(readonly store: JobStore, private readonly opts: JobServiceOptions) {}
+  private readonly claims = new ClaimWaiters();
+  private readonly offAvailable: () => void;
+
+  constructor(readonly store: JobStore, private readonly opts: JobServiceOptions) {
+    // One job available: one waiting claim is woken to take it (not every waiting worker).
+    this.offAvailable = store.onAvailable((name) => this.claims.notify(name));
+  }
 
   private iso(ms = this.opts.clock.now()): string {
     return new Date(ms).toISOString();
@@ -42,6 +82,9 @@ export class JobService {
     return this.store.create({
       id: newJobId(),
       request: request ?? null,
+      name: request?.name,
+      priority: request?.priority ?? 0,
+      maxAttempts: request?.maxAttempts ?? this.opts.defaultMaxAttempts ?? DEFAULT_MAX_ATTEMPTS,
       start: this.iso(now),
       deadlineAt: now + this.opts.deadlineMs,
       callbackUrl: request?.callbackUrl,
@@ -49,55 +92,128 @@ export class JobService {
     });
   }
 
-  /** The job as it is now; a job past its deadline is failed first, so no poll reports it running. */
+  /**
+   * The job as it is now. A job past its deadline, or whose last allowed attempt's lease has
+   * expired, is failed first: no reader ever sees it running.
+   */
   async get(id: string): Promise<JobRecord | undefined> {
     const job = await this.store.get(id);
-    if (job && job.status === IN_PROGRESS && job.deadlineAt <= this.opts.clock.now()) {
-      const r = await this.store.end(id, { to: "FAILED", end: this.iso(), error: deadlineError() });
-      return r.kind === "not-found" ? undefined : r.job;
-    }
-    return job;
+    const r = job && (await this.overdue(job, this.opts.clock.now()));
+    if (!r) return job;
+    return r.kind === "not-found" ? undefined : r.job;
+  }
+
+  /** Fails a job past its deadline or whose last allowed lease has expired; undefined if it is neither. */
+  private overdue(job: JobRecord, now: number): Promise<TransitionResult> | undefined {
+    if (job.status !== IN_PROGRESS) return undefined;
+    if (job.deadlineAt <= now) return this.store.end(job.id, { to: "FAILED", end: this.iso(now), error: deadlineError() }, { kind: "none" });
+    // Unheld: a lease that is (or was, by now) the job's current one has run out; no claim hands
+    // out a job without attempts left, so nobody can take it meanwhile.
+    if (exhaustedAt(job, now)) return this.store.end(job.id, { to: "FAILED", end: this.iso(now), error: leaseExpiredError(job) }, { kind: "unheld", now });
+    return undefined;
   }
 
   list(q: ListQuery): Promise<JobPage> {
     return this.store.list(q);
   }
 
+  /**
+   * Hands out up to `max` waiting jobs under new leases. With `waitMs`, a claim that finds
+   * nothing waits for a job to become available (woken by the store) and answers as soon as
+   * it has one, or empty when the time runs out, the signal aborts or the service stops.
+   */
+  async claim(req: ClaimRequest, waitMs = 0, signal?: AbortSignal): Promise<JobRecord[]> {
+    const until = Date.now() + waitMs;
+    for (;;) {
+      // Registered before looking, so a job that arrives meanwhile is not missed.
+      const waiter = waitMs > 0 ? this.claims.add(req.names) : undefined;
+      try {
+        const jobs = await this.store.claim({
+          now: this.opts.clock.now(),
+          worker: req.worker,
+          names: req.names,
+          tokens: Array.from({ length: req.max }, newLeaseToken),
+          leaseMs: req.leaseSeconds * 1000,
+        });
+        const left = until - Date.now();
+        if (!waiter || jobs.length || left <= 0 || signal?.aborted || this.stopped) return jobs;
+        await waiter.wait(Math.min(left, CLAIM_RECHECK_MS), signal);
+        if (signal?.aborted || this.stopped) return [];
+      } finally {
+        waiter?.done();
+      }
+    }
+  }
+
+  /** Gives jobs back unfinished (a claim whose client went away before the answer). */
+  async release(jobs: JobRecord[]): Promise<void> {
+    const now = this.opts.clock.now();
+    await Promise.all(jobs.map((j) => this.store.requeue(j.id, { runAfter: 0, uncount: true }, { kind: "lease", token: j.lease!.token, now })));
+  }
+
   cancel(id: string): Promise<ChangeResult> {
-    return this.transition(id, { kind: "end", to: "CANCELLED" }, () => this.store.end(id, { to: "CANCELLED", end: this.iso() }));
+    return this.transition(id, { kind: "cancel" }, undefined, (fence) => this.store.end(id, { to: "CANCELLED", end: this.iso() }, fence));
   }
 
   /** What the backend reports through PUT /tasks/{id}. */
   update(id: string, body: TaskUpdate | null | undefined): Promise<ChangeResult> {
     const u = body ?? {};
-    const keys = Object.keys(u);
-    const to: TerminalStatus | undefined =
-      u.status ?? (u.error !== undefined ? "FAILED" : keys.length === 1 && keys[0] === "progress" ? undefined : "SUCCESS");
+    const token = u.leaseToken;
+    if (u.release) {
+      if (token === undefined) throw new InvalidUpdateError("body/release", "only the holder of the job's lease can release it: send its leaseToken");
+      const extra = Object.keys(u).find((k) => k !== "release" && k !== "leaseToken");
+      if (extra) throw new InvalidUpdateError(`body/${extra}`, "a release takes nothing but the leaseToken");
+      return this.transition(id, { kind: "release" }, token, (fence) => this.store.requeue(id, { runAfter: 0, uncount: true }, fence as Fence & { kind: "lease" }));
+    }
+    const onlyProgress = Object.keys(u).every((k) => k === "progress" || k === "leaseToken") && (token !== undefined || u.progress !== undefined);
+    const to = u.status ?? (u.error !== undefined ? "FAILED" : u.result !== undefined || !onlyProgress ? "SUCCESS" : undefined);
     if (to === "SUCCESS" && u.error !== undefined) throw new InvalidUpdateError("body/error", "error is only allowed with status FAILED");
     if (to === "FAILED" && u.result !== undefined) throw new InvalidUpdateError("body/result", "result is only allowed with status SUCCESS");
-    if (to === undefined) {
-      return this.transition(id, { kind: "progress" }, () => this.store.progress(id, u.progress!));
+    if (u.retryable !== undefined && to !== "FAILED") throw new InvalidUpdateError("body/retryable", "retryable is only allowed with status FAILED");
+    if (u.retryable && token === undefined) {
+      throw new InvalidUpdateError("body/retryable", "only the holder of the job's lease can ask for another attempt: send its leaseToken");
     }
-    const error: JobError | undefined =
-      to === "FAILED" ? { type: u.error?.type ?? JOB_FAILED_TYPE, title: u.error?.title ?? "The job failed", ...(u.error?.detail !== undefined ? { detail: u.error.detail } : {}) } : undefined;
-    return this.transition(id, { kind: "end", to }, () =>
-      this.store.end(id, { to, end: this.iso(), progress: u.progress, result: to === "SUCCESS" ? (u.result ?? null) : undefined, error }),
+    if (to === undefined) {
+      return this.transition(id, { kind: "progress" }, token, (fence) => this.store.progress(id, u.progress, fence));
+    }
+    const error: JobError | undefined = to === "FAILED" ? reportedError(u.error) : undefined;
+    if (u.retryable) {
+      return this.transition(id, { kind: "retry" }, token, (fence, job) => {
+        const now = this.opts.clock.now();
+        if (job.attempts >= job.maxAttempts) {
+          return this.store.end(id, { to: "FAILED", end: this.iso(now), progress: u.progress, error: exhaustedError(job, error!) }, fence);
+        }
+        const retryAt = now + retryDelay(job.attempts, this.opts.retryBackoffMs ?? 1000, this.opts.retryBackoffMaxMs ?? 300_000, this.opts.random);
+        return this.store.requeue(id, { runAfter: retryAt, uncount: false }, fence as Fence & { kind: "lease" }).then((r) => ({ ...r, retryAt }));
+      });
+    }
+    return this.transition(id, { kind: "end", to }, token, (fence) =>
+      this.store.end(id, { to, end: this.iso(), progress: u.progress, result: to === "SUCCESS" ? (u.result ?? null) : undefined, error }, fence),
     );
   }
 
-  private async transition(id: string, t: Transition, apply: () => ReturnType<JobStore["end"]>): Promise<ChangeResult> {
-    const current = await this.get(id);
-    if (!current) return { kind: "not-found" };
-    let job = current;
-    if (decide(job.status, t).kind === "apply") {
-      const r = await apply();
+  /**
+   * Decides the request against the job as it is, applies it under the decision's fence, and
+   * if a racing change made the compare-and-set miss, decides again against the winner.
+   */
+  private async transition(
+    id: string,
+    t: Transition,
+    token: string | undefined,
+    apply: (fence: Fence, job: JobRecord) => Promise<Applied>,
+  ): Promise<ChangeResult> {
+    let job = await this.get(id);
+    for (let round = 0; job; round++) {
+      const d = decide(job, t, token, this.opts.clock.now());
+      if (d.kind === "repeat") return { kind: "ok", job };
+      if (d.kind === "conflict") return { kind: "conflict", job, type: d.type, reason: d.reason };
+      if (round === 5) throw new Error(`job ${id} kept changing under a ${t.kind} request`);
+      const r = await apply(d.fence, job);
+      if (r.kind === "applied") return { kind: "ok", job: r.job, retryAt: r.retryAt };
       if (r.kind === "not-found") return r;
-      if (r.kind === "applied") return { kind: "ok", job: r.job };
-      job = r.job; // lost the race: judge the request against the winner's outcome
+      job = r.job; // lost the race: judge the request against the job as it is now
     }
-    const d = decide(job.status, t);
-    if (d.kind === "conflict") return { kind: "conflict", job, reason: d.reason };
-    return { kind: "ok", job };
+    return { kind: "not-found" };
   }
 
   /** Wake-ups of the long-polls now waiting, for shutdown. */
@@ -132,19 +248,48 @@ export class JobService {
     }
   }
 
-  /** Answers every waiting long-poll at once (on shutdown). */
+  /** Answers every waiting long-poll (job polls and claims) at once (on shutdown). */
   stopWaiting(): void {
     this.stopped = true;
     for (const wake of this.waiting) wake();
+    this.claims.wakeAll();
+    this.offAvailable();
   }
 
-  /** Deadline expiry and retention; safe to run at any time and from several places. */
-  async sweep(): Promise<{ expired: number; purged: number }> {
+  /** Deadline expiry, exhausted leases and retention; safe to run at any time and from several places. */
+  async sweep(): Promise<{ expired: number; exhausted: number; purged: number }> {
     const now = this.opts.clock.now();
     const expired = await this.store.expire(now, this.iso(now), deadlineError());
+    let exhausted = 0;
+    for (const id of await this.store.exhausted(now, 1000)) {
+      const job = await this.store.get(id);
+      const r = job && (await this.overdue(job, now));
+      if (r?.kind === "applied") exhausted++;
+    }
     const purged = await this.store.purge(now - this.opts.retentionMs);
-    return { expired, purged };
+    return { expired, exhausted, purged };
   }
+}
+
+/** The last allowed attempt's lease has run out: nobody will take the job again. */
+function exhaustedAt(job: JobRecord, now: number): boolean {
+  return job.attempts >= job.maxAttempts && job.lease !== undefined && job.lease.expiresAt > 0 && job.lease.expiresAt <= now;
+}
+
+function reportedError(e: TaskError | undefined): JobError {
+  return { type: e?.type ?? JOB_FAILED_TYPE, title: e?.title ?? "The job failed", ...(e?.detail !== undefined ? { detail: e.detail } : {}) };
+}
+
+function exhaustedError(job: JobRecord, cause: TaskError): JobError {
+  return { type: ATTEMPTS_EXHAUSTED_TYPE, title: "attempts exhausted", detail: `all ${job.maxAttempts} attempts failed`, cause };
+}
+
+function leaseExpiredError(job: JobRecord): JobError {
+  return exhaustedError(job, {
+    type: LEASE_EXPIRED_TYPE,
+    title: "lease expired",
+    detail: `worker ${JSON.stringify(job.lease?.worker ?? "")} did not report within ${Math.round((job.lease?.ms ?? 0) / 1000)} s`,
+  });
 }
 
 function deadlineError(): JobError {

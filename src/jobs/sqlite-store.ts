@@ -5,11 +5,14 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { IN_PROGRESS } from "./machine.js";
+import { IN_PROGRESS, type Fence } from "./machine.js";
 import { ChangeFeed } from "./changes.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
-import { toRecord, type JobRow } from "./row.js";
+import { fenceSql, newRecord, toRecord, type JobRow } from "./row.js";
 import {
+  DEFAULT_MAX_ATTEMPTS,
+  type ClaimQuery,
+  type Requeue,
   type Delivery,
   type CreateResult,
   type EndPatch,
@@ -22,8 +25,12 @@ import {
   type TransitionResult,
 } from "./store.js";
 
-/** Schema migrations; `PRAGMA user_version` records how many have been applied. */
-const MIGRATIONS: string[] = [
+/**
+ * Schema migrations; `PRAGMA user_version` records how many have been applied. A migration
+ * may depend on the configuration it runs under (existing jobs get today's defaults).
+ */
+const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
+  () =>
   `CREATE TABLE jobs (
      seq INTEGER PRIMARY KEY AUTOINCREMENT,
      id TEXT NOT NULL UNIQUE,
@@ -44,7 +51,7 @@ const MIGRATIONS: string[] = [
    CREATE INDEX jobs_deadline ON jobs (deadline_ms) WHERE status = 'IN PROGRESS';
    CREATE INDEX jobs_ended ON jobs (ended_ms) WHERE ended_ms IS NOT NULL;`,
   // 2: completion push. The outbox row is written with the job's end, in one transaction.
-  `ALTER TABLE jobs ADD COLUMN callback_url TEXT;
+  () => `ALTER TABLE jobs ADD COLUMN callback_url TEXT;
    CREATE TABLE deliveries (
      id TEXT PRIMARY KEY,
      job_id TEXT NOT NULL,
@@ -57,6 +64,26 @@ const MIGRATIONS: string[] = [
      last_error TEXT
    );
    CREATE INDEX deliveries_due ON deliveries (next_attempt_ms) WHERE status = 'pending';`,
+  // 3: workers. What claims filter and order by gets a column of its own (the rest of the
+  // request stays in \`request\`); existing jobs get theirs from their stored request.
+  // The queue indexes hold only IN PROGRESS jobs: claim cost does not grow with ended ones.
+  (o) => `ALTER TABLE jobs ADD COLUMN name TEXT;
+   ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE jobs ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT ${o.defaultMaxAttempts};
+   ALTER TABLE jobs ADD COLUMN run_after_ms INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE jobs ADD COLUMN lease_token TEXT;
+   ALTER TABLE jobs ADD COLUMN lease_expires_ms INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE jobs ADD COLUMN lease_ms INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE jobs ADD COLUMN worker TEXT;
+   UPDATE jobs SET name = json_extract(request, '$.name'),
+     priority = COALESCE(json_extract(request, '$.priority'), 0),
+     max_attempts = COALESCE(json_extract(request, '$.maxAttempts'), ${o.defaultMaxAttempts})
+   WHERE request <> 'null';
+   CREATE INDEX jobs_queue ON jobs (priority DESC, seq) WHERE status = '${IN_PROGRESS}';
+   CREATE INDEX jobs_queue_name ON jobs (name, priority DESC, seq) WHERE status = '${IN_PROGRESS}';
+   CREATE INDEX jobs_leases ON jobs (lease_expires_ms) WHERE status = '${IN_PROGRESS}' AND lease_expires_ms > 0;
+   CREATE INDEX jobs_name_seq ON jobs (name, seq);`,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -66,7 +93,14 @@ type Row = JobRow;
 export interface SqliteOptions {
   /** `FULL` also survives power loss; `NORMAL` (default) survives process crashes. */
   synchronous?: "NORMAL" | "FULL";
+  /** What jobs created before workers existed get as their maxAttempts when migrated. */
+  defaultMaxAttempts?: number;
 }
+
+// A claimable job: waiting (no unexpired lease), past its backoff, before its deadline, with
+// attempts left. Ordered as the queue indexes are.
+const CLAIMABLE = `status = '${IN_PROGRESS}' AND lease_expires_ms <= @now AND run_after_ms <= @now
+  AND attempts < max_attempts AND deadline_ms > @now`;
 
 export class SqliteJobStore implements JobStore {
   private readonly db: Database.Database;
@@ -79,25 +113,28 @@ export class SqliteJobStore implements JobStore {
     this.db.pragma(`synchronous = ${opts.synchronous ?? "NORMAL"}`);
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("foreign_keys = ON");
-    this.migrate();
+    this.migrate({ defaultMaxAttempts: opts.defaultMaxAttempts ?? DEFAULT_MAX_ATTEMPTS });
     const db = this.db;
     this.stmt = {
       // A repeated Idempotency-Key inserts nothing.
       insert: db.prepare(
-        `INSERT INTO jobs (id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url)
-         VALUES (@id, '${IN_PROGRESS}', @start, @request, @deadline, @key, @fingerprint, @callback)
+        `INSERT INTO jobs (id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts)
+         VALUES (@id, '${IN_PROGRESS}', @start, @request, @deadline, @key, @fingerprint, @callback, @name, @priority, @maxAttempts)
          ON CONFLICT (idem_key) DO NOTHING`,
       ),
       byId: db.prepare<[string], Row>("SELECT * FROM jobs WHERE id = ?"),
       byKey: db.prepare<[string], Row>("SELECT * FROM jobs WHERE idem_key = ?"),
-      page: db.prepare<[number, number], Row>("SELECT * FROM jobs WHERE seq > ? ORDER BY seq LIMIT ?"),
-      pageByStatus: db.prepare<[number, string, number], Row>("SELECT * FROM jobs WHERE seq > ? AND status = ? ORDER BY seq LIMIT ?"),
-      end: db.prepare<Record<string, unknown>, Row>(
-        `UPDATE jobs SET status = @to, ended_at = @end, ended_ms = @endedMs,
-           progress = COALESCE(@progress, progress), has_result = @hasResult, result = @result, error = @error
-         WHERE id = @id AND status = '${IN_PROGRESS}' RETURNING *`,
+      claimable: db.prepare<{ now: number; max: number }, { id: string }>(`SELECT id FROM jobs WHERE ${CLAIMABLE} ORDER BY priority DESC, seq LIMIT @max`),
+      claimableByName: db.prepare<{ now: number; max: number; names: string }, { id: string }>(
+        `SELECT id FROM jobs WHERE ${CLAIMABLE} AND name IN (SELECT value FROM json_each(@names)) ORDER BY priority DESC, seq LIMIT @max`,
       ),
-      progress: db.prepare<[number, string], Row>(`UPDATE jobs SET progress = ? WHERE id = ? AND status = '${IN_PROGRESS}' RETURNING *`),
+      take: db.prepare<{ id: string; token: string; expires: number; ms: number; worker: string }, Row>(
+        `UPDATE jobs SET attempts = attempts + 1, lease_token = @token, lease_expires_ms = @expires, lease_ms = @ms, worker = @worker
+         WHERE id = @id RETURNING *`,
+      ),
+      exhausted: db.prepare<[number, number], { id: string }>(
+        `SELECT id FROM jobs WHERE status = '${IN_PROGRESS}' AND lease_expires_ms > 0 AND lease_expires_ms <= ? AND attempts >= max_attempts LIMIT ?`,
+      ),
       expire: db.prepare<Record<string, unknown>, { id: string; callback_url: string | null }>(
         `UPDATE jobs SET status = 'FAILED', ended_at = @end, ended_ms = @now, error = @error
          WHERE status = '${IN_PROGRESS}' AND deadline_ms <= @now RETURNING id, callback_url`,
@@ -118,10 +155,15 @@ export class SqliteJobStore implements JobStore {
       retry: db.prepare("UPDATE deliveries SET attempts = attempts + 1, next_attempt_ms = ?, lease_until_ms = 0, last_error = ? WHERE id = ?"),
       failed: db.prepare("UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?"),
     };
-    this.endTx = db.transaction((id: string, params: Record<string, unknown>, now: number) => {
-      const row = this.stmt.end.get(params);
+    this.endTx = db.transaction((id: string, fence: Fence, params: Record<string, unknown>, now: number) => {
+      const row = this.fenced("end", fence, params);
       if (row?.callback_url) this.stmt.addDelivery.run(id, row.callback_url, now, now);
       return row;
+    });
+    this.claimTx = db.transaction((q: ClaimQuery) => {
+      const max = q.tokens.length;
+      const ids = q.names ? this.stmt.claimableByName.all({ now: q.now, max, names: JSON.stringify(q.names) }) : this.stmt.claimable.all({ now: q.now, max });
+      return ids.map(({ id }, i) => this.stmt.take.get({ id, token: q.tokens[i], expires: q.now + q.leaseMs, ms: q.leaseMs, worker: q.worker })!);
     });
     this.expireTx = db.transaction((params: Record<string, unknown>, now: number) => {
       const rows = this.stmt.expire.all(params);
@@ -130,14 +172,14 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
-  private migrate(): void {
+  private migrate(o: { defaultMaxAttempts: number }): void {
     const version = this.db.pragma("user_version", { simple: true }) as number;
     if (version > MIGRATIONS.length) {
       throw new Error(`the job database has schema version ${version}, newer than this program knows (${MIGRATIONS.length})`);
     }
     for (let v = version; v < MIGRATIONS.length; v++) {
       this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[v]);
+        this.db.exec(MIGRATIONS[v](o));
         this.db.pragma(`user_version = ${v + 1}`);
       }).immediate();
     }
@@ -191,9 +233,13 @@ export class SqliteJobStore implements JobStore {
       key: job.idempotency?.key ?? null,
       fingerprint: job.idempotency?.fingerprint ?? null,
       callback: job.callbackUrl ?? null,
+      name: job.name ?? null,
+      priority: job.priority ?? 0,
+      maxAttempts: job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     });
     if (changes === 1) {
-      return { kind: "created", job: { id: job.id, status: IN_PROGRESS, start: job.start, end: "", request: job.request ?? null, deadlineAt: job.deadlineAt } };
+      this.available.publish(job.name);
+      return { kind: "created", job: newRecord(job) };
     }
     const prior = this.stmt.byKey.get(job.idempotency!.key)!;
     return prior.idem_fingerprint === job.idempotency!.fingerprint
@@ -206,20 +252,63 @@ export class SqliteJobStore implements JobStore {
     return row && toRecord(row);
   }
 
+  /** One prepared statement per combination of list filters, made on first use. */
+  private readonly pages = new Map<string, Database.Statement<Record<string, unknown>, Row>>();
+
   async list(q: ListQuery): Promise<JobPage> {
     const after = q.after === undefined ? 0 : decodeCursor(q.after);
-    const rows = q.status ? this.stmt.pageByStatus.all(after, q.status, q.limit + 1) : this.stmt.page.all(after, q.limit + 1);
+    const key = `${q.status ? "s" : ""}${q.name !== undefined ? "n" : ""}`;
+    let stmt = this.pages.get(key);
+    if (!stmt) {
+      const where = ["seq > @after", ...(q.status ? ["status = @status"] : []), ...(q.name !== undefined ? ["name = @name"] : [])].join(" AND ");
+      stmt = this.db.prepare<Record<string, unknown>, Row>(`SELECT * FROM jobs WHERE ${where} ORDER BY seq LIMIT @limit`);
+      this.pages.set(key, stmt);
+    }
+    const params: Record<string, unknown> = { after, limit: q.limit + 1 };
+    if (q.status) params.status = q.status;
+    if (q.name !== undefined) params.name = q.name;
+    const rows = stmt.all(params);
     const more = rows.length > q.limit;
     const page = rows.slice(0, q.limit);
     return { jobs: page.map(toRecord), next: more ? encodeCursor(Number(page[page.length - 1].seq)) : undefined };
   }
 
-  private readonly endTx: (id: string, params: Record<string, unknown>, now: number) => Row | undefined;
+  private readonly endTx: (id: string, fence: Fence, params: Record<string, unknown>, now: number) => Row | undefined;
   private readonly expireTx: (params: Record<string, unknown>, now: number) => { id: string; callback_url: string | null }[];
+  private readonly claimTx: Database.Transaction<(q: ClaimQuery) => Row[]>;
 
-  async end(id: string, p: EndPatch): Promise<TransitionResult> {
+  /** Compare-and-set statements by kind and fence, prepared on first use. */
+  private readonly cas = new Map<string, Database.Statement<Record<string, unknown>, Row>>();
+
+  private static readonly CAS_SQL: Record<"end" | "progress" | "heartbeat" | "requeue", string> = {
+    end: `UPDATE jobs SET status = @to, ended_at = @end, ended_ms = @endedMs,
+            progress = COALESCE(@progress, progress), has_result = @hasResult, result = @result, error = @error`,
+    progress: "UPDATE jobs SET progress = COALESCE(@progress, progress)",
+    heartbeat: "UPDATE jobs SET progress = COALESCE(@progress, progress), lease_expires_ms = @now + lease_ms",
+    requeue: "UPDATE jobs SET lease_expires_ms = 0, run_after_ms = @runAfter, attempts = attempts - @uncount",
+  };
+
+  private fenced(kind: keyof typeof SqliteJobStore.CAS_SQL, fence: Fence, params: Record<string, unknown>): Row | undefined {
+    const key = `${kind}:${fence.kind}`;
+    let stmt = this.cas.get(key);
+    if (!stmt) {
+      const cond = fenceSql(fence, (name) => `@${name}`);
+      stmt = this.db.prepare<Record<string, unknown>, Row>(`${SqliteJobStore.CAS_SQL[kind]} WHERE id = @id AND status = '${IN_PROGRESS}'${cond} RETURNING *`);
+      this.cas.set(key, stmt);
+    }
+    if (fence.kind !== "none") params.now = fence.now;
+    if (fence.kind === "lease") params.token = fence.token;
+    return stmt.get(params);
+  }
+
+  async claim(q: ClaimQuery): Promise<JobRecord[]> {
+    if (!q.tokens.length) return [];
+    return this.claimTx.immediate(q).map(toRecord);
+  }
+
+  async end(id: string, p: EndPatch, fence: Fence): Promise<TransitionResult> {
     const endedMs = Date.parse(p.end);
-    const row = this.endTx(id, {
+    const row = this.endTx(id, fence, {
       id,
       to: p.to,
       end: p.end,
@@ -233,10 +322,23 @@ export class SqliteJobStore implements JobStore {
     return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
   }
 
-  async progress(id: string, progress: number): Promise<TransitionResult> {
-    const row = this.stmt.progress.get(progress, id);
+  async progress(id: string, progress: number | undefined, fence: Fence): Promise<TransitionResult> {
+    const row = this.fenced(fence.kind === "lease" ? "heartbeat" : "progress", fence, { id, progress: progress ?? null });
     if (row) this.feed.publish(id);
     return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
+  }
+
+  async requeue(id: string, r: Requeue, fence: Fence & { kind: "lease" }): Promise<TransitionResult> {
+    const row = this.fenced("requeue", fence, { id, runAfter: r.runAfter, uncount: r.uncount ? 1 : 0 });
+    if (row) {
+      this.feed.publish(id);
+      this.available.publish(row.name ?? undefined);
+    }
+    return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
+  }
+
+  async exhausted(now: number, limit: number): Promise<string[]> {
+    return this.stmt.exhausted.all(now, limit).map((r) => r.id);
   }
 
   /** After a compare-and-set that changed nothing: the job as it is now. */
@@ -255,11 +357,17 @@ export class SqliteJobStore implements JobStore {
     return this.stmt.purge.run(before).changes;
   }
 
-  private readonly feed = new ChangeFeed();
+  private readonly feed = new ChangeFeed<string>();
+  private readonly available = new ChangeFeed<string | undefined>();
 
   /** Changes made through this process (other processes on the same file are not seen). */
   onChange(listener: (id: string) => void): () => void {
     return this.feed.subscribe(listener);
+  }
+
+  /** Jobs made available through this process (other processes on the same file are not seen). */
+  onAvailable(listener: (name: string | undefined) => void): () => void {
+    return this.available.subscribe(listener);
   }
 
   async claimDeliveries(now: number, leaseMs: number, limit: number): Promise<Delivery[]> {
@@ -280,3 +388,4 @@ export class SqliteJobStore implements JobStore {
     if (this.db.open) this.db.close();
   }
 }
+

@@ -1,10 +1,30 @@
 // The JobStore contract. Implementations: sqlite-store.ts (embedded default), pg-store.ts.
-import type { JobStatus, TerminalStatus } from "./machine.js";
+import type { Fence, JobStatus, TerminalStatus } from "./machine.js";
+
+/** What a worker reports when an attempt fails. */
+export interface TaskError {
+  type?: string;
+  title: string;
+  detail?: string;
+}
 
 export interface JobError {
   type: string;
   title: string;
   detail?: string;
+  /** The last attempt's error, when the attempts are exhausted. */
+  cause?: TaskError;
+}
+
+/** The latest claim of a job (kept after it ends, so that its token is still recognised). */
+export interface Lease {
+  token: string;
+  /** Epoch ms; 0 once given back (retryable failure or release). */
+  expiresAt: number;
+  /** What a heartbeat extends it by. */
+  ms: number;
+  /** Who claimed it. */
+  worker: string;
 }
 
 export interface JobRecord {
@@ -19,6 +39,14 @@ export interface JobRecord {
   result?: unknown;
   error?: JobError;
   request: unknown;
+  name?: string;
+  priority: number;
+  /** Claims so far (the running attempt included); an attempt given back does not count. */
+  attempts: number;
+  maxAttempts: number;
+  /** Epoch ms before which the job is not handed out (retry backoff). */
+  runAfter: number;
+  lease?: Lease;
   /** Epoch ms after which an IN PROGRESS job is failed. */
   deadlineAt: number;
 }
@@ -26,6 +54,11 @@ export interface JobRecord {
 export interface NewJob {
   id: string;
   request: unknown;
+  name?: string;
+  /** Default 0. */
+  priority?: number;
+  /** Default DEFAULT_MAX_ATTEMPTS. */
+  maxAttempts?: number;
   /** Where to push the job when it ends. */
   callbackUrl?: string;
   start: string;
@@ -57,7 +90,27 @@ export interface ListQuery {
   /** Opaque cursor from a previous page. */
   after?: string;
   status?: JobStatus;
+  name?: string;
 }
+
+export interface ClaimQuery {
+  now: number;
+  worker: string;
+  /** Only jobs with one of these names. */
+  names?: string[];
+  /** One fresh, unguessable token per job that may be handed out (at most this many jobs). */
+  tokens: string[];
+  leaseMs: number;
+}
+
+/** Give a held job back: after a retryable failure (counts as an attempt) or unfinished (does not). */
+export interface Requeue {
+  runAfter: number;
+  /** The attempt does not count: attempts goes back by one. */
+  uncount: boolean;
+}
+
+export const DEFAULT_MAX_ATTEMPTS = 3;
 
 export interface JobPage {
   jobs: JobRecord[];
@@ -79,12 +132,26 @@ export interface JobStore {
   create(job: NewJob): Promise<CreateResult>;
   get(id: string): Promise<JobRecord | undefined>;
   list(q: ListQuery): Promise<JobPage>;
-  /** Compare-and-set: ends the job only if it is still IN PROGRESS. */
-  end(id: string, patch: EndPatch): Promise<TransitionResult>;
-  /** Compare-and-set: updates progress only while the job is IN PROGRESS. */
-  progress(id: string, progress: number): Promise<TransitionResult>;
+  /**
+   * Hands out up to `tokens.length` waiting jobs (IN PROGRESS, no unexpired lease, past their
+   * backoff and before their deadline, attempts left), highest priority first, then oldest,
+   * each under a new lease with its own token; attempts + 1. Atomic per job: no job is ever
+   * handed out under two unexpired leases, from any number of processes.
+   */
+  claim(q: ClaimQuery): Promise<JobRecord[]>;
+  /** Compare-and-set: ends the job only if it is still IN PROGRESS and the fence holds. */
+  end(id: string, patch: EndPatch, fence: Fence): Promise<TransitionResult>;
+  /**
+   * Compare-and-set, while IN PROGRESS and the fence holds: sets progress (when given) and,
+   * under a lease fence, extends the lease by its length from the fence's `now`.
+   */
+  progress(id: string, progress: number | undefined, fence: Fence): Promise<TransitionResult>;
+  /** Compare-and-set under a lease fence: the lease ends and the job waits for another claim. */
+  requeue(id: string, r: Requeue, fence: Fence & { kind: "lease" }): Promise<TransitionResult>;
   /** Fails every IN PROGRESS job whose deadline is at or before `now`; returns how many. */
   expire(now: number, end: string, error: JobError): Promise<number>;
+  /** Ids of IN PROGRESS jobs whose last allowed attempt's lease has expired (to be failed). */
+  exhausted(now: number, limit: number): Promise<string[]>;
   /** Removes jobs that ended at or before `before` (epoch ms); returns how many. */
   purge(before: number): Promise<number>;
   /**
@@ -102,6 +169,12 @@ export interface JobStore {
    * unsubscribe function.
    */
   onChange(listener: (id: string) => void): () => void;
+  /**
+   * Calls `listener` with the job's name (undefined when it has none) whenever a job may have
+   * become available to claims: created, or given back. Across instances where the store can
+   * tell. Returns an unsubscribe function.
+   */
+  onAvailable(listener: (name: string | undefined) => void): () => void;
   close(): Promise<void>;
 }
 

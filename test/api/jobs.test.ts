@@ -52,12 +52,27 @@ describe.each(STORE_KINDS)("job API on %s", (kind) => {
       expect(r.status).toBe(202);
     });
 
-    it("polls an IN PROGRESS job as 200 with Retry-After and an empty end", async () => {
-      const id = await create();
+    it("polls an IN PROGRESS job as 200 with Retry-After and an empty end, showing what the client asked for", async () => {
+      const id = await create({ name: "nightly-report", priority: 5, tags: ["a", "b"], input: { day: 1, nested: { x: [1, 2] } }, maxAttempts: 7 });
       const r = await poll(id);
       expect(r.status).toBe(200);
       expect(r.headers.get("retry-after")).toBe("1");
-      expect(r.json).toEqual({ id, href: `/resources/${id}`, status: "IN PROGRESS", start: expect.stringMatching(RFC3339), end: "" });
+      expect(r.json).toEqual({
+        id,
+        href: `/resources/${id}`,
+        status: "IN PROGRESS",
+        name: "nightly-report",
+        priority: 5,
+        tags: ["a", "b"],
+        input: { day: 1, nested: { x: [1, 2] } },
+        attempts: 0,
+        maxAttempts: 7,
+        start: expect.stringMatching(RFC3339),
+        end: "",
+      });
+      // Defaults: priority 0, no tags, the server's JOB_MAX_ATTEMPTS; no name or input without a body.
+      const bare = (await call("POST", `${s.url}/resources`)).json.id;
+      expect((await poll(bare)).json).toEqual({ id: bare, href: `/resources/${bare}`, status: "IN PROGRESS", priority: 0, tags: [], attempts: 0, maxAttempts: 3, start: expect.stringMatching(RFC3339), end: "" });
     });
 
     it("rejects invalid job requests with 400 naming each field", async () => {
@@ -323,13 +338,13 @@ describe.each(STORE_KINDS)("job API on %s", (kind) => {
         expect(late.status).toBe(500);
         expect(late.json).toMatchObject({ status: "FAILED", end: new Date(clock.now()).toISOString(), error: { title: "deadline exceeded" } });
         // The sweeper does the same for jobs nobody polls.
-        expect(await t.service.sweep()).toEqual({ expired: 1, purged: 0 });
+        expect(await t.service.sweep()).toEqual({ expired: 1, exhausted: 0, purged: 0 });
         expect((await t.store.get(swept))!.status).toBe("FAILED");
         // A late completion contradicts the terminal state.
         expect((await call("PUT", `${t.url}/tasks/${swept}`)).status).toBe(409);
         const kept = await mk();
         clock.advance(3_600_000);
-        expect(await t.service.sweep()).toEqual({ expired: 1, purged: 2 });
+        expect(await t.service.sweep()).toEqual({ expired: 1, exhausted: 0, purged: 2 });
         expect((await call("GET", `${t.url}/resources/${polled}`)).status).toBe(404);
         expect((await call("GET", `${t.url}/resources/${kept}`)).status).toBe(500); // expired now, kept for its own retention
         expect(t.invalidResponses).toEqual([]);

@@ -19,7 +19,7 @@ export function tempDir(prefix = "jobs-"): string {
 }
 
 export async function startTestServer(
-  opts: { clock?: Clock; env?: Record<string, string>; dir?: string; databaseUrl?: string } = {},
+  opts: { clock?: Clock; env?: Record<string, string>; dir?: string; databaseUrl?: string; random?: () => number } = {},
 ): Promise<TestServer> {
   const dir = opts.dir ?? tempDir();
   const config: Config = {
@@ -31,6 +31,7 @@ export async function startTestServer(
   const invalidResponses: ResponseValidationFailure[] = [];
   const running = await startServer(config, {
     clock: opts.clock,
+    random: opts.random,
     logger: pino({ level: "silent" }),
     onResponseValidationError: (f) => invalidResponses.push(f),
   });
