@@ -29,7 +29,7 @@ const CHANNEL = "job_changed";
 const AVAILABLE = "job_available";
 
 /** Migrations; a migration may depend on the configuration it runs under. */
-const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
+export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
   () => `CREATE TABLE jobs (
      seq BIGINT NOT NULL UNIQUE,
      id TEXT PRIMARY KEY,

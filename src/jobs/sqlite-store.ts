@@ -29,7 +29,7 @@ import {
  * Schema migrations; `PRAGMA user_version` records how many have been applied. A migration
  * may depend on the configuration it runs under (existing jobs get today's defaults).
  */
-const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
+export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
   () =>
   `CREATE TABLE jobs (
      seq INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -247,6 +247,28 @@ describe.each(STORE_KINDS)("job API on %s", (kind) => {
       }
     });
 
+    it("filters by name, and keeps the filter in next links", async () => {
+      const own = await startOn();
+      try {
+        const mk = async (name: string) => (await call("POST", `${own.url}/resources`, { body: { name } })).json.id as string;
+        const a1 = await mk("alpha");
+        await mk("beta");
+        const a2 = await mk("alpha");
+        const a3 = await mk("alpha");
+        const first = await call("GET", `${own.url}/resources?name=alpha&limit=2`);
+        expect(first.json.tasks.map((t: { id: string }) => t.id)).toEqual([a1, a2]);
+        expect(first.json.next).toMatch(/^\/resources\?cursor=[^&]+&limit=2&name=alpha$/);
+        const second = await call("GET", `${own.url}${first.json.next}`);
+        expect(second.json).toEqual({ tasks: [{ id: a3, href: `/resources/${a3}` }] });
+        await call("DELETE", `${own.url}/resources/${a2}`);
+        expect((await call("GET", `${own.url}/resources?name=alpha&status=CANCELLED`)).json.tasks.map((t: { id: string }) => t.id)).toEqual([a2]);
+        expect((await call("GET", `${own.url}/resources?name=gamma`)).json).toEqual({ tasks: [] });
+        isProblem(await call("GET", `${own.url}/resources?name=`), 400);
+      } finally {
+        await own.close();
+      }
+    });
+
     it("stays stable while jobs are being created", async () => {
       const first = await call("GET", `${s.url}/resources?limit=3`);
       const cursor = new URL(first.json.next, s.url).searchParams.get("cursor");
