@@ -57,19 +57,20 @@ function requestOf(r: JobRecord): JobRequest | null {
 
 export function toJob(r: JobRecord): Job {
   const request = requestOf(r);
+  // In the spec's property order, so that the JSON reads as documented.
   const job: Job = {
     id: r.id,
     href: jobPath(r.id),
     status: r.status,
+    ...(r.name !== undefined && { name: r.name }),
     priority: r.priority,
     tags: request?.tags ?? [],
+    ...(request?.input !== undefined && { input: request.input }),
     attempts: r.attempts,
     maxAttempts: r.maxAttempts,
     start: r.start,
     end: r.end,
   };
-  if (r.name !== undefined) job.name = r.name;
-  if (request?.input !== undefined) job.input = request.input;
   if (r.progress !== undefined) job.progress = r.progress;
   if (r.status === "SUCCESS") job.result = r.result ?? null;
   if (r.status === "FAILED" && r.error) job.error = r.error;

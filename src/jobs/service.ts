@@ -184,7 +184,11 @@ export class JobService {
           return this.store.end(id, { to: "FAILED", end: this.iso(now), progress: u.progress, error: exhaustedError(job, error!) }, fence);
         }
         const retryAt = now + retryDelay(job.attempts, this.opts.retryBackoffMs ?? 1000, this.opts.retryBackoffMaxMs ?? 300_000, this.opts.random);
-        return this.store.requeue(id, { runAfter: retryAt, uncount: false }, fence as Fence & { kind: "lease" }).then((r) => ({ ...r, retryAt }));
+        return this.store.requeue(id, { runAfter: retryAt, uncount: false }, fence as Fence & { kind: "lease" }).then((r) => {
+          // Wake a waiting claim here when the backoff is over (others look again by themselves).
+          if (r.kind === "applied") setTimeout(() => this.claims.notify(job.name), retryAt - now).unref();
+          return { ...r, retryAt };
+        });
       });
     }
     return this.transition(id, { kind: "end", to }, token, (fence) =>

@@ -1,0 +1,58 @@
+// `npm run worker:example`: a worker that does visible work. For each job it goes through
+// `input.steps` steps (default 10) of `input.stepMs` each (default 500 ms), reporting
+// progress after each, and succeeds with a small summary. `input.fail` makes an attempt fail
+// (retryable, unless `input.fail` is "permanent"). Ctrl-C (SIGINT) or SIGTERM stops it
+// gracefully: it takes no more jobs, finishes what it holds or gives it back.
+//
+// Environment: API_URL (default http://127.0.0.1:3000), WORKER_NAMES (comma-separated job
+// names; default any), WORKER_CONCURRENCY (default 2), WORKER_LEASE_SECONDS (default 30),
+// WORKER_SHUTDOWN_TIMEOUT_MS (default 25000).
+import { PermanentJobError, runWorker, type Task } from "../src/client/worker.js";
+
+const env = process.env;
+const who = `example-worker:${process.pid}`;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => (clearTimeout(t), reject(signal.reason)), { once: true });
+  });
+}
+
+const bar = (p: number) => `${"#".repeat(Math.round(p / 10))}${".".repeat(10 - Math.round(p / 10))} ${String(p).padStart(3)}%`;
+const label = (t: Task) => `${t.id} ${JSON.stringify(t.name ?? "")} attempt ${t.attempt}/${t.maxAttempts}`;
+
+const worker = runWorker({
+  baseUrl: env.API_URL ?? "http://127.0.0.1:3000",
+  names: env.WORKER_NAMES ? env.WORKER_NAMES.split(",") : undefined,
+  concurrency: Number(env.WORKER_CONCURRENCY ?? 2),
+  leaseSeconds: Number(env.WORKER_LEASE_SECONDS ?? 30),
+  shutdownTimeoutMs: Number(env.WORKER_SHUTDOWN_TIMEOUT_MS ?? 25_000),
+  worker: who,
+  async handler(task, { signal, progress }) {
+    const input = (task.input ?? {}) as { steps?: number; stepMs?: number; fail?: boolean | string };
+    const steps = Math.max(1, Math.min(1000, Number(input.steps ?? 10)));
+    const stepMs = Math.max(0, Number(input.stepMs ?? 500));
+    for (let i = 1; i <= steps; i++) {
+      await sleep(stepMs, signal);
+      const p = Math.round((i / steps) * 100);
+      console.log(`[worker] ${task.id} ${bar(p)}`);
+      if (i < steps) await progress(p);
+    }
+    if (input.fail === "permanent") throw new PermanentJobError("the input asks to fail for good");
+    if (input.fail) throw new Error("the input asks this attempt to fail");
+    return { steps, by: who, finishedAt: new Date().toISOString() };
+  },
+  onEvent(e) {
+    if (e.type === "claimed") console.log(`[worker] took ${label(e.task)}`);
+    else if (e.type === "succeeded") console.log(`[worker] ${e.task.id} SUCCESS`);
+    else if (e.type === "failed") console.log(`[worker] ${e.task.id} FAILED (${e.retryable ? "will be retried" : "for good"}): ${e.error.title}`);
+    else if (e.type === "cancelled") console.log(`[worker] ${e.task.id} was cancelled; stopped`);
+    else if (e.type === "lease-lost") console.log(`[worker] ${e.task.id} lease lost (${e.reason}); stopped`);
+    else if (e.type === "released") console.log(`[worker] ${e.task.id} given back unfinished`);
+    else console.log(`[worker] error: ${(e.error as Error)?.message ?? String(e.error)}`);
+  },
+});
+console.log(`[worker] ${who} waiting for jobs at ${env.API_URL ?? "http://127.0.0.1:3000"}`);
+await worker.done;
+console.log("[worker] stopped");

@@ -1,0 +1,162 @@
+// The worker SDK (src/client/worker.ts) against the real service over HTTP, on every store:
+// jobs done end to end with progress, retries of thrown errors, permanent failures, cancel
+// reaching the handler's signal within one heartbeat interval, a lost lease, and stopping.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { JobCancelledError, LeaseLostError, PermanentJobError, runWorker, type RunningWorker, type WorkerEvent, type WorkerOptions } from "../../src/client/worker.js";
+import { call } from "../helpers/http.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+import { dropTestSchemas, freshDatabaseUrl, STORE_KINDS } from "../helpers/stores.js";
+
+afterAll(() => dropTestSchemas());
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+describe.each(STORE_KINDS)("worker SDK on %s", (kind) => {
+  let s: TestServer;
+  const workers: RunningWorker[] = [];
+  const events: WorkerEvent[] = [];
+  const start = (opts: Partial<WorkerOptions> & Pick<WorkerOptions, "handler" | "names">) => {
+    const w = runWorker({ baseUrl: s.url, handleSignals: false, pollSeconds: 5, onEvent: (e) => events.push(e), ...opts });
+    workers.push(w);
+    return w;
+  };
+  const create = async (body: unknown) => (await call("POST", `${s.url}/resources`, { body })).json.id as string;
+  const job = async (id: string) => (await call("GET", `${s.url}/resources/${id}`)).json;
+  const ended = (id: string) => until(`job ${id} to end`, async () => ((await job(id)).status !== "IN PROGRESS" ? job(id) : undefined));
+
+  beforeAll(async () => {
+    s = await startTestServer({ databaseUrl: freshDatabaseUrl(kind), env: { JOB_RETRY_BACKOFF_MS: "50" } });
+  });
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop()));
+    events.length = 0;
+    expect(s.invalidResponses).toEqual([]);
+  });
+  afterAll(() => s.close());
+
+  it("does jobs end to end: takes them, reports progress, stores the results", async () => {
+    const progressSeen = new Set<number>();
+    start({
+      names: ["e2e"],
+      concurrency: 3,
+      handler: async (task, { progress }) => {
+        for (const p of [25, 50, 75]) {
+          await progress(p);
+          progressSeen.add((await job(task.id)).progress);
+        }
+        return { doubled: (task.input as { n: number }).n * 2 };
+      },
+    });
+    const ids = await Promise.all([1, 2, 3, 4, 5, 6, 7].map((n) => create({ name: "e2e", input: { n } })));
+    for (const [i, id] of ids.entries()) {
+      const j = await ended(id);
+      expect(j).toMatchObject({ status: "SUCCESS", attempts: 1, progress: 75, result: { doubled: (i + 1) * 2 } });
+    }
+    expect([...progressSeen].sort()).toEqual([25, 50, 75]);
+    expect(events.filter((e) => e.type === "succeeded")).toHaveLength(7);
+  });
+
+  it("a thrown error is retried; a PermanentJobError fails the job at once", async () => {
+    start({
+      names: ["flaky", "fatal"],
+      handler: (task) => {
+        if (task.name === "fatal") throw new PermanentJobError("cannot ever work", "urn:x:bad-input", "field x is missing");
+        if (task.attempt < 3) throw new Error(`try ${task.attempt} failed`);
+        return "third time lucky";
+      },
+    });
+    const flaky = await create({ name: "flaky", maxAttempts: 5 });
+    const fatal = await create({ name: "fatal", maxAttempts: 5 });
+    expect(await ended(flaky)).toMatchObject({ status: "SUCCESS", attempts: 3, result: "third time lucky" });
+    expect(await ended(fatal)).toMatchObject({ status: "FAILED", attempts: 1, error: { type: "urn:x:bad-input", title: "cannot ever work", detail: "field x is missing" } });
+    const failures = events.filter((e): e is Extract<WorkerEvent, { type: "failed" }> => e.type === "failed");
+    expect(failures.map((f) => [f.task.name, f.retryable])).toEqual(expect.arrayContaining([["flaky", true], ["flaky", true], ["fatal", false]]));
+  });
+
+  it("cancelling a running job aborts the handler's signal within one heartbeat interval", async () => {
+    const leaseSeconds = 6; // heartbeat every 2 s
+    let abortedAt = 0;
+    let reason: unknown;
+    start({
+      names: ["cancel-me"],
+      leaseSeconds,
+      handler: (_task, { signal }) =>
+        new Promise((_resolve, reject) =>
+          signal.addEventListener("abort", () => {
+            abortedAt = performance.now();
+            reason = signal.reason;
+            reject(signal.reason);
+          }),
+        ),
+    });
+    const id = await create({ name: "cancel-me" });
+    await until("the job to be taken", async () => (await job(id)).attempts === 1);
+    await sleep(300);
+    const cancelledAt = performance.now();
+    expect((await call("DELETE", `${s.url}/resources/${id}`)).status).toBe(200);
+    await until("the handler to be aborted", () => abortedAt > 0, 10_000);
+    expect(reason).toBeInstanceOf(JobCancelledError);
+    expect(abortedAt - cancelledAt).toBeLessThanOrEqual((leaseSeconds / 3) * 1000 + 250);
+    await until("the cancelled event", () => events.some((e) => e.type === "cancelled"));
+    expect((await job(id)).status).toBe("CANCELLED");
+  });
+
+  it("a worker whose heartbeats do not get through loses the lease: its handler is aborted, another worker finishes the job", async () => {
+    let reason: unknown;
+    const dropHeartbeats: typeof fetch = async (input, init) => {
+      if (init?.method === "PUT") throw new TypeError("network down");
+      return fetch(input, init);
+    };
+    const cutOff = start({
+      names: ["isolated"],
+      leaseSeconds: 5,
+      fetch: dropHeartbeats,
+      worker: "cut-off",
+      handler: (_task, { signal }) => new Promise((_r, reject) => signal.addEventListener("abort", () => ((reason = signal.reason), reject(signal.reason)))),
+    });
+    const id = await create({ name: "isolated" });
+    await until("the cut-off worker to take it", async () => (await job(id)).attempts === 1);
+    const stopped = cutOff.stop(); // takes nothing more; waits for its handler
+    await until("the cut-off worker to give up its lease", () => reason !== undefined, 10_000);
+    expect(reason).toBeInstanceOf(LeaseLostError);
+    await stopped;
+    expect(events.map((e) => e.type)).toContain("lease-lost");
+    start({ names: ["isolated"], worker: "healthy", handler: () => "done by the healthy one" });
+    expect(await ended(id)).toMatchObject({ status: "SUCCESS", attempts: 2, result: "done by the healthy one" });
+  }, 30_000);
+
+  it("stop() takes no more jobs and lets the running one finish", async () => {
+    let release!: () => void;
+    const w = start({ names: ["graceful"], handler: () => new Promise<string>((r) => (release = () => r("finished while stopping"))) });
+    const id = await create({ name: "graceful" });
+    await until("the job to be taken", async () => (await job(id)).attempts === 1);
+    const stopped = w.stop();
+    const later = await create({ name: "graceful" });
+    await sleep(200);
+    release();
+    await stopped;
+    expect(await job(id)).toMatchObject({ status: "SUCCESS", result: "finished while stopping" });
+    expect(await job(later)).toMatchObject({ status: "IN PROGRESS", attempts: 0 });
+  });
+
+  it("a job still running when the shutdown time is up is given back at once, its attempt not counted", async () => {
+    const w = start({ names: ["stubborn"], shutdownTimeoutMs: 300, handler: () => new Promise(() => {}) });
+    const id = await create({ name: "stubborn", maxAttempts: 1 });
+    await until("the job to be taken", async () => (await job(id)).attempts === 1);
+    await w.stop();
+    expect(events.map((e) => e.type)).toContain("released");
+    expect(await job(id)).toMatchObject({ status: "IN PROGRESS", attempts: 0 });
+    const r = await call("POST", `${s.url}/tasks/claim`, { body: { worker: "next", names: ["stubborn"] } });
+    expect(r.json.tasks.map((t: { id: string; attempt: number }) => [t.id, t.attempt])).toEqual([[id, 1]]);
+  });
+});
