@@ -1,6 +1,8 @@
-// The service as a separate process (`src/main.ts` through tsx), for crash and restart tests.
+// The service as a separate process (`src/main.ts` through tsx), for crash, restart and
+// scale-out tests. It is ready when it answers /healthz on its port (whatever its log level).
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
+import { freePort } from "../../scripts/free-port.js";
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -10,26 +12,33 @@ export interface ServerProcess {
 }
 
 export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
+  const port = env.PORT && env.PORT !== "0" ? Number(env.PORT) : await freePort();
   const child = spawn(process.execPath, ["--import", "tsx", path.resolve("src/main.ts")], {
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
+    env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "info", ...env, PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
   child.stdout!.on("data", (c) => (out += c));
   child.stderr!.on("data", (c) => (out += c));
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
-    const onData = () => {
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        child.stdout!.off("data", onData);
-        resolve(m[1]);
-      }
-    };
-    child.stdout!.on("data", onData);
-    child.once("exit", () => reject(new Error(`server exited:\n${out}`)));
-  });
+  let gone = false;
+  const exited = new Promise<number | null>((r) =>
+    child.once("exit", (code) => {
+      gone = true;
+      r(code);
+    }),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const t0 = Date.now();
+  for (;;) {
+    if (gone) throw new Error(`server exited:\n${out}`);
+    if (Date.now() - t0 > 20_000) throw new Error(`server did not start:\n${out}`);
+    try {
+      const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+      await r.arrayBuffer();
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
   return { child, url, output: () => out, exited };
 }

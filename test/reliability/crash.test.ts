@@ -1,7 +1,8 @@
-// Crash safety: creates, completions and cancels against the server process, which is killed
-// with SIGKILL at random moments and restarted on the same store. Every job acknowledged
-// with 202 must exist, every acknowledged transition must hold, and no job may be in a
-// state nobody asked for.
+// Crash safety: creates, completions and cancels, and workers claiming, heartbeating and
+// finishing jobs, against the server process, which is killed with SIGKILL at random moments
+// and restarted on the same store. Every job acknowledged with 202 must exist, every
+// acknowledged transition must hold, no job may be in a state nobody asked for, and no job
+// may ever have been held by two unexpired leases at once (as the server stated them).
 import { afterAll, describe, expect, it } from "vitest";
 import { call } from "../helpers/http.js";
 import { spawnServer } from "../helpers/process.js";
@@ -17,6 +18,8 @@ describe.each(STORE_KINDS)("crash safety on %s", (kind) => {
     const acked = new Map<string, "IN PROGRESS" | "SUCCESS" | "CANCELLED">();
     const attempted = new Map<string, Set<string>>(); // id -> terminal states asked for
     let transitionsAcked = 0;
+    const leases = new Map<string, { start: number; expires: number }[]>(); // job -> acknowledged leases
+    let claimsAcked = 0;
     for (let k = 0; k < KILLS; k++) {
       const server = await spawnServer({ DATABASE_URL: db, LOG_LEVEL: "info" });
       let stop = false;
@@ -46,7 +49,31 @@ describe.each(STORE_KINDS)("crash safety on %s", (kind) => {
           }
         }
       };
-      const load = Promise.all(Array.from({ length: 6 }, (_, n) => client(n)));
+      // A worker: claims (5 s leases), heartbeats, finishes with its token.
+      const worker = async (n: number) => {
+        for (let i = 0; !stop; i++) {
+          try {
+            const r = await call("POST", `${server.url}/tasks/claim`, { body: { worker: `crash-w${n}`, max: 2, leaseSeconds: 5 } });
+            if (r.status !== 200) continue;
+            for (const t of r.json.tasks as { id: string; leaseToken: string; leaseSeconds: number; leaseExpiresAt: string }[]) {
+              const lease = { start: Date.parse(t.leaseExpiresAt) - t.leaseSeconds * 1000, expires: Date.parse(t.leaseExpiresAt) };
+              (leases.get(t.id) ?? leases.set(t.id, []).get(t.id)!).push(lease);
+              claimsAcked++;
+              const hb = await call("PUT", `${server.url}/tasks/${t.id}`, { body: { leaseToken: t.leaseToken, progress: 50 } });
+              if (hb.status === 200) lease.expires = Math.max(lease.expires, Date.parse(hb.json.leaseExpiresAt));
+              (attempted.get(t.id) ?? attempted.set(t.id, new Set()).get(t.id)!).add("SUCCESS");
+              const done = await call("PUT", `${server.url}/tasks/${t.id}`, { body: { leaseToken: t.leaseToken, status: "SUCCESS" } });
+              if (done.status === 200 && acked.get(t.id) === "IN PROGRESS") {
+                acked.set(t.id, "SUCCESS");
+                transitionsAcked++;
+              }
+            }
+          } catch {
+            return; // killed under this request
+          }
+        }
+      };
+      const load = Promise.all([...Array.from({ length: 6 }, (_, n) => client(n)), worker(0), worker(1)]);
       await new Promise((r) => setTimeout(r, 100 + Math.random() * 300));
       server.child.kill("SIGKILL");
       stop = true;
@@ -70,8 +97,17 @@ describe.each(STORE_KINDS)("crash safety on %s", (kind) => {
     } finally {
       check.child.kill("SIGKILL");
     }
-    console.log(`crash safety on ${kind}: kills ${KILLS}, jobs acknowledged ${acked.size}, transitions acknowledged ${transitionsAcked}, lost ${lost}`);
+    let overlaps = 0;
+    for (const held of leases.values()) {
+      held.sort((a, b) => a.start - b.start);
+      for (let i = 1; i < held.length; i++) if (held[i - 1].expires > held[i].start) overlaps++;
+    }
+    console.log(
+      `crash safety on ${kind}: kills ${KILLS}, jobs acknowledged ${acked.size}, transitions acknowledged ${transitionsAcked}, claims acknowledged ${claimsAcked}, lost ${lost}, overlapping leases ${overlaps}`,
+    );
     expect(lost).toBe(0);
+    expect(overlaps).toBe(0);
+    expect(claimsAcked).toBeGreaterThan(0);
     expect(acked.size).toBeGreaterThan(KILLS);
     expect(transitionsAcked).toBeGreaterThan(0);
   }, 300_000);

@@ -169,6 +169,49 @@ describe("URLs, ids and headers", () => {
   });
 });
 
+describe("the worker operations", () => {
+  const claim = (body: unknown, headers: Record<string, string> = {}) => call("POST", `${s.url}/tasks/claim`, { raw: typeof body === "string" ? body : JSON.stringify(body), headers: { ...json, ...headers } });
+
+  it.each([
+    ["no body", undefined, "body"],
+    ["a worker name over 64 characters", { worker: "w".repeat(65) }, "body/worker"],
+    ["a thousand names", { worker: "w", names: Array.from({ length: 1000 }, (_, i) => `n${i}`) }, "body/names"],
+    ["a name that is not a string", { worker: "w", names: [{ $ne: null }] }, "body/names/0"],
+    ["max as a string", { worker: "w", max: "100" }, "body/max"],
+    ["max huge", { worker: "w", max: 1e300 }, "body/max"],
+    ["leaseSeconds negative", { worker: "w", leaseSeconds: -30 }, "body/leaseSeconds"],
+    ["leaseSeconds fractional", { worker: "w", leaseSeconds: 5.5 }, "body/leaseSeconds"],
+    ["__proto__ at the top", '{"worker":"w","__proto__":{"polluted":true}}', "body/__proto__"],
+  ])("a claim with %s is 400 naming %s", async (_what, body, field) => {
+    const r = body === undefined ? await call("POST", `${s.url}/tasks/claim`) : await claim(body);
+    isProblem(r, 400);
+    expect(r.json.errors.map((e: { field: string }) => e.field)).toContain(field);
+  });
+
+  it("Prefer: wait with absurd or garbage values is capped or ignored, never an error", async () => {
+    for (const prefer of ["wait=999999999999", "wait=-5", "wait=abc", "wait=", "respond-async, wait=0", "x".repeat(256)]) {
+      const r = await claim({ worker: "w", names: ["never-created"] }, { Prefer: prefer });
+      expect(r.status, prefer).toBe(200);
+      expect(r.json).toEqual({ tasks: [] });
+    }
+    isProblem(await claim({ worker: "w" }, { Prefer: "x".repeat(257) }), 400);
+  });
+
+  it("lease tokens that are too long, empty, of the wrong type or carry CR/LF are refused without harm", async () => {
+    const id = (await call("POST", `${s.url}/resources`, { body: { name: "hostile-lease" } })).json.id;
+    const put = (raw: string) => call("PUT", `${s.url}/tasks/${id}`, { raw, headers: json });
+    for (const raw of [`{"leaseToken":"${"t".repeat(65)}"}`, '{"leaseToken":""}', '{"leaseToken":42}', '{"leaseToken":["a"]}', '{"release":"yes","leaseToken":"a"}']) {
+      const r = await put(raw);
+      isProblem(r, 400);
+    }
+    const crlf = await put('{"leaseToken":"abc\\r\\nX-Injected: 1","progress":5}');
+    isProblem(crlf, 409);
+    expect(crlf.json.type).toBe("urn:async-api:lease-mismatch");
+    expect(crlf.headers.get("x-injected")).toBeNull();
+    expect((await call("GET", `${s.url}/resources/${id}`)).json).toMatchObject({ status: "IN PROGRESS", attempts: 0 });
+  });
+});
+
 describe("headers on every response", () => {
   it("no X-Powered-By; nosniff and a restrictive CSP everywhere; no CORS unless configured", async () => {
     for (const [method, path] of [["GET", "/resources"], ["GET", "/nope"], ["PATCH", "/resources"], ["GET", "/healthz"]]) {
