@@ -29,6 +29,13 @@ export interface Config {
   retryBackoffMs: number;
   /** Longest retry delay. */
   retryBackoffMaxMs: number;
+  /** Push dispatch of new jobs to a backend: on when DISPATCH_URL is set (needs WEBHOOK_SECRET to sign). */
+  dispatch?: {
+    url: string;
+    names?: string[];
+    concurrency: number;
+    leaseSeconds: number;
+  };
   /** Completion push: on when a signing secret is configured. */
   webhooks?: {
     secret: string;
@@ -48,6 +55,26 @@ function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+function dispatchConfig(env: NodeJS.ProcessEnv): Config["dispatch"] {
+  const url = env.DISPATCH_URL;
+  if (!url) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`DISPATCH_URL must be an http or https URL, got ${JSON.stringify(url)}`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new ConfigError(`DISPATCH_URL must be an http or https URL, got ${JSON.stringify(url)}`);
+  if (!env.WEBHOOK_SECRET) throw new ConfigError("DISPATCH_URL needs WEBHOOK_SECRET: dispatched jobs are signed with it");
+  const names = (env.DISPATCH_NAMES ?? "").split(",").map((n) => n.trim()).filter(Boolean);
+  return {
+    url,
+    names: names.length ? names : undefined,
+    concurrency: int(env, "DISPATCH_CONCURRENCY", 16, 1, 1000),
+    leaseSeconds: int(env, "DISPATCH_LEASE_SECONDS", 300, 5, 3600),
+  };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -84,6 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           timeoutMs: int(env, "WEBHOOK_TIMEOUT_MS", 10_000, 100),
         }
       : undefined,
+    dispatch: dispatchConfig(env),
     corsOrigins: (env.CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean),
   };
 }

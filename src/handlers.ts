@@ -177,7 +177,7 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
       const jobs = await service.claim({ worker: body.worker, names: body.names, max: body.max ?? 1, leaseSeconds: body.leaseSeconds ?? 30 }, wait * 1000, gone.signal);
       // The worker went away while its claim was held: nobody would work on these.
       if (gone.signal.aborted && jobs.length) {
-        await service.release(jobs);
+        await Promise.all(jobs.map((j) => service.giveBack(j)));
         return { status: 200, body: { tasks: [] } };
       }
       return { status: 200, body: { tasks: jobs.map(toTask) } };

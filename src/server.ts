@@ -10,7 +10,8 @@ import type { Config } from "./config.js";
 import { systemClock, type Clock } from "./jobs/clock.js";
 import { JobService } from "./jobs/service.js";
 import { WebhookDispatcher } from "./jobs/webhooks.js";
-import { toJob } from "./handlers.js";
+import { toJob, toTask } from "./handlers.js";
+import { Dispatcher } from "./jobs/dispatch.js";
 import type { JobStore } from "./jobs/store.js";
 import { openStore } from "./stores.js";
 import type { ResponseValidationFailure } from "../generated/index.js";
@@ -122,6 +123,19 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       })
     : undefined;
   webhooks?.start();
+  const dispatcher =
+    config.dispatch && config.webhooks
+      ? new Dispatcher(service, {
+          ...config.dispatch,
+          secret: config.webhooks.secret,
+          timeoutMs: config.webhooks.timeoutMs,
+          backoffMs: config.webhooks.backoffMs,
+          clock: opts.clock ?? systemClock,
+          logger,
+          render: toTask,
+        })
+      : undefined;
+  dispatcher?.start();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => resolve());
@@ -138,6 +152,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     close() {
       closing ??= (async () => {
         clearInterval(timer);
+        await dispatcher?.stop();
         service.stopWaiting();
         await webhooks?.stop();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -145,10 +145,19 @@ export class JobService {
     }
   }
 
-  /** Gives jobs back unfinished (a claim whose client went away before the answer). */
-  async release(jobs: JobRecord[]): Promise<void> {
-    const now = this.opts.clock.now();
-    await Promise.all(jobs.map((j) => this.store.requeue(j.id, { runAfter: 0, uncount: true }, { kind: "lease", token: j.lease!.token, now })));
+  /**
+   * Gives a claimed job back unfinished, its attempt not counted (a claim whose worker went
+   * away before the answer, a dispatch the backend did not accept). It may be taken again
+   * from `runAfter` (epoch ms; default at once).
+   */
+  async giveBack(job: JobRecord, runAfter = 0): Promise<void> {
+    const r = await this.store.requeue(job.id, { runAfter, uncount: true }, { kind: "lease", token: job.lease!.token, now: this.opts.clock.now() });
+    if (r.kind === "applied" && runAfter > 0) this.wakeAt(runAfter, job.name);
+  }
+
+  /** Wakes a waiting claim here when a backoff is over (claims elsewhere look again by themselves). */
+  private wakeAt(at: number, name: string | undefined): void {
+    setTimeout(() => this.claims.notify(name), Math.max(0, at - this.opts.clock.now())).unref();
   }
 
   cancel(id: string): Promise<ChangeResult> {
@@ -185,8 +194,7 @@ export class JobService {
         }
         const retryAt = now + retryDelay(job.attempts, this.opts.retryBackoffMs ?? 1000, this.opts.retryBackoffMaxMs ?? 300_000, this.opts.random);
         return this.store.requeue(id, { runAfter: retryAt, uncount: false }, fence as Fence & { kind: "lease" }).then((r) => {
-          // Wake a waiting claim here when the backoff is over (others look again by themselves).
-          if (r.kind === "applied") setTimeout(() => this.claims.notify(job.name), retryAt - now).unref();
+          if (r.kind === "applied") this.wakeAt(retryAt, job.name);
           return { ...r, retryAt };
         });
       });

@@ -64,6 +64,42 @@ export function sign(secret: string, id: string, timestamp: number, body: string
   return `v1,${createHmac("sha256", key).update(`${id}.${timestamp}.${body}`).digest("base64")}`;
 }
 
+/**
+ * POSTs a JSON body signed in the Standard Webhooks style (`webhook-id`, `webhook-timestamp`,
+ * `webhook-signature`); the outcome as an error message, or undefined when the receiver
+ * answered 2xx. Used for completion pushes and for dispatching jobs to a backend.
+ */
+export async function postSigned(
+  url: string,
+  msg: { id: string; body: string },
+  opts: { secret: string; timeoutMs: number; clock: Clock },
+): Promise<string | undefined> {
+  const timestamp = Math.floor(opts.clock.now() / 1000);
+  try {
+    const res = await fetch(url, {
+      method: "POST",
+      redirect: "manual",
+      signal: AbortSignal.timeout(opts.timeoutMs),
+      headers: {
+        "content-type": "application/json",
+        "webhook-id": msg.id,
+        "webhook-timestamp": String(timestamp),
+        "webhook-signature": sign(opts.secret, msg.id, timestamp, msg.body),
+      },
+      body: msg.body,
+    });
+    await res.arrayBuffer().catch(() => undefined);
+    return res.status >= 200 && res.status < 300 ? undefined : `answered ${res.status}`;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** Exponential backoff without jitter (deliveries are spread by their own timing), capped at 5 min. */
+export function deliveryBackoff(baseMs: number, failures: number): number {
+  return Math.min(baseMs * 2 ** failures, 300_000);
+}
+
 export class WebhookDispatcher {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
@@ -101,7 +137,7 @@ export class WebhookDispatcher {
   private async deliver(d: Delivery): Promise<void> {
     const job = await this.store.get(d.jobId);
     if (!job) return this.store.settleDelivery(d.id, { kind: "failed", error: "the job no longer exists" });
-    let error: string;
+    let error: string | undefined;
     try {
       const host = new URL(d.url).hostname.replace(/^\[|\]$/g, "");
       // Checked again at delivery: a name may resolve to a private address (DNS rebinding).
@@ -109,31 +145,16 @@ export class WebhookDispatcher {
         const addrs = isIP(host) ? [{ address: host }] : await lookup(host, { all: true });
         if (addrs.some((a) => isPrivateAddress(a.address))) return this.store.settleDelivery(d.id, { kind: "failed", error: "target resolves to a private address" });
       }
-      const body = JSON.stringify(this.opts.render(job));
-      const timestamp = Math.floor(this.opts.clock.now() / 1000);
-      const res = await fetch(d.url, {
-        method: "POST",
-        redirect: "manual",
-        signal: AbortSignal.timeout(this.opts.timeoutMs),
-        headers: {
-          "content-type": "application/json",
-          "webhook-id": d.id,
-          "webhook-timestamp": String(timestamp),
-          "webhook-signature": sign(this.opts.secret, d.id, timestamp, body),
-        },
-        body,
-      });
-      await res.arrayBuffer().catch(() => undefined);
-      if (res.status >= 200 && res.status < 300) {
-        this.opts.logger.info({ delivery: d.id, job: d.jobId, attempts: d.attempts + 1 }, "webhook delivered");
-        return this.store.settleDelivery(d.id, { kind: "delivered" });
-      }
-      error = `answered ${res.status}`;
+      error = await postSigned(d.url, { id: d.id, body: JSON.stringify(this.opts.render(job)) }, this.opts);
     } catch (e) {
       error = (e as Error).message;
     }
+    if (error === undefined) {
+      this.opts.logger.info({ delivery: d.id, job: d.jobId, attempts: d.attempts + 1 }, "webhook delivered");
+      return this.store.settleDelivery(d.id, { kind: "delivered" });
+    }
     const now = this.opts.clock.now();
-    const at = now + Math.min(this.opts.backoffMs * 2 ** d.attempts, 300_000);
+    const at = now + deliveryBackoff(this.opts.backoffMs, d.attempts);
     if (at - d.createdAt > this.opts.maxAgeMs) {
       this.opts.logger.warn({ delivery: d.id, job: d.jobId, error }, "webhook given up");
       return this.store.settleDelivery(d.id, { kind: "failed", error });
