@@ -41,14 +41,28 @@ export type Transition =
   /** The holder gives the job back unfinished. */
   | { kind: "release" };
 
-/** The condition the store's compare-and-set checks, besides the job being IN PROGRESS. */
+/**
+ * The condition the store's compare-and-set checks, besides the job being IN PROGRESS. A job
+ * is live while it is before its deadline and has not run out of attempts (its last allowed
+ * attempt's lease has not expired).
+ */
 export type Fence =
-  /** No lease condition (a client's cancel, the deadline). */
+  /** No further condition (the deadline failing the job). */
   | { kind: "none" }
-  /** No unexpired lease may be held (a backend that did not claim). */
+  /** No unexpired lease (the last allowed attempt's lease running out). */
+  | { kind: "lapsed"; now: number }
+  /** Live, whoever holds it (a client's cancel). */
+  | { kind: "live"; now: number }
+  /** Live, and no unexpired lease held (a backend that did not claim). */
   | { kind: "unheld"; now: number }
-  /** The lease with this token must be the job's current one and unexpired. */
+  /** Live, and held under the unexpired lease with this token (its worker). */
   | { kind: "lease"; token: string; now: number };
+
+/** The fence a request is applied under when the job allows it (see decide). */
+export function fenceFor(t: Transition, token: string | undefined, now: number): Fence {
+  if (t.kind === "cancel") return { kind: "live", now };
+  return token === undefined ? { kind: "unheld", now } : { kind: "lease", token, now };
+}
 
 export type ConflictType = "ended" | "cancelled" | "lease-mismatch";
 
@@ -65,7 +79,7 @@ export type Decision =
  */
 export function decide(job: JobState, t: Transition, token: string | undefined, now: number): Decision {
   if (t.kind === "cancel") {
-    if (job.status === IN_PROGRESS) return { kind: "apply", fence: { kind: "none" } };
+    if (job.status === IN_PROGRESS) return { kind: "apply", fence: fenceFor(t, token, now) };
     if (job.status === "CANCELLED") return { kind: "repeat" };
     return { kind: "conflict", type: "ended", reason: `the job has already ended as ${job.status}; it cannot become CANCELLED` };
   }
@@ -84,14 +98,14 @@ export function decide(job: JobState, t: Transition, token: string | undefined, 
   }
   const held = heldLease(job, now);
   if (held) {
-    if (token === held.token) return { kind: "apply", fence: { kind: "lease", token, now } };
+    if (token === held.token) return { kind: "apply", fence: fenceFor(t, token, now) };
     return {
       kind: "conflict",
       type: "lease-mismatch",
       reason: token === undefined ? "a worker holds this job's lease; only its leaseToken may update it" : "this leaseToken is not the job's current lease",
     };
   }
-  if (token === undefined) return { kind: "apply", fence: { kind: "unheld", now } };
+  if (token === undefined) return { kind: "apply", fence: fenceFor(t, token, now) };
   return {
     kind: "conflict",
     type: "lease-mismatch",

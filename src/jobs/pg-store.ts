@@ -192,8 +192,17 @@ export class PgJobStore implements JobStore {
     }
   }
 
+  /** Statement names by SQL text: each connection parses and plans a statement once, not per call. */
+  private readonly names = new Map<string, string>();
+
+  private q<T extends pg.QueryResultRow = Row>(text: string, values: unknown[]): Promise<pg.QueryResult<T>> {
+    let name = this.names.get(text);
+    if (!name) this.names.set(text, (name = `jobs_${this.names.size}`));
+    return this.pool.query<T>({ name, text, values });
+  }
+
   private async one(sql: string, params: unknown[]): Promise<Row | undefined> {
-    return (await this.pool.query<Row>(sql, params)).rows[0];
+    return (await this.q(sql, params)).rows[0];
   }
 
   create(job: NewJob): Promise<CreateResult> {
@@ -202,7 +211,7 @@ export class PgJobStore implements JobStore {
       // transaction commits, so seq order is commit order, and a concurrent create with the
       // same Idempotency-Key has committed before this one looks (ON CONFLICT sees it).
       // Long-polling claims on every instance hear of the new job when it commits.
-      const inserted = await this.pool.query(
+      const inserted = await this.q(
         `WITH next AS (UPDATE job_seq SET value = value + 1 RETURNING value),
          ins AS (
            INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts)
@@ -244,7 +253,7 @@ export class PgJobStore implements JobStore {
       let where = "seq > $1";
       if (q.status) where += ` AND status = $${params.push(q.status)}`;
       if (q.name !== undefined) where += ` AND name = $${params.push(q.name)}`;
-      const rows = (await this.pool.query<Row>(`SELECT * FROM jobs WHERE ${where} ORDER BY seq LIMIT $2`, params)).rows;
+      const rows = (await this.q(`SELECT * FROM jobs WHERE ${where} ORDER BY seq LIMIT $2`, params)).rows;
       const more = rows.length > q.limit;
       const page = rows.slice(0, q.limit);
       return { jobs: page.map(toRecord), next: more ? encodeCursor(Number(page[page.length - 1].seq)) : undefined };
@@ -259,7 +268,7 @@ export class PgJobStore implements JobStore {
       // job is never handed out twice. Each job gets the token at its place in the order.
       const params: unknown[] = [q.now, q.tokens.length, q.tokens, q.now + q.leaseMs, q.leaseMs, q.worker];
       const byName = q.names ? ` AND name = ANY($${params.push(q.names)}::text[])` : "";
-      const r = await this.pool.query<Row>(
+      const r = await this.q(
         `WITH c AS (
            SELECT id, priority, seq FROM jobs
            WHERE status = '${IN_PROGRESS}' AND lease_expires_ms <= $1 AND run_after_ms <= $1
@@ -328,7 +337,7 @@ export class PgJobStore implements JobStore {
 
   exhausted(now: number, limit: number): Promise<string[]> {
     return this.run(async () => {
-      const r = await this.pool.query<{ id: string }>(
+      const r = await this.q<{ id: string }>(
         `SELECT id FROM jobs WHERE status = '${IN_PROGRESS}' AND lease_expires_ms > 0 AND lease_expires_ms <= $1 AND attempts >= max_attempts LIMIT $2`,
         [now, limit],
       );
@@ -344,7 +353,7 @@ export class PgJobStore implements JobStore {
   expire(now: number, end: string, error: JobError): Promise<number> {
     return this.run(async () => {
       // Row locks make concurrent sweepers from several instances expire each job once.
-      const r = await this.pool.query(
+      const r = await this.q(
         `WITH ended AS (
            UPDATE jobs SET status = 'FAILED', ended_at = $2, ended_ms = $1, error = $3
            WHERE status = '${IN_PROGRESS}' AND deadline_ms <= $1 RETURNING *), ${OUTBOX}

@@ -1,6 +1,6 @@
 // The jobs table's row, as both stores read it (SQLite gives numbers where node-postgres
 // gives BIGINTs as strings and BOOLEANs as booleans), and its mapping to a JobRecord.
-import { IN_PROGRESS, type JobStatus } from "./machine.js";
+import { IN_PROGRESS, type Fence, type JobStatus } from "./machine.js";
 import { DEFAULT_MAX_ATTEMPTS, type JobError, type JobRecord, type NewJob } from "./store.js";
 
 export interface JobRow {
@@ -51,17 +51,23 @@ export function toRecord(r: JobRow): JobRecord {
 }
 
 /**
- * The SQL condition a fence adds to a compare-and-set, with its parameters. `param` names a
- * parameter in the store's own placeholder style (SQLite `@name`, PostgreSQL `$n`).
+ * The SQL condition a fence adds to a compare-and-set (see Fence in machine.ts). `param` gives
+ * a parameter's placeholder in the store's own style (SQLite `@name`, PostgreSQL `$n`).
  */
-export function fenceSql(fence: { kind: "none" } | { kind: "unheld"; now: number } | { kind: "lease"; token: string; now: number }, param: (name: string, value: unknown) => string): string {
+export function fenceSql(fence: Fence, param: (name: string, value: unknown) => string): string {
+  if (fence.kind === "none") return "";
+  const now = param("now", fence.now);
+  // Before the deadline, and not exhausted: attempts left, or the last lease not yet run out.
+  const live = ` AND deadline_ms > ${now} AND (attempts < max_attempts OR lease_expires_ms = 0 OR lease_expires_ms > ${now})`;
   switch (fence.kind) {
-    case "none":
-      return "";
+    case "lapsed":
+      return ` AND lease_expires_ms <= ${now}`;
+    case "live":
+      return live;
     case "unheld":
-      return ` AND lease_expires_ms <= ${param("now", fence.now)}`;
+      return ` AND lease_expires_ms <= ${now}${live}`;
     case "lease":
-      return ` AND lease_token = ${param("token", fence.token)} AND lease_expires_ms > ${param("now", fence.now)}`;
+      return ` AND lease_token = ${param("token", fence.token)} AND lease_expires_ms > ${now} AND deadline_ms > ${now}`;
   }
 }
 

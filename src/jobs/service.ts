@@ -6,7 +6,7 @@ import { ClaimWaiters } from "./changes.js";
 import type { Clock } from "./clock.js";
 import { fingerprint } from "./fingerprint.js";
 import { newJobId, newLeaseToken } from "./ids.js";
-import { decide, IN_PROGRESS, retryDelay, type ConflictType, type Fence, type Transition } from "./machine.js";
+import { decide, fenceFor, IN_PROGRESS, retryDelay, type ConflictType, type Fence, type Transition } from "./machine.js";
 import {
   DEFAULT_MAX_ATTEMPTS,
   type CreateResult,
@@ -98,7 +98,12 @@ export class JobService {
    */
   async get(id: string): Promise<JobRecord | undefined> {
     const job = await this.store.get(id);
-    const r = job && (await this.overdue(job, this.opts.clock.now()));
+    return job && this.settle(job);
+  }
+
+  /** The job as read, or, if it was overdue, as it is once failed for it. */
+  private async settle(job: JobRecord): Promise<JobRecord | undefined> {
+    const r = await this.overdue(job, this.opts.clock.now());
     if (!r) return job;
     return r.kind === "not-found" ? undefined : r.job;
   }
@@ -109,7 +114,7 @@ export class JobService {
     if (job.deadlineAt <= now) return this.store.end(job.id, { to: "FAILED", end: this.iso(now), error: deadlineError() }, { kind: "none" });
     // Unheld: a lease that is (or was, by now) the job's current one has run out; no claim hands
     // out a job without attempts left, so nobody can take it meanwhile.
-    if (exhaustedAt(job, now)) return this.store.end(job.id, { to: "FAILED", end: this.iso(now), error: leaseExpiredError(job) }, { kind: "unheld", now });
+    if (exhaustedAt(job, now)) return this.store.end(job.id, { to: "FAILED", end: this.iso(now), error: leaseExpiredError(job) }, { kind: "lapsed", now });
     return undefined;
   }
 
@@ -187,7 +192,9 @@ export class JobService {
     }
     const error: JobError | undefined = to === "FAILED" ? reportedError(u.error) : undefined;
     if (u.retryable) {
-      return this.transition(id, { kind: "retry" }, token, (fence, job) => {
+      // Read first: whether this was the last attempt decides between queueing and failing.
+      return this.transition(id, { kind: "retry" }, token, (fence, read) => {
+        const job = read!; // read first (below)
         const now = this.opts.clock.now();
         if (job.attempts >= job.maxAttempts) {
           return this.store.end(id, { to: "FAILED", end: this.iso(now), progress: u.progress, error: exhaustedError(job, error!) }, fence);
@@ -197,7 +204,7 @@ export class JobService {
           if (r.kind === "applied") this.wakeAt(retryAt, job.name);
           return { ...r, retryAt };
         });
-      });
+      }, true);
     }
     return this.transition(id, { kind: "end", to }, token, (fence) =>
       this.store.end(id, { to, end: this.iso(), progress: u.progress, result: to === "SUCCESS" ? (u.result ?? null) : undefined, error }, fence),
@@ -205,27 +212,39 @@ export class JobService {
   }
 
   /**
-   * Decides the request against the job as it is, applies it under the decision's fence, and
-   * if a racing change made the compare-and-set miss, decides again against the winner.
+   * Applies a request under the fence it needs (compare-and-set). Optimistically at first: the
+   * usual request (a worker's heartbeat or outcome, a cancel) needs no read before its write.
+   * When the compare-and-set misses, or with `readFirst`, the job is read (and failed first if
+   * it is overdue), the state machine decides against it, and a request that can still apply
+   * is tried again under the decided fence.
    */
   private async transition(
     id: string,
     t: Transition,
     token: string | undefined,
-    apply: (fence: Fence, job: JobRecord) => Promise<Applied>,
+    apply: (fence: Fence, job: JobRecord | undefined) => Promise<Applied>,
+    readFirst = false,
   ): Promise<ChangeResult> {
-    let job = await this.get(id);
-    for (let round = 0; job; round++) {
-      const d = decide(job, t, token, this.opts.clock.now());
-      if (d.kind === "repeat") return { kind: "ok", job };
-      if (d.kind === "conflict") return { kind: "conflict", job, type: d.type, reason: d.reason };
+    let job = readFirst ? await this.get(id) : undefined;
+    if (readFirst && !job) return { kind: "not-found" };
+    for (let round = 0; ; round++) {
+      let fence: Fence;
+      if (job) {
+        const d = decide(job, t, token, this.opts.clock.now());
+        if (d.kind === "repeat") return { kind: "ok", job };
+        if (d.kind === "conflict") return { kind: "conflict", job, type: d.type, reason: d.reason };
+        fence = d.fence;
+      } else {
+        fence = fenceFor(t, token, this.opts.clock.now());
+      }
       if (round === 5) throw new Error(`job ${id} kept changing under a ${t.kind} request`);
-      const r = await apply(d.fence, job);
+      const r = await apply(fence, job);
       if (r.kind === "applied") return { kind: "ok", job: r.job, retryAt: r.retryAt };
       if (r.kind === "not-found") return r;
-      job = r.job; // lost the race: judge the request against the job as it is now
+      // Missed: judge the request against the job as it is now.
+      job = await this.settle(r.job);
+      if (!job) return { kind: "not-found" };
     }
-    return { kind: "not-found" };
   }
 
   /** Wake-ups of the long-polls now waiting, for shutdown. */

@@ -344,6 +344,20 @@ describe.each(STORE_KINDS)("workers on %s", (kind) => {
       expect(await s.service.sweep()).toEqual({ expired: 0, exhausted: 0, purged: 0 });
     });
 
+    it("an exhausted job not yet marked FAILED can be neither completed nor cancelled: it fails first", async () => {
+      await start();
+      const a = await create({ name: "late", maxAttempts: 1 });
+      const b = await create({ name: "late", maxAttempts: 1 });
+      await claim({ max: 2, leaseSeconds: 5 });
+      clock.advance(5_000);
+      const put = await call("PUT", `${s.url}/tasks/${a}`, { body: { status: "SUCCESS", result: "too late" } });
+      expect(put.status).toBe(409);
+      expect((await s.store.get(a))!).toMatchObject({ status: "FAILED", error: { type: "urn:async-api:attempts-exhausted" } });
+      const del = await call("DELETE", `${s.url}/resources/${b}`);
+      expect(del.status).toBe(409);
+      expect((await s.store.get(b))!).toMatchObject({ status: "FAILED", error: { type: "urn:async-api:attempts-exhausted" } });
+    });
+
     it("release gives the job back at once without spending an attempt", async () => {
       await start();
       const id = await create({ name: "r", maxAttempts: 1 });

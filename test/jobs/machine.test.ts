@@ -19,11 +19,11 @@ const progress: Transition = { kind: "progress" };
 const retry: Transition = { kind: "retry" };
 const release: Transition = { kind: "release" };
 
-type Want = "apply:none" | "apply:unheld" | "apply:lease" | "repeat" | "ended" | "cancelled" | "lease-mismatch";
+type Want = "apply:live" | "apply:unheld" | "apply:lease" | "repeat" | "ended" | "cancelled" | "lease-mismatch";
 
 const table: [string, JobState, Transition, string | undefined, Want][] = [
-  ["a client cancels a held job", held, cancel, undefined, "apply:none"],
-  ["a client cancels a waiting job", waiting, cancel, undefined, "apply:none"],
+  ["a client cancels a held job", held, cancel, undefined, "apply:live"],
+  ["a client cancels a waiting job", waiting, cancel, undefined, "apply:live"],
   ["cancelling again", cancelled, cancel, undefined, "repeat"],
   ["cancelling a succeeded job", succeeded, cancel, undefined, "ended"],
   ["the holder heartbeats", held, progress, "T", "apply:lease"],
