@@ -1,0 +1,296 @@
+// npm run bench:workers: end-to-end job throughput and create-to-claim latency of the job
+// service with its worker SDK, against pg-boss on the same PostgreSQL, in one run.
+//
+// Throughput: producers create jobs as fast as they can while W workers (1, 4, 16; each one
+// job at a time) take and complete them; jobs/s is completions per second over the measured
+// window, after a warm-up. For the service every step crosses HTTP: create (POST
+// /resources), claim (POST /tasks/claim, long-polled), complete (PUT /tasks/{id}). For
+// pg-boss: send() -> work() handler -> its automatic complete(); completions are counted in
+// its own table.
+// Latency: with W idle workers waiting, jobs are created one at a time (the next once the
+// previous was taken, after a random 0-1 s pause, so that creates fall anywhere in a
+// polling interval); the time from just before the create to a handler having it, p50/p99.
+//
+// The service runs as its own process pinned to one core (NODE_ENV=production, LOG_LEVEL=warn,
+// as in `npm run bench`); producers, workers and pg-boss run in this process on the other
+// core; PostgreSQL is not pinned. pg-boss is shown with its default polling (2 s), its
+// tightest (0.5 s, the minimum it allows), and its tightest with batches of 50 (its knob for
+// throughput: each fetch takes up to 50 jobs).
+//
+// Environment: BENCH_SECONDS (8), BENCH_WORKERS (1,4,16), BENCH_LATENCY_JOBS (30),
+// BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test; PostgreSQL rows are left
+// out if it does not answer), BENCH_ONLY (comma-separated contender names).
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import PgBoss from "pg-boss";
+import { runWorker, type RunningWorker } from "../src/client/worker.js";
+import { freePort } from "../scripts/free-port.js";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? "1,4,16").split(",").map(Number);
+const LATENCY_JOBS = Number(process.env.BENCH_LATENCY_JOBS ?? 30);
+const PG_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const PRODUCERS = 8;
+const CORES = os.cpus().length;
+const SERVER_CORE = CORES > 1 ? String(CORES - 1) : "0";
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+const tmp = mkdtempSync(path.join(os.tmpdir(), "bench-workers-"));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const until = async (done: () => boolean, ms: number) => {
+  for (const end = Date.now() + ms; !done() && Date.now() < end; ) await sleep(1);
+};
+
+interface Result {
+  contender: string;
+  workers: number;
+  jobsPerSecond: number;
+  /** The service process's CPU time per completed job (create, claim, completion), µs. */
+  serverCpuUsPerJob?: number;
+  createdPerSecond: number;
+  latencyP50: number;
+  latencyP99: number;
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? NaN;
+};
+
+/** Create-to-claim times; a job never taken counts as taking forever (it shows in p99). */
+function latenciesOf(started: Map<string, number>, taken: Map<string, number>): number[] {
+  return [...started].map(([id, t]) => (taken.has(id) ? taken.get(id)! - t : Infinity));
+}
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+
+async function pgAnswers(): Promise<boolean> {
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await c.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+async function dropSchema(schema: string): Promise<void> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await c.end();
+}
+
+// ---- the service ----
+
+async function startService(databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const child = spawn("taskset", ["-c", SERVER_CORE, process.execPath, "dist/src/main.js"], {
+    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", NODE_ENV: "production", LOG_LEVEL: "warn", DATABASE_URL: databaseUrl },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      await (await fetch(`${url}/healthz`)).arrayBuffer();
+      return { child, url };
+    } catch {
+      if (i > 400 || child.exitCode !== null) throw new Error("the service did not start");
+      await sleep(25);
+    }
+  }
+}
+
+async function serviceTrial(contender: string, databaseUrl: string, workers: number, perWorker = 1): Promise<Result> {
+  const { child, url } = await startService(databaseUrl);
+  try {
+    let completed = 0;
+    const started = new Map<string, number>(); // job id -> when its create was sent (latency phase)
+    const taken = new Map<string, number>(); // job id -> when a handler got it
+    const running: RunningWorker[] = Array.from({ length: workers }, (_, i) =>
+      runWorker({
+        baseUrl: url,
+        worker: `bench-${i}`,
+        concurrency: perWorker,
+        pollSeconds: 10,
+        handleSignals: false,
+        handler: (task) => {
+          taken.set(task.id, performance.now());
+          return null;
+        },
+        onEvent: (e) => e.type === "succeeded" && completed++,
+      }),
+    );
+    const body = JSON.stringify({ name: "bench", input: { n: 1 } });
+    const create = () => fetch(`${url}/resources`, { method: "POST", headers: { "content-type": "application/json" }, body }).then((r) => r.json() as Promise<{ id: string }>);
+
+    // Throughput.
+    let stop = false;
+    let created = 0;
+    const producers = Array.from({ length: PRODUCERS }, async () => {
+      while (!stop) {
+        await create();
+        created++;
+        // Keep the backlog bounded so that the window measures the workers, not a queue dump.
+        while (!stop && created - completed > 2000) await sleep(5);
+      }
+    });
+    await sleep(2000);
+    const c0 = completed;
+    const k0 = created;
+    const cpu0 = cpuTicks(child.pid!);
+    const t0 = performance.now();
+    await sleep(SECONDS * 1000);
+    const elapsed = performance.now() - t0;
+    const jobsPerSecond = ((completed - c0) * 1000) / elapsed;
+    const createdPerSecond = ((created - k0) * 1000) / elapsed;
+    const serverCpuUsPerJob = (((cpuTicks(child.pid!) - cpu0) / CLK_TCK) * 1e6) / (completed - c0);
+    stop = true;
+    await Promise.all(producers);
+    // Drain the backlog before measuring latency with idle workers.
+    while ((await (await fetch(`${url}/resources?status=IN%20PROGRESS&limit=1`)).json() as { tasks: unknown[] }).tasks.length) await sleep(100);
+
+    // Latency: one job at a time, the workers idle and long-polling.
+    await sleep(300);
+    for (let i = 0; i < LATENCY_JOBS; i++) {
+      const sent = performance.now();
+      const { id } = await create();
+      started.set(id, sent);
+      await until(() => taken.has(id), 10_000);
+      await sleep(Math.random() * 1000);
+    }
+    await Promise.all(running.map((w) => w.stop()));
+    const latencies = latenciesOf(started, taken);
+    return { contender, workers, jobsPerSecond, serverCpuUsPerJob, createdPerSecond, latencyP50: pct(latencies, 0.5), latencyP99: pct(latencies, 0.99) };
+  } finally {
+    child.kill("SIGKILL");
+  }
+}
+
+// ---- pg-boss ----
+
+async function pgBossTrial(contender: string, workers: number, pollingIntervalSeconds: number, batchSize: number): Promise<Result> {
+  const schema = `pgboss_bench_${process.pid}_${Date.now()}`;
+  const boss = new PgBoss({ connectionString: PG_URL, schema, pollingIntervalSeconds, max: 20, supervise: false, schedule: false });
+  boss.on("error", (e) => console.error("pg-boss:", e.message));
+  await boss.start();
+  const queue = "bench";
+  await boss.createQueue(queue);
+  const db = new pg.Client({ connectionString: PG_URL });
+  await db.connect();
+  const completedCount = async () => Number((await db.query(`SELECT count(*) FROM ${schema}.job WHERE name = $1 AND state = 'completed'`, [queue])).rows[0].count);
+  try {
+    const started = new Map<string, number>();
+    const taken = new Map<string, number>();
+    for (let i = 0; i < workers; i++) {
+      await boss.work<{ n: number }>(queue, { batchSize, pollingIntervalSeconds }, async (jobs) => {
+        const now = performance.now();
+        for (const j of jobs) taken.set(j.id, now);
+        return null;
+      });
+    }
+    let stop = false;
+    let created = 0;
+    const producers = Array.from({ length: PRODUCERS }, async () => {
+      while (!stop) {
+        await boss.send(queue, { n: 1 });
+        created++;
+        while (!stop && created - (await completedCount()) > 2000) await sleep(50);
+      }
+    });
+    await sleep(2000);
+    const c0 = await completedCount();
+    const k0 = created;
+    const t0 = performance.now();
+    await sleep(SECONDS * 1000);
+    const c1 = await completedCount();
+    const elapsed = performance.now() - t0;
+    const jobsPerSecond = ((c1 - c0) * 1000) / elapsed;
+    const createdPerSecond = ((created - k0) * 1000) / elapsed;
+    stop = true;
+    await Promise.all(producers);
+    // Drain (bounded: at the default polling a large backlog would take minutes).
+    await db.query(`DELETE FROM ${schema}.job WHERE name = $1 AND state IN ('created', 'retry')`, [queue]);
+    await sleep(Math.max(500, pollingIntervalSeconds * 1000 * 1.5));
+    for (let i = 0; i < LATENCY_JOBS; i++) {
+      const sent = performance.now();
+      const id = (await boss.send(queue, { n: 1 }))!;
+      started.set(id, sent);
+      await until(() => taken.has(id), 10_000);
+      await sleep(Math.random() * 1000);
+    }
+    const latencies = latenciesOf(started, taken);
+    return { contender, workers, jobsPerSecond, createdPerSecond, latencyP50: pct(latencies, 0.5), latencyP99: pct(latencies, 0.99) };
+  } finally {
+    await boss.stop({ graceful: false, wait: true, close: true }).catch(() => {});
+    await db.end();
+    await dropSchema(schema).catch(() => {});
+  }
+}
+
+async function main() {
+  execFileSync("taskset", ["-p", "-c", "0", String(process.pid)], { stdio: "ignore" });
+  execFileSync(process.execPath, ["scripts/prepare.js"], { stdio: "inherit" });
+  const havePg = await pgAnswers();
+  if (!havePg) console.error(`bench:workers: PostgreSQL does not answer at ${PG_URL}; its rows and pg-boss are left out`);
+  const only = process.env.BENCH_ONLY?.split(",");
+  const want = (name: string) => !only || only.includes(name);
+  const results: Result[] = [];
+  const report = (r: Result) => {
+    results.push(r);
+    console.error(
+      `${r.contender.padEnd(36)} ${String(r.workers).padStart(2)} workers  ${r.jobsPerSecond.toFixed(0).padStart(6)} jobs/s  ${r.serverCpuUsPerJob ? `server CPU ${r.serverCpuUsPerJob.toFixed(0)} µs/job  ` : ""}create->claim p50 ${r.latencyP50.toFixed(1)} ms  p99 ${r.latencyP99.toFixed(1)} ms`,
+    );
+  };
+  let n = 0;
+  const onPg = async (contender: string, w: number, perWorker: number) => {
+    const schema = `bench_workers_${process.pid}_${n++}`;
+    const u = new URL(PG_URL);
+    u.searchParams.set("schema", schema);
+    try {
+      report(await serviceTrial(contender, u.toString(), w, perWorker));
+    } finally {
+      await dropSchema(schema);
+    }
+  };
+  for (const w of WORKER_COUNTS) {
+    if (want("service (sqlite)")) report(await serviceTrial("service (sqlite)", `sqlite:${path.join(tmp, `jobs-${n++}.db`)}`, w));
+    if (want("service (sqlite, up to 50 each)")) report(await serviceTrial("service (sqlite, up to 50 each)", `sqlite:${path.join(tmp, `jobs-${n++}.db`)}`, w, 50));
+    if (!havePg) continue;
+    if (want("service (postgres)")) await onPg("service (postgres)", w, 1);
+    if (want("service (postgres, up to 50 each)")) await onPg("service (postgres, up to 50 each)", w, 50);
+    if (want("pg-boss (default, 2 s polling)")) report(await pgBossTrial("pg-boss (default, 2 s polling)", w, 2, 1));
+    if (want("pg-boss (0.5 s polling)")) report(await pgBossTrial("pg-boss (0.5 s polling)", w, 0.5, 1));
+    if (want("pg-boss (0.5 s polling, batches of 50)")) report(await pgBossTrial("pg-boss (0.5 s polling, batches of 50)", w, 0.5, 50));
+  }
+  mkdirSync("bench/results", { recursive: true });
+  writeFileSync("bench/results/workers.json", JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: CORES, seconds: SECONDS, results }, null, 2));
+  console.log(`\n${SECONDS} s windows after 2 s warm-up; ${PRODUCERS} producers; each worker takes one job at a time, or up to 50 at once where the row says so\n`);
+  const header = ["contender", "workers", "jobs/s", "created/s", "server CPU µs/job", "create->claim p50 ms", "p99 ms", "jobs/s ÷ best pg-boss"];
+  const rows = results.map((r) => {
+    const peers = results.filter((p) => p.workers === r.workers && p.contender.startsWith("pg-boss"));
+    const best = Math.max(...peers.map((p) => p.jobsPerSecond));
+    return [r.contender, String(r.workers), r.jobsPerSecond.toFixed(0), r.createdPerSecond.toFixed(0), r.serverCpuUsPerJob?.toFixed(0) ?? "", r.latencyP50.toFixed(1), r.latencyP99.toFixed(1), peers.length ? (r.jobsPerSecond / best).toFixed(2) : "-"];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  console.log(line(header));
+  for (const r of rows) console.log(line(r));
+  console.log("\nwritten to bench/results/workers.json");
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
