@@ -15,7 +15,8 @@
 // as in `npm run bench`); producers, workers and pg-boss run in this process on the other
 // core; PostgreSQL is not pinned. pg-boss is shown with its default polling (2 s), its
 // tightest (0.5 s, the minimum it allows), and its tightest with batches of 50 (its knob for
-// throughput: each fetch takes up to 50 jobs).
+// throughput: each fetch takes up to 50 jobs). Both contenders' tables are analyzed after the
+// warm-up (fresh tables have no planner statistics until autovacuum runs).
 //
 // Environment: BENCH_SECONDS (8), BENCH_WORKERS (1,4,16), BENCH_LATENCY_JOBS (30),
 // BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test; PostgreSQL rows are left
@@ -82,6 +83,19 @@ async function pgAnswers(): Promise<boolean> {
   }
 }
 
+/**
+ * Fresh tables have no planner statistics until autovacuum gets to them (a minute or more):
+ * both contenders' tables are analyzed after the warm-up, as they would be in steady state.
+ */
+async function analyze(databaseUrl: string, table: string): Promise<void> {
+  if (!databaseUrl.startsWith("postgres")) return;
+  const schema = new URL(databaseUrl).searchParams.get("schema");
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  await c.query(`ANALYZE ${schema}.${table}`);
+  await c.end();
+}
+
 async function dropSchema(schema: string): Promise<void> {
   const c = new pg.Client({ connectionString: PG_URL });
   await c.connect();
@@ -144,6 +158,7 @@ async function serviceTrial(contender: string, databaseUrl: string, workers: num
       }
     });
     await sleep(2000);
+    await analyze(databaseUrl, "jobs");
     const c0 = completed;
     const k0 = created;
     const cpu0 = cpuTicks(child.pid!);
@@ -207,6 +222,7 @@ async function pgBossTrial(contender: string, workers: number, pollingIntervalSe
       }
     });
     await sleep(2000);
+    await db.query(`ANALYZE ${schema}.job`);
     const c0 = await completedCount();
     const k0 = created;
     const t0 = performance.now();

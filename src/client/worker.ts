@@ -117,6 +117,7 @@ export function runWorker(opts: WorkerOptions): RunningWorker {
   };
 
   const claiming = new AbortController(); // aborted on stop: no more claims
+  const stopRequested = new Promise<void>((r) => claiming.signal.addEventListener("abort", () => r(), { once: true }));
   const running = new Map<string, { abort: AbortController; finished: Promise<void> }>();
 
   /** Reports the outcome, retrying through network trouble while the lease may still be ours. */
@@ -248,7 +249,7 @@ export function runWorker(opts: WorkerOptions): RunningWorker {
     while (!claiming.signal.aborted) {
       const free = concurrency - running.size;
       if (free <= 0) {
-        await Promise.race([...[...running.values()].map((r) => r.finished), new Promise((r) => claiming.signal.addEventListener("abort", r, { once: true }))]);
+        await Promise.race([...[...running.values()].map((r) => r.finished), stopRequested]);
         continue;
       }
       const sentAt = Date.now();

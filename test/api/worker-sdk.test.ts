@@ -66,6 +66,23 @@ describe.each(STORE_KINDS)("worker SDK on %s", (kind) => {
     expect(events.filter((e) => e.type === "succeeded")).toHaveLength(7);
   });
 
+  it("runs thousands of jobs without piling up listeners or timers", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on("warning", onWarning);
+    try {
+      let done = 0;
+      start({ names: ["many"], handler: () => null, onEvent: (e) => e.type === "succeeded" && done++ });
+      const N = 2000;
+      for (let i = 0; i < N; i += 100) await Promise.all(Array.from({ length: 100 }, () => create({ name: "many" })));
+      await until(`${N} jobs done`, () => done >= N, 60_000);
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(warnings).toEqual([]);
+  }, 90_000);
+
   it("a thrown error is retried; a PermanentJobError fails the job at once", async () => {
     start({
       names: ["flaky", "fatal"],

@@ -1,0 +1,49 @@
+// The README's worker walk-through, run as written: the service, `npm run worker:example`,
+// and the client's shell block taken from README.md (only the service's address changes,
+// from localhost:3000 to the port this test's service listens on).
+import { execFile, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import { spawnServer, type ServerProcess } from "../helpers/process.js";
+import { tempDir } from "../helpers/server.js";
+
+const run = promisify(execFile);
+
+function clientBlock(): string {
+  const readme = readFileSync("README.md", "utf8");
+  const at = readme.indexOf("<!-- walkthrough:client -->");
+  expect(at, "README.md has the walk-through's client block").toBeGreaterThan(0);
+  const m = /```sh\n([\s\S]*?)```/.exec(readme.slice(at));
+  return m![1];
+}
+
+describe("README worker walk-through", () => {
+  let server: ServerProcess | undefined;
+  afterAll(() => server?.child.kill("SIGKILL"));
+
+  it("a job created with curl is taken by the example worker, progresses and finishes", async () => {
+    server = await spawnServer({ DATABASE_URL: `sqlite:${tempDir()}/jobs.db`, LOG_LEVEL: "warn" });
+    const worker = spawn("npm", ["run", "-s", "worker:example"], { env: { ...process.env, API_URL: server.url }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    let workerOut = "";
+    worker.stdout!.on("data", (c) => (workerOut += c));
+    worker.stderr!.on("data", (c) => (workerOut += c));
+    try {
+      for (let i = 0; i < 200 && !workerOut.includes("waiting for jobs"); i++) await new Promise((r) => setTimeout(r, 50));
+      const script = clientBlock().replaceAll("localhost:3000", new URL(server.url).host);
+      const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script], { timeout: 60_000 });
+      const [running, result] = stdout.trim().split("\n");
+      expect(JSON.parse(running)).toMatchObject({ status: "IN PROGRESS", name: "report", attempts: 1, progress: expect.any(Number) });
+      expect(JSON.parse(result)).toMatchObject({ steps: 5, by: expect.stringMatching(/^example-worker:\d+$/) });
+      await new Promise((r) => setTimeout(r, 200));
+      expect(workerOut).toMatch(/took \S+ "report" attempt 1\/3/);
+      expect(workerOut).toMatch(/##########\s+100%/);
+      expect(workerOut).toMatch(/ SUCCESS/);
+    } finally {
+      // SIGTERM, as a user's Ctrl-C would: the worker stops gracefully.
+      process.kill(-worker.pid!, "SIGTERM");
+      await new Promise((r) => worker.once("exit", r));
+    }
+    expect(workerOut).toMatch(/\[worker\] stopped/);
+  }, 90_000);
+});
