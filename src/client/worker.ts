@@ -270,10 +270,14 @@ export function runWorker(opts: WorkerOptions): RunningWorker {
     }
   };
 
+  // Kept until the worker has stopped: a signal often arrives twice (Ctrl-C reaches every
+  // process of the group, and runners such as npm and tsx relay it too), and a second one
+  // must not kill the process in the middle of giving jobs back. Stopping is bounded by
+  // shutdownTimeoutMs.
   const onSignal = () => void stop();
   if (opts.handleSignals !== false) {
-    process.once("SIGTERM", onSignal);
-    process.once("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
   }
 
   const looping = loop();
@@ -282,8 +286,6 @@ export function runWorker(opts: WorkerOptions): RunningWorker {
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      process.off("SIGTERM", onSignal);
-      process.off("SIGINT", onSignal);
       claiming.abort();
       await looping;
       const all = Promise.all([...running.values()].map((r) => r.finished));
@@ -295,6 +297,8 @@ export function runWorker(opts: WorkerOptions): RunningWorker {
         for (const r of running.values()) r.abort.abort(new WorkerStoppingError("the worker is stopping"));
         await all;
       }
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
       resolveDone();
     })();
     return stopping;

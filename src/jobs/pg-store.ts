@@ -25,7 +25,7 @@ import { fenceSql, newRecord, toRecord, type JobRow } from "./row.js";
 import { ChangeFeed } from "./changes.js";
 
 const CHANNEL = "job_changed";
-/** Payload: the job's name ("" for none). Sent when a job is created or given back. */
+/** Payload: `name/id` (name "" for none). Sent when a job is created or given back. */
 const AVAILABLE = "job_available";
 
 /** Migrations; a migration may depend on the configuration it runs under. */
@@ -93,6 +93,24 @@ const OUTBOX = `outbox AS (
   FROM ended WHERE callback_url IS NOT NULL)`;
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * The claim: $1 now, $2 how many, $3 their tokens, $4 lease end, $5 lease ms, $6 worker,
+ * $7 names (when filtered). Exported for the query-plan test.
+ */
+export function claimSql(byName: boolean): string {
+  return `WITH c AS (
+     SELECT id, priority, seq FROM jobs
+     WHERE status = '${IN_PROGRESS}' AND lease_expires_ms <= $1 AND run_after_ms <= $1
+       AND attempts < max_attempts AND deadline_ms > $1${byName ? " AND name = ANY($7::text[])" : ""}
+     ORDER BY priority DESC, seq LIMIT $2
+     FOR UPDATE SKIP LOCKED),
+   picked AS (SELECT id, row_number() OVER (ORDER BY priority DESC, seq) AS n FROM c)
+   UPDATE jobs j SET attempts = j.attempts + 1, lease_token = ($3::text[])[picked.n],
+     lease_expires_ms = $4, lease_ms = $5, worker = $6
+   FROM picked WHERE j.id = picked.id
+   RETURNING j.*`;
+}
 
 type Row = JobRow;
 
@@ -205,38 +223,80 @@ export class PgJobStore implements JobStore {
     return (await this.q(sql, params)).rows[0];
   }
 
+  /**
+   * Group commit: creates that arrive while a batch is being written are written together in
+   * the next one, one statement and one commit for all of them. Each promise resolves only
+   * once the batch holding its job has committed. (Creates serialize on the counter's row lock
+   * anyway, so one batch at a time loses nothing and a lone create is written at once.)
+   */
   create(job: NewJob): Promise<CreateResult> {
-    return this.run(async () => {
-      // One statement, one round trip. The counter's row lock is held until this statement's
-      // transaction commits, so seq order is commit order, and a concurrent create with the
-      // same Idempotency-Key has committed before this one looks (ON CONFLICT sees it).
-      // Long-polling claims on every instance hear of the new job when it commits.
-      const inserted = await this.q(
-        `WITH next AS (UPDATE job_seq SET value = value + 1 RETURNING value),
-         ins AS (
-           INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts)
-           SELECT value, $1, '${IN_PROGRESS}', $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM next
-           ON CONFLICT (idem_key) DO NOTHING RETURNING name)
-         SELECT pg_notify('${AVAILABLE}', COALESCE(name, '')) FROM ins`,
-        [
-          job.id,
-          job.start,
-          JSON.stringify(job.request ?? null),
-          job.deadlineAt,
-          job.idempotency?.key ?? null,
-          job.idempotency?.fingerprint ?? null,
-          job.callbackUrl ?? null,
-          job.name ?? null,
-          job.priority ?? 0,
-          job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-        ],
-      );
-      if (inserted.rowCount === 1) return { kind: "created", job: newRecord(job) };
-      const prior = (await this.one("SELECT * FROM jobs WHERE idem_key = $1", [job.idempotency!.key]))!;
-      return prior.idem_fingerprint === job.idempotency!.fingerprint
-        ? { kind: "replayed", job: toRecord(prior) }
-        : { kind: "key-conflict", job: toRecord(prior) };
+    return new Promise((resolve, reject) => {
+      this.pendingCreates.push({ job, resolve, reject });
+      if (!this.writing) void this.writeCreates();
     });
+  }
+
+  private pendingCreates: { job: NewJob; resolve: (r: CreateResult) => void; reject: (e: unknown) => void }[] = [];
+  private writing = false;
+
+  private async writeCreates(): Promise<void> {
+    this.writing = true;
+    while (this.pendingCreates.length) {
+      const batch = this.pendingCreates.splice(0, 500);
+      try {
+        const results = await this.run(() => this.insertBatch(batch.map((b) => b.job)));
+        batch.forEach((b, i) => b.resolve(results[i]));
+      } catch (e) {
+        for (const b of batch) b.reject(e);
+      }
+    }
+    this.writing = false;
+  }
+
+  private async insertBatch(jobs: NewJob[]): Promise<CreateResult[]> {
+    // One statement, one round trip. The counter's row lock is held until this statement's
+    // transaction commits, so seq order is commit order, and a concurrent create with the
+    // same Idempotency-Key has committed before this one looks (ON CONFLICT sees it).
+    // Long-polling claims on every instance hear of each new job when it commits (one
+    // notification per job: the payload carries its id, so that none are merged).
+    const col = <T>(f: (j: NewJob) => T) => jobs.map(f);
+    const inserted = await this.q<{ id: string }>(
+      `WITH input AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[])
+           WITH ORDINALITY AS t(id, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, ord)),
+       next AS (UPDATE job_seq SET value = value + $11 RETURNING value),
+       ins AS (
+         INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts)
+         SELECT next.value - $11 + input.ord, input.id, '${IN_PROGRESS}', input.started_at, input.request, input.deadline_ms, input.idem_key,
+           input.idem_fingerprint, input.callback_url, input.name, input.priority, input.max_attempts
+         FROM input, next ORDER BY input.ord
+         ON CONFLICT (idem_key) DO NOTHING RETURNING id, name)
+       SELECT id, pg_notify('${AVAILABLE}', COALESCE(name, '') || '/' || id) FROM ins`,
+      [
+        col((j) => j.id),
+        col((j) => j.start),
+        col((j) => JSON.stringify(j.request ?? null)),
+        col((j) => j.deadlineAt),
+        col((j) => j.idempotency?.key ?? null),
+        col((j) => j.idempotency?.fingerprint ?? null),
+        col((j) => j.callbackUrl ?? null),
+        col((j) => j.name ?? null),
+        col((j) => j.priority ?? 0),
+        col((j) => j.maxAttempts ?? DEFAULT_MAX_ATTEMPTS),
+        jobs.length,
+      ],
+    );
+    const created = new Set(inserted.rows.map((r) => r.id));
+    return Promise.all(
+      jobs.map(async (job): Promise<CreateResult> => {
+        if (created.has(job.id)) return { kind: "created", job: newRecord(job) };
+        // Its Idempotency-Key was taken, by an earlier create or by one in this very batch.
+        const prior = (await this.one("SELECT * FROM jobs WHERE idem_key = $1", [job.idempotency!.key]))!;
+        return prior.idem_fingerprint === job.idempotency!.fingerprint
+          ? { kind: "replayed", job: toRecord(prior) }
+          : { kind: "key-conflict", job: toRecord(prior) };
+      }),
+    );
   }
 
   get(id: string): Promise<JobRecord | undefined> {
@@ -267,21 +327,8 @@ export class PgJobStore implements JobStore {
       // jobs, and the row lock re-checks the conditions against a concurrent change, so a
       // job is never handed out twice. Each job gets the token at its place in the order.
       const params: unknown[] = [q.now, q.tokens.length, q.tokens, q.now + q.leaseMs, q.leaseMs, q.worker];
-      const byName = q.names ? ` AND name = ANY($${params.push(q.names)}::text[])` : "";
-      const r = await this.q(
-        `WITH c AS (
-           SELECT id, priority, seq FROM jobs
-           WHERE status = '${IN_PROGRESS}' AND lease_expires_ms <= $1 AND run_after_ms <= $1
-             AND attempts < max_attempts AND deadline_ms > $1${byName}
-           ORDER BY priority DESC, seq LIMIT $2
-           FOR UPDATE SKIP LOCKED),
-         picked AS (SELECT id, row_number() OVER (ORDER BY priority DESC, seq) AS n FROM c)
-         UPDATE jobs j SET attempts = j.attempts + 1, lease_token = ($3::text[])[picked.n],
-           lease_expires_ms = $4, lease_ms = $5, worker = $6
-         FROM picked WHERE j.id = picked.id
-         RETURNING j.*`,
-        params,
-      );
+      if (q.names) params.push(q.names);
+      const r = await this.q(claimSql(q.names !== undefined), params);
       return r.rows.sort((a, b) => b.priority - a.priority || Number(a.seq) - Number(b.seq)).map(toRecord);
     });
   }
@@ -330,7 +377,7 @@ export class PgJobStore implements JobStore {
 
   requeue(id: string, r: Requeue, fence: Fence & { kind: "lease" }): Promise<TransitionResult> {
     return this.run(async () => {
-      const row = await this.cas(id, "lease_expires_ms = 0, run_after_ms = $2, attempts = attempts - $3", [r.runAfter, r.uncount ? 1 : 0], fence, `, pg_notify('${AVAILABLE}', COALESCE(name, ''))`);
+      const row = await this.cas(id, "lease_expires_ms = 0, run_after_ms = $2, attempts = attempts - $3", [r.runAfter, r.uncount ? 1 : 0], fence, `, pg_notify('${AVAILABLE}', COALESCE(name, '') || '/' || id)`);
       return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
     });
   }
@@ -417,7 +464,11 @@ export class PgJobStore implements JobStore {
     this.listening ??= (async () => {
       const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 2000 });
       client.on("notification", (n) => {
-        if (n.channel === AVAILABLE) this.available.publish(n.payload || undefined);
+        if (n.channel === AVAILABLE) {
+          // `name/id`: unique per job, so that PostgreSQL merges none of them.
+          const name = (n.payload ?? "").replace(/\/[^/]*$/, "");
+          this.available.publish(name || undefined);
+        }
         else if (n.payload) this.feed.publish(n.payload);
       });
       client.on("error", () => {

@@ -112,8 +112,8 @@ export class JobService {
   private overdue(job: JobRecord, now: number): Promise<TransitionResult> | undefined {
     if (job.status !== IN_PROGRESS) return undefined;
     if (job.deadlineAt <= now) return this.store.end(job.id, { to: "FAILED", end: this.iso(now), error: deadlineError() }, { kind: "none" });
-    // Unheld: a lease that is (or was, by now) the job's current one has run out; no claim hands
-    // out a job without attempts left, so nobody can take it meanwhile.
+    // Lapsed: the last allowed lease has run out; no claim hands out a job without attempts
+    // left, so nobody can take it meanwhile.
     if (exhaustedAt(job, now)) return this.store.end(job.id, { to: "FAILED", end: this.iso(now), error: leaseExpiredError(job) }, { kind: "lapsed", now });
     return undefined;
   }
@@ -179,7 +179,9 @@ export class JobService {
       if (extra) throw new InvalidUpdateError(`body/${extra}`, "a release takes nothing but the leaseToken");
       return this.transition(id, { kind: "release" }, token, (fence) => this.store.requeue(id, { runAfter: 0, uncount: true }, fence as Fence & { kind: "lease" }));
     }
-    const onlyProgress = Object.keys(u).every((k) => k === "progress" || k === "leaseToken") && (token !== undefined || u.progress !== undefined);
+    // `release: false` asks for nothing.
+    const keys = Object.keys(u).filter((k) => !(k === "release" && u.release === false));
+    const onlyProgress = keys.every((k) => k === "progress" || k === "leaseToken") && (token !== undefined || u.progress !== undefined);
     const to = u.status ?? (u.error !== undefined ? "FAILED" : u.result !== undefined || !onlyProgress ? "SUCCESS" : undefined);
     if (to === "SUCCESS" && u.error !== undefined) throw new InvalidUpdateError("body/error", "error is only allowed with status FAILED");
     if (to === "FAILED" && u.result !== undefined) throw new InvalidUpdateError("body/result", "result is only allowed with status SUCCESS");

@@ -98,9 +98,14 @@ export interface SqliteOptions {
 }
 
 // A claimable job: waiting (no unexpired lease), past its backoff, before its deadline, with
-// attempts left. Ordered as the queue indexes are.
+// attempts left. Ordered as the queue indexes are, so that the walk stops at the limit.
 const CLAIMABLE = `status = '${IN_PROGRESS}' AND lease_expires_ms <= @now AND run_after_ms <= @now
   AND attempts < max_attempts AND deadline_ms > @now`;
+/** The claim's selection, without and with a names filter (exported for the query-plan test). */
+export const CLAIM_SELECT = {
+  any: `SELECT id FROM jobs WHERE ${CLAIMABLE} ORDER BY priority DESC, seq LIMIT @max`,
+  byName: `SELECT id FROM jobs WHERE ${CLAIMABLE} AND name IN (SELECT value FROM json_each(@names)) ORDER BY priority DESC, seq LIMIT @max`,
+};
 
 export class SqliteJobStore implements JobStore {
   private readonly db: Database.Database;
@@ -124,10 +129,8 @@ export class SqliteJobStore implements JobStore {
       ),
       byId: db.prepare<[string], Row>("SELECT * FROM jobs WHERE id = ?"),
       byKey: db.prepare<[string], Row>("SELECT * FROM jobs WHERE idem_key = ?"),
-      claimable: db.prepare<{ now: number; max: number }, { id: string }>(`SELECT id FROM jobs WHERE ${CLAIMABLE} ORDER BY priority DESC, seq LIMIT @max`),
-      claimableByName: db.prepare<{ now: number; max: number; names: string }, { id: string }>(
-        `SELECT id FROM jobs WHERE ${CLAIMABLE} AND name IN (SELECT value FROM json_each(@names)) ORDER BY priority DESC, seq LIMIT @max`,
-      ),
+      claimable: db.prepare<{ now: number; max: number }, { id: string }>(CLAIM_SELECT.any),
+      claimableByName: db.prepare<{ now: number; max: number; names: string }, { id: string }>(CLAIM_SELECT.byName),
       take: db.prepare<{ id: string; token: string; expires: number; ms: number; worker: string }, Row>(
         `UPDATE jobs SET attempts = attempts + 1, lease_token = @token, lease_expires_ms = @expires, lease_ms = @ms, worker = @worker
          WHERE id = @id RETURNING *`,

@@ -7,7 +7,7 @@
 // current lease.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call } from "../helpers/http.js";
-import { spawnServer, type ServerProcess } from "../helpers/process.js";
+import { spawnServers, type ServerProcess } from "../helpers/process.js";
 import { dropTestSchemas, freshDatabaseUrl, PG_URL } from "../helpers/stores.js";
 
 const JOBS = Number(process.env.EXCLUSIVITY_JOBS ?? 2000);
@@ -30,11 +30,8 @@ describe.skipIf(!PG_URL)("exclusivity at scale on PostgreSQL", () => {
   const at = (i: number) => nodes[i % nodes.length].url;
 
   beforeAll(async () => {
-    const db = freshDatabaseUrl("postgres");
-    const started = await Promise.allSettled([0, 1, 2].map(() => spawnServer({ DATABASE_URL: db, LOG_LEVEL: "warn" })));
-    nodes = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
-    const failed = started.find((r) => r.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    // Started at the same moment: schema creation and migration must not collide.
+    nodes = await spawnServers(3, { DATABASE_URL: freshDatabaseUrl("postgres"), LOG_LEVEL: "warn" });
   });
   afterAll(async () => {
     for (const n of nodes) n.child.kill("SIGKILL");

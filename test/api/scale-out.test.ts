@@ -2,7 +2,7 @@
 // ports share one schema; any instance answers for any job.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call } from "../helpers/http.js";
-import { spawnServer, type ServerProcess } from "../helpers/process.js";
+import { spawnServers, type ServerProcess } from "../helpers/process.js";
 import { dropTestSchemas, freshDatabaseUrl, PG_URL } from "../helpers/stores.js";
 
 describe.skipIf(!PG_URL)("three instances on one PostgreSQL database", () => {
@@ -10,12 +10,8 @@ describe.skipIf(!PG_URL)("three instances on one PostgreSQL database", () => {
   const at = (i: number) => nodes[i % nodes.length].url;
 
   beforeAll(async () => {
-    const db = freshDatabaseUrl("postgres");
     // Started at the same moment: schema creation and migration must not collide.
-    const started = await Promise.allSettled([0, 1, 2].map(() => spawnServer({ DATABASE_URL: db })));
-    nodes = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
-    const failed = started.find((r) => r.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    nodes = await spawnServers(3, { DATABASE_URL: freshDatabaseUrl("postgres") });
   });
   afterAll(async () => {
     for (const n of nodes) n.child.kill("SIGKILL");

@@ -229,6 +229,8 @@ describe.each(STORE_KINDS)("workers on %s", (kind) => {
       expect(await fields({ leaseToken: t.leaseToken, status: "SUCCESS", retryable: true })).toEqual(["body/retryable"]);
       expect(await fields({ leaseToken: t.leaseToken, release: true, progress: 3 })).toEqual(["body/progress"]);
       expect(await fields({ leaseToken: "" })).toEqual(["body/leaseToken"]);
+      // `release: false` asks for nothing: a heartbeat.
+      expect((await put(id, { leaseToken: t.leaseToken, release: false })).json).toEqual({ status: "UPDATED", leaseExpiresAt: iso(clock.now() + 30_000) });
     });
   });
 

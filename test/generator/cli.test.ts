@@ -103,8 +103,9 @@ describe("ramlgen generate --watch", () => {
     let log = "";
     child.stdout.on("data", (c) => (log += c));
     child.stderr.on("data", (c) => (log += c));
+    // Patient: under a loaded CI machine one regeneration can take several seconds.
     const waitFor = async (check: () => boolean, what: string) => {
-      for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 600 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
       expect(check(), `${what}\n${log}`).toBe(true);
     };
     const types = () => (existsSync(path.join(out, "types.ts")) ? readFileSync(path.join(out, "types.ts"), "utf8") : "");
@@ -123,5 +124,5 @@ describe("ramlgen generate --watch", () => {
     } finally {
       child.kill();
     }
-  });
+  }, 180_000);
 });

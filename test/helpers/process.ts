@@ -42,3 +42,15 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
   }
   return { child, url, output: () => out, exited };
 }
+
+/** Several instances started at the same moment (schema creation and migration must not collide). */
+export async function spawnServers(n: number, env: Record<string, string>): Promise<ServerProcess[]> {
+  const started = await Promise.allSettled(Array.from({ length: n }, () => spawnServer(env)));
+  const nodes = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    for (const node of nodes) node.child.kill("SIGKILL");
+    throw failed.reason;
+  }
+  return nodes;
+}
