@@ -1,9 +1,8 @@
 // The job API's handlers: they implement the generated Handlers interface, so the compiler
 // checks every status, header and body here against spec/api.raml.
-import type { Handlers, Job, JobRequest, Problem, Task } from "../generated/index.js";
+import type { Handlers, Job, JobRequest, Problem, Task, TaskUpdated } from "../generated/index.js";
 import { basePath } from "../generated/router.js";
-import { IN_PROGRESS } from "./jobs/machine.js";
-import type { ConflictType } from "./jobs/machine.js";
+import { IN_PROGRESS, type ConflictType } from "./jobs/machine.js";
 import { InvalidUpdateError, type JobService } from "./jobs/service.js";
 import { callbackUrlProblem } from "./jobs/webhooks.js";
 import { BadCursorError, type JobRecord } from "./jobs/store.js";
@@ -81,19 +80,18 @@ export function toJob(r: JobRecord): Job {
 export function toTask(r: JobRecord): Task {
   const request = requestOf(r);
   const lease = r.lease!;
-  const task: Task = {
+  return {
     id: r.id,
+    ...(r.name !== undefined && { name: r.name }),
     priority: r.priority,
     tags: request?.tags ?? [],
+    ...(request?.input !== undefined && { input: request.input }),
     attempt: r.attempts,
     maxAttempts: r.maxAttempts,
     leaseToken: lease.token,
     leaseSeconds: lease.ms / 1000,
     leaseExpiresAt: new Date(lease.expiresAt).toISOString(),
   };
-  if (r.name !== undefined) task.name = r.name;
-  if (request?.input !== undefined) task.input = request.input;
-  return task;
 }
 
 export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers {
@@ -202,7 +200,7 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
       }
       if (r.kind === "not-found") return { status: 404, body: notFound(params.id) };
       if (r.kind === "conflict") return { status: 409, body: conflict(r.reason, r.type) };
-      const updated: { status: "UPDATED"; leaseExpiresAt?: string; retryAt?: string } = { status: "UPDATED" };
+      const updated: TaskUpdated = { status: "UPDATED" };
       // A heartbeat that extended the lease says until when.
       if (r.job.status === IN_PROGRESS && body?.leaseToken !== undefined && r.job.lease?.token === body.leaseToken && r.job.lease.expiresAt > 0) {
         updated.leaseExpiresAt = new Date(r.job.lease.expiresAt).toISOString();
