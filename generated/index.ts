@@ -3,7 +3,7 @@
 export * from "./types.js";
 export * from "./operations.js";
 export { createRouter, unimplementedHandlers, routes, basePath } from "./router.js";
-export { HttpProblem, problem, sendProblem, PROBLEM_JSON } from "./runtime.js";
-export type { HandlerContext, RouterOptions, ProblemDetails, FieldError, ResponseValidationFailure } from "./runtime.js";
+export { HttpProblem, problem, sendProblem, PROBLEM_JSON, forbidden, Forbidden } from "./runtime.js";
+export type { HandlerContext, RouterOptions, ProblemDetails, FieldError, ResponseValidationFailure, Auth, AuthRequest, Authenticator } from "./runtime.js";
 export { ApiClient, UnexpectedResponseError } from "./client.js";
 export type { ClientOptions, CallOptions } from "./client.js";

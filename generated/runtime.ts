@@ -5,7 +5,8 @@
 // this file verbatim into the output folder, so generated code depends on nothing but npm
 // packages, wherever it is written. Behaviour lives here once; generated code only
 // describes the spec as data (the route table) and types.
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { randomBytes } from "node:crypto";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { NextFunction, Request as ExpressRequest, RequestHandler, Response as ExpressResponse } from "express";
 
 /** A validator compiled ahead of time by ajv (standalone code). */
@@ -53,6 +54,61 @@ export interface RouteDef {
    */
   numeric?: { path?: string[]; query?: string[]; headers?: string[] };
   responses: Record<number, ResponseDef>;
+  /** RAML `securedBy`: absent when the operation is not secured. */
+  security?: SecurityDef;
+}
+
+export interface SecurityDef {
+  /** Any one of these is enough. */
+  alternatives: { scheme: string; scopes: string[] }[];
+  /** A request no scheme accepts is served anyway, without `auth` (RAML `null`). */
+  anonymous: boolean;
+}
+
+/** A security scheme of the spec, as the router needs it. */
+export interface SecuritySchemeDef {
+  type: string;
+  /** The `WWW-Authenticate` challenge of a 401. */
+  challenge: string;
+}
+
+/** What an authenticator is asked: the raw request (not yet validated) and what the operation requires. */
+export interface AuthRequest {
+  scheme: string;
+  /** The scopes the operation requires of this scheme (OAuth 2.0 `securedBy` parameters). */
+  scopes: string[];
+  operation: string;
+  /** Request headers as received, names in lower case. */
+  headers: IncomingHttpHeaders;
+  /** Query parameters as received. */
+  query: Record<string, unknown>;
+  req: IncomingMessage;
+}
+
+/** Valid credentials that may not do this (a wrong role, a missing scope): answered 403. */
+export class Forbidden {
+  constructor(readonly reason?: string) {}
+}
+
+/** Return it from an authenticator for credentials that are valid but not enough here (403). */
+export function forbidden(reason?: string): Forbidden {
+  return new Forbidden(reason);
+}
+
+/**
+ * Checks one security scheme's credentials: the principal (any value the application
+ * chooses) when they are valid, undefined when they are missing or invalid (401), or
+ * `forbidden()` (403). A principal with a `scopes` array must hold every scope the operation
+ * requires, or the answer is 403. An authenticator that throws is a 500, never a pass.
+ */
+export type Authenticator<P> = (request: AuthRequest) => P | Forbidden | undefined | Promise<P | Forbidden | undefined>;
+
+/** Who is calling, as handlers of secured operations get it in `request.auth`. */
+export interface Auth<P, S extends string = string> {
+  scheme: S;
+  /** The scopes the operation required of that scheme. */
+  scopes: string[];
+  principal: P;
 }
 
 export interface ProblemDetails {
@@ -108,6 +164,8 @@ export interface RouterOptions {
    * 503); return undefined for a 500. HttpProblem errors are always answered as they are.
    */
   mapError?: (error: unknown) => HttpProblem | undefined;
+  /** One authenticator per security scheme of the spec (required when the spec has any). */
+  security?: Record<string, Authenticator<unknown>>;
 }
 
 export const PROBLEM_JSON = "application/problem+json";
@@ -116,6 +174,8 @@ const DEFAULT_JSON_DEPTH = 64;
 
 const STATUS_TITLES: Record<number, string> = {
   400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
   406: "Not Acceptable",
@@ -124,6 +184,7 @@ const STATUS_TITLES: Record<number, string> = {
   413: "Content Too Large",
   415: "Unsupported Media Type",
   422: "Unprocessable Content",
+  429: "Too Many Requests",
   431: "Request Header Fields Too Large",
   500: "Internal Server Error",
   501: "Not Implemented",
@@ -269,8 +330,14 @@ export function buildRouter(
   routes: RouteDef[],
   handlers: Record<string, Operation<unknown, unknown>>,
   options: RouterOptions = {},
+  schemes: Record<string, SecuritySchemeDef> = {},
 ): RequestHandler {
   const table = new RouteTable(routes);
+  for (const r of routes) {
+    for (const alt of r.security?.alternatives ?? []) {
+      if (!options.security?.[alt.scheme]) throw new Error(`createRouter: no authenticator for security scheme ${JSON.stringify(alt.scheme)} (options.security)`);
+    }
+  }
   const produced = new Map(routes.map((r) => [r, producedTypes(r)]));
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const maxDepth = options.maxJsonDepth ?? DEFAULT_JSON_DEPTH;
@@ -318,6 +385,14 @@ export function buildRouter(
   };
 
   const handle = async (def: RouteDef, params: Record<string, string>, req: ExpressRequest, res: ExpressResponse) => {
+    // Who is calling, before anything else is looked at: an unauthenticated request learns
+    // nothing about what the operation would accept.
+    let auth: Auth<unknown> | undefined;
+    if (def.security) {
+      const outcome = await authenticate(def, def.security, req);
+      if ("problem" in outcome) return sendProblem(res, outcome.problem, outcome.headers);
+      auth = outcome.auth;
+    }
     // 406 before any work: the client accepts none of the media types this operation answers with.
     const types = produced.get(def)!;
     if (types.length && req.headers.accept && !req.accepts(types)) {
@@ -360,10 +435,44 @@ export function buildRouter(
     }
 
     const handler = handlers[def.operation];
-    const request = { params, query, headers, body, mediaType };
+    const request = def.security ? { params, query, headers, body, mediaType, auth } : { params, query, headers, body, mediaType };
     const out = (await handler(request, { req, res, operation: def.operation })) as HandlerResponse;
     if (res.headersSent || res.writableEnded) return; // the handler answered by itself
     writeResponse(def, out, req, res);
+  };
+
+  const authenticate = async (
+    def: RouteDef,
+    security: SecurityDef,
+    req: ExpressRequest,
+  ): Promise<{ auth: Auth<unknown> | undefined } | { problem: ProblemDetails; headers: Record<string, string> }> => {
+    let denied: { reason?: string; insufficient?: { scheme: string; scopes: string[] } } | undefined;
+    const query = req.query as Record<string, unknown>;
+    for (const alt of security.alternatives) {
+      const result = await options.security![alt.scheme]({ scheme: alt.scheme, scopes: alt.scopes, operation: def.operation, headers: req.headers, query, req });
+      if (result === undefined || result === null) continue;
+      if (result instanceof Forbidden) {
+        denied ??= { reason: result.reason };
+        continue;
+      }
+      const granted = (result as { scopes?: unknown }).scopes;
+      if (alt.scopes.length && Array.isArray(granted) && !alt.scopes.every((s) => granted.includes(s))) {
+        denied ??= { reason: `this needs the scopes ${alt.scopes.join(" ")}`, insufficient: alt };
+        continue;
+      }
+      return { auth: { scheme: alt.scheme, scopes: alt.scopes, principal: result } };
+    }
+    if (denied) {
+      const headers: Record<string, string> = {};
+      // RFC 6750: an OAuth 2.0 token without the scope says which scope it lacks.
+      if (denied.insufficient && schemes[denied.insufficient.scheme]?.type === "OAuth 2.0") {
+        headers["WWW-Authenticate"] = `${schemes[denied.insufficient.scheme].challenge}, error="insufficient_scope", scope="${denied.insufficient.scopes.join(" ")}"`;
+      }
+      return { problem: problem(403, denied.reason ?? "these credentials may not do this"), headers };
+    }
+    if (security.anonymous) return { auth: undefined };
+    const challenges = [...new Set(security.alternatives.map((a) => challengeOf(schemes[a.scheme])))].filter(Boolean);
+    return { problem: problem(401, "this needs credentials the server accepts"), headers: challenges.length ? { "WWW-Authenticate": challenges.join(", ") } : {} };
   };
 
   const writeResponse = (def: RouteDef, out: HandlerResponse, req: ExpressRequest, res: ExpressResponse) => {
@@ -410,6 +519,12 @@ export function buildRouter(
   return (req, res, next) => {
     dispatch(req, res, next).catch(next);
   };
+}
+
+/** A scheme's challenge; Digest gets a fresh nonce on every answer. */
+function challengeOf(scheme: SecuritySchemeDef | undefined): string {
+  if (!scheme) return "";
+  return scheme.type === "Digest Authentication" ? `${scheme.challenge}, nonce="${randomBytes(16).toString("base64")}"` : scheme.challenge;
 }
 
 const DECIMAL = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;

@@ -1,12 +1,15 @@
 // From raml-1-parser's expanded JSON to the plain ApiModel.
-import type { ApiModel, Body, Example, NamedType, Operation, Param, Response } from "./model.js";
+import type { ApiModel, Body, Example, NamedType, Operation, Param, Response, Security, SecurityScheme } from "./model.js";
 import type { RamlJson } from "./raml.js";
 import { exampleKey } from "./raml.js";
 import { ConversionError, SchemaConverter, type JsonSchema } from "./schema.js";
 
 const HANDLER_NAME_ANNOTATIONS = new Set(["operationName", "handlerName"]);
 
-export function buildModel(spec: RamlJson): ApiModel {
+/** `METHOD /path` -> scheme -> the OAuth 2.0 scopes its `securedBy` asks for (see raml.securedByScopes). */
+export type ScopesOf = (method: string, resourcePath: string, scheme: string) => string[];
+
+export function buildModel(spec: RamlJson, scopesOf: ScopesOf = () => []): ApiModel {
   const decls = new Map<string, RamlJson>();
   for (const t of (spec.types ?? []) as RamlJson[]) decls.set(t.name, t);
   const conv = new SchemaConverter(decls);
@@ -39,10 +42,13 @@ export function buildModel(spec: RamlJson): ApiModel {
   const basePath = basePathOf(spec.baseUri, version, spec.baseUriParameters ?? []);
   const baseParams = new Set<string>(((spec.baseUriParameters ?? []) as RamlJson[]).map((p) => p.name));
 
+  const securitySchemes = ((spec.securitySchemes ?? []) as RamlJson[]).map((s) => securityScheme(conv, s, spec.title));
+  const schemes = new Map(securitySchemes.map((s) => [s.name, s]));
+
   const operations: Operation[] = [];
   const walk = (resources: RamlJson[]) => {
     for (const r of resources ?? []) {
-      for (const m of r.methods ?? []) operations.push(operation(conv, r, m, basePath, baseParams));
+      for (const m of r.methods ?? []) operations.push(secure(operation(conv, r, m, basePath, baseParams), m, schemes, scopesOf));
       walk(r.resources);
     }
   };
@@ -67,6 +73,7 @@ export function buildModel(spec: RamlJson): ApiModel {
     basePath,
     mediaTypes: spec.mediaType ?? [],
     types,
+    securitySchemes,
     operations,
   };
 }
@@ -106,6 +113,125 @@ function operation(conv: SchemaConverter, r: RamlJson, m: RamlJson, basePath: st
       })
       .sort((a, b) => a.status - b.status),
   };
+}
+
+function securityScheme(conv: SchemaConverter, s: RamlJson, realm: string): SecurityScheme {
+  const d = s.describedBy ?? {};
+  const where = `securityScheme ${s.name}`;
+  const headers = ((d.headers ?? []) as RamlJson[]).map((p) => param(conv, p, where));
+  const query = ((d.queryParameters ?? []) as RamlJson[]).map((p) => param(conv, p, where));
+  return {
+    name: s.name,
+    type: s.type,
+    description: typeof s.description === "string" ? s.description : undefined,
+    headers,
+    query,
+    responses: ((d.responses ?? []) as RamlJson[])
+      .map((resp): Response => ({
+        status: Number(resp.code),
+        description: typeof resp.description === "string" && resp.description ? resp.description : undefined,
+        headers: ((resp.headers ?? []) as RamlJson[]).map((p) => param(conv, p, where)),
+        bodies: ((resp.body ?? []) as RamlJson[]).map((b) => body(conv, b, `${where} ${resp.code} ${b.name}`)),
+      }))
+      .sort((a, b) => a.status - b.status),
+    settings: (s.settings ?? {}) as Record<string, unknown>,
+    challenge: challengeFor(s.type, headers, query, realm),
+  };
+}
+
+/**
+ * The `WWW-Authenticate` challenge for a scheme (RFC 9110 11.6.1): the scheme's own for the
+ * standard types, `Bearer` for a custom one carried in `Authorization`, else `ApiKey` naming
+ * where the key goes. Digest's nonce is added per answer by the runtime.
+ */
+export function challengeFor(type: string, headers: Param[], query: Param[], realm: string): string {
+  const r = `realm=${JSON.stringify(realm)}`;
+  switch (type) {
+    case "Basic Authentication":
+      return `Basic ${r}, charset="UTF-8"`;
+    case "Digest Authentication":
+      return `Digest ${r}, qop="auth", algorithm=SHA-256`;
+    case "OAuth 1.0":
+      return `OAuth ${r}`;
+    case "OAuth 2.0":
+      return `Bearer ${r}`;
+    default: {
+      if (headers.some((h) => h.name.toLowerCase() === "authorization")) return `Bearer ${r}`;
+      if (headers.length) return `ApiKey ${r}, header=${JSON.stringify(headers[0].name)}`;
+      if (query.length) return `ApiKey ${r}, query=${JSON.stringify(query[0].name)}`;
+      return `ApiKey ${r}`;
+    }
+  }
+}
+
+/**
+ * The method's `securedBy` (the parser has already resolved it from the API, resource type,
+ * trait, resource and method levels, and merged each scheme's describedBy into the method).
+ * The schemes' headers and query parameters become optional here: which one a request
+ * carries depends on the scheme it uses, and missing credentials are a 401, not a 400.
+ */
+function secure(op: Operation, m: RamlJson, schemes: Map<string, SecurityScheme>, scopesOf: ScopesOf): Operation {
+  const refs = (m.securedBy ?? []) as (RamlJson | null)[];
+  const named = refs.filter((r): r is RamlJson => r !== null && typeof r?.name === "string");
+  if (!named.length) return op;
+  const used = named.map((r) => schemes.get(r.name)).filter((s): s is SecurityScheme => !!s);
+  const security: Security = {
+    alternatives: named.map((r) => ({ scheme: r.name, scopes: scopesOf(op.method, op.resourcePath, r.name) })),
+    anonymous: refs.some((r) => r === null),
+  };
+  const headerNames = new Set(used.flatMap((s) => s.headers.map((h) => h.name.toLowerCase())));
+  const queryNames = new Set(used.flatMap((s) => s.query.map((q) => q.name)));
+  return {
+    ...op,
+    headers: mergeParams(op.headers.map((h) => (headerNames.has(h.name.toLowerCase()) ? { ...h, required: false } : h)), (n) => n.toLowerCase()),
+    query: mergeParams(op.query.map((q) => (queryNames.has(q.name) ? { ...q, required: false } : q)), (n) => n),
+    responses: mergeResponses(op.responses),
+    security,
+  };
+}
+
+/**
+ * One parameter per name. Several schemes of one method may describe the same one (an
+ * `Authorization` header for OAuth 2.0 and for Basic): any of their types is accepted.
+ */
+function mergeParams(params: Param[], key: (name: string) => string): Param[] {
+  const out = new Map<string, Param>();
+  for (const p of params) {
+    const k = key(p.name);
+    const prior = out.get(k);
+    if (!prior) {
+      out.set(k, p);
+      continue;
+    }
+    const same = JSON.stringify(prior.schema) === JSON.stringify(p.schema);
+    out.set(k, {
+      ...prior,
+      required: prior.required && p.required,
+      schema: same ? prior.schema : { anyOf: [...((prior.schema as JsonSchema).anyOf as JsonSchema[] | undefined ?? [prior.schema]), p.schema] },
+      description: prior.description ?? p.description,
+      examples: [...prior.examples, ...p.examples],
+    });
+  }
+  return [...out.values()];
+}
+
+/** One response per status: what several schemes' describedBy declare for it, together. */
+function mergeResponses(responses: Response[]): Response[] {
+  const out = new Map<number, Response>();
+  for (const r of responses) {
+    const prior = out.get(r.status);
+    if (!prior) {
+      out.set(r.status, r);
+      continue;
+    }
+    out.set(r.status, {
+      status: r.status,
+      description: prior.description ?? r.description,
+      headers: mergeParams([...prior.headers, ...r.headers], (n) => n.toLowerCase()),
+      bodies: [...prior.bodies, ...r.bodies.filter((b) => !prior.bodies.some((p) => p.mediaType === b.mediaType))],
+    });
+  }
+  return [...out.values()];
 }
 
 function param(conv: SchemaConverter, p: RamlJson, where: string): Param {

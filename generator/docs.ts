@@ -46,6 +46,9 @@ export function renderDocs(model: ApiModel, banner: string): string {
         { label: "Query parameters", params: params(op.query) },
         { label: "Headers", params: params(op.headers) },
       ].filter((g) => g.params.length),
+      security: op.security
+        ? [...op.security.alternatives.map((a) => ({ scheme: a.scheme, scopes: a.scopes.join(" ") })), ...(op.security.anonymous ? [{ scheme: "anonymous (no credentials)", scopes: "" }] : [])]
+        : undefined,
       bodies: bodies(op.bodies),
       bodyOptional: op.bodies.length > 0 && op.bodies.every((b) => JSON.stringify(b.schema).includes('"type":"null"')),
       responses: op.responses.map((r) => ({
@@ -56,5 +59,13 @@ export function renderDocs(model: ApiModel, banner: string): string {
       })),
     })),
     types: model.types.map((t) => ({ name: t.name, description: t.description, schema: pretty(t.schema), examples: examples(t.examples, true) })),
+    securitySchemes: model.securitySchemes.map((sc) => ({
+      name: sc.name,
+      type: sc.type,
+      description: sc.description,
+      challenge: sc.challenge,
+      carries: [...sc.headers.map((h) => `header ${h.name}`), ...sc.query.map((q) => `query ${q.name}`)].join(", "),
+      settings: Object.keys(sc.settings).length ? pretty(sc.settings) : undefined,
+    })),
   });
 }

@@ -62,9 +62,11 @@ export function emit(model: ApiModel, validators: ValidatorSet, opts: EmitOption
   const used = new Set<string>();
   for (const o of operations) for (const m of o.text.matchAll(/\b[A-Z][A-Za-z0-9]*\b/g)) used.add(m[0]);
   const typeImports = model.types.map((t) => t.tsName).filter((n) => used.has(n)).sort();
-  files.set("operations.ts", render("operations.ts", { banner, operations, typeImports: typeImports.join(", ") }));
+  files.set("operations.ts", render("operations.ts", { banner, operations, typeImports: typeImports.join(", "), secured: model.operations.some((op) => op.security), schemes: model.securitySchemes.map((sc) => ({ key: propertyKey(sc.name), doc: docComment(`${sc.type}${sc.description ? `: ${sc.description}` : ""}`, "  ") })) }));
 
-  files.set("router.ts", render("router.ts", { banner, basePath: model.basePath, routes: model.operations.map((op) => routeTable(op, defs)) }));
+  const secured = model.operations.some((op) => op.security);
+  const schemes = model.securitySchemes.map((sc) => ({ key: propertyKey(sc.name), name: sc.name, type: sc.type, challenge: sc.challenge, doc: docComment(`${sc.type}${sc.description ? `: ${sc.description}` : ""}`, "  ") }));
+  files.set("router.ts", render("router.ts", { banner, basePath: model.basePath, routes: model.operations.map((op) => routeTable(op, defs)), secured, schemes }));
   files.set("index.ts", render("index.ts", { banner }));
 
   for (const [kind, file] of Object.entries(VALIDATOR_FILES) as [ValidatorKind, string][]) {
@@ -129,6 +131,10 @@ function operationData(op: Operation, ctx: TsContext, defs: Record<string, JsonS
   });
   const data = {
     name: op.name,
+    // What a secured operation's handler gets as `request.auth`.
+    auth: op.security
+      ? `${op.security.anonymous ? "auth?" : "auth"}: Auth<P, ${[...new Set(op.security.alternatives.map((a) => JSON.stringify(a.scheme)))].join(" | ")}>`
+      : undefined,
     method: op.method.toUpperCase(),
     path: op.path,
     displayName: op.displayName,
@@ -181,6 +187,7 @@ export function routeTable(op: Operation, defs: Record<string, JsonSchema>) {
       : undefined,
     bodyOptional: bodyOptional(op, defs),
     numeric: numericParams(op, defs),
+    security: op.security,
     responses: op.responses.map((r) => ({
       status: r.status,
       validateHeaders: r.headers.length ? validatorId.responseHeaders(op, r.status) : undefined,

@@ -5,7 +5,7 @@ import { SpecError, type Diagnostic } from "./diagnostics.js";
 import { emit } from "./emit.js";
 import { checkExamples } from "./examples.js";
 import type { ApiModel } from "./model.js";
-import { loadSpec } from "./raml.js";
+import { loadSpec, securedByScopes } from "./raml.js";
 import { ConversionError } from "./schema.js";
 import { ValidatorSet } from "./validators.js";
 
@@ -25,7 +25,14 @@ export function loadModel(specPath: string): { model: ApiModel; validators: Vali
   const { spec, warnings } = loadSpec(specPath);
   let model: ApiModel;
   try {
-    model = buildModel(spec);
+    // Scopes need a second look at the spec: only when some scheme is OAuth 2.0.
+    let scopes: ReturnType<typeof securedByScopes> | undefined;
+    const hasOAuth2 = ((spec.securitySchemes ?? []) as { type?: string }[]).some((s) => s.type === "OAuth 2.0");
+    model = buildModel(spec, (method, resourcePath, scheme) => {
+      if (!hasOAuth2) return [];
+      scopes ??= securedByScopes(specPath);
+      return scopes.get(`${method.toUpperCase()} ${resourcePath}`)?.get(scheme) ?? [];
+    });
   } catch (e) {
     if (e instanceof ConversionError) {
       const where = e.file ? toPosix(path.relative(process.cwd(), path.resolve(path.dirname(specPath), e.file))) : rel;

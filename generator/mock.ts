@@ -8,10 +8,10 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
 import express from "express";
-import type { ApiModel, Body, Operation, Response } from "./model.js";
+import type { ApiModel, Body, Operation, Response, SecurityScheme } from "./model.js";
 import { routeTable } from "./emit.js";
 import { jsonExampleValue } from "./examples.js";
-import { buildRouter, problem, sendProblem, type BodyDef, type HandlerContext, type RouteDef } from "./runtime/runtime.js";
+import { buildRouter, problem, sendProblem, type AuthRequest, type Authenticator, type BodyDef, type HandlerContext, type RouteDef } from "./runtime/runtime.js";
 import { isJsonMedia, type ValidatorKind, type ValidatorSet } from "./validators.js";
 
 export interface MockOptions {
@@ -97,9 +97,35 @@ function routes(model: ApiModel, validators: ValidatorSet): RouteDef[] {
       bodies: t.bodies ? bodies(t.bodies, "bodies") : undefined,
       bodyOptional: t.bodyOptional,
       numeric: t.numeric,
+      security: t.security,
       responses: Object.fromEntries(t.responses.map((r) => [r.status, { validateHeaders: v("responses", r.validateHeaders), bodies: bodies(r.bodies, "responses") }])),
     };
   });
+}
+
+/**
+ * The mock's authenticators: a scheme is satisfied when the request carries its declared
+ * credentials (any value), so a client without them sees the 401 the real API would give.
+ */
+function presenceAuthenticators(schemes: SecurityScheme[]): Record<string, Authenticator<unknown>> {
+  const prefix: Record<string, RegExp> = {
+    "Basic Authentication": /^Basic \S/i,
+    "Digest Authentication": /^Digest \S/i,
+    "OAuth 1.0": /^OAuth \S/i,
+    "OAuth 2.0": /^Bearer \S/i,
+  };
+  const out: Record<string, Authenticator<unknown>> = {};
+  for (const s of schemes) {
+    out[s.name] = ({ headers, query }: AuthRequest) => {
+      const authorization = String(headers.authorization ?? "");
+      const declared =
+        s.headers.some((h) => h.name.toLowerCase() !== "authorization" && headers[h.name.toLowerCase()] !== undefined) ||
+        s.query.some((q) => query[q.name] !== undefined && query[q.name] !== "");
+      const viaAuthorization = prefix[s.type] ? prefix[s.type].test(authorization) : authorization !== "" && (s.headers.some((h) => h.name.toLowerCase() === "authorization") || (!s.headers.length && !s.query.length));
+      return declared || viaAuthorization ? { mock: true, scheme: s.name } : undefined;
+    };
+  }
+  return out;
 }
 
 export async function startMock(model: ApiModel, validators: ValidatorSet, opts: MockOptions = {}): Promise<{ url: string; server: Server; close(): Promise<void> }> {
@@ -210,7 +236,8 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
 
   const app = express();
   app.disable("x-powered-by");
-  app.use(buildRouter(routes(model, validators), handlers as never, { validateResponses: false }));
+  const schemes = Object.fromEntries(model.securitySchemes.map((sc) => [sc.name, { type: sc.type, challenge: sc.challenge }]));
+  app.use(buildRouter(routes(model, validators), handlers as never, { validateResponses: false, security: presenceAuthenticators(model.securitySchemes) }, schemes));
   app.use((req, res) => sendProblem(res, problem(404, `no resource at ${req.path}`)));
   const server = createServer(app);
   await new Promise<void>((r) => server.listen(opts.port ?? 4010, opts.host ?? "127.0.0.1", r));

@@ -53,6 +53,35 @@ export interface Response {
   bodies: Body[];
 }
 
+/** A RAML security scheme, as declared under `securitySchemes`. */
+export interface SecurityScheme {
+  name: string;
+  /** `OAuth 2.0`, `OAuth 1.0`, `Basic Authentication`, `Digest Authentication`, `Pass Through` or `x-…`. */
+  type: string;
+  description?: string;
+  /** `describedBy`: what a request carries and what may be answered. */
+  headers: Param[];
+  query: Param[];
+  responses: Response[];
+  /** `settings` as declared (for OAuth 2.0, `scopes` are the scopes it knows). */
+  settings: Record<string, unknown>;
+  /** The `WWW-Authenticate` challenge a 401 carries for this scheme. */
+  challenge: string;
+}
+
+/** One way of satisfying an operation's security: a scheme and the scopes it must grant. */
+export interface SecurityRequirement {
+  scheme: string;
+  scopes: string[];
+}
+
+export interface Security {
+  /** Any one of these is enough (RAML `securedBy` lists alternatives). */
+  alternatives: SecurityRequirement[];
+  /** `null` among them: a request without credentials is served too. */
+  anonymous: boolean;
+}
+
 export interface Operation {
   /** Handler name, a valid TypeScript identifier. */
   name: string;
@@ -69,6 +98,8 @@ export interface Operation {
   /** Request bodies by media type; empty when the operation takes no body. */
   bodies: Body[];
   responses: Response[];
+  /** `securedBy`, resolved from the API, resource type, trait, resource and method levels; absent when unsecured. */
+  security?: Security;
 }
 
 export interface ApiModel {
@@ -80,5 +111,6 @@ export interface ApiModel {
   basePath: string;
   mediaTypes: string[];
   types: NamedType[];
+  securitySchemes: SecurityScheme[];
   operations: Operation[];
 }

@@ -1,6 +1,6 @@
 // The model as an OpenAPI 3.1 document: the same JSON Schemas (OpenAPI 3.1 is JSON Schema
 // 2020-12), with named types under components/schemas.
-import type { ApiModel, Body, Example, Operation, Param } from "./model.js";
+import type { ApiModel, Body, Example, Operation, Param, SecurityScheme } from "./model.js";
 import { DEFS_PREFIX, type JsonSchema } from "./schema.js";
 import { jsonExampleValue } from "./examples.js";
 import { isJsonMedia } from "./validators.js";
@@ -72,7 +72,50 @@ function operation(op: Operation): JsonSchema {
   }
   if (!op.responses.length) responses.default = { description: "not specified" };
   out.responses = responses;
+  if (op.security) {
+    // OpenAPI lists alternatives as requirement objects; `{}` is RAML's `null` (anonymous).
+    out.security = [...op.security.alternatives.map((a) => ({ [a.scheme]: a.scopes })), ...(op.security.anonymous ? [{}] : [])];
+  }
   return out;
+}
+
+/** A RAML security scheme as an OpenAPI one (OpenAPI has no OAuth 1.0 or custom types: HTTP auth schemes or API keys stand in). */
+function securityScheme(s: SecurityScheme): JsonSchema {
+  const out: JsonSchema = {};
+  const settings = s.settings as Record<string, unknown>;
+  switch (s.type) {
+    case "Basic Authentication":
+      Object.assign(out, { type: "http", scheme: "basic" });
+      break;
+    case "Digest Authentication":
+      Object.assign(out, { type: "http", scheme: "digest" });
+      break;
+    case "OAuth 1.0":
+      Object.assign(out, { type: "http", scheme: "OAuth" });
+      break;
+    case "OAuth 2.0": {
+      const scopes = Object.fromEntries(((settings.scopes as string[] | undefined) ?? []).map((sc) => [sc, sc]));
+      const flows: JsonSchema = {};
+      for (const grant of (settings.authorizationGrants as string[] | undefined) ?? []) {
+        if (grant === "authorization_code" || grant === "code") flows.authorizationCode = { authorizationUrl: settings.authorizationUri, tokenUrl: settings.accessTokenUri, scopes };
+        else if (grant === "implicit" || grant === "token") flows.implicit = { authorizationUrl: settings.authorizationUri, scopes };
+        else if (grant === "password") flows.password = { tokenUrl: settings.accessTokenUri, scopes };
+        else if (grant === "client_credentials" || grant === "credentials") flows.clientCredentials = { tokenUrl: settings.accessTokenUri, scopes };
+      }
+      if (!Object.keys(flows).length) flows.clientCredentials = { tokenUrl: settings.accessTokenUri ?? "/", scopes };
+      Object.assign(out, { type: "oauth2", flows });
+      break;
+    }
+    default: {
+      const header = s.headers.find((h) => h.name.toLowerCase() === "authorization");
+      if (header) Object.assign(out, { type: "http", scheme: "bearer" });
+      else if (s.headers.length) Object.assign(out, { type: "apiKey", in: "header", name: s.headers[0].name });
+      else if (s.query.length) Object.assign(out, { type: "apiKey", in: "query", name: s.query[0].name });
+      else Object.assign(out, { type: "http", scheme: s.type.replace(/^x-/, "") });
+    }
+  }
+  const description = [s.description, `RAML type: ${s.type}.`].filter(Boolean).join(" ");
+  return { ...out, description };
 }
 
 export function openApiDocument(model: ApiModel): JsonSchema {
@@ -89,6 +132,9 @@ export function openApiDocument(model: ApiModel): JsonSchema {
     info,
     ...(model.basePath || model.baseUri ? { servers: [{ url: model.basePath || "/" }] } : {}),
     paths,
-    components: { schemas },
+    components: {
+      schemas,
+      ...(model.securitySchemes.length ? { securitySchemes: Object.fromEntries(model.securitySchemes.map((s) => [s.name, securityScheme(s)])) } : {}),
+    },
   };
 }

@@ -59,6 +59,37 @@ export function loadSpec(specPath: string): LoadResult {
 }
 
 /**
+ * The OAuth 2.0 `scopes` each method's `securedBy` asks for, keyed `METHOD /path` then scheme.
+ * The JSON output cannot tell a reference with `scopes:` from one without (both carry the
+ * scheme's settings), so these come from the parser's expanded high-level model. A second
+ * parse: only called when the spec has OAuth 2.0 schemes.
+ */
+export function securedByScopes(specPath: string): Map<string, Map<string, string[]>> {
+  const out = new Map<string, Map<string, string[]>>();
+  const api = raml().loadApiSync(specPath).expand(true);
+  const walk = (resources: RamlJson[], prefix: string) => {
+    for (const r of resources ?? []) {
+      const p = prefix + r.relativeUri().value();
+      for (const m of r.methods()) {
+        const byScheme = new Map<string, string[]>();
+        for (const ref of m.securedBy() ?? []) {
+          const dumped = ref?.value()?.lowLevel?.()?.dumpToObject?.();
+          if (!dumped || typeof dumped !== "object") continue;
+          for (const [name, params] of Object.entries(dumped as Record<string, { scopes?: unknown }>)) {
+            const scopes = params && Array.isArray(params.scopes) ? params.scopes.map(String) : [];
+            byScheme.set(name, scopes);
+          }
+        }
+        out.set(`${m.method().toUpperCase()} ${p}`, byScheme);
+      }
+      walk(r.resources(), p);
+    }
+  };
+  walk(api.resources(), "");
+  return out;
+}
+
+/**
  * Finds where examples are written, for error messages. Uses the parser's high-level AST,
  * which carries positions that the JSON output lacks; only called when an example fails.
  * Keys: `type <Name> [<example name>]` and `<METHOD> <path> [<code>] <mediaType> [<example name>]`.

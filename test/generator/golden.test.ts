@@ -10,6 +10,25 @@ import { generate } from "../../generator/generate.js";
 const spec = path.resolve("test/fixtures/full/api.raml");
 const golden = path.resolve("test/fixtures/full/golden");
 
+describe("generated output of the secured fixture", () => {
+  const secured = path.resolve("test/fixtures/secured/api.raml");
+  const securedGolden = path.resolve("test/fixtures/secured/golden");
+  it("matches its golden files", () => {
+    const { files } = generate(secured, securedGolden);
+    expect(compareOutput(securedGolden, files)).toEqual({ stale: [], missing: [], extra: [] });
+  });
+
+  it("documents the schemes, and each operation's alternatives and scopes", () => {
+    const html = generate(secured, securedGolden).files.get("docs/index.html")!;
+    for (const name of ["oauth2", "oauth1", "basic", "digest", "passThrough", "hmac"]) expect(html).toContain(`id="scheme-${name}"`);
+    expect(html).toContain("WWW-Authenticate: Basic realm&#x3D;&quot;Secured Fixture&quot;");
+    const createNote = html.slice(html.indexOf('id="createNote"'), html.indexOf("</article>", html.indexOf('id="createNote"')));
+    expect(createNote).toMatch(/Any one of: <a href="#scheme-oauth2"><code>oauth2<\/code><\/a> \(scopes <code>notes:write<\/code>\), <a href="#scheme-passThrough"><code>passThrough<\/code><\/a>/);
+    const listNotes = html.slice(html.indexOf('id="listNotes"'), html.indexOf("</article>", html.indexOf('id="listNotes"')));
+    expect(listNotes).toContain("anonymous (no credentials)");
+  });
+});
+
 describe("generated output", () => {
   it("matches the golden files", () => {
     const { files } = generate(spec, golden);

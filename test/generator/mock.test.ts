@@ -91,3 +91,32 @@ describe("mock of a spec that is not a job API", () => {
     expect((await call("POST", `${url}/api/v2/pets`, { body: { kind: "cow" } })).status).toBe(400);
   });
 });
+
+describe("mock of a secured spec", () => {
+  let url: string;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    const { model, validators } = loadModel(path.resolve("test/fixtures/secured/api.raml"));
+    ({ url, close } = await startMock(model, validators, { port: 0 }));
+  });
+  afterAll(() => close());
+
+  it("answers 401 with the scheme's challenge when the declared credentials are missing", async () => {
+    const r = await call("POST", `${url}/v1/notes`, { body: { id: "n", text: "t" } });
+    expect(r.status).toBe(401);
+    expect(r.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+    expect(r.headers.get("www-authenticate")).toBe('Bearer realm="Secured Fixture", ApiKey realm="Secured Fixture", header="X-Api-Key"');
+    expect((await call("GET", `${url}/v1/archive`)).headers.get("www-authenticate")).toMatch(/^Basic /);
+    expect((await call("POST", `${url}/v1/signed`, { body: { id: "n", text: "t" } })).status).toBe(401);
+  });
+
+  it("serves requests that carry them, and operations that need none", async () => {
+    expect((await call("POST", `${url}/v1/notes`, { body: { id: "n", text: "t" }, headers: { Authorization: "Bearer anything" } })).status).toBe(201);
+    expect((await call("POST", `${url}/v1/notes`, { body: { id: "n", text: "t" }, headers: { "X-Api-Key": "k".repeat(16) } })).status).toBe(201);
+    expect((await call("GET", `${url}/v1/archive`, { headers: { Authorization: "Basic YTpi" } })).status).toBe(200);
+    expect((await call("GET", `${url}/v1/archive`, { headers: { Authorization: "Bearer x" } })).status).toBe(401);
+    expect((await call("GET", `${url}/v1/notes`)).status).toBe(200); // null: anonymous allowed
+    expect((await call("GET", `${url}/v1/public`)).status).toBe(200);
+    expect((await call("POST", `${url}/v1/signed?signature=${"0".repeat(64)}`, { body: { id: "n", text: "t" } })).status).toBe(204);
+  });
+});

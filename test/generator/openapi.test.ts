@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { loadModel } from "../../generator/generate.js";
 import { openApiDocument } from "../../generator/openapi.js";
 
-describe.each(["spec/api.raml", "test/fixtures/full/api.raml"])("OpenAPI export of %s", (spec) => {
+describe.each(["spec/api.raml", "test/fixtures/full/api.raml", "test/fixtures/secured/api.raml"])("OpenAPI export of %s", (spec) => {
   const doc = openApiDocument(loadModel(path.resolve(spec)).model);
 
   it("is a valid OpenAPI 3.1 document", async () => {
@@ -39,5 +39,31 @@ describe("OpenAPI export of the job API", () => {
     expect(post.responses["202"].headers["Retry-After"].schema).toMatchObject({ type: "integer" });
     expect(doc.paths["/resources/{id}"].get.responses["303"].content["application/json"].schema).toEqual({ $ref: "#/components/schemas/job" });
     expect(doc.paths["/resources"].get.parameters).toContainEqual(expect.objectContaining({ name: "limit", in: "query", schema: expect.objectContaining({ default: 20 }) }));
+  });
+});
+
+describe("OpenAPI export of security", () => {
+  it("declares every scheme and each operation's alternatives, scopes and anonymous access", () => {
+    const doc = openApiDocument(loadModel(path.resolve("test/fixtures/secured/api.raml")).model) as any;
+    const schemes = doc.components.securitySchemes;
+    expect(schemes.basic).toMatchObject({ type: "http", scheme: "basic" });
+    expect(schemes.digest).toMatchObject({ type: "http", scheme: "digest" });
+    expect(schemes.oauth1).toMatchObject({ type: "http", scheme: "OAuth" });
+    expect(schemes.passThrough).toMatchObject({ type: "apiKey", in: "header", name: "X-Api-Key" });
+    expect(schemes.hmac).toMatchObject({ type: "apiKey", in: "query", name: "signature" });
+    expect(schemes.oauth2).toMatchObject({
+      type: "oauth2",
+      flows: {
+        authorizationCode: { authorizationUrl: "https://auth.example.com/authorize", tokenUrl: "https://auth.example.com/token", scopes: { "notes:read": "notes:read", "notes:write": "notes:write", admin: "admin" } },
+        clientCredentials: { tokenUrl: "https://auth.example.com/token" },
+      },
+    });
+    expect(doc.paths["/notes"].get.security).toEqual([{ oauth2: ["notes:read"] }, {}]);
+    expect(doc.paths["/notes"].post.security).toEqual([{ oauth2: ["notes:write"] }, { passThrough: [] }]);
+    expect(doc.paths["/notes/{noteId}"].delete.security).toEqual([{ oauth2: ["notes:write", "admin"] }]);
+    expect(doc.paths["/archive"].get.security).toEqual([{ basic: [] }]);
+    expect(doc.paths["/legacy"].get.security).toEqual([{ digest: [] }, { oauth1: [] }]);
+    expect(doc.paths["/public"].get.security).toBeUndefined();
+    expect(doc.paths["/notes"].post.responses["401"].content["application/problem+json"]).toBeDefined();
   });
 });

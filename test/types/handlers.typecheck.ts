@@ -2,6 +2,8 @@
 // `npm run typecheck` fails if any marked line below stops being an error, and
 // test/types/types.test.ts checks that each of them is an error for real.
 import type { Handlers } from "../fixtures/full/golden/index.js";
+import type { CreateNoteResponse, Handlers as SecuredHandlers, SecurityHandlers } from "../fixtures/secured/golden/index.js";
+import { createRouter as createSecuredRouter, unimplementedHandlers as unimplementedSecured } from "../fixtures/secured/golden/index.js";
 
 type Res<K extends keyof Handlers> = Awaited<ReturnType<Handlers[K]>>;
 type Req<K extends keyof Handlers> = Parameters<Handlers[K]>[0];
@@ -44,3 +46,46 @@ export const correct: Pick<Handlers, "getThing" | "createThing" | "removeThing">
   createThing: (req) => ({ status: 201, headers: { Location: `/things/${req.body.id}` }, body: req.body }),
   removeThing: () => ({ status: 204 }),
 };
+
+// Security (the secured fixture): the caller reaches handlers typed, and the 401/403 that the
+// schemes' describedBy declare are part of the operations' responses.
+
+interface User {
+  name: string;
+}
+
+export const securedCorrect: Pick<SecuredHandlers<User>, "getNote" | "listNotes"> = {
+  getNote: (req) => ({ status: 200, body: { id: "n", text: req.auth.principal.name } }),
+  listNotes: (req) => ({ status: 200, body: [{ id: "n", text: req.auth?.principal.name ?? "anonymous" }] }),
+};
+
+export const anonymousMayBeAbsent: Pick<SecuredHandlers<User>, "listNotes"> = {
+  // @ts-expect-error listNotes allows anonymous callers (securedBy has null): auth may be undefined
+  listNotes: (req) => ({ status: 200, body: [{ id: "n", text: req.auth.principal.name }] }),
+};
+
+export function declared401(): Awaited<ReturnType<SecuredHandlers<User>["getNote"]>> {
+  // @ts-expect-error the 401 declared by oauth2's describedBy carries a Problem, not a string
+  return { status: 401, contentType: "application/problem+json", body: "no" };
+}
+
+/** Client code that handles createNote's answers but forgets the declared 401. */
+export function handledExhaustively(r: CreateNoteResponse): string {
+  switch (r.status) {
+    case 201:
+      return r.body.id;
+    case 403:
+      return "forbidden";
+    default: {
+      // @ts-expect-error 401 is declared too (by the schemes' describedBy), so it is not handled here
+      const unhandled: never = r;
+      return unhandled;
+    }
+  }
+}
+
+export function routerNeedsAuthenticators(security: SecurityHandlers<User>): void {
+  createSecuredRouter(unimplementedSecured<User>(), { security });
+  // @ts-expect-error a secured spec's router needs one authenticator per scheme
+  createSecuredRouter(unimplementedSecured<User>(), {});
+}
