@@ -4,7 +4,8 @@
 // (retryable, unless `input.fail` is "permanent"). Ctrl-C (SIGINT) or SIGTERM stops it
 // gracefully: it takes no more jobs, finishes what it holds or gives it back.
 //
-// Environment: API_URL (default http://127.0.0.1:3000), WORKER_NAMES (comma-separated job
+// Environment: API_URL (default http://127.0.0.1:3000), API_KEY (a worker's key, when the
+// service has keys), WORKER_NAMES (comma-separated job
 // names; default any), WORKER_CONCURRENCY (default 2), WORKER_LEASE_SECONDS (default 30),
 // WORKER_SHUTDOWN_TIMEOUT_MS (default 25000).
 import { PermanentJobError, runWorker, type Task } from "../src/client/worker.js";
@@ -24,6 +25,7 @@ const label = (t: Task) => `${t.id} ${JSON.stringify(t.name ?? "")} attempt ${t.
 
 const worker = runWorker({
   baseUrl: env.API_URL ?? "http://127.0.0.1:3000",
+  apiKey: env.API_KEY || undefined,
   names: env.WORKER_NAMES ? env.WORKER_NAMES.split(",") : undefined,
   concurrency: Number(env.WORKER_CONCURRENCY ?? 2),
   leaseSeconds: Number(env.WORKER_LEASE_SECONDS ?? 30),

@@ -3,7 +3,7 @@
 // Per operation: a request type (typed, coerced parameters with defaults applied) and a
 // response type with one member per declared status, and the Handlers interface that the
 // compiler checks handler code against.
-import type { HandlerContext } from "./runtime.js";
+import type { Auth, Authenticator, HandlerContext } from "./runtime.js";
 import type { Job, JobId, JobList, JobName, JobRef, JobRequest, JobStatus, Problem, TaskClaim, TaskList, TaskUpdate, TaskUpdated } from "./types.js";
 
 // GET /resources (listJobs)
@@ -19,7 +19,10 @@ export type ListJobsRequest = {
     /** Only jobs with this name. */
     name?: JobName;
   };
-  headers: Record<string, never>;
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
 } & { body: undefined; mediaType?: undefined };
 
 export type ListJobsResponse =
@@ -30,6 +33,16 @@ export type ListJobsResponse =
     }
   | {
       status: 400;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
       contentType?: "application/problem+json";
       body: Problem;
     }
@@ -46,6 +59,8 @@ export type CreateJobRequest = {
      * and the same body returns the original job and creates nothing.
      */
     "idempotency-key"?: string;
+    /** `Bearer <key>` */
+    authorization?: string;
   };
 } & (
   | { mediaType: "application/json"; body: JobRequest | null }
@@ -69,6 +84,16 @@ export type CreateJobResponse =
       body: Problem;
     }
   | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
       status: 413;
       contentType?: "application/problem+json";
       body: Problem;
@@ -81,6 +106,14 @@ export type CreateJobResponse =
   | {
       status: 422;
       contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 429;
+      contentType?: "application/problem+json";
+      headers: {
+        "Retry-After": number;
+      };
       body: Problem;
     }
   ;
@@ -98,6 +131,8 @@ export type GetJobRequest = {
      * (capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.
      */
     prefer?: string;
+    /** `Bearer <key>` */
+    authorization?: string;
   };
 } & { body: undefined; mediaType?: undefined };
 
@@ -120,6 +155,16 @@ export type GetJobResponse =
       body: Job;
     }
   | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
       status: 404;
       contentType?: "application/problem+json";
       body: Problem;
@@ -138,7 +183,10 @@ export type CancelJobRequest = {
     id: JobId;
   };
   query: Record<string, never>;
-  headers: Record<string, never>;
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
 } & { body: undefined; mediaType?: undefined };
 
 export type CancelJobResponse =
@@ -146,6 +194,16 @@ export type CancelJobResponse =
       status: 200;
       contentType?: "application/json";
       body: Job;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
     }
   | {
       status: 404;
@@ -166,7 +224,10 @@ export type GetJobResultRequest = {
     id: JobId;
   };
   query: Record<string, never>;
-  headers: Record<string, never>;
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
 } & { body: undefined; mediaType?: undefined };
 
 export type GetJobResultResponse =
@@ -174,6 +235,16 @@ export type GetJobResultResponse =
       status: 200;
       contentType?: "application/json";
       body: unknown;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
     }
   | {
       status: 404;
@@ -193,6 +264,8 @@ export type ClaimTasksRequest = {
      * (capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.
      */
     prefer?: string;
+    /** `Bearer <key>` */
+    authorization?: string;
   };
 } & { mediaType: "application/json"; body: TaskClaim };
 
@@ -204,6 +277,16 @@ export type ClaimTasksResponse =
     }
   | {
       status: 400;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
       contentType?: "application/problem+json";
       body: Problem;
     }
@@ -226,7 +309,10 @@ export type UpdateTaskRequest = {
     id: JobId;
   };
   query: Record<string, never>;
-  headers: Record<string, never>;
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
 } & (
   | { mediaType: "application/json"; body: TaskUpdate | null }
   | { mediaType?: undefined; body: undefined }
@@ -244,6 +330,16 @@ export type UpdateTaskResponse =
       body: Problem;
     }
   | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
       status: 404;
       contentType?: "application/problem+json";
       body: Problem;
@@ -255,39 +351,50 @@ export type UpdateTaskResponse =
     }
   ;
 
-/** One method per operation of the spec. */
-export interface Handlers {
+/** One authenticator per security scheme of the spec; `P` is the application's principal. */
+export interface SecurityHandlers<P> {
+  /**
+   * x-api-key: The API key of a client (or an admin), as `Authorization: Bearer <key>`. A client sees,
+   * lists, cancels and reads only the jobs it created; its Idempotency-Keys are its own.
+   */
+  clientKey: Authenticator<P>;
+  /** x-api-key: The API key of a worker (or an admin), as `Authorization: Bearer <key>`. */
+  workerKey: Authenticator<P>;
+}
+
+/** One method per operation of the spec; secured ones get the caller as `request.auth`. */
+export interface Handlers<P = unknown> {
   /**
    * GET /resources
    *
    * Get list of tasks, oldest first, a page at a time.
    */
-  listJobs(request: ListJobsRequest, ctx: HandlerContext): ListJobsResponse | Promise<ListJobsResponse>;
+  listJobs(request: ListJobsRequest & { auth: Auth<P, "clientKey"> }, ctx: HandlerContext): ListJobsResponse | Promise<ListJobsResponse>;
   /**
    * POST /resources
    *
    * Create a resource task
    */
-  createJob(request: CreateJobRequest, ctx: HandlerContext): CreateJobResponse | Promise<CreateJobResponse>;
+  createJob(request: CreateJobRequest & { auth: Auth<P, "clientKey"> }, ctx: HandlerContext): CreateJobResponse | Promise<CreateJobResponse>;
   /**
    * GET /resources/{id}
    *
    * Get a resource. With `Prefer: wait=N`, an IN PROGRESS job's answer is held until the
    * job changes (status or progress) or N seconds pass.
    */
-  getJob(request: GetJobRequest, ctx: HandlerContext): GetJobResponse | Promise<GetJobResponse>;
+  getJob(request: GetJobRequest & { auth: Auth<P, "clientKey"> }, ctx: HandlerContext): GetJobResponse | Promise<GetJobResponse>;
   /**
    * DELETE /resources/{id}
    *
    * Cancel a job. Cancelling a CANCELLED job answers the same again.
    */
-  cancelJob(request: CancelJobRequest, ctx: HandlerContext): CancelJobResponse | Promise<CancelJobResponse>;
+  cancelJob(request: CancelJobRequest & { auth: Auth<P, "clientKey"> }, ctx: HandlerContext): CancelJobResponse | Promise<CancelJobResponse>;
   /**
    * GET /resources/{id}/result
    *
    * The result of a job that has succeeded (`null` when the backend reported none).
    */
-  getJobResult(request: GetJobResultRequest, ctx: HandlerContext): GetJobResultResponse | Promise<GetJobResultResponse>;
+  getJobResult(request: GetJobResultRequest & { auth: Auth<P, "clientKey"> }, ctx: HandlerContext): GetJobResultResponse | Promise<GetJobResultResponse>;
   /**
    * POST /tasks/claim
    *
@@ -297,7 +404,7 @@ export interface Handlers {
    * ended or been cancelled. With `Prefer: wait=N` the answer is held until a job is
    * available (and answered at once then) or N seconds pass; `tasks` is empty if none came.
    */
-  claimTasks(request: ClaimTasksRequest, ctx: HandlerContext): ClaimTasksResponse | Promise<ClaimTasksResponse>;
+  claimTasks(request: ClaimTasksRequest & { auth: Auth<P, "workerKey"> }, ctx: HandlerContext): ClaimTasksResponse | Promise<ClaimTasksResponse>;
   /**
    * PUT /tasks/{id}
    *
@@ -305,7 +412,7 @@ export interface Handlers {
    * retryable), or release. A worker sends the `leaseToken` of its claim; a backend that
    * did not claim sends none, and may then only move a job that no worker holds.
    */
-  updateTask(request: UpdateTaskRequest, ctx: HandlerContext): UpdateTaskResponse | Promise<UpdateTaskResponse>;
+  updateTask(request: UpdateTaskRequest & { auth: Auth<P, "workerKey"> }, ctx: HandlerContext): UpdateTaskResponse | Promise<UpdateTaskResponse>;
 }
 
 /** The operation names, in spec order. */

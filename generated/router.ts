@@ -2,13 +2,19 @@
 // Regenerate with: npx ramlgen generate spec/api.raml --out generated
 // The route table of the spec and the Express router built from it.
 import type { RequestHandler } from "express";
-import { buildRouter, notImplemented, type Operation, type RouteDef, type RouterOptions } from "./runtime.js";
-import { operationNames, type Handlers } from "./operations.js";
+import { buildRouter, notImplemented, type Operation, type RouteDef, type RouterOptions, type SecuritySchemeDef } from "./runtime.js";
+import { operationNames, type Handlers, type SecurityHandlers } from "./operations.js";
 import * as P from "./validate-params.js";
 import * as B from "./validate-bodies.js";
 import * as R from "./validate-responses.js";
 
 export const basePath = "";
+
+/** The spec's security schemes and the challenge a 401 carries for each. */
+export const securitySchemes: Record<string, SecuritySchemeDef> = {
+  clientKey: { type: "x-api-key", challenge: "Bearer realm=\"Asynchronous API\"" },
+  workerKey: { type: "x-api-key", challenge: "Bearer realm=\"Asynchronous API\"" },
+};
 
 export const routes: RouteDef[] = [
   {
@@ -16,9 +22,11 @@ export const routes: RouteDef[] = [
     method: "GET",
     path: "/resources",
     validateQuery: P.listJobs_query,
-    headers: [],
+    headers: ["authorization"],
+    validateHeaders: P.listJobs_headers,
     bodyOptional: false,
     numeric: {"query":["limit"]},
+    security: {"alternatives":[{"scheme":"clientKey","scopes":[]}],"anonymous":false},
     responses: {
       200: {
         bodies: { "application/json": { parse: "json", validate: R.listJobs_200_application_json } },
@@ -26,18 +34,25 @@ export const routes: RouteDef[] = [
       400: {
         bodies: { "application/problem+json": { parse: "json", validate: R.listJobs_400_application_problem_json } },
       },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.listJobs_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.listJobs_403_application_problem_json } },
+      },
     },
   },
   {
     operation: "createJob",
     method: "POST",
     path: "/resources",
-    headers: ["idempotency-key"],
+    headers: ["idempotency-key","authorization"],
     validateHeaders: P.createJob_headers,
     bodies: {
       "application/json": { parse: "json", validate: B.createJob_body_application_json },
     },
     bodyOptional: true,
+    security: {"alternatives":[{"scheme":"clientKey","scopes":[]}],"anonymous":false},
     responses: {
       202: {
         validateHeaders: R.createJob_202_headers,
@@ -45,6 +60,12 @@ export const routes: RouteDef[] = [
       },
       400: {
         bodies: { "application/problem+json": { parse: "json", validate: R.createJob_400_application_problem_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_403_application_problem_json } },
       },
       413: {
         bodies: { "application/problem+json": { parse: "json", validate: R.createJob_413_application_problem_json } },
@@ -55,6 +76,10 @@ export const routes: RouteDef[] = [
       422: {
         bodies: { "application/problem+json": { parse: "json", validate: R.createJob_422_application_problem_json } },
       },
+      429: {
+        validateHeaders: R.createJob_429_headers,
+        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_429_application_problem_json } },
+      },
     },
   },
   {
@@ -62,9 +87,10 @@ export const routes: RouteDef[] = [
     method: "GET",
     path: "/resources/{id}",
     validateParams: P.getJob_params,
-    headers: ["prefer"],
+    headers: ["prefer","authorization"],
     validateHeaders: P.getJob_headers,
     bodyOptional: false,
+    security: {"alternatives":[{"scheme":"clientKey","scopes":[]}],"anonymous":false},
     responses: {
       200: {
         validateHeaders: R.getJob_200_headers,
@@ -73,6 +99,12 @@ export const routes: RouteDef[] = [
       303: {
         validateHeaders: R.getJob_303_headers,
         bodies: { "application/json": { parse: "json", validate: R.getJob_303_application_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.getJob_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.getJob_403_application_problem_json } },
       },
       404: {
         bodies: { "application/problem+json": { parse: "json", validate: R.getJob_404_application_problem_json } },
@@ -87,11 +119,19 @@ export const routes: RouteDef[] = [
     method: "DELETE",
     path: "/resources/{id}",
     validateParams: P.cancelJob_params,
-    headers: [],
+    headers: ["authorization"],
+    validateHeaders: P.cancelJob_headers,
     bodyOptional: false,
+    security: {"alternatives":[{"scheme":"clientKey","scopes":[]}],"anonymous":false},
     responses: {
       200: {
         bodies: { "application/json": { parse: "json", validate: R.cancelJob_200_application_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.cancelJob_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.cancelJob_403_application_problem_json } },
       },
       404: {
         bodies: { "application/problem+json": { parse: "json", validate: R.cancelJob_404_application_problem_json } },
@@ -106,11 +146,19 @@ export const routes: RouteDef[] = [
     method: "GET",
     path: "/resources/{id}/result",
     validateParams: P.getJobResult_params,
-    headers: [],
+    headers: ["authorization"],
+    validateHeaders: P.getJobResult_headers,
     bodyOptional: false,
+    security: {"alternatives":[{"scheme":"clientKey","scopes":[]}],"anonymous":false},
     responses: {
       200: {
         bodies: { "application/json": { parse: "json", validate: R.getJobResult_200_application_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.getJobResult_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.getJobResult_403_application_problem_json } },
       },
       404: {
         bodies: { "application/problem+json": { parse: "json", validate: R.getJobResult_404_application_problem_json } },
@@ -121,18 +169,25 @@ export const routes: RouteDef[] = [
     operation: "claimTasks",
     method: "POST",
     path: "/tasks/claim",
-    headers: ["prefer"],
+    headers: ["prefer","authorization"],
     validateHeaders: P.claimTasks_headers,
     bodies: {
       "application/json": { parse: "json", validate: B.claimTasks_body_application_json },
     },
     bodyOptional: false,
+    security: {"alternatives":[{"scheme":"workerKey","scopes":[]}],"anonymous":false},
     responses: {
       200: {
         bodies: { "application/json": { parse: "json", validate: R.claimTasks_200_application_json } },
       },
       400: {
         bodies: { "application/problem+json": { parse: "json", validate: R.claimTasks_400_application_problem_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.claimTasks_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.claimTasks_403_application_problem_json } },
       },
       413: {
         bodies: { "application/problem+json": { parse: "json", validate: R.claimTasks_413_application_problem_json } },
@@ -147,17 +202,25 @@ export const routes: RouteDef[] = [
     method: "PUT",
     path: "/tasks/{id}",
     validateParams: P.updateTask_params,
-    headers: [],
+    headers: ["authorization"],
+    validateHeaders: P.updateTask_headers,
     bodies: {
       "application/json": { parse: "json", validate: B.updateTask_body_application_json },
     },
     bodyOptional: true,
+    security: {"alternatives":[{"scheme":"workerKey","scopes":[]}],"anonymous":false},
     responses: {
       200: {
         bodies: { "application/json": { parse: "json", validate: R.updateTask_200_application_json } },
       },
       400: {
         bodies: { "application/problem+json": { parse: "json", validate: R.updateTask_400_application_problem_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.updateTask_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.updateTask_403_application_problem_json } },
       },
       404: {
         bodies: { "application/problem+json": { parse: "json", validate: R.updateTask_404_application_problem_json } },
@@ -169,14 +232,18 @@ export const routes: RouteDef[] = [
   },
 ];
 
-/** The Express middleware that serves the spec: mount it with `app.use(createRouter(handlers))`. */
-export function createRouter(handlers: Handlers, options?: RouterOptions): RequestHandler {
-  return buildRouter(routes, handlers as unknown as Record<string, Operation<unknown, unknown>>, options);
+/**
+ * The Express middleware that serves the spec: mount it with
+ * `app.use(createRouter(handlers, { security }))`, one authenticator per security scheme.
+ * `P` is what the authenticators return for a caller and the handlers get as `request.auth.principal`.
+ */
+export function createRouter<P>(handlers: Handlers<P>, options: Omit<RouterOptions, "security"> & { security: SecurityHandlers<P> }): RequestHandler {
+  return buildRouter(routes, handlers as unknown as Record<string, Operation<unknown, unknown>>, options as unknown as RouterOptions, securitySchemes);
 }
 
 /** Handlers that answer 501 Not Implemented, to start from or to fill gaps with. */
-export function unimplementedHandlers(): Handlers {
+export function unimplementedHandlers<P>(): Handlers<P> {
   const out: Record<string, Operation<unknown, never>> = {};
   for (const name of operationNames) out[name] = notImplemented(name);
-  return out as unknown as Handlers;
+  return out as unknown as Handlers<P>;
 }

@@ -2,10 +2,14 @@
 // Regenerate with: npx ramlgen generate spec/api.raml --out generated
 import type { Validator } from "./runtime.js";
 export declare const listJobs_query: Validator;
+export declare const listJobs_headers: Validator;
 export declare const createJob_headers: Validator;
 export declare const getJob_params: Validator;
 export declare const getJob_headers: Validator;
 export declare const cancelJob_params: Validator;
+export declare const cancelJob_headers: Validator;
 export declare const getJobResult_params: Validator;
+export declare const getJobResult_headers: Validator;
 export declare const claimTasks_headers: Validator;
 export declare const updateTask_params: Validator;
+export declare const updateTask_headers: Validator;

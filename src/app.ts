@@ -5,7 +5,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import cors from "cors";
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
-import { createRouter, HttpProblem, problem, sendProblem, type RouterOptions } from "../generated/index.js";
+import { createRouter, HttpProblem, problem, sendProblem, type RouterOptions, type SecurityHandlers } from "../generated/index.js";
+import type { Caller } from "./auth/authenticators.js";
+import type { RateLimiter } from "./auth/rate-limit.js";
 import { jobHandlers } from "./handlers.js";
 import type { JobService } from "./jobs/service.js";
 import { StoreUnavailableError } from "./jobs/store.js";
@@ -18,7 +20,11 @@ export interface AppOptions {
   /** Origins allowed by CORS; empty: no CORS headers at all. */
   corsOrigins?: string[];
   retryAfterSeconds: number;
-  router?: RouterOptions;
+  /** One authenticator per security scheme of the spec (see src/auth). */
+  security: SecurityHandlers<Caller>;
+  /** Per-caller limit on job creation. */
+  createLimit?: RateLimiter;
+  router?: Omit<RouterOptions, "security">;
   logger?: Logger;
 }
 
@@ -58,7 +64,13 @@ export function createApp(opts: AppOptions): Express {
     app.use(cors({ origin: any ? "*" : opts.corsOrigins, exposedHeaders: ["Location", "Retry-After"] }));
   }
   // The API first: its requests pass no other route's layer (it hands on what it does not serve).
-  app.use(createRouter(jobHandlers(opts.service, { retryAfterSeconds: opts.retryAfterSeconds, longPollMaxSeconds: opts.longPollMaxSeconds ?? 30, callbacks: opts.callbacks }), { mapError: mapStoreErrors, ...opts.router }));
+  const handlers = jobHandlers(opts.service, {
+    retryAfterSeconds: opts.retryAfterSeconds,
+    longPollMaxSeconds: opts.longPollMaxSeconds ?? 30,
+    callbacks: opts.callbacks,
+    createLimit: opts.createLimit,
+  });
+  app.use(createRouter(handlers, { mapError: mapStoreErrors, ...opts.router, security: opts.security }));
   // Liveness and readiness: 200 when the store answers, 503 when it does not.
   app.get("/healthz", async (_req, res) => {
     try {

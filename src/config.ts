@@ -29,6 +29,12 @@ export interface Config {
   retryBackoffMs: number;
   /** Longest retry delay. */
   retryBackoffMaxMs: number;
+  /** API keys (`<principal> <role> <sha256>` per line); undefined: the service runs open. */
+  apiKeysFile?: string;
+  /** Job creations per second per caller (token bucket); 0: no limit. */
+  createRatePerSecond: number;
+  /** How many creations a caller may make at once before the rate applies. */
+  createRateBurst: number;
   /** Push dispatch of new jobs to a backend: on when DISPATCH_URL is set (needs WEBHOOK_SECRET to sign). */
   dispatch?: {
     url: string;
@@ -55,6 +61,29 @@ function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+function num(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return def;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) throw new ConfigError(`${name} must be a number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+/**
+ * Keys, or explicitly none. In production a service without keys would let anyone do
+ * anything, so it refuses to start unless AUTH=off says that is intended.
+ */
+function apiKeysFile(env: NodeJS.ProcessEnv): string | undefined {
+  const file = env.API_KEYS_FILE || undefined;
+  const off = env.AUTH === "off";
+  if (env.AUTH !== undefined && env.AUTH !== "" && !off) throw new ConfigError(`AUTH may only be "off", got ${JSON.stringify(env.AUTH)}`);
+  if (file && off) throw new ConfigError("AUTH=off and API_KEYS_FILE contradict each other: set one of them");
+  if (!file && !off && env.NODE_ENV === "production") {
+    throw new ConfigError("NODE_ENV=production needs API_KEYS_FILE (create keys with `npm run -s key:new -- <principal> <role>`), or AUTH=off to run without authentication on purpose");
+  }
+  return file;
 }
 
 function dispatchConfig(env: NodeJS.ProcessEnv): Config["dispatch"] {
@@ -112,6 +141,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }
       : undefined,
     dispatch: dispatchConfig(env),
+    apiKeysFile: apiKeysFile(env),
+    createRatePerSecond: num(env, "CREATE_RATE_PER_SECOND", 0, 0, 1_000_000),
+    createRateBurst: int(env, "CREATE_RATE_BURST", Math.max(1, Math.ceil(num(env, "CREATE_RATE_PER_SECOND", 0, 0, 1_000_000))), 1),
     corsOrigins: (env.CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean),
   };
 }

@@ -4,6 +4,8 @@ import type { Handlers, Job, JobRequest, Problem, Task, TaskUpdated } from "../g
 import { basePath } from "../generated/router.js";
 import { IN_PROGRESS, type ConflictType } from "./jobs/machine.js";
 import { InvalidUpdateError, type JobService } from "./jobs/service.js";
+import { maySee, type Caller } from "./auth/authenticators.js";
+import type { RateLimiter } from "./auth/rate-limit.js";
 import { callbackUrlProblem } from "./jobs/webhooks.js";
 import { BadCursorError, type JobRecord } from "./jobs/store.js";
 
@@ -14,6 +16,13 @@ export interface HandlerOptions {
   longPollMaxSeconds: number;
   /** Which callback URLs are accepted; undefined: completion push is off. */
   callbacks?: { allowedHosts: string[]; allowPrivate: boolean };
+  /** Per-caller limit on job creation; undefined: none. */
+  createLimit?: RateLimiter;
+}
+
+/** A client sees only its own jobs; an admin, or anyone on a service without keys, sees all. */
+function ownerFilter(caller: Caller): string | undefined {
+  return maySee(caller, undefined) ? undefined : caller.name;
 }
 
 /** `wait=N` from an RFC 7240 Prefer header, in seconds. */
@@ -94,12 +103,17 @@ export function toTask(r: JobRecord): Task {
   };
 }
 
-export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers {
+export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers<Caller> {
+  /** The job, if it exists and this caller may see it (another client's job is not found). */
+  const visibleJob = async (id: string, caller: Caller) => {
+    const job = await service.get(id);
+    return job && maySee(caller, job.owner) ? job : undefined;
+  };
   return {
-    async listJobs({ query }) {
+    async listJobs({ query, auth }) {
       let page;
       try {
-        page = await service.list({ limit: query.limit, after: query.cursor, status: query.status, name: query.name });
+        page = await service.list({ limit: query.limit, after: query.cursor, status: query.status, name: query.name, owner: ownerFilter(auth.principal) });
       } catch (e) {
         if (e instanceof BadCursorError) return { status: 400, body: invalid("query/cursor", "is not a cursor this server issued") };
         throw e;
@@ -116,12 +130,21 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
       return { status: 200, body };
     },
 
-    async createJob({ body, headers }) {
+    async createJob({ body, headers, auth }, ctx) {
+      const caller = auth.principal;
+      const wait = opts.createLimit?.take(caller.open ? `address ${ctx.req.socket.remoteAddress}` : caller.name);
+      if (wait !== undefined) {
+        return {
+          status: 429,
+          headers: { "Retry-After": wait },
+          body: { type: "about:blank", title: "Too Many Requests", status: 429, detail: `this caller creates jobs faster than the server allows; retry in ${wait} s` },
+        };
+      }
       if (body?.callbackUrl !== undefined) {
         const why = opts.callbacks ? callbackUrlProblem(body.callbackUrl, opts.callbacks) : "completion push is not enabled on this server";
         if (why) return { status: 400, body: invalid("body/callbackUrl", why) };
       }
-      const r = await service.create(body, headers["idempotency-key"]);
+      const r = await service.create(body, headers["idempotency-key"], caller.open ? undefined : caller.name);
       if (r.kind === "key-conflict") {
         return {
           status: 422,
@@ -138,8 +161,8 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
       return { status: 202, headers: { Location: href, "Retry-After": opts.retryAfterSeconds }, body: { id: r.job.id, href } };
     },
 
-    async getJob({ params, headers }, ctx) {
-      let job = await service.get(params.id);
+    async getJob({ params, headers, auth }, ctx) {
+      let job = await visibleJob(params.id, auth.principal);
       if (!job) return { status: 404, body: notFound(params.id) };
       const wait = Math.min(preferredWait(headers.prefer) ?? 0, opts.longPollMaxSeconds);
       if (job.status === IN_PROGRESS && wait > 0) {
@@ -161,7 +184,8 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
       }
     },
 
-    async cancelJob({ params }) {
+    async cancelJob({ params, auth }) {
+      if (ownerFilter(auth.principal) !== undefined && !(await visibleJob(params.id, auth.principal))) return { status: 404, body: notFound(params.id) };
       const r = await service.cancel(params.id);
       if (r.kind === "not-found") return { status: 404, body: notFound(params.id) };
       if (r.kind === "conflict") return { status: 409, body: conflict(r.reason, r.type) };
@@ -181,8 +205,8 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
       return { status: 200, body: { tasks: jobs.map(toTask) } };
     },
 
-    async getJobResult({ params }) {
-      const job = await service.get(params.id);
+    async getJobResult({ params, auth }) {
+      const job = await visibleJob(params.id, auth.principal);
       if (!job) return { status: 404, body: notFound(params.id) };
       if (job.status !== "SUCCESS") {
         return { status: 404, body: { ...notFound(params.id), detail: `job ${job.id} has no result: it is ${job.status}` } };

@@ -13,7 +13,16 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const running = await startServer(config);
+  let running;
+  try {
+    running = await startServer(config);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`configuration error: ${(e as Error).message}`);
+      process.exit(2);
+    }
+    throw e;
+  }
   running.logger.info({ url: running.url, store: config.databaseUrl }, "listening");
   const stop = (signal: string) => {
     running.logger.info({ signal }, "shutting down");
@@ -25,6 +34,8 @@ async function main(): Promise<void> {
       },
     );
   };
+  // Keys rotate without a restart: `kill -HUP <pid>` re-reads API_KEYS_FILE.
+  process.on("SIGHUP", () => running.reloadKeys());
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
 }

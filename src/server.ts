@@ -6,7 +6,7 @@ import { pino, type Logger } from "pino";
 import { pinoHttp } from "pino-http";
 import { createApp, SECURITY_HEADERS } from "./app.js";
 import { PROBLEM_JSON, problem } from "../generated/index.js";
-import type { Config } from "./config.js";
+import { ConfigError, type Config } from "./config.js";
 import { systemClock, type Clock } from "./jobs/clock.js";
 import { JobService } from "./jobs/service.js";
 import { WebhookDispatcher } from "./jobs/webhooks.js";
@@ -14,6 +14,10 @@ import { toJob, toTask } from "./handlers.js";
 import { Dispatcher } from "./jobs/dispatch.js";
 import type { JobStore } from "./jobs/store.js";
 import { openStore } from "./stores.js";
+import { unwatchFile, watchFile } from "node:fs";
+import { authenticators } from "./auth/authenticators.js";
+import { KeyRing } from "./auth/keys.js";
+import { RateLimiter } from "./auth/rate-limit.js";
 import type { ResponseValidationFailure } from "../generated/index.js";
 
 export interface RunningServer {
@@ -22,6 +26,8 @@ export interface RunningServer {
   service: JobService;
   store: JobStore;
   logger: Logger;
+  /** Re-reads API_KEYS_FILE (also done on SIGHUP by main.ts, and when the file changes). */
+  reloadKeys(): void;
   /** Stops accepting, finishes in-flight requests, stops the sweeper, closes the store. */
   close(): Promise<void>;
 }
@@ -53,7 +59,29 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
 }
 
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
-  const logger = opts.logger ?? pino({ level: config.logLevel });
+  // Keys never reach a log line, wherever a request's headers would be logged.
+  const logger = opts.logger ?? pino({ level: config.logLevel, redact: ["req.headers.authorization", "headers.authorization", "*.headers.authorization"] });
+  let keys: KeyRing | undefined;
+  if (config.apiKeysFile) {
+    try {
+      keys = new KeyRing(config.apiKeysFile);
+    } catch (e) {
+      throw new ConfigError(`API_KEYS_FILE: ${(e as Error).message}`);
+    }
+    logger.info({ file: config.apiKeysFile, keys: keys.size }, "API keys loaded");
+  } else {
+    logger.warn("running without API keys (API_KEYS_FILE): anyone who can reach this service can do anything");
+  }
+  const reloadKeys = () => {
+    if (!keys) return;
+    try {
+      keys.reload();
+      logger.info({ file: keys.file, keys: keys.size }, "API keys reloaded");
+    } catch (err) {
+      logger.error({ err: (err as Error).message }, "API keys file not reloaded: the keys in force stay");
+    }
+  };
+  if (keys) watchFile(keys.file, { interval: 1000 }, (now, before) => now.mtimeMs !== before.mtimeMs && reloadKeys());
   const store = opts.store ?? (await openStore(config, (err) => logger.warn({ err }, "idle database connection lost")));
   const service = new JobService(store, {
     clock: opts.clock ?? systemClock,
@@ -71,6 +99,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     longPollMaxSeconds: config.longPollMaxSeconds,
     callbacks: config.webhooks,
     logger,
+    security: authenticators(keys, logger),
+    createLimit: config.createRatePerSecond > 0 ? new RateLimiter(config.createRatePerSecond, config.createRateBurst) : undefined,
     router: {
       bodyLimit: config.bodyLimitBytes,
       maxJsonDepth: config.maxJsonDepth,
@@ -149,9 +179,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     service,
     store,
     logger,
+    reloadKeys,
     close() {
       closing ??= (async () => {
         clearInterval(timer);
+        if (keys) unwatchFile(keys.file);
         await dispatcher?.stop();
         service.stopWaiting();
         await webhooks?.stop();

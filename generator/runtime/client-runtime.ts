@@ -8,6 +8,8 @@ export interface ClientOptions {
   fetch?: typeof fetch;
   /** Headers sent with every request (authentication, tracing). */
   headers?: Record<string, string>;
+  /** The `Authorization` header of every request, e.g. `Bearer <key>` (a request's own header wins). */
+  authorization?: string;
 }
 
 export interface CallOptions {
@@ -50,7 +52,7 @@ export async function send(
     if (v === undefined) continue;
     for (const item of Array.isArray(v) ? v : [v]) url.searchParams.append(k, String(item));
   }
-  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+  const headers: Record<string, string> = { ...(opts.authorization !== undefined ? { authorization: opts.authorization } : {}), ...(opts.headers ?? {}) };
   for (const [k, v] of Object.entries(request.headers ?? {})) if (v !== undefined) headers[k] = String(v);
   let body: string | undefined;
   if (request.body !== undefined) {

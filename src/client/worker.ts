@@ -29,7 +29,9 @@ export interface WorkerOptions {
   worker?: string;
   /** Does the work; what it returns is the job's result. */
   handler: (task: Task, ctx: TaskContext) => unknown;
-  /** Headers with every request (authentication). */
+  /** A worker's (or an admin's) API key, sent as `Authorization: Bearer <key>`. */
+  apiKey?: string;
+  /** Headers with every request. */
   headers?: Record<string, string>;
   fetch?: ClientOptions["fetch"];
   /** Stop gracefully on SIGTERM and SIGINT (default true). */
@@ -102,7 +104,7 @@ export function toTaskError(e: unknown): TaskError {
 }
 
 export function runWorker(opts: WorkerOptions): RunningWorker {
-  const client = new ApiClient({ baseUrl: opts.baseUrl, fetch: opts.fetch, headers: opts.headers });
+  const client = new ApiClient({ baseUrl: opts.baseUrl, fetch: opts.fetch, headers: opts.headers, ...(opts.apiKey !== undefined ? { authorization: `Bearer ${opts.apiKey}` } : {}) });
   const concurrency = opts.concurrency ?? 1;
   const leaseSeconds = opts.leaseSeconds ?? 30;
   const leaseMs = leaseSeconds * 1000;

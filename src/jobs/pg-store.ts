@@ -84,6 +84,9 @@ export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
    CREATE INDEX jobs_queue_name ON jobs (name, priority DESC, seq) WHERE status = '${IN_PROGRESS}';
    CREATE INDEX jobs_leases ON jobs (lease_expires_ms) WHERE status = '${IN_PROGRESS}' AND lease_expires_ms > 0;
    CREATE INDEX jobs_name_seq ON jobs (name, seq);`,
+  // 4: owners (as in the SQLite store).
+  () => `ALTER TABLE jobs ADD COLUMN owner TEXT;
+   CREATE INDEX jobs_owner_seq ON jobs (owner, seq);`,
 ];
 
 // Writes the outbox row of every ended job that has a callback, in the statement that ends it.
@@ -262,13 +265,13 @@ export class PgJobStore implements JobStore {
     const col = <T>(f: (j: NewJob) => T) => jobs.map(f);
     const inserted = await this.q<{ id: string }>(
       `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[])
-           WITH ORDINALITY AS t(id, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, ord)),
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $12::text[])
+           WITH ORDINALITY AS t(id, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, ord)),
        next AS (UPDATE job_seq SET value = value + $11 RETURNING value),
        ins AS (
-         INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts)
+         INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner)
          SELECT next.value - $11 + input.ord, input.id, '${IN_PROGRESS}', input.started_at, input.request, input.deadline_ms, input.idem_key,
-           input.idem_fingerprint, input.callback_url, input.name, input.priority, input.max_attempts
+           input.idem_fingerprint, input.callback_url, input.name, input.priority, input.max_attempts, input.owner
          FROM input, next ORDER BY input.ord
          ON CONFLICT (idem_key) DO NOTHING RETURNING id, name)
        SELECT id, pg_notify('${AVAILABLE}', COALESCE(name, '') || '/' || id) FROM ins`,
@@ -284,6 +287,7 @@ export class PgJobStore implements JobStore {
         col((j) => j.priority ?? 0),
         col((j) => j.maxAttempts ?? DEFAULT_MAX_ATTEMPTS),
         jobs.length,
+        col((j) => j.owner ?? null),
       ],
     );
     const created = new Set(inserted.rows.map((r) => r.id));
@@ -313,6 +317,7 @@ export class PgJobStore implements JobStore {
       let where = "seq > $1";
       if (q.status) where += ` AND status = $${params.push(q.status)}`;
       if (q.name !== undefined) where += ` AND name = $${params.push(q.name)}`;
+      if (q.owner !== undefined) where += ` AND owner = $${params.push(q.owner)}`;
       const rows = (await this.q(`SELECT * FROM jobs WHERE ${where} ORDER BY seq LIMIT $2`, params)).rows;
       const more = rows.length > q.limit;
       const page = rows.slice(0, q.limit);

@@ -27,6 +27,7 @@ export interface JobRow {
   lease_expires_ms: number | string;
   lease_ms: number;
   worker: string | null;
+  owner: string | null;
 }
 
 export function toRecord(r: JobRow): JobRecord {
@@ -43,6 +44,7 @@ export function toRecord(r: JobRow): JobRecord {
     deadlineAt: Number(r.deadline_ms),
   };
   if (r.name !== null) job.name = r.name;
+  if (r.owner !== null) job.owner = r.owner;
   if (r.lease_token !== null) job.lease = { token: r.lease_token, expiresAt: Number(r.lease_expires_ms), ms: r.lease_ms, worker: r.worker ?? "" };
   if (r.progress !== null) job.progress = r.progress;
   if (r.has_result) job.result = r.result === null ? null : JSON.parse(r.result);
@@ -86,5 +88,6 @@ export function newRecord(job: NewJob): JobRecord {
     deadlineAt: job.deadlineAt,
   };
   if (job.name !== undefined) r.name = job.name;
+  if (job.owner !== undefined) r.owner = job.owner;
   return r;
 }

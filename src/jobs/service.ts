@@ -77,18 +77,23 @@ export class JobService {
     return new Date(ms).toISOString();
   }
 
-  async create(request: JobRequest | null | undefined, idempotencyKey?: string): Promise<CreateResult> {
+  /**
+   * Creates a job for `owner` (undefined on a service without keys). An Idempotency-Key is the
+   * owner's own: it is stored prefixed with the owner's name (names and keys have no spaces).
+   */
+  async create(request: JobRequest | null | undefined, idempotencyKey?: string, owner?: string): Promise<CreateResult> {
     const now = this.opts.clock.now();
     return this.store.create({
       id: newJobId(),
       request: request ?? null,
+      owner,
       name: request?.name,
       priority: request?.priority ?? 0,
       maxAttempts: request?.maxAttempts ?? this.opts.defaultMaxAttempts ?? DEFAULT_MAX_ATTEMPTS,
       start: this.iso(now),
       deadlineAt: now + this.opts.deadlineMs,
       callbackUrl: request?.callbackUrl,
-      idempotency: idempotencyKey ? { key: idempotencyKey, fingerprint: fingerprint(request ?? null) } : undefined,
+      idempotency: idempotencyKey ? { key: owner === undefined ? idempotencyKey : `${owner} ${idempotencyKey}`, fingerprint: fingerprint(request ?? null) } : undefined,
     });
   }
 

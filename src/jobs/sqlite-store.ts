@@ -84,6 +84,10 @@ export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
    CREATE INDEX jobs_queue_name ON jobs (name, priority DESC, seq) WHERE status = '${IN_PROGRESS}';
    CREATE INDEX jobs_leases ON jobs (lease_expires_ms) WHERE status = '${IN_PROGRESS}' AND lease_expires_ms > 0;
    CREATE INDEX jobs_name_seq ON jobs (name, seq);`,
+  // 4: owners. A client sees only its own jobs; its Idempotency-Keys are stored prefixed with
+  // its name, so that the existing unique index scopes them per client.
+  () => `ALTER TABLE jobs ADD COLUMN owner TEXT;
+   CREATE INDEX jobs_owner_seq ON jobs (owner, seq);`,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -123,8 +127,8 @@ export class SqliteJobStore implements JobStore {
     this.stmt = {
       // A repeated Idempotency-Key inserts nothing.
       insert: db.prepare(
-        `INSERT INTO jobs (id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts)
-         VALUES (@id, '${IN_PROGRESS}', @start, @request, @deadline, @key, @fingerprint, @callback, @name, @priority, @maxAttempts)
+        `INSERT INTO jobs (id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner)
+         VALUES (@id, '${IN_PROGRESS}', @start, @request, @deadline, @key, @fingerprint, @callback, @name, @priority, @maxAttempts, @owner)
          ON CONFLICT (idem_key) DO NOTHING`,
       ),
       byId: db.prepare<[string], Row>("SELECT * FROM jobs WHERE id = ?"),
@@ -239,6 +243,7 @@ export class SqliteJobStore implements JobStore {
       name: job.name ?? null,
       priority: job.priority ?? 0,
       maxAttempts: job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      owner: job.owner ?? null,
     });
     if (changes === 1) {
       this.available.publish(job.name);
@@ -260,16 +265,22 @@ export class SqliteJobStore implements JobStore {
 
   async list(q: ListQuery): Promise<JobPage> {
     const after = q.after === undefined ? 0 : decodeCursor(q.after);
-    const key = `${q.status ? "s" : ""}${q.name !== undefined ? "n" : ""}`;
+    const key = `${q.status ? "s" : ""}${q.name !== undefined ? "n" : ""}${q.owner !== undefined ? "o" : ""}`;
     let stmt = this.pages.get(key);
     if (!stmt) {
-      const where = ["seq > @after", ...(q.status ? ["status = @status"] : []), ...(q.name !== undefined ? ["name = @name"] : [])].join(" AND ");
+      const where = [
+        "seq > @after",
+        ...(q.status ? ["status = @status"] : []),
+        ...(q.name !== undefined ? ["name = @name"] : []),
+        ...(q.owner !== undefined ? ["owner = @owner"] : []),
+      ].join(" AND ");
       stmt = this.db.prepare<Record<string, unknown>, Row>(`SELECT * FROM jobs WHERE ${where} ORDER BY seq LIMIT @limit`);
       this.pages.set(key, stmt);
     }
     const params: Record<string, unknown> = { after, limit: q.limit + 1 };
     if (q.status) params.status = q.status;
     if (q.name !== undefined) params.name = q.name;
+    if (q.owner !== undefined) params.owner = q.owner;
     const rows = stmt.all(params);
     const more = rows.length > q.limit;
     const page = rows.slice(0, q.limit);

@@ -39,6 +39,8 @@ export interface JobRecord {
   result?: unknown;
   error?: JobError;
   request: unknown;
+  /** The client that created it (absent when the service runs without keys). */
+  owner?: string;
   name?: string;
   priority: number;
   /** Claims so far (the running attempt included); an attempt given back does not count. */
@@ -54,6 +56,8 @@ export interface JobRecord {
 export interface NewJob {
   id: string;
   request: unknown;
+  /** The client creating it; its Idempotency-Keys are its own. */
+  owner?: string;
   name?: string;
   /** Default 0. */
   priority?: number;
@@ -91,6 +95,8 @@ export interface ListQuery {
   after?: string;
   status?: JobStatus;
   name?: string;
+  /** Only this client's jobs. */
+  owner?: string;
 }
 
 export interface ClaimQuery {

@@ -6,7 +6,8 @@
 // be lost or stuck, and each accepted outcome must have come from the holder of the job's
 // current lease.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call } from "../helpers/http.js";
+import { withHeaders } from "../helpers/http.js";
+import { writeKeys } from "../helpers/keys.js";
 import { spawnServers, type ServerProcess } from "../helpers/process.js";
 import { dropTestSchemas, freshDatabaseUrl, PG_URL } from "../helpers/stores.js";
 
@@ -25,13 +26,18 @@ interface Claim {
   expires: number;
 }
 
+// Authentication is on: the producers use a client's key, the workers a worker's.
+const keys = writeKeys({ producer: "client", worker: "worker" });
+const asClient = withHeaders(keys.auth.producer);
+const asWorker = withHeaders(keys.auth.worker);
+
 describe.skipIf(!PG_URL)("exclusivity at scale on PostgreSQL", () => {
   let nodes: ServerProcess[] = [];
   const at = (i: number) => nodes[i % nodes.length].url;
 
   beforeAll(async () => {
     // Started at the same moment: schema creation and migration must not collide.
-    nodes = await spawnServers(3, { DATABASE_URL: freshDatabaseUrl("postgres"), LOG_LEVEL: "warn" });
+    nodes = await spawnServers(3, { DATABASE_URL: freshDatabaseUrl("postgres"), LOG_LEVEL: "warn", API_KEYS_FILE: keys.file });
   });
   afterAll(async () => {
     for (const n of nodes) n.child.kill("SIGKILL");
@@ -48,7 +54,7 @@ describe.skipIf(!PG_URL)("exclusivity at scale on PostgreSQL", () => {
 
     const producer = async (p: number) => {
       for (let i = p; i < JOBS; i += 4) {
-        const r = await call("POST", `${at(i)}/resources`, { body: { name: "scale", priority: i % 10, input: { i } } });
+        const r = await asClient("POST", `${at(i)}/resources`, { body: { name: "scale", priority: i % 10, input: { i } } });
         expect(r.status).toBe(202);
         ids.add(r.json.id);
         created++;
@@ -59,7 +65,7 @@ describe.skipIf(!PG_URL)("exclusivity at scale on PostgreSQL", () => {
     const work = async (w: number, n: number, task: { id: string; attempt: number; leaseToken: string; leaseExpiresAt: string; leaseSeconds: number }) => {
       const claim: Claim = { job: task.id, token: task.leaseToken, worker: `w${w}`, start: Date.parse(task.leaseExpiresAt) - task.leaseSeconds * 1000, expires: Date.parse(task.leaseExpiresAt) };
       claims.push(claim);
-      const put = (body: unknown) => call("PUT", `${at(w + n)}/tasks/${task.id}`, { body: { leaseToken: task.leaseToken, ...(body as object) } });
+      const put = (body: unknown) => asWorker("PUT", `${at(w + n)}/tasks/${task.id}`, { body: { leaseToken: task.leaseToken, ...(body as object) } });
       // (Only first attempts stall: a job stalled maxAttempts times in a row would rightly fail.)
       if (n % STALL_EVERY === STALL_EVERY - 1 && task.attempt === 1) {
         // A stale worker: silent past its lease, then it tries to finish.
@@ -87,7 +93,7 @@ describe.skipIf(!PG_URL)("exclusivity at scale on PostgreSQL", () => {
       const running = new Set<Promise<void>>();
       let n = 0;
       while (finished < JOBS && Date.now() - t0 < 120_000) {
-        const r = await call("POST", `${at(w)}/tasks/claim`, { body: { worker: `w${w}`, max: 4, leaseSeconds: LEASE_SECONDS }, headers: { Prefer: "wait=1" } });
+        const r = await asWorker("POST", `${at(w)}/tasks/claim`, { body: { worker: `w${w}`, max: 4, leaseSeconds: LEASE_SECONDS }, headers: { Prefer: "wait=1" } });
         expect(r.status, r.text).toBe(200);
         for (const task of r.json.tasks) {
           const p = work(w, n++, task).finally(() => running.delete(p));
@@ -121,12 +127,12 @@ describe.skipIf(!PG_URL)("exclusivity at scale on PostgreSQL", () => {
     // The server agrees: every job SUCCESS with the holder's result, attempts = claims seen.
     const sample = [...ids].filter((_, i) => i % 10 === 0 || byJob.get([...ids][i])!.length > 1);
     for (const id of sample) {
-      const r = await call("GET", `${at(0)}/resources/${id}`);
+      const r = await asClient("GET", `${at(0)}/resources/${id}`);
       expect(r.status).toBe(303);
       expect(r.json.attempts).toBe(byJob.get(id)!.length);
       expect(r.json.result).toBe(accepted.get(id)![0].result);
     }
-    const remaining = await call("GET", `${at(1)}/resources?status=IN%20PROGRESS`);
+    const remaining = await asClient("GET", `${at(1)}/resources?status=IN%20PROGRESS`);
     expect(remaining.json.tasks).toEqual([]);
     console.log(
       `exclusivity: ${JOBS} jobs, ${claims.length} claims, ${stalls} stale workers (${refusedStale} stale outcomes refused), ${overlaps} overlapping leases, ${problems.length} problems, ${seconds.toFixed(1)} s`,

@@ -1,9 +1,14 @@
 // Several instances behind one PostgreSQL database: three server processes on different
 // ports share one schema; any instance answers for any job.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call } from "../helpers/http.js";
+import { withHeaders } from "../helpers/http.js";
+import { writeKeys } from "../helpers/keys.js";
 import { spawnServers, type ServerProcess } from "../helpers/process.js";
 import { dropTestSchemas, freshDatabaseUrl, PG_URL } from "../helpers/stores.js";
+
+// Authentication is on, with an admin's key (it may use both the clients' and the workers' resources).
+const keys = writeKeys({ root: "admin" });
+const call = withHeaders(keys.auth.root);
 
 describe.skipIf(!PG_URL)("three instances on one PostgreSQL database", () => {
   let nodes: ServerProcess[] = [];
@@ -11,7 +16,7 @@ describe.skipIf(!PG_URL)("three instances on one PostgreSQL database", () => {
 
   beforeAll(async () => {
     // Started at the same moment: schema creation and migration must not collide.
-    nodes = await spawnServers(3, { DATABASE_URL: freshDatabaseUrl("postgres") });
+    nodes = await spawnServers(3, { DATABASE_URL: freshDatabaseUrl("postgres"), API_KEYS_FILE: keys.file });
   });
   afterAll(async () => {
     for (const n of nodes) n.child.kill("SIGKILL");

@@ -44,7 +44,8 @@ describe("README worker walk-through", () => {
     } finally {
       // SIGTERM, as a user's Ctrl-C would: the worker stops gracefully.
       process.kill(-worker.pid!, "SIGTERM");
-      await new Promise((r) => worker.once("exit", r));
+      // `close`: every process holding its output (npm, tsx, the worker) has ended.
+      await new Promise((r) => worker.once("close", r));
     }
     expect(workerOut).toMatch(/\[worker\] stopped/);
   }, 90_000);

@@ -4,9 +4,11 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../generator/generate.js";
 import { startMock } from "../../generator/mock.js";
-import { call } from "../helpers/http.js";
+import { call as plainCall, withHeaders } from "../helpers/http.js";
 
 describe("mock of spec/api.raml (the async job pattern)", () => {
+  // The job API is secured: the mock wants the declared credentials (any key will do).
+  const call = withHeaders({ Authorization: "Bearer any-key" });
   let url: string;
   let close: () => Promise<void>;
   beforeAll(async () => {
@@ -39,6 +41,12 @@ describe("mock of spec/api.raml (the async job pattern)", () => {
     expect((await call("GET", `${url}/resources/nope`)).status).toBe(404);
   });
 
+  it("answers 401 without the declared credentials", async () => {
+    const r = await plainCall("POST", `${url}/resources`, { body: { name: "x" } });
+    expect(r.status).toBe(401);
+    expect(r.headers.get("www-authenticate")).toBe('Bearer realm="Asynchronous API"');
+  });
+
   it("validates like the real router", async () => {
     const bad = await call("POST", `${url}/resources`, { body: { name: "" } });
     expect(bad.status).toBe(400);
@@ -63,6 +71,7 @@ describe("mock of spec/api.raml (the async job pattern)", () => {
 });
 
 describe("mock of a spec that is not a job API", () => {
+  const call = plainCall;
   let url: string;
   let close: () => Promise<void>;
   beforeAll(async () => {
@@ -93,6 +102,7 @@ describe("mock of a spec that is not a job API", () => {
 });
 
 describe("mock of a secured spec", () => {
+  const call = plainCall;
   let url: string;
   let close: () => Promise<void>;
   beforeAll(async () => {

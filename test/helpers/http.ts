@@ -47,6 +47,11 @@ export async function call(
   return { status: res.status, headers: res.headers, text, json };
 }
 
+/** `call` with these headers on every request (a request's own headers win). */
+export function withHeaders(headers: Record<string, string>): typeof call {
+  return (method, url, opts = {}) => call(method, url, { ...opts, headers: { ...headers, ...(opts.headers ?? {}) } });
+}
+
 /** Sends bytes as they are and returns the raw response head and body. */
 export function rawRequest(port: number, data: string | Buffer, waitMs = 2000): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -4,13 +4,20 @@
 // acknowledged transition must hold, no job may be in a state nobody asked for, and no job
 // may ever have been held by two unexpired leases at once (as the server stated them).
 import { afterAll, describe, expect, it } from "vitest";
-import { call } from "../helpers/http.js";
+import { withHeaders } from "../helpers/http.js";
+import { writeKeys } from "../helpers/keys.js";
 import { spawnServer } from "../helpers/process.js";
 import { dropTestSchemas, freshDatabaseUrl, STORE_KINDS } from "../helpers/stores.js";
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 20);
 
 afterAll(() => dropTestSchemas());
+
+// Authentication is on: a client creates, polls and cancels; workers (and a backend that does
+// not claim) use a worker's key.
+const keys = writeKeys({ "crash-client": "client", "crash-worker": "worker" });
+const asClient = withHeaders(keys.auth["crash-client"]);
+const asWorker = withHeaders(keys.auth["crash-worker"]);
 
 describe.each(STORE_KINDS)("crash safety on %s", (kind) => {
   it(`loses nothing over ${KILLS} SIGKILLs`, async () => {
@@ -21,7 +28,7 @@ describe.each(STORE_KINDS)("crash safety on %s", (kind) => {
     const leases = new Map<string, { start: number; expires: number }[]>(); // job -> acknowledged leases
     let claimsAcked = 0;
     for (let k = 0; k < KILLS; k++) {
-      const server = await spawnServer({ DATABASE_URL: db, LOG_LEVEL: "info" });
+      const server = await spawnServer({ DATABASE_URL: db, LOG_LEVEL: "info", API_KEYS_FILE: keys.file });
       let stop = false;
       const client = async (n: number) => {
         const ids = [...acked.keys()];
@@ -30,7 +37,7 @@ describe.each(STORE_KINDS)("crash safety on %s", (kind) => {
             const pick = ids[(n * 31 + i * 17) % Math.max(ids.length, 1)];
             const op = (n + i) % 4;
             if (op < 2 || !pick) {
-              const r = await call("POST", `${server.url}/resources`, { body: { name: `crash-${k}-${n}-${i}` } });
+              const r = await asClient("POST", `${server.url}/resources`, { body: { name: `crash-${k}-${n}-${i}` } });
               if (r.status === 202) {
                 acked.set(r.json.id, "IN PROGRESS");
                 ids.push(r.json.id);
@@ -38,7 +45,7 @@ describe.each(STORE_KINDS)("crash safety on %s", (kind) => {
             } else {
               const to = op === 2 ? "SUCCESS" : "CANCELLED";
               (attempted.get(pick) ?? attempted.set(pick, new Set()).get(pick)!).add(to);
-              const r = to === "SUCCESS" ? await call("PUT", `${server.url}/tasks/${pick}`) : await call("DELETE", `${server.url}/resources/${pick}`);
+              const r = to === "SUCCESS" ? await asWorker("PUT", `${server.url}/tasks/${pick}`) : await asClient("DELETE", `${server.url}/resources/${pick}`);
               if (r.status === 200 && acked.get(pick) === "IN PROGRESS") {
                 acked.set(pick, to);
                 transitionsAcked++;
@@ -53,16 +60,16 @@ describe.each(STORE_KINDS)("crash safety on %s", (kind) => {
       const worker = async (n: number) => {
         for (let i = 0; !stop; i++) {
           try {
-            const r = await call("POST", `${server.url}/tasks/claim`, { body: { worker: `crash-w${n}`, max: 2, leaseSeconds: 5 } });
+            const r = await asWorker("POST", `${server.url}/tasks/claim`, { body: { worker: `crash-w${n}`, max: 2, leaseSeconds: 5 } });
             if (r.status !== 200) continue;
             for (const t of r.json.tasks as { id: string; leaseToken: string; leaseSeconds: number; leaseExpiresAt: string }[]) {
               const lease = { start: Date.parse(t.leaseExpiresAt) - t.leaseSeconds * 1000, expires: Date.parse(t.leaseExpiresAt) };
               (leases.get(t.id) ?? leases.set(t.id, []).get(t.id)!).push(lease);
               claimsAcked++;
-              const hb = await call("PUT", `${server.url}/tasks/${t.id}`, { body: { leaseToken: t.leaseToken, progress: 50 } });
+              const hb = await asWorker("PUT", `${server.url}/tasks/${t.id}`, { body: { leaseToken: t.leaseToken, progress: 50 } });
               if (hb.status === 200) lease.expires = Math.max(lease.expires, Date.parse(hb.json.leaseExpiresAt));
               (attempted.get(t.id) ?? attempted.set(t.id, new Set()).get(t.id)!).add("SUCCESS");
-              const done = await call("PUT", `${server.url}/tasks/${t.id}`, { body: { leaseToken: t.leaseToken, status: "SUCCESS" } });
+              const done = await asWorker("PUT", `${server.url}/tasks/${t.id}`, { body: { leaseToken: t.leaseToken, status: "SUCCESS" } });
               if (done.status === 200 && acked.get(t.id) === "IN PROGRESS") {
                 acked.set(t.id, "SUCCESS");
                 transitionsAcked++;
@@ -81,11 +88,11 @@ describe.each(STORE_KINDS)("crash safety on %s", (kind) => {
       await server.exited;
     }
 
-    const check = await spawnServer({ DATABASE_URL: db });
+    const check = await spawnServer({ DATABASE_URL: db, API_KEYS_FILE: keys.file });
     let lost = 0;
     try {
       for (const [id, state] of acked) {
-        const r = await call("GET", `${check.url}/resources/${id}`);
+        const r = await asClient("GET", `${check.url}/resources/${id}`);
         if (r.status === 404) {
           lost++;
           continue;

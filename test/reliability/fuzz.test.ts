@@ -10,6 +10,7 @@ import type { Operation } from "../../generator/model.js";
 import { defsOf } from "../../generator/validators.js";
 import { arbitrary, mutated } from "../helpers/arbitrary.js";
 import { call } from "../helpers/http.js";
+import { writeKeys } from "../helpers/keys.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
@@ -20,10 +21,14 @@ const { model } = loadModel(path.resolve("spec/api.raml"));
 const defs = defsOf(model);
 let s: TestServer;
 const ids: string[] = [];
+// Authentication is on: requests carry the admin's key, unless the generated headers (which
+// include the schemes' Authorization) replace it with something else (answered 401).
+const keys = writeKeys({ root: "admin" });
+const ADMIN = { Authorization: `Bearer ${keys.key.root}` };
 
 beforeAll(async () => {
-  s = await startTestServer();
-  for (let i = 0; i < 20; i++) ids.push((await call("POST", `${s.url}/resources`, { body: { name: `seed${i}` } })).json.id);
+  s = await startTestServer({ env: { API_KEYS_FILE: keys.file } });
+  for (let i = 0; i < 20; i++) ids.push((await call("POST", `${s.url}/resources`, { body: { name: `seed${i}` }, headers: ADMIN })).json.id);
 });
 afterAll(() => s.close());
 
@@ -32,7 +37,13 @@ function requestFor(op: Operation) {
   const params = fc.record(Object.fromEntries(op.uriParams.map((p) => [p.name, idArb])));
   const queryValid = fc.record(Object.fromEntries(op.query.map((p) => [p.name, arbitrary(p.schema, defs)])), { requiredKeys: [] });
   const query = fc.oneof(queryValid, fc.dictionary(fc.constantFrom(...op.query.map((p) => p.name), "x"), fc.string({ maxLength: 12 }), { maxKeys: 3 }));
-  const headers = fc.record(Object.fromEntries(op.headers.map((p) => [p.name, arbitrary(p.schema, defs).map(String)])), { requiredKeys: [] });
+  // The credentials header is generated separately: now and then something other than the key.
+  const plain = op.headers.filter((p) => p.name.toLowerCase() !== "authorization");
+  const credentials = op.headers.find((p) => p.name.toLowerCase() === "authorization");
+  const generated = fc.record(Object.fromEntries(plain.map((p) => [p.name, arbitrary(p.schema, defs).map(String)])), { requiredKeys: [] });
+  const headers = credentials
+    ? fc.tuple(generated, fc.oneof({ weight: 7, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: arbitrary(credentials.schema, defs).map(String) })).map(([h, auth]) => (auth === null ? h : { ...h, Authorization: auth }))
+    : generated;
   const validBody = op.bodies.length ? arbitrary(op.bodies[0].schema, defs) : fc.constant(undefined);
   const body = op.bodies.length ? fc.oneof(validBody, mutated(validBody), fc.constant(undefined)) : fc.constant(undefined);
   return fc.record({ params, query, headers, body });
@@ -42,6 +53,7 @@ describe("fuzzing every operation of spec/api.raml", () => {
   it(`${RUNS} generated requests get declared answers that validate`, async () => {
     const perOp = Math.ceil(RUNS / model.operations.length);
     let cases = 0;
+    let unauthorized = 0;
     for (const op of model.operations) {
       const declared = op.responses.map((r) => r.status);
       await fc.assert(
@@ -50,9 +62,10 @@ describe("fuzzing every operation of spec/api.raml", () => {
           let p = op.path;
           for (const [k, v] of Object.entries(req.params)) p = p.replace(`{${k}}`, encodeURIComponent(v as string));
           const qs = new URLSearchParams(Object.entries(req.query).map(([k, v]) => [k, String(v)] as [string, string])).toString();
-          const headers: Record<string, string> = {};
+          const headers: Record<string, string> = { ...ADMIN };
           for (const [k, v] of Object.entries(req.headers)) if (/^[\x21-\x7e]*$/.test(v as string)) headers[k] = v as string;
           const r = await call(op.method.toUpperCase(), `${s.url}${p}${qs ? `?${qs}` : ""}`, { body: req.body, headers });
+          if (r.status === 401) unauthorized++;
           expect([...declared, ...PROTOCOL], `${op.method} ${p} -> ${r.status} ${r.text.slice(0, 200)}`).toContain(r.status);
           if (r.status >= 400 && !(op.name === "getJob" && r.status === 500)) {
             expect(r.headers.get("content-type")).toMatch(/^application\/problem\+json/);
@@ -64,5 +77,7 @@ describe("fuzzing every operation of spec/api.raml", () => {
     }
     expect(cases).toBeGreaterThanOrEqual(RUNS);
     expect((await call("GET", `${s.url}/healthz`)).status).toBe(200);
+    expect(unauthorized).toBeGreaterThan(0); // some generated requests carried credentials of their own
+    expect(cases - unauthorized).toBeGreaterThan(RUNS / 2);
   }, 300_000);
 });

@@ -2,14 +2,19 @@
 // trace or an internal path, and the server stays up. Includes what Node's HTTP parser
 // answers by itself (clientError), sent as raw bytes.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { call, rawRequest, type Reply } from "../helpers/http.js";
+import { call as callAnonymously, rawRequest, withHeaders, type Reply } from "../helpers/http.js";
+import { writeKeys } from "../helpers/keys.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 let s: TestServer;
 let port: number;
+// Authentication is on: every request carries the admin's key unless it says otherwise.
+const keys = writeKeys({ root: "admin", alice: "client" });
+const ADMIN = `Bearer ${keys.key.root}`;
+const call = withHeaders({ Authorization: ADMIN });
 
 beforeAll(async () => {
-  s = await startTestServer({ env: { REQUEST_TIMEOUT_SECONDS: "2", MAX_HEADER_BYTES: "8192", MAX_JSON_DEPTH: "64" } });
+  s = await startTestServer({ env: { REQUEST_TIMEOUT_SECONDS: "2", MAX_HEADER_BYTES: "8192", MAX_JSON_DEPTH: "64", API_KEYS_FILE: keys.file } });
   port = Number(new URL(s.url).port);
 });
 afterAll(() => s.close());
@@ -94,7 +99,7 @@ describe("bodies", () => {
   it("a slow chunked upload that never ends is cut off with 408", async () => {
     const raw = await rawRequest(
       port,
-      "POST /resources HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"nam\r\n",
+      `POST /resources HTTP/1.1\r\nHost: x\r\nAuthorization: ${ADMIN}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"nam\r\n`,
       6000,
     );
     rawIsProblem(raw, 408);
@@ -209,6 +214,35 @@ describe("the worker operations", () => {
     expect(crlf.json.type).toBe("urn:async-api:lease-mismatch");
     expect(crlf.headers.get("x-injected")).toBeNull();
     expect((await call("GET", `${s.url}/resources/${id}`)).json).toMatchObject({ status: "IN PROGRESS", attempts: 0 });
+  });
+});
+
+describe("hostile credentials", () => {
+  it.each([
+    ["no header", undefined],
+    ["an empty one", ""],
+    ["the scheme alone", "Bearer"],
+    ["the scheme and spaces", "Bearer    "],
+    ["another scheme", `Basic ${Buffer.from("root:secret").toString("base64")}`],
+    ["the key without a scheme", keys.key.root],
+    ["a key with a space in it", `Bearer ${keys.key.root} extra`],
+    ["a key one character off", `Bearer ${keys.key.root.slice(0, -1)}A`],
+    ["a very long key", `Bearer ${"A".repeat(6000)}`],
+    ["a key of escaped control characters", "Bearer %00%0d%0a"],
+  ])("%s is 401 with a challenge, never a 5xx", async (_what, value) => {
+    const headers: Record<string, string> = value === undefined ? {} : { Authorization: value };
+    const r = await callAnonymously("POST", `${s.url}/resources`, { body: { name: "x" }, headers });
+    isProblem(r, 401);
+    expect(r.headers.get("www-authenticate")).toBe('Bearer realm="Asynchronous API"');
+  });
+
+  it("a key of the wrong role is 403, and CR/LF in the header is refused by the parser before it matters", async () => {
+    isProblem(await callAnonymously("POST", `${s.url}/tasks/claim`, { body: { worker: "w" }, headers: { Authorization: `Bearer ${keys.key.alice}` } }), 403);
+    rawIsProblem(await rawRequest(port, `GET /resources HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${keys.key.root}\r\nX: y\rInjected: 1\r\n\r\n`), 400);
+    rawIsProblem(await rawRequest(port, `GET /resources HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${"k".repeat(9000)}\r\n\r\n`), 431);
+    // Bytes above ASCII (here UTF-8) pass the parser and are simply not a key.
+    const nonAscii = rawIsProblem(await rawRequest(port, Buffer.from("GET /resources HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ключ\r\nConnection: close\r\n\r\n", "utf8")), 401);
+    expect(nonAscii.headers["www-authenticate"]).toBe('Bearer realm="Asynchronous API"');
   });
 });
 
