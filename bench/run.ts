@@ -7,14 +7,17 @@
 // Environment: BENCH_ROUNDS (3), BENCH_SECONDS (8 per measurement), BENCH_CONNECTIONS (32),
 // BENCH_ONLY (comma-separated contender names), BENCH_WORKLOADS (comma-separated: create,poll,mixed,invalid),
 // BENCH_DATABASE_URL (a PostgreSQL server for the store comparison; left out when unset).
-// The service runs as in production: NODE_ENV=production, LOG_LEVEL=warn (no per-request log
-// line), response validation off unless the contender turns it on.
+// The service runs as in production: NODE_ENV=production, API keys on (every request of every
+// contender carries the key; the peers ignore it), LOG_LEVEL=warn (no per-request log line),
+// response validation off unless the contender turns it on. "service (AUTH=off)" is the same
+// without keys: the difference is what authentication costs.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
 import { freePort } from "../scripts/free-port.js";
+import { benchKey } from "./keys.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -38,19 +41,23 @@ interface Contender {
 const PG = process.env.BENCH_DATABASE_URL;
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "bench-"));
+const KEY = benchKey(tmp);
+const AUTH = { Authorization: KEY.authorization };
+const KEYS = { API_KEYS_FILE: KEY.file };
 let dbCounter = 0;
 const ALL_CONTENDERS: Contender[] = [
   { name: "express", cmd: ["bench/peers/express.mjs"], env: {} },
-  { name: "service", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", VALIDATE_RESPONSES: "false" } },
-  { name: "service+resp-validation", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", VALIDATE_RESPONSES: "true" } },
+  { name: "service", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", VALIDATE_RESPONSES: "false", ...KEYS } },
+  { name: "service (AUTH=off)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", VALIDATE_RESPONSES: "false", AUTH: "off" } },
+  { name: "service+resp-validation", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", VALIDATE_RESPONSES: "true", ...KEYS } },
   { name: "express+openapi-validator", cmd: ["bench/peers/express.mjs"], env: { OPENAPI: "1" } },
   { name: "node:http", cmd: ["bench/peers/http.mjs"], env: {} },
   // Store comparison (issue: PostgreSQL against SQLite, one and two instances).
-  { name: "service x2 (sqlite)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production" }, instances: 2, workloads: ["create", "poll"] },
+  { name: "service x2 (sqlite)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", ...KEYS }, instances: 2, workloads: ["create", "poll"] },
   ...(PG
     ? [
-        { name: "service (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production" }, postgres: true, workloads: ["create", "poll"] },
-        { name: "service x2 (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production" }, instances: 2, postgres: true, workloads: ["create", "poll"] },
+        { name: "service (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", ...KEYS }, postgres: true, workloads: ["create", "poll"] },
+        { name: "service x2 (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", ...KEYS }, instances: 2, postgres: true, workloads: ["create", "poll"] },
       ]
     : []),
 ];
@@ -130,7 +137,7 @@ function rssMb(pid: number): number {
 }
 
 async function send(url: string, method: string, p: string, body?: string): Promise<Response> {
-  return fetch(url + p, { method, body, headers: body ? { "content-type": "application/json" } : {} });
+  return fetch(url + p, { method, body, headers: body ? { "content-type": "application/json", ...AUTH } : AUTH });
 }
 
 /** 1,000 jobs, a quarter of them SUCCESS so that polling them answers 303. */
@@ -148,8 +155,8 @@ type Req = autocannon.Request;
 
 function requestsFor(workload: string, ids: string[]): Req[] {
   const pick = () => ids[Math.floor(Math.random() * ids.length)];
-  const poll: Req = { method: "GET", path: "/resources/x", setupRequest: (r) => ({ ...r, path: `/resources/${pick()}` }) };
-  const create: Req = { method: "POST", path: "/resources", headers: { "content-type": "application/json" }, body: CREATE_BODY };
+  const poll: Req = { method: "GET", path: "/resources/x", headers: AUTH, setupRequest: (r) => ({ ...r, path: `/resources/${pick()}` }) };
+  const create: Req = { method: "POST", path: "/resources", headers: { "content-type": "application/json", ...AUTH }, body: CREATE_BODY };
   switch (workload) {
     case "create":
       return [create];
@@ -157,11 +164,11 @@ function requestsFor(workload: string, ids: string[]): Req[] {
       return [poll];
     case "mixed": {
       // 20% create, 75% poll, 5% cancel.
-      const cancel: Req = { method: "DELETE", path: "/resources/x", setupRequest: (r) => ({ ...r, path: `/resources/${pick()}` }) };
+      const cancel: Req = { method: "DELETE", path: "/resources/x", headers: AUTH, setupRequest: (r) => ({ ...r, path: `/resources/${pick()}` }) };
       return [create, poll, poll, poll, poll, create, poll, poll, poll, cancel, create, poll, poll, poll, poll, create, poll, poll, poll, poll];
     }
     default:
-      return [{ method: "POST", path: "/resources", headers: { "content-type": "application/json" }, body: INVALID_BODY }];
+      return [{ method: "POST", path: "/resources", headers: { "content-type": "application/json", ...AUTH }, body: INVALID_BODY }];
   }
 }
 

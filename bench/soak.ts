@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
 import { freePort } from "../scripts/free-port.js";
+import { benchKey } from "./keys.js";
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const INTERVAL = Number(process.env.SOAK_INTERVAL ?? 10);
@@ -26,9 +27,11 @@ async function main() {
   const db = path.join(dir, "jobs.db");
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  const key = benchKey(dir); // authentication on, as in production
+  const auth = { authorization: key.authorization };
   // The hook reports the server's own memory over IPC (heap after a full GC, so growth is real).
   const child = spawn(process.execPath, ["--expose-gc", "--import", path.resolve("bench/soak-hook.mjs"), "dist/src/main.js"], {
-    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: `sqlite:${db}`, NODE_ENV: "production", LOG_LEVEL: "warn" },
+    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: `sqlite:${db}`, NODE_ENV: "production", LOG_LEVEL: "warn", API_KEYS_FILE: key.file },
     stdio: ["ignore", "ignore", "inherit", "ipc"],
   });
   let memory: Memory = { rss: 0, heapUsed: 0 };
@@ -43,11 +46,11 @@ async function main() {
     }
   }
   const ids: string[] = [];
-  for (let i = 0; i < 500; i++) ids.push(((await (await fetch(`${url}/resources`, { method: "POST" })).json()) as { id: string }).id);
+  for (let i = 0; i < 500; i++) ids.push(((await (await fetch(`${url}/resources`, { method: "POST", headers: auth })).json()) as { id: string }).id);
   const pick = () => ids[Math.floor(Math.random() * ids.length)];
-  const create = { method: "POST" as const, path: "/resources", headers: { "content-type": "application/json" }, body: '{"name":"soak","input":{"n":1}}' };
-  const poll = { method: "GET" as const, path: "/x", setupRequest: (r: autocannon.Request) => ({ ...r, path: `/resources/${pick()}` }) };
-  const cancel = { method: "DELETE" as const, path: "/x", setupRequest: (r: autocannon.Request) => ({ ...r, path: `/resources/${pick()}` }) };
+  const create = { method: "POST" as const, path: "/resources", headers: { "content-type": "application/json", ...auth }, body: '{"name":"soak","input":{"n":1}}' };
+  const poll = { method: "GET" as const, path: "/x", headers: auth, setupRequest: (r: autocannon.Request) => ({ ...r, path: `/resources/${pick()}` }) };
+  const cancel = { method: "DELETE" as const, path: "/x", headers: auth, setupRequest: (r: autocannon.Request) => ({ ...r, path: `/resources/${pick()}` }) };
   const requests = [create, poll, poll, poll, poll, create, poll, poll, poll, cancel, create, poll, poll, poll, poll, create, poll, poll, poll, poll];
 
   const rows: Record<string, number>[] = [];

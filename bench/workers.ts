@@ -11,8 +11,8 @@
 // previous was taken, after a random 0-1 s pause, so that creates fall anywhere in a
 // polling interval); the time from just before the create to a handler having it, p50/p99.
 //
-// The service runs as its own process pinned to one core (NODE_ENV=production, LOG_LEVEL=warn,
-// as in `npm run bench`); producers, workers and pg-boss run in this process on the other
+// The service runs as its own process pinned to one core (NODE_ENV=production, API keys on,
+// LOG_LEVEL=warn, as in `npm run bench`); producers, workers and pg-boss run in this process on the other
 // core; PostgreSQL is not pinned. pg-boss is shown with its default polling (2 s), its
 // tightest (0.5 s, the minimum it allows), and its tightest with batches of 50 (its knob for
 // throughput: each fetch takes up to 50 jobs). Both contenders' tables are analyzed after the
@@ -29,6 +29,7 @@ import pg from "pg";
 import PgBoss from "pg-boss";
 import { runWorker, type RunningWorker } from "../src/client/worker.js";
 import { freePort } from "../scripts/free-port.js";
+import { benchKey } from "./keys.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? "1,4,16").split(",").map(Number);
@@ -39,6 +40,8 @@ const CORES = os.cpus().length;
 const SERVER_CORE = CORES > 1 ? String(CORES - 1) : "0";
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
 const tmp = mkdtempSync(path.join(os.tmpdir(), "bench-workers-"));
+// Authentication on, as in production: producers and workers present an admin's key.
+const KEY = benchKey(tmp);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const until = async (done: () => boolean, ms: number) => {
   for (const end = Date.now() + ms; !done() && Date.now() < end; ) await sleep(1);
@@ -108,7 +111,7 @@ async function dropSchema(schema: string): Promise<void> {
 async function startService(databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const child = spawn("taskset", ["-c", SERVER_CORE, process.execPath, "dist/src/main.js"], {
-    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", NODE_ENV: "production", LOG_LEVEL: "warn", DATABASE_URL: databaseUrl },
+    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", NODE_ENV: "production", LOG_LEVEL: "warn", DATABASE_URL: databaseUrl, API_KEYS_FILE: KEY.file },
     stdio: ["ignore", "ignore", "inherit"],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -133,6 +136,7 @@ async function serviceTrial(contender: string, databaseUrl: string, workers: num
       runWorker({
         baseUrl: url,
         worker: `bench-${i}`,
+        apiKey: KEY.authorization.slice("Bearer ".length),
         concurrency: perWorker,
         pollSeconds: 10,
         handleSignals: false,
@@ -144,7 +148,7 @@ async function serviceTrial(contender: string, databaseUrl: string, workers: num
       }),
     );
     const body = JSON.stringify({ name: "bench", input: { n: 1 } });
-    const create = () => fetch(`${url}/resources`, { method: "POST", headers: { "content-type": "application/json" }, body }).then((r) => r.json() as Promise<{ id: string }>);
+    const create = () => fetch(`${url}/resources`, { method: "POST", headers: { "content-type": "application/json", authorization: KEY.authorization }, body }).then((r) => r.json() as Promise<{ id: string }>);
 
     // Throughput.
     let stop = false;
@@ -171,7 +175,7 @@ async function serviceTrial(contender: string, databaseUrl: string, workers: num
     stop = true;
     await Promise.all(producers);
     // Drain the backlog before measuring latency with idle workers.
-    while ((await (await fetch(`${url}/resources?status=IN%20PROGRESS&limit=1`)).json() as { tasks: unknown[] }).tasks.length) await sleep(100);
+    while ((await (await fetch(`${url}/resources?status=IN%20PROGRESS&limit=1`, { headers: { authorization: KEY.authorization } })).json() as { tasks: unknown[] }).tasks.length) await sleep(100);
 
     // Latency: one job at a time, the workers idle and long-polling.
     await sleep(300);
