@@ -15,6 +15,14 @@ export interface WaitOptions {
   defaultInterval?: number;
 }
 
+/** The server refused to show the job to this caller (401 or 403). */
+export class JobAccessError extends Error {
+  constructor(readonly id: string, readonly status: number, detail: string) {
+    super(`job ${id}: ${status} ${detail}`);
+    this.name = "JobAccessError";
+  }
+}
+
 export class JobNotFoundError extends Error {
   constructor(readonly id: string) {
     super(`no job with id ${id}`);
@@ -56,6 +64,10 @@ export async function waitForJob(client: ApiClient, id: string, opts: WaitOption
       case 200:
         if (r.body.status === "CANCELLED") return { status: "CANCELLED", job: r.body };
         await sleep(r.headers?.["Retry-After"] !== undefined ? r.headers["Retry-After"] * 1000 : (opts.defaultInterval ?? 1000), signal);
+        break;
+      default:
+        // 401/403: the key is missing, unknown or of the wrong role; polling again will not help.
+        throw new JobAccessError(id, r.status, r.body.detail ?? r.body.title);
     }
   }
 }

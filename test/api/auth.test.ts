@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ApiClient } from "../../generated/index.js";
 import { hashKey } from "../../src/auth/keys.js";
-import { waitForJob } from "../../src/client/wait-for-job.js";
+import { JobAccessError, waitForJob } from "../../src/client/wait-for-job.js";
 import { runWorker } from "../../src/client/worker.js";
 import { call, type Reply } from "../helpers/http.js";
 import { writeKeys, type TestKeys } from "../helpers/keys.js";
@@ -163,6 +163,9 @@ describe("the typed client and the worker SDK with keys", () => {
       const outcome = await waitForJob(client, created.body.id, { timeout: 10_000 });
       expect(outcome).toMatchObject({ status: "SUCCESS", result: { doubled: 42 } });
       expect((await new ApiClient({ baseUrl: s.url }).listJobs()).status).toBe(401);
+      // Waiting with no key, or with a worker's, fails at once instead of polling forever.
+      await expect(waitForJob(new ApiClient({ baseUrl: s.url }), created.body.id, { timeout: 5000 })).rejects.toBeInstanceOf(JobAccessError);
+      await expect(waitForJob(new ApiClient({ baseUrl: s.url, authorization: `Bearer ${keys.key.wendy}` }), created.body.id, { timeout: 5000 })).rejects.toThrow(/403/);
       expect(errors.length).toBeGreaterThan(0);
       expect(String(errors[0])).toMatch(/answered 401/);
     } finally {
