@@ -387,9 +387,11 @@ export function buildRouter(
   const handle = async (def: RouteDef, params: Record<string, string>, req: ExpressRequest, res: ExpressResponse) => {
     // Who is calling, before anything else is looked at: an unauthenticated request learns
     // nothing about what the operation would accept.
+    // Express parses the query string on every read of req.query: once here.
+    const rawQuery = def.security || def.validateQuery ? (req.query as Record<string, unknown>) : undefined;
     let auth: Auth<unknown> | undefined;
     if (def.security) {
-      const outcome = await authenticate(def, def.security, req);
+      const outcome = await authenticate(def, def.security, req, rawQuery!);
       if ("problem" in outcome) return sendProblem(res, outcome.problem, outcome.headers);
       auth = outcome.auth;
     }
@@ -401,7 +403,7 @@ export function buildRouter(
 
     const errors: FieldError[] = [];
     let query: Record<string, unknown> = {};
-    if (def.validateQuery) query = { ...(req.query as Record<string, unknown>) };
+    if (def.validateQuery) query = { ...rawQuery };
     const headers: Record<string, unknown> = {};
     for (const h of def.headers) {
       const v = req.headers[h];
@@ -445,9 +447,9 @@ export function buildRouter(
     def: RouteDef,
     security: SecurityDef,
     req: ExpressRequest,
+    query: Record<string, unknown>,
   ): Promise<{ auth: Auth<unknown> | undefined } | { problem: ProblemDetails; headers: Record<string, string> }> => {
     let denied: { reason?: string; insufficient?: { scheme: string; scopes: string[] } } | undefined;
-    const query = req.query as Record<string, unknown>;
     for (const alt of security.alternatives) {
       const result = await options.security![alt.scheme]({ scheme: alt.scheme, scopes: alt.scopes, operation: def.operation, headers: req.headers, query, req });
       if (result === undefined || result === null) continue;
