@@ -7,10 +7,12 @@
 // Environment: BENCH_ROUNDS (3), BENCH_SECONDS (8 per measurement), BENCH_CONNECTIONS (32),
 // BENCH_ONLY (comma-separated contender names), BENCH_WORKLOADS (comma-separated: create,poll,mixed,invalid),
 // BENCH_DATABASE_URL (a PostgreSQL server for the store comparison; left out when unset).
-// The service runs as in production: NODE_ENV=production, API keys on (every request of every
-// contender carries the key; the peers ignore it), LOG_LEVEL=warn (no per-request log line),
-// response validation off unless the contender turns it on. "service (AUTH=off)" is the same
-// without keys: the difference is what authentication costs.
+// The service runs as `npm start` runs it in production: NODE_ENV=production, API keys on (every
+// request of every contender carries the key; the peers ignore it), the default request log
+// (LOG_LEVEL=info, one line per request), response validation off unless the contender turns
+// it on. "service (AUTH=off)" and "service (LOG_LEVEL=warn)" show what keys and the request
+// log cost. Ratios are given to plain Express and to Fastify (the fastest peer a user would
+// pick) measured in the same round.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -47,17 +49,20 @@ const KEYS = { API_KEYS_FILE: KEY.file };
 let dbCounter = 0;
 const ALL_CONTENDERS: Contender[] = [
   { name: "express", cmd: ["bench/peers/express.mjs"], env: {} },
-  { name: "service", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", VALIDATE_RESPONSES: "false", ...KEYS } },
-  { name: "service (AUTH=off)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", VALIDATE_RESPONSES: "false", AUTH: "off" } },
-  { name: "service+resp-validation", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", VALIDATE_RESPONSES: "true", ...KEYS } },
+  { name: "fastify", cmd: ["bench/peers/fastify.mjs"], env: {} },
+  // As `npm start` runs it in production: keys on, the default request log (info), no response validation.
+  { name: "service", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS } },
+  { name: "service (LOG_LEVEL=warn)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", ...KEYS } },
+  { name: "service (AUTH=off)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", AUTH: "off" } },
+  { name: "service+resp-validation", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", VALIDATE_RESPONSES: "true", ...KEYS } },
   { name: "express+openapi-validator", cmd: ["bench/peers/express.mjs"], env: { OPENAPI: "1" } },
   { name: "node:http", cmd: ["bench/peers/http.mjs"], env: {} },
   // Store comparison (issue: PostgreSQL against SQLite, one and two instances).
-  { name: "service x2 (sqlite)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", ...KEYS }, instances: 2, workloads: ["create", "poll"] },
+  { name: "service x2 (sqlite)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, instances: 2, workloads: ["create", "poll"] },
   ...(PG
     ? [
-        { name: "service (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", ...KEYS }, postgres: true, workloads: ["create", "poll"] },
-        { name: "service x2 (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", ...KEYS }, instances: 2, postgres: true, workloads: ["create", "poll"] },
+        { name: "service (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, postgres: true, workloads: ["create", "poll"] },
+        { name: "service x2 (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, instances: 2, postgres: true, workloads: ["create", "poll"] },
       ]
     : []),
 ];
@@ -242,10 +247,10 @@ async function main() {
     for (const c of CONTENDERS) {
       const mine = samples.filter((s) => s.contender === c.name && s.workload === w);
       if (!mine.length) continue;
-      const ratio = (key: "rps" | "cpuUsPerReq" | "p99" | "rssMb") =>
+      const ratio = (key: "rps" | "cpuUsPerReq" | "p99" | "rssMb", peer = "express") =>
         median(
           mine.map((s) => {
-            const base = samples.find((b) => b.contender === "express" && b.workload === w && b.round === s.round);
+            const base = samples.find((b) => b.contender === peer && b.workload === w && b.round === s.round);
             return base ? s[key] / base[key] : NaN;
           }),
         );
@@ -259,6 +264,7 @@ async function main() {
         rssMb: median(mine.map((s) => s.rssMb)),
         rpsRatio: ratio("rps"),
         cpuRatio: ratio("cpuUsPerReq"),
+        cpuRatioFastify: ratio("cpuUsPerReq", "fastify"),
         p99Ratio: ratio("p99"),
         rssRatio: ratio("rssMb"),
         statuses: mine[mine.length - 1].statuses,
@@ -268,7 +274,7 @@ async function main() {
   mkdirSync("bench/results", { recursive: true });
   const out = { date: new Date().toISOString(), node: process.version, cores: CORES, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, rows, samples };
   writeFileSync("bench/results/latest.json", JSON.stringify(out, null, 2));
-  const header = ["workload", "contender", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "RSS MB", "req/s ×", "CPU ×", "p99 ×", "RSS ×", "statuses"];
+  const header = ["workload", "contender", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "RSS MB", "req/s ×", "CPU ×", "CPU × fastify", "p99 ×", "RSS ×", "statuses"];
   const table = rows.map((r) => [
     r.workload,
     r.contender,
@@ -279,13 +285,14 @@ async function main() {
     r.rssMb.toFixed(0),
     r.rpsRatio.toFixed(2),
     r.cpuRatio.toFixed(2),
+    Number.isNaN(r.cpuRatioFastify) ? "" : r.cpuRatioFastify.toFixed(2),
     r.p99Ratio.toFixed(2),
     r.rssRatio.toFixed(2),
     Object.entries(r.statuses).map(([k, v]) => `${k}:${v}`).join(" "),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 || i === 11 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
-  console.log(`\nmedians of ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections; ratios (×) to plain Express in the same round\n`);
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 || i === header.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  console.log(`\nmedians of ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections; ratios (×) to plain Express (and CPU to Fastify) in the same round\n`);
   console.log(line(header));
   for (const r of table) console.log(line(r));
   console.log("\nwritten to bench/results/latest.json");

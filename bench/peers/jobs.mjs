@@ -14,8 +14,19 @@ export class MemoryJobs {
     return job;
   }
 
+  /** The job as the service shows it (same fields, same order). */
   view(job) {
-    const { request: _r, ...out } = job;
+    const r = job.request ?? {};
+    const out = { id: job.id, href: job.href, status: job.status };
+    if (r.name !== undefined) out.name = r.name;
+    out.priority = r.priority ?? 0;
+    out.tags = r.tags ?? [];
+    if (r.input !== undefined) out.input = r.input;
+    out.attempts = 0;
+    out.maxAttempts = r.maxAttempts ?? 3;
+    out.start = job.start;
+    out.end = job.end;
+    if (job.status === "SUCCESS") out.result = job.result ?? null;
     return out;
   }
 
