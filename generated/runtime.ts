@@ -7,7 +7,18 @@
 // describes the spec as data (the route table) and types.
 import { randomBytes } from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import type { NextFunction, Request as ExpressRequest, RequestHandler, Response as ExpressResponse } from "express";
+import { parse as parseQuery } from "node:querystring";
+import Negotiator from "negotiator";
+
+/** What the router hands on when it does not serve a request (or, with an error, cannot). */
+export type Next = (error?: unknown) => void;
+
+/**
+ * The generated router: a plain `node:http` request listener. `http.createServer(router)`
+ * serves the API alone (404 problem+json for other paths); `app.use(router)` mounts it in
+ * Express (or Connect), which then gets `next()` for the paths it does not serve.
+ */
+export type RouterHandler = (req: IncomingMessage, res: ServerResponse, next?: Next) => void;
 
 /** A validator compiled ahead of time by ajv (standalone code). */
 export interface Validator {
@@ -26,6 +37,8 @@ export interface BodyDef {
   /** `json`: parsed with JSON.parse; `text`: a string; `raw`: a Buffer. */
   parse: "json" | "text" | "raw";
   validate?: Validator;
+  /** A serialiser generated from the response's schema (JSON.stringify when absent). */
+  serialize?: (value: unknown) => string;
 }
 
 export interface ResponseDef {
@@ -137,8 +150,8 @@ export class HttpProblem extends Error {
 }
 
 export interface HandlerContext {
-  req: ExpressRequest;
-  res: ExpressResponse;
+  req: IncomingMessage;
+  res: ServerResponse;
   operation: string;
 }
 
@@ -166,6 +179,8 @@ export interface RouterOptions {
   mapError?: (error: unknown) => HttpProblem | undefined;
   /** One authenticator per security scheme of the spec (required when the spec has any). */
   security?: Record<string, Authenticator<unknown>>;
+  /** Headers on every answer the router writes (security headers, say). */
+  headers?: Record<string, string>;
 }
 
 export const PROBLEM_JSON = "application/problem+json";
@@ -245,70 +260,73 @@ function unescapePointer(s: string): string {
 
 interface CompiledRoute {
   def: RouteDef;
-  segments: (string | null)[];
   paramNames: string[];
 }
 
-/** Path templates compiled once: a segment is a literal or a parameter (null). */
+interface TrieNode {
+  literal: Map<string, TrieNode>;
+  param?: TrieNode;
+  /** Routes whose path ends here. */
+  routes: CompiledRoute[];
+}
+
+const newNode = (): TrieNode => ({ literal: new Map(), routes: [] });
+
+/**
+ * Path templates compiled once into a trie of segments: a lookup walks the request's segments,
+ * so its cost does not grow with the number of routes. A literal segment wins over a
+ * parameter (`/things/new` before `/things/{id}`).
+ */
 class RouteTable {
-  private readonly bySize = new Map<number, CompiledRoute[]>();
+  private readonly root = newNode();
 
   constructor(routes: RouteDef[]) {
     for (const def of routes) {
-      const segments: (string | null)[] = [];
       const paramNames: string[] = [];
+      let node = this.root;
       for (const seg of def.path.split("/").slice(1)) {
         const m = /^\{(.+)\}$/.exec(seg);
         if (m) {
-          segments.push(null);
           paramNames.push(m[1]);
-        } else segments.push(seg);
+          node = node.param ??= newNode();
+        } else {
+          let next = node.literal.get(seg);
+          if (!next) node.literal.set(seg, (next = newNode()));
+          node = next;
+        }
       }
-      const list = this.bySize.get(segments.length) ?? [];
-      list.push({ def, segments, paramNames });
-      this.bySize.set(segments.length, list);
-    }
-    // Literal segments win over parameters (`/things/new` before `/things/{id}`).
-    for (const list of this.bySize.values()) {
-      list.sort((a, b) => specificity(b) - specificity(a));
+      node.routes.push({ def, paramNames });
     }
   }
 
-  /** Routes whose path matches, with the decoded parameters. Throws URIError on bad escapes. */
-  match(pathname: string): { route: CompiledRoute; params: Record<string, string> }[] {
-    const raw = pathname.split("/").slice(1);
-    const candidates = this.bySize.get(raw.length);
-    if (!candidates) return [];
-    const out: { route: CompiledRoute; params: Record<string, string> }[] = [];
-    let decoded: string[] | undefined;
-    for (const route of candidates) {
-      let ok = true;
-      for (let i = 0; i < raw.length; i++) {
-        const lit = route.segments[i];
-        if (lit !== null && lit !== raw[i]) {
-          ok = false;
-          break;
-        }
-        if (lit === null && raw[i] === "") {
-          ok = false;
-          break;
-        }
+  /**
+   * The routes whose path matches, literal ones first, each with its raw (still encoded)
+   * parameter values in order.
+   */
+  match(pathname: string): { route: CompiledRoute; values: string[] }[] {
+    const segs = pathname.split("/");
+    const out: { route: CompiledRoute; values: string[] }[] = [];
+    const walk = (node: TrieNode, i: number, values: string[]) => {
+      if (i === segs.length) {
+        for (const route of node.routes) out.push({ route, values });
+        return;
       }
-      if (!ok) continue;
-      decoded ??= raw.map((s) => decodeURIComponent(s));
-      const params: Record<string, string> = {};
-      let p = 0;
-      for (let i = 0; i < raw.length; i++) if (route.segments[i] === null) params[route.paramNames[p++]] = decoded[i];
-      out.push({ route, params });
-    }
+      const seg = segs[i];
+      const lit = node.literal.get(seg);
+      if (lit) walk(lit, i + 1, values);
+      if (node.param && seg !== "") walk(node.param, i + 1, [...values, seg]);
+    };
+    // segs[0] is the empty string before the leading slash.
+    if (segs[0] === "") walk(this.root, 1, []);
     return out;
   }
 }
 
-function specificity(r: CompiledRoute): number {
-  let score = 0;
-  for (const s of r.segments) score = score * 2 + (s === null ? 0 : 1);
-  return score;
+/** Decoded path parameters by name. Throws URIError on bad percent-encoding. */
+function paramsOf(route: CompiledRoute, values: string[]): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (let i = 0; i < values.length; i++) params[route.paramNames[i]] = decodeURIComponent(values[i]);
+  return params;
 }
 
 export interface Operation<Req, Res> {
@@ -323,15 +341,16 @@ interface HandlerResponse {
 }
 
 /**
- * The router: one Express middleware that dispatches with the precompiled route table,
- * reads and validates input, calls the handler, and checks and writes its response.
+ * The router: a `node:http` request listener (also an Express middleware) that dispatches with
+ * the precompiled route table, reads and validates input, calls the handler, and checks and
+ * writes its response.
  */
 export function buildRouter(
   routes: RouteDef[],
   handlers: Record<string, Operation<unknown, unknown>>,
   options: RouterOptions = {},
   schemes: Record<string, SecuritySchemeDef> = {},
-): RequestHandler {
+): RouterHandler {
   const table = new RouteTable(routes);
   for (const r of routes) {
     for (const alt of r.security?.alternatives ?? []) {
@@ -346,18 +365,20 @@ export function buildRouter(
     options.onResponseValidationError ??
     ((f: ResponseValidationFailure) => console.error(`ramlgen: response of ${f.operation} violates the spec`, JSON.stringify(f)));
   const onError = options.onError ?? ((e: unknown, op: string) => console.error(`ramlgen: handler ${op} failed`, e));
+  const staticHeaders = options.headers ?? {};
+  const hasStatic = Object.keys(staticHeaders).length > 0;
+  const answerProblem = (res: ServerResponse, p: ProblemDetails, headers?: Record<string, string>) =>
+    sendProblem(res, p, hasStatic ? { ...staticHeaders, ...headers } : headers);
 
-  const dispatch = async (req: ExpressRequest, res: ExpressResponse, next: NextFunction) => {
-    const url = req.url;
+  const dispatch = async (req: IncomingMessage, res: ServerResponse, next: Next | undefined) => {
+    const url = req.url ?? "/";
     const q = url.indexOf("?");
     const pathname = q === -1 ? url : url.slice(0, q);
-    let matches;
-    try {
-      matches = table.match(pathname);
-    } catch {
-      return sendProblem(res, problem(400, "the request path is not valid percent-encoding"));
+    const matches = table.match(pathname);
+    if (!matches.length) {
+      if (next) return next();
+      return answerProblem(res, problem(404, `no resource at ${pathname}`));
     }
-    if (!matches.length) return next();
     let method = req.method;
     let found = matches.find((m) => m.route.def.method === method);
     if (!found && method === "HEAD") {
@@ -367,38 +388,42 @@ export function buildRouter(
     if (!found) {
       const allowed = allowedMethods(matches.map((m) => m.route.def.method));
       if (method === "OPTIONS") {
-        res.statusCode = 204;
-        res.setHeader("Allow", allowed);
+        res.writeHead(204, hasStatic ? { ...staticHeaders, Allow: allowed } : { Allow: allowed });
         return res.end();
       }
-      return sendProblem(res, problem(405, `${req.method} is not allowed here; allowed: ${allowed}`), { Allow: allowed });
+      return answerProblem(res, problem(405, `${req.method} is not allowed here; allowed: ${allowed}`), { Allow: allowed });
     }
     const def = found.route.def;
+    let params: Record<string, string>;
     try {
-      await handle(def, found.params, req, res);
+      params = paramsOf(found.route, found.values);
+    } catch {
+      return answerProblem(res, problem(400, "the request path is not valid percent-encoding"));
+    }
+    try {
+      await handle(def, params, q === -1 ? "" : url.slice(q + 1), req, res);
     } catch (e) {
       const known = e instanceof HttpProblem ? e : options.mapError?.(e);
-      if (known) return sendProblem(res, known.problem, known.headers);
+      if (known) return answerProblem(res, known.problem, known.headers);
       onError(e, def.operation);
-      return sendProblem(res, problem(500, "the server failed to handle the request"));
+      return answerProblem(res, problem(500, "the server failed to handle the request"));
     }
   };
 
-  const handle = async (def: RouteDef, params: Record<string, string>, req: ExpressRequest, res: ExpressResponse) => {
+  const handle = async (def: RouteDef, params: Record<string, string>, queryString: string, req: IncomingMessage, res: ServerResponse) => {
+    const rawQuery: Record<string, unknown> = queryString ? parseQuery(queryString) : {};
     // Who is calling, before anything else is looked at: an unauthenticated request learns
     // nothing about what the operation would accept.
-    // Express parses the query string on every read of req.query: once here.
-    const rawQuery = def.security || def.validateQuery ? (req.query as Record<string, unknown>) : undefined;
     let auth: Auth<unknown> | undefined;
     if (def.security) {
-      const outcome = await authenticate(def, def.security, req, rawQuery!);
-      if ("problem" in outcome) return sendProblem(res, outcome.problem, outcome.headers);
+      const outcome = await authenticate(def, def.security, req, rawQuery);
+      if ("problem" in outcome) return answerProblem(res, outcome.problem, outcome.headers);
       auth = outcome.auth;
     }
     // 406 before any work: the client accepts none of the media types this operation answers with.
     const types = produced.get(def)!;
-    if (types.length && req.headers.accept && !req.accepts(types)) {
-      return sendProblem(res, problem(406, `this operation answers with ${types.join(", ")}`));
+    if (types.length && !acceptable(req, types)) {
+      return answerProblem(res, problem(406, `this operation answers with ${types.join(", ")}`));
     }
 
     const errors: FieldError[] = [];
@@ -422,7 +447,7 @@ export function buildRouter(
     if (def.bodies) {
       const read = await readBody(def, req, bodyLimit, maxDepth);
       // After a 413 the rest of the upload is not read: close the connection rather than drain it.
-      if ("problem" in read) return sendProblem(res, read.problem, read.problem.status === 413 ? { Connection: "close" } : {});
+      if ("problem" in read) return answerProblem(res, read.problem, read.problem.status === 413 ? { Connection: "close" } : undefined);
       body = read.body;
       mediaType = read.mediaType;
       if (read.present) {
@@ -433,7 +458,7 @@ export function buildRouter(
       }
     }
     if (errors.length) {
-      return sendProblem(res, problem(400, "the request does not match the API specification", { errors }));
+      return answerProblem(res, problem(400, "the request does not match the API specification", { errors }));
     }
 
     const handler = handlers[def.operation];
@@ -446,7 +471,7 @@ export function buildRouter(
   const authenticate = async (
     def: RouteDef,
     security: SecurityDef,
-    req: ExpressRequest,
+    req: IncomingMessage,
     query: Record<string, unknown>,
   ): Promise<{ auth: Auth<unknown> | undefined } | { problem: ProblemDetails; headers: Record<string, string> }> => {
     let denied: { reason?: string; insufficient?: { scheme: string; scopes: string[] } } | undefined;
@@ -477,14 +502,14 @@ export function buildRouter(
     return { problem: problem(401, "this needs credentials the server accepts"), headers: challenges.length ? { "WWW-Authenticate": challenges.join(", ") } : {} };
   };
 
-  const writeResponse = (def: RouteDef, out: HandlerResponse, req: ExpressRequest, res: ExpressResponse) => {
+  const writeResponse = (def: RouteDef, out: HandlerResponse, req: IncomingMessage, res: ServerResponse) => {
     const spec = def.responses[out?.status];
     if (!spec) {
       onInvalid({ operation: def.operation, status: out?.status, errors: [{ field: "status", pointer: "#", detail: `status ${out?.status} is not declared` }] });
-      return sendProblem(res, problem(500, "the server produced a response its API does not declare"));
+      return answerProblem(res, problem(500, "the server produced a response its API does not declare"));
     }
     const declared = Object.keys(spec.bodies);
-    const contentType = out.contentType ?? (declared.length > 1 ? (req.accepts(declared) || declared[0]) : declared[0]);
+    const contentType = out.contentType ?? (declared.length > 1 ? (preferred(req, declared) ?? declared[0]) : declared[0]);
     const bodyDef = contentType ? spec.bodies[contentType] : undefined;
     const headers = out.headers ?? {};
     if (validateResponses) {
@@ -495,11 +520,11 @@ export function buildRouter(
       if (bodyDef?.validate && !bodyDef.validate(out.body)) errs.push(...fieldErrors("body", bodyDef.validate.errors));
       if (errs.length) {
         onInvalid({ operation: def.operation, status: out.status, errors: errs });
-        return sendProblem(res, problem(500, "the server produced a response that violates its API specification"));
+        return answerProblem(res, problem(500, "the server produced a response that violates its API specification"));
       }
     }
     // Headers are written once, with the status (headers set earlier by other middleware are kept).
-    const head: Record<string, string | number> = {};
+    const head: Record<string, string | number> = hasStatic ? { ...staticHeaders } : {};
     for (const k in headers) if (headers[k] !== undefined) head[k] = String(headers[k]);
     if (!declared.length || out.body === undefined) {
       res.writeHead(out.status, head);
@@ -507,7 +532,7 @@ export function buildRouter(
       return;
     }
     let payload: string | Buffer;
-    if (bodyDef!.parse === "json") payload = JSON.stringify(out.body);
+    if (bodyDef!.parse === "json") payload = bodyDef!.serialize ? bodyDef!.serialize(out.body) : JSON.stringify(out.body);
     else if (Buffer.isBuffer(out.body)) payload = out.body;
     else payload = String(out.body);
     head["Content-Type"] = bodyDef!.parse === "raw" ? contentType! : `${contentType}; charset=utf-8`;
@@ -516,11 +541,27 @@ export function buildRouter(
     res.end(payload);
   };
 
-  // A plain middleware rather than a nested express.Router: one layer less per request.
-  // It mounts like a router: `app.use(createRouter(handlers))`.
   return (req, res, next) => {
-    dispatch(req, res, next).catch(next);
+    dispatch(req, res, next).catch((e) => {
+      // Only reached if answering itself failed (the socket went away, say).
+      if (next) next(e);
+      else res.destroy();
+    });
   };
+}
+
+/** Whether the request's Accept admits one of these media types (no Accept admits all). */
+function acceptable(req: IncomingMessage, types: string[]): boolean {
+  const accept = req.headers.accept;
+  if (!accept || accept === "*/*") return true;
+  return new Negotiator(req).mediaType(types) !== undefined;
+}
+
+/** The declared media type the request prefers, if it states a preference. */
+function preferred(req: IncomingMessage, types: string[]): string | undefined {
+  const accept = req.headers.accept;
+  if (!accept || accept === "*/*") return undefined;
+  return new Negotiator(req).mediaType(types);
 }
 
 /** A scheme's challenge; Digest gets a fresh nonce on every answer. */
@@ -581,8 +622,9 @@ function hasBody(req: IncomingMessage): boolean {
   return cl !== undefined && cl !== "0";
 }
 
-async function readBody(def: RouteDef, req: ExpressRequest, limit: number, maxDepth: number): Promise<ReadResult> {
-  const anyReq = req as ExpressRequest & { _body?: boolean };
+async function readBody(def: RouteDef, req: IncomingMessage, limit: number, maxDepth: number): Promise<ReadResult> {
+  // A body parser (Express's, say) mounted in front of the router has read it already.
+  const anyReq = req as IncomingMessage & { _body?: boolean; body?: unknown };
   const declared = Object.keys(def.bodies!);
   if (!hasBody(req) && !anyReq._body) return { present: false, body: undefined };
   const rawType = req.headers["content-type"];
@@ -591,8 +633,7 @@ async function readBody(def: RouteDef, req: ExpressRequest, limit: number, maxDe
   const match = declared.find((d) => d.toLowerCase() === mediaType);
   if (!match) return { problem: problem(415, `${mediaType} is not accepted here; accepted: ${declared.join(", ")}`) };
   const spec = def.bodies![match];
-  // Interoperate with a body parser mounted in front of the router.
-  if (anyReq._body) return { present: true, body: req.body, mediaType: match };
+  if (anyReq._body) return { present: true, body: anyReq.body, mediaType: match };
   const declaredLength = Number(req.headers["content-length"]);
   if (declaredLength > limit) return { problem: problem(413, `the request body is larger than ${limit} bytes`) };
   let buf: Buffer;

@@ -7,11 +7,10 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
-import express from "express";
 import type { ApiModel, Body, Operation, Response, SecurityScheme } from "./model.js";
 import { routeTable } from "./emit.js";
 import { jsonExampleValue } from "./examples.js";
-import { buildRouter, problem, sendProblem, type AuthRequest, type Authenticator, type BodyDef, type HandlerContext, type RouteDef } from "./runtime/runtime.js";
+import { buildRouter, type AuthRequest, type Authenticator, type BodyDef, type HandlerContext, type RouteDef } from "./runtime/runtime.js";
 import { isJsonMedia, type ValidatorKind, type ValidatorSet } from "./validators.js";
 
 export interface MockOptions {
@@ -234,12 +233,9 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
     }
   }
 
-  const app = express();
-  app.disable("x-powered-by");
   const schemes = Object.fromEntries(model.securitySchemes.map((sc) => [sc.name, { type: sc.type, challenge: sc.challenge }]));
-  app.use(buildRouter(routes(model, validators), handlers as never, { validateResponses: false, security: presenceAuthenticators(model.securitySchemes) }, schemes));
-  app.use((req, res) => sendProblem(res, problem(404, `no resource at ${req.path}`)));
-  const server = createServer(app);
+  // The router on plain node:http: it answers other paths 404 problem+json by itself.
+  const server = createServer(buildRouter(routes(model, validators), handlers as never, { validateResponses: false, security: presenceAuthenticators(model.securitySchemes) }, schemes));
   await new Promise<void>((r) => server.listen(opts.port ?? 4010, opts.host ?? "127.0.0.1", r));
   const { port } = server.address() as AddressInfo;
   return {

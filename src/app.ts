@@ -1,11 +1,13 @@
-// The Express app: health check, the generated router with the job handlers, and
-// problem+json for everything the router does not answer.
+// The service's request listener: API requests go straight to the generated router on
+// node:http (no framework in their path); everything the router does not serve (the health
+// check, the HTML reference, unknown paths) goes on to a small Express app.
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import cors from "cors";
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
-import { createRouter, HttpProblem, problem, sendProblem, type RouterOptions, type SecurityHandlers } from "../generated/index.js";
+import { createRouter, HttpProblem, problem, sendProblem, type RouterHandler, type RouterOptions, type SecurityHandlers } from "../generated/index.js";
 import type { Caller } from "./auth/authenticators.js";
 import type { RateLimiter } from "./auth/rate-limit.js";
 import { jobHandlers } from "./handlers.js";
@@ -54,23 +56,30 @@ export function mapStoreErrors(e: unknown): HttpProblem | undefined {
   return undefined;
 }
 
-export function createApp(opts: AppOptions): Express {
-  const app = express();
-  app.disable("x-powered-by");
-  app.set("etag", false);
-  app.use(securityHeaders);
-  if (opts.corsOrigins?.length) {
-    const any = opts.corsOrigins.includes("*");
-    app.use(cors({ origin: any ? "*" : opts.corsOrigins, exposedHeaders: ["Location", "Retry-After"] }));
-  }
-  // The API first: its requests pass no other route's layer (it hands on what it does not serve).
+/** The node:http request listener of the service. */
+export function createRequestListener(opts: AppOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const handlers = jobHandlers(opts.service, {
     retryAfterSeconds: opts.retryAfterSeconds,
     longPollMaxSeconds: opts.longPollMaxSeconds ?? 30,
     callbacks: opts.callbacks,
     createLimit: opts.createLimit,
   });
-  app.use(createRouter(handlers, { mapError: mapStoreErrors, ...opts.router, security: opts.security }));
+  const router: RouterHandler = createRouter(handlers, { mapError: mapStoreErrors, ...opts.router, security: opts.security, headers: SECURITY_HEADERS });
+  const pages = createPagesApp(opts);
+  const corsMiddleware = opts.corsOrigins?.length
+    ? cors({ origin: opts.corsOrigins.includes("*") ? "*" : opts.corsOrigins, exposedHeaders: ["Location", "Retry-After"] })
+    : undefined;
+  const serve = (req: IncomingMessage, res: ServerResponse) => router(req, res, () => pages(req, res));
+  if (!corsMiddleware) return serve;
+  return (req, res) => corsMiddleware(req as never, res as never, () => serve(req, res));
+}
+
+/** The pages beside the API: health check, HTML reference, and problem+json for unknown paths. */
+export function createPagesApp(opts: Pick<AppOptions, "service" | "logger">): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.use(securityHeaders);
   // Liveness and readiness: 200 when the store answers, 503 when it does not.
   app.get("/healthz", async (_req, res) => {
     try {

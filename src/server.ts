@@ -1,10 +1,9 @@
 // Wires config, store, engine, app and HTTP server together; used by main.ts and by tests.
-import { createServer, STATUS_CODES, type Server } from "node:http";
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { AddressInfo } from "node:net";
 import { pino, type Logger } from "pino";
-import { pinoHttp } from "pino-http";
-import { createApp, SECURITY_HEADERS } from "./app.js";
+import { createRequestListener, SECURITY_HEADERS } from "./app.js";
 import { PROBLEM_JSON, problem } from "../generated/index.js";
 import { ConfigError, type Config } from "./config.js";
 import { systemClock, type Clock } from "./jobs/clock.js";
@@ -19,6 +18,23 @@ import { authenticators } from "./auth/authenticators.js";
 import { KeyRing } from "./auth/keys.js";
 import { RateLimiter } from "./auth/rate-limit.js";
 import type { ResponseValidationFailure } from "../generated/index.js";
+
+const STARTED = Symbol("started");
+
+/**
+ * One JSON line per request when its answer is finished: method, URL, status and time. One
+ * shared listener (no closure per request); the start time rides on the response.
+ */
+export function requestLog(logger: Logger): (req: IncomingMessage, res: ServerResponse) => void {
+  function finished(this: ServerResponse & { [STARTED]?: number }) {
+    const req = this.req;
+    logger.info({ req: { method: req.method, url: req.url }, res: { statusCode: this.statusCode }, responseTime: Math.round((performance.now() - (this[STARTED] ?? 0)) * 1000) / 1000 }, "request completed");
+  }
+  return (_req, res) => {
+    (res as ServerResponse & { [STARTED]?: number })[STARTED] = performance.now();
+    res.once("finish", finished);
+  };
+}
 
 export interface RunningServer {
   server: Server;
@@ -92,7 +108,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     retryBackoffMaxMs: config.retryBackoffMaxMs,
     random: opts.random,
   });
-  const app = createApp({
+  const listener = createRequestListener({
     service,
     retryAfterSeconds: config.retryAfterSeconds,
     corsOrigins: config.corsOrigins,
@@ -109,14 +125,6 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       onError: (err, operation) => logger.error({ err, operation }, "handler failed"),
     },
   });
-  const httpLogger = pinoHttp({
-    logger,
-    quietReqLogger: true,
-    serializers: {
-      req: (req) => ({ method: req.method, url: req.url }),
-      res: (res) => ({ statusCode: res.statusCode }),
-    },
-  });
   const limits = {
     maxHeaderSize: config.maxHeaderBytes,
     requestTimeout: config.requestTimeoutSeconds * 1000,
@@ -126,12 +134,16 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     connectionsCheckingInterval: Math.min(1000, config.requestTimeoutSeconds * 500),
   };
   // One log line per request at `info`; above it, no per-request logging work at all.
-  const server = logger.isLevelEnabled("info")
-    ? createServer(limits, (req, res) => {
-        httpLogger(req, res);
-        app(req, res);
-      })
-    : createServer(limits, app);
+  const log = logger.isLevelEnabled("info") ? requestLog(logger) : undefined;
+  const server = createServer(
+    limits,
+    log
+      ? (req, res) => {
+          log(req, res);
+          listener(req, res);
+        }
+      : listener,
+  );
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket));
   const sweep = async () => {
     try {

@@ -44,7 +44,7 @@ const app = Fastify({ logger: false });
 const jobs = new MemoryJobs();
 
 app.get("/resources", { schema: { querystring: { type: "object", properties: { limit: { type: "integer", minimum: 1, maximum: 100, default: 20 } } }, response: { 200: { type: "object", properties: { tasks: { type: "array", items: jobRef } } } } } }, async (req) => jobs.list(req.query.limit));
-app.post("/resources", { schema: { body: { anyOf: [jobRequest, { type: "null" }] }, response: { 202: jobRef, 400: problem } } }, async (req, reply) => {
+app.post("/resources", { schema: { body: { anyOf: [jobRequest, { type: "null" }] }, response: { 202: jobRef } } }, async (req, reply) => {
   const j = jobs.create(req.body);
   reply.code(202).header("Location", j.href).header("Retry-After", "1");
   return { id: j.id, href: j.href };

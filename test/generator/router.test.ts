@@ -1,5 +1,9 @@
 // The generated router over real HTTP, on the fixture spec's golden output: dispatch,
-// coercion and defaults, and every error answer as problem+json.
+// coercion and defaults, and every error answer as problem+json. Every test runs on both
+// hosts: plain node:http (the router is the request listener) and Express (mounted with
+// app.use, after a middleware of the app's own).
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import express from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRouter, unimplementedHandlers, type Handlers, type ResponseValidationFailure } from "../fixtures/full/golden/index.js";
@@ -36,27 +40,39 @@ const handlers: Handlers = {
   },
 };
 
+type Host = "node:http" | "express";
 let url: string;
 let port: number;
 let close: () => Promise<void>;
 
-beforeAll(async () => {
-  const app = express();
-  app.use(
-    createRouter(handlers, {
-      bodyLimit: 1024,
-      validateResponses: true,
-      onResponseValidationError: (f) => invalidResponses.push(f),
-      onError: () => {},
-    }),
-  );
-  app.use((_req, res) => res.status(404).send("fallthrough"));
-  const s = await listen(app);
-  url = `${s.url}/api/v2`;
-  port = Number(new URL(s.url).port);
-  close = s.close;
-});
-afterAll(() => close());
+const routerOptions = {
+  bodyLimit: 1024,
+  validateResponses: true,
+  onResponseValidationError: (f: ResponseValidationFailure) => invalidResponses.push(f),
+  onError: () => {},
+};
+
+async function serve(host: Host): Promise<void> {
+  if (host === "express") {
+    const app = express();
+    app.use((_req, res, next) => {
+      res.setHeader("X-App-Middleware", "ran");
+      next();
+    });
+    app.use(createRouter(handlers, routerOptions));
+    app.use((_req, res) => res.status(404).send("fallthrough"));
+    const s = await listen(app);
+    ({ url, close } = s);
+    port = Number(new URL(s.url).port);
+  } else {
+    const server = createServer(createRouter(handlers, routerOptions));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    port = (server.address() as AddressInfo).port;
+    url = `http://127.0.0.1:${port}`;
+    close = () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r())));
+  }
+  url = `${url}/api/v2`;
+}
 
 const problemOf = (r: { status: number; headers: Headers; json: { status: number; title: string } }, status: number) => {
   expect(r.status).toBe(status);
@@ -65,12 +81,21 @@ const problemOf = (r: { status: number; headers: Headers; json: { status: number
   expect(typeof r.json.title).toBe("string");
 };
 
-describe("generated router", () => {
-  it("honours the baseUri path prefix and leaves other paths to the app", async () => {
+describe.each(["node:http", "express"] as const)("generated router on %s", (host) => {
+  beforeAll(() => serve(host));
+  afterAll(() => close());
+
+  it("honours the baseUri path prefix and leaves other paths to the app (or answers them 404 alone)", async () => {
     expect((await call("GET", `${url}/things`)).status).toBe(200);
     const outside = await call("GET", url.replace("/api/v2", "") + "/things");
     expect(outside.status).toBe(404);
-    expect(outside.text).toBe("fallthrough");
+    if (host === "express") expect(outside.text).toBe("fallthrough");
+    else problemOf(outside, 404);
+  });
+
+  it.runIf(host === "express")("runs the app's middleware before it, as any Express middleware", async () => {
+    expect((await call("GET", `${url}/things`)).headers.get("x-app-middleware")).toBe("ran");
+    expect((await call("PATCH", `${url}/things`)).headers.get("x-app-middleware")).toBe("ran");
   });
 
   it("matches non-identifier path parameters ({thing-id}) and decodes them", async () => {

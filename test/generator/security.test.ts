@@ -1,6 +1,8 @@
 // RAML security schemes in the generated router, over real HTTP, on the secured fixture's
 // golden output: every scheme type, securedBy at each level, `null`, scopes, several schemes
 // on one method, describedBy parameters, and the 401/403 answers with their challenges.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import express from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRouter, forbidden, unimplementedHandlers, type Handlers, type SecurityHandlers } from "../fixtures/secured/golden/index.js";
@@ -66,14 +68,21 @@ const handlers: Handlers<User> = {
 let url: string;
 let close: () => Promise<void>;
 
-beforeAll(async () => {
-  const app = express();
-  app.use(createRouter(handlers, { security, validateResponses: true, onError: (e) => errors.push(e), onResponseValidationError: (f) => errors.push(f) }));
-  const s = await listen(app);
-  url = `${s.url}/v1`;
-  close = s.close;
-});
-afterAll(() => close());
+async function serve(host: "node:http" | "express"): Promise<void> {
+  const router = createRouter(handlers, { security, validateResponses: true, onError: (e) => errors.push(e), onResponseValidationError: (f) => errors.push(f) });
+  if (host === "express") {
+    const app = express();
+    app.use(router);
+    const s = await listen(app);
+    url = `${s.url}/v1`;
+    close = s.close;
+  } else {
+    const server = createServer(router);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    close = () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r())));
+  }
+}
 
 const bearer = (t: string) => ({ Authorization: `Bearer ${t}` });
 
@@ -83,7 +92,10 @@ function isProblem(r: Awaited<ReturnType<typeof call>>, status: number) {
   expect(r.json).toMatchObject({ status, title: expect.any(String) });
 }
 
-describe("security in the generated router", () => {
+describe.each(["node:http", "express"] as const)("security in the generated router on %s", (host) => {
+  beforeAll(() => serve(host));
+  afterAll(() => close());
+
   it("answers 401 with a challenge per accepted scheme when credentials are missing or rejected", async () => {
     for (const headers of [{}, bearer("nobody"), { Authorization: "Basic Zm9vOmJhcg==" }, { Authorization: "garbage" }, { Authorization: "Bearer " + "x".repeat(4000) }]) {
       const r = await call("POST", `${url}/notes`, { body: note, headers });
