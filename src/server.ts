@@ -1,4 +1,5 @@
 // Wires config, store, engine, app and HTTP server together; used by main.ts and by tests.
+import { hostname } from "node:os";
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { AddressInfo } from "node:net";
@@ -20,19 +21,39 @@ import { RateLimiter } from "./auth/rate-limit.js";
 import type { ResponseValidationFailure } from "../generated/index.js";
 
 const STARTED = Symbol("started");
+type Timed = ServerResponse & { [STARTED]?: number };
 
 /**
- * One JSON line per request when its answer is finished: method, URL, status and time. One
- * shared listener (no closure per request); the start time rides on the response.
+ * One JSON line per request when its answer is finished: method, URL, status and time, in the
+ * shape pino writes its lines. One shared listener (no closure per request); the start time
+ * rides on the response. With a destination, the line (whose shape never changes) is
+ * formatted here and written to it directly: a fifth of the cost of a logger call.
  */
-export function requestLog(logger: Logger): (req: IncomingMessage, res: ServerResponse) => void {
-  function finished(this: ServerResponse & { [STARTED]?: number }) {
-    const req = this.req;
-    logger.info({ req: { method: req.method, url: req.url }, res: { statusCode: this.statusCode }, responseTime: Math.round((performance.now() - (this[STARTED] ?? 0)) * 1000) / 1000 }, "request completed");
-  }
+export function requestLog(logger: Logger, destination?: { write(line: string): unknown }): (req: IncomingMessage, res: ServerResponse) => void {
+  const prefix = `{"level":30,"pid":${process.pid},"hostname":${JSON.stringify(hostname())},"time":`;
+  const elapsed = (res: Timed) => Math.round((performance.now() - (res[STARTED] ?? 0)) * 1000) / 1000;
+  // The lines of one turn of the event loop go to the destination in one write (its cost per
+  // write grows with what it holds).
+  let pending = "";
+  const flush = () => {
+    const lines = pending;
+    pending = "";
+    destination!.write(lines);
+  };
+  const finished = destination
+    ? function (this: Timed) {
+        const req = this.req;
+        if (pending === "") setImmediate(flush);
+        // The method is a token Node's parser has checked; the URL may hold anything: escaped.
+        pending += `${prefix}${Date.now()},"req":{"method":"${req.method}","url":${JSON.stringify(req.url)}},"res":{"statusCode":${this.statusCode}},"responseTime":${elapsed(this)},"msg":"request completed"}\n`;
+      }
+    : function (this: Timed) {
+        const req = this.req;
+        logger.info({ req: { method: req.method, url: req.url }, res: { statusCode: this.statusCode }, responseTime: elapsed(this) }, "request completed");
+      };
   return (_req, res) => {
-    (res as ServerResponse & { [STARTED]?: number })[STARTED] = performance.now();
-    res.once("finish", finished);
+    (res as Timed)[STARTED] = performance.now();
+    res.on("finish", finished);
   };
 }
 
@@ -77,12 +98,12 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   // Log lines are buffered and written in chunks of 4 KiB, and at least every second: a system
   // call per line would cost more than the request it logs. Flushed when the server closes.
-  const destination = opts.logger ? undefined : pino.destination({ dest: 1, minLength: 4096, sync: false });
+  const destination = opts.logger ? undefined : pino.destination({ dest: 1, minLength: 65_536, maxWrite: 262_144, sync: false });
   const flushing = destination && setInterval(() => destination.flush(), 1000).unref();
-  // Keys never reach a log line, wherever a request's headers would be logged. (The request
-  // log below has no headers, and logs without the cost of redaction.)
+  // Keys never reach a log line, wherever a request's headers would be logged (the request
+  // log below has no headers).
   const logger = opts.logger ?? pino({ level: config.logLevel, redact: ["req.headers.authorization", "headers.authorization", "*.headers.authorization"] }, destination);
-  const requestLogger = opts.logger ?? pino({ level: config.logLevel }, destination);
+
   let keys: KeyRing | undefined;
   if (config.apiKeysFile) {
     try {
@@ -140,7 +161,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     connectionsCheckingInterval: Math.min(1000, config.requestTimeoutSeconds * 500),
   };
   // One log line per request at `info`; above it, no per-request logging work at all.
-  const log = requestLogger.isLevelEnabled("info") ? requestLog(requestLogger) : undefined;
+  const log = logger.isLevelEnabled("info") ? requestLog(logger, destination) : undefined;
   const server = createServer(
     limits,
     log
@@ -212,7 +233,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         clearTimeout(force);
         await store.close();
         clearInterval(flushing);
-        destination?.flushSync();
+        try {
+          destination?.flushSync();
+        } catch {
+          // not open yet: nothing was written
+        }
       })();
       return closing;
     },
