@@ -7,6 +7,7 @@ import { operationNames, type Handlers, type SecurityHandlers } from "./operatio
 import * as P from "./validate-params.js";
 import * as B from "./validate-bodies.js";
 import * as R from "./validate-responses.js";
+import * as S from "./serialize-responses.js";
 
 export const basePath = "";
 
@@ -29,16 +30,16 @@ export const routes: RouteDef[] = [
     security: {"alternatives":[{"scheme":"clientKey","scopes":[]}],"anonymous":false},
     responses: {
       200: {
-        bodies: { "application/json": { parse: "json", validate: R.listJobs_200_application_json } },
+        bodies: { "application/json": { parse: "json", validate: R.listJobs_200_application_json, serialize: S.listJobs_200_application_json } },
       },
       400: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.listJobs_400_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.listJobs_400_application_problem_json, serialize: S.listJobs_400_application_problem_json } },
       },
       401: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.listJobs_401_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.listJobs_401_application_problem_json, serialize: S.listJobs_401_application_problem_json } },
       },
       403: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.listJobs_403_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.listJobs_403_application_problem_json, serialize: S.listJobs_403_application_problem_json } },
       },
     },
   },
@@ -56,29 +57,29 @@ export const routes: RouteDef[] = [
     responses: {
       202: {
         validateHeaders: R.createJob_202_headers,
-        bodies: { "application/json": { parse: "json", validate: R.createJob_202_application_json } },
+        bodies: { "application/json": { parse: "json", validate: R.createJob_202_application_json, serialize: S.createJob_202_application_json } },
       },
       400: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_400_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_400_application_problem_json, serialize: S.createJob_400_application_problem_json } },
       },
       401: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_401_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_401_application_problem_json, serialize: S.createJob_401_application_problem_json } },
       },
       403: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_403_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_403_application_problem_json, serialize: S.createJob_403_application_problem_json } },
       },
       413: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_413_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_413_application_problem_json, serialize: S.createJob_413_application_problem_json } },
       },
       415: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_415_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_415_application_problem_json, serialize: S.createJob_415_application_problem_json } },
       },
       422: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_422_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_422_application_problem_json, serialize: S.createJob_422_application_problem_json } },
       },
       429: {
         validateHeaders: R.createJob_429_headers,
-        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_429_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.createJob_429_application_problem_json, serialize: S.createJob_429_application_problem_json } },
       },
     },
   },
@@ -94,23 +95,23 @@ export const routes: RouteDef[] = [
     responses: {
       200: {
         validateHeaders: R.getJob_200_headers,
-        bodies: { "application/json": { parse: "json", validate: R.getJob_200_application_json } },
+        bodies: { "application/json": { parse: "json", validate: R.getJob_200_application_json, serialize: S.getJob_200_application_json } },
       },
       303: {
         validateHeaders: R.getJob_303_headers,
-        bodies: { "application/json": { parse: "json", validate: R.getJob_303_application_json } },
+        bodies: { "application/json": { parse: "json", validate: R.getJob_303_application_json, serialize: S.getJob_303_application_json } },
       },
       401: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.getJob_401_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.getJob_401_application_problem_json, serialize: S.getJob_401_application_problem_json } },
       },
       403: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.getJob_403_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.getJob_403_application_problem_json, serialize: S.getJob_403_application_problem_json } },
       },
       404: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.getJob_404_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.getJob_404_application_problem_json, serialize: S.getJob_404_application_problem_json } },
       },
       500: {
-        bodies: { "application/json": { parse: "json", validate: R.getJob_500_application_json } },
+        bodies: { "application/json": { parse: "json", validate: R.getJob_500_application_json, serialize: S.getJob_500_application_json } },
       },
     },
   },
@@ -125,19 +126,19 @@ export const routes: RouteDef[] = [
     security: {"alternatives":[{"scheme":"clientKey","scopes":[]}],"anonymous":false},
     responses: {
       200: {
-        bodies: { "application/json": { parse: "json", validate: R.cancelJob_200_application_json } },
+        bodies: { "application/json": { parse: "json", validate: R.cancelJob_200_application_json, serialize: S.cancelJob_200_application_json } },
       },
       401: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.cancelJob_401_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.cancelJob_401_application_problem_json, serialize: S.cancelJob_401_application_problem_json } },
       },
       403: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.cancelJob_403_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.cancelJob_403_application_problem_json, serialize: S.cancelJob_403_application_problem_json } },
       },
       404: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.cancelJob_404_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.cancelJob_404_application_problem_json, serialize: S.cancelJob_404_application_problem_json } },
       },
       409: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.cancelJob_409_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.cancelJob_409_application_problem_json, serialize: S.cancelJob_409_application_problem_json } },
       },
     },
   },
@@ -155,13 +156,13 @@ export const routes: RouteDef[] = [
         bodies: { "application/json": { parse: "json", validate: R.getJobResult_200_application_json } },
       },
       401: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.getJobResult_401_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.getJobResult_401_application_problem_json, serialize: S.getJobResult_401_application_problem_json } },
       },
       403: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.getJobResult_403_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.getJobResult_403_application_problem_json, serialize: S.getJobResult_403_application_problem_json } },
       },
       404: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.getJobResult_404_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.getJobResult_404_application_problem_json, serialize: S.getJobResult_404_application_problem_json } },
       },
     },
   },
@@ -178,22 +179,22 @@ export const routes: RouteDef[] = [
     security: {"alternatives":[{"scheme":"workerKey","scopes":[]}],"anonymous":false},
     responses: {
       200: {
-        bodies: { "application/json": { parse: "json", validate: R.claimTasks_200_application_json } },
+        bodies: { "application/json": { parse: "json", validate: R.claimTasks_200_application_json, serialize: S.claimTasks_200_application_json } },
       },
       400: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.claimTasks_400_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.claimTasks_400_application_problem_json, serialize: S.claimTasks_400_application_problem_json } },
       },
       401: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.claimTasks_401_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.claimTasks_401_application_problem_json, serialize: S.claimTasks_401_application_problem_json } },
       },
       403: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.claimTasks_403_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.claimTasks_403_application_problem_json, serialize: S.claimTasks_403_application_problem_json } },
       },
       413: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.claimTasks_413_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.claimTasks_413_application_problem_json, serialize: S.claimTasks_413_application_problem_json } },
       },
       415: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.claimTasks_415_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.claimTasks_415_application_problem_json, serialize: S.claimTasks_415_application_problem_json } },
       },
     },
   },
@@ -211,22 +212,22 @@ export const routes: RouteDef[] = [
     security: {"alternatives":[{"scheme":"workerKey","scopes":[]}],"anonymous":false},
     responses: {
       200: {
-        bodies: { "application/json": { parse: "json", validate: R.updateTask_200_application_json } },
+        bodies: { "application/json": { parse: "json", validate: R.updateTask_200_application_json, serialize: S.updateTask_200_application_json } },
       },
       400: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.updateTask_400_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.updateTask_400_application_problem_json, serialize: S.updateTask_400_application_problem_json } },
       },
       401: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.updateTask_401_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.updateTask_401_application_problem_json, serialize: S.updateTask_401_application_problem_json } },
       },
       403: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.updateTask_403_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.updateTask_403_application_problem_json, serialize: S.updateTask_403_application_problem_json } },
       },
       404: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.updateTask_404_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.updateTask_404_application_problem_json, serialize: S.updateTask_404_application_problem_json } },
       },
       409: {
-        bodies: { "application/problem+json": { parse: "json", validate: R.updateTask_409_application_problem_json } },
+        bodies: { "application/problem+json": { parse: "json", validate: R.updateTask_409_application_problem_json, serialize: S.updateTask_409_application_problem_json } },
       },
     },
   },

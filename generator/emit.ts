@@ -7,6 +7,7 @@ import { renderDocs } from "./docs.js";
 import type { ApiModel, Body, Operation, Param } from "./model.js";
 import { DEFS_PREFIX, typeDocument, type JsonSchema } from "./schema.js";
 import { docComment, propertyKey, tsType, type TsContext } from "./typescript.js";
+import { serialiserEntries, serialiserModule } from "./serializers.js";
 import { defsOf, isJsonMedia, isTextMedia, validatesBody, validatorId, type ValidatorKind, type ValidatorSet } from "./validators.js";
 
 // Templates and the runtime are read from the source tree, also when running compiled from dist/.
@@ -65,8 +66,13 @@ export function emit(model: ApiModel, validators: ValidatorSet, opts: EmitOption
   files.set("operations.ts", render("operations.ts", { banner, operations, typeImports: typeImports.join(", "), secured: model.operations.some((op) => op.security), schemes: model.securitySchemes.map((sc) => ({ key: propertyKey(sc.name), doc: docComment(`${sc.type}${sc.description ? `: ${sc.description}` : ""}`, "  ") })) }));
 
   const secured = model.operations.some((op) => op.security);
+  const serialisers = serialiserEntries(model);
+  const serialised = new Set(serialisers.map((e) => e.id));
+  files.set("serialize-responses.js", `${banner}\n${serialiserModule(serialisers)}`);
+  files.set("serialize-responses.d.ts", render("serializers.d.ts", { banner, ids: serialisers.map((e) => e.id) }));
   const schemes = model.securitySchemes.map((sc) => ({ key: propertyKey(sc.name), name: sc.name, type: sc.type, challenge: sc.challenge, doc: docComment(`${sc.type}${sc.description ? `: ${sc.description}` : ""}`, "  ") }));
-  files.set("router.ts", render("router.ts", { banner, basePath: model.basePath, routes: model.operations.map((op) => routeTable(op, defs)), secured, schemes }));
+  const routes = model.operations.map((op) => routeTable(op, defs, serialised));
+  files.set("router.ts", render("router.ts", { banner, basePath: model.basePath, routes, secured, schemes, hasSerialisers: serialisers.length > 0 }));
   files.set("index.ts", render("index.ts", { banner }));
 
   for (const [kind, file] of Object.entries(VALIDATOR_FILES) as [ValidatorKind, string][]) {
@@ -172,7 +178,7 @@ function clientData(op: Operation) {
   };
 }
 
-export function routeTable(op: Operation, defs: Record<string, JsonSchema>) {
+export function routeTable(op: Operation, defs: Record<string, JsonSchema>, serialised: Set<string> = new Set()) {
   const parse = (b: Body) => (isJsonMedia(b.mediaType) ? "json" : isTextMedia(b.mediaType) ? "text" : "raw");
   return {
     operation: op.name,
@@ -191,7 +197,10 @@ export function routeTable(op: Operation, defs: Record<string, JsonSchema>) {
     responses: op.responses.map((r) => ({
       status: r.status,
       validateHeaders: r.headers.length ? validatorId.responseHeaders(op, r.status) : undefined,
-      bodies: r.bodies.map((b) => ({ mediaType: b.mediaType, parse: parse(b), validate: validatesBody(b) ? validatorId.responseBody(op, r.status, b) : undefined })),
+      bodies: r.bodies.map((b) => {
+        const id = validatorId.responseBody(op, r.status, b);
+        return { mediaType: b.mediaType, parse: parse(b), validate: validatesBody(b) ? id : undefined, serialize: serialised.has(id) ? id : undefined };
+      }),
     })),
   };
 }

@@ -255,10 +255,15 @@ export function runWorker(opts: WorkerOptions): RunningWorker {
         continue;
       }
       const sentAt = Date.now();
+      // A signal of its own per claim: fetch leaves a listener on the signal it is given until
+      // that is collected, so one long-lived signal for every claim would pile them up.
+      const call = new AbortController();
+      const stop = () => call.abort();
+      claiming.signal.addEventListener("abort", stop, { once: true });
       try {
         const r = await client.claimTasks(
           { params: {}, headers: { prefer: `wait=${pollSeconds}` }, body: { worker, max: free, leaseSeconds, ...(opts.names ? { names: opts.names } : {}) }, mediaType: "application/json" },
-          { signal: claiming.signal },
+          { signal: call.signal },
         );
         if (r.status !== 200) throw new Error(`POST /tasks/claim answered ${r.status}: ${JSON.stringify(r.body)}`);
         failures = 0;
@@ -268,6 +273,8 @@ export function runWorker(opts: WorkerOptions): RunningWorker {
         emit({ type: "error", error });
         // The server is away or refuses: back off (up to 10 s) rather than hammer it.
         await sleep(Math.min(10_000, 250 * 2 ** failures++), claiming.signal);
+      } finally {
+        claiming.signal.removeEventListener("abort", stop);
       }
     }
   };
