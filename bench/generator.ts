@@ -1,7 +1,8 @@
 // Generator and start-up speed, whole processes as a user runs them:
 //  - `ramlgen generate` on spec/api.raml and on synthetic specs of 50/100/200 resources
 //    (4 operations each), to show growth;
-//  - the service from process start to its first answer.
+//  - the service from process start, and from `npm start`, to its first answer, beside the
+//    floors on this machine: Node doing nothing, npm running a script that does nothing.
 // Usage: npm run bench:gen [-- --runs N]
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -70,12 +71,13 @@ function generateMs(spec: string): number {
   return median(Array.from({ length: runs }, () => time(() => execFileSync(process.execPath, [bin, "generate", spec, "--out", out], { stdio: "ignore" }))));
 }
 
-async function startupMs(): Promise<number> {
+/** From spawning `cmd` to the service's first answer (/healthz), with a fresh database. */
+async function startupMs(cmd: string, args: string[]): Promise<number> {
   const samples: number[] = [];
   for (let i = 0; i < runs; i++) {
     const dir = mkdtempSync(path.join(os.tmpdir(), "bench-start-"));
     const t = process.hrtime.bigint();
-    const child = spawn(process.execPath, ["dist/src/main.js"], {
+    const child = spawn(cmd, args, {
       env: { ...process.env, PORT: "0", HOST: "127.0.0.1", DATABASE_URL: `sqlite:${dir}/jobs.db` },
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -90,9 +92,21 @@ async function startupMs(): Promise<number> {
     const res = await fetch(`${url}/healthz`);
     await res.text();
     samples.push(Number(process.hrtime.bigint() - t) / 1e6);
-    child.kill("SIGKILL");
+    // SIGTERM: npm hands it on to the service (SIGKILL would leave the service behind).
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
   }
   return median(samples);
+}
+
+/** The floors: Node starting and ending, and `npm start` of a script that does nothing. */
+function floorsMs(): { node: number; npm: number } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "bench-npm-"));
+  writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "noop", private: true, scripts: { start: "exec node -e 0" } }));
+  const node = median(Array.from({ length: runs }, () => time(() => execFileSync(process.execPath, ["-e", "0"]))));
+  const npm = median(Array.from({ length: runs }, () => time(() => execFileSync("npm", ["start", "-s"], { cwd: dir, stdio: "ignore" }))));
+  return { node, npm };
 }
 
 async function main() {
@@ -110,7 +124,11 @@ async function main() {
   }
   const [[n1, t1], , [n3, t3]] = sizes;
   rows.push([`growth 50 -> 200 resources (x4 size)`, `x${(t3 / t1).toFixed(2)} time, ${((t3 - t1) / (n3 - n1)).toFixed(1)} ms per resource`]);
-  rows.push(["service: process start to first answer (/healthz)", `${(await startupMs()).toFixed(0)} ms`]);
+  rows.push(["service: process start to first answer (/healthz)", `${(await startupMs(process.execPath, ["dist/src/main.js"])).toFixed(0)} ms`]);
+  rows.push(["service: `npm start` to first answer (dist/ up to date)", `${(await startupMs("npm", ["start"])).toFixed(0)} ms`]);
+  const floors = floorsMs();
+  rows.push(["floor: `node -e 0`", `${floors.node.toFixed(0)} ms`]);
+  rows.push(["floor: `npm start` of a script that does nothing", `${floors.npm.toFixed(0)} ms`]);
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log(`\nmedian of ${runs} runs, node ${process.version}, ${os.cpus().length} cores`);
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);

@@ -24,6 +24,8 @@ async function main(): Promise<void> {
     throw e;
   }
   running.logger.info({ url: running.url, store: config.databaseUrl }, "listening");
+  // The log is buffered (flushed every second); whoever waits for "listening" should not.
+  running.logger.flush();
   const stop = (signal: string) => {
     running.logger.info({ signal }, "shutting down");
     running.close().then(

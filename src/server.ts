@@ -4,7 +4,8 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { Duplex } from "node:stream";
 import type { AddressInfo } from "node:net";
 import { pino, type Logger } from "pino";
-import { createRequestListener, SECURITY_HEADERS } from "./app.js";
+import { createRequestListener } from "./app.js";
+import { SECURITY_HEADERS } from "./pages.js";
 import { PROBLEM_JSON, problem } from "../generated/index.js";
 import { ConfigError, type Config } from "./config.js";
 import { systemClock, type Clock } from "./jobs/clock.js";
