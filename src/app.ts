@@ -44,7 +44,7 @@ export function createRequestListener(opts: AppOptions): (req: IncomingMessage, 
   const router: RouterHandler = createRouter(handlers, { mapError: mapStoreErrors, ...opts.router, security: opts.security, headers: SECURITY_HEADERS });
   const pages = createPages(opts);
   const corsMiddleware = opts.corsOrigins?.length
-    ? cors({ origin: opts.corsOrigins.includes("*") ? "*" : opts.corsOrigins, exposedHeaders: ["Location", "Retry-After"] })
+    ? cors({ origin: opts.corsOrigins.includes("*") ? "*" : opts.corsOrigins, exposedHeaders: ["Location", "Retry-After", "X-Request-Id"] })
     : undefined;
   const serve = (req: IncomingMessage, res: ServerResponse) => router(req, res, (error) => pages(req, res, error));
   if (!corsMiddleware) return serve;

@@ -7,6 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { problem, sendProblem } from "../generated/index.js";
 import type { JobService } from "./jobs/service.js";
+import { requestIdOf } from "./request-id.js";
 import type { Logger } from "pino";
 
 /** An API that serves JSON needs no active content: forbid sniffing and everything else. */
@@ -36,7 +37,7 @@ export type PagesHandler = (req: IncomingMessage, res: ServerResponse, error?: u
 export function createPages(opts: { service: JobService; logger?: Logger }): PagesHandler {
   return (req, res, error) => {
     if (error !== undefined) {
-      opts.logger?.error({ err: error }, "unhandled error");
+      opts.logger?.error({ reqId: requestIdOf(req), err: error }, "unhandled error");
       sendProblem(res, problem(500, "the server failed to handle the request"), SECURITY_HEADERS);
       return;
     }

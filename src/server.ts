@@ -19,6 +19,7 @@ import { unwatchFile, watchFile } from "node:fs";
 import { authenticators } from "./auth/authenticators.js";
 import { KeyRing } from "./auth/keys.js";
 import { RateLimiter } from "./auth/rate-limit.js";
+import { assignRequestId, requestIdOf } from "./request-id.js";
 import type { ResponseValidationFailure } from "../generated/index.js";
 
 const STARTED = Symbol("started");
@@ -46,11 +47,12 @@ export function requestLog(logger: Logger, destination?: { write(line: string): 
         const req = this.req;
         if (pending === "") setImmediate(flush);
         // The method is a token Node's parser has checked; the URL may hold anything: escaped.
-        pending += `${prefix}${Date.now()},"req":{"method":"${req.method}","url":${JSON.stringify(req.url)}},"res":{"statusCode":${this.statusCode}},"responseTime":${elapsed(this)},"msg":"request completed"}\n`;
+        // The request id is a token of safe characters (src/request-id.ts): written as it is.
+        pending += `${prefix}${Date.now()},"req":{"id":"${requestIdOf(req)}","method":"${req.method}","url":${JSON.stringify(req.url)}},"res":{"statusCode":${this.statusCode}},"responseTime":${elapsed(this)},"msg":"request completed"}\n`;
       }
     : function (this: Timed) {
         const req = this.req;
-        logger.info({ req: { method: req.method, url: req.url }, res: { statusCode: this.statusCode }, responseTime: elapsed(this) }, "request completed");
+        logger.info({ req: { id: requestIdOf(req), method: req.method, url: req.url }, res: { statusCode: this.statusCode }, responseTime: elapsed(this) }, "request completed");
       };
   return (_req, res) => {
     (res as Timed)[STARTED] = performance.now();
@@ -149,8 +151,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       bodyLimit: config.bodyLimitBytes,
       maxJsonDepth: config.maxJsonDepth,
       validateResponses: config.validateResponses,
-      onResponseValidationError: opts.onResponseValidationError ?? ((f) => logger.error({ failure: f }, "response violates the spec")),
-      onError: (err, operation) => logger.error({ err, operation }, "handler failed"),
+      onResponseValidationError: opts.onResponseValidationError ?? ((f, req) => logger.error({ reqId: requestIdOf(req), failure: f }, "response violates the spec")),
+      onError: (err, operation, req) => logger.error({ reqId: requestIdOf(req), err, operation }, "handler failed"),
     },
   });
   const limits = {
@@ -163,15 +165,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   };
   // One log line per request at `info`; above it, no per-request logging work at all.
   const log = logger.isLevelEnabled("info") ? requestLog(logger, destination) : undefined;
-  const server = createServer(
-    limits,
-    log
-      ? (req, res) => {
-          log(req, res);
-          listener(req, res);
-        }
-      : listener,
-  );
+  const server = createServer(limits, (req, res) => {
+    res.setHeader("X-Request-Id", assignRequestId(req));
+    log?.(req, res);
+    listener(req, res);
+  });
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket));
   const sweep = async () => {
     try {

@@ -166,9 +166,9 @@ export interface RouterOptions {
   /** Check every response against the spec (default: on unless NODE_ENV is "production"). */
   validateResponses?: boolean;
   /** Called when a handler's response violates the spec; it is answered with 500. Default: log to stderr. */
-  onResponseValidationError?: (failure: ResponseValidationFailure) => void;
+  onResponseValidationError?: (failure: ResponseValidationFailure, req: IncomingMessage) => void;
   /** Called when a handler throws; it is answered with 500. Default: log to stderr. */
-  onError?: (error: unknown, operation: string) => void;
+  onError?: (error: unknown, operation: string, req: IncomingMessage) => void;
   /**
    * Turns an error a handler threw into a problem answer (e.g. an unavailable database into
    * 503); return undefined for a 500. HttpProblem errors are always answered as they are.
@@ -402,7 +402,7 @@ export function buildRouter(
     } catch (e) {
       const known = e instanceof HttpProblem ? e : options.mapError?.(e);
       if (known) return answerProblem(res, known.problem, known.headers);
-      onError(e, def.operation);
+      onError(e, def.operation, req);
       return answerProblem(res, problem(500, "the server failed to handle the request"));
     }
   };
@@ -502,7 +502,7 @@ export function buildRouter(
   const writeResponse = (def: RouteDef, out: HandlerResponse, req: IncomingMessage, res: ServerResponse) => {
     const spec = def.responses[out?.status];
     if (!spec) {
-      onInvalid({ operation: def.operation, status: out?.status, errors: [{ field: "status", pointer: "#", detail: `status ${out?.status} is not declared` }] });
+      onInvalid({ operation: def.operation, status: out?.status, errors: [{ field: "status", pointer: "#", detail: `status ${out?.status} is not declared` }] }, req);
       return answerProblem(res, problem(500, "the server produced a response its API does not declare"));
     }
     const declared = Object.keys(spec.bodies);
@@ -516,7 +516,7 @@ export function buildRouter(
       if (!declared.length && out.body !== undefined) errs.push({ field: "body", pointer: "#", detail: "no body is declared for this status" });
       if (bodyDef?.validate && !bodyDef.validate(out.body)) errs.push(...fieldErrors("body", bodyDef.validate.errors));
       if (errs.length) {
-        onInvalid({ operation: def.operation, status: out.status, errors: errs });
+        onInvalid({ operation: def.operation, status: out.status, errors: errs }, req);
         return answerProblem(res, problem(500, "the server produced a response that violates its API specification"));
       }
     }

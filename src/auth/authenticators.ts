@@ -4,6 +4,7 @@
 // when the key is known, and the client's address, never with the key.
 import type { Logger } from "pino";
 import { forbidden, type AuthRequest, type SecurityHandlers } from "../../generated/index.js";
+import { requestIdOf } from "../request-id.js";
 import type { KeyRing, Principal, Role } from "./keys.js";
 
 /** A caller as the handlers see it. `open`: the service runs without keys (anyone is admin, no job has an owner). */
@@ -25,7 +26,7 @@ export function authenticators(keys: KeyRing | undefined, logger: Logger): Secur
     (roles: Role[], area: string) =>
     (req: AuthRequest): Caller | ReturnType<typeof forbidden> | undefined => {
       if (!keys) return OPEN_ACCESS;
-      const where = { operation: req.operation, remote: req.req.socket.remoteAddress };
+      const where = { reqId: requestIdOf(req.req), operation: req.operation, remote: req.req.socket.remoteAddress };
       const key = bearerKey(req.headers.authorization);
       if (key === undefined) {
         logger.info({ ...where, reason: req.headers.authorization === undefined ? "no Authorization header" : "not a Bearer key" }, "authentication failed");

@@ -2,7 +2,7 @@
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import { loadConfig, type Config } from "../../src/config.js";
 import type { Clock } from "../../src/jobs/clock.js";
 import { startServer, type RunningServer } from "../../src/server.js";
@@ -19,7 +19,7 @@ export function tempDir(prefix = "jobs-"): string {
 }
 
 export async function startTestServer(
-  opts: { clock?: Clock; env?: Record<string, string>; dir?: string; databaseUrl?: string; random?: () => number } = {},
+  opts: { clock?: Clock; env?: Record<string, string>; dir?: string; databaseUrl?: string; random?: () => number; logger?: Logger } = {},
 ): Promise<TestServer> {
   const dir = opts.dir ?? tempDir();
   const config: Config = {
@@ -32,7 +32,7 @@ export async function startTestServer(
   const running = await startServer(config, {
     clock: opts.clock,
     random: opts.random,
-    logger: pino({ level: "silent" }),
+    logger: opts.logger ?? pino({ level: "silent" }),
     onResponseValidationError: (f) => invalidResponses.push(f),
   });
   return Object.assign(running, { dir, invalidResponses });
