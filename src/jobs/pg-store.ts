@@ -21,7 +21,7 @@ import {
   type TransitionResult,
 } from "./store.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
-import { fenceSql, newRecord, toRecord, type JobRow } from "./row.js";
+import { fenceSql, newRecord, OWNER_MIGRATION_SQL, toRecord, WORKER_INDEXES_SQL, type JobRow } from "./row.js";
 import { ChangeFeed } from "./changes.js";
 
 const CHANNEL = "job_changed";
@@ -80,13 +80,9 @@ export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
      priority = COALESCE((request::jsonb ->> 'priority')::int, 0),
      max_attempts = COALESCE((request::jsonb ->> 'maxAttempts')::int, ${o.defaultMaxAttempts})
    WHERE request <> 'null';
-   CREATE INDEX jobs_queue ON jobs (priority DESC, seq) WHERE status = '${IN_PROGRESS}';
-   CREATE INDEX jobs_queue_name ON jobs (name, priority DESC, seq) WHERE status = '${IN_PROGRESS}';
-   CREATE INDEX jobs_leases ON jobs (lease_expires_ms) WHERE status = '${IN_PROGRESS}' AND lease_expires_ms > 0;
-   CREATE INDEX jobs_name_seq ON jobs (name, seq);`,
+   ${WORKER_INDEXES_SQL}`,
   // 4: owners (as in the SQLite store).
-  () => `ALTER TABLE jobs ADD COLUMN owner TEXT;
-   CREATE INDEX jobs_owner_seq ON jobs (owner, seq);`,
+  () => OWNER_MIGRATION_SQL,
 ];
 
 // Writes the outbox row of every ended job that has a callback, in the statement that ends it.

@@ -3,6 +3,16 @@
 import { IN_PROGRESS, type Fence, type JobStatus } from "./machine.js";
 import { DEFAULT_MAX_ATTEMPTS, type JobError, type JobRecord, type NewJob } from "./store.js";
 
+// Schema steps the two stores write alike (the SQL is the same in both dialects).
+/** Migration 3's indexes: the queue indexes hold only IN PROGRESS jobs, so claim cost does not grow with ended ones. */
+export const WORKER_INDEXES_SQL = `CREATE INDEX jobs_queue ON jobs (priority DESC, seq) WHERE status = '${IN_PROGRESS}';
+   CREATE INDEX jobs_queue_name ON jobs (name, priority DESC, seq) WHERE status = '${IN_PROGRESS}';
+   CREATE INDEX jobs_leases ON jobs (lease_expires_ms) WHERE status = '${IN_PROGRESS}' AND lease_expires_ms > 0;
+   CREATE INDEX jobs_name_seq ON jobs (name, seq);`;
+/** Migration 4: owners. */
+export const OWNER_MIGRATION_SQL = `ALTER TABLE jobs ADD COLUMN owner TEXT;
+   CREATE INDEX jobs_owner_seq ON jobs (owner, seq);`;
+
 export interface JobRow {
   seq: number | string;
   id: string;

@@ -8,7 +8,7 @@ import Database from "better-sqlite3";
 import { IN_PROGRESS, type Fence } from "./machine.js";
 import { ChangeFeed } from "./changes.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
-import { fenceSql, newRecord, toRecord, type JobRow } from "./row.js";
+import { fenceSql, newRecord, OWNER_MIGRATION_SQL, toRecord, WORKER_INDEXES_SQL, type JobRow } from "./row.js";
 import {
   DEFAULT_MAX_ATTEMPTS,
   type ClaimQuery,
@@ -80,14 +80,10 @@ export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
      priority = COALESCE(json_extract(request, '$.priority'), 0),
      max_attempts = COALESCE(json_extract(request, '$.maxAttempts'), ${o.defaultMaxAttempts})
    WHERE request <> 'null';
-   CREATE INDEX jobs_queue ON jobs (priority DESC, seq) WHERE status = '${IN_PROGRESS}';
-   CREATE INDEX jobs_queue_name ON jobs (name, priority DESC, seq) WHERE status = '${IN_PROGRESS}';
-   CREATE INDEX jobs_leases ON jobs (lease_expires_ms) WHERE status = '${IN_PROGRESS}' AND lease_expires_ms > 0;
-   CREATE INDEX jobs_name_seq ON jobs (name, seq);`,
+   ${WORKER_INDEXES_SQL}`,
   // 4: owners. A client sees only its own jobs; its Idempotency-Keys are stored prefixed with
   // its name, so that the existing unique index scopes them per client.
-  () => `ALTER TABLE jobs ADD COLUMN owner TEXT;
-   CREATE INDEX jobs_owner_seq ON jobs (owner, seq);`,
+  () => OWNER_MIGRATION_SQL,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
