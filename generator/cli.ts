@@ -74,6 +74,9 @@ async function watch(spec: string, opts: CommonOptions): Promise<void> {
       files = next;
     }, 30);
   });
+  // Said only once the watcher is ready: a change made before that would not be seen, so a
+  // user (or a script) who edits the spec on reading this line must be able to count on it.
+  await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
   console.log(`ramlgen: watching ${files.length} file(s); Ctrl-C to stop`);
 }
 
