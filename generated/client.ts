@@ -12,12 +12,20 @@ import type {
   GetJobResponse,
   CancelJobRequest,
   CancelJobResponse,
+  ListJobEventsRequest,
+  ListJobEventsResponse,
   GetJobResultRequest,
   GetJobResultResponse,
   ClaimTasksRequest,
   ClaimTasksResponse,
   UpdateTaskRequest,
   UpdateTaskResponse,
+  GetQueueOverviewRequest,
+  GetQueueOverviewResponse,
+  ListRecentJobsRequest,
+  ListRecentJobsResponse,
+  InspectJobRequest,
+  InspectJobResponse,
 } from "./operations.js";
 
 export { UnexpectedResponseError, type ClientOptions, type CallOptions } from "./client-runtime.js";
@@ -61,6 +69,13 @@ const responses: Record<string, Record<number, ResponseSpec>> = {
     404: { headers: [], parse: "json" },
     409: { headers: [], parse: "json" },
   },
+  listJobEvents: {
+    200: { headers: [], parse: "json" },
+    400: { headers: [], parse: "json" },
+    401: { headers: [], parse: "json" },
+    403: { headers: [], parse: "json" },
+    404: { headers: [], parse: "json" },
+  },
   getJobResult: {
     200: { headers: [], parse: "json" },
     401: { headers: [], parse: "json" },
@@ -82,6 +97,23 @@ const responses: Record<string, Record<number, ResponseSpec>> = {
     403: { headers: [], parse: "json" },
     404: { headers: [], parse: "json" },
     409: { headers: [], parse: "json" },
+  },
+  getQueueOverview: {
+    200: { headers: [], parse: "json" },
+    401: { headers: [], parse: "json" },
+    403: { headers: [], parse: "json" },
+  },
+  listRecentJobs: {
+    200: { headers: [], parse: "json" },
+    400: { headers: [], parse: "json" },
+    401: { headers: [], parse: "json" },
+    403: { headers: [], parse: "json" },
+  },
+  inspectJob: {
+    200: { headers: [], parse: "json" },
+    401: { headers: [], parse: "json" },
+    403: { headers: [], parse: "json" },
+    404: { headers: [], parse: "json" },
   },
 };
 
@@ -108,6 +140,11 @@ export class ApiClient {
     return send(this.options, "DELETE", "/resources/{id}", request, responses.cancelJob, call) as Promise<CancelJobResponse>;
   }
 
+  /** GET /resources/{id}/events */
+  listJobEvents(request: Input<ListJobEventsRequest>, call?: CallOptions): Promise<ListJobEventsResponse> {
+    return send(this.options, "GET", "/resources/{id}/events", request, responses.listJobEvents, call) as Promise<ListJobEventsResponse>;
+  }
+
   /** GET /resources/{id}/result */
   getJobResult(request: Input<GetJobResultRequest>, call?: CallOptions): Promise<GetJobResultResponse> {
     return send(this.options, "GET", "/resources/{id}/result", request, responses.getJobResult, call) as Promise<GetJobResultResponse>;
@@ -121,5 +158,20 @@ export class ApiClient {
   /** PUT /tasks/{id} */
   updateTask(request: Input<UpdateTaskRequest>, call?: CallOptions): Promise<UpdateTaskResponse> {
     return send(this.options, "PUT", "/tasks/{id}", request, responses.updateTask, call) as Promise<UpdateTaskResponse>;
+  }
+
+  /** GET /admin/queues */
+  getQueueOverview(request: Input<GetQueueOverviewRequest> = { params: {} } as Input<GetQueueOverviewRequest>, call?: CallOptions): Promise<GetQueueOverviewResponse> {
+    return send(this.options, "GET", "/admin/queues", request, responses.getQueueOverview, call) as Promise<GetQueueOverviewResponse>;
+  }
+
+  /** GET /admin/jobs */
+  listRecentJobs(request: Input<ListRecentJobsRequest> = { params: {} } as Input<ListRecentJobsRequest>, call?: CallOptions): Promise<ListRecentJobsResponse> {
+    return send(this.options, "GET", "/admin/jobs", request, responses.listRecentJobs, call) as Promise<ListRecentJobsResponse>;
+  }
+
+  /** GET /admin/jobs/{id} */
+  inspectJob(request: Input<InspectJobRequest>, call?: CallOptions): Promise<InspectJobResponse> {
+    return send(this.options, "GET", "/admin/jobs/{id}", request, responses.inspectJob, call) as Promise<InspectJobResponse>;
   }
 }

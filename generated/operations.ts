@@ -4,7 +4,7 @@
 // response type with one member per declared status, and the Handlers interface that the
 // compiler checks handler code against.
 import type { Auth, Authenticator, HandlerContext } from "./runtime.js";
-import type { Job, JobId, JobList, JobName, JobRef, JobRequest, JobStatus, Problem, TaskClaim, TaskList, TaskUpdate, TaskUpdated } from "./types.js";
+import type { Job, JobEventList, JobId, JobList, JobName, JobPage, JobRef, JobRequest, JobStatus, Problem, QueueOverview, TaskClaim, TaskList, TaskUpdate, TaskUpdated } from "./types.js";
 
 // GET /resources (listJobs)
 
@@ -59,6 +59,12 @@ export type CreateJobRequest = {
      * and the same body returns the original job and creates nothing.
      */
     "idempotency-key"?: string;
+    /**
+     * W3C Trace Context (`00-<trace-id>-<parent-id>-<flags>`). On a create it is kept with
+     * the job and handed to the workers that claim it; a value that is not a valid trace
+     * context is ignored, as the W3C recommendation asks.
+     */
+    traceparent?: string;
     /** `Bearer <key>` */
     authorization?: string;
   };
@@ -217,6 +223,51 @@ export type CancelJobResponse =
     }
   ;
 
+// GET /resources/{id}/events (listJobEvents)
+
+export type ListJobEventsRequest = {
+  params: {
+    id: JobId;
+  };
+  query: {
+    limit: number;
+    /** Opaque position, from a previous page's `next`. */
+    cursor?: string;
+  };
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
+} & { body: undefined; mediaType?: undefined };
+
+export type ListJobEventsResponse =
+  | {
+      status: 200;
+      contentType?: "application/json";
+      body: JobEventList;
+    }
+  | {
+      status: 400;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 404;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  ;
+
 // GET /resources/{id}/result (getJobResult)
 
 export type GetJobResultRequest = {
@@ -310,6 +361,12 @@ export type UpdateTaskRequest = {
   };
   query: Record<string, never>;
   headers: {
+    /**
+     * W3C Trace Context (`00-<trace-id>-<parent-id>-<flags>`). On a create it is kept with
+     * the job and handed to the workers that claim it; a value that is not a valid trace
+     * context is ignored, as the W3C recommendation asks.
+     */
+    traceparent?: string;
     /** `Bearer <key>` */
     authorization?: string;
   };
@@ -351,6 +408,124 @@ export type UpdateTaskResponse =
     }
   ;
 
+// GET /admin/queues (getQueueOverview)
+
+export type GetQueueOverviewRequest = {
+  params: Record<string, never>;
+  query: {
+    /**
+     * The `changes` of the answer the caller has: a long-poll answers at once if any job
+     * changed since (so that a change between two long-polls is not missed).
+     */
+    seen?: number;
+  };
+  headers: {
+    /**
+     * `wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass
+     * (capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.
+     */
+    prefer?: string;
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
+} & { body: undefined; mediaType?: undefined };
+
+export type GetQueueOverviewResponse =
+  | {
+      status: 200;
+      contentType?: "application/json";
+      body: QueueOverview;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  ;
+
+// GET /admin/jobs (listRecentJobs)
+
+export type ListRecentJobsRequest = {
+  params: Record<string, never>;
+  query: {
+    limit: number;
+    /** Opaque position, from a previous page's `next`. */
+    cursor?: string;
+    /** Only jobs with this status. */
+    status?: JobStatus;
+    /** Only jobs with this name. */
+    name?: JobName;
+  };
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
+} & { body: undefined; mediaType?: undefined };
+
+export type ListRecentJobsResponse =
+  | {
+      status: 200;
+      contentType?: "application/json";
+      body: JobPage;
+    }
+  | {
+      status: 400;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  ;
+
+// GET /admin/jobs/{id} (inspectJob)
+
+export type InspectJobRequest = {
+  params: {
+    id: JobId;
+  };
+  query: Record<string, never>;
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
+} & { body: undefined; mediaType?: undefined };
+
+export type InspectJobResponse =
+  | {
+      status: 200;
+      contentType?: "application/json";
+      body: Job;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 404;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  ;
+
 /** One authenticator per security scheme of the spec; `P` is the application's principal. */
 export interface SecurityHandlers<P> {
   /**
@@ -360,6 +535,11 @@ export interface SecurityHandlers<P> {
   clientKey: Authenticator<P>;
   /** x-api-key: The API key of a worker (or an admin), as `Authorization: Bearer <key>`. */
   workerKey: Authenticator<P>;
+  /**
+   * x-api-key: The API key of an admin, as `Authorization: Bearer <key>` (for the operators' resources
+   * under /admin, which show every client's jobs).
+   */
+  adminKey: Authenticator<P>;
 }
 
 /** One method per operation of the spec; secured ones get the caller as `request.auth`. */
@@ -390,6 +570,13 @@ export interface Handlers<P = unknown> {
    */
   cancelJob(request: CancelJobRequest & { auth: Auth<P, "clientKey"> }, ctx: HandlerContext): CancelJobResponse | Promise<CancelJobResponse>;
   /**
+   * GET /resources/{id}/events
+   *
+   * The job's history, oldest first, a page at a time: every transition with its time and
+   * actor. Kept as long as the job is.
+   */
+  listJobEvents(request: ListJobEventsRequest & { auth: Auth<P, "clientKey"> }, ctx: HandlerContext): ListJobEventsResponse | Promise<ListJobEventsResponse>;
+  /**
    * GET /resources/{id}/result
    *
    * The result of a job that has succeeded (`null` when the backend reported none).
@@ -413,6 +600,28 @@ export interface Handlers<P = unknown> {
    * did not claim sends none, and may then only move a job that no worker holds.
    */
   updateTask(request: UpdateTaskRequest & { auth: Auth<P, "workerKey"> }, ctx: HandlerContext): UpdateTaskResponse | Promise<UpdateTaskResponse>;
+  /**
+   * GET /admin/queues
+   *
+   * The queue now (IN PROGRESS jobs by name, waiting and running; the completion pushes
+   * pending) and its samples over the last hour: what ended in each interval, and how long
+   * new jobs waited for their first claim. With `Prefer: wait=N`, the answer is held until a
+   * job changes or N seconds pass (for live views).
+   */
+  getQueueOverview(request: GetQueueOverviewRequest & { auth: Auth<P, "adminKey"> }, ctx: HandlerContext): GetQueueOverviewResponse | Promise<GetQueueOverviewResponse>;
+  /**
+   * GET /admin/jobs
+   *
+   * Every client's jobs, newest first, a page at a time, whole.
+   */
+  listRecentJobs(request: ListRecentJobsRequest & { auth: Auth<P, "adminKey"> }, ctx: HandlerContext): ListRecentJobsResponse | Promise<ListRecentJobsResponse>;
+  /**
+   * GET /admin/jobs/{id}
+   *
+   * One job, whatever its status, answered `200` (a browser's fetch would follow the `303`
+   * of `GET /resources/{id}` and lose the job).
+   */
+  inspectJob(request: InspectJobRequest & { auth: Auth<P, "adminKey"> }, ctx: HandlerContext): InspectJobResponse | Promise<InspectJobResponse>;
 }
 
 /** The operation names, in spec order. */
@@ -421,7 +630,11 @@ export const operationNames = [
   "createJob",
   "getJob",
   "cancelJob",
+  "listJobEvents",
   "getJobResult",
   "claimTasks",
   "updateTask",
+  "getQueueOverview",
+  "listRecentJobs",
+  "inspectJob",
 ] as const satisfies readonly (keyof Handlers)[];

@@ -15,6 +15,7 @@ export const basePath = "";
 export const securitySchemes: Record<string, SecuritySchemeDef> = {
   clientKey: { type: "x-api-key", challenge: "Bearer realm=\"Asynchronous API\"" },
   workerKey: { type: "x-api-key", challenge: "Bearer realm=\"Asynchronous API\"" },
+  adminKey: { type: "x-api-key", challenge: "Bearer realm=\"Asynchronous API\"" },
 };
 
 export const routes: RouteDef[] = [
@@ -47,7 +48,7 @@ export const routes: RouteDef[] = [
     operation: "createJob",
     method: "POST",
     path: "/resources",
-    headers: ["idempotency-key","authorization"],
+    headers: ["idempotency-key","traceparent","authorization"],
     validateHeaders: P.createJob_headers,
     bodies: {
       "application/json": { parse: "json", validate: B.createJob_body_application_json },
@@ -143,6 +144,35 @@ export const routes: RouteDef[] = [
     },
   },
   {
+    operation: "listJobEvents",
+    method: "GET",
+    path: "/resources/{id}/events",
+    validateParams: P.listJobEvents_params,
+    validateQuery: P.listJobEvents_query,
+    headers: ["authorization"],
+    validateHeaders: P.listJobEvents_headers,
+    bodyOptional: false,
+    numeric: {"query":["limit"]},
+    security: {"alternatives":[{"scheme":"clientKey","scopes":[]}],"anonymous":false},
+    responses: {
+      200: {
+        bodies: { "application/json": { parse: "json", validate: R.listJobEvents_200_application_json, serialize: S.listJobEvents_200_application_json } },
+      },
+      400: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.listJobEvents_400_application_problem_json, serialize: S.listJobEvents_400_application_problem_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.listJobEvents_401_application_problem_json, serialize: S.listJobEvents_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.listJobEvents_403_application_problem_json, serialize: S.listJobEvents_403_application_problem_json } },
+      },
+      404: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.listJobEvents_404_application_problem_json, serialize: S.listJobEvents_404_application_problem_json } },
+      },
+    },
+  },
+  {
     operation: "getJobResult",
     method: "GET",
     path: "/resources/{id}/result",
@@ -203,7 +233,7 @@ export const routes: RouteDef[] = [
     method: "PUT",
     path: "/tasks/{id}",
     validateParams: P.updateTask_params,
-    headers: ["authorization"],
+    headers: ["traceparent","authorization"],
     validateHeaders: P.updateTask_headers,
     bodies: {
       "application/json": { parse: "json", validate: B.updateTask_body_application_json },
@@ -228,6 +258,77 @@ export const routes: RouteDef[] = [
       },
       409: {
         bodies: { "application/problem+json": { parse: "json", validate: R.updateTask_409_application_problem_json, serialize: S.updateTask_409_application_problem_json } },
+      },
+    },
+  },
+  {
+    operation: "getQueueOverview",
+    method: "GET",
+    path: "/admin/queues",
+    validateQuery: P.getQueueOverview_query,
+    headers: ["prefer","authorization"],
+    validateHeaders: P.getQueueOverview_headers,
+    bodyOptional: false,
+    numeric: {"query":["seen"]},
+    security: {"alternatives":[{"scheme":"adminKey","scopes":[]}],"anonymous":false},
+    responses: {
+      200: {
+        bodies: { "application/json": { parse: "json", validate: R.getQueueOverview_200_application_json, serialize: S.getQueueOverview_200_application_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.getQueueOverview_401_application_problem_json, serialize: S.getQueueOverview_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.getQueueOverview_403_application_problem_json, serialize: S.getQueueOverview_403_application_problem_json } },
+      },
+    },
+  },
+  {
+    operation: "listRecentJobs",
+    method: "GET",
+    path: "/admin/jobs",
+    validateQuery: P.listRecentJobs_query,
+    headers: ["authorization"],
+    validateHeaders: P.listRecentJobs_headers,
+    bodyOptional: false,
+    numeric: {"query":["limit"]},
+    security: {"alternatives":[{"scheme":"adminKey","scopes":[]}],"anonymous":false},
+    responses: {
+      200: {
+        bodies: { "application/json": { parse: "json", validate: R.listRecentJobs_200_application_json, serialize: S.listRecentJobs_200_application_json } },
+      },
+      400: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.listRecentJobs_400_application_problem_json, serialize: S.listRecentJobs_400_application_problem_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.listRecentJobs_401_application_problem_json, serialize: S.listRecentJobs_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.listRecentJobs_403_application_problem_json, serialize: S.listRecentJobs_403_application_problem_json } },
+      },
+    },
+  },
+  {
+    operation: "inspectJob",
+    method: "GET",
+    path: "/admin/jobs/{id}",
+    validateParams: P.inspectJob_params,
+    headers: ["authorization"],
+    validateHeaders: P.inspectJob_headers,
+    bodyOptional: false,
+    security: {"alternatives":[{"scheme":"adminKey","scopes":[]}],"anonymous":false},
+    responses: {
+      200: {
+        bodies: { "application/json": { parse: "json", validate: R.inspectJob_200_application_json, serialize: S.inspectJob_200_application_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.inspectJob_401_application_problem_json, serialize: S.inspectJob_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.inspectJob_403_application_problem_json, serialize: S.inspectJob_403_application_problem_json } },
+      },
+      404: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.inspectJob_404_application_problem_json, serialize: S.inspectJob_404_application_problem_json } },
       },
     },
   },

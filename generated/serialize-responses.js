@@ -7484,6 +7484,1701 @@ let addComma_0 = false
   return module.exports;
 })();
 
+export const listJobEvents_200_application_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/events/items/properties/error/properties/cause
+      function anonymous4 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_16 = false
+
+          const value_type_17 = obj["type"]
+          if (value_type_17 !== undefined) {
+            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_17 !== 'string') {
+          if (value_type_17 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_17 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_17.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_17 instanceof RegExp) {
+            json += asString(value_type_17.source)
+          } else {
+            json += asString(value_type_17.toString())
+          }
+        } else {
+          json += asString(value_type_17)
+        }
+        
+          }
+
+          const value_title_18 = obj["title"]
+          if (value_title_18 !== undefined) {
+            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_18 !== 'string') {
+          if (value_title_18 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_18 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_18.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_18 instanceof RegExp) {
+            json += asString(value_title_18.source)
+          } else {
+            json += asString(value_title_18.toString())
+          }
+        } else {
+          json += asString(value_title_18)
+        }
+        
+          }
+
+          const value_detail_19 = obj["detail"]
+          if (value_detail_19 !== undefined) {
+            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_19 !== 'string') {
+          if (value_detail_19 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_19 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_19.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_19 instanceof RegExp) {
+            json += asString(value_detail_19.source)
+          } else {
+            json += asString(value_detail_19.toString())
+          }
+        } else {
+          json += asString(value_detail_19)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #/properties/events/items/properties/error
+      function anonymous3 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_11 = false
+
+          const value_type_12 = obj["type"]
+          if (value_type_12 !== undefined) {
+            !addComma_11 && (addComma_11 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_12 !== 'string') {
+          if (value_type_12 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_12 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_12.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_12 instanceof RegExp) {
+            json += asString(value_type_12.source)
+          } else {
+            json += asString(value_type_12.toString())
+          }
+        } else {
+          json += asString(value_type_12)
+        }
+        
+          }
+
+          const value_title_13 = obj["title"]
+          if (value_title_13 !== undefined) {
+            !addComma_11 && (addComma_11 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_13 !== 'string') {
+          if (value_title_13 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_13 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_13.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_13 instanceof RegExp) {
+            json += asString(value_title_13.source)
+          } else {
+            json += asString(value_title_13.toString())
+          }
+        } else {
+          json += asString(value_title_13)
+        }
+        
+          }
+
+          const value_detail_14 = obj["detail"]
+          if (value_detail_14 !== undefined) {
+            !addComma_11 && (addComma_11 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_14 !== 'string') {
+          if (value_detail_14 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_14 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_14.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_14 instanceof RegExp) {
+            json += asString(value_detail_14.source)
+          } else {
+            json += asString(value_detail_14.toString())
+          }
+        } else {
+          json += asString(value_detail_14)
+        }
+        
+          }
+
+          const value_cause_15 = obj["cause"]
+          if (value_cause_15 !== undefined) {
+            !addComma_11 && (addComma_11 = true) || (json += JSON_STR_COMMA)
+            json += "\"cause\":"
+            json += anonymous4(value_cause_15)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "detail" || key === "cause" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_11 && (addComma_11 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #/properties/events/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_2 = false
+
+          const value_at_3 = obj["at"]
+          if (value_at_3 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"at\":"
+            
+        if (typeof value_at_3 !== 'string') {
+          if (value_at_3 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_at_3 instanceof Date) {
+            json += JSON_STR_QUOTE + value_at_3.toISOString() + JSON_STR_QUOTE
+          } else if (value_at_3 instanceof RegExp) {
+            json += asString(value_at_3.source)
+          } else {
+            json += asString(value_at_3.toString())
+          }
+        } else {
+          json += asString(value_at_3)
+        }
+        
+          }
+
+          const value_type_4 = obj["type"]
+          if (value_type_4 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_4 !== 'string') {
+          if (value_type_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_4 instanceof RegExp) {
+            json += asString(value_type_4.source)
+          } else {
+            json += asString(value_type_4.toString())
+          }
+        } else {
+          json += asString(value_type_4)
+        }
+        
+          }
+
+          const value_actor_5 = obj["actor"]
+          if (value_actor_5 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"actor\":"
+            
+        if (typeof value_actor_5 !== 'string') {
+          if (value_actor_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_actor_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_actor_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_actor_5 instanceof RegExp) {
+            json += asString(value_actor_5.source)
+          } else {
+            json += asString(value_actor_5.toString())
+          }
+        } else {
+          json += asString(value_actor_5)
+        }
+        
+          }
+
+          const value_attempt_6 = obj["attempt"]
+          if (value_attempt_6 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"attempt\":"
+            json += asNumber(value_attempt_6)
+          }
+
+          const value_progress_7 = obj["progress"]
+          if (value_progress_7 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"progress\":"
+            json += asNumber(value_progress_7)
+          }
+
+          const value_leaseSeconds_8 = obj["leaseSeconds"]
+          if (value_leaseSeconds_8 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"leaseSeconds\":"
+            json += asNumber(value_leaseSeconds_8)
+          }
+
+          const value_runAfter_9 = obj["runAfter"]
+          if (value_runAfter_9 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"runAfter\":"
+            
+        if (typeof value_runAfter_9 !== 'string') {
+          if (value_runAfter_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_runAfter_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_runAfter_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_runAfter_9 instanceof RegExp) {
+            json += asString(value_runAfter_9.source)
+          } else {
+            json += asString(value_runAfter_9.toString())
+          }
+        } else {
+          json += asString(value_runAfter_9)
+        }
+        
+          }
+
+          const value_error_10 = obj["error"]
+          if (value_error_10 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"error\":"
+            json += anonymous3(value_error_10)
+          }
+
+          const value_url_20 = obj["url"]
+          if (value_url_20 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"url\":"
+            
+        if (typeof value_url_20 !== 'string') {
+          if (value_url_20 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_url_20 instanceof Date) {
+            json += JSON_STR_QUOTE + value_url_20.toISOString() + JSON_STR_QUOTE
+          } else if (value_url_20 instanceof RegExp) {
+            json += asString(value_url_20.source)
+          } else {
+            json += asString(value_url_20.toString())
+          }
+        } else {
+          json += asString(value_url_20)
+        }
+        
+          }
+
+          const value_deliveryAttempts_21 = obj["deliveryAttempts"]
+          if (value_deliveryAttempts_21 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"deliveryAttempts\":"
+            json += asNumber(value_deliveryAttempts_21)
+          }
+
+          const value_deliveryError_22 = obj["deliveryError"]
+          if (value_deliveryError_22 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"deliveryError\":"
+            
+        if (typeof value_deliveryError_22 !== 'string') {
+          if (value_deliveryError_22 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_deliveryError_22 instanceof Date) {
+            json += JSON_STR_QUOTE + value_deliveryError_22.toISOString() + JSON_STR_QUOTE
+          } else if (value_deliveryError_22 instanceof RegExp) {
+            json += asString(value_deliveryError_22.source)
+          } else {
+            json += asString(value_deliveryError_22.toString())
+          }
+        } else {
+          json += asString(value_deliveryError_22)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "at" || key === "type" || key === "actor" || key === "attempt" || key === "progress" || key === "leaseSeconds" || key === "runAfter" || key === "error" || key === "url" || key === "deliveryAttempts" || key === "deliveryError" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/events
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/events' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_events_1 = obj["events"]
+          if (value_events_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"events\":"
+            json += anonymous1(value_events_1)
+          }
+
+          const value_next_23 = obj["next"]
+          if (value_next_23 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"next\":"
+            
+        if (typeof value_next_23 !== 'string') {
+          if (value_next_23 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_next_23 instanceof Date) {
+            json += JSON_STR_QUOTE + value_next_23.toISOString() + JSON_STR_QUOTE
+          } else if (value_next_23 instanceof RegExp) {
+            json += asString(value_next_23.source)
+          } else {
+            json += asString(value_next_23.toString())
+          }
+        } else {
+          json += asString(value_next_23)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "events" || key === "next" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const listJobEvents_400_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const listJobEvents_401_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const listJobEvents_403_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const listJobEvents_404_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
 export const getJobResult_401_application_problem_json = (() => {
   const module = { exports: {} };
 
@@ -8627,9 +10322,30 @@ let addComma_2 = false
         
           }
 
+          const value_traceparent_14 = obj["traceparent"]
+          if (value_traceparent_14 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"traceparent\":"
+            
+        if (typeof value_traceparent_14 !== 'string') {
+          if (value_traceparent_14 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_traceparent_14 instanceof Date) {
+            json += JSON_STR_QUOTE + value_traceparent_14.toISOString() + JSON_STR_QUOTE
+          } else if (value_traceparent_14 instanceof RegExp) {
+            json += asString(value_traceparent_14.source)
+          } else {
+            json += asString(value_traceparent_14.toString())
+          }
+        } else {
+          json += asString(value_traceparent_14)
+        }
+        
+          }
+
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempt" || key === "maxAttempts" || key === "leaseToken" || key === "leaseSeconds" || key === "leaseExpiresAt" ||
+        key === "id" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempt" || key === "maxAttempts" || key === "leaseToken" || key === "leaseSeconds" || key === "leaseExpiresAt" || key === "traceparent" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -11503,6 +13219,4073 @@ let addComma_0 = false
 })();
 
 export const updateTask_409_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const getQueueOverview_200_application_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/now/properties/queues/items
+      function anonymous3 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_5 = false
+
+          const value_name_6 = obj["name"]
+          if (value_name_6 !== undefined) {
+            !addComma_5 && (addComma_5 = true) || (json += JSON_STR_COMMA)
+            json += "\"name\":"
+            
+        if (typeof value_name_6 !== 'string') {
+          if (value_name_6 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_name_6 instanceof Date) {
+            json += JSON_STR_QUOTE + value_name_6.toISOString() + JSON_STR_QUOTE
+          } else if (value_name_6 instanceof RegExp) {
+            json += asString(value_name_6.source)
+          } else {
+            json += asString(value_name_6.toString())
+          }
+        } else {
+          json += asString(value_name_6)
+        }
+        
+          }
+
+          const value_waiting_7 = obj["waiting"]
+          if (value_waiting_7 !== undefined) {
+            !addComma_5 && (addComma_5 = true) || (json += JSON_STR_COMMA)
+            json += "\"waiting\":"
+            json += asNumber(value_waiting_7)
+          }
+
+          const value_running_8 = obj["running"]
+          if (value_running_8 !== undefined) {
+            !addComma_5 && (addComma_5 = true) || (json += JSON_STR_COMMA)
+            json += "\"running\":"
+            json += asNumber(value_running_8)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "name" || key === "waiting" || key === "running" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_5 && (addComma_5 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous2 (obj) {
+      // #/properties/now/properties/queues
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/now/properties/queues' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous3(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous3(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #/properties/now
+      function anonymous1 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_2 = false
+
+          const value_at_3 = obj["at"]
+          if (value_at_3 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"at\":"
+            
+        if (typeof value_at_3 !== 'string') {
+          if (value_at_3 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_at_3 instanceof Date) {
+            json += JSON_STR_QUOTE + value_at_3.toISOString() + JSON_STR_QUOTE
+          } else if (value_at_3 instanceof RegExp) {
+            json += asString(value_at_3.source)
+          } else {
+            json += asString(value_at_3.toString())
+          }
+        } else {
+          json += asString(value_at_3)
+        }
+        
+          }
+
+          const value_queues_4 = obj["queues"]
+          if (value_queues_4 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"queues\":"
+            json += anonymous2(value_queues_4)
+          }
+
+          const value_outbox_9 = obj["outbox"]
+          if (value_outbox_9 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"outbox\":"
+            json += asNumber(value_outbox_9)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "at" || key === "queues" || key === "outbox" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #/properties/samples/items/properties/queues/items
+      function anonymous7 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_16 = false
+
+          const value_name_17 = obj["name"]
+          if (value_name_17 !== undefined) {
+            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+            json += "\"name\":"
+            
+        if (typeof value_name_17 !== 'string') {
+          if (value_name_17 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_name_17 instanceof Date) {
+            json += JSON_STR_QUOTE + value_name_17.toISOString() + JSON_STR_QUOTE
+          } else if (value_name_17 instanceof RegExp) {
+            json += asString(value_name_17.source)
+          } else {
+            json += asString(value_name_17.toString())
+          }
+        } else {
+          json += asString(value_name_17)
+        }
+        
+          }
+
+          const value_waiting_18 = obj["waiting"]
+          if (value_waiting_18 !== undefined) {
+            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+            json += "\"waiting\":"
+            json += asNumber(value_waiting_18)
+          }
+
+          const value_running_19 = obj["running"]
+          if (value_running_19 !== undefined) {
+            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+            json += "\"running\":"
+            json += asNumber(value_running_19)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "name" || key === "waiting" || key === "running" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous6 (obj) {
+      // #/properties/samples/items/properties/queues
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/samples/items/properties/queues' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous7(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous7(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #/properties/samples/items/properties/ended
+      function anonymous8 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_21 = false
+
+          const value_SUCCESS_22 = obj["SUCCESS"]
+          if (value_SUCCESS_22 !== undefined) {
+            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+            json += "\"SUCCESS\":"
+            json += asNumber(value_SUCCESS_22)
+          }
+
+          const value_FAILED_23 = obj["FAILED"]
+          if (value_FAILED_23 !== undefined) {
+            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+            json += "\"FAILED\":"
+            json += asNumber(value_FAILED_23)
+          }
+
+          const value_CANCELLED_24 = obj["CANCELLED"]
+          if (value_CANCELLED_24 !== undefined) {
+            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+            json += "\"CANCELLED\":"
+            json += asNumber(value_CANCELLED_24)
+          }
+
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #/properties/samples/items/properties/claimLatency
+      function anonymous9 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_27 = false
+
+          const value_count_28 = obj["count"]
+          if (value_count_28 !== undefined) {
+            !addComma_27 && (addComma_27 = true) || (json += JSON_STR_COMMA)
+            json += "\"count\":"
+            json += asNumber(value_count_28)
+          }
+
+          const value_p50Ms_29 = obj["p50Ms"]
+          if (value_p50Ms_29 !== undefined) {
+            !addComma_27 && (addComma_27 = true) || (json += JSON_STR_COMMA)
+            json += "\"p50Ms\":"
+            json += asNumber(value_p50Ms_29)
+          }
+
+          const value_p99Ms_30 = obj["p99Ms"]
+          if (value_p99Ms_30 !== undefined) {
+            !addComma_27 && (addComma_27 = true) || (json += JSON_STR_COMMA)
+            json += "\"p99Ms\":"
+            json += asNumber(value_p99Ms_30)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "count" || key === "p50Ms" || key === "p99Ms" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_27 && (addComma_27 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #/properties/samples/items
+      function anonymous5 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_13 = false
+
+          const value_at_14 = obj["at"]
+          if (value_at_14 !== undefined) {
+            !addComma_13 && (addComma_13 = true) || (json += JSON_STR_COMMA)
+            json += "\"at\":"
+            
+        if (typeof value_at_14 !== 'string') {
+          if (value_at_14 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_at_14 instanceof Date) {
+            json += JSON_STR_QUOTE + value_at_14.toISOString() + JSON_STR_QUOTE
+          } else if (value_at_14 instanceof RegExp) {
+            json += asString(value_at_14.source)
+          } else {
+            json += asString(value_at_14.toString())
+          }
+        } else {
+          json += asString(value_at_14)
+        }
+        
+          }
+
+          const value_queues_15 = obj["queues"]
+          if (value_queues_15 !== undefined) {
+            !addComma_13 && (addComma_13 = true) || (json += JSON_STR_COMMA)
+            json += "\"queues\":"
+            json += anonymous6(value_queues_15)
+          }
+
+          const value_ended_20 = obj["ended"]
+          if (value_ended_20 !== undefined) {
+            !addComma_13 && (addComma_13 = true) || (json += JSON_STR_COMMA)
+            json += "\"ended\":"
+            json += anonymous8(value_ended_20)
+          }
+
+          const value_outbox_25 = obj["outbox"]
+          if (value_outbox_25 !== undefined) {
+            !addComma_13 && (addComma_13 = true) || (json += JSON_STR_COMMA)
+            json += "\"outbox\":"
+            json += asNumber(value_outbox_25)
+          }
+
+          const value_claimLatency_26 = obj["claimLatency"]
+          if (value_claimLatency_26 !== undefined) {
+            !addComma_13 && (addComma_13 = true) || (json += JSON_STR_COMMA)
+            json += "\"claimLatency\":"
+            json += anonymous9(value_claimLatency_26)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "at" || key === "queues" || key === "ended" || key === "outbox" || key === "claimLatency" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_13 && (addComma_13 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous4 (obj) {
+      // #/properties/samples
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/samples' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous5(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous5(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_now_1 = obj["now"]
+          if (value_now_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"now\":"
+            json += anonymous1(value_now_1)
+          }
+
+          const value_intervalSeconds_10 = obj["intervalSeconds"]
+          if (value_intervalSeconds_10 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"intervalSeconds\":"
+            json += asNumber(value_intervalSeconds_10)
+          }
+
+          const value_changes_11 = obj["changes"]
+          if (value_changes_11 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"changes\":"
+            json += asNumber(value_changes_11)
+          }
+
+          const value_samples_12 = obj["samples"]
+          if (value_samples_12 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"samples\":"
+            json += anonymous4(value_samples_12)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "now" || key === "intervalSeconds" || key === "changes" || key === "samples" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const getQueueOverview_401_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const getQueueOverview_403_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const listRecentJobs_200_application_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+    function anonymous3 (obj) {
+      // #/properties/jobs/items/properties/tags
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/jobs/items/properties/tags' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #/properties/jobs/items/properties/input
+      function anonymous4 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_10 = false
+
+    for (const key of Object.keys(obj)) {
+      if (
+        
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_10 && (addComma_10 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #/properties/jobs/items/properties/error/properties/cause
+      function anonymous6 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_23 = false
+
+          const value_type_24 = obj["type"]
+          if (value_type_24 !== undefined) {
+            !addComma_23 && (addComma_23 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_24 !== 'string') {
+          if (value_type_24 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_24 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_24.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_24 instanceof RegExp) {
+            json += asString(value_type_24.source)
+          } else {
+            json += asString(value_type_24.toString())
+          }
+        } else {
+          json += asString(value_type_24)
+        }
+        
+          }
+
+          const value_title_25 = obj["title"]
+          if (value_title_25 !== undefined) {
+            !addComma_23 && (addComma_23 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_25 !== 'string') {
+          if (value_title_25 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_25 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_25.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_25 instanceof RegExp) {
+            json += asString(value_title_25.source)
+          } else {
+            json += asString(value_title_25.toString())
+          }
+        } else {
+          json += asString(value_title_25)
+        }
+        
+          }
+
+          const value_detail_26 = obj["detail"]
+          if (value_detail_26 !== undefined) {
+            !addComma_23 && (addComma_23 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_26 !== 'string') {
+          if (value_detail_26 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_26 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_26.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_26 instanceof RegExp) {
+            json += asString(value_detail_26.source)
+          } else {
+            json += asString(value_detail_26.toString())
+          }
+        } else {
+          json += asString(value_detail_26)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_23 && (addComma_23 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #/properties/jobs/items/properties/error
+      function anonymous5 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_18 = false
+
+          const value_type_19 = obj["type"]
+          if (value_type_19 !== undefined) {
+            !addComma_18 && (addComma_18 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_19 !== 'string') {
+          if (value_type_19 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_19 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_19.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_19 instanceof RegExp) {
+            json += asString(value_type_19.source)
+          } else {
+            json += asString(value_type_19.toString())
+          }
+        } else {
+          json += asString(value_type_19)
+        }
+        
+          }
+
+          const value_title_20 = obj["title"]
+          if (value_title_20 !== undefined) {
+            !addComma_18 && (addComma_18 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_20 !== 'string') {
+          if (value_title_20 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_20 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_20.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_20 instanceof RegExp) {
+            json += asString(value_title_20.source)
+          } else {
+            json += asString(value_title_20.toString())
+          }
+        } else {
+          json += asString(value_title_20)
+        }
+        
+          }
+
+          const value_detail_21 = obj["detail"]
+          if (value_detail_21 !== undefined) {
+            !addComma_18 && (addComma_18 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_21 !== 'string') {
+          if (value_detail_21 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_21 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_21.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_21 instanceof RegExp) {
+            json += asString(value_detail_21.source)
+          } else {
+            json += asString(value_detail_21.toString())
+          }
+        } else {
+          json += asString(value_detail_21)
+        }
+        
+          }
+
+          const value_cause_22 = obj["cause"]
+          if (value_cause_22 !== undefined) {
+            !addComma_18 && (addComma_18 = true) || (json += JSON_STR_COMMA)
+            json += "\"cause\":"
+            json += anonymous6(value_cause_22)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "detail" || key === "cause" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_18 && (addComma_18 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #/properties/jobs/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_2 = false
+
+          const value_id_3 = obj["id"]
+          if (value_id_3 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"id\":"
+            
+        if (typeof value_id_3 !== 'string') {
+          if (value_id_3 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_id_3 instanceof Date) {
+            json += JSON_STR_QUOTE + value_id_3.toISOString() + JSON_STR_QUOTE
+          } else if (value_id_3 instanceof RegExp) {
+            json += asString(value_id_3.source)
+          } else {
+            json += asString(value_id_3.toString())
+          }
+        } else {
+          json += asString(value_id_3)
+        }
+        
+          }
+
+          const value_href_4 = obj["href"]
+          if (value_href_4 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"href\":"
+            
+        if (typeof value_href_4 !== 'string') {
+          if (value_href_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_href_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_href_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_href_4 instanceof RegExp) {
+            json += asString(value_href_4.source)
+          } else {
+            json += asString(value_href_4.toString())
+          }
+        } else {
+          json += asString(value_href_4)
+        }
+        
+          }
+
+          const value_status_5 = obj["status"]
+          if (value_status_5 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            
+        if (typeof value_status_5 !== 'string') {
+          if (value_status_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_status_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_status_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_status_5 instanceof RegExp) {
+            json += asString(value_status_5.source)
+          } else {
+            json += asString(value_status_5.toString())
+          }
+        } else {
+          json += asString(value_status_5)
+        }
+        
+          }
+
+          const value_name_6 = obj["name"]
+          if (value_name_6 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"name\":"
+            
+        if (typeof value_name_6 !== 'string') {
+          if (value_name_6 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_name_6 instanceof Date) {
+            json += JSON_STR_QUOTE + value_name_6.toISOString() + JSON_STR_QUOTE
+          } else if (value_name_6 instanceof RegExp) {
+            json += asString(value_name_6.source)
+          } else {
+            json += asString(value_name_6.toString())
+          }
+        } else {
+          json += asString(value_name_6)
+        }
+        
+          }
+
+          const value_priority_7 = obj["priority"]
+          if (value_priority_7 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"priority\":"
+            json += asNumber(value_priority_7)
+          }
+
+          const value_tags_8 = obj["tags"]
+          if (value_tags_8 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"tags\":"
+            json += anonymous3(value_tags_8)
+          }
+
+          const value_input_9 = obj["input"]
+          if (value_input_9 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"input\":"
+            json += anonymous4(value_input_9)
+          }
+
+          const value_attempts_11 = obj["attempts"]
+          if (value_attempts_11 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"attempts\":"
+            json += asNumber(value_attempts_11)
+          }
+
+          const value_maxAttempts_12 = obj["maxAttempts"]
+          if (value_maxAttempts_12 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"maxAttempts\":"
+            json += asNumber(value_maxAttempts_12)
+          }
+
+          const value_start_13 = obj["start"]
+          if (value_start_13 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"start\":"
+            
+        if (typeof value_start_13 !== 'string') {
+          if (value_start_13 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_start_13 instanceof Date) {
+            json += JSON_STR_QUOTE + value_start_13.toISOString() + JSON_STR_QUOTE
+          } else if (value_start_13 instanceof RegExp) {
+            json += asString(value_start_13.source)
+          } else {
+            json += asString(value_start_13.toString())
+          }
+        } else {
+          json += asString(value_start_13)
+        }
+        
+          }
+
+          const value_end_14 = obj["end"]
+          if (value_end_14 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"end\":"
+            
+        if (typeof value_end_14 !== 'string') {
+          if (value_end_14 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_end_14 instanceof Date) {
+            json += JSON_STR_QUOTE + value_end_14.toISOString() + JSON_STR_QUOTE
+          } else if (value_end_14 instanceof RegExp) {
+            json += asString(value_end_14.source)
+          } else {
+            json += asString(value_end_14.toString())
+          }
+        } else {
+          json += asString(value_end_14)
+        }
+        
+          }
+
+          const value_progress_15 = obj["progress"]
+          if (value_progress_15 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"progress\":"
+            json += asNumber(value_progress_15)
+          }
+
+          const value_result_16 = obj["result"]
+          if (value_result_16 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"result\":"
+            json += JSON.stringify(value_result_16)
+          }
+
+          const value_error_17 = obj["error"]
+          if (value_error_17 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"error\":"
+            json += anonymous5(value_error_17)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "end" || key === "progress" || key === "result" || key === "error" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/jobs
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/jobs' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_jobs_1 = obj["jobs"]
+          if (value_jobs_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"jobs\":"
+            json += anonymous1(value_jobs_1)
+          }
+
+          const value_next_27 = obj["next"]
+          if (value_next_27 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"next\":"
+            
+        if (typeof value_next_27 !== 'string') {
+          if (value_next_27 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_next_27 instanceof Date) {
+            json += JSON_STR_QUOTE + value_next_27.toISOString() + JSON_STR_QUOTE
+          } else if (value_next_27 instanceof RegExp) {
+            json += asString(value_next_27.source)
+          } else {
+            json += asString(value_next_27.toString())
+          }
+        } else {
+          json += asString(value_next_27)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "jobs" || key === "next" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const listRecentJobs_400_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const listRecentJobs_401_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const listRecentJobs_403_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const inspectJob_200_application_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+    function anonymous1 (obj) {
+      // #/properties/tags
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/tags' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #/properties/input
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_8 = false
+
+    for (const key of Object.keys(obj)) {
+      if (
+        
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_8 && (addComma_8 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #/properties/error/properties/cause
+      function anonymous4 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_21 = false
+
+          const value_type_22 = obj["type"]
+          if (value_type_22 !== undefined) {
+            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_22 !== 'string') {
+          if (value_type_22 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_22 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_22.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_22 instanceof RegExp) {
+            json += asString(value_type_22.source)
+          } else {
+            json += asString(value_type_22.toString())
+          }
+        } else {
+          json += asString(value_type_22)
+        }
+        
+          }
+
+          const value_title_23 = obj["title"]
+          if (value_title_23 !== undefined) {
+            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_23 !== 'string') {
+          if (value_title_23 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_23 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_23.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_23 instanceof RegExp) {
+            json += asString(value_title_23.source)
+          } else {
+            json += asString(value_title_23.toString())
+          }
+        } else {
+          json += asString(value_title_23)
+        }
+        
+          }
+
+          const value_detail_24 = obj["detail"]
+          if (value_detail_24 !== undefined) {
+            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_24 !== 'string') {
+          if (value_detail_24 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_24 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_24.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_24 instanceof RegExp) {
+            json += asString(value_detail_24.source)
+          } else {
+            json += asString(value_detail_24.toString())
+          }
+        } else {
+          json += asString(value_detail_24)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #/properties/error
+      function anonymous3 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_16 = false
+
+          const value_type_17 = obj["type"]
+          if (value_type_17 !== undefined) {
+            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_17 !== 'string') {
+          if (value_type_17 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_17 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_17.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_17 instanceof RegExp) {
+            json += asString(value_type_17.source)
+          } else {
+            json += asString(value_type_17.toString())
+          }
+        } else {
+          json += asString(value_type_17)
+        }
+        
+          }
+
+          const value_title_18 = obj["title"]
+          if (value_title_18 !== undefined) {
+            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_18 !== 'string') {
+          if (value_title_18 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_18 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_18.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_18 instanceof RegExp) {
+            json += asString(value_title_18.source)
+          } else {
+            json += asString(value_title_18.toString())
+          }
+        } else {
+          json += asString(value_title_18)
+        }
+        
+          }
+
+          const value_detail_19 = obj["detail"]
+          if (value_detail_19 !== undefined) {
+            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_19 !== 'string') {
+          if (value_detail_19 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_19 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_19.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_19 instanceof RegExp) {
+            json += asString(value_detail_19.source)
+          } else {
+            json += asString(value_detail_19.toString())
+          }
+        } else {
+          json += asString(value_detail_19)
+        }
+        
+          }
+
+          const value_cause_20 = obj["cause"]
+          if (value_cause_20 !== undefined) {
+            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+            json += "\"cause\":"
+            json += anonymous4(value_cause_20)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "detail" || key === "cause" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_id_1 = obj["id"]
+          if (value_id_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"id\":"
+            
+        if (typeof value_id_1 !== 'string') {
+          if (value_id_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_id_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_id_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_id_1 instanceof RegExp) {
+            json += asString(value_id_1.source)
+          } else {
+            json += asString(value_id_1.toString())
+          }
+        } else {
+          json += asString(value_id_1)
+        }
+        
+          }
+
+          const value_href_2 = obj["href"]
+          if (value_href_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"href\":"
+            
+        if (typeof value_href_2 !== 'string') {
+          if (value_href_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_href_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_href_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_href_2 instanceof RegExp) {
+            json += asString(value_href_2.source)
+          } else {
+            json += asString(value_href_2.toString())
+          }
+        } else {
+          json += asString(value_href_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            
+        if (typeof value_status_3 !== 'string') {
+          if (value_status_3 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_status_3 instanceof Date) {
+            json += JSON_STR_QUOTE + value_status_3.toISOString() + JSON_STR_QUOTE
+          } else if (value_status_3 instanceof RegExp) {
+            json += asString(value_status_3.source)
+          } else {
+            json += asString(value_status_3.toString())
+          }
+        } else {
+          json += asString(value_status_3)
+        }
+        
+          }
+
+          const value_name_4 = obj["name"]
+          if (value_name_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"name\":"
+            
+        if (typeof value_name_4 !== 'string') {
+          if (value_name_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_name_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_name_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_name_4 instanceof RegExp) {
+            json += asString(value_name_4.source)
+          } else {
+            json += asString(value_name_4.toString())
+          }
+        } else {
+          json += asString(value_name_4)
+        }
+        
+          }
+
+          const value_priority_5 = obj["priority"]
+          if (value_priority_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"priority\":"
+            json += asNumber(value_priority_5)
+          }
+
+          const value_tags_6 = obj["tags"]
+          if (value_tags_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"tags\":"
+            json += anonymous1(value_tags_6)
+          }
+
+          const value_input_7 = obj["input"]
+          if (value_input_7 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"input\":"
+            json += anonymous2(value_input_7)
+          }
+
+          const value_attempts_9 = obj["attempts"]
+          if (value_attempts_9 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"attempts\":"
+            json += asNumber(value_attempts_9)
+          }
+
+          const value_maxAttempts_10 = obj["maxAttempts"]
+          if (value_maxAttempts_10 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"maxAttempts\":"
+            json += asNumber(value_maxAttempts_10)
+          }
+
+          const value_start_11 = obj["start"]
+          if (value_start_11 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"start\":"
+            
+        if (typeof value_start_11 !== 'string') {
+          if (value_start_11 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_start_11 instanceof Date) {
+            json += JSON_STR_QUOTE + value_start_11.toISOString() + JSON_STR_QUOTE
+          } else if (value_start_11 instanceof RegExp) {
+            json += asString(value_start_11.source)
+          } else {
+            json += asString(value_start_11.toString())
+          }
+        } else {
+          json += asString(value_start_11)
+        }
+        
+          }
+
+          const value_end_12 = obj["end"]
+          if (value_end_12 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"end\":"
+            
+        if (typeof value_end_12 !== 'string') {
+          if (value_end_12 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_end_12 instanceof Date) {
+            json += JSON_STR_QUOTE + value_end_12.toISOString() + JSON_STR_QUOTE
+          } else if (value_end_12 instanceof RegExp) {
+            json += asString(value_end_12.source)
+          } else {
+            json += asString(value_end_12.toString())
+          }
+        } else {
+          json += asString(value_end_12)
+        }
+        
+          }
+
+          const value_progress_13 = obj["progress"]
+          if (value_progress_13 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"progress\":"
+            json += asNumber(value_progress_13)
+          }
+
+          const value_result_14 = obj["result"]
+          if (value_result_14 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"result\":"
+            json += JSON.stringify(value_result_14)
+          }
+
+          const value_error_15 = obj["error"]
+          if (value_error_15 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"error\":"
+            json += anonymous3(value_error_15)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "end" || key === "progress" || key === "result" || key === "error" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const inspectJob_401_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const inspectJob_403_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const inspectJob_404_application_problem_json = (() => {
   const module = { exports: {} };
 
   const serializerState = {"mode":"standalone"}

@@ -78,6 +78,107 @@ export type Job = {
   error?: JobError;
 };
 
+/** One transition of a job, recorded by the store in the same statement as the change. */
+export type JobEvent = {
+  /** When it happened (RFC 3339). */
+  at: string;
+  /**
+   * `created` by a client; `claimed` by a worker (an attempt begins); `progress` reported
+   * (at most one event per job every 5 seconds); `lease-expired`: the worker did not
+   * report in time (recorded when the job is claimed again or ends); `retry-scheduled`
+   * after a retryable failure (`runAfter`); `released` by its worker, the attempt not
+   * counted; `succeeded`, `failed`, `cancelled`; the completion push `webhook-delivered`
+   * or `webhook-failed` (given up).
+   */
+  type: "created" | "claimed" | "progress" | "lease-expired" | "retry-scheduled" | "released" | "succeeded" | "failed" | "cancelled" | "webhook-delivered" | "webhook-failed";
+  /**
+   * Who did it: the client that created or cancelled the job, the worker that claimed,
+   * reported or held it. Absent when the service itself did it (deadline, exhausted
+   * attempts) or a backend without a lease.
+   */
+  actor?: string;
+  /** The attempt it belongs to. */
+  attempt?: number;
+  progress?: number;
+  /** The lease a claim took. */
+  leaseSeconds?: number;
+  /** When a scheduled retry may be claimed. */
+  runAfter?: string;
+  /** Why a `failed` job failed. */
+  error?: JobError;
+  /** Where the completion push went. */
+  url?: string;
+  deliveryAttempts?: number;
+  /** The last delivery attempt's error, for `webhook-failed`. */
+  deliveryError?: string;
+};
+
+/** RAML type `jobEventList`. */
+export type JobEventList = {
+  events: JobEvent[];
+  /** URL of the following page; present only when there is more. */
+  next?: string;
+};
+
+/** RAML type `queueCount`. */
+export type QueueCount = {
+  /** Absent for jobs created without a name. */
+  name?: JobName;
+  /** IN PROGRESS jobs no worker holds (queued, in backoff, or whose lease ran out). */
+  waiting: number;
+  /** IN PROGRESS jobs held under an unexpired lease. */
+  running: number;
+};
+
+/** RAML type `endedCounts`. */
+export type EndedCounts = {
+  SUCCESS?: number;
+  FAILED?: number;
+  CANCELLED?: number;
+};
+
+/** RAML type `queueSample`. */
+export type QueueSample = {
+  at: string;
+  queues: QueueCount[];
+  /** Jobs that ended since the previous sample, by status. */
+  ended: EndedCounts;
+  /** Completion pushes not yet delivered. */
+  outbox: number;
+  /**
+   * From creation to first claim, of the jobs claimed through this instance since the
+   * previous sample.
+   */
+  claimLatency?: {
+    count: number;
+    p50Ms: number;
+    p99Ms: number;
+  };
+};
+
+/** RAML type `queueOverview`. */
+export type QueueOverview = {
+  /** The queue at this moment. */
+  now: {
+    at: string;
+    queues: QueueCount[];
+    outbox: number;
+  };
+  /** How often the queue is sampled (QUEUE_SAMPLE_SECONDS). */
+  intervalSeconds: number;
+  /** How many job changes this instance has heard of (pass it back as `seen`). */
+  changes: number;
+  /** The samples of the last hour, oldest first. */
+  samples: QueueSample[];
+};
+
+/** RAML type `jobPage`. */
+export type JobPage = {
+  jobs: Job[];
+  /** URL of the following page; present only when there is more. */
+  next?: string;
+};
+
 /** RAML type `jobRef`. */
 export type JobRef = {
   id: JobId;
@@ -145,6 +246,13 @@ export type Task = {
   leaseSeconds: number;
   /** When the lease ends unless it is extended by a heartbeat. */
   leaseExpiresAt: string;
+  /**
+   * The W3C trace context of the job (from the request that created it, continued by
+   * this claim when the server traces): send it as the `traceparent` header of this
+   * task's updates, and start the work's spans under it, so that one trace spans
+   * create, claim, heartbeats and finish.
+   */
+  traceparent?: string;
 };
 
 /** RAML type `taskList`. */

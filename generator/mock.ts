@@ -48,7 +48,12 @@ function findPattern(model: ApiModel): JobPattern | undefined {
   );
   if (!status) return undefined;
   const cancel = model.operations.find((o) => o.method === "delete" && o.path === status.path);
-  const result = model.operations.find((o) => o.method === "get" && o.uriParams.length === 1 && o.path.startsWith(`${status.path}/`));
+  // The result: a GET below the status resource; the one the 303's Location example points at
+  // when there are several (a job may have /result and /events, say).
+  const below = model.operations.filter((o) => o.method === "get" && o.uriParams.length === 1 && o.path.startsWith(`${status.path}/`));
+  const location = status.responses.find((r) => r.status === 303)?.headers.find((h) => h.name.toLowerCase() === "location")?.examples[0]?.value;
+  const last = (p: string) => p.slice(p.lastIndexOf("/"));
+  const result = (typeof location === "string" && below.find((o) => last(o.path) === last(location))) || below[0];
   const callback = model.operations.find((o) => (o.method === "put" || o.method === "post") && o.uriParams.length === 1 && !o.path.startsWith(create.path));
   return { create, status, collection: create.path, cancel, callback, result };
 }

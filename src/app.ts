@@ -6,11 +6,12 @@ import cors from "cors";
 import { createRouter, HttpProblem, problem, type RouterHandler, type RouterOptions, type SecurityHandlers } from "../generated/index.js";
 import type { Caller } from "./auth/authenticators.js";
 import type { RateLimiter } from "./auth/rate-limit.js";
-import { jobHandlers } from "./handlers.js";
+import { jobHandlers, type HandlerOptions } from "./handlers.js";
 import type { JobService } from "./jobs/service.js";
-import { createPages, SECURITY_HEADERS } from "./pages.js";
+import { createPages, SECURITY_HEADERS, type PagesOptions } from "./pages.js";
 import { StoreUnavailableError } from "./jobs/store.js";
 import type { Logger } from "pino";
+import type { QueueSampler } from "./ops/sampler.js";
 
 export interface AppOptions {
   service: JobService;
@@ -23,8 +24,15 @@ export interface AppOptions {
   security: SecurityHandlers<Caller>;
   /** Per-caller limit on job creation. */
   createLimit?: RateLimiter;
+  /** The queue's samples (GET /admin/queues, the dashboard). */
+  queue: QueueSampler;
+  tracing: HandlerOptions["tracing"];
   router?: Omit<RouterOptions, "security">;
   logger?: Logger;
+  /** Prometheus text for /metrics (see src/ops/metrics.ts). */
+  metrics?: PagesOptions["metrics"];
+  /** Who may read /metrics. */
+  admin?: PagesOptions["admin"];
 }
 
 /** The database being away is the service's temporary state, not a bug: 503, retry soon. */
@@ -40,6 +48,8 @@ export function createRequestListener(opts: AppOptions): (req: IncomingMessage, 
     longPollMaxSeconds: opts.longPollMaxSeconds ?? 30,
     callbacks: opts.callbacks,
     createLimit: opts.createLimit,
+    queue: opts.queue,
+    tracing: opts.tracing,
   });
   const router: RouterHandler = createRouter(handlers, { mapError: mapStoreErrors, ...opts.router, security: opts.security, headers: SECURITY_HEADERS });
   const pages = createPages(opts);

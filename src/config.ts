@@ -42,6 +42,12 @@ export interface Config {
     concurrency: number;
     leaseSeconds: number;
   };
+  /** Prometheus metrics at /metrics (admins only when keys exist); default on. */
+  metrics: boolean;
+  /** How often the queue is sampled for the dashboard and the queue gauges. */
+  queueSampleSeconds: number;
+  /** The OTEL_* variables (OpenTelemetry tracing is on when an OTLP endpoint is among them). */
+  otel: Record<string, string | undefined>;
   /** Completion push: on when a signing secret is configured. */
   webhooks?: {
     secret: string;
@@ -61,6 +67,14 @@ function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
+  const raw = (env[name] ?? "").toLowerCase();
+  if (raw === "") return def;
+  if (["on", "true", "1"].includes(raw)) return true;
+  if (["off", "false", "0"].includes(raw)) return false;
+  throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(env[name])}`);
 }
 
 function num(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -145,5 +159,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     createRatePerSecond: num(env, "CREATE_RATE_PER_SECOND", 0, 0, 1_000_000),
     createRateBurst: int(env, "CREATE_RATE_BURST", Math.max(1, Math.ceil(num(env, "CREATE_RATE_PER_SECOND", 0, 0, 1_000_000))), 1),
     corsOrigins: (env.CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean),
+    metrics: bool(env, "METRICS", true),
+    queueSampleSeconds: int(env, "QUEUE_SAMPLE_SECONDS", 10, 1, 3600),
+    otel: Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith("OTEL_"))),
   };
 }

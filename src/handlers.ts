@@ -1,6 +1,6 @@
 // The job API's handlers: they implement the generated Handlers interface, so the compiler
 // checks every status, header and body here against spec/api.raml.
-import type { Handlers, Job, JobRequest, Problem, Task, TaskUpdated } from "../generated/index.js";
+import type { Handlers, Job, JobEvent, JobRequest, Problem, Task, TaskUpdated } from "../generated/index.js";
 import { basePath } from "../generated/router.js";
 import { IN_PROGRESS, type ConflictType } from "./jobs/machine.js";
 import { InvalidUpdateError, type JobService } from "./jobs/service.js";
@@ -8,6 +8,10 @@ import { maySee, type Caller } from "./auth/authenticators.js";
 import type { RateLimiter } from "./auth/rate-limit.js";
 import { callbackUrlProblem } from "./jobs/webhooks.js";
 import { BadCursorError, type JobRecord } from "./jobs/store.js";
+import { decodeCursor, encodeCursor } from "./jobs/cursor.js";
+import type { JobEvent as StoredEvent } from "./jobs/events.js";
+import type { QueueSample, QueueSampler } from "./ops/sampler.js";
+import type { Tracing } from "./ops/tracing.js";
 
 export interface HandlerOptions {
   /** Seconds a client should wait between polls. */
@@ -18,6 +22,10 @@ export interface HandlerOptions {
   callbacks?: { allowedHosts: string[]; allowPrivate: boolean };
   /** Per-caller limit on job creation; undefined: none. */
   createLimit?: RateLimiter;
+  /** The queue's samples, for GET /admin/queues. */
+  queue: QueueSampler;
+  /** Trace context: what a create keeps with its job, what a claim hands the worker. */
+  tracing: Pick<Tracing, "traceparentOf" | "claimed">;
 }
 
 /** A client sees only its own jobs; an admin, or anyone on a service without keys, sees all. */
@@ -86,7 +94,7 @@ export function toJob(r: JobRecord): Job {
 }
 
 /** A claimed job as the worker gets it. */
-export function toTask(r: JobRecord): Task {
+export function toTask(r: JobRecord, traceparent = r.traceparent): Task {
   const request = requestOf(r);
   const lease = r.lease!;
   return {
@@ -100,7 +108,40 @@ export function toTask(r: JobRecord): Task {
     leaseToken: lease.token,
     leaseSeconds: lease.ms / 1000,
     leaseExpiresAt: new Date(lease.expiresAt).toISOString(),
+    ...(traceparent !== undefined && { traceparent }),
   };
+}
+
+/**
+ * A page of the job list for the list operations: the jobs, and the query string of the
+ * following page (same filters), or the problem with the cursor.
+ */
+async function listPage(
+  service: JobService,
+  query: { limit: number; cursor?: string; status?: JobRecord["status"]; name?: string },
+  scope: { owner?: string; newestFirst?: boolean },
+): Promise<{ jobs: JobRecord[]; next?: string } | { problem: Problem }> {
+  let page;
+  try {
+    page = await service.list({ limit: query.limit, after: query.cursor, status: query.status, name: query.name, ...scope });
+  } catch (e) {
+    if (e instanceof BadCursorError) return { problem: invalid("query/cursor", "is not a cursor this server issued") };
+    throw e;
+  }
+  if (!page.next) return { jobs: page.jobs };
+  const qs = new URLSearchParams({ cursor: page.next, limit: String(query.limit) });
+  if (query.status) qs.set("status", query.status);
+  if (query.name !== undefined) qs.set("name", query.name);
+  return { jobs: page.jobs, next: qs.toString() };
+}
+
+/** A stored event as the spec's jobEvent: times as RFC 3339, the event's own fields alongside. */
+function toEvent(e: StoredEvent): JobEvent {
+  const out = { ...e.data, at: new Date(e.at).toISOString(), type: e.type } as JobEvent;
+  if (e.actor !== undefined) out.actor = e.actor;
+  if (e.attempt !== undefined) out.attempt = e.attempt;
+  if (typeof out.runAfter === "number") out.runAfter = new Date(out.runAfter).toISOString();
+  return out;
 }
 
 export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers<Caller> {
@@ -111,23 +152,55 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
   };
   return {
     async listJobs({ query, auth }) {
-      let page;
-      try {
-        page = await service.list({ limit: query.limit, after: query.cursor, status: query.status, name: query.name, owner: ownerFilter(auth.principal) });
-      } catch (e) {
-        if (e instanceof BadCursorError) return { status: 400, body: invalid("query/cursor", "is not a cursor this server issued") };
-        throw e;
-      }
+      const page = await listPage(service, query, { owner: ownerFilter(auth.principal) });
+      if ("problem" in page) return { status: 400, body: page.problem };
       const body: { tasks: { id: string; href: string }[]; next?: string } = {
         tasks: page.jobs.map((j) => ({ id: j.id, href: jobPath(j.id) })),
       };
-      if (page.next) {
-        const qs = new URLSearchParams({ cursor: page.next, limit: String(query.limit) });
-        if (query.status) qs.set("status", query.status);
-        if (query.name !== undefined) qs.set("name", query.name);
-        body.next = `${basePath}/resources?${qs}`;
-      }
+      if (page.next) body.next = `${basePath}/resources?${page.next}`;
       return { status: 200, body };
+    },
+
+    async listRecentJobs({ query }) {
+      const page = await listPage(service, query, { newestFirst: true });
+      if ("problem" in page) return { status: 400, body: page.problem };
+      const body: { jobs: Job[]; next?: string } = { jobs: page.jobs.map(toJob) };
+      if (page.next) body.next = `${basePath}/admin/jobs?${page.next}`;
+      return { status: 200, body };
+    },
+
+    async inspectJob({ params }) {
+      const job = await service.get(params.id);
+      return job ? { status: 200, body: toJob(job) } : { status: 404, body: notFound(params.id) };
+    },
+
+    async getQueueOverview({ headers, query }, ctx) {
+      const wait = Math.min(preferredWait(headers.prefer) ?? 0, opts.longPollMaxSeconds);
+      if (wait > 0) {
+        const gone = new AbortController();
+        ctx.res.once("close", () => gone.abort());
+        await service.waitForAnyChange(wait * 1000, gone.signal, query.seen);
+      }
+      // Read before the queue, so that a change during the read shows as unseen next time.
+      const changes = service.changes;
+      const now = await opts.queue.now();
+      const iso = (ms: number) => new Date(ms).toISOString();
+      const sample = (s: QueueSample) => ({
+        at: iso(s.at),
+        queues: s.queues,
+        ended: s.ended,
+        outbox: s.outbox,
+        ...(s.claimLatency && { claimLatency: { count: s.claimLatency.count, p50Ms: Math.round(s.claimLatency.p50), p99Ms: Math.round(s.claimLatency.p99) } }),
+      });
+      return {
+        status: 200,
+        body: {
+          now: { at: iso(Date.now()), queues: now.queues, outbox: now.outbox },
+          intervalSeconds: opts.queue.intervalMs / 1000,
+          changes,
+          samples: opts.queue.history().map(sample),
+        },
+      };
     },
 
     async createJob({ body, headers, auth }, ctx) {
@@ -144,7 +217,7 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
         const why = opts.callbacks ? callbackUrlProblem(body.callbackUrl, opts.callbacks) : "completion push is not enabled on this server";
         if (why) return { status: 400, body: invalid("body/callbackUrl", why) };
       }
-      const r = await service.create(body, headers["idempotency-key"], caller.open ? undefined : caller.name);
+      const r = await service.create(body, headers["idempotency-key"], caller.open ? undefined : caller.name, opts.tracing.traceparentOf(ctx.req));
       if (r.kind === "key-conflict") {
         return {
           status: 422,
@@ -186,10 +259,25 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
 
     async cancelJob({ params, auth }) {
       if (ownerFilter(auth.principal) !== undefined && !(await visibleJob(params.id, auth.principal))) return { status: 404, body: notFound(params.id) };
-      const r = await service.cancel(params.id);
+      const r = await service.cancel(params.id, auth.principal.open ? undefined : auth.principal.name);
       if (r.kind === "not-found") return { status: 404, body: notFound(params.id) };
       if (r.kind === "conflict") return { status: 409, body: conflict(r.reason, r.type) };
       return { status: 200, body: toJob(r.job) };
+    },
+
+    async listJobEvents({ params, query, auth }) {
+      if (!(await visibleJob(params.id, auth.principal))) return { status: 404, body: notFound(params.id) };
+      let after = 0;
+      try {
+        if (query.cursor !== undefined) after = decodeCursor(query.cursor);
+      } catch (e) {
+        if (e instanceof BadCursorError) return { status: 400, body: invalid("query/cursor", "is not a cursor this server issued") };
+        throw e;
+      }
+      const page = await service.events(params.id, after, query.limit);
+      const body: { events: JobEvent[]; next?: string } = { events: page.events.map(toEvent) };
+      if (page.next !== undefined) body.next = `${jobPath(params.id)}/events?${new URLSearchParams({ cursor: encodeCursor(page.next), limit: String(query.limit) })}`;
+      return { status: 200, body };
     },
 
     async claimTasks({ body, headers }, ctx) {
@@ -202,7 +290,7 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
         await Promise.all(jobs.map((j) => service.giveBack(j)));
         return { status: 200, body: { tasks: [] } };
       }
-      return { status: 200, body: { tasks: jobs.map(toTask) } };
+      return { status: 200, body: { tasks: jobs.map((j) => toTask(j, opts.tracing.claimed(j, body.worker))) } };
     },
 
     async getJobResult({ params, auth }) {

@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
 import { problem, sendProblem } from "../generated/index.js";
 import type { JobService } from "./jobs/service.js";
 import { requestIdOf } from "./request-id.js";
@@ -17,14 +18,28 @@ export const SECURITY_HEADERS: Record<string, string> = {
 };
 const DOCS_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
 
+// From src/ or from dist/src/: the project root is above either.
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.basename(path.dirname(here)) === "dist" ? path.resolve(here, "../..") : path.resolve(here, "..");
+
 let docs: Buffer | undefined;
 function docsHtml(): Buffer {
-  // From src/ or from dist/src/: the project root is above either.
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const root = path.basename(path.dirname(here)) === "dist" ? path.resolve(here, "../..") : path.resolve(here, "..");
   docs ??= readFileSync(path.join(root, "generated/docs/index.html"));
   return docs;
 }
+
+/** The dashboard's files (src/dashboard, and uPlot from its package), read once on first use. */
+const DASHBOARD_FILES: Record<string, [file: string, type: string]> = {
+  "/dashboard": ["src/dashboard/index.html", "text/html; charset=utf-8"],
+  "/dashboard/dashboard.js": ["src/dashboard/dashboard.js", "text/javascript; charset=utf-8"],
+  "/dashboard/dashboard.css": ["src/dashboard/dashboard.css", "text/css; charset=utf-8"],
+  "/dashboard/uPlot.iife.min.js": ["uplot/dist/uPlot.iife.min.js", "text/javascript; charset=utf-8"],
+  "/dashboard/uPlot.min.css": ["uplot/dist/uPlot.min.css", "text/css; charset=utf-8"],
+};
+const dashboardFiles = new Map<string, Buffer>();
+const require = createRequire(import.meta.url);
+// Scripts and styles from this origin only; the page talks to the API of this origin only.
+const DASHBOARD_CSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'none'; base-uri 'none'";
 
 function send(req: IncomingMessage, res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void {
   res.writeHead(status, { ...SECURITY_HEADERS, ...headers, "Content-Type": type, "Content-Length": Buffer.byteLength(body) });
@@ -33,8 +48,17 @@ function send(req: IncomingMessage, res: ServerResponse, status: number, type: s
 
 export type PagesHandler = (req: IncomingMessage, res: ServerResponse, error?: unknown) => void;
 
+export interface PagesOptions {
+  service: JobService;
+  logger?: Logger;
+  /** Prometheus text for /metrics; absent: no /metrics. */
+  metrics?: () => Promise<{ type: string; body: string }>;
+  /** Who may read /metrics (from the Authorization header): 200, or the status to answer. */
+  admin?: (authorization: string | string[] | undefined) => 200 | 401 | 403;
+}
+
 /** Serves what the router handed on; `error` is what the router could not handle (a 500). */
-export function createPages(opts: { service: JobService; logger?: Logger }): PagesHandler {
+export function createPages(opts: PagesOptions): PagesHandler {
   return (req, res, error) => {
     if (error !== undefined) {
       opts.logger?.error({ reqId: requestIdOf(req), err: error }, "unhandled error");
@@ -52,6 +76,26 @@ export function createPages(opts: { service: JobService; logger?: Logger }): Pag
         () => send(req, res, 200, "application/json; charset=utf-8", '{"status":"ok"}'),
         () => send(req, res, 503, "application/json; charset=utf-8", '{"status":"unavailable"}'),
       );
+      return;
+    }
+    if (readOnly && page === "/metrics" && opts.metrics) {
+      const allowed = opts.admin?.(req.headers.authorization) ?? 200;
+      if (allowed === 401) return sendProblem(res, problem(401, "/metrics needs an admin's key: Authorization: Bearer <key>"), { ...SECURITY_HEADERS, "WWW-Authenticate": 'Bearer realm="metrics"' });
+      if (allowed === 403) return sendProblem(res, problem(403, "only an admin's key may read /metrics"), SECURITY_HEADERS);
+      opts.metrics().then(
+        (m) => send(req, res, 200, m.type, m.body, { "Cache-Control": "no-store" }),
+        (err) => {
+          opts.logger?.error({ reqId: requestIdOf(req), err }, "metrics failed");
+          sendProblem(res, problem(503, "metrics are unavailable (the job store does not answer)"), SECURITY_HEADERS);
+        },
+      );
+      return;
+    }
+    const asset = readOnly ? DASHBOARD_FILES[page] : undefined;
+    if (asset) {
+      let body = dashboardFiles.get(page);
+      if (!body) dashboardFiles.set(page, (body = readFileSync(asset[0].startsWith("uplot/") ? require.resolve(asset[0]) : path.join(root, asset[0]))));
+      send(req, res, 200, asset[1], body, { "Content-Security-Policy": DASHBOARD_CSP, "Cache-Control": "no-cache" });
       return;
     }
     // The API reference rendered from the spec by ramlgen (generated/docs/index.html).

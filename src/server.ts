@@ -16,7 +16,10 @@ import { Dispatcher } from "./jobs/dispatch.js";
 import type { JobStore } from "./jobs/store.js";
 import { openStore } from "./stores.js";
 import { unwatchFile, watchFile } from "node:fs";
-import { authenticators } from "./auth/authenticators.js";
+import { adminCheck, authenticators } from "./auth/authenticators.js";
+import { Metrics } from "./ops/metrics.js";
+import { QueueSampler } from "./ops/sampler.js";
+import { startTracing, validTraceparent } from "./ops/tracing.js";
 import { KeyRing } from "./auth/keys.js";
 import { RateLimiter } from "./auth/rate-limit.js";
 import { assignRequestId, requestIdOf } from "./request-id.js";
@@ -129,7 +132,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   };
   if (keys) watchFile(keys.file, { interval: 1000 }, (now, before) => now.mtimeMs !== before.mtimeMs && reloadKeys());
   const store = opts.store ?? (await openStore(config, (err) => logger.warn({ err }, "idle database connection lost")));
+  const sampler = new QueueSampler(store, opts.clock ?? systemClock, config.queueSampleSeconds * 1000);
+  const metrics = config.metrics ? new Metrics({ store, sampler }) : undefined;
+  const tracing = await startTracing(config.otel);
+  if (tracing) logger.info("OpenTelemetry tracing on (OTLP)");
   const service = new JobService(store, {
+    observer: metrics,
     clock: opts.clock ?? systemClock,
     deadlineMs: config.deadlineSeconds * 1000,
     retentionMs: config.retentionSeconds * 1000,
@@ -145,6 +153,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     longPollMaxSeconds: config.longPollMaxSeconds,
     callbacks: config.webhooks,
     logger,
+    metrics: metrics && (() => metrics.render()),
+    queue: sampler,
+    tracing: tracing ?? { traceparentOf: (req) => validTraceparent(req.headers.traceparent), claimed: () => undefined },
+    admin: adminCheck(keys),
     security: authenticators(keys, logger),
     createLimit: config.createRatePerSecond > 0 ? new RateLimiter(config.createRatePerSecond, config.createRateBurst) : undefined,
     router: {
@@ -153,6 +165,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       validateResponses: config.validateResponses,
       onResponseValidationError: opts.onResponseValidationError ?? ((f, req) => logger.error({ reqId: requestIdOf(req), failure: f }, "response violates the spec")),
       onError: (err, operation, req) => logger.error({ reqId: requestIdOf(req), err, operation }, "handler failed"),
+      onRoute:
+        metrics && tracing
+          ? (op, req, res) => (metrics.onRoute(op, req, res), tracing.onRoute(op, req, res))
+          : (metrics?.onRoute ?? tracing?.onRoute),
     },
   });
   const limits = {
@@ -188,6 +204,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         clock: opts.clock ?? systemClock,
         logger,
         render: toJob,
+        onDelivery: metrics && ((result) => metrics.deliveries.inc({ kind: "webhook", result })),
       })
     : undefined;
   webhooks?.start();
@@ -201,9 +218,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           clock: opts.clock ?? systemClock,
           logger,
           render: toTask,
+          onDelivery: metrics && ((result) => metrics.deliveries.inc({ kind: "dispatch", result })),
         })
       : undefined;
   dispatcher?.start();
+  sampler.start((err) => logger.warn({ err }, "queue sample failed"));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => resolve());
@@ -221,6 +240,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     close() {
       closing ??= (async () => {
         clearInterval(timer);
+        sampler.stop();
         if (keys) unwatchFile(keys.file);
         await dispatcher?.stop();
         service.stopWaiting();
@@ -231,6 +251,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         await closed;
         clearTimeout(force);
         await store.close();
+        await tracing?.shutdown().catch(() => {});
         clearInterval(flushing);
         try {
           destination?.flushSync();

@@ -178,6 +178,11 @@ export interface RouterOptions {
   security?: Record<string, Authenticator<unknown>>;
   /** Headers on every answer the router writes (security headers, say). */
   headers?: Record<string, string>;
+  /**
+   * Called when a request matches an operation, before anything else is done with it (for
+   * metrics or tracing: `res.on("finish")` then knows the operation and the status).
+   */
+  onRoute?: (operation: string, req: IncomingMessage, res: ServerResponse) => void;
 }
 
 export const PROBLEM_JSON = "application/problem+json";
@@ -391,6 +396,7 @@ export function buildRouter(
       return answerProblem(res, problem(405, `${req.method} is not allowed here; allowed: ${allowed}`), { Allow: allowed });
     }
     const def = found.route.def;
+    options.onRoute?.(def.operation, req, res);
     let params: Record<string, string>;
     try {
       params = paramsOf(found.route, found.values);

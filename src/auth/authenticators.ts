@@ -46,6 +46,21 @@ export function authenticators(keys: KeyRing | undefined, logger: Logger): Secur
   return {
     clientKey: scheme(["client", "admin"], "/resources"),
     workerKey: scheme(["worker", "admin"], "/tasks"),
+    adminKey: scheme(["admin"], "/admin"),
+  };
+}
+
+/**
+ * For pages outside the API (/metrics): whether the request carries an admin's key. Without
+ * keys the service runs open and everyone is admin.
+ */
+export function adminCheck(keys: KeyRing | undefined): (authorization: string | string[] | undefined) => 200 | 401 | 403 {
+  return (authorization) => {
+    if (!keys) return 200;
+    const key = bearerKey(authorization);
+    const caller = key === undefined ? undefined : keys.lookup(key);
+    if (!caller) return 401;
+    return caller.role === "admin" ? 200 : 403;
   };
 }
 

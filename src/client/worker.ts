@@ -122,11 +122,14 @@ export function runWorker(opts: WorkerOptions): RunningWorker {
   const stopRequested = new Promise<void>((r) => claiming.signal.addEventListener("abort", () => r(), { once: true }));
   const running = new Map<string, { abort: AbortController; finished: Promise<void> }>();
 
+  /** A task's updates carry its trace context, so that their server spans join the job's trace. */
+  const traced = (task: Task) => (task.traceparent !== undefined ? { traceparent: task.traceparent } : {});
+
   /** Reports the outcome, retrying through network trouble while the lease may still be ours. */
   const report = async (task: Task, body: TaskUpdate, leaseEnd: () => number): Promise<"ok" | "cancelled" | "lost"> => {
     for (let delay = 200; ; delay = Math.min(delay * 2, 5000)) {
       try {
-        const r = await client.updateTask({ params: { id: task.id }, body, mediaType: "application/json" });
+        const r = await client.updateTask({ params: { id: task.id }, headers: traced(task), body, mediaType: "application/json" });
         if (r.status === 200) return "ok";
         if (r.status === 409) return r.body.type === CANCELLED ? "cancelled" : "lost";
         if (r.status === 404) return "cancelled";
@@ -161,7 +164,7 @@ export function runWorker(opts: WorkerOptions): RunningWorker {
       if (progress !== undefined) body.progress = progress;
       inFlight = (async () => {
         try {
-          const r = await client.updateTask({ params: { id: task.id }, body, mediaType: "application/json" });
+          const r = await client.updateTask({ params: { id: task.id }, headers: traced(task), body, mediaType: "application/json" });
           if (finished) return;
           if (r.status === 200) leaseEnd = sentAt + leaseMs;
           else if (r.status === 409) lose(r.body.type === CANCELLED ? new JobCancelledError(r.body.detail ?? "the job was cancelled") : new LeaseLostError(r.body.detail ?? "the lease was lost"));

@@ -32,6 +32,8 @@ export interface DispatchOptions {
   logger: Logger;
   /** The job as the backend gets it (a claimed task). */
   render: (job: JobRecord) => unknown;
+  /** Told of each delivery's outcome (metrics). */
+  onDelivery?: (result: "delivered" | "retry") => void;
 }
 
 export class Dispatcher {
@@ -83,9 +85,11 @@ export class Dispatcher {
     const error = await postSigned(this.opts.url, { id, body: JSON.stringify(this.opts.render(job)) }, this.opts);
     if (error === undefined) {
       this.failures.delete(job.id);
+      this.opts.onDelivery?.("delivered");
       this.opts.logger.info({ job: job.id, attempt: job.attempts, delivery: id }, "job dispatched");
       return;
     }
+    this.opts.onDelivery?.("retry");
     const failures = this.failures.get(job.id) ?? 0;
     // Jobs cancelled while undeliverable leave entries behind: keep the map bounded.
     if (this.failures.size >= 10_000) this.failures.clear();

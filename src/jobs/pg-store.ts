@@ -3,7 +3,7 @@
 // counter, so `seq` order is commit order and pagination never skips a job that commits late;
 // idempotency keys are unique in the table; the schema is migrated under an advisory lock.
 import pg from "pg";
-import { IN_PROGRESS, type Fence } from "./machine.js";
+import { IN_PROGRESS, type Fence, type TerminalStatus } from "./machine.js";
 import {
   DEFAULT_MAX_ATTEMPTS,
   StoreUnavailableError,
@@ -18,11 +18,13 @@ import {
   type JobStore,
   type ListQuery,
   type NewJob,
+  type QueueStats,
   type TransitionResult,
 } from "./store.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { fenceSql, newRecord, OWNER_MIGRATION_SQL, toRecord, WORKER_INDEXES_SQL, type JobRow } from "./row.js";
 import { ChangeFeed } from "./changes.js";
+import { PG_EVENTS_MIGRATION, toEvent, type JobEventPage, type JobEventRow } from "./events.js";
 
 const CHANNEL = "job_changed";
 /** Payload: `name/id` (name "" for none). Sent when a job is created or given back. */
@@ -83,6 +85,8 @@ export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
    ${WORKER_INDEXES_SQL}`,
   // 4: owners (as in the SQLite store).
   () => OWNER_MIGRATION_SQL,
+  // 5: each job's history (events.ts).
+  () => PG_EVENTS_MIGRATION,
 ];
 
 // Writes the outbox row of every ended job that has a callback, in the statement that ends it.
@@ -99,16 +103,16 @@ export const PG_SCHEMA_VERSION = MIGRATIONS.length;
  */
 export function claimSql(byName: boolean): string {
   return `WITH c AS (
-     SELECT id, priority, seq FROM jobs
+     SELECT id, priority, seq, lease_token IS NOT NULL AND lease_expires_ms > 0 AS expired FROM jobs
      WHERE status = '${IN_PROGRESS}' AND lease_expires_ms <= $1 AND run_after_ms <= $1
        AND attempts < max_attempts AND deadline_ms > $1${byName ? " AND name = ANY($7::text[])" : ""}
      ORDER BY priority DESC, seq LIMIT $2
      FOR UPDATE SKIP LOCKED),
-   picked AS (SELECT id, row_number() OVER (ORDER BY priority DESC, seq) AS n FROM c)
+   picked AS (SELECT id, expired, row_number() OVER (ORDER BY priority DESC, seq) AS n FROM c)
    UPDATE jobs j SET attempts = j.attempts + 1, lease_token = ($3::text[])[picked.n],
-     lease_expires_ms = $4, lease_ms = $5, worker = $6
+     lease_expires_ms = $4, lease_ms = $5, worker = $6, touched_ms = $1, claimed_ms = $1
    FROM picked WHERE j.id = picked.id
-   RETURNING j.*`;
+   RETURNING j.*, picked.expired AS previous_lease_expired`;
 }
 
 type Row = JobRow;
@@ -261,13 +265,13 @@ export class PgJobStore implements JobStore {
     const col = <T>(f: (j: NewJob) => T) => jobs.map(f);
     const inserted = await this.q<{ id: string }>(
       `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $12::text[])
-           WITH ORDINALITY AS t(id, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, ord)),
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $12::text[], $13::bigint[], $14::text[])
+           WITH ORDINALITY AS t(id, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent, ord)),
        next AS (UPDATE job_seq SET value = value + $11 RETURNING value),
        ins AS (
-         INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner)
+         INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent)
          SELECT next.value - $11 + input.ord, input.id, '${IN_PROGRESS}', input.started_at, input.request, input.deadline_ms, input.idem_key,
-           input.idem_fingerprint, input.callback_url, input.name, input.priority, input.max_attempts, input.owner
+           input.idem_fingerprint, input.callback_url, input.name, input.priority, input.max_attempts, input.owner, input.touched_ms, input.traceparent
          FROM input, next ORDER BY input.ord
          ON CONFLICT (idem_key) DO NOTHING RETURNING id, name)
        SELECT id, pg_notify('${AVAILABLE}', COALESCE(name, '') || '/' || id) FROM ins`,
@@ -284,6 +288,8 @@ export class PgJobStore implements JobStore {
         col((j) => j.maxAttempts ?? DEFAULT_MAX_ATTEMPTS),
         jobs.length,
         col((j) => j.owner ?? null),
+        col((j) => Date.parse(j.start)),
+        col((j) => j.traceparent ?? null),
       ],
     );
     const created = new Set(inserted.rows.map((r) => r.id));
@@ -308,13 +314,13 @@ export class PgJobStore implements JobStore {
 
   list(q: ListQuery): Promise<JobPage> {
     return this.run(async () => {
-      const after = q.after === undefined ? 0 : decodeCursor(q.after);
+      const after = q.after === undefined ? (q.newestFirst ? Number.MAX_SAFE_INTEGER : 0) : decodeCursor(q.after);
       const params: unknown[] = [after, q.limit + 1];
-      let where = "seq > $1";
+      let where = q.newestFirst ? "seq < $1" : "seq > $1";
       if (q.status) where += ` AND status = $${params.push(q.status)}`;
       if (q.name !== undefined) where += ` AND name = $${params.push(q.name)}`;
       if (q.owner !== undefined) where += ` AND owner = $${params.push(q.owner)}`;
-      const rows = (await this.q(`SELECT * FROM jobs WHERE ${where} ORDER BY seq LIMIT $2`, params)).rows;
+      const rows = (await this.q(`SELECT * FROM jobs WHERE ${where} ORDER BY seq${q.newestFirst ? " DESC" : ""} LIMIT $2`, params)).rows;
       const more = rows.length > q.limit;
       const page = rows.slice(0, q.limit);
       return { jobs: page.map(toRecord), next: more ? encodeCursor(Number(page[page.length - 1].seq)) : undefined };
@@ -352,11 +358,12 @@ export class PgJobStore implements JobStore {
         p.to === "SUCCESS",
         p.to === "SUCCESS" && p.result !== undefined ? JSON.stringify(p.result) : null,
         p.error ? JSON.stringify(p.error) : null,
+        p.by ?? null,
       ];
       const cond = fenceSql(fence, (_name, value) => `$${all.push(value)}`);
       const row = await this.one(
         `WITH ended AS (
-           UPDATE jobs SET status = $2, ended_at = $3, ended_ms = $4, progress = COALESCE($5, progress),
+           UPDATE jobs SET status = $2, ended_at = $3, ended_ms = $4, touched_ms = $4, ended_by = $9, progress = COALESCE($5, progress),
              has_result = $6, result = $7, error = $8
            WHERE id = $1 AND status = '${IN_PROGRESS}'${cond} RETURNING *), ${OUTBOX}
          SELECT *, pg_notify('${CHANNEL}', id) FROM ended`,
@@ -366,11 +373,11 @@ export class PgJobStore implements JobStore {
     });
   }
 
-  progress(id: string, progress: number | undefined, fence: Fence): Promise<TransitionResult> {
+  progress(id: string, progress: number | undefined, fence: Fence, now: number): Promise<TransitionResult> {
     return this.run(async () => {
       // Under a lease, a heartbeat: the lease is extended by its length from now.
-      const set = fence.kind === "lease" ? `progress = COALESCE($2, progress), lease_expires_ms = $3::bigint + lease_ms` : "progress = COALESCE($2, progress)";
-      const params = fence.kind === "lease" ? [progress ?? null, fence.now] : [progress ?? null];
+      const set = fence.kind === "lease" ? `progress = COALESCE($2, progress), lease_expires_ms = $3::bigint + lease_ms, touched_ms = $3` : "progress = COALESCE($2, progress), touched_ms = $3";
+      const params = [progress ?? null, fence.kind === "lease" ? fence.now : now];
       const row = await this.cas(id, set, params, fence);
       return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
     });
@@ -378,7 +385,7 @@ export class PgJobStore implements JobStore {
 
   requeue(id: string, r: Requeue, fence: Fence & { kind: "lease" }): Promise<TransitionResult> {
     return this.run(async () => {
-      const row = await this.cas(id, "lease_expires_ms = 0, run_after_ms = $2, attempts = attempts - $3", [r.runAfter, r.uncount ? 1 : 0], fence, `, pg_notify('${AVAILABLE}', COALESCE(name, '') || '/' || id)`);
+      const row = await this.cas(id, "lease_expires_ms = 0, run_after_ms = $2, attempts = attempts - $3, touched_ms = $4", [r.runAfter, r.uncount ? 1 : 0, fence.now], fence, `, pg_notify('${AVAILABLE}', COALESCE(name, '') || '/' || id)`);
       return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
     });
   }
@@ -403,12 +410,38 @@ export class PgJobStore implements JobStore {
       // Row locks make concurrent sweepers from several instances expire each job once.
       const r = await this.q(
         `WITH ended AS (
-           UPDATE jobs SET status = 'FAILED', ended_at = $2, ended_ms = $1, error = $3
+           UPDATE jobs SET status = 'FAILED', ended_at = $2, ended_ms = $1, touched_ms = $1, error = $3
            WHERE status = '${IN_PROGRESS}' AND deadline_ms <= $1 RETURNING *), ${OUTBOX}
          SELECT pg_notify('${CHANNEL}', id) FROM ended`,
         [now, end, JSON.stringify(error)],
       );
       return r.rowCount ?? 0;
+    });
+  }
+
+  stats(now: number, since: number): Promise<QueueStats> {
+    return this.run(async () => {
+      const r = await this.q<{ kind: string; name: string | null; a: number; b: number }>(
+        `(SELECT 'q' AS kind, name, count(*) FILTER (WHERE lease_expires_ms > $1)::int AS a, count(*)::int AS b FROM jobs WHERE status = '${IN_PROGRESS}' GROUP BY name ORDER BY name)
+         UNION ALL (SELECT 'e', status, count(*)::int, 0 FROM jobs WHERE ended_ms > $2 GROUP BY status)
+         UNION ALL (SELECT 'o', NULL, count(*)::int, 0 FROM deliveries WHERE status = 'pending')`,
+        [now, since],
+      );
+      const stats: QueueStats = { queues: [], ended: {}, outbox: 0 };
+      for (const x of r.rows) {
+        if (x.kind === "q") stats.queues.push({ ...(x.name === null ? {} : { name: x.name }), running: x.a, waiting: x.b - x.a });
+        else if (x.kind === "e") stats.ended[x.name as TerminalStatus] = x.a;
+        else stats.outbox = x.a;
+      }
+      return stats;
+    });
+  }
+
+  events(jobId: string, after: number, limit: number): Promise<JobEventPage> {
+    return this.run(async () => {
+      const rows = (await this.q<JobEventRow>("SELECT * FROM job_events WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3", [jobId, after, limit + 1])).rows;
+      const page = rows.slice(0, limit).map(toEvent);
+      return rows.length > limit ? { events: page, next: page[page.length - 1].seq } : { events: page };
     });
   }
 
@@ -493,6 +526,10 @@ export class PgJobStore implements JobStore {
   }
 
   private closed = false;
+
+  connections(): { total: number; idle: number; waiting: number } {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
+  }
 
   ping(): Promise<void> {
     return this.run(async () => {

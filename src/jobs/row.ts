@@ -38,6 +38,10 @@ export interface JobRow {
   lease_ms: number;
   worker: string | null;
   owner: string | null;
+  claimed_ms?: number | string;
+  traceparent?: string | null;
+  /** Only in a claim's answer: the previous lease had run out. */
+  previous_lease_expired?: number | boolean;
 }
 
 export function toRecord(r: JobRow): JobRecord {
@@ -55,7 +59,9 @@ export function toRecord(r: JobRow): JobRecord {
   };
   if (r.name !== null) job.name = r.name;
   if (r.owner !== null) job.owner = r.owner;
-  if (r.lease_token !== null) job.lease = { token: r.lease_token, expiresAt: Number(r.lease_expires_ms), ms: r.lease_ms, worker: r.worker ?? "" };
+  if (r.traceparent) job.traceparent = r.traceparent;
+  if (r.lease_token !== null) job.lease = { token: r.lease_token, expiresAt: Number(r.lease_expires_ms), ms: r.lease_ms, worker: r.worker ?? "", claimedAt: Number(r.claimed_ms ?? 0) };
+  if (r.previous_lease_expired) job.previousLeaseExpired = true;
   if (r.progress !== null) job.progress = r.progress;
   if (r.has_result) job.result = r.result === null ? null : JSON.parse(r.result);
   if (r.error !== null) job.error = JSON.parse(r.error) as JobError;
@@ -99,5 +105,6 @@ export function newRecord(job: NewJob): JobRecord {
   };
   if (job.name !== undefined) r.name = job.name;
   if (job.owner !== undefined) r.owner = job.owner;
+  if (job.traceparent !== undefined) r.traceparent = job.traceparent;
   return r;
 }

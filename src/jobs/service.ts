@@ -3,6 +3,7 @@
 // compare-and-set under a fence; deadline expiry and retention.
 import type { JobRequest, TaskUpdate } from "../../generated/types.js";
 import { ClaimWaiters } from "./changes.js";
+import type { JobEventPage } from "./events.js";
 import type { Clock } from "./clock.js";
 import { fingerprint } from "./fingerprint.js";
 import { newJobId, newLeaseToken } from "./ids.js";
@@ -41,6 +42,22 @@ export interface JobServiceOptions {
   retryBackoffMaxMs?: number;
   /** Source of jitter, for tests (default Math.random). */
   random?: () => number;
+  /** Told of what happens here, for metrics (src/metrics.ts). */
+  observer?: JobObserver;
+}
+
+/** What the engine reports as it happens in this process (metrics count it; none of it may throw). */
+export interface JobObserver {
+  created(job: JobRecord): void;
+  /** A job handed out under a new lease; `leaseExpired` if its previous lease had run out. */
+  claimed(job: JobRecord, now: number, leaseExpired: boolean): void;
+  /** A job ended here (by a request, on read, or by the sweeper: `count` of them). */
+  ended(status: JobRecord["status"], job: JobRecord | undefined, now: number, count?: number): void;
+  /** The last allowed lease ran out: the job fails (reported with ended as well). */
+  leaseExhausted(): void;
+  retryScheduled(): void;
+  /** A worker was answered that its job was cancelled. */
+  cancelSeen(): void;
 }
 
 export interface ClaimRequest {
@@ -71,6 +88,7 @@ export class JobService {
   constructor(readonly store: JobStore, private readonly opts: JobServiceOptions) {
     // One job available: one waiting claim is woken to take it (not every waiting worker).
     this.offAvailable = store.onAvailable((name) => this.claims.notify(name));
+    this.offCount = [store.onChange(() => this.changeCount++), store.onAvailable(() => this.changeCount++)];
   }
 
   private iso(ms = this.opts.clock.now()): string {
@@ -81,9 +99,9 @@ export class JobService {
    * Creates a job for `owner` (undefined on a service without keys). An Idempotency-Key is the
    * owner's own: it is stored prefixed with the owner's name (names and keys have no spaces).
    */
-  async create(request: JobRequest | null | undefined, idempotencyKey?: string, owner?: string): Promise<CreateResult> {
+  async create(request: JobRequest | null | undefined, idempotencyKey?: string, owner?: string, traceparent?: string): Promise<CreateResult> {
     const now = this.opts.clock.now();
-    return this.store.create({
+    const r = await this.store.create({
       id: newJobId(),
       request: request ?? null,
       owner,
@@ -93,8 +111,11 @@ export class JobService {
       start: this.iso(now),
       deadlineAt: now + this.opts.deadlineMs,
       callbackUrl: request?.callbackUrl,
+      traceparent,
       idempotency: idempotencyKey ? { key: owner === undefined ? idempotencyKey : `${owner} ${idempotencyKey}`, fingerprint: fingerprint(request ?? null) } : undefined,
     });
+    if (r.kind === "created") this.opts.observer?.created(r.job);
+    return r;
   }
 
   /**
@@ -116,11 +137,22 @@ export class JobService {
   /** Fails a job past its deadline or whose last allowed lease has expired; undefined if it is neither. */
   private overdue(job: JobRecord, now: number): Promise<TransitionResult> | undefined {
     if (job.status !== IN_PROGRESS) return undefined;
-    if (job.deadlineAt <= now) return this.store.end(job.id, { to: "FAILED", end: this.iso(now), error: deadlineError() }, { kind: "none" });
+    if (job.deadlineAt <= now) return this.store.end(job.id, { to: "FAILED", end: this.iso(now), error: deadlineError() }, { kind: "none" }).then((r) => this.observeEnd(r, now));
     // Lapsed: the last allowed lease has run out; no claim hands out a job without attempts
     // left, so nobody can take it meanwhile.
-    if (exhaustedAt(job, now)) return this.store.end(job.id, { to: "FAILED", end: this.iso(now), error: leaseExpiredError(job) }, { kind: "lapsed", now });
+    if (exhaustedAt(job, now)) {
+      return this.store.end(job.id, { to: "FAILED", end: this.iso(now), error: leaseExpiredError(job) }, { kind: "lapsed", now }).then((r) => {
+        if (r.kind === "applied") this.opts.observer?.leaseExhausted();
+        return this.observeEnd(r, now);
+      });
+    }
     return undefined;
+  }
+
+  /** Reports a job that this change ended. */
+  private observeEnd<T extends TransitionResult>(r: T, now: number): T {
+    if (r.kind === "applied" && r.job.status !== IN_PROGRESS) this.opts.observer?.ended(r.job.status, r.job, now);
+    return r;
   }
 
   list(q: ListQuery): Promise<JobPage> {
@@ -138,13 +170,15 @@ export class JobService {
       // Registered before looking, so a job that arrives meanwhile is not missed.
       const waiter = waitMs > 0 ? this.claims.add(req.names) : undefined;
       try {
+        const now = this.opts.clock.now();
         const jobs = await this.store.claim({
-          now: this.opts.clock.now(),
+          now,
           worker: req.worker,
           names: req.names,
           tokens: Array.from({ length: req.max }, newLeaseToken),
           leaseMs: req.leaseSeconds * 1000,
         });
+        if (this.opts.observer) for (const j of jobs) this.opts.observer.claimed(j, now, j.previousLeaseExpired === true);
         const left = until - Date.now();
         if (!waiter || jobs.length || left <= 0 || signal?.aborted || this.stopped) return jobs;
         await waiter.wait(Math.min(left, CLAIM_RECHECK_MS), signal);
@@ -170,8 +204,14 @@ export class JobService {
     setTimeout(() => this.claims.notify(name), Math.max(0, at - this.opts.clock.now())).unref();
   }
 
-  cancel(id: string): Promise<ChangeResult> {
-    return this.transition(id, { kind: "cancel" }, undefined, (fence) => this.store.end(id, { to: "CANCELLED", end: this.iso() }, fence));
+  /** Cancels a job; `by` (the caller) is recorded in its history. */
+  cancel(id: string, by?: string): Promise<ChangeResult> {
+    return this.transition(id, { kind: "cancel" }, undefined, (fence) => this.store.end(id, { to: "CANCELLED", end: this.iso(), by }, fence));
+  }
+
+  /** A job's history, a page at a time (see events.ts). */
+  events(id: string, after: number, limit: number): Promise<JobEventPage> {
+    return this.store.events(id, after, limit);
   }
 
   /** What the backend reports through PUT /tasks/{id}. */
@@ -195,7 +235,7 @@ export class JobService {
       throw new InvalidUpdateError("body/retryable", "only the holder of the job's lease can ask for another attempt: send its leaseToken");
     }
     if (to === undefined) {
-      return this.transition(id, { kind: "progress" }, token, (fence) => this.store.progress(id, u.progress, fence));
+      return this.transition(id, { kind: "progress" }, token, (fence) => this.store.progress(id, u.progress, fence, this.opts.clock.now()));
     }
     const error: JobError | undefined = to === "FAILED" ? reportedError(u.error) : undefined;
     if (u.retryable) {
@@ -208,7 +248,10 @@ export class JobService {
         }
         const retryAt = now + retryDelay(job.attempts, this.opts.retryBackoffMs ?? 1000, this.opts.retryBackoffMaxMs ?? 300_000, this.opts.random);
         return this.store.requeue(id, { runAfter: retryAt, uncount: false }, fence as Fence & { kind: "lease" }).then((r) => {
-          if (r.kind === "applied") this.wakeAt(retryAt, job.name);
+          if (r.kind === "applied") {
+            this.wakeAt(retryAt, job.name);
+            this.opts.observer?.retryScheduled();
+          }
           return { ...r, retryAt };
         });
       }, true);
@@ -239,14 +282,20 @@ export class JobService {
       if (job) {
         const d = decide(job, t, token, this.opts.clock.now());
         if (d.kind === "repeat") return { kind: "ok", job };
-        if (d.kind === "conflict") return { kind: "conflict", job, type: d.type, reason: d.reason };
+        if (d.kind === "conflict") {
+          if (d.type === "cancelled") this.opts.observer?.cancelSeen();
+          return { kind: "conflict", job, type: d.type, reason: d.reason };
+        }
         fence = d.fence;
       } else {
         fence = fenceFor(t, token, this.opts.clock.now());
       }
       if (round === 5) throw new Error(`job ${id} kept changing under a ${t.kind} request`);
       const r = await apply(fence, job);
-      if (r.kind === "applied") return { kind: "ok", job: r.job, retryAt: r.retryAt };
+      if (r.kind === "applied") {
+        this.observeEnd(r, this.opts.clock.now());
+        return { kind: "ok", job: r.job, retryAt: r.retryAt };
+      }
       if (r.kind === "not-found") return r;
       // Missed: judge the request against the job as it is now.
       job = await this.settle(r.job);
@@ -286,18 +335,53 @@ export class JobService {
     }
   }
 
+  /** Job changes (and creations) this instance has heard of, for live views (see waitForAnyChange). */
+  get changes(): number {
+    return this.changeCount;
+  }
+  private changeCount = 0;
+  private readonly offCount: (() => void)[];
+
+  /**
+   * Long-poll for live views: resolves when any job changes, `ms` pass, the signal aborts or
+   * the service stops waiting; at once if `seen` (an earlier `changes`) is out of date.
+   */
+  async waitForAnyChange(ms: number, signal?: AbortSignal, seen?: number): Promise<void> {
+    if (seen !== undefined && seen !== this.changeCount) return;
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    // A job that changes, or one that is created (creations are announced as available).
+    const offChange = this.store.onChange(() => wake());
+    const offAvailable = this.store.onAvailable(() => wake());
+    const off = () => (offChange(), offAvailable());
+    const timer = setTimeout(wake, ms);
+    signal?.addEventListener("abort", wake, { once: true });
+    this.waiting.add(wake);
+    if (this.stopped) wake();
+    try {
+      await woken;
+    } finally {
+      off();
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", wake);
+      this.waiting.delete(wake);
+    }
+  }
+
   /** Answers every waiting long-poll (job polls and claims) at once (on shutdown). */
   stopWaiting(): void {
     this.stopped = true;
     for (const wake of this.waiting) wake();
     this.claims.wakeAll();
     this.offAvailable();
+    for (const off of this.offCount) off();
   }
 
   /** Deadline expiry, exhausted leases and retention; safe to run at any time and from several places. */
   async sweep(): Promise<{ expired: number; exhausted: number; purged: number }> {
     const now = this.opts.clock.now();
     const expired = await this.store.expire(now, this.iso(now), deadlineError());
+    if (expired) this.opts.observer?.ended("FAILED", undefined, now, expired);
     let exhausted = 0;
     for (const id of await this.store.exhausted(now, 1000)) {
       const job = await this.store.get(id);

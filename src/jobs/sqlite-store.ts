@@ -5,8 +5,9 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { IN_PROGRESS, type Fence } from "./machine.js";
+import { IN_PROGRESS, type Fence, type TerminalStatus } from "./machine.js";
 import { ChangeFeed } from "./changes.js";
+import { SQLITE_EVENTS_MIGRATION, toEvent, type JobEventPage, type JobEventRow } from "./events.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { fenceSql, newRecord, OWNER_MIGRATION_SQL, toRecord, WORKER_INDEXES_SQL, type JobRow } from "./row.js";
 import {
@@ -22,6 +23,7 @@ import {
   type JobStore,
   type ListQuery,
   type NewJob,
+  type QueueStats,
   type TransitionResult,
 } from "./store.js";
 
@@ -84,6 +86,8 @@ export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
   // 4: owners. A client sees only its own jobs; its Idempotency-Keys are stored prefixed with
   // its name, so that the existing unique index scopes them per client.
   () => OWNER_MIGRATION_SQL,
+  // 5: each job's history (events.ts).
+  () => SQLITE_EVENTS_MIGRATION,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -101,10 +105,12 @@ export interface SqliteOptions {
 // attempts left. Ordered as the queue indexes are, so that the walk stops at the limit.
 const CLAIMABLE = `status = '${IN_PROGRESS}' AND lease_expires_ms <= @now AND run_after_ms <= @now
   AND attempts < max_attempts AND deadline_ms > @now`;
+/** Whether a claimable job's previous lease ran out (rather than was given back, or never was). */
+const LEASE_RAN_OUT = "lease_token IS NOT NULL AND lease_expires_ms > 0 AS expired";
 /** The claim's selection, without and with a names filter (exported for the query-plan test). */
 export const CLAIM_SELECT = {
-  any: `SELECT id FROM jobs WHERE ${CLAIMABLE} ORDER BY priority DESC, seq LIMIT @max`,
-  byName: `SELECT id FROM jobs WHERE ${CLAIMABLE} AND name IN (SELECT value FROM json_each(@names)) ORDER BY priority DESC, seq LIMIT @max`,
+  any: `SELECT id, ${LEASE_RAN_OUT} FROM jobs WHERE ${CLAIMABLE} ORDER BY priority DESC, seq LIMIT @max`,
+  byName: `SELECT id, ${LEASE_RAN_OUT} FROM jobs WHERE ${CLAIMABLE} AND name IN (SELECT value FROM json_each(@names)) ORDER BY priority DESC, seq LIMIT @max`,
 };
 
 export class SqliteJobStore implements JobStore {
@@ -123,23 +129,29 @@ export class SqliteJobStore implements JobStore {
     this.stmt = {
       // A repeated Idempotency-Key inserts nothing.
       insert: db.prepare(
-        `INSERT INTO jobs (id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner)
-         VALUES (@id, '${IN_PROGRESS}', @start, @request, @deadline, @key, @fingerprint, @callback, @name, @priority, @maxAttempts, @owner)
+        `INSERT INTO jobs (id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent)
+         VALUES (@id, '${IN_PROGRESS}', @start, @request, @deadline, @key, @fingerprint, @callback, @name, @priority, @maxAttempts, @owner, @touched, @traceparent)
          ON CONFLICT (idem_key) DO NOTHING`,
       ),
       byId: db.prepare<[string], Row>("SELECT * FROM jobs WHERE id = ?"),
       byKey: db.prepare<[string], Row>("SELECT * FROM jobs WHERE idem_key = ?"),
-      claimable: db.prepare<{ now: number; max: number }, { id: string }>(CLAIM_SELECT.any),
-      claimableByName: db.prepare<{ now: number; max: number; names: string }, { id: string }>(CLAIM_SELECT.byName),
-      take: db.prepare<{ id: string; token: string; expires: number; ms: number; worker: string }, Row>(
-        `UPDATE jobs SET attempts = attempts + 1, lease_token = @token, lease_expires_ms = @expires, lease_ms = @ms, worker = @worker
+      queues: db.prepare<[number], { name: string | null; running: number; total: number }>(
+        `SELECT name, SUM(lease_expires_ms > ?) AS running, COUNT(*) AS total FROM jobs WHERE status = '${IN_PROGRESS}' GROUP BY name ORDER BY name`,
+      ),
+      endedSince: db.prepare<[number], { status: TerminalStatus; n: number }>("SELECT status, COUNT(*) AS n FROM jobs WHERE ended_ms > ? GROUP BY status"),
+      outbox: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'"),
+      events: db.prepare<[string, number, number], JobEventRow>("SELECT * FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?"),
+      claimable: db.prepare<{ now: number; max: number }, { id: string; expired: number }>(CLAIM_SELECT.any),
+      claimableByName: db.prepare<{ now: number; max: number; names: string }, { id: string; expired: number }>(CLAIM_SELECT.byName),
+      take: db.prepare<{ id: string; token: string; expires: number; ms: number; worker: string; now: number }, Row>(
+        `UPDATE jobs SET attempts = attempts + 1, lease_token = @token, lease_expires_ms = @expires, lease_ms = @ms, worker = @worker, touched_ms = @now, claimed_ms = @now
          WHERE id = @id RETURNING *`,
       ),
       exhausted: db.prepare<[number, number], { id: string }>(
         `SELECT id FROM jobs WHERE status = '${IN_PROGRESS}' AND lease_expires_ms > 0 AND lease_expires_ms <= ? AND attempts >= max_attempts LIMIT ?`,
       ),
       expire: db.prepare<Record<string, unknown>, { id: string; callback_url: string | null }>(
-        `UPDATE jobs SET status = 'FAILED', ended_at = @end, ended_ms = @now, error = @error
+        `UPDATE jobs SET status = 'FAILED', ended_at = @end, ended_ms = @now, touched_ms = @now, error = @error
          WHERE status = '${IN_PROGRESS}' AND deadline_ms <= @now RETURNING id, callback_url`,
       ),
       purge: db.prepare("DELETE FROM jobs WHERE ended_ms IS NOT NULL AND ended_ms <= ?"),
@@ -166,7 +178,10 @@ export class SqliteJobStore implements JobStore {
     this.claimTx = db.transaction((q: ClaimQuery) => {
       const max = q.tokens.length;
       const ids = q.names ? this.stmt.claimableByName.all({ now: q.now, max, names: JSON.stringify(q.names) }) : this.stmt.claimable.all({ now: q.now, max });
-      return ids.map(({ id }, i) => this.stmt.take.get({ id, token: q.tokens[i], expires: q.now + q.leaseMs, ms: q.leaseMs, worker: q.worker })!);
+      return ids.map(({ id, expired }, i) => ({
+        ...this.stmt.take.get({ id, token: q.tokens[i], expires: q.now + q.leaseMs, ms: q.leaseMs, worker: q.worker, now: q.now })!,
+        previous_lease_expired: expired,
+      }));
     });
     this.expireTx = db.transaction((params: Record<string, unknown>, now: number) => {
       const rows = this.stmt.expire.all(params);
@@ -240,6 +255,8 @@ export class SqliteJobStore implements JobStore {
       priority: job.priority ?? 0,
       maxAttempts: job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
       owner: job.owner ?? null,
+      touched: Date.parse(job.start),
+      traceparent: job.traceparent ?? null,
     });
     if (changes === 1) {
       this.available.publish(job.name);
@@ -260,17 +277,17 @@ export class SqliteJobStore implements JobStore {
   private readonly pages = new Map<string, Database.Statement<Record<string, unknown>, Row>>();
 
   async list(q: ListQuery): Promise<JobPage> {
-    const after = q.after === undefined ? 0 : decodeCursor(q.after);
-    const key = `${q.status ? "s" : ""}${q.name !== undefined ? "n" : ""}${q.owner !== undefined ? "o" : ""}`;
+    const after = q.after === undefined ? (q.newestFirst ? Number.MAX_SAFE_INTEGER : 0) : decodeCursor(q.after);
+    const key = `${q.status ? "s" : ""}${q.name !== undefined ? "n" : ""}${q.owner !== undefined ? "o" : ""}${q.newestFirst ? "d" : ""}`;
     let stmt = this.pages.get(key);
     if (!stmt) {
       const where = [
-        "seq > @after",
+        q.newestFirst ? "seq < @after" : "seq > @after",
         ...(q.status ? ["status = @status"] : []),
         ...(q.name !== undefined ? ["name = @name"] : []),
         ...(q.owner !== undefined ? ["owner = @owner"] : []),
       ].join(" AND ");
-      stmt = this.db.prepare<Record<string, unknown>, Row>(`SELECT * FROM jobs WHERE ${where} ORDER BY seq LIMIT @limit`);
+      stmt = this.db.prepare<Record<string, unknown>, Row>(`SELECT * FROM jobs WHERE ${where} ORDER BY seq${q.newestFirst ? " DESC" : ""} LIMIT @limit`);
       this.pages.set(key, stmt);
     }
     const params: Record<string, unknown> = { after, limit: q.limit + 1 };
@@ -291,11 +308,11 @@ export class SqliteJobStore implements JobStore {
   private readonly cas = new Map<string, Database.Statement<Record<string, unknown>, Row>>();
 
   private static readonly CAS_SQL: Record<"end" | "progress" | "heartbeat" | "requeue", string> = {
-    end: `UPDATE jobs SET status = @to, ended_at = @end, ended_ms = @endedMs,
+    end: `UPDATE jobs SET status = @to, ended_at = @end, ended_ms = @endedMs, touched_ms = @endedMs, ended_by = @by,
             progress = COALESCE(@progress, progress), has_result = @hasResult, result = @result, error = @error`,
-    progress: "UPDATE jobs SET progress = COALESCE(@progress, progress)",
-    heartbeat: "UPDATE jobs SET progress = COALESCE(@progress, progress), lease_expires_ms = @now + lease_ms",
-    requeue: "UPDATE jobs SET lease_expires_ms = 0, run_after_ms = @runAfter, attempts = attempts - @uncount",
+    progress: "UPDATE jobs SET progress = COALESCE(@progress, progress), touched_ms = @touched",
+    heartbeat: "UPDATE jobs SET progress = COALESCE(@progress, progress), lease_expires_ms = @now + lease_ms, touched_ms = @now",
+    requeue: "UPDATE jobs SET lease_expires_ms = 0, run_after_ms = @runAfter, attempts = attempts - @uncount, touched_ms = @now",
   };
 
   private fenced(kind: keyof typeof SqliteJobStore.CAS_SQL, fence: Fence, params: Record<string, unknown>): Row | undefined {
@@ -327,13 +344,14 @@ export class SqliteJobStore implements JobStore {
       hasResult: p.to === "SUCCESS" ? 1 : 0,
       result: p.to === "SUCCESS" && p.result !== undefined ? JSON.stringify(p.result) : null,
       error: p.error ? JSON.stringify(p.error) : null,
+      by: p.by ?? null,
     }, endedMs);
     if (row) this.feed.publish(id);
     return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
   }
 
-  async progress(id: string, progress: number | undefined, fence: Fence): Promise<TransitionResult> {
-    const row = this.fenced(fence.kind === "lease" ? "heartbeat" : "progress", fence, { id, progress: progress ?? null });
+  async progress(id: string, progress: number | undefined, fence: Fence, now: number): Promise<TransitionResult> {
+    const row = fence.kind === "lease" ? this.fenced("heartbeat", fence, { id, progress: progress ?? null }) : this.fenced("progress", fence, { id, progress: progress ?? null, touched: now });
     if (row) this.feed.publish(id);
     return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
   }
@@ -361,6 +379,20 @@ export class SqliteJobStore implements JobStore {
     const rows = this.expireTx({ now, end, error: JSON.stringify(error) }, now);
     for (const r of rows) this.feed.publish(r.id);
     return rows.length;
+  }
+
+  async stats(now: number, since: number): Promise<QueueStats> {
+    return this.db.transaction(() => ({
+      queues: this.stmt.queues.all(now).map((q) => ({ ...(q.name === null ? {} : { name: q.name }), running: q.running, waiting: q.total - q.running })),
+      ended: Object.fromEntries(this.stmt.endedSince.all(since).map((r) => [r.status, r.n])),
+      outbox: this.stmt.outbox.get()!.n,
+    }))();
+  }
+
+  async events(jobId: string, after: number, limit: number): Promise<JobEventPage> {
+    const rows = this.stmt.events.all(jobId, after, limit + 1);
+    const page = rows.slice(0, limit).map(toEvent);
+    return rows.length > limit ? { events: page, next: page[page.length - 1].seq } : { events: page };
   }
 
   async purge(before: number): Promise<number> {

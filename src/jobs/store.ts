@@ -1,4 +1,5 @@
 // The JobStore contract. Implementations: sqlite-store.ts (embedded default), pg-store.ts.
+import type { JobEventPage } from "./events.js";
 import type { Fence, JobStatus, TerminalStatus } from "./machine.js";
 
 /** What a worker reports when an attempt fails. */
@@ -25,6 +26,8 @@ export interface Lease {
   ms: number;
   /** Who claimed it. */
   worker: string;
+  /** Epoch ms of the claim (0 for leases taken before this was recorded). */
+  claimedAt: number;
 }
 
 export interface JobRecord {
@@ -49,6 +52,10 @@ export interface JobRecord {
   /** Epoch ms before which the job is not handed out (retry backoff). */
   runAfter: number;
   lease?: Lease;
+  /** W3C trace context of the create (`00-<trace>-<span>-<flags>`), handed to workers. */
+  traceparent?: string;
+  /** Set by a claim when the job's previous lease had run out (rather than been given back). */
+  previousLeaseExpired?: boolean;
   /** Epoch ms after which an IN PROGRESS job is failed. */
   deadlineAt: number;
 }
@@ -65,6 +72,8 @@ export interface NewJob {
   maxAttempts?: number;
   /** Where to push the job when it ends. */
   callbackUrl?: string;
+  /** W3C trace context of the create. */
+  traceparent?: string;
   start: string;
   deadlineAt: number;
   idempotency?: { key: string; fingerprint: string };
@@ -81,6 +90,8 @@ export interface EndPatch {
   progress?: number;
   result?: unknown;
   error?: JobError;
+  /** Who ended it, for its history (the cancelling caller); default: the lease's worker, if it held the job. */
+  by?: string;
 }
 
 export type TransitionResult =
@@ -97,6 +108,8 @@ export interface ListQuery {
   name?: string;
   /** Only this client's jobs. */
   owner?: string;
+  /** Newest first (default oldest first). */
+  newestFirst?: boolean;
 }
 
 export interface ClaimQuery {
@@ -134,6 +147,16 @@ export interface Delivery {
   createdAt: number;
 }
 
+/** What the queue holds now, for metrics and the dashboard. */
+export interface QueueStats {
+  /** IN PROGRESS jobs by name: held under an unexpired lease (running) or not (waiting, in backoff included). */
+  queues: { name?: string; waiting: number; running: number }[];
+  /** Jobs that ended after `since`, by status. */
+  ended: Partial<Record<TerminalStatus, number>>;
+  /** Completion pushes not yet delivered. */
+  outbox: number;
+}
+
 export interface JobStore {
   create(job: NewJob): Promise<CreateResult>;
   get(id: string): Promise<JobRecord | undefined>;
@@ -151,14 +174,21 @@ export interface JobStore {
    * Compare-and-set, while IN PROGRESS and the fence holds: sets progress (when given) and,
    * under a lease fence, extends the lease by its length from the fence's `now`.
    */
-  progress(id: string, progress: number | undefined, fence: Fence): Promise<TransitionResult>;
+  progress(id: string, progress: number | undefined, fence: Fence, now: number): Promise<TransitionResult>;
   /** Compare-and-set under a lease fence: the lease ends and the job waits for another claim. */
   requeue(id: string, r: Requeue, fence: Fence & { kind: "lease" }): Promise<TransitionResult>;
   /** Fails every IN PROGRESS job whose deadline is at or before `now`; returns how many. */
   expire(now: number, end: string, error: JobError): Promise<number>;
   /** Ids of IN PROGRESS jobs whose last allowed attempt's lease has expired (to be failed). */
   exhausted(now: number, limit: number): Promise<string[]>;
-  /** Removes jobs that ended at or before `before` (epoch ms); returns how many. */
+  /**
+   * The queue now (from the partial indexes over IN PROGRESS jobs and over ended times: its
+   * cost grows with the jobs in progress and those ended since `since`, not with the table).
+   */
+  stats(now: number, since: number): Promise<QueueStats>;
+  /** A job's history (events.ts), oldest first, `limit` at a time after event `after` (0: from the start). */
+  events(jobId: string, after: number, limit: number): Promise<JobEventPage>;
+  /** Removes jobs (and their histories) that ended at or before `before` (epoch ms); returns how many. */
   purge(before: number): Promise<number>;
   /**
    * Due deliveries, leased for `leaseMs` so that no other instance sends them meanwhile.
@@ -167,6 +197,8 @@ export interface JobStore {
   claimDeliveries(now: number, leaseMs: number, limit: number): Promise<Delivery[]>;
   /** Records the outcome of an attempt: delivered, retry at `retryAt`, or given up. */
   settleDelivery(id: string, outcome: { kind: "delivered" } | { kind: "retry"; at: number; error: string } | { kind: "failed"; error: string }): Promise<void>;
+  /** The connection pool's use, where the store has one (PostgreSQL). */
+  connections?(): { total: number; idle: number; waiting: number };
   /** Resolves when the store answers; for readiness checks. */
   ping(): Promise<void>;
   /**

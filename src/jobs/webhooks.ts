@@ -25,6 +25,8 @@ export interface WebhookOptions {
   logger: Logger;
   /** The job as the API shows it (the body of the push). */
   render: (job: JobRecord) => unknown;
+  /** Told of each attempt's outcome (metrics). */
+  onDelivery?: (result: "delivered" | "retry" | "failed") => void;
 }
 
 // Loopback, private, link-local, CGNAT, unspecified and unique-local ranges.
@@ -135,15 +137,21 @@ export class WebhookDispatcher {
   }
 
   private async deliver(d: Delivery): Promise<void> {
+    const outcome = await this.attempt(d);
+    this.opts.onDelivery?.(outcome.kind);
+    return this.store.settleDelivery(d.id, outcome);
+  }
+
+  private async attempt(d: Delivery): Promise<Parameters<JobStore["settleDelivery"]>[1]> {
     const job = await this.store.get(d.jobId);
-    if (!job) return this.store.settleDelivery(d.id, { kind: "failed", error: "the job no longer exists" });
+    if (!job) return { kind: "failed", error: "the job no longer exists" };
     let error: string | undefined;
     try {
       const host = new URL(d.url).hostname.replace(/^\[|\]$/g, "");
       // Checked again at delivery: a name may resolve to a private address (DNS rebinding).
       if (!this.opts.allowPrivate) {
         const addrs = isIP(host) ? [{ address: host }] : await lookup(host, { all: true });
-        if (addrs.some((a) => isPrivateAddress(a.address))) return this.store.settleDelivery(d.id, { kind: "failed", error: "target resolves to a private address" });
+        if (addrs.some((a) => isPrivateAddress(a.address))) return { kind: "failed", error: "target resolves to a private address" };
       }
       error = await postSigned(d.url, { id: d.id, body: JSON.stringify(this.opts.render(job)) }, this.opts);
     } catch (e) {
@@ -151,14 +159,14 @@ export class WebhookDispatcher {
     }
     if (error === undefined) {
       this.opts.logger.info({ delivery: d.id, job: d.jobId, attempts: d.attempts + 1 }, "webhook delivered");
-      return this.store.settleDelivery(d.id, { kind: "delivered" });
+      return { kind: "delivered" };
     }
     const now = this.opts.clock.now();
     const at = now + deliveryBackoff(this.opts.backoffMs, d.attempts);
     if (at - d.createdAt > this.opts.maxAgeMs) {
       this.opts.logger.warn({ delivery: d.id, job: d.jobId, error }, "webhook given up");
-      return this.store.settleDelivery(d.id, { kind: "failed", error });
+      return { kind: "failed", error };
     }
-    return this.store.settleDelivery(d.id, { kind: "retry", at, error });
+    return { kind: "retry", at, error };
   }
 }

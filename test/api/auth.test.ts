@@ -7,6 +7,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ApiClient } from "../../generated/index.js";
+import { loadModel } from "../../generator/generate.js";
 import { hashKey } from "../../src/auth/keys.js";
 import { JobAccessError, waitForJob } from "../../src/client/wait-for-job.js";
 import { runWorker } from "../../src/client/worker.js";
@@ -34,8 +35,12 @@ const OPERATIONS = (id: string): [string, string, unknown?][] => [
   ["GET", `/resources/${id}`],
   ["DELETE", `/resources/${id}`],
   ["GET", `/resources/${id}/result`],
+  ["GET", `/resources/${id}/events`],
   ["POST", "/tasks/claim", { worker: "w" }],
   ["PUT", `/tasks/${id}`, { progress: 1 }],
+  ["GET", "/admin/queues"],
+  ["GET", "/admin/jobs"],
+  ["GET", `/admin/jobs/${id}`],
 ];
 
 describe.each(STORE_KINDS)("authentication and roles on %s", (kind) => {
@@ -68,14 +73,23 @@ describe.each(STORE_KINDS)("authentication and roles on %s", (kind) => {
     expect((await call("GET", `${s.url}/resources/${id}`, { headers: as("alice") })).json).toMatchObject({ status: "IN PROGRESS", attempts: 0 });
   });
 
-  it("answers 403 to a key of the wrong role: workers may not use /resources, clients may not use /tasks", async () => {
+  it("covers every operation of the spec", () => {
+    const { model } = loadModel(path.resolve("spec/api.raml"));
+    const listed = OPERATIONS("{id}").map(([m, p]) => `${m} ${p}`).sort();
+    expect(listed).toEqual(model.operations.map((o) => `${o.method.toUpperCase()} ${o.path}`).sort());
+  });
+
+  it("answers 403 to a key of the wrong role: workers may not use /resources, clients may not use /tasks, only admins /admin", async () => {
     const id = await create("alice");
     for (const [method, p, body] of OPERATIONS(id)) {
-      const who = p.startsWith("/tasks") ? "alice" : "wendy";
-      const r = await call(method, `${s.url}${p}`, { body, headers: as(who) });
-      problem(r, 403);
-      expect(r.json.detail).toMatch(p.startsWith("/tasks") ? /client's key may not use \/tasks/ : /worker's key may not use \/resources/);
+      for (const who of p.startsWith("/admin") ? ["alice", "wendy"] : [p.startsWith("/tasks") ? "alice" : "wendy"]) {
+        const r = await call(method, `${s.url}${p}`, { body, headers: as(who) });
+        problem(r, 403);
+        const role = who === "alice" ? "client" : "worker";
+        expect(r.json.detail).toMatch(new RegExp(`${role}'s key may not use /${p.split("/")[1]}`));
+      }
     }
+    expect((await call("GET", `${s.url}/admin/jobs/${id}`, { headers: as("root") })).status).toBe(200);
   });
 
   it("shows a client only its own jobs: another client's are not found, not listed, not cancellable", async () => {

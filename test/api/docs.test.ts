@@ -2,7 +2,7 @@
 // as fetched and as rendered by headless Chromium (Debian's chromium; .ci/run installs it and
 // sets REQUIRE_CHROMIUM, elsewhere the Chromium check is skipped with a message).
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, statSync } from "node:fs";
+import { mkdtempSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -10,14 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../generator/generate.js";
 import { call } from "../helpers/http.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
+import { CHROMIUM_FLAGS, chromiumOrSkip } from "../helpers/chromium.js";
 
 const run = promisify(execFile);
-const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
-if (!CHROMIUM) {
-  if (process.env.REQUIRE_CHROMIUM) throw new Error("REQUIRE_CHROMIUM is set but Chromium is not installed");
-  console.warn("docs Chromium check SKIPPED: Debian's chromium is not installed (apt-get install chromium)");
-}
-export const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const CHROMIUM = chromiumOrSkip("docs Chromium check");
 
 const { model } = loadModel(path.resolve("spec/api.raml"));
 let s: TestServer;

@@ -70,6 +70,10 @@ describe.each(STORE_KINDS)("completion push on %s", (kind) => {
       expect(new Set(hook.got.map((r) => r.headers["webhook-id"])).size).toBe(1);
       await new Promise((r) => setTimeout(r, 500));
       expect(hook.got.length).toBe(3);
+      // The job's history says it was delivered, at the third attempt.
+      const events = (await call("GET", `${s.url}/resources/${id}/events`)).json.events;
+      expect(events.map((e: { type: string }) => e.type)).toEqual(["created", "succeeded", "webhook-delivered"]);
+      expect(events[2]).toMatchObject({ url: hook.url, deliveryAttempts: 3 });
       // Polling still works as the fallback.
       expect((await call("GET", `${s.url}/resources/${id}`)).status).toBe(303);
       expect(s.invalidResponses).toEqual([]);

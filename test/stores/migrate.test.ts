@@ -36,6 +36,8 @@ async function checkMigrated(store: JobStore) {
       ["old-bare", 1, "t2"],
       ["old-low", 1, "t3"],
     ]);
+    // Their history begins with the migration: the claim is its first event.
+    expect((await store.events("old-full", 0, 10)).events.map((e) => [e.type, e.actor, e.attempt])).toEqual([["claimed", "w", 1]]);
   } finally {
     await store.close();
   }

@@ -1,0 +1,160 @@
+// Prometheus metrics (prom-client), one registry per server. Requests are counted by
+// operation and status through the router's onRoute hook; the job engine reports claims,
+// ends, retries and cancels as they happen here (JobObserver); what the queue holds is read
+// from the latest queue sample when scraped. Label values come from the spec (operations,
+// statuses) or from a small fixed set, never from what a caller sends, except job names in
+// the queue gauges, which are bounded by the names that have jobs in progress.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { JobObserver } from "../jobs/service.js";
+import type { JobRecord, JobStore } from "../jobs/store.js";
+import type { QueueSampler } from "./sampler.js";
+
+const OPERATION = Symbol("operation");
+const STARTED = Symbol("started");
+type Observed = ServerResponse & { [OPERATION]?: string; [STARTED]?: number };
+
+/** Seconds; from a fast poll to a long-poll held for its whole wait. */
+const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Seconds; from a waiting worker's long-poll to jobs queued for an hour. */
+const JOB_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+
+export class Metrics implements JobObserver {
+  readonly registry = new Registry();
+  private readonly requests = new Counter({ name: "http_requests_total", help: "API requests answered, by operation and status.", labelNames: ["operation", "status"] as const, registers: [this.registry] });
+  private readonly duration = new Histogram({ name: "http_request_duration_seconds", help: "Time to answer an API request, by operation (long-polls included).", labelNames: ["operation"] as const, buckets: REQUEST_BUCKETS, registers: [this.registry] });
+  private readonly createdTotal = new Counter({ name: "jobs_created_total", help: "Jobs created through this instance.", registers: [this.registry] });
+  private readonly endedTotal = new Counter({ name: "jobs_ended_total", help: "Jobs ended through this instance, by outcome.", labelNames: ["status"] as const, registers: [this.registry] });
+  private readonly claims = new Counter({ name: "jobs_claimed_total", help: "Leases handed out by this instance (each one an attempt).", registers: [this.registry] });
+  private readonly leaseExpiries = new Counter({ name: "jobs_lease_expired_total", help: "Leases that ran out without a report (found by a claim here, or failing the job's last attempt).", registers: [this.registry] });
+  private readonly retries = new Counter({ name: "jobs_retries_total", help: "Retryable failures queued again after backoff.", registers: [this.registry] });
+  private readonly cancelsSeen = new Counter({ name: "jobs_cancels_seen_by_worker_total", help: "Worker updates answered that the job was cancelled (a cancel reaching its worker).", registers: [this.registry] });
+  private readonly createToClaim = new Histogram({ name: "jobs_create_to_claim_seconds", help: "From a job's creation to its first claim.", buckets: JOB_BUCKETS, registers: [this.registry] });
+  private readonly claimToEnd = new Histogram({ name: "jobs_claim_to_end_seconds", help: "From a claim to the end its worker reported.", labelNames: ["status"] as const, buckets: JOB_BUCKETS, registers: [this.registry] });
+  /** Delivery outcomes of completion pushes (webhooks) and of dispatches to a backend. */
+  readonly deliveries = new Counter({ name: "deliveries_total", help: "Outbound deliveries by kind (webhook, dispatch) and result (delivered, retry, failed).", labelNames: ["kind", "result"] as const, registers: [this.registry] });
+
+  // Children by label values, made once: a label lookup per request costs more than the count.
+  private readonly requestChildren = new Map<string, ReturnType<Counter<"operation" | "status">["labels"]>>();
+  private readonly durationChildren = new Map<string, ReturnType<Histogram<"operation">["labels"]>>();
+
+  constructor(opts: { store: JobStore; sampler: QueueSampler }) {
+    collectDefaultMetrics({ register: this.registry });
+    const { store, sampler } = opts;
+    const queue = (name: string, help: string, pick: (q: { waiting: number; running: number }) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["name"] as const,
+        registers: [this.registry],
+        async collect() {
+          this.reset();
+          for (const q of (await sampler.now()).queues) this.set({ name: q.name ?? "" }, pick(q));
+        },
+      });
+    queue("jobs_waiting", "IN PROGRESS jobs no worker holds (queued, in backoff, or whose lease ran out), by job name.", (q) => q.waiting);
+    queue("jobs_running", "IN PROGRESS jobs held under an unexpired lease, by job name.", (q) => q.running);
+    new Gauge({
+      name: "webhook_outbox_pending",
+      help: "Completion pushes written and not yet delivered or given up.",
+      registers: [this.registry],
+      async collect() {
+        this.set((await sampler.now()).outbox);
+      },
+    });
+    if (store.connections) {
+      const connections = store.connections.bind(store);
+      new Gauge({
+        name: "db_pool_connections",
+        help: "Database pool connections by state (total, idle, waiting: callers waiting for one).",
+        labelNames: ["state"] as const,
+        registers: [this.registry],
+        collect() {
+          const c = connections();
+          this.set({ state: "total" }, c.total);
+          this.set({ state: "idle" }, c.idle);
+          this.set({ state: "waiting" }, c.waiting);
+        },
+      });
+    }
+    this.sampler = sampler;
+    // The default metrics include nodejs_eventloop_lag_seconds (one timer sample per
+    // scrape); this is the distribution: p50 and p99 of the delay since the last scrape.
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    new Gauge({
+      name: "event_loop_delay_seconds",
+      help: "Event loop delay since the previous scrape, by quantile.",
+      labelNames: ["quantile"] as const,
+      registers: [this.registry],
+      collect() {
+        this.set({ quantile: "0.5" }, delay.percentile(50) / 1e9);
+        this.set({ quantile: "0.99" }, delay.percentile(99) / 1e9);
+        this.set({ quantile: "1" }, delay.max / 1e9);
+        delay.reset();
+      },
+    });
+  }
+
+  private readonly sampler: QueueSampler;
+
+  /** The router's onRoute hook: the request's operation, counted when its answer is sent. */
+  readonly onRoute = (operation: string, _req: IncomingMessage, res: ServerResponse): void => {
+    (res as Observed)[OPERATION] = operation;
+    (res as Observed)[STARTED] = performance.now();
+    res.once("finish", this.finished);
+  };
+
+  // One shared listener (no closure per request); the response is `this`.
+  private readonly finished = ((m: Metrics) =>
+    function (this: Observed) {
+      const op = this[OPERATION]!;
+      const key = `${op} ${this.statusCode}`;
+      let c = m.requestChildren.get(key);
+      if (!c) m.requestChildren.set(key, (c = m.requests.labels(op, String(this.statusCode))));
+      c.inc();
+      let h = m.durationChildren.get(op);
+      if (!h) m.durationChildren.set(op, (h = m.duration.labels(op)));
+      h.observe((performance.now() - this[STARTED]!) / 1000);
+    })(this);
+
+  created(): void {
+    this.createdTotal.inc();
+  }
+
+  claimed(job: JobRecord, now: number, leaseExpired: boolean): void {
+    this.claims.inc();
+    if (leaseExpired) this.leaseExpiries.inc();
+    if (job.attempts === 1) {
+      const ms = now - Date.parse(job.start);
+      this.createToClaim.observe(ms / 1000);
+      this.sampler.claimed(ms);
+    }
+  }
+
+  ended(status: JobRecord["status"], job: JobRecord | undefined, now: number, count = 1): void {
+    this.endedTotal.inc({ status }, count);
+    // Reported by the lease's worker (a lease that ran out, or a cancel, ends no attempt of it).
+    if (job?.lease && job.lease.claimedAt > 0 && status !== "CANCELLED" && job.lease.expiresAt >= now) {
+      this.claimToEnd.observe({ status }, (now - job.lease.claimedAt) / 1000);
+    }
+  }
+
+  leaseExhausted(): void {
+    this.leaseExpiries.inc();
+  }
+
+  retryScheduled(): void {
+    this.retries.inc();
+  }
+
+  cancelSeen(): void {
+    this.cancelsSeen.inc();
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  async render(): Promise<{ type: string; body: string }> {
+    return { type: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
