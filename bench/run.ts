@@ -10,8 +10,8 @@
 // The service runs as `npm start` runs it in production: NODE_ENV=production, API keys on (every
 // request of every contender carries the key; the peers ignore it), the default request log
 // (LOG_LEVEL=info, one line per request), response validation off unless the contender turns
-// it on. "service (AUTH=off)" and "service (LOG_LEVEL=warn)" show what keys and the request
-// log cost. Ratios are given to plain Express and to Fastify (the fastest peer a user would
+// it on. "service (AUTH=off)", "service (LOG_LEVEL=warn)" and "service (METRICS=off)" show
+// what keys, the request log and the Prometheus metrics cost. Ratios are given to plain Express and to Fastify (the fastest peer a user would
 // pick) measured in the same round.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -54,6 +54,8 @@ const ALL_CONTENDERS: Contender[] = [
   { name: "service", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS } },
   { name: "service (LOG_LEVEL=warn)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", ...KEYS } },
   { name: "service (AUTH=off)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", AUTH: "off" } },
+  // What /metrics costs per request (the default has it on): the same service without it.
+  { name: "service (METRICS=off)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", METRICS: "off", ...KEYS } },
   { name: "service+resp-validation", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", VALIDATE_RESPONSES: "true", ...KEYS } },
   { name: "express+openapi-validator", cmd: ["bench/peers/express.mjs"], env: { OPENAPI: "1" } },
   { name: "node:http", cmd: ["bench/peers/http.mjs"], env: {} },

@@ -241,6 +241,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       closing ??= (async () => {
         clearInterval(timer);
         sampler.stop();
+        metrics?.close();
         if (keys) unwatchFile(keys.file);
         await dispatcher?.stop();
         service.stopWaiting();

@@ -138,7 +138,10 @@ export class SqliteJobStore implements JobStore {
       queues: db.prepare<[number], { name: string | null; running: number; total: number }>(
         `SELECT name, SUM(lease_expires_ms > ?) AS running, COUNT(*) AS total FROM jobs WHERE status = '${IN_PROGRESS}' GROUP BY name ORDER BY name`,
       ),
-      endedSince: db.prepare<[number], { status: TerminalStatus; n: number }>("SELECT status, COUNT(*) AS n FROM jobs WHERE ended_ms > ? GROUP BY status"),
+      // Named: without statistics SQLite would rather walk jobs_status_seq whole (to group
+      // without sorting) than the few entries of jobs_ended past `since` (13 ms against 0.1 ms
+      // with 90,000 ended jobs).
+      endedSince: db.prepare<[number], { status: TerminalStatus; n: number }>("SELECT status, COUNT(*) AS n FROM jobs INDEXED BY jobs_ended WHERE ended_ms > ? GROUP BY status"),
       outbox: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'"),
       events: db.prepare<[string, number, number], JobEventRow>("SELECT * FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?"),
       claimable: db.prepare<{ now: number; max: number }, { id: string; expired: number }>(CLAIM_SELECT.any),
