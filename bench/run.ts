@@ -5,7 +5,7 @@
 // /proc) and RSS, each also as a ratio to plain Express measured in the same round.
 //
 // Environment: BENCH_ROUNDS (3), BENCH_SECONDS (8 per measurement), BENCH_CONNECTIONS (32),
-// BENCH_ONLY (comma-separated contender names), BENCH_WORKLOADS (comma-separated: create,poll,mixed,invalid),
+// BENCH_ONLY (comma-separated contender names; a comma inside parentheses belongs to the name), BENCH_WORKLOADS (comma-separated: create,poll,mixed,invalid),
 // BENCH_DATABASE_URL (a PostgreSQL server for the store comparison; left out when unset).
 // The service runs as `npm start` runs it in production: NODE_ENV=production, API keys on (every
 // request of every contender carries the key; the peers ignore it), the default request log
@@ -69,7 +69,7 @@ const ALL_CONTENDERS: Contender[] = [
     : []),
 ];
 if (!PG) console.error("bench: BENCH_DATABASE_URL is unset; the PostgreSQL contenders are left out");
-const CONTENDERS = ALL_CONTENDERS.filter((c) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(",").includes(c.name));
+const CONTENDERS = ALL_CONTENDERS.filter((c) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(/,(?![^(]*\))/).includes(c.name));
 
 const CREATE_BODY = JSON.stringify({ name: "nightly-report", priority: 5, tags: ["reports"], input: { day: "2013-01-01" } });
 const INVALID_BODY = JSON.stringify({ name: "", priority: 12 });

@@ -20,7 +20,7 @@
 //
 // Environment: BENCH_SECONDS (8), BENCH_WORKERS (1,4,16), BENCH_LATENCY_JOBS (30),
 // BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test; PostgreSQL rows are left
-// out if it does not answer), BENCH_ONLY (comma-separated contender names).
+// out if it does not answer), BENCH_ONLY (comma-separated contender names; a comma inside parentheses belongs to the name).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -261,7 +261,7 @@ async function main() {
   execFileSync(process.execPath, ["scripts/prepare.js"], { stdio: "inherit" });
   const havePg = await pgAnswers();
   if (!havePg) console.error(`bench:workers: PostgreSQL does not answer at ${PG_URL}; its rows and pg-boss are left out`);
-  const only = process.env.BENCH_ONLY?.split(",");
+  const only = process.env.BENCH_ONLY?.split(/,(?![^(]*\))/);
   const want = (name: string) => !only || only.includes(name);
   const results: Result[] = [];
   const report = (r: Result) => {

@@ -107,10 +107,15 @@ const CLAIMABLE = `status = '${IN_PROGRESS}' AND lease_expires_ms <= @now AND ru
   AND attempts < max_attempts AND deadline_ms > @now`;
 /** Whether a claimable job's previous lease ran out (rather than was given back, or never was). */
 const LEASE_RAN_OUT = "lease_token IS NOT NULL AND lease_expires_ms > 0 AS expired";
-/** The claim's selection, without and with a names filter (exported for the query-plan test). */
+/**
+ * The claim's selection, without and with a names filter (exported for the query-plan test).
+ * The queue index is named: without statistics SQLite would rather read every IN PROGRESS job
+ * through jobs_status_seq and sort them (740 µs a claim with 7,000 waiting, against a walk
+ * that stops at the limit).
+ */
 export const CLAIM_SELECT = {
-  any: `SELECT id, ${LEASE_RAN_OUT} FROM jobs WHERE ${CLAIMABLE} ORDER BY priority DESC, seq LIMIT @max`,
-  byName: `SELECT id, ${LEASE_RAN_OUT} FROM jobs WHERE ${CLAIMABLE} AND name IN (SELECT value FROM json_each(@names)) ORDER BY priority DESC, seq LIMIT @max`,
+  any: `SELECT id, ${LEASE_RAN_OUT} FROM jobs INDEXED BY jobs_queue WHERE ${CLAIMABLE} ORDER BY priority DESC, seq LIMIT @max`,
+  byName: `SELECT id, ${LEASE_RAN_OUT} FROM jobs INDEXED BY jobs_queue_name WHERE ${CLAIMABLE} AND name IN (SELECT value FROM json_each(@names)) ORDER BY priority DESC, seq LIMIT @max`,
 };
 
 export class SqliteJobStore implements JobStore {

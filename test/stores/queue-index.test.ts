@@ -98,3 +98,33 @@ describe("the claim reads only the queue, not the ended jobs", () => {
     }
   });
 });
+
+describe("the claim does not read the whole backlog", () => {
+  it("on SQLite, with thousands waiting and no statistics, walks the queue index and stops at the limit", async () => {
+    const file = path.join(tempDir(), "jobs.db");
+    const store = await openStore({ databaseUrl: `sqlite:${file}`, sqliteSynchronous: "NORMAL" });
+    try {
+      for (let i = 0; i < 2000; i += 200) {
+        await Promise.all(Array.from({ length: 200 }, (_, k) => store.create({ id: `w${i + k}`, request: null, name: "a", priority: (i + k) % 10, start: new Date(NOW).toISOString(), deadlineAt: NOW + 3_600_000 })));
+      }
+    } finally {
+      await store.close();
+    }
+    const db = new Database(file);
+    try {
+      for (const [sql, index] of [
+        [CLAIM_SELECT.any, "jobs_queue"],
+        [CLAIM_SELECT.byName, "jobs_queue_name"],
+      ] as const) {
+        const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ now: NOW, max: 1, names: JSON.stringify(["a"]) }) as { detail: string }[]).map((p) => p.detail);
+        expect(plan.some((d) => d.includes(`INDEX ${index}`)), JSON.stringify(plan)).toBe(true);
+        if (sql === CLAIM_SELECT.any) expect(plan.some((d) => d.includes("TEMP B-TREE")), JSON.stringify(plan)).toBe(false);
+      }
+      // What the walk costs: the first (highest priority, oldest) of 2,000 waiting, found by the index.
+      const first = db.prepare(CLAIM_SELECT.any).all({ now: NOW, max: 1 }) as { id: string }[];
+      expect(first.map((r) => r.id)).toEqual(["w9"]);
+    } finally {
+      db.close();
+    }
+  });
+});
