@@ -34,7 +34,12 @@ type Timed = ServerResponse & { [STARTED]?: number };
  * rides on the response. With a destination, the line (whose shape never changes) is
  * formatted here and written to it directly: a fifth of the cost of a logger call.
  */
-export function requestLog(logger: Logger, destination?: { write(line: string): unknown }): (req: IncomingMessage, res: ServerResponse) => void {
+export function requestLog(
+  logger: Logger,
+  destination?: { write(line: string): unknown },
+  /** Also called with each finished response (the metrics' count). */
+  then?: (res: ServerResponse) => void,
+): (req: IncomingMessage, res: ServerResponse) => void {
   const prefix = `{"level":30,"pid":${process.pid},"hostname":${JSON.stringify(hostname())},"time":`;
   const elapsed = (res: Timed) => Math.round((performance.now() - (res[STARTED] ?? 0)) * 1000) / 1000;
   // The lines of one turn of the event loop go to the destination in one write (its cost per
@@ -52,10 +57,12 @@ export function requestLog(logger: Logger, destination?: { write(line: string): 
         // The method is a token Node's parser has checked; the URL may hold anything: escaped.
         // The request id is a token of safe characters (src/request-id.ts): written as it is.
         pending += `${prefix}${Date.now()},"req":{"id":"${requestIdOf(req)}","method":"${req.method}","url":${JSON.stringify(req.url)}},"res":{"statusCode":${this.statusCode}},"responseTime":${elapsed(this)},"msg":"request completed"}\n`;
+        then?.(this);
       }
     : function (this: Timed) {
         const req = this.req;
         logger.info({ req: { id: requestIdOf(req), method: req.method, url: req.url }, res: { statusCode: this.statusCode }, responseTime: elapsed(this) }, "request completed");
+        then?.(this);
       };
   return (_req, res) => {
     (res as Timed)[STARTED] = performance.now();
@@ -180,10 +187,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     connectionsCheckingInterval: Math.min(1000, config.requestTimeoutSeconds * 500),
   };
   // One log line per request at `info`; above it, no per-request logging work at all.
-  const log = logger.isLevelEnabled("info") ? requestLog(logger, destination) : undefined;
+  // One 'finish' listener per request at most: the request log's, which also counts the
+  // answer for the metrics, or, with the log turned down, one that only counts.
+  const count = metrics?.finished;
+  const log = logger.isLevelEnabled("info") ? requestLog(logger, destination, count) : undefined;
+  const counted = !log && count ? function (this: ServerResponse) { count(this); } : undefined;
   const server = createServer(limits, (req, res) => {
     res.setHeader("X-Request-Id", assignRequestId(req));
-    log?.(req, res);
+    if (log) log(req, res);
+    else if (counted) res.on("finish", counted);
     listener(req, res);
   });
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket));
@@ -241,7 +253,6 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       closing ??= (async () => {
         clearInterval(timer);
         sampler.stop();
-        metrics?.close();
         if (keys) unwatchFile(keys.file);
         await dispatcher?.stop();
         service.stopWaiting();

@@ -62,7 +62,7 @@ describe.each(STORE_KINDS)("metrics on %s", (kind) => {
     expect((await call("GET", `${s.url}/metrics`, { headers: keys.auth.w })).status).toBe(403);
     expect((await call("GET", `${s.url}/metrics`, { headers: keys.auth.alice })).status).toBe(403);
     const m = await scrape();
-    for (const name of ["http_requests_total", "jobs_created_total", "jobs_waiting", "process_cpu_seconds_total", "nodejs_eventloop_lag_seconds", "event_loop_delay_seconds", "webhook_outbox_pending"]) {
+    for (const name of ["http_requests_total", "jobs_created_total", "jobs_waiting", "process_cpu_seconds_total", "nodejs_eventloop_lag_seconds", "nodejs_eventloop_lag_p99_seconds", "webhook_outbox_pending"]) {
       expect(m.has(name), name).toBe(true);
     }
     expect(m.has("db_pool_connections")).toBe(kind === "postgres");
