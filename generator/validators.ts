@@ -112,6 +112,12 @@ export function newAjv(kind: ValidatorKind, defs: Record<string, JsonSchema>, va
     strictTypes: false,
     strictRequired: false,
     allowUnionTypes: true,
+    // RAML patterns are ECMAScript regular expressions without the `u` flag (`\-` is a valid
+    // identity escape there, a syntax error under `u`).
+    unicodeRegExp: false,
+    // A decimal multipleOf (0.01) is checked to 9 decimal places, not to the last bit: 1.15 is
+    // a multiple of 0.01 although 1.15 / 0.01 is 114.99999999999999.
+    multipleOfPrecision: 9,
     validateSchema,
     code: { source: true, esm: true, lines: true },
   });

@@ -131,6 +131,24 @@ const cases: Case[] = [
     invalid: ["a", "abcde", "AB", 12],
   },
   {
+    // RAML patterns are ECMAScript regular expressions without the `u` flag: `\-` is an
+    // identity escape there (under `u` it is a syntax error, which crashed the generator).
+    name: "StrPatternEscape",
+    raml: "type: string\npattern: ^\\d+\\-\\w+$",
+    want: { type: "string", pattern: "^\\d+\\-\\w+$" },
+    valid: ["12-ab", "1-x_y"],
+    invalid: ["ab", "12-", "x-1", "12ab"],
+  },
+  {
+    // A decimal step: 1.15 / 0.01 is 114.99999999999999 in floating point, yet 1.15 is a
+    // multiple of 0.01 as written.
+    name: "NumDecimalStep",
+    raml: "type: number\nmultipleOf: 0.01",
+    want: { type: "number", multipleOf: 0.01 },
+    valid: [1.15, 0.07, 2, 19.99],
+    invalid: [1.155, 0.001],
+  },
+  {
     name: "Num",
     raml: "type: number\nminimum: 0\nmaximum: 10\nmultipleOf: 0.5",
     want: { type: "number", minimum: 0, maximum: 10, multipleOf: 0.5 },
