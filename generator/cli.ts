@@ -7,6 +7,7 @@ import { generate } from "./generate.js";
 import { specFiles } from "./deps.js";
 import { loadModel, toPosix } from "./generate.js";
 import { openApiDocument } from "./openapi.js";
+import { packageManifest } from "./home.js";
 import { writeFileSync } from "node:fs";
 
 export const EXIT = { ok: 0, drift: 1, invalid: 2 } as const;
@@ -82,7 +83,8 @@ async function watch(spec: string, opts: CommonOptions): Promise<void> {
 
 export function program(): Command {
   const p = new Command("ramlgen")
-    .description("Generate a typed Express router, types, validators and JSON Schemas from a RAML 1.0 spec.")
+    .description("Generate a typed router, client, types, validators, a mock, HTML docs and OpenAPI from a RAML 1.0 spec.")
+    .version(packageManifest().version, "-V, --version", "print the version of ramlgen")
     .addHelpText(
       "after",
       "\nExit codes:\n  0  success\n  1  generated files are out of date (check)\n  2  invalid spec or usage\n",

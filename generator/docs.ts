@@ -1,15 +1,13 @@
 // A static HTML reference of the API, rendered from the model with a handlebars template
 // (HTML-escaped, unlike the code templates).
 import { readFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 import { jsonExampleValue } from "./examples.js";
+import { packageFile } from "./home.js";
 import type { ApiModel, Body, Example, Param } from "./model.js";
 import { DEFS_PREFIX, type JsonSchema } from "./schema.js";
 import { isJsonMedia } from "./validators.js";
 
-const sourceDir = fileURLToPath(new URL(".", import.meta.url)).replace(/([\\/])dist[\\/]generator[\\/]$/, "$1generator$1");
 let template: Handlebars.TemplateDelegate | undefined;
 
 function typeLabel(s: JsonSchema | undefined): string {
@@ -28,7 +26,7 @@ const params = (ps: Param[]) => ps.map((p) => ({ name: p.name, type: typeLabel(p
 const bodies = (bs: Body[]) => bs.map((b) => ({ mediaType: b.mediaType, type: typeLabel(b.schema), schema: pretty(b.schema), examples: examples(b.examples, isJsonMedia(b.mediaType)) }));
 
 export function renderDocs(model: ApiModel, banner: string): string {
-  template ??= Handlebars.create().compile(readFileSync(path.join(sourceDir, "templates/docs.html.hbs"), "utf8"), { strict: false });
+  template ??= Handlebars.create().compile(readFileSync(packageFile("templates/docs.html.hbs"), "utf8"), { strict: false });
   return template({
     banner,
     title: model.title,

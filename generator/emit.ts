@@ -1,18 +1,14 @@
 // Renders the model into the files of the output folder (path -> content), in memory.
 import { readFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 import { renderDocs } from "./docs.js";
+import { packageFile } from "./home.js";
 import type { ApiModel, Body, Operation, Param } from "./model.js";
 import { DEFS_PREFIX, typeDocument, type JsonSchema } from "./schema.js";
 import { docComment, propertyKey, tsType, type TsContext } from "./typescript.js";
 import { serialiserEntries, serialiserModule } from "./serializers.js";
 import { defsOf, isJsonMedia, isTextMedia, validatesBody, validatorId, type ValidatorKind, type ValidatorSet } from "./validators.js";
 
-// Templates and the runtime are read from the source tree, also when running compiled from dist/.
-const sourceDir = fileURLToPath(new URL(".", import.meta.url)).replace(/([\\/])dist[\\/]generator[\\/]$/, "$1generator$1");
-const here = (p: string) => path.join(sourceDir, p);
 
 const hb = Handlebars.create();
 hb.registerHelper("json", (v: unknown) => JSON.stringify(v));
@@ -22,7 +18,7 @@ function render(name: string, data: object): string {
   let t = templates.get(name);
   if (!t) {
     // Code, not HTML: no escaping.
-    t = hb.compile(readFileSync(here(`./templates/${name}.hbs`), "utf8"), { noEscape: true, strict: true });
+    t = hb.compile(readFileSync(packageFile(`templates/${name}.hbs`), "utf8"), { noEscape: true, strict: true });
     templates.set(name, t);
   }
   return t(data).replace(/\n{3,}/g, "\n\n");
@@ -81,7 +77,7 @@ export function emit(model: ApiModel, validators: ValidatorSet, opts: EmitOption
   }
 
   for (const name of ["runtime", "client-runtime"]) {
-    const source = readFileSync(here(`./runtime/${name}.ts`), "utf8");
+    const source = readFileSync(packageFile(`runtime/${name}.ts`), "utf8");
     files.set(`${name}.ts`, `${banner}\n// A copy of generator/runtime/${name}.ts.\n${source}`);
   }
   files.set("client.ts", render("client.ts", { banner, operations: model.operations.map(clientData) }));
