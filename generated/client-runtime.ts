@@ -16,7 +16,7 @@ export interface ClientOptions {
 }
 
 export interface CallOptions {
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export interface ResponseSpec {
@@ -33,12 +33,14 @@ export class UnexpectedResponseError extends Error {
   }
 }
 
+// `| undefined` on each: callers' types may spell an absent part either way
+// (exactOptionalPropertyTypes).
 export interface RequestParts {
-  params?: Record<string, unknown>;
-  query?: Record<string, unknown>;
-  headers?: Record<string, unknown>;
+  params?: Record<string, unknown> | undefined;
+  query?: Record<string, unknown> | undefined;
+  headers?: Record<string, unknown> | undefined;
   body?: unknown;
-  mediaType?: string;
+  mediaType?: string | undefined;
 }
 
 export async function send(
@@ -63,7 +65,10 @@ export async function send(
     headers["content-type"] = mediaType;
     body = /json$/.test(mediaType) ? JSON.stringify(request.body) : String(request.body);
   }
-  const res = await (opts.fetch ?? fetch)(url, { method, headers, body, redirect: "manual", signal: call.signal });
+  const init: RequestInit = { method, headers, redirect: "manual" };
+  if (body !== undefined) init.body = body;
+  if (call.signal) init.signal = call.signal;
+  const res = await (opts.fetch ?? fetch)(url, init);
   const spec = responses[res.status];
   const text = await res.text();
   if (!spec) throw new UnexpectedResponseError(res.status, text);
@@ -78,8 +83,9 @@ export async function send(
     out.headers = h;
   }
   if (spec.parse !== "none" && text !== "") {
-    out.contentType = (res.headers.get("content-type") ?? "").split(";")[0];
-    out.body = spec.parse === "json" || /json$/.test(out.contentType) ? JSON.parse(text) : text;
+    const contentType = (res.headers.get("content-type") ?? "").split(";")[0] ?? "";
+    out.contentType = contentType;
+    out.body = spec.parse === "json" || /json$/.test(contentType) ? JSON.parse(text) : text;
   }
   return out;
 }

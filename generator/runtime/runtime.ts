@@ -230,17 +230,17 @@ export function fieldErrors(location: string, errors: ValidationErrorObject[] | 
   let list = errors ?? [];
   // For `T | nil` (and other unions) ajv reports every branch; the summary and the nil
   // branch say nothing the other errors do not.
-  const specific = list.filter((e) => e.keyword !== "anyOf" && !(e.keyword === "type" && e.params.type === "null"));
+  const specific = list.filter((e) => e.keyword !== "anyOf" && !(e.keyword === "type" && e.params["type"] === "null"));
   if (specific.length) list = specific;
   for (const e of list) {
     let pointer = e.instancePath;
-    if (e.keyword === "required") pointer += `/${escapePointer(String(e.params.missingProperty))}`;
-    else if (e.keyword === "additionalProperties") pointer += `/${escapePointer(String(e.params.additionalProperty))}`;
+    if (e.keyword === "required") pointer += `/${escapePointer(String(e.params["missingProperty"]))}`;
+    else if (e.keyword === "additionalProperties") pointer += `/${escapePointer(String(e.params["additionalProperty"]))}`;
     const field = location + pointer.split("/").map(unescapePointer).join("/");
     let detail = e.message ?? e.keyword;
     if (e.keyword === "additionalProperties") detail = "is not allowed";
     else if (e.keyword === "required") detail = "is required";
-    else if (e.keyword === "enum") detail += `: ${JSON.stringify(e.params.allowedValues)}`;
+    else if (e.keyword === "enum") detail += `: ${JSON.stringify(e.params["allowedValues"])}`;
     out.push({ field, pointer: `#${pointer}`, detail });
   }
   // A union reports each failed branch; one line per field and message is enough.
@@ -289,7 +289,7 @@ class RouteTable {
       for (const seg of def.path.split("/").slice(1)) {
         const m = /^\{(.+)\}$/.exec(seg);
         if (m) {
-          paramNames.push(m[1]);
+          paramNames.push(m[1]!);
           node = node.param ??= newNode();
         } else {
           let next = node.literal.get(seg);
@@ -313,7 +313,7 @@ class RouteTable {
         for (const route of node.routes) out.push({ route, values });
         return;
       }
-      const seg = segs[i];
+      const seg = segs[i]!;
       const lit = node.literal.get(seg);
       if (lit) walk(lit, i + 1, values);
       if (node.param && seg !== "") walk(node.param, i + 1, [...values, seg]);
@@ -327,7 +327,7 @@ class RouteTable {
 /** Decoded path parameters by name. Throws URIError on bad percent-encoding. */
 function paramsOf(route: CompiledRoute, values: string[]): Record<string, string> {
   const params: Record<string, string> = {};
-  for (let i = 0; i < values.length; i++) params[route.paramNames[i]] = decodeURIComponent(values[i]);
+  for (let i = 0; i < values.length; i++) params[route.paramNames[i]!] = decodeURIComponent(values[i]!);
   return params;
 }
 
@@ -362,7 +362,7 @@ export function buildRouter(
   const produced = new Map(routes.map((r) => [r, producedTypes(r)]));
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const maxDepth = options.maxJsonDepth ?? DEFAULT_JSON_DEPTH;
-  const validateResponses = options.validateResponses ?? process.env.NODE_ENV !== "production";
+  const validateResponses = options.validateResponses ?? process.env["NODE_ENV"] !== "production";
   const onInvalid =
     options.onResponseValidationError ??
     ((f: ResponseValidationFailure) => console.error(`ramlgen: response of ${f.operation} violates the spec`, JSON.stringify(f)));
@@ -454,7 +454,7 @@ export function buildRouter(
       body = read.body;
       mediaType = read.mediaType;
       if (read.present) {
-        const v = def.bodies[read.mediaType!].validate;
+        const v = def.bodies![read.mediaType!]!.validate;
         if (v && !v(body)) errors.push(...fieldErrors("body", v.errors));
       } else if (!def.bodyOptional) {
         errors.push({ field: "body", pointer: "#", detail: "a request body is required" });
@@ -464,7 +464,7 @@ export function buildRouter(
       return answerProblem(res, problem(400, "the request does not match the API specification", { errors }));
     }
 
-    const handler = handlers[def.operation];
+    const handler = handlers[def.operation]!;
     const request = def.security ? { params, query, headers, body, mediaType, auth } : { params, query, headers, body, mediaType };
     const out = (await handler(request, { req, res, operation: def.operation })) as HandlerResponse;
     if (res.headersSent || res.writableEnded) return; // the handler answered by itself
@@ -479,10 +479,10 @@ export function buildRouter(
   ): Promise<{ auth: Auth<unknown> | undefined } | { problem: ProblemDetails; headers: Record<string, string> }> => {
     let denied: { reason?: string; insufficient?: { scheme: string; scopes: string[] } } | undefined;
     for (const alt of security.alternatives) {
-      const result = await options.security![alt.scheme]({ scheme: alt.scheme, scopes: alt.scopes, operation: def.operation, headers: req.headers, query, req });
+      const result = await options.security![alt.scheme]!({ scheme: alt.scheme, scopes: alt.scopes, operation: def.operation, headers: req.headers, query, req });
       if (result === undefined || result === null) continue;
       if (result instanceof Forbidden) {
-        denied ??= { reason: result.reason };
+        denied ??= result.reason === undefined ? {} : { reason: result.reason };
         continue;
       }
       const granted = (result as { scopes?: unknown }).scopes;
@@ -496,7 +496,7 @@ export function buildRouter(
       const headers: Record<string, string> = {};
       // RFC 6750: an OAuth 2.0 token without the scope says which scope it lacks.
       if (denied.insufficient && schemes[denied.insufficient.scheme]?.type === "OAuth 2.0") {
-        headers["WWW-Authenticate"] = `${schemes[denied.insufficient.scheme].challenge}, error="insufficient_scope", scope="${denied.insufficient.scopes.join(" ")}"`;
+        headers["WWW-Authenticate"] = `${schemes[denied.insufficient.scheme]!.challenge}, error="insufficient_scope", scope="${denied.insufficient.scopes.join(" ")}"`;
       }
       return { problem: problem(403, denied.reason ?? "these credentials may not do this"), headers };
     }
@@ -632,10 +632,10 @@ async function readBody(def: RouteDef, req: IncomingMessage, limit: number, maxD
   if (!hasBody(req) && !anyReq._body) return { present: false, body: undefined };
   const rawType = req.headers["content-type"];
   if (!rawType) return { problem: problem(415, `a request body needs a Content-Type; accepted: ${declared.join(", ")}`) };
-  const mediaType = rawType.split(";")[0].trim().toLowerCase();
+  const mediaType = rawType.split(";")[0]!.trim().toLowerCase();
   const match = declared.find((d) => d.toLowerCase() === mediaType);
   if (!match) return { problem: problem(415, `${mediaType} is not accepted here; accepted: ${declared.join(", ")}`) };
-  const spec = def.bodies![match];
+  const spec = def.bodies![match]!;
   if (anyReq._body) return { present: true, body: anyReq.body, mediaType: match };
   const declaredLength = Number(req.headers["content-length"]);
   if (declaredLength > limit) return { problem: problem(413, `the request body is larger than ${limit} bytes`) };

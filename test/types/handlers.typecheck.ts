@@ -2,6 +2,7 @@
 // `npm run typecheck` fails if any marked line below stops being an error, and
 // test/types/types.test.ts checks that each of them is an error for real.
 import type { Handlers } from "../fixtures/full/golden/index.js";
+import { ApiClient } from "../fixtures/full/golden/client.js";
 import type { CreateNoteResponse, Handlers as SecuredHandlers, SecurityHandlers } from "../fixtures/secured/golden/index.js";
 import { createRouter as createSecuredRouter, unimplementedHandlers as unimplementedSecured } from "../fixtures/secured/golden/index.js";
 
@@ -88,4 +89,15 @@ export function routerNeedsAuthenticators(security: SecurityHandlers<User>): voi
   createSecuredRouter(unimplementedSecured<User>(), { security });
   // @ts-expect-error a secured spec's router needs one authenticator per scheme
   createSecuredRouter(unimplementedSecured<User>(), {});
+}
+
+export async function clientNeedsRequiredBodies(client: ApiClient): Promise<void> {
+  await client.createThing({ params: {}, body: thing });
+  await client.listThings();
+  // @ts-expect-error createThing's body is required by the spec
+  await client.createThing({ params: {} });
+  // @ts-expect-error postPets needs its body too: no default argument
+  await client.postPets();
+  // @ts-expect-error the body must be a Thing
+  await client.createThing({ params: {}, body: { id: "a-1" } });
 }
