@@ -8,6 +8,7 @@ import { specFiles } from "./deps.js";
 import { loadModel, toPosix } from "./generate.js";
 import { openApiDocument } from "./openapi.js";
 import { packageManifest } from "./home.js";
+import { checkNeeds, describeNeeds, runtimeNeeds } from "./needs.js";
 import { writeFileSync } from "node:fs";
 
 export const EXIT = { ok: 0, drift: 1, invalid: 2 } as const;
@@ -29,6 +30,9 @@ function runGenerate(spec: string, opts: CommonOptions): void {
   const { written, removed } = writeOutput(out, files);
   const label = path.relative(process.cwd(), out) || ".";
   console.log(`ramlgen: ${files.size} files in ${label} (${written.length} written, ${removed.length} removed)`);
+  const needs = runtimeNeeds(files);
+  for (const line of describeNeeds(needs)) console.log(line);
+  for (const line of checkNeeds(needs, out)) console.error(line);
 }
 
 function runCheck(spec: string, opts: CommonOptions): number {
