@@ -1,6 +1,6 @@
 // Polls a job until it ends, as the contract asks clients to: waiting `Retry-After` between
 // polls, following the 303 to the result, stopping at SUCCESS, FAILED or CANCELLED.
-import { ApiClient, type Job } from "../../generated/index.js";
+import { ApiClient, type Job } from "../../generated/client.js";
 
 export type JobOutcome =
   | { status: "SUCCESS"; job: Job; result: unknown }

@@ -65,4 +65,23 @@ describe("dependency hygiene", () => {
       expect(text, file).not.toMatch(/raml-1-parser|handlebars|commander/);
     }
   });
+
+  it("the job API's client side (waitForJob, the worker SDK) reaches only the generated client side", () => {
+    // What a client developer in another project copies: these files and what they import.
+    const reached = new Set<string>();
+    const bare = new Set<string>();
+    const visit = (file: string) => {
+      if (reached.has(file)) return;
+      reached.add(file);
+      for (const m of readFileSync(file, "utf8").matchAll(/^(?:import|export)\s[^;]*?from\s+"([^"]+)"/gm)) {
+        const spec = m[1]!;
+        if (spec.startsWith(".")) visit(path.resolve(path.dirname(file), spec).replace(/\.js$/, ".ts"));
+        else bare.add(spec);
+      }
+    };
+    for (const f of sources("src/client")) visit(path.resolve(f));
+    const generated = [...reached].filter((f) => f.includes(`${path.sep}generated${path.sep}`)).map((f) => path.basename(f)).sort();
+    expect(generated).toEqual(["client-runtime.ts", "client.ts", "messages.ts", "types.ts"]);
+    expect([...bare].sort()).toEqual(["node:os"]); // the worker's default name is the host name
+  });
 });
