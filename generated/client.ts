@@ -47,6 +47,9 @@ type Input<R extends { params: unknown; query: unknown; headers: unknown }> = {
   headers?: Partial<R["headers"]>;
 } & BodyInput<R>;
 
+/** The spec's baseUri path (`ClientOptions.basePath` replaces it). */
+const basePath = "";
+
 const responses = {
   listJobs: {
     200: { headers: [], parse: "json" },
@@ -132,56 +135,56 @@ export class ApiClient {
 
   /** GET /resources */
   listJobs(request: Input<ListJobsRequest> = { params: {} } as Input<ListJobsRequest>, call?: CallOptions): Promise<ListJobsResponse> {
-    return send(this.options, "GET", "/resources", request, responses.listJobs, call) as Promise<ListJobsResponse>;
+    return send(this.options, "GET", basePath, "/resources", request, responses.listJobs, call) as Promise<ListJobsResponse>;
   }
 
   /** POST /resources */
   createJob(request: Input<CreateJobRequest> = { params: {} } as Input<CreateJobRequest>, call?: CallOptions): Promise<CreateJobResponse> {
-    return send(this.options, "POST", "/resources", request, responses.createJob, call) as Promise<CreateJobResponse>;
+    return send(this.options, "POST", basePath, "/resources", request, responses.createJob, call) as Promise<CreateJobResponse>;
   }
 
   /** GET /resources/{id} */
   getJob(request: Input<GetJobRequest>, call?: CallOptions): Promise<GetJobResponse> {
-    return send(this.options, "GET", "/resources/{id}", request, responses.getJob, call) as Promise<GetJobResponse>;
+    return send(this.options, "GET", basePath, "/resources/{id}", request, responses.getJob, call) as Promise<GetJobResponse>;
   }
 
   /** DELETE /resources/{id} */
   cancelJob(request: Input<CancelJobRequest>, call?: CallOptions): Promise<CancelJobResponse> {
-    return send(this.options, "DELETE", "/resources/{id}", request, responses.cancelJob, call) as Promise<CancelJobResponse>;
+    return send(this.options, "DELETE", basePath, "/resources/{id}", request, responses.cancelJob, call) as Promise<CancelJobResponse>;
   }
 
   /** GET /resources/{id}/events */
   listJobEvents(request: Input<ListJobEventsRequest>, call?: CallOptions): Promise<ListJobEventsResponse> {
-    return send(this.options, "GET", "/resources/{id}/events", request, responses.listJobEvents, call) as Promise<ListJobEventsResponse>;
+    return send(this.options, "GET", basePath, "/resources/{id}/events", request, responses.listJobEvents, call) as Promise<ListJobEventsResponse>;
   }
 
   /** GET /resources/{id}/result */
   getJobResult(request: Input<GetJobResultRequest>, call?: CallOptions): Promise<GetJobResultResponse> {
-    return send(this.options, "GET", "/resources/{id}/result", request, responses.getJobResult, call) as Promise<GetJobResultResponse>;
+    return send(this.options, "GET", basePath, "/resources/{id}/result", request, responses.getJobResult, call) as Promise<GetJobResultResponse>;
   }
 
   /** POST /tasks/claim */
   claimTasks(request: Input<ClaimTasksRequest>, call?: CallOptions): Promise<ClaimTasksResponse> {
-    return send(this.options, "POST", "/tasks/claim", request, responses.claimTasks, call) as Promise<ClaimTasksResponse>;
+    return send(this.options, "POST", basePath, "/tasks/claim", request, responses.claimTasks, call) as Promise<ClaimTasksResponse>;
   }
 
   /** PUT /tasks/{id} */
   updateTask(request: Input<UpdateTaskRequest>, call?: CallOptions): Promise<UpdateTaskResponse> {
-    return send(this.options, "PUT", "/tasks/{id}", request, responses.updateTask, call) as Promise<UpdateTaskResponse>;
+    return send(this.options, "PUT", basePath, "/tasks/{id}", request, responses.updateTask, call) as Promise<UpdateTaskResponse>;
   }
 
   /** GET /admin/queues */
   getQueueOverview(request: Input<GetQueueOverviewRequest> = { params: {} } as Input<GetQueueOverviewRequest>, call?: CallOptions): Promise<GetQueueOverviewResponse> {
-    return send(this.options, "GET", "/admin/queues", request, responses.getQueueOverview, call) as Promise<GetQueueOverviewResponse>;
+    return send(this.options, "GET", basePath, "/admin/queues", request, responses.getQueueOverview, call) as Promise<GetQueueOverviewResponse>;
   }
 
   /** GET /admin/jobs */
   listRecentJobs(request: Input<ListRecentJobsRequest> = { params: {} } as Input<ListRecentJobsRequest>, call?: CallOptions): Promise<ListRecentJobsResponse> {
-    return send(this.options, "GET", "/admin/jobs", request, responses.listRecentJobs, call) as Promise<ListRecentJobsResponse>;
+    return send(this.options, "GET", basePath, "/admin/jobs", request, responses.listRecentJobs, call) as Promise<ListRecentJobsResponse>;
   }
 
   /** GET /admin/jobs/{id} */
   inspectJob(request: Input<InspectJobRequest>, call?: CallOptions): Promise<InspectJobResponse> {
-    return send(this.options, "GET", "/admin/jobs/{id}", request, responses.inspectJob, call) as Promise<InspectJobResponse>;
+    return send(this.options, "GET", basePath, "/admin/jobs/{id}", request, responses.inspectJob, call) as Promise<InspectJobResponse>;
   }
 }

@@ -337,11 +337,12 @@ export const routes: RouteDef[] = [
 /**
  * The router that serves the spec, with one authenticator per security scheme: serve it with
  * `http.createServer(createRouter(handlers, { security }))`, or mount it in Express with
- * `app.use(createRouter(handlers, { security }))`. `P` is what the authenticators return for a
- * caller and the handlers get as `request.auth.principal`.
+ * `app.use(createRouter(handlers, { security }))` (or `app.use("/api", createRouter(handlers,
+ * { security, basePath: "" }))`: `basePath` replaces the spec's baseUri path). `P` is what the
+ * authenticators return for a caller and the handlers get as `request.auth.principal`.
  */
 export function createRouter<P>(handlers: Handlers<P>, options: Omit<RouterOptions, "security"> & { security: SecurityHandlers<P> }): RouterHandler {
-  return buildRouter(routes, handlers as unknown as Record<string, Operation<unknown, unknown>>, options as unknown as RouterOptions, securitySchemes);
+  return buildRouter(routes, handlers as unknown as Record<string, Operation<unknown, unknown>>, options as unknown as RouterOptions, securitySchemes, basePath);
 }
 
 /** Handlers that answer 501 Not Implemented, to start from or to fill gaps with. */

@@ -4,6 +4,8 @@
 export interface ClientOptions {
   /** Where the API is, e.g. `http://127.0.0.1:3000` (the spec's baseUri path is added). */
   baseUrl: string;
+  /** The path the API is served under, instead of the spec's baseUri path (as the router's `basePath`). */
+  basePath?: string;
   /** A fetch implementation; default: the global one. */
   fetch?: typeof fetch;
   /** Headers sent with every request (authentication, tracing). */
@@ -43,13 +45,15 @@ export interface RequestParts {
 export async function send(
   opts: ClientOptions,
   method: string,
+  specBasePath: string,
   pathTemplate: string,
   request: RequestParts,
   responses: Record<number, ResponseSpec>,
   call: CallOptions = {},
 ): Promise<unknown> {
   const path = pathTemplate.replace(/\{([^}]+)\}/g, (_, name: string) => encodeURIComponent(String(request.params?.[name] ?? "")));
-  const url = new URL(opts.baseUrl.replace(/\/+$/, "") + path);
+  const base = opts.basePath === undefined ? specBasePath : opts.basePath.replace(/\/+$/, "").replace(/^(?=[^/])/, "/");
+  const url = new URL(opts.baseUrl.replace(/\/+$/, "") + base + path);
   for (const [k, v] of Object.entries(request.query ?? {})) {
     if (v === undefined) continue;
     for (const item of Array.isArray(v) ? v : [v]) url.searchParams.append(k, String(item));

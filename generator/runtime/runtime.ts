@@ -183,6 +183,12 @@ export interface RouterOptions {
    * metrics or tracing: `res.on("finish")` then knows the operation and the status).
    */
   onRoute?: (operation: string, req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * The path the routes are served under, instead of the spec's baseUri path: `""` when the
+   * router is mounted with `app.use("/api", router)` (Express strips the mount path), or
+   * `"/v2"` to serve the spec's `/api/v1/books` as `/v2/books`.
+   */
+  basePath?: string;
 }
 
 export const PROBLEM_JSON = "application/problem+json";
@@ -347,12 +353,20 @@ interface HandlerResponse {
  * the precompiled route table, reads and validates input, calls the handler, and checks and
  * writes its response.
  */
+/** The routes with the spec's base path replaced by `to` (a leading slash, no trailing one). */
+function rebase(routes: RouteDef[], from: string, to: string): RouteDef[] {
+  const prefix = to.replace(/\/+$/, "").replace(/^(?=[^/])/, "/");
+  return routes.map((r) => ({ ...r, path: prefix + r.path.slice(from.length) }));
+}
+
 export function buildRouter(
-  routes: RouteDef[],
+  specRoutes: RouteDef[],
   handlers: Record<string, Operation<unknown, unknown>>,
   options: RouterOptions = {},
   schemes: Record<string, SecuritySchemeDef> = {},
+  specBasePath = "",
 ): RouterHandler {
+  const routes = options.basePath === undefined ? specRoutes : rebase(specRoutes, specBasePath, options.basePath);
   const table = new RouteTable(routes);
   for (const r of routes) {
     for (const alt of r.security?.alternatives ?? []) {

@@ -91,6 +91,19 @@ describe("ramlgen CLI", () => {
     expect(unknown.code).toBe(2);
   });
 
+  it("docs writes the same bytes as generate, so check stays green after it", async () => {
+    const out = tmp();
+    const spec = "test/fixtures/full/api.raml";
+    expect((await ramlgen(["generate", spec, "--out", out])).code).toBe(0);
+    const before = readFileSync(path.join(out, "docs/index.html"), "utf8");
+    const docs = await ramlgen(["docs", spec, "--out", path.join(out, "docs")]);
+    expect(docs.code).toBe(0);
+    expect(readFileSync(path.join(out, "docs/index.html"), "utf8")).toBe(before);
+    const check = await ramlgen(["check", spec, "--out", out]);
+    expect(check.stderr).toBe("");
+    expect(check.code).toBe(0);
+  });
+
   it("--version prints the generator package's version", async () => {
     const { version } = JSON.parse(readFileSync("generator/package.json", "utf8"));
     for (const flag of ["--version", "-V"]) {

@@ -6,7 +6,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRouter, unimplementedHandlers, type Handlers, type ResponseValidationFailure } from "../fixtures/full/golden/index.js";
+import { ApiClient, createRouter, unimplementedHandlers, type Handlers, type ResponseValidationFailure } from "../fixtures/full/golden/index.js";
 import { call, listen, rawRequest } from "../helpers/http.js";
 
 const thing = { id: "a-1", name: "First", created: "2024-01-01T10:00:00Z", note: null };
@@ -222,5 +222,37 @@ describe.each(["node:http", "express"] as const)("generated router on %s", (host
     const r = await call("DELETE", `${url}/things/a-1`);
     problemOf(r, 501);
     expect(r.json.detail).toMatch(/removeThing/);
+  });
+});
+
+describe("basePath replaces the spec's baseUri path", () => {
+  it("mounted with app.use('/api', …) and basePath '' it serves /api/things, not /api/api/v2/things; the client follows", async () => {
+    const app = express();
+    app.use("/api", createRouter(handlers, { ...routerOptions, basePath: "" }));
+    app.use((_req, res) => res.status(404).send("fallthrough"));
+    const s = await listen(app);
+    try {
+      expect((await call("GET", `${s.url}/api/things`)).json).toEqual([thing]);
+      expect((await call("GET", `${s.url}/api/api/v2/things`)).status).toBe(404);
+      const client = new ApiClient({ baseUrl: `${s.url}/api`, basePath: "" });
+      const got = await client.getThing({ params: { "thing-id": "a-7" } });
+      expect(got).toMatchObject({ status: 200, body: { id: "a-7" } });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it.each([["/v9"], ["v9/"]])("on node:http with basePath %s it serves /v9/things only; the client follows", async (basePath) => {
+    const s = await listen(createRouter(handlers, { ...routerOptions, basePath }));
+    try {
+      expect((await call("GET", `${s.url}/v9/things`)).json).toEqual([thing]);
+      expect((await call("GET", `${s.url}/api/v2/things`)).status).toBe(404);
+      const client = new ApiClient({ baseUrl: s.url, basePath });
+      expect(await client.listThings()).toMatchObject({ status: 200, body: [thing] });
+      // Without basePath the client uses the spec's /api/v2, which this router no longer serves.
+      await expect(new ApiClient({ baseUrl: s.url }).listThings()).rejects.toThrow(/unexpected status 404/);
+    } finally {
+      await s.close();
+    }
   });
 });
