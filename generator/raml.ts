@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Diagnostic } from "./diagnostics.js";
 import { SpecError } from "./diagnostics.js";
+import { explain, fileLines } from "./explain.js";
 
 const require = createRequire(import.meta.url);
 
@@ -48,14 +49,14 @@ export function loadSpec(specPath: string): LoadResult {
     warning: !!e.isWarning,
   }));
   const errors = diags.filter((d) => !d.warning);
-  if (errors.length) throw new SpecError(errors);
+  if (errors.length) throw new SpecError(explain(errors, fileLines()));
   if (result.type && result.type !== "Api") {
     throw new SpecError([{ path: rel, line: 1, column: 1, code: "NOT_AN_API", message: `expected a RAML 1.0 API, got ${result.type}`, warning: false }]);
   }
   if (result.ramlVersion && result.ramlVersion !== "RAML10") {
     throw new SpecError([{ path: rel, line: 1, column: 1, code: "UNSUPPORTED_VERSION", message: "only RAML 1.0 is supported", warning: false }]);
   }
-  return { spec: result.specification, warnings: diags.filter((d) => d.warning) };
+  return { spec: result.specification, warnings: explain(diags.filter((d) => d.warning), fileLines()) };
 }
 
 /**

@@ -29,6 +29,12 @@ describe("ramlgen CLI", () => {
     ["missing-include.raml", /^test\/fixtures\/cli\/missing-include\.raml:4:3 INCLUDE_ERROR Can not resolve does-not-exist\.raml$/m],
     // Accepted by the parser, rejected by the generated schema: the converter's self-check.
     ["int8-example.raml", /^test\/fixtures\/cli\/int8-example\.raml:7:5 EXAMPLE_INVALID example \(type Small\) does not match its schema: \/ must be <= 127$/m],
+    // Messages a user can act on: the unknown type named (and not again for the type that uses
+    // the broken one), a YAML cascade by its first error, a tab called a tab, nothing twice.
+    ["unknown-parent.raml", /^test\/fixtures\/cli\/unknown-parent\.raml:8:5 INHERITING_UNKNOWN_TYPE Inheriting from unknown type 'Bok'\n$/],
+    ["bad-indent.raml", /^test\/fixtures\/cli\/bad-indent\.raml:7:6 YAML_ERROR bad indentation of a mapping entry \(\d+ more errors in this file probably follow from it: fix this one first\)\n$/],
+    ["tab-indent.raml", /^test\/fixtures\/cli\/tab-indent\.raml:6:2 YAML_TAB a tab in the indentation: YAML indents with spaces only\n$/],
+    ["unknown-trait.raml", /^test\/fixtures\/cli\/unknown-trait\.raml:10:12 UNRECOGNIZED_ELEMENT Unrecognized trait: 'pagd'\.\n$/],
   ])("rejects %s with file:line:column and exit 2", async (file, message) => {
     const out = tmp();
     const r = await ramlgen(["generate", `test/fixtures/cli/${file}`, "--out", out]);
