@@ -7,10 +7,11 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
-import type { ApiModel, Body, Operation, Response, SecurityScheme } from "./model.js";
+import type { ValidateFunction } from "ajv";
+import type { ApiModel, Operation, Param, SecurityScheme } from "./model.js";
 import { routeTable } from "./emit.js";
-import { jsonExampleValue } from "./examples.js";
-import { buildRouter, type AuthRequest, type Authenticator, type BodyDef, type HandlerContext, type RouteDef } from "./runtime/runtime.js";
+import { firstValid, MockValues, type ValueChoice } from "./mock-values.js";
+import { buildRouter, HttpProblem, problem, type AuthRequest, type Authenticator, type BodyDef, type HandlerContext, type RouteDef } from "./runtime/runtime.js";
 import { isJsonMedia, type ValidatorKind, type ValidatorSet } from "./validators.js";
 
 export interface MockOptions {
@@ -58,28 +59,105 @@ function findPattern(model: ApiModel): JobPattern | undefined {
   return { create, status, collection: create.path, cancel, callback, result };
 }
 
+/**
+ * A CRUD-shaped collection: a POST on P answering 201, with the list (GET P) and item
+ * operations on P/{id} (GET, PUT, PATCH, DELETE) that exist.
+ */
+interface Collection {
+  path: string;
+  create: Operation;
+  list?: Operation;
+  get?: Operation;
+  put?: Operation;
+  patch?: Operation;
+  remove?: Operation;
+}
+
+function findCollections(model: ApiModel, pattern: JobPattern | undefined): Collection[] {
+  const out: Collection[] = [];
+  for (const create of model.operations) {
+    if (create.method !== "post" || create === pattern?.create || !create.responses.some((r) => r.status === 201)) continue;
+    const itemOf = (method: string) =>
+      model.operations.find((o) => o.method === method && o.uriParams.length > create.uriParams.length && /^\/\{[^/}]+\}$/.test(o.path.slice(create.path.length)) && o.path.startsWith(`${create.path}/`));
+    const c: Collection = { path: create.path, create };
+    const list = model.operations.find((o) => o.method === "get" && o.path === create.path);
+    if (list) c.list = list;
+    for (const [key, method] of [["get", "get"], ["put", "put"], ["patch", "patch"], ["remove", "delete"]] as const) {
+      const op = itemOf(method);
+      if (op) c[key] = op;
+    }
+    if (c.list || c.get) out.push(c);
+  }
+  return out;
+}
+
+type Respond = (op: Operation, ctx: HandlerContext, wanted?: number, patch?: (body: unknown) => unknown, first?: unknown[]) => unknown;
+type MockHandler = (req: { params: Record<string, string>; headers: Record<string, unknown>; body?: unknown }, ctx: HandlerContext) => unknown;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Keeps a collection's items in memory: POST stores the body (under its `id`, or a new one it
+ * is given), GET answers it and lists them, PUT replaces, PATCH merges, DELETE removes. Each
+ * answer still has to pass the spec: state that does not fit falls back to the spec's values.
+ */
+function serveCollection(c: Collection, handlers: Record<string, MockHandler>, respond: Respond, notFound: (op: Operation, req: unknown, ctx: HandlerContext) => unknown): void {
+  const items = new Map<string, unknown>();
+  // `Prefer: code=N` (or example=, dynamic=) asks for a declared answer as it is, whatever the state.
+  const asked = (ctx: HandlerContext) => /\b(?:code|example|dynamic)\s*=/.test(String(ctx.req.headers.prefer ?? ""));
+  const keyOf = (op: Operation, req: { params: Record<string, string> }) => req.params[op.uriParams[op.uriParams.length - 1]!.name]!;
+  const withLocation = (out: unknown, key: string) => {
+    const headers = (out as { headers?: Record<string, unknown> }).headers ?? {};
+    for (const k of Object.keys(headers)) if (k.toLowerCase() === "location") headers[k] = `${c.path}/${encodeURIComponent(key)}`;
+    return out;
+  };
+  handlers[c.create.name] = (req, ctx) => {
+    if (asked(ctx)) return respond(c.create, ctx);
+    const given = req.body;
+    const id = isObject(given) && (typeof given.id === "string" || typeof given.id === "number") ? String(given.id) : randomUUID();
+    const stored = isObject(given) && given.id === undefined ? { ...given, id } : given;
+    items.set(id, stored);
+    return withLocation(respond(c.create, ctx, 201, undefined, [stored, given]), id);
+  };
+  if (c.list) handlers[c.list.name] = (_req, ctx) => (asked(ctx) ? respond(c.list!, ctx) : respond(c.list!, ctx, 200, undefined, [[...items.values()]]));
+  if (c.get) {
+    const op = c.get;
+    handlers[op.name] = (req, ctx) => (asked(ctx) ? respond(op, ctx) : items.has(keyOf(op, req)) ? respond(op, ctx, 200, undefined, [items.get(keyOf(op, req))]) : notFound(op, req, ctx));
+  }
+  for (const op of [c.put, c.patch]) {
+    if (!op) continue;
+    handlers[op.name] = (req, ctx) => {
+      if (asked(ctx)) return respond(op, ctx);
+      const key = keyOf(op, req);
+      const old = items.get(key);
+      if (old === undefined && op.responses.some((r) => r.status === 404)) return notFound(op, req, ctx);
+      const next = op.method === "patch" && isObject(old) && isObject(req.body) ? { ...old, ...req.body } : req.body;
+      items.set(key, next);
+      return respond(op, ctx, undefined, undefined, [next]);
+    };
+  }
+  if (c.remove) {
+    const op = c.remove;
+    handlers[op.name] = (req, ctx) => (asked(ctx) ? respond(op, ctx) : items.delete(keyOf(op, req)) ? respond(op, ctx) : notFound(op, req, ctx));
+  }
+}
+
 function preferences(header: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const m of (header ?? "").matchAll(/([\w-]+)\s*=\s*("([^"]*)"|[^,;\s]+)/g)) out[m[1].toLowerCase()] = m[3] ?? m[2];
   return out;
 }
 
-function exampleOf(body: Body | undefined, name?: string): unknown {
-  if (!body) return undefined;
-  const ex = (name && body.examples.find((e) => e.name === name)) || body.examples[0];
-  if (ex) return isJsonMedia(body.mediaType) ? jsonExampleValue(ex.value) : ex.value;
-  return undefined;
+function* map<T, U>(items: Iterable<T>, f: (t: T) => U): Generator<U> {
+  for (const t of items) yield f(t);
 }
 
-function headersOf(r: Response): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const h of r.headers) {
-    const ex = h.examples[0]?.value ?? h.default;
-    if (ex !== undefined) out[h.name] = ex;
-    else if (h.required) out[h.name] = h.schema.type === "integer" || h.schema.type === "number" ? 1 : "example";
-  }
-  return out;
+function* concat<T>(a: Iterable<T>, b: Iterable<T>): Generator<T> {
+  yield* a;
+  yield* b;
 }
+
+const describe = (errors: { instancePath: string; message?: string }[] | null | undefined) => (errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ");
 
 /** Builds the route table with validators compiled in memory. */
 function routes(model: ApiModel, validators: ValidatorSet): RouteDef[] {
@@ -137,23 +215,55 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
   const jobs = new Map<string, MockJob>();
   const now = () => new Date().toISOString();
 
-  const respond = (op: Operation, req: { headers: Record<string, unknown> }, ctx: HandlerContext, wanted?: number, patch?: (body: unknown) => unknown) => {
+  const values = new MockValues(model);
+  const table = routes(model, validators);
+  const defOf = new Map(table.map((d) => [d.operation, d]));
+  const exact = new Map<unknown, ValidateFunction>();
+  const headerCheck = (h: Param) => {
+    let v = exact.get(h.schema);
+    if (!v) exact.set(h.schema, (v = validators.exact(h.schema)));
+    return v;
+  };
+
+  /**
+   * The answer of `op` (the declared status `wanted`, else `Prefer: code=`, else its first 2xx)
+   * built from the first candidate values that pass the spec's own validators; `patch` adapts
+   * a body to the mock's state first. A mock that cannot answer validly says why, as a 500.
+   */
+  const respond = (op: Operation, ctx: HandlerContext, wanted?: number, patch?: (body: unknown) => unknown, first: unknown[] = []) => {
     const prefer = preferences(String(ctx.req.headers.prefer ?? ""));
+    const choice: ValueChoice = { ...(prefer.example ? { example: prefer.example } : {}), dynamic: prefer.dynamic === "true" };
     const code = wanted ?? (prefer.code ? Number(prefer.code) : undefined);
     const r =
       (code !== undefined ? op.responses.find((x) => x.status === code) : undefined) ??
       op.responses.find((x) => x.status >= 200 && x.status < 300) ??
       op.responses[0];
     if (!r) return { status: 204 };
-    const body = r.bodies[0];
-    let value = exampleOf(body, prefer.example);
-    if (patch) value = patch(value);
-    const out: Record<string, unknown> = { status: r.status, headers: headersOf(r) };
-    if (body) {
-      out.contentType = body.mediaType;
-      out.body = value ?? (isJsonMedia(body.mediaType) ? {} : "");
+    const cannot = (why: string) => {
+      throw new HttpProblem(problem(500, `the mock of ${op.name} (${op.method.toUpperCase()} ${op.path}) cannot produce a valid ${r.status} answer: ${why}`, { type: "urn:ramlgen:mock:no-valid-answer" }));
+    };
+    const headers: Record<string, unknown> = {};
+    for (const h of r.headers) {
+      // Optional headers are sent when the spec gives them a value.
+      if (!h.required && !values.declaresValue(h)) continue;
+      const check = headerCheck(h);
+      const picked = firstValid(values.header(h, choice), (v) => (check(v) ? undefined : describe(check.errors)));
+      if ("error" in picked) cannot(`header ${h.name}: ${picked.error}`);
+      else headers[h.name] = picked.value;
     }
-    void req;
+    const out: Record<string, unknown> = { status: r.status, headers };
+    const body = r.bodies[0];
+    if (body) {
+      const validate = defOf.get(op.name)!.responses[r.status]?.bodies[body.mediaType]?.validate;
+      // `first`: the mock's own state (a stored item, say), tried before the spec's values.
+      const candidates = concat(first, map(values.body(body, choice), (v) => (patch ? patch(v) : v)));
+      const picked = firstValid(candidates, (v) => (v === undefined ? "no value" : !validate || validate(v) ? undefined : describe(validate.errors)));
+      if ("error" in picked) cannot(`body: ${picked.error}`);
+      else {
+        out.contentType = body.mediaType;
+        out.body = picked.value;
+      }
+    }
     return out;
   };
 
@@ -176,20 +286,20 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
     return true;
   };
 
-  type Handler = (req: { params: Record<string, string>; headers: Record<string, unknown>; body?: unknown }, ctx: HandlerContext) => unknown;
-  const handlers: Record<string, Handler> = {};
-  for (const op of model.operations) handlers[op.name] = (req, ctx) => respond(op, req, ctx);
+  const handlers: Record<string, MockHandler> = {};
+  for (const op of model.operations) handlers[op.name] = (_req, ctx) => respond(op, ctx);
+
+  const notFound = (op: Operation, _req: unknown, ctx: HandlerContext) => (op.responses.some((r) => r.status === 404) ? respond(op, ctx, 404) : respond(op, ctx));
+  for (const c of findCollections(model, pattern)) serveCollection(c, handlers, respond, notFound);
 
   if (pattern) {
     const byId = (op: Operation, req: { params: Record<string, string> }) => jobs.get(req.params[op.uriParams[0].name]);
-    const notFound = (op: Operation, req: { headers: Record<string, unknown> }, ctx: HandlerContext) =>
-      op.responses.some((r) => r.status === 404) ? respond(op, req, ctx, 404) : { status: op.responses[0]?.status ?? 200 };
     handlers[pattern.create.name] = (req, ctx) => {
       const job: MockJob = { id: randomUUID(), status: "IN PROGRESS", start: now(), end: "" };
       jobs.set(job.id, job);
       if (opts.advanceAfterMs) job.timer = setTimeout(() => end(job, "SUCCESS"), opts.advanceAfterMs).unref();
       const href = `${pattern.collection}/${job.id}`;
-      const out = respond(pattern.create, req, ctx, 202, (ex) => (ex && typeof ex === "object" ? { ...ex, id: job.id, href } : { id: job.id, href })) as {
+      const out = respond(pattern.create, ctx, 202, (ex) => (ex && typeof ex === "object" ? { ...ex, id: job.id, href } : { id: job.id, href })) as {
         headers: Record<string, unknown>;
       };
       for (const k of Object.keys(out.headers)) if (k.toLowerCase() === "location") out.headers[k] = href;
@@ -199,7 +309,7 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
       const job = byId(pattern.status, req);
       if (!job) return notFound(pattern.status, req, ctx);
       const code = job.status === "SUCCESS" ? 303 : job.status === "FAILED" && pattern.status.responses.some((r) => r.status === 500) ? 500 : 200;
-      const out = respond(pattern.status, req, ctx, code, (ex) => jobView(job, ex)) as { headers: Record<string, unknown> };
+      const out = respond(pattern.status, ctx, code, (ex) => jobView(job, ex)) as { headers: Record<string, unknown> };
       if (code === 303) {
         const target = pattern.result ? pattern.result.path.replace(`{${pattern.result.uriParams[0].name}}`, job.id) : `${pattern.collection}/${job.id}`;
         for (const k of Object.keys(out.headers)) if (k.toLowerCase() === "location") out.headers[k] = target;
@@ -212,8 +322,8 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
       handlers[op.name] = (req, ctx) => {
         const job = byId(op, req);
         if (!job) return notFound(op, req, ctx);
-        if (!end(job, "CANCELLED") && job.status !== "CANCELLED" && op.responses.some((r) => r.status === 409)) return respond(op, req, ctx, 409);
-        return respond(op, req, ctx, 200, (ex) => jobView(job, ex));
+        if (!end(job, "CANCELLED") && job.status !== "CANCELLED" && op.responses.some((r) => r.status === 409)) return respond(op, ctx, 409);
+        return respond(op, ctx, 200, (ex) => jobView(job, ex));
       };
     }
     if (pattern.result) {
@@ -221,7 +331,7 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
       handlers[op.name] = (req, ctx) => {
         const job = byId(op, req);
         if (!job || job.status !== "SUCCESS") return notFound(op, req, ctx);
-        return { ...(respond(op, req, ctx, 200) as object), body: job.result ?? null };
+        return respond(op, ctx, 200, () => job.result ?? null);
       };
     }
     if (pattern.callback) {
@@ -232,15 +342,20 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
         const body = (req.body ?? {}) as { status?: string; result?: unknown; progress?: number };
         const onlyProgress = Object.keys(body).length === 1 && body.progress !== undefined;
         const to = body.status === "FAILED" ? "FAILED" : "SUCCESS";
-        if (!onlyProgress && !end(job, to, body.result) && job.status !== to && op.responses.some((r) => r.status === 409)) return respond(op, req, ctx, 409);
-        return respond(op, req, ctx, 200);
+        if (!onlyProgress && !end(job, to, body.result) && job.status !== to && op.responses.some((r) => r.status === 409)) return respond(op, ctx, 409);
+        return respond(op, ctx, 200);
       };
     }
   }
 
   const schemes = Object.fromEntries(model.securitySchemes.map((sc) => [sc.name, { type: sc.type, challenge: sc.challenge }]));
   // The router on plain node:http: it answers other paths 404 problem+json by itself.
-  const server = createServer(buildRouter(routes(model, validators), handlers as never, { validateResponses: false, security: presenceAuthenticators(model.securitySchemes) }, schemes));
+  const server = createServer(buildRouter(table, handlers as never, {
+    // Every answer is checked once more as it leaves: nothing the spec does not allow gets out.
+    validateResponses: true,
+    onResponseValidationError: (f) => console.error(`ramlgen mock: answer of ${f.operation} violates the spec`, JSON.stringify(f.errors)),
+    security: presenceAuthenticators(model.securitySchemes),
+  }, schemes));
   await new Promise<void>((r) => server.listen(opts.port ?? 4010, opts.host ?? "127.0.0.1", r));
   const { port } = server.address() as AddressInfo;
   return {

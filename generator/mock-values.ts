@@ -1,0 +1,104 @@
+// The values the mock answers with, in the order Prism taught users to expect: the response's
+// own examples, then the examples of the type it declares, then an instance synthesised from
+// the JSON Schema by json-schema-faker (0.5, as Prism uses: 0.6.3 ignores `minimum` without a
+// `maximum`), seeded, so the same request gets the same answer;
+// `Prefer: dynamic=true` skips the examples and draws a fresh one). Each candidate is offered
+// to a check (the spec's own validator); the first that passes is used.
+import { JSONSchemaFaker } from "json-schema-faker";
+import { jsonExampleValue } from "./examples.js";
+import type { ApiModel, Body, Example, Param } from "./model.js";
+import { DEFS_PREFIX, type JsonSchema } from "./schema.js";
+import { isJsonMedia } from "./validators.js";
+
+/** Seeds tried, in order, before the mock gives up on synthesising a valid value. */
+const SEEDS = 25;
+
+export interface ValueChoice {
+  /** `Prefer: example=name`. */
+  example?: string;
+  /** `Prefer: dynamic=true`: random synthesised data, no examples. */
+  dynamic?: boolean;
+}
+
+export class MockValues {
+  private readonly defs: Record<string, JsonSchema>;
+  private readonly typeExamples = new Map<string, Example[]>();
+
+  constructor(model: ApiModel) {
+    this.defs = Object.fromEntries(model.types.map((t) => [t.name, t.schema]));
+    for (const t of model.types) this.typeExamples.set(t.name, t.examples);
+  }
+
+  /**
+   * Candidate values for something declared with `schema` and its own `examples`, best first
+   * (`also`: declared values to try after the examples, such as a header's default).
+   */
+  *candidates(schema: JsonSchema, examples: Example[], json: boolean, choice: ValueChoice, also: unknown[] = []): Generator<unknown> {
+    const value = (e: Example) => (json ? jsonExampleValue(e.value) : e.value);
+    if (!choice.dynamic) {
+      const named = choice.example === undefined ? undefined : examples.find((e) => e.name === choice.example);
+      if (named) yield value(named);
+      for (const e of examples) if (e !== named) yield value(e);
+      yield* also;
+      for (const e of this.examplesOfType(schema)) yield value(e);
+    }
+    const doc = { ...(schema as object), $defs: this.defs } as JsonSchema;
+    const first = choice.dynamic ? Math.floor(Math.random() * 2 ** 31) : 1;
+    for (let seed = first; seed < first + SEEDS; seed++) {
+      let v: unknown;
+      try {
+        // Options are global in json-schema-faker; the mock sets them on every draw.
+        JSONSchemaFaker.option({ random: seeded(seed), maxItems: 3, refDepthMax: 4, failOnInvalidFormat: false, useExamplesValue: false });
+        v = JSONSchemaFaker.generate(doc as never);
+      } catch {
+        return; // a schema json-schema-faker cannot handle: no synthesised value
+      }
+      yield v;
+    }
+  }
+
+  /** Candidates for a body. */
+  body(b: Body, choice: ValueChoice): Iterable<unknown> {
+    return this.candidates(b.schema, b.examples, isJsonMedia(b.mediaType), choice);
+  }
+
+  /** Candidates for a header: its examples, its default, then the type's and synthesised ones. */
+  header(h: Param, choice: ValueChoice): Iterable<unknown> {
+    return this.candidates(h.schema, h.examples, false, choice, h.default === undefined ? [] : [h.default]);
+  }
+
+  /** Whether a header has a declared value (example or default) to answer with. */
+  declaresValue(h: Param): boolean {
+    return h.examples.length > 0 || h.default !== undefined || this.examplesOfType(h.schema).length > 0;
+  }
+
+  /** The examples of the named type a schema refers to (through `$ref`), if any. */
+  private examplesOfType(schema: JsonSchema): Example[] {
+    const ref = typeof schema === "object" && schema && typeof schema.$ref === "string" ? schema.$ref : undefined;
+    if (!ref?.startsWith(DEFS_PREFIX)) return [];
+    return this.typeExamples.get(ref.slice(DEFS_PREFIX.length)) ?? [];
+  }
+}
+
+/** A small deterministic generator (mulberry32): the same seed draws the same value. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The first candidate a check accepts, or the check's last complaint. */
+export function firstValid<T>(candidates: Iterable<T>, check: (v: T) => string | undefined): { value: T } | { error: string } {
+  let error = "nothing to try";
+  for (const c of candidates) {
+    const e = check(c);
+    if (e === undefined) return { value: c };
+    error = e;
+  }
+  return { error };
+}

@@ -1,0 +1,163 @@
+// The mock never breaks the spec: every declared answer of every operation, on a spec with
+// examples everywhere (the golden fixture), one whose examples live only on its types, and one
+// with none at all, is valid against the spec; state is kept for CRUD-shaped collections; and
+// a mock that cannot answer validly says why.
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadModel } from "../../generator/generate.js";
+import { startMock } from "../../generator/mock.js";
+import { MockValues, firstValid } from "../../generator/mock-values.js";
+import type { ApiModel, Operation, Param } from "../../generator/model.js";
+import { isJsonMedia, type ValidatorSet } from "../../generator/validators.js";
+import { call } from "../helpers/http.js";
+
+interface Mock {
+  url: string;
+  model: ApiModel;
+  validators: ValidatorSet;
+  close(): Promise<void>;
+}
+
+async function mockOf(spec: string): Promise<Mock> {
+  const { model, validators } = loadModel(path.resolve(spec));
+  const m = await startMock(model, validators, { port: 0 });
+  return { url: m.url, model, validators, close: m.close };
+}
+
+/** A valid value for a request parameter: its example, default or a synthesised one. */
+function valueFor(m: Mock, p: Param): unknown {
+  const check = m.validators.exact(p.schema);
+  const picked = firstValid(new MockValues(m.model).header(p, {}), (v) => (check(v) ? undefined : "invalid"));
+  if ("error" in picked) throw new Error(`no valid value for ${p.name}`);
+  return picked.value;
+}
+
+/** A request the spec accepts for `op`, asking for the declared answer `status`. */
+function requestFor(m: Mock, op: Operation, status: number) {
+  let p = op.path;
+  for (const u of op.uriParams) p = p.replace(`{${u.name}}`, encodeURIComponent(String(valueFor(m, u))));
+  const q = new URLSearchParams();
+  for (const qp of op.query.filter((x) => x.required)) q.set(qp.name, String(valueFor(m, qp)));
+  const headers: Record<string, string> = { Prefer: `code=${status}`, Authorization: "Bearer any" };
+  for (const h of op.headers.filter((x) => x.required)) headers[h.name] = String(valueFor(m, h));
+  let body: unknown;
+  const b = op.bodies[0];
+  if (b) {
+    const check = m.validators.exact(b.schema);
+    const picked = firstValid(new MockValues(m.model).body(b, {}), (v) => (check(v) ? undefined : "invalid"));
+    if ("error" in picked) throw new Error(`no valid body for ${op.name}`);
+    body = picked.value;
+    headers["content-type"] = b.mediaType;
+  }
+  const raw = body === undefined ? undefined : isJsonMedia(b!.mediaType) ? JSON.stringify(body) : String(body);
+  return { url: `${m.url}${p}${q.size ? `?${q}` : ""}`, headers, raw };
+}
+
+/** Every declared answer of every operation, fetched and checked against the spec. */
+async function everyAnswerValidates(m: Mock, prefer = ""): Promise<number> {
+  let checked = 0;
+  for (const op of m.model.operations) {
+    for (const r of op.responses) {
+      const req = requestFor(m, op, r.status);
+      const reply = await call(op.method.toUpperCase(), req.url, { headers: { ...req.headers, Prefer: `${req.headers.Prefer}${prefer}` }, ...(req.raw === undefined ? {} : { raw: req.raw }) });
+      const where = `${op.name} ${r.status}: ${reply.text}`;
+      expect(reply.status, where).toBe(r.status);
+      for (const h of r.headers) {
+        const v = reply.headers.get(h.name);
+        if (v === null) {
+          expect(h.required, `${where}: header ${h.name}`).toBe(false);
+          continue;
+        }
+        const n = Number(v);
+        const typed = h.schema.type === "integer" || h.schema.type === "number" ? n : v;
+        expect(m.validators.exact(h.schema)(typed), `${where}: header ${h.name}=${v}`).toBe(true);
+      }
+      if (r.bodies.length) {
+        const mediaType = (reply.headers.get("content-type") ?? "").split(";")[0]!;
+        const b = r.bodies.find((x) => x.mediaType === mediaType);
+        expect(b, `${where}: content-type ${mediaType}`).toBeDefined();
+        const value = isJsonMedia(mediaType) ? JSON.parse(reply.text) : reply.text;
+        const check = m.validators.exact(b!.schema);
+        expect(check(value), `${where}: ${JSON.stringify(check.errors)}`).toBe(true);
+      }
+      checked++;
+    }
+  }
+  return checked;
+}
+
+describe.each([["test/fixtures/full/api.raml"], ["test/fixtures/mock/type-examples.raml"], ["test/fixtures/mock/no-examples.raml"]])("mock of %s", (spec) => {
+  let m: Mock;
+  beforeAll(async () => {
+    m = await mockOf(spec);
+  });
+  afterAll(() => m.close());
+
+  it("answers every declared status of every operation validly, headers included", async () => {
+    const declared = m.model.operations.reduce((n, op) => n + op.responses.length, 0);
+    expect(declared).toBeGreaterThanOrEqual(4);
+    expect(await everyAnswerValidates(m)).toBe(declared);
+  });
+
+  it("does so with random data too (Prefer: dynamic=true)", async () => {
+    for (let i = 0; i < 3; i++) await everyAnswerValidates(m, ", dynamic=true");
+  });
+});
+
+describe("where answers come from", () => {
+  let m: Mock;
+  beforeAll(async () => {
+    m = await mockOf("test/fixtures/mock/type-examples.raml");
+  });
+  afterAll(() => m.close());
+
+  it("uses the type's example when the response has none, and is deterministic by default", async () => {
+    const a = await call("GET", `${m.url}/lib/v1/books/anything`, { headers: { Prefer: "code=200" } });
+    expect(a.json).toEqual({ id: "dune", title: "Dune", isbn: "978-0441013593", year: 1965, tags: ["sf"] });
+    const p = await call("GET", `${m.url}/lib/v1/books/nothing`);
+    expect(p.status).toBe(404);
+    expect(p.json).toEqual({ title: "Not Found", status: 404 });
+  });
+
+  it("keeps a collection: POST stores, GET and the list answer it, PUT replaces, PATCH merges, DELETE removes", async () => {
+    const book = { id: "neuromancer", title: "Neuromancer", isbn: "978-0441569595", year: 1984 };
+    const created = await call("POST", `${m.url}/lib/v1/books`, { body: book });
+    expect(created.status).toBe(201);
+    expect(created.headers.get("location")).toBe("/lib/v1/books/neuromancer");
+    expect(created.json).toEqual(book);
+    expect((await call("GET", `${m.url}/lib/v1/books/neuromancer`)).json).toEqual(book);
+    expect((await call("GET", `${m.url}/lib/v1/books`)).json).toEqual([book]);
+    const replaced = { ...book, title: "Neuromancer (1984)" };
+    expect((await call("PUT", `${m.url}/lib/v1/books/neuromancer`, { body: replaced })).json).toEqual(replaced);
+    expect((await call("PATCH", `${m.url}/lib/v1/books/neuromancer`, { body: { year: 1985 } })).json).toEqual({ ...replaced, year: 1985 });
+    expect((await call("GET", `${m.url}/lib/v1/books/neuromancer`)).json.year).toBe(1985);
+    expect((await call("DELETE", `${m.url}/lib/v1/books/neuromancer`)).status).toBe(204);
+    expect((await call("GET", `${m.url}/lib/v1/books/neuromancer`)).status).toBe(404);
+    expect((await call("DELETE", `${m.url}/lib/v1/books/neuromancer`)).status).toBe(404);
+    expect((await call("PUT", `${m.url}/lib/v1/books/neuromancer`, { body: replaced })).status).toBe(404);
+    expect((await call("GET", `${m.url}/lib/v1/books`)).json).toEqual([]);
+  });
+
+  it("a stored item the spec would not allow is not answered: PATCH that breaks the type falls back to valid values", async () => {
+    const book = { id: "solaris", title: "Solaris", isbn: "978-0156027601", year: 1961 };
+    await call("POST", `${m.url}/lib/v1/books`, { body: book });
+    const broken = await call("PATCH", `${m.url}/lib/v1/books/solaris`, { body: { year: "soon" } });
+    expect(broken.status).toBe(200);
+    expect(m.validators.named("Book")(broken.json)).toBe(true);
+  });
+});
+
+describe("a mock that cannot answer validly", () => {
+  it("says why in a problem+json 500 naming the operation", async () => {
+    const m = await mockOf("test/fixtures/mock/impossible.raml");
+    try {
+      const r = await call("GET", `${m.url}/codes`);
+      expect(r.status).toBe(500);
+      expect(r.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+      expect(r.json.type).toBe("urn:ramlgen:mock:no-valid-answer");
+      expect(r.json.detail).toMatch(/^the mock of getCodes \(GET \/codes\) cannot produce a valid 200 answer: body: /);
+    } finally {
+      await m.close();
+    }
+  });
+});
