@@ -12,7 +12,7 @@ import type { ApiModel, Operation, Param, SecurityScheme } from "./model.js";
 import { routeTable } from "./emit.js";
 import { firstValid, MockValues, type ValueChoice } from "./mock-values.js";
 import { buildRouter, HttpProblem, problem, type AuthRequest, type Authenticator, type BodyDef, type HandlerContext, type RouteDef } from "./runtime/runtime.js";
-import { isJsonMedia, type ValidatorKind, type ValidatorSet } from "./validators.js";
+import type { ValidatorKind, ValidatorSet } from "./validators.js";
 
 export interface MockOptions {
   port?: number;
@@ -294,7 +294,7 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
 
   if (pattern) {
     const byId = (op: Operation, req: { params: Record<string, string> }) => jobs.get(req.params[op.uriParams[0].name]);
-    handlers[pattern.create.name] = (req, ctx) => {
+    handlers[pattern.create.name] = (_req, ctx) => {
       const job: MockJob = { id: randomUUID(), status: "IN PROGRESS", start: now(), end: "" };
       jobs.set(job.id, job);
       if (opts.advanceAfterMs) job.timer = setTimeout(() => end(job, "SUCCESS"), opts.advanceAfterMs).unref();
