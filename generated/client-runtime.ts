@@ -37,6 +37,9 @@ export class UnexpectedResponseError extends Error {
 
 // `| undefined` on each: callers' types may spell an absent part either way
 // (exactOptionalPropertyTypes).
+/** How an answer the spec does not describe is read: JSON when it says so, else text. */
+const UNDECLARED: ResponseSpec = { headers: [], parse: "raw" };
+
 export interface RequestParts {
   params?: Record<string, unknown> | undefined;
   query?: Record<string, unknown> | undefined;
@@ -51,7 +54,8 @@ export async function send(
   specBasePath: string,
   pathTemplate: string,
   request: RequestParts,
-  responses: Record<number, ResponseSpec>,
+  /** The declared answers by status; "undeclared" when the spec declares none (any is taken as it is). */
+  responses: Record<number, ResponseSpec> | "undeclared",
   call: CallOptions = {},
 ): Promise<unknown> {
   const path = pathTemplate.replace(/\{([^}]+)\}/g, (_, name: string) => encodeURIComponent(String(request.params?.[name] ?? "")));
@@ -73,11 +77,15 @@ export async function send(
   if (body !== undefined) init.body = body;
   if (call.signal) init.signal = call.signal;
   const res = await (opts.fetch ?? fetch)(url, init);
-  const spec = responses[res.status];
+  const spec = responses === "undeclared" ? UNDECLARED : responses[res.status];
   const text = await res.text();
   if (!spec) throw new UnexpectedResponseError(res.status, text);
   const out: { status: number; headers?: Record<string, unknown>; body?: unknown; contentType?: string } = { status: res.status };
-  if (spec.headers.length) {
+  if (responses === "undeclared") {
+    const h: Record<string, unknown> = {};
+    res.headers.forEach((v, k) => (h[k] = v));
+    out.headers = h;
+  } else if (spec.headers.length) {
     const h: Record<string, unknown> = {};
     for (const [name, kind] of spec.headers) {
       const v = res.headers.get(name);

@@ -128,7 +128,7 @@ const responses = {
     403: { headers: [], parse: "json" },
     404: { headers: [], parse: "json" },
   },
-} satisfies Record<string, Record<number, ResponseSpec>>;
+} satisfies Record<string, Record<number, ResponseSpec> | "undeclared">;
 
 export class ApiClient {
   constructor(private readonly options: ClientOptions) {}

@@ -196,6 +196,7 @@ export function routeTable(op: Operation, defs: Record<string, JsonSchema>, seri
     bodyOptional: bodyOptional(op, defs),
     numeric: numericParams(op, defs),
     security: op.security,
+    undeclaredResponses: op.responses.length === 0,
     responses: op.responses.map((r) => ({
       status: r.status,
       validateHeaders: r.headers.length ? validatorId.responseHeaders(op, r.status) : undefined,

@@ -40,6 +40,12 @@ export function loadModel(specPath: string): { model: ApiModel; validators: Vali
     }
     throw e;
   }
+  for (const op of model.operations) {
+    if (op.responses.length) continue;
+    // Common in real specs: the handler may answer anything, and nothing checks it.
+    const message = `${op.method.toUpperCase()} ${op.resourcePath} declares no responses: its handler may answer any status and body, sent unchecked`;
+    warnings.push({ path: rel, line: 0, column: 0, code: "NO_RESPONSES", message, warning: true });
+  }
   const validators = new ValidatorSet(model);
   const bad = checkExamples(model, validators, specPath, rel);
   if (bad.length) throw new SpecError(bad);

@@ -181,6 +181,7 @@ function routes(model: ApiModel, validators: ValidatorSet): RouteDef[] {
       numeric: t.numeric,
       security: t.security,
       responses: Object.fromEntries(t.responses.map((r) => [r.status, { validateHeaders: v("responses", r.validateHeaders), bodies: bodies(r.bodies, "responses") }])),
+      undeclaredResponses: t.undeclaredResponses,
     };
   });
 }
@@ -238,7 +239,7 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
       (code !== undefined ? op.responses.find((x) => x.status === code) : undefined) ??
       op.responses.find((x) => x.status >= 200 && x.status < 300) ??
       op.responses[0];
-    if (!r) return { status: 204 };
+    if (!r) return { status: 200 }; // the spec declares no answer: a plain 200
     const cannot = (why: string) => {
       throw new HttpProblem(problem(500, `the mock of ${op.name} (${op.method.toUpperCase()} ${op.path}) cannot produce a valid ${r.status} answer: ${why}`, { type: "urn:ramlgen:mock:no-valid-answer" }));
     };

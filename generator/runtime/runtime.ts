@@ -64,6 +64,11 @@ export interface RouteDef {
    */
   numeric?: { path?: string[]; query?: string[]; headers?: string[] };
   responses: Record<number, ResponseDef>;
+  /**
+   * The spec declares no responses for the operation: any status with any body is sent as
+   * the handler gives it, unchecked (objects as JSON).
+   */
+  undeclaredResponses?: boolean;
   /** RAML `securedBy`: absent when the operation is not secured. */
   security?: SecurityDef;
 }
@@ -273,6 +278,8 @@ interface CompiledRoute {
 
 interface TrieNode {
   literal: Map<string, TrieNode>;
+  /** Segments that mix text and parameters (`{from}.{to}`, `{name}.json`), by source. */
+  mixed?: { pattern: RegExp; node: TrieNode }[];
   param?: TrieNode;
   /** Routes whose path ends here. */
   routes: CompiledRoute[];
@@ -280,11 +287,26 @@ interface TrieNode {
 
 const newNode = (): TrieNode => ({ literal: new Map(), routes: [] });
 
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
 /**
- * Path templates compiled once into a trie of segments: a lookup walks the request's segments,
- * so its cost does not grow with the number of routes. A literal segment wins over a
- * parameter (`/things/new` before `/things/{id}`).
+ * A segment with text around or between its parameters, as a regular expression with one
+ * group per parameter: each takes at least one character, the last as many as it can.
  */
+function mixedSegment(seg: string): { pattern: RegExp; names: string[] } {
+  const names: string[] = [];
+  const parts = seg.split(/\{([^{}]+)\}/);
+  let source = "^";
+  for (let i = 0; i < parts.length; i++) {
+    if (i % 2 === 0) source += escapeRegExp(parts[i]!);
+    else {
+      names.push(parts[i]!);
+      source += "([^/]+?)";
+    }
+  }
+  return { pattern: new RegExp(`${source}$`), names };
+}
+
 class RouteTable {
   private readonly root = newNode();
 
@@ -293,10 +315,17 @@ class RouteTable {
       const paramNames: string[] = [];
       let node = this.root;
       for (const seg of def.path.split("/").slice(1)) {
-        const m = /^\{(.+)\}$/.exec(seg);
-        if (m) {
-          paramNames.push(m[1]!);
+        const whole = /^\{([^{}]+)\}$/.exec(seg);
+        if (whole) {
+          paramNames.push(whole[1]!);
           node = node.param ??= newNode();
+        } else if (seg.includes("{")) {
+          const { pattern, names } = mixedSegment(seg);
+          paramNames.push(...names);
+          node.mixed ??= [];
+          let entry = node.mixed.find((m) => m.pattern.source === pattern.source);
+          if (!entry) node.mixed.push((entry = { pattern, node: newNode() }));
+          node = entry.node;
         } else {
           let next = node.literal.get(seg);
           if (!next) node.literal.set(seg, (next = newNode()));
@@ -308,8 +337,9 @@ class RouteTable {
   }
 
   /**
-   * The routes whose path matches, literal ones first, each with its raw (still encoded)
-   * parameter values in order.
+   * The routes whose path matches, literal ones first, then segments that mix text and
+   * parameters, then whole-segment parameters, each with its raw (still encoded) parameter
+   * values in order.
    */
   match(pathname: string): { route: CompiledRoute; values: string[] }[] {
     const segs = pathname.split("/");
@@ -322,6 +352,12 @@ class RouteTable {
       const seg = segs[i]!;
       const lit = node.literal.get(seg);
       if (lit) walk(lit, i + 1, values);
+      if (node.mixed) {
+        for (const m of node.mixed) {
+          const found = m.pattern.exec(seg);
+          if (found) walk(m.node, i + 1, [...values, ...found.slice(1)]);
+        }
+      }
       if (node.param && seg !== "") walk(node.param, i + 1, [...values, seg]);
     };
     // segs[0] is the empty string before the leading slash.
@@ -521,6 +557,7 @@ export function buildRouter(
 
   const writeResponse = (def: RouteDef, out: HandlerResponse, req: IncomingMessage, res: ServerResponse) => {
     const spec = def.responses[out?.status];
+    if (!spec && def.undeclaredResponses && Number.isInteger(out?.status) && out.status >= 200 && out.status <= 599) return writeUndeclared(out, res);
     if (!spec) {
       onInvalid({ operation: def.operation, status: out?.status, errors: [{ field: "status", pointer: "#", detail: `status ${out?.status} is not declared` }] }, req);
       return answerProblem(res, problem(500, "the server produced a response its API does not declare"));
@@ -553,6 +590,26 @@ export function buildRouter(
     else if (Buffer.isBuffer(out.body)) payload = out.body;
     else payload = String(out.body);
     head["Content-Type"] = bodyDef!.parse === "raw" ? contentType! : `${contentType}; charset=utf-8`;
+    head["Content-Length"] = Buffer.byteLength(payload);
+    res.writeHead(out.status, head);
+    res.end(payload);
+  };
+
+  /** An answer to an operation whose spec declares none: as the handler gives it. */
+  const writeUndeclared = (out: HandlerResponse, res: ServerResponse) => {
+    const head: Record<string, string | number> = hasStatic ? { ...staticHeaders } : {};
+    const headers = out.headers ?? {};
+    for (const k in headers) if (headers[k] !== undefined) head[k] = String(headers[k]);
+    if (out.body === undefined) {
+      res.writeHead(out.status, head);
+      res.end();
+      return;
+    }
+    const binary = Buffer.isBuffer(out.body);
+    const text = typeof out.body === "string";
+    const payload = binary ? (out.body as Buffer) : text ? (out.body as string) : JSON.stringify(out.body);
+    const type = out.contentType ?? (binary ? "application/octet-stream" : text ? "text/plain" : "application/json");
+    head["Content-Type"] = binary ? type : `${type}; charset=utf-8`;
     head["Content-Length"] = Buffer.byteLength(payload);
     res.writeHead(out.status, head);
     res.end(payload);

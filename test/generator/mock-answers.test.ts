@@ -6,10 +6,10 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../generator/generate.js";
 import { startMock } from "../../generator/mock.js";
-import { MockValues, firstValid } from "../../generator/mock-values.js";
 import type { ApiModel, Operation, Param } from "../../generator/model.js";
 import { isJsonMedia, type ValidatorSet } from "../../generator/validators.js";
 import { call } from "../helpers/http.js";
+import { specValues } from "../helpers/spec-values.js";
 
 interface Mock {
   url: string;
@@ -24,17 +24,10 @@ async function mockOf(spec: string): Promise<Mock> {
   return { url: m.url, model, validators, close: m.close };
 }
 
-/** A valid value for a request parameter: its example, default or a synthesised one. */
-function valueFor(m: Mock, p: Param): unknown {
-  const check = m.validators.exact(p.schema);
-  const picked = firstValid(new MockValues(m.model).header(p, {}), (v) => (check(v) ? undefined : "invalid"));
-  if ("error" in picked) throw new Error(`no valid value for ${p.name}`);
-  return picked.value;
-}
-
 /** A request the spec accepts for `op`, asking for the declared answer `status`. */
 function requestFor(m: Mock, op: Operation, status: number) {
   let p = op.path;
+  const valueFor = (_m: Mock, p: Param) => specValues(m.model, m.validators).param(p);
   for (const u of op.uriParams) p = p.replace(`{${u.name}}`, encodeURIComponent(String(valueFor(m, u))));
   const q = new URLSearchParams();
   for (const qp of op.query.filter((x) => x.required)) q.set(qp.name, String(valueFor(m, qp)));
@@ -43,10 +36,7 @@ function requestFor(m: Mock, op: Operation, status: number) {
   let body: unknown;
   const b = op.bodies[0];
   if (b) {
-    const check = m.validators.exact(b.schema);
-    const picked = firstValid(new MockValues(m.model).body(b, {}), (v) => (check(v) ? undefined : "invalid"));
-    if ("error" in picked) throw new Error(`no valid body for ${op.name}`);
-    body = picked.value;
+    body = specValues(m.model, m.validators).body(b);
     headers["content-type"] = b.mediaType;
   }
   const raw = body === undefined ? undefined : isJsonMedia(b!.mediaType) ? JSON.stringify(body) : String(body);
