@@ -58,9 +58,10 @@ export async function send(
   responses: Record<number, ResponseSpec> | "undeclared",
   call: CallOptions = {},
 ): Promise<unknown> {
-  const path = pathTemplate.replace(/\{([^}]+)\}/g, (_, name: string) => encodeURIComponent(String(request.params?.[name] ?? "")));
   const base = opts.basePath === undefined ? specBasePath : opts.basePath.replace(/\/+$/, "").replace(/^(?=[^/])/, "/");
-  const url = new URL(opts.baseUrl.replace(/\/+$/, "") + base + path);
+  // Parameters may sit in the base path too (a baseUri parameter without a default).
+  const path = (base + pathTemplate).replace(/\{([^}]+)\}/g, (_, name: string) => encodeURIComponent(String(request.params?.[name] ?? "")));
+  const url = new URL(opts.baseUrl.replace(/\/+$/, "") + path);
   for (const [k, v] of Object.entries(request.query ?? {})) {
     if (v === undefined) continue;
     for (const item of Array.isArray(v) ? v : [v]) url.searchParams.append(k, String(item));

@@ -9,7 +9,10 @@ const HANDLER_NAME_ANNOTATIONS = new Set(["operationName", "handlerName"]);
 /** `METHOD /path` -> scheme -> the OAuth 2.0 scopes its `securedBy` asks for (see raml.securedByScopes). */
 export type ScopesOf = (method: string, resourcePath: string, scheme: string) => string[];
 
-export function buildModel(spec: RamlJson, scopesOf: ScopesOf = () => []): ApiModel {
+/** Ops whose handler name was given with (operationName) or (handlerName). */
+const explicitNames = new WeakSet<Operation>();
+
+export function buildModel(spec: RamlJson, scopesOf: ScopesOf = () => [], warn: (code: string, message: string) => void = () => {}): ApiModel {
   const decls = new Map<string, RamlJson>();
   for (const t of (spec.types ?? []) as RamlJson[]) decls.set(t.name, t);
   const conv = new SchemaConverter(decls);
@@ -39,8 +42,14 @@ export function buildModel(spec: RamlJson, scopesOf: ScopesOf = () => []): ApiMo
   }
 
   const version: string | undefined = spec.version;
-  const basePath = basePathOf(spec.baseUri, version, spec.baseUriParameters ?? []);
+  const base = basePathOf(spec.baseUri, version, spec.baseUriParameters ?? []);
+  const basePath = base.path;
   const baseParams = new Set<string>(((spec.baseUriParameters ?? []) as RamlJson[]).map((p) => p.name));
+  // baseUri parameters left in the path are path parameters of every operation.
+  const routedBase = base.params.map((name) => {
+    const declared = ((spec.baseUriParameters ?? []) as RamlJson[]).find((p) => p.name === name) ?? { name, type: ["string"] };
+    return { ...param(conv, declared, "baseUri"), required: true };
+  });
 
   const securitySchemes = ((spec.securitySchemes ?? []) as RamlJson[]).map((s) => securityScheme(conv, s, spec.title));
   const schemes = new Map(securitySchemes.map((s) => [s.name, s]));
@@ -48,19 +57,28 @@ export function buildModel(spec: RamlJson, scopesOf: ScopesOf = () => []): ApiMo
   const operations: Operation[] = [];
   const walk = (resources: RamlJson[]) => {
     for (const r of resources ?? []) {
-      for (const m of r.methods ?? []) operations.push(secure(operation(conv, r, m, basePath, baseParams), m, schemes, scopesOf));
+      for (const m of r.methods ?? []) operations.push(secure(operation(conv, r, m, basePath, baseParams, routedBase), m, schemes, scopesOf));
       walk(r.resources);
     }
   };
   walk(spec.resources);
 
+  // RAML does not require displayNames to be unique: a repeated one gives way to a name from
+  // the method and path (then a number), with a warning. Explicit (operationName)s must be unique.
   const seen = new Map<string, Operation>();
   for (const op of operations) {
     const other = seen.get(op.name);
     if (other) {
-      throw new ConversionError(
-        `handler name '${op.name}' is used by ${other.method.toUpperCase()} ${other.resourcePath} and ${op.method.toUpperCase()} ${op.resourcePath}; set displayName or (operationName) on one of them`,
-      );
+      if (explicitNames.has(op)) {
+        throw new ConversionError(
+          `handler name '${op.name}' is used by ${other.method.toUpperCase()} ${other.resourcePath} and ${op.method.toUpperCase()} ${op.resourcePath}; set displayName or (operationName) on one of them`,
+        );
+      }
+      const taken = op.name;
+      let name = nameFromPath(op.method, op.resourcePath);
+      for (let n = 2; operations.some((o) => o !== op && o.name === name); n++) name = `${nameFromPath(op.method, op.resourcePath)}${n}`;
+      op.name = name;
+      warn("DISPLAY_NAME_REPEATED", `${op.method.toUpperCase()} ${op.resourcePath}: displayName '${op.displayName ?? taken}' is also ${other.method.toUpperCase()} ${other.resourcePath}'s; its handler is named ${name}`);
     }
     seen.set(op.name, op);
   }
@@ -78,7 +96,7 @@ export function buildModel(spec: RamlJson, scopesOf: ScopesOf = () => []): ApiMo
   };
 }
 
-function operation(conv: SchemaConverter, r: RamlJson, m: RamlJson, basePath: string, baseParams: Set<string>): Operation {
+function operation(conv: SchemaConverter, r: RamlJson, m: RamlJson, basePath: string, baseParams: Set<string>, routedBase: Param[]): Operation {
   const resourcePath: string = r.completeRelativeUri;
   const method: string = m.method;
   const ctx = { resource: resourcePath, method };
@@ -87,10 +105,11 @@ function operation(conv: SchemaConverter, r: RamlJson, m: RamlJson, basePath: st
     .map((p) => param(conv, p, exampleKey(ctx)))
     // Path parameters are always required, whatever the declaration says.
     .map((p) => ({ ...p, required: true }));
-  const order = [...resourcePath.matchAll(/\{([^}]+)\}/g)].map((x) => x[1]);
+  uriParams.unshift(...routedBase.filter((b) => !uriParams.some((p) => p.name === b.name)));
+  const order = [...(basePath + resourcePath).matchAll(/\{([^}]+)\}/g)].map((x) => x[1]);
   uriParams.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   const explicit = ((m.annotations ?? []) as RamlJson[]).find((a) => HANDLER_NAME_ANNOTATIONS.has(a.name))?.value;
-  return {
+  const op: Operation = {
     name: explicit ? identifier(String(explicit)) : m.displayName ? camel(m.displayName) : nameFromPath(method, resourcePath),
     method,
     path: basePath + resourcePath,
@@ -113,6 +132,8 @@ function operation(conv: SchemaConverter, r: RamlJson, m: RamlJson, basePath: st
       })
       .sort((a, b) => a.status - b.status),
   };
+  if (explicit) explicitNames.add(op);
+  return op;
 }
 
 function securityScheme(conv: SchemaConverter, s: RamlJson, realm: string): SecurityScheme {
@@ -260,17 +281,24 @@ function examplesOf(decl: RamlJson, where: string): Example[] {
   }));
 }
 
-function basePathOf(baseUri: string | undefined, version: string | undefined, params: RamlJson[]): string {
-  if (!baseUri) return "";
-  const withoutHost = baseUri.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, "");
-  const path = withoutHost.replace(/\{([^}]+)\}/g, (_, name: string) => {
+/**
+ * The path part of the baseUri, with `{version}` and parameters that have one value (a default
+ * or a single enum value) filled in; other parameters stay, and are routed like path
+ * parameters. A baseUri without a scheme (`api.example.org/v1`) starts with its host.
+ */
+export function basePathOf(baseUri: string | undefined, version: string | undefined, params: RamlJson[]): { path: string; params: string[] } {
+  if (!baseUri) return { path: "", params: [] };
+  const withoutHost = /^[a-z][a-z0-9+.-]*:\/\//i.test(baseUri) ? baseUri.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, "") : baseUri.startsWith("/") ? baseUri : baseUri.replace(/^[^/]*/, "");
+  const routed: string[] = [];
+  const path = withoutHost.replace(/[?#].*$/, "").replace(/\{([^}]+)\}/g, (whole, name: string) => {
     if (name === "version" && version !== undefined) return version;
     const p = params.find((x) => x.name === name);
     const fixed = p?.default ?? (Array.isArray(p?.enum) && p.enum.length === 1 ? p.enum[0] : undefined);
-    if (fixed === undefined) throw new ConversionError(`baseUri parameter {${name}} in the path needs a default or a single enum value`);
-    return String(fixed);
+    if (fixed !== undefined) return String(fixed);
+    routed.push(name);
+    return whole;
   });
-  return path.replace(/\/+$/, "");
+  return { path: path.replace(/\/+$/, ""), params: routed };
 }
 
 export function pascal(name: string): string {

@@ -72,7 +72,13 @@ export function emit(model: ApiModel, validators: ValidatorSet, opts: EmitOption
   files.set("serialize-responses.d.ts", render("serializers.d.ts", { banner, ids: serialisers.map((e) => e.id) }));
   const schemes = model.securitySchemes.map((sc) => ({ key: propertyKey(sc.name), name: sc.name, type: sc.type, challenge: sc.challenge, doc: docComment(`${sc.type}${sc.description ? `: ${sc.description}` : ""}`, "  ") }));
   const routes = model.operations.map((op) => routeTable(op, defs, serialised));
-  files.set("router.ts", render("router.ts", { banner, basePath: model.basePath, routes, secured, schemes, hasSerialisers: serialisers.length > 0 }));
+  // Only the validator modules the routes use are imported (noUnusedLocals in users' settings).
+  const uses = {
+    params: routes.some((r) => r.validateParams || r.validateQuery || r.validateHeaders),
+    bodies: routes.some((r) => r.bodies?.some((b) => b.validate)),
+    responses: routes.some((r) => r.responses.some((x) => x.validateHeaders || x.bodies.some((b) => b.validate))),
+  };
+  files.set("router.ts", render("router.ts", { banner, basePath: model.basePath, routes, secured, schemes, uses, hasSerialisers: serialisers.length > 0 }));
   files.set("index.ts", render("index.ts", { banner }));
 
   for (const [kind, file] of Object.entries(VALIDATOR_FILES) as [ValidatorKind, string][]) {

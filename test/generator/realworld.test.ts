@@ -2,7 +2,7 @@
 // generates, its output type-checks under the strictest settings, and every operation is
 // reached through the generated client and router with the right handler and parameters.
 import { execFile } from "node:child_process";
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
@@ -36,6 +36,7 @@ export async function roundTrip(spec: string, name: string): Promise<{ model: Ap
   const out = path.join(outRoot, `realworld-${name}`);
   const { model, validators } = loadModel(path.resolve(spec));
   const values = specValues(model, validators);
+  if (!existsSync(path.join(out, "index.ts"))) writeOutput(out, generate(path.resolve(spec), out).files);
   const mod = await import(pathToFileURL(path.join(out, "index.ts")).href);
   const seen: Seen[] = [];
   const handlers: Record<string, (req: { params: unknown; query: unknown }) => unknown> = {};
@@ -108,6 +109,8 @@ describe.each(fixtures)("real-world RAML: %s", (file) => {
   });
 });
 
+afterAll(() => rmSync(outRoot, { recursive: true, force: true }));
+
 describe("paths.raml: segments that mix text and parameters", () => {
   it("routes each to its own handler and splits the parameters", async () => {
     const { url, seen, close } = await roundTrip(path.join(dir, "paths.raml"), "paths");
@@ -136,6 +139,34 @@ describe("paths.raml: segments that mix text and parameters", () => {
         "POST /ping declares no responses: its handler may answer any status and body, sent unchecked",
       ]);
       expect((await fetch(`${url}/q/NYSE/range/1.x`)).status).toBe(400);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe("base-and-names.raml: a baseUri without a scheme, a baseUri parameter without a default, repeated displayNames", () => {
+  it("routes under the baseUri's path with the parameter, and names the repeated operations from their paths", async () => {
+    const spec = path.join(dir, "base-and-names.raml");
+    const { model, warnings } = generate(path.resolve(spec), path.join(outRoot, "unused"));
+    expect(model.operations.map((o) => [o.name, o.path])).toEqual([
+      ["list", "/v3/{tenant}/users"],
+      ["get", "/v3/{tenant}/users/{userId}"],
+      ["getGroups", "/v3/{tenant}/groups"],
+      ["getGroupsByGroupId", "/v3/{tenant}/groups/{groupId}"],
+    ]);
+    expect(warnings.map((w) => `${w.code} ${w.message}`)).toEqual([
+      "DISPLAY_NAME_REPEATED GET /groups: displayName 'list' is also GET /users's; its handler is named getGroups",
+      "DISPLAY_NAME_REPEATED GET /groups/{groupId}: displayName 'get' is also GET /users/{userId}'s; its handler is named getGroupsByGroupId",
+    ]);
+    const { url, seen, close } = await roundTrip(spec, "base-and-names");
+    try {
+      const before = seen.length;
+      expect((await fetch(`${url}/v3/acme/users/u1`)).status).toBe(200);
+      expect(seen.slice(before)).toEqual([{ operation: "get", params: { tenant: "acme", userId: "u1" }, query: {} }]);
+      const bad = await fetch(`${url}/v3/ACME/users`);
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { errors: { field: string }[] }).errors[0]!.field).toBe("path/tenant");
     } finally {
       await close();
     }
