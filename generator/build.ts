@@ -1,5 +1,5 @@
 // From raml-1-parser's expanded JSON to the plain ApiModel.
-import type { ApiModel, Body, Example, NamedType, Operation, Param, Response, Security, SecurityScheme } from "./model.js";
+import { namePattern, type ApiModel, type Body, type Example, type NamedType, type Operation, type Param, type Response, type Security, type SecurityScheme } from "./model.js";
 import type { RamlJson } from "./raml.js";
 import { exampleKey } from "./raml.js";
 import { ConversionError, SchemaConverter, type JsonSchema } from "./schema.js";
@@ -117,7 +117,7 @@ function operation(conv: SchemaConverter, r: RamlJson, m: RamlJson, basePath: st
     displayName: m.displayName,
     description: typeof m.description === "string" ? m.description : undefined,
     uriParams,
-    query: ((m.queryParameters ?? []) as RamlJson[]).map((p) => param(conv, p, exampleKey(ctx))),
+    query: m.queryString ? queryStringParams(conv, m.queryString, ctx) : ((m.queryParameters ?? []) as RamlJson[]).map((p) => param(conv, p, exampleKey(ctx))),
     headers: ((m.headers ?? []) as RamlJson[]).map((p) => param(conv, p, exampleKey(ctx))),
     bodies: ((m.body ?? []) as RamlJson[]).map((b) => body(conv, b, exampleKey({ ...ctx, media: b.name }))),
     responses: ((m.responses ?? []) as RamlJson[])
@@ -255,10 +255,39 @@ function mergeResponses(responses: Response[]): Response[] {
   return [...out.values()];
 }
 
+/**
+ * RAML `queryString`: a type for the whole query, as the parameters its (object) type
+ * declares: each property one parameter, each pattern property one parameter named `/regex/`.
+ */
+function queryStringParams(conv: SchemaConverter, q: RamlJson, ctx: { resource: string; method: string }): Param[] {
+  let schema = conv.convert(q);
+  const ref = typeof schema.$ref === "string" && schema.$ref.startsWith("#/$defs/") ? schema.$ref.slice("#/$defs/".length) : undefined;
+  if (ref) schema = conv.named(ref);
+  const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
+  const patterns = (schema.patternProperties ?? {}) as Record<string, JsonSchema>;
+  if (schema.type !== "object" && !Object.keys(properties).length && !Object.keys(patterns).length) {
+    throw new ConversionError(`the queryString of ${ctx.method.toUpperCase()} ${ctx.resource} must be an object type (its properties are the query parameters)`);
+  }
+  const required = new Set(Array.isArray(schema.required) ? (schema.required as string[]) : []);
+  const fromSchema = (name: string, s: JsonSchema, req: boolean): Param => ({
+    name,
+    required: req,
+    schema: s,
+    ...(s.default === undefined ? {} : { default: s.default }),
+    ...(typeof s.description === "string" ? { description: s.description } : {}),
+    examples: [],
+  });
+  return [
+    ...Object.entries(properties).map(([name, s]) => fromSchema(name, s, required.has(name))),
+    ...Object.entries(patterns).map(([re, s]) => fromSchema(`/${re}/`, s, false)),
+  ];
+}
+
 function param(conv: SchemaConverter, p: RamlJson, where: string): Param {
   return {
     name: p.name,
-    required: p.required !== false,
+    // A parameter declared by a pattern matches any number of names, none of them required.
+    required: p.required !== false && namePattern(p.name) === undefined,
     schema: conv.convert(p),
     default: p.default,
     description: typeof p.description === "string" ? p.description : undefined,

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import Handlebars from "handlebars";
 import { renderDocs } from "./docs.js";
 import { packageFile } from "./home.js";
-import type { ApiModel, Body, Operation, Param } from "./model.js";
+import { namePattern, type ApiModel, type Body, type Operation, type Param } from "./model.js";
 import { DEFS_PREFIX, typeDocument, type JsonSchema } from "./schema.js";
 import { docComment, propertyKey, tsType, type TsContext } from "./typescript.js";
 import { serialiserEntries, serialiserModule } from "./serializers.js";
@@ -105,11 +105,14 @@ export function emit(model: ApiModel, validators: ValidatorSet, opts: EmitOption
 function paramsType(params: Param[], ctx: TsContext, lowerCase: boolean, indent: string): string {
   if (!params.length) return "Record<string, never>";
   const inner = indent + "  ";
-  const lines = params.map((p) => {
+  const patterns = params.filter((p) => namePattern(p.name) !== undefined);
+  const lines = params.filter((p) => namePattern(p.name) === undefined).map((p) => {
     const key = lowerCase ? p.name.toLowerCase() : p.name;
     const optional = !p.required && p.default === undefined;
     return `${docComment(p.description, inner)}${inner}${propertyKey(key)}${optional ? "?" : ""}: ${tsType(p.schema, ctx, inner)};`;
   });
+  // Names declared by a pattern: any number of them, each checked against its pattern's type.
+  if (patterns.length) lines.push(`${docComment(`Also: ${patterns.map((p) => `\`${p.name}\``).join(", ")}.`, inner)}${inner}[name: string]: unknown;`);
   return `{\n${lines.join("\n")}\n${indent}}`;
 }
 
@@ -224,7 +227,7 @@ function numericParams(op: Operation, defs: Record<string, JsonSchema>): { path?
     }
     return schema?.type === "integer" || schema?.type === "number";
   };
-  const pick = (ps: Param[], lower: boolean) => ps.filter((p) => isNumber(p.schema)).map((p) => (lower ? p.name.toLowerCase() : p.name));
+  const pick = (ps: Param[], lower: boolean) => ps.filter((p) => namePattern(p.name) === undefined && isNumber(p.schema)).map((p) => (lower ? p.name.toLowerCase() : p.name));
   const out = { path: pick(op.uriParams, false), query: pick(op.query, false), headers: pick(op.headers, true) };
   const present = Object.fromEntries(Object.entries(out).filter(([, v]) => v.length));
   return Object.keys(present).length ? present : undefined;

@@ -28,8 +28,11 @@ export interface NamedType {
   source?: string;
 }
 
+/** A parameter declared by a pattern (`/^author\[[a-z]+\]$/: string`): the pattern, else undefined. */
+export const namePattern = (name: string): string | undefined => (name.length > 2 && name.startsWith("/") && name.endsWith("/") ? name.slice(1, -1) : undefined);
+
 export interface Param {
-  /** Name as written in the spec (wire name). */
+  /** Name as written in the spec (wire name); `/regex/` for parameters declared by a pattern. */
   name: string;
   required: boolean;
   schema: JsonSchema;

@@ -1,6 +1,6 @@
 // The model as an OpenAPI 3.1 document: the same JSON Schemas (OpenAPI 3.1 is JSON Schema
 // 2020-12), with named types under components/schemas.
-import type { ApiModel, Body, Example, Operation, Param, SecurityScheme } from "./model.js";
+import { namePattern, type ApiModel, type Body, type Example, type Operation, type Param, type SecurityScheme } from "./model.js";
 import { DEFS_PREFIX, type JsonSchema } from "./schema.js";
 import { jsonExampleValue } from "./examples.js";
 import { isJsonMedia } from "./validators.js";
@@ -33,6 +33,14 @@ function parameter(p: Param, location: "path" | "query" | "header"): JsonSchema 
   return out;
 }
 
+/** Query parameters named by patterns, as OpenAPI says free-form ones: one exploded object. */
+function patternQuery(query: Param[]): JsonSchema[] {
+  const patterns = query.filter((p) => namePattern(p.name) !== undefined);
+  if (!patterns.length) return [];
+  const patternProperties = Object.fromEntries(patterns.map((p) => [namePattern(p.name)!, rebase(p.schema)]));
+  return [{ name: "patternParameters", in: "query", style: "form", explode: true, description: `Parameters named ${patterns.map((p) => p.name).join(", ")}`, schema: { type: "object", patternProperties } }];
+}
+
 function content(bodies: Body[]): JsonSchema {
   const out: JsonSchema = {};
   for (const b of bodies) {
@@ -49,7 +57,8 @@ function operation(op: Operation): JsonSchema {
   if (op.description) out.description = op.description;
   const params = [
     ...op.uriParams.map((p) => parameter(p, "path")),
-    ...op.query.map((p) => parameter(p, "query")),
+    ...op.query.filter((p) => namePattern(p.name) === undefined).map((p) => parameter(p, "query")),
+    ...patternQuery(op.query),
     ...op.headers.map((p) => parameter(p, "header")),
   ];
   if (params.length) out.parameters = params;

@@ -5,7 +5,7 @@
 import { createRequire } from "node:module";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import type { Options, ValidateFunction } from "ajv";
-import type { ApiModel, Body, Operation, Param } from "./model.js";
+import { namePattern, type ApiModel, type Body, type Operation, type Param } from "./model.js";
 import { DEFS_PREFIX, type JsonSchema } from "./schema.js";
 
 const require = createRequire(import.meta.url);
@@ -60,14 +60,21 @@ export function validatesBody(b: Body): boolean {
 /** An object schema for a group of parameters (header names folded to lower case). */
 export function paramsSchema(params: Param[], lowerCase: boolean): JsonSchema {
   const properties: Record<string, JsonSchema> = {};
+  const patternProperties: Record<string, JsonSchema> = {};
   const required: string[] = [];
   for (const p of params) {
+    const pattern = namePattern(p.name);
+    if (pattern !== undefined) {
+      patternProperties[pattern] = p.schema;
+      continue;
+    }
     const key = lowerCase ? p.name.toLowerCase() : p.name;
     properties[key] = p.schema;
     // A parameter with a default is filled in when absent, so it is never missing.
     if (p.required && p.default === undefined) required.push(key);
   }
   const s: JsonSchema = { type: "object", properties };
+  if (Object.keys(patternProperties).length) s.patternProperties = patternProperties;
   if (required.length) s.required = required;
   return s;
 }

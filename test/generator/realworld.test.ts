@@ -7,7 +7,9 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Validator } from "@seriousme/openapi-schema-validator";
 import { writeOutput } from "../../generator/files.js";
+import { openApiDocument } from "../../generator/openapi.js";
 import { generate, loadModel } from "../../generator/generate.js";
 import type { ApiModel, Operation, Param } from "../../generator/model.js";
 import { listen } from "../helpers/http.js";
@@ -104,6 +106,14 @@ describe.each(fixtures)("real-world RAML: %s", (file) => {
     }
   });
 
+  it("exports a valid OpenAPI 3.1 document", async () => {
+    const { model } = loadModel(path.resolve(spec));
+    const v = new Validator();
+    const r = await v.validate(structuredClone(openApiDocument(model)) as Parameters<Validator["validate"]>[0]);
+    expect(r.errors ?? [], JSON.stringify(r.errors)).toEqual([]);
+    expect(r.valid).toBe(true);
+  });
+
   it("warns only where it should", () => {
     expect(warnings.filter((w) => !/^NO_RESPONSES |^XML_|^DISPLAY_NAME_|^JSON_SCHEMA_/.test(w))).toEqual([]);
   });
@@ -167,6 +177,33 @@ describe("base-and-names.raml: a baseUri without a scheme, a baseUri parameter w
       const bad = await fetch(`${url}/v3/ACME/users`);
       expect(bad.status).toBe(400);
       expect(((await bad.json()) as { errors: { field: string }[] }).errors[0]!.field).toBe("path/tenant");
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe("query.raml: queryString types and query parameters named by patterns", () => {
+  it("validates and types the whole query, defaults included, and takes pattern-named parameters", async () => {
+    const { url, seen, close } = await roundTrip(path.join(dir, "query.raml"), "query");
+    const get = async (p: string) => {
+      const before = seen.length;
+      const r = await fetch(`${url}${p}`);
+      const body = (await r.json()) as { errors?: { field: string }[] };
+      return { status: r.status, seen: seen.slice(before), fields: body.errors?.map((e) => e.field) };
+    };
+    try {
+      expect(await get("/books?year=1999&author=Le%20Guin&tag[sf]=yes")).toMatchObject({
+        status: 200,
+        seen: [{ operation: "getBooks", query: { page: 1, year: 1999, author: "Le Guin", "tag[sf]": "yes" } }],
+      });
+      expect(await get("/books?author=x")).toMatchObject({ status: 400, fields: ["query/year"] });
+      expect(await get("/books?year=1999&page=0")).toMatchObject({ status: 400, fields: ["query/page"] });
+      expect(await get("/search?q=dune")).toMatchObject({ status: 200, seen: [{ operation: "getSearch", query: { q: "dune" } }] });
+      expect(await get("/search?q=")).toMatchObject({ status: 400, fields: ["query/q"] });
+      expect(await get("/authors?author[bob]=Bob&limit=5")).toMatchObject({ status: 200, seen: [{ query: { "author[bob]": "Bob", limit: 5 } }] });
+      expect(await get("/authors")).toMatchObject({ status: 200, seen: [{ query: {} }] });
+      expect(await get(`/authors?author[bob]=${"b".repeat(21)}`)).toMatchObject({ status: 400, fields: ["query/author[bob]"] });
     } finally {
       await close();
     }
