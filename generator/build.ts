@@ -15,7 +15,7 @@ const explicitNames = new WeakSet<Operation>();
 export function buildModel(spec: RamlJson, scopesOf: ScopesOf = () => [], warn: (code: string, message: string) => void = () => {}): ApiModel {
   const decls = new Map<string, RamlJson>();
   for (const t of (spec.types ?? []) as RamlJson[]) decls.set(t.name, t);
-  const conv = new SchemaConverter(decls);
+  const conv = new SchemaConverter(decls, warn);
 
   const tsNames = new Map<string, string>();
   const types: NamedType[] = [];

@@ -32,7 +32,9 @@ export function loadModel(specPath: string): { model: ApiModel; validators: Vali
       if (!hasOAuth2) return [];
       scopes ??= securedByScopes(specPath);
       return scopes.get(`${method.toUpperCase()} ${resourcePath}`)?.get(scheme) ?? [];
-    }, (code, message) => warnings.push({ path: rel, line: 0, column: 0, code, message, warning: true }));
+    }, (code, message) => {
+      if (!warnings.some((w) => w.code === code && w.message === message)) warnings.push({ path: rel, line: 0, column: 0, code, message, warning: true });
+    });
   } catch (e) {
     if (e instanceof ConversionError) {
       const where = e.file ? toPosix(path.relative(process.cwd(), path.resolve(path.dirname(specPath), e.file))) : rel;

@@ -70,7 +70,11 @@ export class SchemaConverter {
   private readonly cache = new Map<string, JsonSchema>();
   private readonly inProgress = new Set<string>();
 
-  constructor(private readonly types: Map<string, RamlJson>) {}
+  constructor(
+    private readonly types: Map<string, RamlJson>,
+    /** Told about what is accepted but not checked (XML schemas). */
+    private readonly warn: (code: string, message: string) => void = () => {},
+  ) {}
 
   isNamed = (name: string): boolean => this.types.has(name);
 
@@ -106,7 +110,11 @@ export class SchemaConverter {
   private declaration(decl: RamlJson, ownName?: string): JsonSchema {
     if (typeof decl === "string") return this.convert(decl);
     if (decl.typePropertyKind === "JSON") return jsonSchemaPassthrough(decl.type[0], ownName, decl.schemaPath);
-    if (decl.typePropertyKind === "XML") throw new ConversionError("XML schemas are not supported", ownName, decl.schemaPath);
+    if (decl.typePropertyKind === "XML") {
+      // XML bodies pass through as they are: nothing here can check an XML Schema.
+      this.warn("XML_SCHEMA", `${ownName ? `type '${ownName}'` : "a body"} is an XML schema: XML bodies pass through unvalidated`);
+      return { description: "An XML document (its XML Schema is not checked)." };
+    }
     const supers: RamlJson[] = Array.isArray(decl.type) ? decl.type : [decl.type ?? (decl.properties ? "object" : "string")];
     let schema: JsonSchema;
     if (supers.length === 1 && typeof supers[0] === "string" && BUILTINS.has(supers[0])) {
@@ -116,9 +124,18 @@ export class SchemaConverter {
     } else {
       // Inheritance: flatten the parents, then apply this declaration's own facets.
       const parents = supers.map((s) => this.expand(s));
-      let merged = parents[0];
-      for (const p of parents.slice(1)) merged = mergeParents(merged, p, ownName);
-      schema = this.builtin(kindOf(merged), decl, merged);
+      const flatten = (list: JsonSchema[]) => {
+        let merged = list[0]!;
+        for (const p of list.slice(1)) merged = mergeParents(merged, p, ownName);
+        return this.builtin(kindOf(merged), decl, merged);
+      };
+      // A union among several parents (`[HasHome, Dog | Cat]`) distributes: HasHome and Dog, or
+      // HasHome and Cat.
+      const at = parents.length > 1 ? parents.findIndex((p) => Array.isArray(p.anyOf)) : -1;
+      if (at >= 0) {
+        const members = (parents[at]!.anyOf as JsonSchema[]).map((m) => (typeof m.$ref === "string" && m.$ref.startsWith(DEFS_PREFIX) ? this.expand(m.$ref.slice(DEFS_PREFIX.length)) : m));
+        schema = { anyOf: members.map((m) => flatten(parents.map((p, i) => (i === at ? m : p)))) };
+      } else schema = flatten(parents);
     }
     const disc = this.discriminatorOf(decl);
     if (disc && schema.type === "object") {

@@ -209,3 +209,34 @@ describe("query.raml: queryString types and query parameters named by patterns",
     }
   });
 });
+
+describe("xml.raml and union-inheritance.raml", () => {
+  it("passes XML bodies through unvalidated, with a warning, and checks the JSON ones", async () => {
+    const spec = path.join(dir, "xml.raml");
+    expect(generate(path.resolve(spec), path.join(outRoot, "unused")).warnings.map((w) => `${w.code} ${w.message}`)).toEqual([
+      "XML_SCHEMA type 'Order' is an XML schema: XML bodies pass through unvalidated",
+    ]);
+    const { url, close } = await roundTrip(spec, "xml");
+    try {
+      const xml = await fetch(`${url}/orders`, { method: "POST", headers: { "content-type": "application/xml" }, body: "<order>anything</order>" });
+      expect(xml.status).toBe(200);
+      const json = await fetch(`${url}/orders`, { method: "POST", headers: { "content-type": "application/json" }, body: "[1]" });
+      expect(json.status).toBe(400);
+    } finally {
+      await close();
+    }
+  });
+
+  it("takes either member of a union inherited beside another parent", async () => {
+    const { url, close } = await roundTrip(path.join(dir, "union-inheritance.raml"), "union-inheritance");
+    try {
+      const post = (body: unknown) => fetch(`${url}/pets`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      expect((await post({ home: "h", kind: "dog", barks: true })).status).toBe(201);
+      expect((await post({ home: "h", kind: "cat", meows: false })).status).toBe(201);
+      expect((await post({ kind: "cat", meows: false })).status).toBe(400);
+      expect((await post({ home: "h", kind: "cow" })).status).toBe(400);
+    } finally {
+      await close();
+    }
+  });
+});

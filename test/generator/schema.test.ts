@@ -74,6 +74,14 @@ const cases: Case[] = [
     invalid: [{ p: "x" }, { p: "x", m: 1, z: 0 }],
   },
   {
+    // Issue 11, item 12: a union among several parents distributes over the others.
+    name: "MultiUnion",
+    raml: "type: [Parent, Single | Mixin]\nproperties:\n  own?: string",
+    want: { anyOf: [{ type: "object", required: ["p", "s"] }, { type: "object", required: ["p", "m"] }] },
+    valid: [{ p: "x", s: true }, { p: "x", m: 1 }, { p: "x", m: 1, own: "o" }],
+    invalid: [{ p: "x" }, { s: true }, { m: 1 }, { p: "x", m: 1, own: 2 }],
+  },
+  {
     name: "Arr",
     raml: "type: array\nitems: string\nminItems: 1\nmaxItems: 2\nuniqueItems: true",
     want: { type: "array", items: { type: "string" }, minItems: 1, maxItems: 2, uniqueItems: true },
