@@ -12,10 +12,10 @@ export type ScopesOf = (method: string, resourcePath: string, scheme: string) =>
 /** Ops whose handler name was given with (operationName) or (handlerName). */
 const explicitNames = new WeakSet<Operation>();
 
-export function buildModel(spec: RamlJson, scopesOf: ScopesOf = () => [], warn: (code: string, message: string) => void = () => {}): ApiModel {
+export function buildModel(spec: RamlJson, scopesOf: ScopesOf = () => [], warn: (code: string, message: string) => void = () => {}, specDir = process.cwd()): ApiModel {
   const decls = new Map<string, RamlJson>();
   for (const t of (spec.types ?? []) as RamlJson[]) decls.set(t.name, t);
-  const conv = new SchemaConverter(decls, warn);
+  const conv = new SchemaConverter(decls, warn, specDir);
 
   const tsNames = new Map<string, string>();
   const types: NamedType[] = [];

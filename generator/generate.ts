@@ -34,7 +34,7 @@ export function loadModel(specPath: string): { model: ApiModel; validators: Vali
       return scopes.get(`${method.toUpperCase()} ${resourcePath}`)?.get(scheme) ?? [];
     }, (code, message) => {
       if (!warnings.some((w) => w.code === code && w.message === message)) warnings.push({ path: rel, line: 0, column: 0, code, message, warning: true });
-    });
+    }, path.dirname(specPath));
   } catch (e) {
     if (e instanceof ConversionError) {
       const where = e.file ? toPosix(path.relative(process.cwd(), path.resolve(path.dirname(specPath), e.file))) : rel;

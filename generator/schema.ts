@@ -3,6 +3,8 @@
 // Every named type becomes one `$defs` entry, referenced as `#/$defs/<Name>`. Object
 // inheritance is flattened rather than expressed with `allOf`, so that
 // `additionalProperties: false` on a subtype keeps accepting inherited properties.
+import path from "node:path";
+import { jsonSchemaPassthrough } from "./json-schema.js";
 import type { RamlJson } from "./raml.js";
 
 export type JsonSchema = { [keyword: string]: unknown };
@@ -72,8 +74,10 @@ export class SchemaConverter {
 
   constructor(
     private readonly types: Map<string, RamlJson>,
-    /** Told about what is accepted but not checked (XML schemas). */
+    /** Told about what is accepted but not checked (XML schemas, unknown JSON Schema keywords). */
     private readonly warn: (code: string, message: string) => void = () => {},
+    /** The root spec's folder: included schema files are relative to it. */
+    private readonly specDir: string = process.cwd(),
   ) {}
 
   isNamed = (name: string): boolean => this.types.has(name);
@@ -109,7 +113,10 @@ export class SchemaConverter {
 
   private declaration(decl: RamlJson, ownName?: string): JsonSchema {
     if (typeof decl === "string") return this.convert(decl);
-    if (decl.typePropertyKind === "JSON") return jsonSchemaPassthrough(decl.type[0], ownName, decl.schemaPath);
+    if (decl.typePropertyKind === "JSON") {
+      const file = typeof decl.schemaPath === "string" ? path.resolve(this.specDir, decl.schemaPath) : undefined;
+      return jsonSchemaPassthrough(decl.type[0], { ...(ownName ? { name: ownName } : {}), ...(file ? { file } : {}), warn: this.warn });
+    }
     if (decl.typePropertyKind === "XML") {
       // XML bodies pass through as they are: nothing here can check an XML Schema.
       this.warn("XML_SCHEMA", `${ownName ? `type '${ownName}'` : "a body"} is an XML schema: XML bodies pass through unvalidated`);
@@ -319,43 +326,6 @@ function stripAnnotations(s: JsonSchema): JsonSchema {
 
 function uniq<T>(xs: T[]): T[] {
   return [...new Set(xs)];
-}
-
-/**
- * An `!include`d JSON Schema, passed through. Draft-04 idioms are normalised to 2020-12,
- * and local references are re-rooted under the type's own `$defs` entry.
- */
-export function jsonSchemaPassthrough(text: string, name: string | undefined, file?: string): JsonSchema {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    throw new ConversionError(`invalid JSON schema: ${(e as Error).message}`, name, file);
-  }
-  const root = name ? DEFS_PREFIX + name : "#";
-  const walk = (node: unknown): unknown => {
-    if (Array.isArray(node)) return node.map(walk);
-    if (!node || typeof node !== "object") return node;
-    const out: JsonSchema = {};
-    for (const [k, v] of Object.entries(node as JsonSchema)) {
-      if (k === "$schema" || k === "id" || k === "$id") continue;
-      if (k === "$ref" && typeof v === "string" && v.startsWith("#")) {
-        out.$ref = root + v.slice(1);
-        continue;
-      }
-      out[k] = walk(v);
-    }
-    for (const [flag, bound] of [["exclusiveMinimum", "minimum"], ["exclusiveMaximum", "maximum"]] as const) {
-      if (typeof out[flag] === "boolean") {
-        if (out[flag] && out[bound] !== undefined) {
-          out[flag] = out[bound];
-          delete out[bound];
-        } else delete out[flag];
-      }
-    }
-    return out;
-  };
-  return walk(parsed) as JsonSchema;
 }
 
 /** Names of the named types a schema refers to, directly or through other types. */

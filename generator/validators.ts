@@ -118,6 +118,8 @@ export function newAjv(kind: ValidatorKind, defs: Record<string, JsonSchema>, va
     strict: true,
     strictTypes: false,
     strictRequired: false,
+    // Draft-04 tuples (`items: [...]`, now prefixItems) do not have to be complete.
+    strictTuples: false,
     allowUnionTypes: true,
     // RAML patterns are ECMAScript regular expressions without the `u` flag (`\-` is a valid
     // identity escape there, a syntax error under `u`).

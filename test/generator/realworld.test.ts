@@ -240,3 +240,36 @@ describe("xml.raml and union-inheritance.raml", () => {
     }
   });
 });
+
+describe("json-schemas.raml: JSON Schema as real specs write it", () => {
+  it("keeps properties named id and $schema, honours draft-03 required, $refs to files and #/definitions, and warns about vendor keywords", async () => {
+    const spec = path.join(dir, "json-schemas.raml");
+    const { model, warnings } = generate(path.resolve(spec), path.join(outRoot, "unused"));
+    const customer = model.types.find((t) => t.name === "Customer")!.schema as { properties: Record<string, unknown>; required: string[] };
+    expect(Object.keys(customer.properties)).toEqual(["id", "$schema", "name", "phone", "address", "orders"]);
+    expect(customer.required).toEqual(["id", "name"]);
+    expect(warnings.map((w) => `${w.code} ${w.message}`)).toEqual(["JSON_SCHEMA_KEYWORDS type 'Customer': ignored keywords JSON Schema does not define: javaName, javaType"]);
+    const { url, close } = await roundTrip(spec, "json-schemas");
+    const post = async (p: string, body: unknown) => {
+      const r = await fetch(`${url}${p}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      return { status: r.status, fields: r.status === 400 ? ((await r.json()) as { errors: { field: string }[] }).errors.map((e) => e.field) : [] };
+    };
+    try {
+      const ok = { id: 1, name: "Ann", phone: "+33 1 23", address: { street: "rue", city: "Lyon" }, orders: [{ total: 3 }] };
+      expect(await post("/customers", ok)).toEqual({ status: 201, fields: [] });
+      expect(await post("/customers", { ...ok, id: "1" })).toEqual({ status: 400, fields: ["body/id"] });
+      expect(await post("/customers", { ...ok, address: { city: "Lyon" } })).toEqual({ status: 400, fields: ["body/address/street"] });
+      expect(await post("/customers", { ...ok, phone: "call me" })).toEqual({ status: 400, fields: ["body/phone"] });
+      expect(await post("/customers", { ...ok, orders: [{}] })).toEqual({ status: 400, fields: ["body/orders/0/total"] });
+      const tree = { label: "root", point: [1, 2], weight: 1, children: [{ label: "leaf", children: [] }] };
+      expect(await post("/trees", tree)).toEqual({ status: 200, fields: [] });
+      expect(await post("/trees", { ...tree, children: [{ children: [] }] })).toEqual({ status: 400, fields: ["body/children/0/label"] });
+      expect(await post("/trees", { ...tree, point: [1, 2, 3] })).toMatchObject({ status: 400 });
+      expect(await post("/trees", { ...tree, weight: 0 })).toEqual({ status: 400, fields: ["body/weight"] });
+      expect(await post("/notes", { text: "hi" })).toEqual({ status: 204, fields: [] });
+      expect(await post("/notes", {})).toEqual({ status: 400, fields: ["body/text"] });
+    } finally {
+      await close();
+    }
+  });
+});
