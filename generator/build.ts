@@ -119,7 +119,7 @@ function operation(conv: SchemaConverter, r: RamlJson, m: RamlJson, basePath: st
     uriParams,
     query: m.queryString ? queryStringParams(conv, m.queryString, ctx) : ((m.queryParameters ?? []) as RamlJson[]).map((p) => param(conv, p, exampleKey(ctx))),
     headers: ((m.headers ?? []) as RamlJson[]).map((p) => param(conv, p, exampleKey(ctx))),
-    bodies: ((m.body ?? []) as RamlJson[]).map((b) => body(conv, b, exampleKey({ ...ctx, media: b.name }))),
+    bodies: uniqueBy(((m.body ?? []) as RamlJson[]).map((b) => body(conv, b, exampleKey({ ...ctx, media: b.name }))), (b) => b.mediaType),
     responses: ((m.responses ?? []) as RamlJson[])
       .map((resp): Response => {
         const code = String(resp.code);
@@ -127,9 +127,10 @@ function operation(conv: SchemaConverter, r: RamlJson, m: RamlJson, basePath: st
           status: Number(code),
           description: typeof resp.description === "string" && resp.description ? resp.description : undefined,
           headers: ((resp.headers ?? []) as RamlJson[]).map((p) => param(conv, p, exampleKey({ ...ctx, code }))),
-          bodies: ((resp.body ?? []) as RamlJson[]).map((b) => body(conv, b, exampleKey({ ...ctx, code, media: b.name }))),
+          bodies: uniqueBy(((resp.body ?? []) as RamlJson[]).map((b) => body(conv, b, exampleKey({ ...ctx, code, media: b.name }))), (b) => b.mediaType),
         };
       })
+      .filter((r, i, all) => all.findIndex((x) => x.status === r.status) === i)
       .sort((a, b) => a.status - b.status),
   };
   if (explicit) explicitNames.add(op);
@@ -328,6 +329,15 @@ export function basePathOf(baseUri: string | undefined, version: string | undefi
     return whole;
   });
   return { path: path.replace(/\/+$/, ""), params: routed };
+}
+
+/**
+ * The first of each key: a key repeated in the YAML (a body or status written twice) reaches
+ * the model twice, and the parser does not say so.
+ */
+function uniqueBy<T>(items: T[], key: (t: T) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((t) => !seen.has(key(t)) && !!seen.add(key(t)));
 }
 
 export function pascal(name: string): string {

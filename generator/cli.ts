@@ -1,4 +1,5 @@
-// ramlgen: the command line. Exit codes: 0 success, 1 drift (check), 2 invalid spec or usage.
+// ramlgen: the command line. Exit codes: 0 success, 1 drift (check), 2 invalid spec or usage,
+// 3 internal error (a bug in ramlgen: no stack trace unless RAMLGEN_DEBUG is set).
 import path from "node:path";
 import { Command, CommanderError } from "commander";
 import { formatDiagnostic, SpecError, type Diagnostic } from "./diagnostics.js";
@@ -11,7 +12,7 @@ import { packageManifest } from "./home.js";
 import { checkNeeds, describeNeeds, runtimeNeeds } from "./needs.js";
 import { writeFileSync } from "node:fs";
 
-export const EXIT = { ok: 0, drift: 1, invalid: 2 } as const;
+export const EXIT = { ok: 0, drift: 1, invalid: 2, internal: 3 } as const;
 
 interface CommonOptions {
   out: string;
@@ -91,7 +92,7 @@ export function program(): Command {
     .version(packageManifest().version, "-V, --version", "print the version of ramlgen")
     .addHelpText(
       "after",
-      "\nExit codes:\n  0  success\n  1  generated files are out of date (check)\n  2  invalid spec or usage\n",
+      "\nExit codes:\n  0  success\n  1  generated files are out of date (check)\n  2  invalid spec or usage\n  3  internal error (a bug in ramlgen)\n",
     )
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -170,6 +171,10 @@ export async function main(argv: string[]): Promise<number> {
       // --help and --version are not errors.
       return e.exitCode === 0 ? EXIT.ok : EXIT.invalid;
     }
-    throw e;
+    // A bug in ramlgen, not in the spec: said plainly, with the stack only when asked for.
+    const message = e instanceof Error ? e.message : String(e);
+    console.error(`ramlgen: internal error: ${message}`);
+    console.error(process.env["RAMLGEN_DEBUG"] ? (e as Error).stack : "This is a bug in ramlgen, not in your spec; RAMLGEN_DEBUG=1 shows where. Please report it with the spec.");
+    return EXIT.internal;
   }
 }

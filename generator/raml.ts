@@ -38,16 +38,24 @@ export function loadSpec(specPath: string): LoadResult {
   if (!existsSync(specPath)) {
     throw new SpecError([{ path: rel, line: 0, column: 0, code: "FILE_NOT_FOUND", message: `no such file: ${rel}`, warning: false }]);
   }
-  const result = raml().loadSync(specPath, { sourceMap: true });
   const dir = path.dirname(specPath);
-  const diags: Diagnostic[] = ((result.errors ?? []) as ParserError[]).map((e) => ({
+  const toDiagnostic = (e: ParserError): Diagnostic => ({
     path: e.path ? path.relative(process.cwd(), path.resolve(dir, e.path)) : rel,
     line: (e.range?.start.line ?? -1) + 1,
     column: (e.range?.start.column ?? -1) + 1,
     code: e.code,
     message: e.message,
     warning: !!e.isWarning,
-  }));
+  });
+  let result: RamlJson;
+  try {
+    result = raml().loadSync(specPath, { sourceMap: true });
+  } catch (e) {
+    // The parser's JSON serialiser can fail on a broken spec (a securedBy naming a scheme whose
+    // declaration is broken, say): its high-level API still reports the errors that caused it.
+    throw new SpecError(explain(parserErrorsAfterCrash(specPath, rel, e, toDiagnostic), fileLines()));
+  }
+  const diags: Diagnostic[] = ((result.errors ?? []) as ParserError[]).map(toDiagnostic);
   const errors = diags.filter((d) => !d.warning);
   if (errors.length) throw new SpecError(explain(errors, fileLines()));
   if (result.type && result.type !== "Api") {
@@ -57,6 +65,17 @@ export function loadSpec(specPath: string): LoadResult {
     throw new SpecError([{ path: rel, line: 1, column: 1, code: "UNSUPPORTED_VERSION", message: "only RAML 1.0 is supported", warning: false }]);
   }
   return { spec: result.specification, warnings: explain(diags.filter((d) => d.warning), fileLines()) };
+}
+
+function parserErrorsAfterCrash(specPath: string, rel: string, crash: unknown, toDiagnostic: (e: ParserError) => Diagnostic): Diagnostic[] {
+  try {
+    const errors = (raml().loadApiSync(specPath).errors() as ParserError[]).filter((e) => !e.isWarning).map(toDiagnostic);
+    if (errors.length) return errors;
+  } catch {
+    // fall through: say what failed
+  }
+  const why = crash instanceof Error ? crash.message : String(crash);
+  return [{ path: rel, line: 1, column: 1, code: "PARSER_FAILED", message: `raml-1-parser could not read this spec (${why}) and reported no error to point at`, warning: false }];
 }
 
 /**
