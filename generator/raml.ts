@@ -58,7 +58,9 @@ export function loadSpec(specPath: string): LoadResult {
   const diags: Diagnostic[] = ((result.errors ?? []) as ParserError[]).map(toDiagnostic);
   const errors = diags.filter((d) => !d.warning);
   if (errors.length) throw new SpecError(explain(errors, fileLines()));
-  if (result.type && result.type !== "Api") {
+  // An overlay or extension given as the root: the parser has already merged it with the API
+  // it extends (`extends:`), and that merged API is what gets generated.
+  if (result.type && !["Api", "Overlay", "Extension"].includes(result.type)) {
     throw new SpecError([{ path: rel, line: 1, column: 1, code: "NOT_AN_API", message: `expected a RAML 1.0 API, got ${result.type}`, warning: false }]);
   }
   if (result.ramlVersion && result.ramlVersion !== "RAML10") {

@@ -273,3 +273,19 @@ describe("json-schemas.raml: JSON Schema as real specs write it", () => {
     }
   });
 });
+
+describe("extended.raml and overlaid.raml: an extension or overlay given as the root", () => {
+  it("generates the merged API", () => {
+    const ext = generate(path.resolve(dir, "extended.raml"), path.join(outRoot, "unused")).model;
+    expect(ext.operations.map((o) => `${o.method} ${o.path}`).sort()).toEqual(["get /books", "get /books/{bookId}", "get /books/{bookId}/reviews", "post /books/{bookId}/reviews"]);
+    expect(ext.types.map((t) => t.name).sort()).toEqual(["Book", "Review"]);
+    const over = generate(path.resolve(dir, "overlaid.raml"), path.join(outRoot, "unused")).model;
+    expect(over.title).toBe("Books (documented by an overlay)");
+    expect(over.operations.find((o) => o.path === "/books")!.description).toBe("Every book, oldest first.");
+  });
+
+  it("watches the file it extends", async () => {
+    const { specFiles } = await import("../../generator/deps.js");
+    expect(specFiles(path.resolve(dir, "extended.raml")).map((f) => path.basename(f))).toEqual(["extended-base.raml", "extended.raml"]);
+  });
+});
