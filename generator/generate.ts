@@ -1,4 +1,5 @@
 // The generator as a function: spec path in, files (path -> content) out. No file system writes.
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { buildModel } from "./build.js";
 import { SpecError, type Diagnostic } from "./diagnostics.js";
@@ -22,12 +23,13 @@ export function toPosix(p: string): string {
 /** Parses, converts and checks the spec; throws SpecError with file:line:column diagnostics. */
 export function loadModel(specPath: string): { model: ApiModel; validators: ValidatorSet; warnings: Diagnostic[] } {
   const rel = toPosix(path.relative(process.cwd(), specPath) || specPath);
-  const { spec, warnings } = loadSpec(specPath);
+  const { spec, warnings, version } = loadSpec(specPath);
   let model: ApiModel;
   try {
     // Scopes need a second look at the spec: only when some scheme is OAuth 2.0.
     let scopes: ReturnType<typeof securedByScopes> | undefined;
-    const hasOAuth2 = ((spec.securitySchemes ?? []) as { type?: string }[]).some((s) => s.type === "OAuth 2.0");
+    // (RAML 1.0 only: 0.8 securedBy references carry no scopes the generator uses.)
+    const hasOAuth2 = version === "1.0" && ((spec.securitySchemes ?? []) as { type?: string }[]).some((s) => s.type === "OAuth 2.0");
     model = buildModel(spec, (method, resourcePath, scheme) => {
       if (!hasOAuth2) return [];
       scopes ??= securedByScopes(specPath);
@@ -37,8 +39,9 @@ export function loadModel(specPath: string): { model: ApiModel; validators: Vali
     }, path.dirname(specPath));
   } catch (e) {
     if (e instanceof ConversionError) {
-      const where = e.file ? toPosix(path.relative(process.cwd(), path.resolve(path.dirname(specPath), e.file))) : rel;
-      throw new SpecError([{ path: where, line: 0, column: 0, code: "CONVERSION_ERROR", message: e.typeName ? `type '${e.typeName}': ${e.message}` : e.message, warning: false }]);
+      const file = e.file ? path.resolve(path.dirname(specPath), e.file) : specPath;
+      const { line, column } = locateConversion(e, file);
+      throw new SpecError([{ path: toPosix(path.relative(process.cwd(), file)) || rel, line, column, code: "CONVERSION_ERROR", message: e.typeName ? `type '${e.typeName}': ${e.message}` : e.message, warning: false }]);
     }
     throw e;
   }
@@ -52,6 +55,32 @@ export function loadModel(specPath: string): { model: ApiModel; validators: Vali
   const bad = checkExamples(model, validators, specPath, rel);
   if (bad.length) throw new SpecError(bad);
   return { model, validators, warnings };
+}
+
+/**
+ * Where a conversion error is: a JSON parse error at its position in the schema's own file,
+ * else the declaration of the type it is about, else the file's first line.
+ */
+function locateConversion(e: ConversionError, file: string): { line: number; column: number } {
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return { line: 1, column: 1 };
+  }
+  const position = /at position (\d+)/.exec(e.message);
+  if (position && e.file && !/\.raml$/i.test(file)) {
+    const before = text.slice(0, Number(position[1]));
+    const lines = before.split("\n");
+    return { line: lines.length, column: lines[lines.length - 1]!.length + 1 };
+  }
+  if (e.typeName) {
+    const name = e.typeName.split(".").pop()!.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const lines = text.split(/\r?\n/);
+    const i = lines.findIndex((l) => new RegExp(`^\\s*(?:-\\s*)?${name}\\s*:`).test(l));
+    if (i >= 0) return { line: i + 1, column: lines[i]!.indexOf(e.typeName.split(".").pop()!) + 1 };
+  }
+  return { line: 1, column: 1 };
 }
 
 export function generate(specPath: string, outDir: string): GenerateResult {

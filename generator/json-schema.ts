@@ -28,6 +28,8 @@ const SCHEMA_MAPS = new Set(["properties", "patternProperties", "$defs", "defini
 const SCHEMA_ONE = new Set(["additionalProperties", "propertyNames", "contains", "not", "if", "then", "else", "unevaluatedItems", "unevaluatedProperties", "items"]);
 /** Keywords whose value is a list of schemas. */
 const SCHEMA_LIST = new Set(["allOf", "anyOf", "oneOf", "prefixItems"]);
+/** A reference to another named type (RAML 0.8 schemas by name), until inlineLocal resolves it. */
+const NAMED_REF = "\u0000namedRef";
 /** Keywords whose value is data. */
 const DATA = new Set(["enum", "const", "default", "examples"]);
 /** Dropped where they are keywords: the schema's dialect and its identity mean nothing here. */
@@ -39,12 +41,14 @@ export interface PassthroughContext {
   /** The schema's file, absolute, when it was included from one: `$ref`s to files are relative to it. */
   file?: string;
   warn?: (code: string, message: string) => void;
+  /** Whether a name is a named type: RAML 0.8 schemas refer to each other by name (`"$ref": "item"`). */
+  isNamed?: (name: string) => boolean;
 }
 
 export function jsonSchemaPassthrough(text: string, ctx: PassthroughContext): JsonSchema {
   const parsed = parse(text, ctx.name, ctx.file);
   const dropped = new Set<string>();
-  const st: State = { file: ctx.file, name: ctx.name, dropped, stack: ctx.file ? [ctx.file] : [] };
+  const st: State = { file: ctx.file, name: ctx.name, dropped, stack: ctx.file ? [ctx.file] : [], isNamed: ctx.isNamed ?? (() => false) };
   // Local references are inlined (types and validators then need no JSON pointers into the
   // schema); a recursive one stays a reference into the type's own definition.
   const out = inlineLocal(normalise(parsed, st), parsed, st, [], ctx.name ? DEFS_PREFIX + ctx.name : undefined);
@@ -68,13 +72,18 @@ interface State {
   dropped: Set<string>;
   /** Files being inlined, to refuse a cycle. */
   stack: string[];
+  isNamed: (name: string) => boolean;
 }
 
 function normalise(node: unknown, st: State): unknown {
   if (typeof node === "boolean") return node;
   if (!node || typeof node !== "object" || Array.isArray(node)) return node;
   const src = node as JsonSchema;
-  if (typeof src.$ref === "string" && !src.$ref.startsWith("#")) return inlineFile(src.$ref, st);
+  if (typeof src.$ref === "string" && !src.$ref.startsWith("#")) {
+    const named = src.$ref.replace(/#$/, "");
+    // Marked, so that inlineLocal turns it into a reference to the named type, not a pointer here.
+    return st.isNamed(named) ? { [NAMED_REF]: named } : inlineFile(src.$ref, st);
+  }
   const out: JsonSchema = {};
   const required = new Set<string>(Array.isArray(src.required) ? (src.required as string[]) : []);
   for (const [k, v] of Object.entries(src)) {
@@ -149,6 +158,7 @@ function inlineLocal(node: unknown, doc: unknown, st: State, resolving: string[]
   if (Array.isArray(node)) return node.map((x) => inlineLocal(x, doc, st, resolving, selfRoot));
   if (!node || typeof node !== "object") return node;
   const n = node as JsonSchema;
+  if (typeof n[NAMED_REF] === "string") return { $ref: DEFS_PREFIX + n[NAMED_REF] };
   if (typeof n.$ref === "string" && n.$ref.startsWith("#")) {
     const ref = n.$ref;
     if (ref === "#" || resolving.includes(ref)) {

@@ -6,6 +6,7 @@ import path from "node:path";
 import type { Diagnostic } from "./diagnostics.js";
 import { SpecError } from "./diagnostics.js";
 import { explain, fileLines } from "./explain.js";
+import { fromRaml08 } from "./raml08.js";
 
 const require = createRequire(import.meta.url);
 
@@ -21,8 +22,10 @@ interface ParserError {
 }
 
 export interface LoadResult {
+  /** In the shape of raml-1-parser's RAML 1.0 output (0.8 specs are rewritten into it). */
   spec: RamlJson;
   warnings: Diagnostic[];
+  version: "0.8" | "1.0";
 }
 
 let parser: RamlJson;
@@ -63,10 +66,30 @@ export function loadSpec(specPath: string): LoadResult {
   if (result.type && !["Api", "Overlay", "Extension"].includes(result.type)) {
     throw new SpecError([{ path: rel, line: 1, column: 1, code: "NOT_AN_API", message: `expected a RAML 1.0 API, got ${result.type}`, warning: false }]);
   }
+  const warnings = explain(diags.filter((d) => d.warning), fileLines());
+  if (result.ramlVersion === "RAML08") return { spec: fromRaml08(result.specification), warnings: withoutNameRefNoise(warnings, result.specification), version: "0.8" };
   if (result.ramlVersion && result.ramlVersion !== "RAML10") {
-    throw new SpecError([{ path: rel, line: 1, column: 1, code: "UNSUPPORTED_VERSION", message: "only RAML 1.0 is supported", warning: false }]);
+    throw new SpecError([{ path: rel, line: 1, column: 1, code: "UNSUPPORTED_VERSION", message: `RAML ${result.ramlVersion} is not supported (0.8 and 1.0 are)`, warning: false }]);
   }
-  return { spec: result.specification, warnings: explain(diags.filter((d) => d.warning), fileLines()) };
+  return { spec: result.specification, warnings, version: "1.0" };
+}
+
+/**
+ * raml-1-parser reads a 0.8 schema's `"$ref": "item"` (another schema, by name, as 0.8 specs
+ * write it) as a file, and warns CAN_NOT_PARSE_JSON on the schema. The generator resolves
+ * those names; the warning is dropped where every `$ref` of that schema is such a name.
+ */
+function withoutNameRefNoise(warnings: Diagnostic[], spec: RamlJson): Diagnostic[] {
+  const schemas = new Map<string, string>(((spec.schemas ?? []) as RamlJson[]).map((x) => [x.name, String(x.value ?? "")]));
+  const lines = fileLines();
+  return warnings.filter((w) => {
+    if (w.code !== "CAN_NOT_PARSE_JSON") return true;
+    const name = /^\s*-?\s*([^\s:]+)\s*:/.exec(lines(w.path, w.line) ?? "")?.[1];
+    const text = name === undefined ? undefined : schemas.get(name);
+    if (text === undefined) return true;
+    const refs = [...text.matchAll(/"\$ref"\s*:\s*"([^"]*)"/g)].map((m) => m[1]!.replace(/#$/, ""));
+    return !(refs.length && refs.every((r) => schemas.has(r)));
+  });
 }
 
 function parserErrorsAfterCrash(specPath: string, rel: string, crash: unknown, toDiagnostic: (e: ParserError) => Diagnostic): Diagnostic[] {

@@ -115,7 +115,7 @@ export class SchemaConverter {
     if (typeof decl === "string") return this.convert(decl);
     if (decl.typePropertyKind === "JSON") {
       const file = typeof decl.schemaPath === "string" ? path.resolve(this.specDir, decl.schemaPath) : undefined;
-      return jsonSchemaPassthrough(decl.type[0], { ...(ownName ? { name: ownName } : {}), ...(file ? { file } : {}), warn: this.warn });
+      return jsonSchemaPassthrough(decl.type[0], { ...(ownName ? { name: ownName } : {}), ...(file ? { file } : {}), warn: this.warn, isNamed: this.isNamed });
     }
     if (decl.typePropertyKind === "XML") {
       // XML bodies pass through as they are: nothing here can check an XML Schema.

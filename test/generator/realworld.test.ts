@@ -52,7 +52,9 @@ export async function roundTrip(spec: string, name: string): Promise<{ model: Ap
       return { status: r.status, headers, ...(b ? { contentType: b.mediaType, body: values.body(b) } : {}) };
     };
   }
-  const server = await listen(mod.createRouter(handlers, { validateResponses: true, onResponseValidationError: (f: unknown) => seen.push({ operation: "INVALID RESPONSE", params: f, query: undefined }) }));
+  // Every scheme lets every caller in: these tests are about routing, not authentication.
+  const security = Object.fromEntries(model.securitySchemes.map((sc) => [sc.name, () => ({ caller: "test" })]));
+  const server = await listen(mod.createRouter(handlers, { security, validateResponses: true, onResponseValidationError: (f: unknown) => seen.push({ operation: "INVALID RESPONSE", params: f, query: undefined }) }));
   return { model, url: server.url, seen, close: server.close };
 }
 
@@ -287,5 +289,50 @@ describe("extended.raml and overlaid.raml: an extension or overlay given as the 
   it("watches the file it extends", async () => {
     const { specFiles } = await import("../../generator/deps.js");
     expect(specFiles(path.resolve(dir, "extended.raml")).map((f) => path.basename(f))).toEqual(["extended-base.raml", "extended.raml"]);
+  });
+});
+
+describe("RAML 0.8 (legacy-08.raml, vendor-08.raml)", () => {
+  it("generates a vendor-sized 0.8 API: 100+ methods from resource types, traits with parameters and schemas by name", () => {
+    const { model } = generate(path.resolve(dir, "vendor-08.raml"), path.join(outRoot, "unused"));
+    expect(model.operations.length).toBeGreaterThanOrEqual(100);
+    const list = model.operations.find((o) => o.path === "/api/v1/customers" && o.method === "get")!;
+    expect(list.query.map((q) => q.name)).toEqual(["offset", "limit", "q", "tag", "since"]);
+    expect(list.query.find((q) => q.name === "limit")!.schema).toMatchObject({ type: "integer", minimum: 1, maximum: 100 });
+    expect(list.query.find((q) => q.name === "tag")!.schema).toMatchObject({ type: "array", items: { type: "string" } });
+    expect(list.headers.map((h) => h.name)).toEqual(["X-Request-Id"]);
+    expect(list.security?.alternatives.map((a) => a.scheme)).toEqual(["basic"]);
+    const orders = model.operations.find((o) => o.path === "/api/v1/orders" && o.method === "get")!;
+    expect(orders.headers.map((h) => h.name)).toEqual(["X-Request-Id", "Authorization"]);
+    expect(orders.security?.alternatives.map((a) => a.scheme)).toEqual(["oauth_2_0"]);
+    expect(orders.responses.map((r) => r.status)).toEqual([200, 401]);
+    const customer = model.types.find((t) => t.name === "customer")!.schema as { properties: Record<string, unknown>; required: string[] };
+    expect(customer.required).toEqual(["id", "name"]);
+    expect(customer.properties["price"]).toEqual({ $ref: "#/$defs/money" });
+  });
+
+  it("validates as the 0.8 spec says: named parameter facets, repeat, date, schemas that refer to each other", async () => {
+    const { url, seen, close } = await roundTrip(path.join(dir, "vendor-08.raml"), "vendor-08");
+    const call = async (method: string, p: string, body?: unknown) => {
+      const before = seen.length;
+      const r = await fetch(`${url}${p}`, { method, headers: { authorization: "Basic dTpw", ...(body === undefined ? {} : { "content-type": "application/json" }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      const text = await r.text();
+      return { status: r.status, seen: seen.slice(before), fields: r.status === 400 ? (JSON.parse(text) as { errors: { field: string }[] }).errors.map((e) => e.field) : [] };
+    };
+    try {
+      expect(await call("GET", "/api/v1/customers?tag=a&tag=b&since=Sun,%2006%20Nov%201994%2008:49:37%20GMT")).toMatchObject({
+        status: 200,
+        seen: [{ operation: "getCustomers", query: { offset: 0, limit: 20, tag: ["a", "b"], since: "Sun, 06 Nov 1994 08:49:37 GMT" } }],
+      });
+      expect(await call("GET", "/api/v1/customers?limit=101")).toMatchObject({ status: 400, fields: ["query/limit"] });
+      expect(await call("GET", "/api/v1/customers?since=yesterday")).toMatchObject({ status: 400, fields: ["query/since"] });
+      expect(await call("GET", "/api/v1/customers/ab")).toMatchObject({ status: 400, fields: ["path/customerId"] });
+      const order = { id: "o-1", name: "First", price: { amount: 3, currency: "EUR" } };
+      expect(await call("POST", "/api/v1/orders", order)).toMatchObject({ status: 201 });
+      expect(await call("POST", "/api/v1/orders", { ...order, price: { amount: -1, currency: "EUR" } })).toMatchObject({ status: 400, fields: ["body/price/amount"] });
+      expect(await call("POST", "/api/v1/orders", { id: "o-1" })).toMatchObject({ status: 400, fields: ["body/name"] });
+    } finally {
+      await close();
+    }
   });
 });
