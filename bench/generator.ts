@@ -1,6 +1,6 @@
 // Generator and start-up speed, whole processes as a user runs them:
-//  - `ramlgen generate` on spec/api.raml and on synthetic specs of 50/100/200 resources
-//    (4 operations each), to show growth;
+//  - `ramlgen generate` on spec/api.raml, on a RAML 0.8 and a RAML 1.0 spec of 128 methods
+//    each, and on synthetic specs of 50/100/200 resources (4 operations each), to show growth;
 //  - the service from process start, and from `npm start`, to its first answer, beside the
 //    floors on this machine: Node doing nothing, npm running a script that does nothing.
 // Usage: npm run bench:gen [-- --runs N]
@@ -114,6 +114,11 @@ async function main() {
   const rows: [string, string][] = [];
   rows.push(["ramlgen generate spec/api.raml", `${generateMs("spec/api.raml").toFixed(0)} ms`]);
   const dir = mkdtempSync(path.join(os.tmpdir(), "bench-specs-"));
+  // A RAML 0.8 and a RAML 1.0 spec of the same size, 128 methods each.
+  rows.push(["ramlgen generate, RAML 0.8 vendor-sized (test/fixtures/realworld/vendor-08.raml, 128 methods)", `${generateMs("test/fixtures/realworld/vendor-08.raml").toFixed(0)} ms`]);
+  const same = path.join(dir, "synthetic-32.raml");
+  writeFileSync(same, syntheticSpec(32));
+  rows.push(["ramlgen generate, RAML 1.0 synthetic, 32 resources / 128 operations", `${generateMs(same).toFixed(0)} ms`]);
   const sizes: [number, number][] = [];
   for (const n of [50, 100, 200]) {
     const spec = path.join(dir, `synthetic-${n}.raml`);
