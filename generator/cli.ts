@@ -88,7 +88,7 @@ async function watch(spec: string, opts: CommonOptions): Promise<void> {
 
 export function program(): Command {
   const p = new Command("ramlgen")
-    .description("Generate a typed router, client, types, validators, a mock, HTML docs and OpenAPI from a RAML 1.0 spec.")
+    .description("Generate a typed router, client, types, validators, a mock, HTML docs and OpenAPI from a RAML 1.0 or 0.8 spec.")
     .version(packageManifest().version, "-V, --version", "print the version of ramlgen")
     .addHelpText(
       "after",
