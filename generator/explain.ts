@@ -45,7 +45,7 @@ export function explain(diagnostics: Diagnostic[], lineOf: LineReader): Diagnost
     const inFile = out.filter((d) => d.path === file && !d.warning);
     const first = inFile.filter((d) => d.code === "YAML_ERROR" || d.code === "YAML_TAB").sort(byPosition)[0]!;
     const rest = inFile.length - 1;
-    const shown = rest ? { ...first, message: `${first.message} (${rest} more error${rest === 1 ? "" : "s"} in this file probably follow from it: fix this one first)` } : first;
+    const shown = rest ? { ...first, message: `${first.message} (${rest === 1 ? "1 more error in this file probably follows" : `${rest} more errors in this file probably follow`} from it: fix this one first)` } : first;
     out = out.filter((d) => d.path !== file || d.warning).concat(shown);
   }
 

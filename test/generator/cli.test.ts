@@ -35,12 +35,23 @@ describe("ramlgen CLI", () => {
     ["bad-indent.raml", /^test\/fixtures\/cli\/bad-indent\.raml:7:6 YAML_ERROR bad indentation of a mapping entry \(\d+ more errors in this file probably follow from it: fix this one first\)\n$/],
     ["tab-indent.raml", /^test\/fixtures\/cli\/tab-indent\.raml:6:2 YAML_TAB a tab in the indentation: YAML indents with spaces only\n$/],
     ["unknown-trait.raml", /^test\/fixtures\/cli\/unknown-trait\.raml:10:12 UNRECOGNIZED_ELEMENT Unrecognized trait: 'pagd'\.\n$/],
+    // Invalid files that once gave a stack trace (issue 11, item 14).
+    ["undefined-anchor.raml", /^test\/fixtures\/cli\/undefined-anchor\.raml:3:13 YAML_ERROR unidentified alias "v1" \(1 more error in this file probably follows from it: fix this one first\)\n$/],
+    ["bad-version.raml", /^test\/fixtures\/cli\/bad-version\.raml:3:1 INVALID_PROPERTY_RANGE Property 'version' must be a string\n$/],
   ])("rejects %s with file:line:column and exit 2", async (file, message) => {
     const out = tmp();
     const r = await ramlgen(["generate", `test/fixtures/cli/${file}`, "--out", out]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(existsSync(path.join(out, "router.ts"))).toBe(false);
+  });
+
+  it.each([["dotted-scheme.raml"], ["baseuri-map.raml"]])("generates %s, which the parser accepts (it once gave a stack trace)", async (file) => {
+    const out = tmp();
+    const r = await ramlgen(["generate", `test/fixtures/cli/${file}`, "--out", out]);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.code).toBe(0);
+    expect(existsSync(path.join(out, "router.ts"))).toBe(true);
   });
 
   it("reports a missing spec file with exit 2", async () => {
