@@ -23,26 +23,26 @@ export type RouterHandler = (req: IncomingMessage, res: ServerResponse, next?: N
 /** A validator compiled ahead of time by ajv (standalone code). */
 export interface Validator {
   (data: unknown): boolean;
-  errors?: ValidationErrorObject[] | null;
+  errors?: ValidationErrorObject[] | null | undefined;
 }
 
 export interface ValidationErrorObject {
   instancePath: string;
   keyword: string;
-  message?: string;
+  message?: string | undefined;
   params: Record<string, unknown>;
 }
 
 export interface BodyDef {
   /** `json`: parsed with JSON.parse; `text`: a string; `raw`: a Buffer. */
   parse: "json" | "text" | "raw";
-  validate?: Validator;
+  validate?: Validator | undefined;
   /** A serialiser generated from the response's schema (JSON.stringify when absent). */
-  serialize?: (value: unknown) => string;
+  serialize?: ((value: unknown) => string) | undefined;
 }
 
 export interface ResponseDef {
-  validateHeaders?: Validator;
+  validateHeaders?: Validator | undefined;
   /** Declared media types, in spec order. */
   bodies: Record<string, BodyDef>;
 }
@@ -52,28 +52,28 @@ export interface RouteDef {
   method: string;
   /** Path template, RAML style, including the baseUri prefix: `/api/v1/things/{thing-id}`. */
   path: string;
-  validateParams?: Validator;
-  validateQuery?: Validator;
+  validateParams?: Validator | undefined;
+  validateQuery?: Validator | undefined;
   /** Declared request headers, lower case. */
   headers: string[];
-  validateHeaders?: Validator;
+  validateHeaders?: Validator | undefined;
   /** Request bodies by media type; absent when the operation takes no body. */
-  bodies?: Record<string, BodyDef>;
+  bodies?: Record<string, BodyDef> | undefined;
   /** Whether an absent body is acceptable (the body type admits nil). */
   bodyOptional: boolean;
   /**
    * Parameters declared as numbers, by location: their raw text must be a plain decimal
    * number (ajv's coercion alone would also take `0x10`, `Infinity` or ` 1`).
    */
-  numeric?: { path?: string[]; query?: string[]; headers?: string[] };
+  numeric?: { path?: string[]; query?: string[]; headers?: string[] } | undefined;
   responses: Record<number, ResponseDef>;
   /**
    * The spec declares no responses for the operation: any status with any body is sent as
    * the handler gives it, unchecked (objects as JSON).
    */
-  undeclaredResponses?: boolean;
+  undeclaredResponses?: boolean | undefined;
   /** RAML `securedBy`: absent when the operation is not secured. */
-  security?: SecurityDef;
+  security?: SecurityDef | undefined;
 }
 
 export interface SecurityDef {
@@ -130,11 +130,11 @@ export interface Auth<P, S extends string = string> {
 }
 
 export interface ProblemDetails {
-  type?: string;
+  type?: string | undefined;
   title: string;
   status: number;
-  detail?: string;
-  instance?: string;
+  detail?: string | undefined;
+  instance?: string | undefined;
   [extension: string]: unknown;
 }
 
@@ -168,35 +168,35 @@ export interface ResponseValidationFailure {
 
 export interface RouterOptions {
   /** Largest accepted request body in bytes (default 1 MiB). Larger bodies get 413. */
-  bodyLimit?: number;
+  bodyLimit?: number | undefined;
   /** Deepest accepted JSON nesting in request bodies (default 64). Deeper bodies get 400. */
-  maxJsonDepth?: number;
+  maxJsonDepth?: number | undefined;
   /** Check every response against the spec (default: on unless NODE_ENV is "production"). */
-  validateResponses?: boolean;
+  validateResponses?: boolean | undefined;
   /** Called when a handler's response violates the spec; it is answered with 500. Default: log to stderr. */
-  onResponseValidationError?: (failure: ResponseValidationFailure, req: IncomingMessage) => void;
+  onResponseValidationError?: ((failure: ResponseValidationFailure, req: IncomingMessage) => void) | undefined;
   /** Called when a handler throws; it is answered with 500. Default: log to stderr. */
-  onError?: (error: unknown, operation: string, req: IncomingMessage) => void;
+  onError?: ((error: unknown, operation: string, req: IncomingMessage) => void) | undefined;
   /**
    * Turns an error a handler threw into a problem answer (e.g. an unavailable database into
    * 503); return undefined for a 500. HttpProblem errors are always answered as they are.
    */
   mapError?: (error: unknown) => HttpProblem | undefined;
   /** One authenticator per security scheme of the spec (required when the spec has any). */
-  security?: Record<string, Authenticator<unknown>>;
+  security?: Record<string, Authenticator<unknown>> | undefined;
   /** Headers on every answer the router writes (security headers, say). */
-  headers?: Record<string, string>;
+  headers?: Record<string, string> | undefined;
   /**
    * Called when a request matches an operation, before anything else is done with it (for
    * metrics or tracing: `res.on("finish")` then knows the operation and the status).
    */
-  onRoute?: (operation: string, req: IncomingMessage, res: ServerResponse) => void;
+  onRoute?: ((operation: string, req: IncomingMessage, res: ServerResponse) => void) | undefined;
   /**
    * The path the routes are served under, instead of the spec's baseUri path: `""` when the
    * router is mounted with `app.use("/api", router)` (Express strips the mount path), or
    * `"/v2"` to serve the spec's `/api/v1/books` as `/v2/books`.
    */
-  basePath?: string;
+  basePath?: string | undefined;
 }
 
 export const PROBLEM_JSON = "application/problem+json";
@@ -282,8 +282,8 @@ interface CompiledRoute {
 interface TrieNode {
   literal: Map<string, TrieNode>;
   /** Segments that mix text and parameters (`{from}.{to}`, `{name}.json`), by source. */
-  mixed?: { pattern: RegExp; node: TrieNode }[];
-  param?: TrieNode;
+  mixed?: { pattern: RegExp; node: TrieNode }[] | undefined;
+  param?: TrieNode | undefined;
   /** Routes whose path ends here. */
   routes: CompiledRoute[];
 }
@@ -382,9 +382,9 @@ export interface Operation<Req, Res> {
 
 interface HandlerResponse {
   status: number;
-  headers?: Record<string, unknown>;
-  body?: unknown;
-  contentType?: string;
+  headers?: Record<string, unknown> | undefined;
+  body?: unknown | undefined;
+  contentType?: string | undefined;
 }
 
 /**

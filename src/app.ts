@@ -15,24 +15,24 @@ import type { QueueSampler } from "./ops/sampler.js";
 
 export interface AppOptions {
   service: JobService;
-  longPollMaxSeconds?: number;
-  callbacks?: { allowedHosts: string[]; allowPrivate: boolean };
+  longPollMaxSeconds?: number | undefined;
+  callbacks?: { allowedHosts: string[]; allowPrivate: boolean } | undefined;
   /** Origins allowed by CORS; empty: no CORS headers at all. */
-  corsOrigins?: string[];
+  corsOrigins?: string[] | undefined;
   retryAfterSeconds: number;
   /** One authenticator per security scheme of the spec (see src/auth). */
   security: SecurityHandlers<Caller>;
   /** Per-caller limit on job creation. */
-  createLimit?: RateLimiter;
+  createLimit?: RateLimiter | undefined;
   /** The queue's samples (GET /admin/queues, the dashboard). */
   queue: QueueSampler;
   tracing: HandlerOptions["tracing"];
-  router?: Omit<RouterOptions, "security">;
-  logger?: Logger;
+  router?: Omit<RouterOptions, "security"> | undefined;
+  logger?: Logger | undefined;
   /** Prometheus text for /metrics (see src/ops/metrics.ts). */
-  metrics?: PagesOptions["metrics"];
+  metrics?: PagesOptions["metrics"] | undefined;
   /** Who may read /metrics. */
-  admin?: PagesOptions["admin"];
+  admin?: PagesOptions["admin"] | undefined;
 }
 
 /** The database being away is the service's temporary state, not a bug: 503, retry soon. */

@@ -19,9 +19,9 @@ export interface HandlerOptions {
   /** Longest a `Prefer: wait=N` long-poll is held, in seconds (0: long-poll off). */
   longPollMaxSeconds: number;
   /** Which callback URLs are accepted; undefined: completion push is off. */
-  callbacks?: { allowedHosts: string[]; allowPrivate: boolean };
+  callbacks?: { allowedHosts: string[]; allowPrivate: boolean } | undefined;
   /** Per-caller limit on job creation; undefined: none. */
-  createLimit?: RateLimiter;
+  createLimit?: RateLimiter | undefined;
   /** The queue's samples, for GET /admin/queues. */
   queue: QueueSampler;
   /** Trace context: what a create keeps with its job, what a claim hands the worker. */
@@ -119,7 +119,7 @@ export function toTask(r: JobRecord, traceparent = r.traceparent): Task {
 async function listPage(
   service: JobService,
   query: { limit: number; cursor?: string; status?: JobRecord["status"]; name?: string },
-  scope: { owner?: string; newestFirst?: boolean },
+  scope: { owner?: string | undefined; newestFirst?: boolean | undefined },
 ): Promise<{ jobs: JobRecord[]; next?: string } | { problem: Problem }> {
   let page;
   try {

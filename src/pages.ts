@@ -50,11 +50,11 @@ export type PagesHandler = (req: IncomingMessage, res: ServerResponse, error?: u
 
 export interface PagesOptions {
   service: JobService;
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Prometheus text for /metrics; absent: no /metrics. */
-  metrics?: () => Promise<{ type: string; body: string }>;
+  metrics?: (() => Promise<{ type: string; body: string }>) | undefined;
   /** Who may read /metrics (from the Authorization header): 200, or the status to answer. */
-  admin?: (authorization: string | string[] | undefined) => 200 | 401 | 403;
+  admin?: ((authorization: string | string[] | undefined) => 200 | 401 | 403) | undefined;
 }
 
 /** Serves what the router handed on; `error` is what the router could not handle (a 500). */

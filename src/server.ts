@@ -83,12 +83,12 @@ export interface RunningServer {
 }
 
 export interface StartOptions {
-  clock?: Clock;
-  logger?: Logger;
-  store?: JobStore;
+  clock?: Clock | undefined;
+  logger?: Logger | undefined;
+  store?: JobStore | undefined;
   /** Source of retry jitter (tests). */
-  random?: () => number;
-  onResponseValidationError?: (f: ResponseValidationFailure) => void;
+  random?: (() => number) | undefined;
+  onResponseValidationError?: ((f: ResponseValidationFailure) => void) | undefined;
 }
 
 /**
@@ -162,7 +162,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     logger,
     metrics: metrics && (() => metrics.render()),
     queue: sampler,
-    tracing: tracing ?? { traceparentOf: (req) => validTraceparent(req.headers.traceparent), claimed: () => undefined },
+    tracing: tracing ?? { traceparentOf: (req) => validTraceparent(req.headers["traceparent"]), claimed: () => undefined },
     admin: adminCheck(keys),
     security: authenticators(keys, logger),
     createLimit: config.createRatePerSecond > 0 ? new RateLimiter(config.createRatePerSecond, config.createRateBurst) : undefined,

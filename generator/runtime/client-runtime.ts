@@ -5,13 +5,13 @@ export interface ClientOptions {
   /** Where the API is, e.g. `http://127.0.0.1:3000` (the spec's baseUri path is added). */
   baseUrl: string;
   /** The path the API is served under, instead of the spec's baseUri path (as the router's `basePath`). */
-  basePath?: string;
+  basePath?: string | undefined;
   /** A fetch implementation; default: the global one. */
-  fetch?: typeof fetch;
+  fetch?: typeof fetch | undefined;
   /** Headers sent with every request (authentication, tracing). */
-  headers?: Record<string, string>;
+  headers?: Record<string, string> | undefined;
   /** The `Authorization` header of every request, e.g. `Bearer <key>` (a request's own header wins). */
-  authorization?: string;
+  authorization?: string | undefined;
 }
 
 export interface CallOptions {
@@ -41,7 +41,7 @@ export interface RequestParts {
   params?: Record<string, unknown> | undefined;
   query?: Record<string, unknown> | undefined;
   headers?: Record<string, unknown> | undefined;
-  body?: unknown;
+  body?: unknown | undefined;
   mediaType?: string | undefined;
 }
 

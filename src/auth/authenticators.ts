@@ -9,7 +9,7 @@ import type { KeyRing, Principal, Role } from "./keys.js";
 
 /** A caller as the handlers see it. `open`: the service runs without keys (anyone is admin, no job has an owner). */
 export interface Caller extends Principal {
-  open?: boolean;
+  open?: boolean | undefined;
 }
 
 export const OPEN_ACCESS: Caller = { name: "anonymous", role: "admin", open: true };

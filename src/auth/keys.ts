@@ -40,7 +40,8 @@ export function parseKeys(text: string, file = "API_KEYS_FILE"): Entry[] {
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.replace(/#.*/, "").trim();
     if (!line) return;
-    const [name, role, hash, ...rest] = line.split(/\s+/);
+    // A non-empty line splits into at least one word.
+    const [name = "", role = "", hash, ...rest] = line.split(/\s+/);
     const where = `${file}:${i + 1}`;
     if (rest.length || !hash) throw new KeyFileError(`${where}: expected "<principal> <role> <sha256 hex of the key>"`);
     if (!PRINCIPAL.test(name)) throw new KeyFileError(`${where}: the principal must be 1-64 of A-Z a-z 0-9 . _ @ : -`);

@@ -8,11 +8,11 @@ export type JobOutcome =
   | { status: "CANCELLED"; job: Job };
 
 export interface WaitOptions {
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Give up after this many milliseconds (rejects with a TimeoutError). */
-  timeout?: number;
+  timeout?: number | undefined;
   /** Wait used when the server sends no Retry-After (ms); default 1000. */
-  defaultInterval?: number;
+  defaultInterval?: number | undefined;
 }
 
 /** The server refused to show the job to this caller (401 or 403). */

@@ -18,28 +18,28 @@ export interface TaskContext {
 export interface WorkerOptions {
   baseUrl: string;
   /** Take only jobs with these names (default: any). */
-  names?: string[];
+  names?: string[] | undefined;
   /** How many jobs to work on at once (default 1). */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Lease length asked for (default 30 s, 5-3600); the worker heartbeats every third of it. */
-  leaseSeconds?: number;
+  leaseSeconds?: number | undefined;
   /** How long a claim waits on the server for work (`Prefer: wait`, default 20 s, capped by the server). */
-  pollSeconds?: number;
+  pollSeconds?: number | undefined;
   /** This worker's name in the job records (default `host:pid`). */
-  worker?: string;
+  worker?: string | undefined;
   /** Does the work; what it returns is the job's result. */
   handler: (task: Task, ctx: TaskContext) => unknown;
   /** A worker's (or an admin's) API key, sent as `Authorization: Bearer <key>`. */
-  apiKey?: string;
+  apiKey?: string | undefined;
   /** Headers with every request. */
-  headers?: Record<string, string>;
-  fetch?: ClientOptions["fetch"];
+  headers?: Record<string, string> | undefined;
+  fetch?: ClientOptions["fetch"] | undefined;
   /** Stop gracefully on SIGTERM and SIGINT (default true). */
-  handleSignals?: boolean;
+  handleSignals?: boolean | undefined;
   /** On stop, how long running handlers may go on before their jobs are given back (default 25 s). */
-  shutdownTimeoutMs?: number;
+  shutdownTimeoutMs?: number | undefined;
   /** What happens, for logs and metrics. */
-  onEvent?: (event: WorkerEvent) => void;
+  onEvent?: ((event: WorkerEvent) => void) | undefined;
 }
 
 export type WorkerEvent =

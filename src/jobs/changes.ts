@@ -26,7 +26,7 @@ export interface Waiter {
  * again. Waiters also look again by themselves now and then (see JobService.claim).
  */
 export class ClaimWaiters {
-  private readonly queue = new Set<{ names?: string[]; wake: () => void; woken: boolean }>();
+  private readonly queue = new Set<{ names?: string[] | undefined; wake: () => void; woken: boolean }>();
 
   add(names?: string[]): Waiter {
     let wake!: () => void;

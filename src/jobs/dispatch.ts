@@ -20,7 +20,7 @@ export interface DispatchOptions {
   /** Signing key (the webhooks' secret). */
   secret: string;
   /** Only jobs with these names (default all). */
-  names?: string[];
+  names?: string[] | undefined;
   /** Deliveries in flight at once. */
   concurrency: number;
   /** The lease each dispatched job gets; the backend extends it with heartbeats. */
@@ -33,7 +33,7 @@ export interface DispatchOptions {
   /** The job as the backend gets it (a claimed task). */
   render: (job: JobRecord) => unknown;
   /** Told of each delivery's outcome (metrics). */
-  onDelivery?: (result: "delivered" | "retry") => void;
+  onDelivery?: ((result: "delivered" | "retry") => void) | undefined;
 }
 
 export class Dispatcher {

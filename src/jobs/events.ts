@@ -36,16 +36,16 @@ export interface JobEvent {
   /** Epoch ms. */
   at: number;
   type: string;
-  actor?: string;
-  attempt?: number;
+  actor?: string | undefined;
+  attempt?: number | undefined;
   /** Event-specific fields (progress, error, runAfter, url, ...). */
-  data?: Record<string, unknown>;
+  data?: Record<string, unknown> | undefined;
 }
 
 export interface JobEventPage {
   events: JobEvent[];
   /** Cursor (`seq` of the last event) for the following page, when there is more. */
-  next?: number;
+  next?: number | undefined;
 }
 
 export function toEvent(r: JobEventRow): JobEvent {

@@ -20,7 +20,7 @@ export interface LeaseState {
 /** What the decisions need to know of a job. */
 export interface JobState {
   status: JobStatus;
-  lease?: LeaseState;
+  lease?: LeaseState | undefined;
 }
 
 /** Whether a worker holds the job now: IN PROGRESS under an unexpired lease. */

@@ -132,18 +132,18 @@ function isUnavailable(e: unknown): boolean {
 
 export interface PgOptions {
   /** Schema to keep the tables in (created if missing); default: the connection's search_path. */
-  schema?: string;
-  poolSize?: number;
+  schema?: string | undefined;
+  poolSize?: number | undefined;
   /** How long to wait for a connection before answering 503 (ms). */
-  connectTimeoutMs?: number;
+  connectTimeoutMs?: number | undefined;
   /** Server-side statement timeout (ms). */
-  statementTimeoutMs?: number;
+  statementTimeoutMs?: number | undefined;
   /** What jobs created before workers existed get as their maxAttempts when migrated. */
-  defaultMaxAttempts?: number;
+  defaultMaxAttempts?: number | undefined;
 }
 
 /** `postgres://...?schema=name`: the schema parameter is ours, not libpq's. */
-export function parsePgUrl(url: string): { connectionString: string; schema?: string } {
+export function parsePgUrl(url: string): { connectionString: string; schema?: string | undefined } {
   const u = new URL(url);
   const schema = u.searchParams.get("schema") ?? undefined;
   u.searchParams.delete("schema");
@@ -195,7 +195,7 @@ export class PgJobStore implements JobStore {
       let version = r.rows[0]?.version ?? 0;
       if (!r.rows.length) await c.query("INSERT INTO jobs_schema_version VALUES (0)");
       if (version > MIGRATIONS.length) throw new Error(`the job database has schema version ${version}, newer than this program knows (${MIGRATIONS.length})`);
-      for (; version < MIGRATIONS.length; version++) await c.query(MIGRATIONS[version](o));
+      for (; version < MIGRATIONS.length; version++) await c.query(MIGRATIONS[version]!(o));
       await c.query("UPDATE jobs_schema_version SET version = $1", [version]);
       await c.query("COMMIT");
     } catch (e) {
@@ -251,7 +251,7 @@ export class PgJobStore implements JobStore {
       const batch = this.pendingCreates.splice(0, 500);
       try {
         const results = await this.run(() => this.insertBatch(batch.map((b) => b.job)));
-        batch.forEach((b, i) => b.resolve(results[i]));
+        batch.forEach((b, i) => b.resolve(results[i]!));
       } catch (e) {
         for (const b of batch) b.reject(e);
       }
@@ -326,7 +326,7 @@ export class PgJobStore implements JobStore {
       const rows = (await this.q(`SELECT * FROM jobs WHERE ${where} ORDER BY seq${q.newestFirst ? " DESC" : ""} LIMIT $2`, params)).rows;
       const more = rows.length > q.limit;
       const page = rows.slice(0, q.limit);
-      return { jobs: page.map(toRecord), next: more ? encodeCursor(Number(page[page.length - 1].seq)) : undefined };
+      return { jobs: page.map(toRecord), next: more ? encodeCursor(Number(page[page.length - 1]!.seq)) : undefined };
     });
   }
 
@@ -444,7 +444,7 @@ export class PgJobStore implements JobStore {
     return this.run(async () => {
       const rows = (await this.q<JobEventRow>("SELECT * FROM job_events WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3", [jobId, after, limit + 1])).rows;
       const page = rows.slice(0, limit).map(toEvent);
-      return rows.length > limit ? { events: page, next: page[page.length - 1].seq } : { events: page };
+      return rows.length > limit ? { events: page, next: page[page.length - 1]!.seq } : { events: page };
     });
   }
 
@@ -476,8 +476,8 @@ export class PgJobStore implements JobStore {
 
   private readonly feed = new ChangeFeed<string>();
   private readonly available = new ChangeFeed<string | undefined>();
-  private listener?: pg.Client;
-  private listening?: Promise<void>;
+  private listener?: pg.Client | undefined;
+  private listening?: Promise<void> | undefined;
 
   /**
    * Changes from every instance, through LISTEN/NOTIFY on a dedicated connection (notifies

@@ -38,10 +38,10 @@ export interface JobRow {
   lease_ms: number;
   worker: string | null;
   owner: string | null;
-  claimed_ms?: number | string;
-  traceparent?: string | null;
+  claimed_ms?: number | string | undefined;
+  traceparent?: string | null | undefined;
   /** Only in a claim's answer: the previous lease had run out. */
-  previous_lease_expired?: number | boolean;
+  previous_lease_expired?: number | boolean | undefined;
 }
 
 export function toRecord(r: JobRow): JobRecord {

@@ -35,15 +35,15 @@ export interface JobServiceOptions {
   /** Ended jobs are removed this long after they ended. */
   retentionMs: number;
   /** maxAttempts of a job whose request does not say (default 3). */
-  defaultMaxAttempts?: number;
+  defaultMaxAttempts?: number | undefined;
   /** First retry delay after a retryable failure (doubling per attempt, with jitter; default 1 s). */
-  retryBackoffMs?: number;
+  retryBackoffMs?: number | undefined;
   /** Longest retry delay (default 5 min). */
-  retryBackoffMaxMs?: number;
+  retryBackoffMaxMs?: number | undefined;
   /** Source of jitter, for tests (default Math.random). */
-  random?: () => number;
+  random?: (() => number) | undefined;
   /** Told of what happens here, for metrics (src/metrics.ts). */
-  observer?: JobObserver;
+  observer?: JobObserver | undefined;
 }
 
 /** What the engine reports as it happens in this process (metrics count it; none of it may throw). */
@@ -62,13 +62,13 @@ export interface JobObserver {
 
 export interface ClaimRequest {
   worker: string;
-  names?: string[];
+  names?: string[] | undefined;
   max: number;
   leaseSeconds: number;
 }
 
 export type ChangeResult =
-  | { kind: "ok"; job: JobRecord; retryAt?: number }
+  | { kind: "ok"; job: JobRecord; retryAt?: number | undefined }
   | { kind: "conflict"; job: JobRecord; type: ConflictType; reason: string }
   | { kind: "not-found" };
 

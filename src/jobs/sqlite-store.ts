@@ -96,9 +96,9 @@ type Row = JobRow;
 
 export interface SqliteOptions {
   /** `FULL` also survives power loss; `NORMAL` (default) survives process crashes. */
-  synchronous?: "NORMAL" | "FULL";
+  synchronous?: "NORMAL" | "FULL" | undefined;
   /** What jobs created before workers existed get as their maxAttempts when migrated. */
-  defaultMaxAttempts?: number;
+  defaultMaxAttempts?: number | undefined;
 }
 
 // A claimable job: waiting (no unexpired lease), past its backoff, before its deadline, with
@@ -187,7 +187,7 @@ export class SqliteJobStore implements JobStore {
       const max = q.tokens.length;
       const ids = q.names ? this.stmt.claimableByName.all({ now: q.now, max, names: JSON.stringify(q.names) }) : this.stmt.claimable.all({ now: q.now, max });
       return ids.map(({ id, expired }, i) => ({
-        ...this.stmt.take.get({ id, token: q.tokens[i], expires: q.now + q.leaseMs, ms: q.leaseMs, worker: q.worker, now: q.now })!,
+        ...this.stmt.take.get({ id, token: q.tokens[i]!, expires: q.now + q.leaseMs, ms: q.leaseMs, worker: q.worker, now: q.now })!,
         previous_lease_expired: expired,
       }));
     });
@@ -205,7 +205,7 @@ export class SqliteJobStore implements JobStore {
     }
     for (let v = version; v < MIGRATIONS.length; v++) {
       this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[v](o));
+        this.db.exec(MIGRATIONS[v]!(o));
         this.db.pragma(`user_version = ${v + 1}`);
       }).immediate();
     }
@@ -244,7 +244,7 @@ export class SqliteJobStore implements JobStore {
       return;
     }
     batch.forEach((p, i) => {
-      const r = results[i];
+      const r = results[i]!;
       if ("ok" in r) p.resolve(r.ok);
       else p.reject(r.error);
     });
@@ -299,13 +299,13 @@ export class SqliteJobStore implements JobStore {
       this.pages.set(key, stmt);
     }
     const params: Record<string, unknown> = { after, limit: q.limit + 1 };
-    if (q.status) params.status = q.status;
-    if (q.name !== undefined) params.name = q.name;
-    if (q.owner !== undefined) params.owner = q.owner;
+    if (q.status) params["status"] = q.status;
+    if (q.name !== undefined) params["name"] = q.name;
+    if (q.owner !== undefined) params["owner"] = q.owner;
     const rows = stmt.all(params);
     const more = rows.length > q.limit;
     const page = rows.slice(0, q.limit);
-    return { jobs: page.map(toRecord), next: more ? encodeCursor(Number(page[page.length - 1].seq)) : undefined };
+    return { jobs: page.map(toRecord), next: more ? encodeCursor(Number(page[page.length - 1]!.seq)) : undefined };
   }
 
   private readonly endTx: (id: string, fence: Fence, params: Record<string, unknown>, now: number) => Row | undefined;
@@ -331,8 +331,8 @@ export class SqliteJobStore implements JobStore {
       stmt = this.db.prepare<Record<string, unknown>, Row>(`${SqliteJobStore.CAS_SQL[kind]} WHERE id = @id AND status = '${IN_PROGRESS}'${cond} RETURNING *`);
       this.cas.set(key, stmt);
     }
-    if (fence.kind !== "none") params.now = fence.now;
-    if (fence.kind === "lease") params.token = fence.token;
+    if (fence.kind !== "none") params["now"] = fence.now;
+    if (fence.kind === "lease") params["token"] = fence.token;
     return stmt.get(params);
   }
 
@@ -400,7 +400,7 @@ export class SqliteJobStore implements JobStore {
   async events(jobId: string, after: number, limit: number): Promise<JobEventPage> {
     const rows = this.stmt.events.all(jobId, after, limit + 1);
     const page = rows.slice(0, limit).map(toEvent);
-    return rows.length > limit ? { events: page, next: page[page.length - 1].seq } : { events: page };
+    return rows.length > limit ? { events: page, next: page[page.length - 1]!.seq } : { events: page };
   }
 
   async purge(before: number): Promise<number> {

@@ -37,25 +37,25 @@ export interface JobRecord {
   start: string;
   /** RFC 3339, or "" until the job ends. */
   end: string;
-  progress?: number;
+  progress?: number | undefined;
   /** Present (possibly null) once the job has succeeded. */
-  result?: unknown;
-  error?: JobError;
+  result?: unknown | undefined;
+  error?: JobError | undefined;
   request: unknown;
   /** The client that created it (absent when the service runs without keys). */
-  owner?: string;
-  name?: string;
+  owner?: string | undefined;
+  name?: string | undefined;
   priority: number;
   /** Claims so far (the running attempt included); an attempt given back does not count. */
   attempts: number;
   maxAttempts: number;
   /** Epoch ms before which the job is not handed out (retry backoff). */
   runAfter: number;
-  lease?: Lease;
+  lease?: Lease | undefined;
   /** W3C trace context of the create (`00-<trace>-<span>-<flags>`), handed to workers. */
-  traceparent?: string;
+  traceparent?: string | undefined;
   /** Set by a claim when the job's previous lease had run out (rather than been given back). */
-  previousLeaseExpired?: boolean;
+  previousLeaseExpired?: boolean | undefined;
   /** Epoch ms after which an IN PROGRESS job is failed. */
   deadlineAt: number;
 }
@@ -64,19 +64,19 @@ export interface NewJob {
   id: string;
   request: unknown;
   /** The client creating it; its Idempotency-Keys are its own. */
-  owner?: string;
-  name?: string;
+  owner?: string | undefined;
+  name?: string | undefined;
   /** Default 0. */
-  priority?: number;
+  priority?: number | undefined;
   /** Default DEFAULT_MAX_ATTEMPTS. */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /** Where to push the job when it ends. */
-  callbackUrl?: string;
+  callbackUrl?: string | undefined;
   /** W3C trace context of the create. */
-  traceparent?: string;
+  traceparent?: string | undefined;
   start: string;
   deadlineAt: number;
-  idempotency?: { key: string; fingerprint: string };
+  idempotency?: { key: string; fingerprint: string } | undefined;
 }
 
 export type CreateResult =
@@ -87,11 +87,11 @@ export type CreateResult =
 export interface EndPatch {
   to: TerminalStatus;
   end: string;
-  progress?: number;
-  result?: unknown;
-  error?: JobError;
+  progress?: number | undefined;
+  result?: unknown | undefined;
+  error?: JobError | undefined;
   /** Who ended it, for its history (the cancelling caller); default: the lease's worker, if it held the job. */
-  by?: string;
+  by?: string | undefined;
 }
 
 export type TransitionResult =
@@ -103,20 +103,20 @@ export type TransitionResult =
 export interface ListQuery {
   limit: number;
   /** Opaque cursor from a previous page. */
-  after?: string;
-  status?: JobStatus;
-  name?: string;
+  after?: string | undefined;
+  status?: JobStatus | undefined;
+  name?: string | undefined;
   /** Only this client's jobs. */
-  owner?: string;
+  owner?: string | undefined;
   /** Newest first (default oldest first). */
-  newestFirst?: boolean;
+  newestFirst?: boolean | undefined;
 }
 
 export interface ClaimQuery {
   now: number;
   worker: string;
   /** Only jobs with one of these names. */
-  names?: string[];
+  names?: string[] | undefined;
   /** One fresh, unguessable token per job that may be handed out (at most this many jobs). */
   tokens: string[];
   leaseMs: number;
@@ -134,7 +134,7 @@ export const DEFAULT_MAX_ATTEMPTS = 3;
 export interface JobPage {
   jobs: JobRecord[];
   /** Cursor for the following page, when there is more. */
-  next?: string;
+  next?: string | undefined;
 }
 
 /** A pending completion push (the outbox row written with the job's end). */

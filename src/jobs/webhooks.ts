@@ -26,7 +26,7 @@ export interface WebhookOptions {
   /** The job as the API shows it (the body of the push). */
   render: (job: JobRecord) => unknown;
   /** Told of each attempt's outcome (metrics). */
-  onDelivery?: (result: "delivered" | "retry" | "failed") => void;
+  onDelivery?: ((result: "delivered" | "retry" | "failed") => void) | undefined;
 }
 
 // Loopback, private, link-local, CGNAT, unspecified and unique-local ranges.
@@ -40,7 +40,7 @@ export function isPrivateAddress(address: string): boolean {
   const v = isIP(address);
   if (v === 0) return false;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return PRIVATE.check(mapped[1], "ipv4");
+  if (mapped) return PRIVATE.check(mapped[1]!, "ipv4");
   return PRIVATE.check(address, v === 4 ? "ipv4" : "ipv6");
 }
 
@@ -104,7 +104,7 @@ export function deliveryBackoff(baseMs: number, failures: number): number {
 
 export class WebhookDispatcher {
   private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
+  private running?: Promise<void> | undefined;
 
   constructor(private readonly store: JobStore, private readonly opts: WebhookOptions) {}
 

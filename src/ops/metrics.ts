@@ -43,7 +43,7 @@ function requestDurations(perOperation: Map<string, OperationStats>) {
       for (const [operation, o] of perOperation) {
         let cumulative = 0;
         REQUEST_BUCKETS.forEach((le, i) => {
-          cumulative += o.buckets[i];
+          cumulative += o.buckets[i]!;
           values.push({ labels: { le, operation }, value: cumulative, metricName: `${name}_bucket` });
         });
         values.push({ labels: { le: "+Inf", operation }, value: o.count, metricName: `${name}_bucket` });
@@ -155,8 +155,8 @@ export class Metrics implements JobObserver {
     o.statuses[res.statusCode] = (o.statuses[res.statusCode] ?? 0) + 1;
     const seconds = (performance.now() - (res as Observed)[STARTED]!) / 1000;
     let i = 0;
-    while (i < REQUEST_BUCKETS.length && seconds > REQUEST_BUCKETS[i]) i++;
-    o.buckets[i]++;
+    while (i < REQUEST_BUCKETS.length && seconds > REQUEST_BUCKETS[i]!) i++;
+    o.buckets[i]!++;
     o.sum += seconds;
     o.count++;
   };

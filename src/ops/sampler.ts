@@ -9,13 +9,13 @@ export interface QueueSample extends QueueStats {
   /** Epoch ms. */
   at: number;
   /** Create-to-claim of the first attempts claimed here since the previous sample (ms). */
-  claimLatency?: { count: number; p50: number; p99: number };
+  claimLatency?: { count: number; p50: number; p99: number } | undefined;
 }
 
 export class QueueSampler {
   private readonly samples: QueueSample[] = [];
   private latencies: number[] = [];
-  private running?: Promise<QueueSample>;
+  private running?: Promise<QueueSample> | undefined;
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -50,9 +50,9 @@ export class QueueSampler {
         const s: QueueSample = { at: now, ...stats };
         const l = this.latencies.sort((a, b) => a - b);
         this.latencies = [];
-        if (l.length) s.claimLatency = { count: l.length, p50: l[Math.floor((l.length - 1) * 0.5)], p99: l[Math.floor((l.length - 1) * 0.99)] };
+        if (l.length) s.claimLatency = { count: l.length, p50: l[Math.floor((l.length - 1) * 0.5)]!, p99: l[Math.floor((l.length - 1) * 0.99)]! };
         this.samples.push(s);
-        while (this.samples.length && this.samples[0].at < now - this.keepMs) this.samples.shift();
+        while (this.samples.length && this.samples[0]!.at < now - this.keepMs) this.samples.shift();
         return s;
       } finally {
         this.running = undefined;
@@ -61,7 +61,7 @@ export class QueueSampler {
     return this.running;
   }
 
-  private peeking?: Promise<QueueStats>;
+  private peeking?: Promise<QueueStats> | undefined;
 
   /**
    * The queue now, not recorded in the history (for a scrape: the gauges read together share

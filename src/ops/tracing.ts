@@ -30,8 +30,8 @@ export interface Tracing {
 
 /** OpenTelemetry tracing when an OTLP endpoint is configured; undefined (and nothing loaded) otherwise. */
 export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | undefined> {
-  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
-  if (!endpoint || env.OTEL_SDK_DISABLED === "true" || env.OTEL_TRACES_EXPORTER === "none") return undefined;
+  const endpoint = env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] || env["OTEL_EXPORTER_OTLP_ENDPOINT"];
+  if (!endpoint || env["OTEL_SDK_DISABLED"] === "true" || env["OTEL_TRACES_EXPORTER"] === "none") return undefined;
   const [api, sdk, { OTLPTraceExporter }, { W3CTraceContextPropagator }, { resourceFromAttributes }] = await Promise.all([
     import("@opentelemetry/api"),
     import("@opentelemetry/sdk-trace"),
@@ -41,11 +41,11 @@ export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | un
   ]);
   const { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, defaultTextMapGetter, defaultTextMapSetter } = api;
   const provider = new sdk.TracerProvider({
-    resource: resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME || "async-jobs" }),
+    resource: resourceFromAttributes({ "service.name": env["OTEL_SERVICE_NAME"] || "async-jobs" }),
     spanProcessors: [
       new sdk.BatchSpanProcessor({
-        exporter: new OTLPTraceExporter({ url: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || `${endpoint.replace(/\/$/, "")}/v1/traces` }),
-        scheduledDelayMillis: Number(env.OTEL_BSP_SCHEDULE_DELAY) || 5000,
+        exporter: new OTLPTraceExporter({ url: env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] || `${endpoint.replace(/\/$/, "")}/v1/traces` }),
+        scheduledDelayMillis: Number(env["OTEL_BSP_SCHEDULE_DELAY"]) || 5000,
       }),
     ],
   });
@@ -56,7 +56,7 @@ export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | un
   const contextOf = (span: ReturnType<typeof tracer.startSpan>) => {
     const carrier: Record<string, string> = {};
     propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
-    return carrier.traceparent;
+    return carrier["traceparent"];
   };
   return {
     onRoute(operation, req, res) {
@@ -77,7 +77,7 @@ export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | un
     },
     traceparentOf(req) {
       const span = (req as Traced)[SPAN];
-      return span ? contextOf(span) : validTraceparent(req.headers.traceparent);
+      return span ? contextOf(span) : validTraceparent(req.headers["traceparent"]);
     },
     claimed(job, worker) {
       if (!job.traceparent) return undefined;
