@@ -179,8 +179,8 @@ export function challengeFor(type: string, headers: Param[], query: Param[], rea
       return `Bearer ${r}`;
     default: {
       if (headers.some((h) => h.name.toLowerCase() === "authorization")) return `Bearer ${r}`;
-      if (headers.length) return `ApiKey ${r}, header=${JSON.stringify(headers[0].name)}`;
-      if (query.length) return `ApiKey ${r}, query=${JSON.stringify(query[0].name)}`;
+      if (headers.length) return `ApiKey ${r}, header=${JSON.stringify(headers[0]!.name)}`;
+      if (query.length) return `ApiKey ${r}, query=${JSON.stringify(query[0]!.name)}`;
       return `ApiKey ${r}`;
     }
   }
@@ -342,13 +342,13 @@ function uniqueBy<T>(items: T[], key: (t: T) => string): T[] {
 
 export function pascal(name: string): string {
   const words = name.split(/[^A-Za-z0-9]+/).filter(Boolean);
-  const s = words.map((w) => w[0].toUpperCase() + w.slice(1)).join("");
+  const s = words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join("");
   return /^[0-9]/.test(s) ? `T${s}` : s || "Anonymous";
 }
 
 export function camel(name: string): string {
   const p = pascal(name);
-  return p[0].toLowerCase() + p.slice(1);
+  return p[0]!.toLowerCase() + p.slice(1);
 }
 
 function identifier(name: string): string {
@@ -363,7 +363,7 @@ export function nameFromPath(method: string, path: string): string {
     .filter(Boolean)
     .map((seg) => {
       const m = /^\{(.+)\}$/.exec(seg);
-      return m ? `By${pascal(m[1])}` : pascal(seg);
+      return m ? `By${pascal(m[1]!)}` : pascal(seg);
     });
   return method.toLowerCase() + (parts.join("") || "Root");
 }

@@ -16,7 +16,7 @@ export const EXIT = { ok: 0, drift: 1, invalid: 2, internal: 3 } as const;
 
 interface CommonOptions {
   out: string;
-  strict?: boolean;
+  strict?: boolean | undefined;
 }
 
 function reportWarnings(warnings: Diagnostic[], strict: boolean | undefined): void {

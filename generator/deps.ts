@@ -16,12 +16,12 @@ export function specFiles(root: string): string[] {
     if (!existsSync(full) || !/\.(raml|ya?ml)$/i.test(full)) return;
     const text = readFileSync(full, "utf8");
     const dir = path.dirname(full);
-    const refs = [...text.matchAll(INCLUDE)].map((m) => m[1]);
+    const refs = [...text.matchAll(INCLUDE)].map((m) => m[1]!);
     // An overlay or extension depends on the API it extends.
     const extended = EXTENDS.exec(text);
-    if (extended) refs.push(extended[1]);
+    if (extended) refs.push(extended[1]!);
     const uses = USES_BLOCK.exec(text);
-    if (uses) refs.push(...[...uses[1].matchAll(USES_ENTRY)].map((m) => m[1]));
+    if (uses) refs.push(...[...uses[1]!.matchAll(USES_ENTRY)].map((m) => m[1]!));
     for (const r of refs) if (!/^[a-z]+:\/\//i.test(r)) visit(path.resolve(dir, r));
   };
   visit(root);

@@ -130,7 +130,7 @@ function operationData(op: Operation, ctx: TsContext, defs: Record<string, JsonS
   else {
     const variants = op.bodies.map((b) => `{ mediaType: ${JSON.stringify(b.mediaType)}; body: ${bodyType(b, ctx, "  ")} }`);
     if (bodyOptional(op, defs)) variants.push("{ mediaType?: undefined; body: undefined }");
-    body = variants.length === 1 ? variants[0] : `(\n  | ${variants.join("\n  | ")}\n)`;
+    body = variants.length === 1 ? variants[0]! : `(\n  | ${variants.join("\n  | ")}\n)`;
   }
   const responses = op.responses.map((r) => {
     const requiredHeaders = r.headers.some((h) => h.required);
@@ -254,5 +254,5 @@ function admitsNull(s: unknown, defs: Record<string, JsonSchema>, seen: Set<stri
 }
 
 function pascalOf(name: string): string {
-  return name[0].toUpperCase() + name.slice(1);
+  return name[0]!.toUpperCase() + name.slice(1);
 }

@@ -11,7 +11,7 @@ import { isJsonMedia, type ValidatorSet } from "./validators.js";
 interface Failure {
   example: Example;
   message: string;
-  fallbackPath?: string;
+  fallbackPath?: string | undefined;
 }
 
 export function checkExamples(model: ApiModel, checker: ValidatorSet, specPath: string, relSpec: string): Diagnostic[] {

@@ -37,12 +37,12 @@ const IDENTITY = new Set(["$schema", "id", "$id"]);
 
 export interface PassthroughContext {
   /** The named type the schema defines (its `#` is `#/$defs/<name>`), if any. */
-  name?: string;
+  name?: string | undefined;
   /** The schema's file, absolute, when it was included from one: `$ref`s to files are relative to it. */
-  file?: string;
-  warn?: (code: string, message: string) => void;
+  file?: string | undefined;
+  warn?: ((code: string, message: string) => void) | undefined;
   /** Whether a name is a named type: RAML 0.8 schemas refer to each other by name (`"$ref": "item"`). */
-  isNamed?: (name: string) => boolean;
+  isNamed?: ((name: string) => boolean) | undefined;
 }
 
 export function jsonSchemaPassthrough(text: string, ctx: PassthroughContext): JsonSchema {

@@ -15,9 +15,9 @@ const SEEDS = 25;
 
 export interface ValueChoice {
   /** `Prefer: example=name`. */
-  example?: string;
+  example?: string | undefined;
   /** `Prefer: dynamic=true`: random synthesised data, no examples. */
-  dynamic?: boolean;
+  dynamic?: boolean | undefined;
 }
 
 export class MockValues {

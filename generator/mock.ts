@@ -15,10 +15,10 @@ import { buildRouter, HttpProblem, problem, type AuthRequest, type Authenticator
 import type { ValidatorKind, ValidatorSet } from "./validators.js";
 
 export interface MockOptions {
-  port?: number;
-  host?: string;
+  port?: number | undefined;
+  host?: string | undefined;
   /** Jobs of the async pattern succeed by themselves after this many ms (0: only via the callback). */
-  advanceAfterMs?: number;
+  advanceAfterMs?: number | undefined;
 }
 
 interface MockJob {
@@ -27,7 +27,7 @@ interface MockJob {
   start: string;
   end: string;
   result?: unknown;
-  timer?: NodeJS.Timeout;
+  timer?: NodeJS.Timeout | undefined;
 }
 
 /** The operations that make up the async job pattern, when the spec has it. */
@@ -36,16 +36,16 @@ interface JobPattern {
   status: Operation;
   /** `/collection/{id}` as a prefix for Location. */
   collection: string;
-  cancel?: Operation;
-  callback?: Operation;
-  result?: Operation;
+  cancel?: Operation | undefined;
+  callback?: Operation | undefined;
+  result?: Operation | undefined;
 }
 
 function findPattern(model: ApiModel): JobPattern | undefined {
   const create = model.operations.find((o) => o.method === "post" && o.responses.some((r) => r.status === 202 && r.headers.some((h) => h.name.toLowerCase() === "location")));
   if (!create) return undefined;
   const status = model.operations.find(
-    (o) => o.method === "get" && o.uriParams.length === 1 && o.path === `${create.path}/{${o.uriParams[0].name}}` && o.responses.some((r) => r.status === 303),
+    (o) => o.method === "get" && o.uriParams.length === 1 && o.path === `${create.path}/{${o.uriParams[0]!.name}}` && o.responses.some((r) => r.status === 303),
   );
   if (!status) return undefined;
   const cancel = model.operations.find((o) => o.method === "delete" && o.path === status.path);
@@ -66,11 +66,11 @@ function findPattern(model: ApiModel): JobPattern | undefined {
 interface Collection {
   path: string;
   create: Operation;
-  list?: Operation;
-  get?: Operation;
-  put?: Operation;
-  patch?: Operation;
-  remove?: Operation;
+  list?: Operation | undefined;
+  get?: Operation | undefined;
+  put?: Operation | undefined;
+  patch?: Operation | undefined;
+  remove?: Operation | undefined;
 }
 
 function findCollections(model: ApiModel, pattern: JobPattern | undefined): Collection[] {
@@ -104,7 +104,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 function serveCollection(c: Collection, handlers: Record<string, MockHandler>, respond: Respond, notFound: (op: Operation, req: unknown, ctx: HandlerContext) => unknown): void {
   const items = new Map<string, unknown>();
   // `Prefer: code=N` (or example=, dynamic=) asks for a declared answer as it is, whatever the state.
-  const asked = (ctx: HandlerContext) => /\b(?:code|example|dynamic)\s*=/.test(String(ctx.req.headers.prefer ?? ""));
+  const asked = (ctx: HandlerContext) => /\b(?:code|example|dynamic)\s*=/.test(String(ctx.req.headers["prefer"] ?? ""));
   const keyOf = (op: Operation, req: { params: Record<string, string> }) => req.params[op.uriParams[op.uriParams.length - 1]!.name]!;
   const withLocation = (out: unknown, key: string) => {
     const headers = (out as { headers?: Record<string, unknown> }).headers ?? {};
@@ -114,8 +114,8 @@ function serveCollection(c: Collection, handlers: Record<string, MockHandler>, r
   handlers[c.create.name] = (req, ctx) => {
     if (asked(ctx)) return respond(c.create, ctx);
     const given = req.body;
-    const id = isObject(given) && (typeof given.id === "string" || typeof given.id === "number") ? String(given.id) : randomUUID();
-    const stored = isObject(given) && given.id === undefined ? { ...given, id } : given;
+    const id = isObject(given) && (typeof given["id"] === "string" || typeof given["id"] === "number") ? String(given["id"]) : randomUUID();
+    const stored = isObject(given) && given["id"] === undefined ? { ...given, id } : given;
     items.set(id, stored);
     return withLocation(respond(c.create, ctx, 201, undefined, [stored, given]), id);
   };
@@ -144,7 +144,7 @@ function serveCollection(c: Collection, handlers: Record<string, MockHandler>, r
 
 function preferences(header: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const m of (header ?? "").matchAll(/([\w-]+)\s*=\s*("([^"]*)"|[^,;\s]+)/g)) out[m[1].toLowerCase()] = m[3] ?? m[2];
+  for (const m of (header ?? "").matchAll(/([\w-]+)\s*=\s*("([^"]*)"|[^,;\s]+)/g)) out[m[1]!.toLowerCase()] = (m[3] ?? m[2])!;
   return out;
 }
 
@@ -157,7 +157,7 @@ function* concat<T>(a: Iterable<T>, b: Iterable<T>): Generator<T> {
   yield* b;
 }
 
-const describe = (errors: { instancePath: string; message?: string }[] | null | undefined) => (errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ");
+const describe = (errors: { instancePath: string; message?: string | undefined }[] | null | undefined) => (errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ");
 
 /** Builds the route table with validators compiled in memory. */
 function routes(model: ApiModel, validators: ValidatorSet): RouteDef[] {
@@ -166,7 +166,7 @@ function routes(model: ApiModel, validators: ValidatorSet): RouteDef[] {
   return model.operations.map((op) => {
     const t = routeTable(op, defs);
     const v = (kind: ValidatorKind, id?: string) => (id ? validators.compiled(kind, id) : undefined);
-    const bodies = (list: { mediaType: string; parse: string; validate?: string }[], kind: ValidatorKind) =>
+    const bodies = (list: { mediaType: string; parse: string; validate?: string | undefined }[], kind: ValidatorKind) =>
       Object.fromEntries(list.map((b) => [b.mediaType, { parse: b.parse, validate: v(kind, b.validate) } as BodyDef]));
     return {
       operation: t.operation,
@@ -204,7 +204,7 @@ function presenceAuthenticators(schemes: SecurityScheme[]): Record<string, Authe
       const declared =
         s.headers.some((h) => h.name.toLowerCase() !== "authorization" && headers[h.name.toLowerCase()] !== undefined) ||
         s.query.some((q) => query[q.name] !== undefined && query[q.name] !== "");
-      const viaAuthorization = prefix[s.type] ? prefix[s.type].test(authorization) : authorization !== "" && (s.headers.some((h) => h.name.toLowerCase() === "authorization") || (!s.headers.length && !s.query.length));
+      const viaAuthorization = prefix[s.type] ? prefix[s.type]!.test(authorization) : authorization !== "" && (s.headers.some((h) => h.name.toLowerCase() === "authorization") || (!s.headers.length && !s.query.length));
       return declared || viaAuthorization ? { mock: true, scheme: s.name } : undefined;
     };
   }
@@ -232,9 +232,9 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
    * a body to the mock's state first. A mock that cannot answer validly says why, as a 500.
    */
   const respond = (op: Operation, ctx: HandlerContext, wanted?: number, patch?: (body: unknown) => unknown, first: unknown[] = []) => {
-    const prefer = preferences(String(ctx.req.headers.prefer ?? ""));
-    const choice: ValueChoice = { ...(prefer.example ? { example: prefer.example } : {}), dynamic: prefer.dynamic === "true" };
-    const code = wanted ?? (prefer.code ? Number(prefer.code) : undefined);
+    const prefer = preferences(String(ctx.req.headers["prefer"] ?? ""));
+    const choice: ValueChoice = { ...(prefer["example"] ? { example: prefer["example"] } : {}), dynamic: prefer["dynamic"] === "true" };
+    const code = wanted ?? (prefer["code"] ? Number(prefer["code"]) : undefined);
     const r =
       (code !== undefined ? op.responses.find((x) => x.status === code) : undefined) ??
       op.responses.find((x) => x.status >= 200 && x.status < 300) ??
@@ -261,8 +261,8 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
       const picked = firstValid(candidates, (v) => (v === undefined ? "no value" : !validate || validate(v) ? undefined : describe(validate.errors)));
       if ("error" in picked) cannot(`body: ${picked.error}`);
       else {
-        out.contentType = body.mediaType;
-        out.body = picked.value;
+        out["contentType"] = body.mediaType;
+        out["body"] = picked.value;
       }
     }
     return out;
@@ -271,10 +271,10 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
   const jobView = (job: MockJob, template: unknown) => {
     const base = template && typeof template === "object" && !Array.isArray(template) ? (template as Record<string, unknown>) : {};
     const view: Record<string, unknown> = { ...base, id: job.id, href: `${pattern!.collection}/${job.id}`, status: job.status, start: job.start, end: job.end };
-    delete view.error;
-    delete view.result;
-    if (job.status === "SUCCESS" && "result" in job) view.result = job.result;
-    if (job.status === "FAILED") view.error = { type: "urn:ramlgen:mock:job-failed", title: "The job failed" };
+    delete view["error"];
+    delete view["result"];
+    if (job.status === "SUCCESS" && "result" in job) view["result"] = job.result;
+    if (job.status === "FAILED") view["error"] = { type: "urn:ramlgen:mock:job-failed", title: "The job failed" };
     return view;
   };
 
@@ -294,7 +294,7 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
   for (const c of findCollections(model, pattern)) serveCollection(c, handlers, respond, notFound);
 
   if (pattern) {
-    const byId = (op: Operation, req: { params: Record<string, string> }) => jobs.get(req.params[op.uriParams[0].name]);
+    const byId = (op: Operation, req: { params: Record<string, string> }) => jobs.get(req.params[op.uriParams[0]!.name]!);
     handlers[pattern.create.name] = (_req, ctx) => {
       const job: MockJob = { id: randomUUID(), status: "IN PROGRESS", start: now(), end: "" };
       jobs.set(job.id, job);
@@ -312,7 +312,7 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
       const code = job.status === "SUCCESS" ? 303 : job.status === "FAILED" && pattern.status.responses.some((r) => r.status === 500) ? 500 : 200;
       const out = respond(pattern.status, ctx, code, (ex) => jobView(job, ex)) as { headers: Record<string, unknown> };
       if (code === 303) {
-        const target = pattern.result ? pattern.result.path.replace(`{${pattern.result.uriParams[0].name}}`, job.id) : `${pattern.collection}/${job.id}`;
+        const target = pattern.result ? pattern.result.path.replace(`{${pattern.result.uriParams[0]!.name}}`, job.id) : `${pattern.collection}/${job.id}`;
         for (const k of Object.keys(out.headers)) if (k.toLowerCase() === "location") out.headers[k] = target;
       }
       if (job.status !== "IN PROGRESS") for (const k of Object.keys(out.headers)) if (k.toLowerCase() === "retry-after") delete out.headers[k];

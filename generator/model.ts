@@ -5,12 +5,12 @@ import type { JsonSchema } from "./schema.js";
 export interface SourceRef {
   /** Spec file, relative to the root spec's folder. */
   path: string;
-  line?: number;
-  column?: number;
+  line?: number | undefined;
+  column?: number | undefined;
 }
 
 export interface Example {
-  name?: string;
+  name?: string | undefined;
   value: unknown;
   /** RAML `strict: false` examples are documentation only and are not validated. */
   strict: boolean;
@@ -23,9 +23,9 @@ export interface NamedType {
   /** TypeScript identifier for the type. */
   tsName: string;
   schema: JsonSchema;
-  description?: string;
+  description?: string | undefined;
   examples: Example[];
-  source?: string;
+  source?: string | undefined;
 }
 
 /** A parameter declared by a pattern (`/^author\[[a-z]+\]$/: string`): the pattern, else undefined. */
@@ -37,7 +37,7 @@ export interface Param {
   required: boolean;
   schema: JsonSchema;
   default?: unknown;
-  description?: string;
+  description?: string | undefined;
   examples: Example[];
 }
 
@@ -45,13 +45,13 @@ export interface Body {
   mediaType: string;
   schema: JsonSchema;
   /** Named type the body refers to, when it is a plain reference. */
-  typeName?: string;
+  typeName?: string | undefined;
   examples: Example[];
 }
 
 export interface Response {
   status: number;
-  description?: string;
+  description?: string | undefined;
   headers: Param[];
   bodies: Body[];
 }
@@ -61,7 +61,7 @@ export interface SecurityScheme {
   name: string;
   /** `OAuth 2.0`, `OAuth 1.0`, `Basic Authentication`, `Digest Authentication`, `Pass Through` or `x-…`. */
   type: string;
-  description?: string;
+  description?: string | undefined;
   /** `describedBy`: what a request carries and what may be answered. */
   headers: Param[];
   query: Param[];
@@ -93,8 +93,8 @@ export interface Operation {
   path: string;
   /** Path template relative to the API root (without the baseUri prefix). */
   resourcePath: string;
-  displayName?: string;
-  description?: string;
+  displayName?: string | undefined;
+  description?: string | undefined;
   uriParams: Param[];
   query: Param[];
   headers: Param[];
@@ -102,14 +102,14 @@ export interface Operation {
   bodies: Body[];
   responses: Response[];
   /** `securedBy`, resolved from the API, resource type, trait, resource and method levels; absent when unsecured. */
-  security?: Security;
+  security?: Security | undefined;
 }
 
 export interface ApiModel {
   title: string;
-  version?: string;
-  description?: string;
-  baseUri?: string;
+  version?: string | undefined;
+  description?: string | undefined;
+  baseUri?: string | undefined;
   /** Path prefix taken from baseUri (`/api/v1`), or "" */
   basePath: string;
   mediaTypes: string[];

@@ -53,7 +53,7 @@ function content(bodies: Body[]): JsonSchema {
 
 function operation(op: Operation): JsonSchema {
   const out: JsonSchema = { operationId: op.name };
-  if (op.displayName) out.summary = op.displayName;
+  if (op.displayName) out["summary"] = op.displayName;
   if (op.description) out.description = op.description;
   const params = [
     ...op.uriParams.map((p) => parameter(p, "path")),
@@ -61,10 +61,10 @@ function operation(op: Operation): JsonSchema {
     ...patternQuery(op.query),
     ...op.headers.map((p) => parameter(p, "header")),
   ];
-  if (params.length) out.parameters = params;
+  if (params.length) out["parameters"] = params;
   if (op.bodies.length) {
     const optional = op.bodies.every((b) => JSON.stringify(b.schema).includes('"type":"null"'));
-    out.requestBody = { required: !optional, content: content(op.bodies) };
+    out["requestBody"] = { required: !optional, content: content(op.bodies) };
   }
   const responses: JsonSchema = {};
   for (const r of op.responses) {
@@ -74,16 +74,16 @@ function operation(op: Operation): JsonSchema {
       for (const h of r.headers) {
         headers[h.name] = { required: h.required, schema: rebase(h.schema), ...(h.description ? { description: h.description } : {}) };
       }
-      resp.headers = headers;
+      resp["headers"] = headers;
     }
-    if (r.bodies.length) resp.content = content(r.bodies);
+    if (r.bodies.length) resp["content"] = content(r.bodies);
     responses[String(r.status)] = resp;
   }
   if (!op.responses.length) responses.default = { description: "not specified" };
-  out.responses = responses;
+  out["responses"] = responses;
   if (op.security) {
     // OpenAPI lists alternatives as requirement objects; `{}` is RAML's `null` (anonymous).
-    out.security = [...op.security.alternatives.map((a) => ({ [a.scheme]: a.scopes })), ...(op.security.anonymous ? [{}] : [])];
+    out["security"] = [...op.security.alternatives.map((a) => ({ [a.scheme]: a.scopes })), ...(op.security.anonymous ? [{}] : [])];
   }
   return out;
 }
@@ -103,23 +103,23 @@ function securityScheme(s: SecurityScheme): JsonSchema {
       Object.assign(out, { type: "http", scheme: "OAuth" });
       break;
     case "OAuth 2.0": {
-      const scopes = Object.fromEntries(((settings.scopes as string[] | undefined) ?? []).map((sc) => [sc, sc]));
+      const scopes = Object.fromEntries(((settings["scopes"] as string[] | undefined) ?? []).map((sc) => [sc, sc]));
       const flows: JsonSchema = {};
-      for (const grant of (settings.authorizationGrants as string[] | undefined) ?? []) {
-        if (grant === "authorization_code" || grant === "code") flows.authorizationCode = { authorizationUrl: settings.authorizationUri, tokenUrl: settings.accessTokenUri, scopes };
-        else if (grant === "implicit" || grant === "token") flows.implicit = { authorizationUrl: settings.authorizationUri, scopes };
-        else if (grant === "password") flows.password = { tokenUrl: settings.accessTokenUri, scopes };
-        else if (grant === "client_credentials" || grant === "credentials") flows.clientCredentials = { tokenUrl: settings.accessTokenUri, scopes };
+      for (const grant of (settings["authorizationGrants"] as string[] | undefined) ?? []) {
+        if (grant === "authorization_code" || grant === "code") flows["authorizationCode"] = { authorizationUrl: settings["authorizationUri"], tokenUrl: settings["accessTokenUri"], scopes };
+        else if (grant === "implicit" || grant === "token") flows["implicit"] = { authorizationUrl: settings["authorizationUri"], scopes };
+        else if (grant === "password") flows["password"] = { tokenUrl: settings["accessTokenUri"], scopes };
+        else if (grant === "client_credentials" || grant === "credentials") flows["clientCredentials"] = { tokenUrl: settings["accessTokenUri"], scopes };
       }
-      if (!Object.keys(flows).length) flows.clientCredentials = { tokenUrl: settings.accessTokenUri ?? "/", scopes };
+      if (!Object.keys(flows).length) flows["clientCredentials"] = { tokenUrl: settings["accessTokenUri"] ?? "/", scopes };
       Object.assign(out, { type: "oauth2", flows });
       break;
     }
     default: {
       const header = s.headers.find((h) => h.name.toLowerCase() === "authorization");
       if (header) Object.assign(out, { type: "http", scheme: "bearer" });
-      else if (s.headers.length) Object.assign(out, { type: "apiKey", in: "header", name: s.headers[0].name });
-      else if (s.query.length) Object.assign(out, { type: "apiKey", in: "query", name: s.query[0].name });
+      else if (s.headers.length) Object.assign(out, { type: "apiKey", in: "header", name: s.headers[0]!.name });
+      else if (s.query.length) Object.assign(out, { type: "apiKey", in: "query", name: s.query[0]!.name });
       else Object.assign(out, { type: "http", scheme: s.type.replace(/^x-/, "") });
     }
   }

@@ -16,9 +16,9 @@ export type RamlJson = any;
 interface ParserError {
   code: string;
   message: string;
-  path?: string;
-  isWarning?: boolean;
-  range?: { start: { line: number; column: number } };
+  path?: string | undefined;
+  isWarning?: boolean | undefined;
+  range?: { start: { line: number; column: number } } | undefined;
 }
 
 export interface LoadResult {

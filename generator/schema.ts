@@ -7,7 +7,33 @@ import path from "node:path";
 import { jsonSchemaPassthrough } from "./json-schema.js";
 import type { RamlJson } from "./raml.js";
 
-export type JsonSchema = { [keyword: string]: unknown };
+/** A JSON Schema (or a fragment of one): the keywords the generator reads by name, and any other. */
+export type JsonSchema = {
+  [keyword: string]: unknown;
+  $ref?: unknown;
+  type?: unknown;
+  enum?: unknown;
+  const?: unknown;
+  default?: unknown;
+  examples?: unknown;
+  description?: unknown;
+  properties?: unknown;
+  patternProperties?: unknown;
+  additionalProperties?: unknown;
+  required?: unknown;
+  minProperties?: unknown;
+  maxProperties?: unknown;
+  items?: unknown;
+  prefixItems?: unknown;
+  additionalItems?: unknown;
+  uniqueItems?: unknown;
+  anyOf?: unknown;
+  allOf?: unknown;
+  oneOf?: unknown;
+  not?: unknown;
+  minimum?: unknown;
+  maximum?: unknown;
+};
 
 export const DEFS_PREFIX = "#/$defs/";
 
@@ -265,7 +291,7 @@ export class SchemaConverter {
       const m = /^\/(.*)\/$/.exec(name);
       if (m) {
         // Pattern properties are never required in RAML.
-        patterns[m[1]] = this.convert(p);
+        patterns[m[1]!] = this.convert(p);
         continue;
       }
       props[name] = this.convert(p);
@@ -335,7 +361,7 @@ export function referencedTypes(schema: unknown, defs: Map<string, JsonSchema>, 
     if (!node || typeof node !== "object") return;
     for (const [k, v] of Object.entries(node)) {
       if (k === "$ref" && typeof v === "string" && v.startsWith(DEFS_PREFIX)) {
-        const name = decodeURIComponent(v.slice(DEFS_PREFIX.length).split("/")[0]);
+        const name = decodeURIComponent(v.slice(DEFS_PREFIX.length).split("/")[0]!);
         if (!seen.has(name) && defs.has(name)) {
           seen.add(name);
           visit(defs.get(name));

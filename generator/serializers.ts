@@ -46,11 +46,11 @@ export function serialisationSchema(s: unknown, defs: Record<string, JsonSchema>
     }
     return {};
   }
-  if (schema.allOf || schema.not || schema.if) return {};
+  if (schema.allOf || schema.not || schema["if"]) return {};
   if ("const" in schema || Array.isArray(schema.enum)) {
     const values = "const" in schema ? [schema.const] : (schema.enum as unknown[]);
     const kinds = new Set(values.map((v) => (v === null ? "null" : typeof v)));
-    return kinds.size === 1 && ["string", "boolean"].includes([...kinds][0]) ? { type: [...kinds][0] } : {};
+    return kinds.size === 1 && ["string", "boolean"].includes([...kinds][0]!) ? { type: [...kinds][0] } : {};
   }
   const type = Array.isArray(schema.type) && schema.type.length === 2 && schema.type.includes("null") ? schema.type.find((t) => t !== "null") : schema.type;
   const nullable = Array.isArray(schema.type) && schema.type.includes("null");
