@@ -19,9 +19,9 @@ import { openStore } from "../src/stores.js";
 import { newJobId } from "../src/jobs/ids.js";
 import { benchKey } from "./keys.js";
 
-const JOBS = Number(process.env.BENCH_JOBS ?? 100_000);
-const IN_PROGRESS = Number(process.env.BENCH_IN_PROGRESS ?? 0.1);
-const PG_URL = process.env.BENCH_DATABASE_URL;
+const JOBS = Number(process.env["BENCH_JOBS"] ?? 100_000);
+const IN_PROGRESS = Number(process.env["BENCH_IN_PROGRESS"] ?? 0.1);
+const PG_URL = process.env["BENCH_DATABASE_URL"];
 const tmp = mkdtempSync(path.join(os.tmpdir(), "bench-dashboard-"));
 const KEY = benchKey(tmp);
 
@@ -103,10 +103,10 @@ async function measure(label: string, databaseUrl: string): Promise<void> {
       jobs.push((await load(job)).reduce((a, b) => a + b, 0));
     }
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-    const warmEach = [...page, ...data].map((_, i) => median(warm.map((w) => w[i])));
-    console.log(`  first load after start (cold): ${sum(cold).toFixed(1)} ms  [${[...page, ...data].map((p, i) => `${p} ${cold[i].toFixed(1)}`).join(", ")}]`);
-    console.log(`  first load, warm (median of 20): ${median(warm.map(sum)).toFixed(1)} ms  [${[...page, ...data].map((p, i) => `${p} ${warmEach[i].toFixed(1)}`).join(", ")}]`);
-    console.log(`  a job's page (job + history), median of 20: ${median(jobs).toFixed(1)} ms`);
+    const warmEach = [...page, ...data].map((_, i) => median(warm.map((w) => w[i]!)));
+    console.log(`  first load after start (cold): ${sum(cold).toFixed(1)} ms  [${[...page, ...data].map((p, i) => `${p} ${cold[i]!.toFixed(1)}`).join(", ")}]`);
+    console.log(`  first load, warm (median of 20): ${median(warm.map(sum))!.toFixed(1)} ms  [${[...page, ...data].map((p, i) => `${p} ${warmEach[i]!.toFixed(1)}`).join(", ")}]`);
+    console.log(`  a job's page (job + history), median of 20: ${median(jobs)!.toFixed(1)} ms`);
   } finally {
     child.kill("SIGTERM");
     if (databaseUrl.startsWith("postgres")) {

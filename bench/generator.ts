@@ -14,7 +14,7 @@ const bin = path.resolve("bin/ramlgen.js");
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  return s[Math.floor(s.length / 2)]!;
 }
 
 function time(fn: () => void): number {
@@ -86,7 +86,7 @@ async function startupMs(cmd: string, args: string[]): Promise<number> {
       child.stdout!.on("data", (c) => {
         out += c;
         const m = /"url":"([^"]+)"/.exec(out);
-        if (m) resolve(m[1]);
+        if (m) resolve(m[1]!);
       });
     });
     const res = await fetch(`${url}/healthz`);
@@ -127,7 +127,7 @@ async function main() {
     sizes.push([n, ms]);
     rows.push([`ramlgen generate, ${n} resources / ${n * 4} operations`, `${ms.toFixed(0)} ms`]);
   }
-  const [[n1, t1], , [n3, t3]] = sizes;
+  const [[n1, t1], , [n3, t3]] = sizes as [[number, number], [number, number], [number, number]];
   rows.push([`growth 50 -> 200 resources (x4 size)`, `x${(t3 / t1).toFixed(2)} time, ${((t3 - t1) / (n3 - n1)).toFixed(1)} ms per resource`]);
   rows.push(["service: process start to first answer (/healthz)", `${(await startupMs(process.execPath, ["dist/src/main.js"])).toFixed(0)} ms`]);
   rows.push(["service: `npm start` to first answer (dist/ up to date)", `${(await startupMs("npm", ["start"])).toFixed(0)} ms`]);

@@ -8,7 +8,7 @@ import { pino } from "pino";
 import { loadConfig } from "../src/config.js";
 import { startServer } from "../src/server.js";
 
-const JOBS = Number(process.env.LONGPOLL_JOBS ?? 50);
+const JOBS = Number(process.env["LONGPOLL_JOBS"] ?? 50);
 
 async function trial(url: string, longPoll: boolean): Promise<{ polls: number[]; lagMs: number[] }> {
   const polls: number[] = [];

@@ -21,9 +21,9 @@ import autocannon from "autocannon";
 import { freePort } from "../scripts/free-port.js";
 import { benchKey } from "./keys.js";
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 3);
+const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 8);
+const CONNECTIONS = Number(process.env["BENCH_CONNECTIONS"] ?? 32);
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
 const CORES = os.cpus().length;
 const SERVER_CORE = CORES > 1 ? String(CORES - 1) : "0";
@@ -33,14 +33,14 @@ interface Contender {
   cmd: string[];
   env: Record<string, string>;
   /** Server processes sharing the load (each with its own port); default 1. */
-  instances?: number;
+  instances?: number | undefined;
   /** Store the service on a fresh PostgreSQL schema instead of a SQLite file. */
-  postgres?: boolean;
+  postgres?: boolean | undefined;
   /** Workloads this contender runs (default: all). */
-  workloads?: string[];
+  workloads?: string[] | undefined;
 }
 
-const PG = process.env.BENCH_DATABASE_URL;
+const PG = process.env["BENCH_DATABASE_URL"];
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "bench-"));
 const KEY = benchKey(tmp);
@@ -69,11 +69,11 @@ const ALL_CONTENDERS: Contender[] = [
     : []),
 ];
 if (!PG) console.error("bench: BENCH_DATABASE_URL is unset; the PostgreSQL contenders are left out");
-const CONTENDERS = ALL_CONTENDERS.filter((c) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(/,(?![^(]*\))/).includes(c.name));
+const CONTENDERS = ALL_CONTENDERS.filter((c) => !process.env["BENCH_ONLY"] || process.env["BENCH_ONLY"].split(/,(?![^(]*\))/).includes(c.name));
 
 const CREATE_BODY = JSON.stringify({ name: "nightly-report", priority: 5, tags: ["reports"], input: { day: "2013-01-01" } });
 const INVALID_BODY = JSON.stringify({ name: "", priority: 12 });
-const WORKLOADS = ["create", "poll", "mixed", "invalid"].filter((w) => !process.env.BENCH_WORKLOADS || process.env.BENCH_WORKLOADS.split(",").includes(w));
+const WORKLOADS = ["create", "poll", "mixed", "invalid"].filter((w) => !process.env["BENCH_WORKLOADS"] || process.env["BENCH_WORKLOADS"].split(",").includes(w));
 
 interface Running {
   children: ChildProcess[];
@@ -144,7 +144,7 @@ function rssMb(pid: number): number {
 }
 
 async function send(url: string, method: string, p: string, body?: string): Promise<Response> {
-  return fetch(url + p, { method, body, headers: body ? { "content-type": "application/json", ...AUTH } : AUTH });
+  return fetch(url + p, { method, ...(body === undefined ? {} : { body }), headers: body ? { "content-type": "application/json", ...AUTH } : AUTH });
 }
 
 /** 1,000 jobs, a quarter of them SUCCESS so that polling them answers 303. */
@@ -194,7 +194,7 @@ interface Sample {
 async function measure(c: Contender, workload: string, round: number): Promise<Sample> {
   const s = await start(c);
   try {
-    const ids = await prepare(s.urls[0]);
+    const ids = await prepare(s.urls[0]!);
     const requests = requestsFor(workload, ids);
     // Connections are split over the instances, as a load balancer would.
     const per = Math.max(1, Math.floor(CONNECTIONS / s.urls.length));
@@ -227,7 +227,7 @@ async function measure(c: Contender, workload: string, round: number): Promise<S
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
 async function main() {
@@ -269,7 +269,7 @@ async function main() {
         cpuRatioFastify: ratio("cpuUsPerReq", "fastify"),
         p99Ratio: ratio("p99"),
         rssRatio: ratio("rssMb"),
-        statuses: mine[mine.length - 1].statuses,
+        statuses: mine[mine.length - 1]!.statuses,
       });
     }
   }
@@ -280,20 +280,20 @@ async function main() {
   const table = rows.map((r) => [
     r.workload,
     r.contender,
-    r.rps.toFixed(0),
-    r.p50.toFixed(1),
-    r.p99.toFixed(1),
-    r.cpuUsPerReq.toFixed(1),
-    r.rssMb.toFixed(0),
-    r.rpsRatio.toFixed(2),
-    r.cpuRatio.toFixed(2),
-    Number.isNaN(r.cpuRatioFastify) ? "" : r.cpuRatioFastify.toFixed(2),
-    r.p99Ratio.toFixed(2),
-    r.rssRatio.toFixed(2),
+    r.rps!.toFixed(0),
+    r.p50!.toFixed(1),
+    r.p99!.toFixed(1),
+    r.cpuUsPerReq!.toFixed(1),
+    r.rssMb!.toFixed(0),
+    r.rpsRatio!.toFixed(2),
+    r.cpuRatio!.toFixed(2),
+    Number.isNaN(r.cpuRatioFastify) ? "" : r.cpuRatioFastify!.toFixed(2),
+    r.p99Ratio!.toFixed(2),
+    r.rssRatio!.toFixed(2),
     Object.entries(r.statuses).map(([k, v]) => `${k}:${v}`).join(" "),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 || i === header.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 || i === header.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   console.log(`\nmedians of ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections; ratios (×) to plain Express (and CPU to Fastify) in the same round\n`);
   console.log(line(header));
   for (const r of table) console.log(line(r));

@@ -11,9 +11,9 @@ import autocannon from "autocannon";
 import { freePort } from "../scripts/free-port.js";
 import { benchKey } from "./keys.js";
 
-const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
-const INTERVAL = Number(process.env.SOAK_INTERVAL ?? 10);
-const CONNECTIONS = Number(process.env.SOAK_CONNECTIONS ?? 16);
+const SECONDS = Number(process.env["SOAK_SECONDS"] ?? 600);
+const INTERVAL = Number(process.env["SOAK_INTERVAL"] ?? 10);
+const CONNECTIONS = Number(process.env["SOAK_CONNECTIONS"] ?? 16);
 
 interface Memory {
   rss: number;
@@ -77,28 +77,28 @@ async function main() {
   // the run (the first half includes warm-up and the store's page cache filling).
   const half = rows.slice(Math.floor(rows.length / 2));
   const slope = (key: "heap" | "rss") => {
-    const xs = half.map((r) => r.total);
+    const xs = half.map((r) => r["total"]);
     const ys = half.map((r) => r[key]);
-    const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
-    const my = ys.reduce((a, b) => a + b, 0) / ys.length;
-    const num = xs.reduce((a, x, i) => a + (x - mx) * (ys[i] - my), 0);
-    const den = xs.reduce((a, x) => a + (x - mx) ** 2, 0);
-    return den ? (num / den) * 100_000 : 0;
+    const mx = xs.reduce((a, b) => a! + b!, 0)! / xs.length;
+    const my = ys.reduce((a, b) => a! + b!, 0)! / ys.length;
+    const num = xs.reduce((a, x, i) => a! + (x! - mx) * (ys[i]! - my), 0);
+    const den = xs.reduce((a, x) => a! + (x! - mx) ** 2, 0);
+    return den ? (num! / den) * 100_000 : 0;
   };
   const summary = {
     seconds: SECONDS,
     requests: total,
-    p99Max: Math.max(...rows.map((r) => r.p99)),
-    rssStartMb: Number(mb(rows[0].rss)),
-    rssEndMb: Number(mb(rows[rows.length - 1].rss)),
-    heapStartMb: Number(mb(rows[0].heap)),
-    heapEndMb: Number(mb(rows[rows.length - 1].heap)),
+    p99Max: Math.max(...rows.map((r) => r["p99"]!)),
+    rssStartMb: Number(mb(rows[0]!["rss"]!)),
+    rssEndMb: Number(mb(rows[rows.length - 1]!["rss"]!)),
+    heapStartMb: Number(mb(rows[0]!["heap"]!)),
+    heapEndMb: Number(mb(rows[rows.length - 1]!["heap"]!)),
     heapGrowthMbPer100k: Number(mb(slope("heap"))),
     rssGrowthMbPer100k: Number(mb(slope("rss"))),
-    fdsStart: rows[0].fds,
-    fdsEnd: rows[rows.length - 1].fds,
-    storeEndMb: Number(mb(rows[rows.length - 1].store)),
-    errors5xx: rows.reduce((a, r) => a + r.fivexx, 0),
+    fdsStart: rows[0]!["fds"],
+    fdsEnd: rows[rows.length - 1]!["fds"],
+    storeEndMb: Number(mb(rows[rows.length - 1]!["store"]!)),
+    errors5xx: rows.reduce((a, r) => a + r["fivexx"]!, 0),
   };
   console.log("\nsummary", JSON.stringify(summary, null, 2));
   mkdirSync("bench/results", { recursive: true });

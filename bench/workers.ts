@@ -31,10 +31,10 @@ import { runWorker, type RunningWorker } from "../src/client/worker.js";
 import { freePort } from "../scripts/free-port.js";
 import { benchKey } from "./keys.js";
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
-const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? "1,4,16").split(",").map(Number);
-const LATENCY_JOBS = Number(process.env.BENCH_LATENCY_JOBS ?? 30);
-const PG_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 8);
+const WORKER_COUNTS = (process.env["BENCH_WORKERS"] ?? "1,4,16").split(",").map(Number);
+const LATENCY_JOBS = Number(process.env["BENCH_LATENCY_JOBS"] ?? 30);
+const PG_URL = process.env["BENCH_DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
 const PRODUCERS = 8;
 const CORES = os.cpus().length;
 const SERVER_CORE = CORES > 1 ? String(CORES - 1) : "0";
@@ -52,7 +52,7 @@ interface Result {
   workers: number;
   jobsPerSecond: number;
   /** The service process's CPU time per completed job (create, claim, completion), µs. */
-  serverCpuUsPerJob?: number;
+  serverCpuUsPerJob?: number | undefined;
   createdPerSecond: number;
   latencyP50: number;
   latencyP99: number;
@@ -261,7 +261,7 @@ async function main() {
   execFileSync(process.execPath, ["scripts/prepare.js"], { stdio: "inherit" });
   const havePg = await pgAnswers();
   if (!havePg) console.error(`bench:workers: PostgreSQL does not answer at ${PG_URL}; its rows and pg-boss are left out`);
-  const only = process.env.BENCH_ONLY?.split(/,(?![^(]*\))/);
+  const only = process.env["BENCH_ONLY"]?.split(/,(?![^(]*\))/);
   const want = (name: string) => !only || only.includes(name);
   const results: Result[] = [];
   const report = (r: Result) => {
@@ -300,8 +300,8 @@ async function main() {
     const best = Math.max(...peers.map((p) => p.jobsPerSecond));
     return [r.contender, String(r.workers), r.jobsPerSecond.toFixed(0), r.createdPerSecond.toFixed(0), r.serverCpuUsPerJob?.toFixed(0) ?? "", r.latencyP50.toFixed(1), r.latencyP99.toFixed(1), peers.length ? (r.jobsPerSecond / best).toFixed(2) : "-"];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   console.log(line(header));
   for (const r of rows) console.log(line(r));
   console.log("\nwritten to bench/results/workers.json");

@@ -24,12 +24,12 @@ const bar = (p: number) => `${"#".repeat(Math.round(p / 10))}${".".repeat(10 - M
 const label = (t: Task) => `${t.id} ${JSON.stringify(t.name ?? "")} attempt ${t.attempt}/${t.maxAttempts}`;
 
 const worker = runWorker({
-  baseUrl: env.API_URL ?? "http://127.0.0.1:3000",
-  apiKey: env.API_KEY || undefined,
-  names: env.WORKER_NAMES ? env.WORKER_NAMES.split(",") : undefined,
-  concurrency: Number(env.WORKER_CONCURRENCY ?? 2),
-  leaseSeconds: Number(env.WORKER_LEASE_SECONDS ?? 30),
-  shutdownTimeoutMs: Number(env.WORKER_SHUTDOWN_TIMEOUT_MS ?? 25_000),
+  baseUrl: env["API_URL"] ?? "http://127.0.0.1:3000",
+  apiKey: env["API_KEY"] || undefined,
+  names: env["WORKER_NAMES"] ? env["WORKER_NAMES"].split(",") : undefined,
+  concurrency: Number(env["WORKER_CONCURRENCY"] ?? 2),
+  leaseSeconds: Number(env["WORKER_LEASE_SECONDS"] ?? 30),
+  shutdownTimeoutMs: Number(env["WORKER_SHUTDOWN_TIMEOUT_MS"] ?? 25_000),
   worker: who,
   async handler(task, { signal, progress }) {
     const input = (task.input ?? {}) as { steps?: number; stepMs?: number; fail?: boolean | string };
@@ -55,6 +55,6 @@ const worker = runWorker({
     else console.log(`[worker] error: ${(e.error as Error)?.message ?? String(e.error)}`);
   },
 });
-console.log(`[worker] ${who} waiting for jobs at ${env.API_URL ?? "http://127.0.0.1:3000"}`);
+console.log(`[worker] ${who} waiting for jobs at ${env["API_URL"] ?? "http://127.0.0.1:3000"}`);
 await worker.done;
 console.log("[worker] stopped");

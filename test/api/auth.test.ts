@@ -62,7 +62,7 @@ describe.each(STORE_KINDS)("authentication and roles on %s", (kind) => {
 
   it("answers every operation 401 with a Bearer challenge without a key, or with one it does not know", async () => {
     const id = await create("alice");
-    for (const headers of [{} as Record<string, string>, { Authorization: "Bearer ak_not-a-key-this-server-knows" }, { Authorization: `Basic ${Buffer.from("alice:x").toString("base64")}` }, { Authorization: keys.key.alice }]) {
+    for (const headers of [{} as Record<string, string>, { Authorization: "Bearer ak_not-a-key-this-server-knows" }, { Authorization: `Basic ${Buffer.from("alice:x").toString("base64")}` }, { Authorization: keys.key["alice"] }] as Record<string, string>[]) {
       for (const [method, p, body] of OPERATIONS(id)) {
         const r = await call(method, `${s.url}${p}`, { body, headers });
         problem(r, 401);
@@ -96,7 +96,7 @@ describe.each(STORE_KINDS)("authentication and roles on %s", (kind) => {
     const mine = await create("alice", { name: "private" });
     const theirs = await create("bob", { name: "private" });
     for (const [method, p] of [["GET", `/resources/${mine}`], ["DELETE", `/resources/${mine}`], ["GET", `/resources/${mine}/result`]]) {
-      const r = await call(method, `${s.url}${p}`, { headers: as("bob") });
+      const r = await call(method!, `${s.url}${p}`, { headers: as("bob") });
       problem(r, 404);
     }
     const listOf = async (who: string, q = "") => {
@@ -143,19 +143,19 @@ describe.each(STORE_KINDS)("authentication and roles on %s", (kind) => {
     const own = writeKeys({ carol: "client", root: "admin" });
     const t = await startTestServer({ databaseUrl: freshDatabaseUrl(kind), env: { API_KEYS_FILE: own.file } });
     try {
-      const old = own.auth.carol;
+      const old = own.auth["carol"];
       expect((await call("GET", `${t.url}/resources`, { headers: old })).status).toBe(200);
-      own.key.carol = undefined as unknown as string; // carol gets a new key; the old one is gone
+      own.key["carol"] = undefined as unknown as string; // carol gets a new key; the old one is gone
       own.rewrite({ carol: "client", root: "admin", dave: "client" });
       const deadline = Date.now() + 5000;
       while ((await call("GET", `${t.url}/resources`, { headers: old })).status !== 401 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       problem(await call("GET", `${t.url}/resources`, { headers: old }), 401);
-      expect((await call("GET", `${t.url}/resources`, { headers: own.auth.carol })).status).toBe(200);
-      expect((await call("GET", `${t.url}/resources`, { headers: own.auth.dave })).status).toBe(200);
+      expect((await call("GET", `${t.url}/resources`, { headers: own.auth["carol"] })).status).toBe(200);
+      expect((await call("GET", `${t.url}/resources`, { headers: (own.auth as Record<string, Record<string, string>>)["dave"] })).status).toBe(200);
       // A file that does not parse keeps the keys in force.
       writeFileSync(own.file, "carol client not-a-hash\n");
       t.reloadKeys();
-      expect((await call("GET", `${t.url}/resources`, { headers: own.auth.carol })).status).toBe(200);
+      expect((await call("GET", `${t.url}/resources`, { headers: own.auth["carol"] })).status).toBe(200);
     } finally {
       await t.close();
     }
@@ -168,9 +168,9 @@ describe("the typed client and the worker SDK with keys", () => {
     const s = await startTestServer({ env: { API_KEYS_FILE: keys.file } });
     const errors: unknown[] = [];
     const keyless = runWorker({ baseUrl: s.url, handleSignals: false, pollSeconds: 1, handler: () => "never", onEvent: (e) => e.type === "error" && errors.push(e.error) });
-    const worker = runWorker({ baseUrl: s.url, apiKey: keys.key.wendy, handleSignals: false, pollSeconds: 1, handler: (t) => ({ doubled: (t.input as { n: number }).n * 2 }) });
+    const worker = runWorker({ baseUrl: s.url, apiKey: keys.key["wendy"], handleSignals: false, pollSeconds: 1, handler: (t) => ({ doubled: (t.input as { n: number }).n * 2 }) });
     try {
-      const client = new ApiClient({ baseUrl: s.url, authorization: `Bearer ${keys.key.alice}` });
+      const client = new ApiClient({ baseUrl: s.url, authorization: `Bearer ${keys.key["alice"]}` });
       const created = await client.createJob({ params: {}, body: { name: "keyed", input: { n: 21 } } });
       expect(created.status).toBe(202);
       if (created.status !== 202) return;
@@ -179,7 +179,7 @@ describe("the typed client and the worker SDK with keys", () => {
       expect((await new ApiClient({ baseUrl: s.url }).listJobs()).status).toBe(401);
       // Waiting with no key, or with a worker's, fails at once instead of polling forever.
       await expect(waitForJob(new ApiClient({ baseUrl: s.url }), created.body.id, { timeout: 5000 })).rejects.toBeInstanceOf(JobAccessError);
-      await expect(waitForJob(new ApiClient({ baseUrl: s.url, authorization: `Bearer ${keys.key.wendy}` }), created.body.id, { timeout: 5000 })).rejects.toThrow(/403/);
+      await expect(waitForJob(new ApiClient({ baseUrl: s.url, authorization: `Bearer ${keys.key["wendy"]}` }), created.body.id, { timeout: 5000 })).rejects.toThrow(/403/);
       expect(errors.length).toBeGreaterThan(0);
       expect(String(errors[0])).toMatch(/answered 401/);
     } finally {
@@ -194,7 +194,7 @@ describe("the per-caller limit on job creation", () => {
     const keys = writeKeys({ alice: "client", bob: "client" });
     const s = await startTestServer({ env: { API_KEYS_FILE: keys.file, CREATE_RATE_PER_SECOND: "0.5", CREATE_RATE_BURST: "2" } });
     try {
-      const post = (who: string) => call("POST", `${s.url}/resources`, { body: { name: "r" }, headers: keys.auth[who] });
+      const post = (who: keyof typeof keys.auth) => call("POST", `${s.url}/resources`, { body: { name: "r" }, headers: keys.auth[who] });
       expect((await post("alice")).status).toBe(202);
       expect((await post("alice")).status).toBe(202);
       const limited = await post("alice");
@@ -238,16 +238,16 @@ describe("the service as a process", () => {
     const keys = writeKeys({ alice: "client", wendy: "worker", root: "admin" });
     const server = await spawnServer({ DATABASE_URL: `sqlite:${tempDir()}/jobs.db`, API_KEYS_FILE: keys.file, LOG_LEVEL: "debug" });
     try {
-      const id = (await call("POST", `${server.url}/resources`, { body: { name: "logged" }, headers: { ...keys.auth.alice, "Idempotency-Key": "k1" } })).json.id;
-      await call("GET", `${server.url}/resources/${id}`, { headers: keys.auth.alice });
-      await call("GET", `${server.url}/resources`, { headers: keys.auth.wendy }); // wrong role
-      await call("GET", `${server.url}/resources`, { headers: { Authorization: `Bearer ${keys.key.alice}x` } }); // unknown key
-      await call("GET", `${server.url}/resources`, { headers: { Authorization: keys.key.root } }); // no scheme
-      const claim = await call("POST", `${server.url}/tasks/claim`, { body: { worker: "w" }, headers: keys.auth.wendy });
-      await call("PUT", `${server.url}/tasks/${id}`, { body: { leaseToken: claim.json.tasks[0].leaseToken, status: "SUCCESS" }, headers: keys.auth.wendy });
+      const id = (await call("POST", `${server.url}/resources`, { body: { name: "logged" }, headers: { ...keys.auth["alice"], "Idempotency-Key": "k1" } })).json.id;
+      await call("GET", `${server.url}/resources/${id}`, { headers: keys.auth["alice"] });
+      await call("GET", `${server.url}/resources`, { headers: keys.auth["wendy"] }); // wrong role
+      await call("GET", `${server.url}/resources`, { headers: { Authorization: `Bearer ${keys.key["alice"]}x` } }); // unknown key
+      await call("GET", `${server.url}/resources`, { headers: { Authorization: keys.key["root"] } }); // no scheme
+      const claim = await call("POST", `${server.url}/tasks/claim`, { body: { worker: "w" }, headers: keys.auth["wendy"] });
+      await call("PUT", `${server.url}/tasks/${id}`, { body: { leaseToken: claim.json.tasks[0].leaseToken, status: "SUCCESS" }, headers: keys.auth["wendy"] });
       // Rotate by SIGHUP: alice's key is replaced.
-      const old = keys.auth.alice;
-      keys.key.alice = undefined as unknown as string;
+      const old = keys.auth["alice"];
+      keys.key["alice"] = undefined as unknown as string;
       // The file's time is put back, so that only the signal (not the file watcher) can tell.
       const before = statSync(keys.file);
       keys.rewrite({ alice: "client", wendy: "worker", root: "admin" });
@@ -255,11 +255,11 @@ describe("the service as a process", () => {
       server.child.kill("SIGHUP");
       const deadline = Date.now() + 5000;
       while ((await call("GET", `${server.url}/resources`, { headers: old })).status !== 401 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect((await call("GET", `${server.url}/resources`, { headers: keys.auth.alice })).status).toBe(200);
+      expect((await call("GET", `${server.url}/resources`, { headers: keys.auth["alice"] })).status).toBe(200);
       // Log lines are written at least every second.
       await new Promise((r) => setTimeout(r, 1500));
       const log = server.output();
-      for (const k of [...Object.values(keys.key), old.Authorization.slice("Bearer ".length)]) {
+      for (const k of [...Object.values(keys.key), old!["Authorization"]!.slice("Bearer ".length)]) {
         expect(log).not.toContain(k);
         expect(log).not.toContain(hashKey(k));
       }

@@ -15,7 +15,7 @@ import { startTestServer, type TestServer } from "../helpers/server.js";
 import { chromiumOrSkip } from "../helpers/chromium.js";
 
 const CHROMIUM = chromiumOrSkip("dashboard browser test");
-const SHOTS = process.env.DASHBOARD_SHOTS ? path.resolve(process.env.DASHBOARD_SHOTS) : mkdtempSync(path.join(os.tmpdir(), "dashboard-shots-"));
+const SHOTS = process.env["DASHBOARD_SHOTS"] ? path.resolve(process.env["DASHBOARD_SHOTS"]) : mkdtempSync(path.join(os.tmpdir(), "dashboard-shots-"));
 
 describe.skipIf(!CHROMIUM)("/dashboard in Chromium", () => {
   const keys = writeKeys({ alice: "client", w: "worker", root: "admin" });
@@ -26,7 +26,7 @@ describe.skipIf(!CHROMIUM)("/dashboard in Chromium", () => {
 
   beforeAll(async () => {
     s = await startTestServer({ env: { API_KEYS_FILE: keys.file, QUEUE_SAMPLE_SECONDS: "1" } });
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+    browser = await puppeteer.launch({ ...(CHROMIUM === undefined ? {} : { executablePath: CHROMIUM }), headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
     page = await browser.newPage();
     page.on("console", (m) => m.type() === "error" && problems.push(`console: ${m.text()}`));
     page.on("pageerror", (e) => problems.push(`page error: ${(e as Error).message}`));
@@ -42,12 +42,12 @@ describe.skipIf(!CHROMIUM)("/dashboard in Chromium", () => {
   });
 
   const create = async (name: string, input: unknown) => {
-    const r = await call("POST", `${s.url}/resources`, { body: { name, input }, headers: keys.auth.alice });
+    const r = await call("POST", `${s.url}/resources`, { body: { name, input }, headers: keys.auth["alice"] });
     expect(r.status).toBe(202);
     return r.json.id as string;
   };
-  const claim = async () => (await call("POST", `${s.url}/tasks/claim`, { body: { worker: "render-worker-1" }, headers: keys.auth.w })).json.tasks[0] as { id: string; leaseToken: string };
-  const put = (id: string, body: unknown) => call("PUT", `${s.url}/tasks/${id}`, { body, headers: keys.auth.w });
+  const claim = async () => (await call("POST", `${s.url}/tasks/claim`, { body: { worker: "render-worker-1" }, headers: keys.auth["w"] })).json.tasks[0] as { id: string; leaseToken: string };
+  const put = (id: string, body: unknown) => call("PUT", `${s.url}/tasks/${id}`, { body, headers: keys.auth["w"] });
   /** Milliseconds until the page shows it (throws after `ms`). */
   const shows = async (fn: string, ms = 2000) => {
     const t0 = performance.now();
@@ -63,11 +63,11 @@ describe.skipIf(!CHROMIUM)("/dashboard in Chromium", () => {
   it("asks for an admin's key, and refuses a client's", async () => {
     await page.goto(`${s.url}/dashboard`, { waitUntil: "domcontentloaded" });
     await shows(`!document.getElementById("login").hidden`);
-    await page.type("#key", keys.key.alice);
+    await page.type("#key", keys.key["alice"]);
     await page.click("#login button");
     await shows(`document.getElementById("login-error").textContent.includes("not an admin")`);
     await page.$eval("#key", (e) => ((e as unknown as { value: string }).value = ""));
-    await page.type("#key", keys.key.root);
+    await page.type("#key", keys.key["root"]);
     await page.click("#login button");
     await shows(`!document.getElementById("overview").hidden && document.getElementById("updated").textContent !== ""`);
     expect(await page.$eval("#login", (e) => (e as unknown as { hidden: boolean }).hidden)).toBe(true);

@@ -122,9 +122,9 @@ describe.each(STORE_KINDS)("push dispatch on %s", (kind) => {
         [id, 2],
       ]);
       // The first lease's token is dead; the second one works.
-      expect((await call("PUT", `${s.url}/tasks/${id}`, { body: { leaseToken: b.got[0].task.leaseToken, status: "SUCCESS" } })).json.type).toBe("urn:async-api:lease-mismatch");
+      expect((await call("PUT", `${s.url}/tasks/${id}`, { body: { leaseToken: b.got[0]!.task.leaseToken, status: "SUCCESS" } })).json.type).toBe("urn:async-api:lease-mismatch");
       await call("DELETE", `${s.url}/resources/${id}`);
-      expect((await call("PUT", `${s.url}/tasks/${id}`, { body: { leaseToken: b.got[1].task.leaseToken, progress: 5 } })).json.type).toBe("urn:async-api:job-cancelled");
+      expect((await call("PUT", `${s.url}/tasks/${id}`, { body: { leaseToken: b.got[1]!.task.leaseToken, progress: 5 } })).json.type).toBe("urn:async-api:job-cancelled");
       expect((await call("GET", `${s.url}/resources/${pulled}`)).json).toMatchObject({ status: "IN PROGRESS", attempts: 0 });
       await new Promise((r) => setTimeout(r, 6000));
       expect(b.got).toHaveLength(2);
@@ -151,9 +151,9 @@ describe.each(STORE_KINDS)("push dispatch on %s", (kind) => {
       server = await spawnServer(env);
       await until("the delivery after the restart", () => up.got.length === 1);
       // Attempt 1 if the refused delivery was given back before the kill, 2 if its lease had to run out.
-      expect(up.got[0].task).toMatchObject({ id, attempt: expect.any(Number) });
-      expect([1, 2]).toContain(up.got[0].task.attempt);
-      expect(signed(up.got[0])).toBe(true);
+      expect(up.got[0]!.task).toMatchObject({ id, attempt: expect.any(Number) });
+      expect([1, 2]).toContain(up.got[0]!.task.attempt);
+      expect(signed(up.got[0]!)).toBe(true);
     } finally {
       server.child.kill("SIGKILL");
       await up.close();

@@ -28,27 +28,27 @@ describe.each(STORE_KINDS)("job history on %s", (kind) => {
   });
 
   const iso = (ms: number) => new Date(ms).toISOString();
-  const create = async (body: unknown = { name: "report" }, who = "alice") => {
+  const create = async (body: unknown = { name: "report" }, who: keyof typeof keys.auth = "alice") => {
     const r = await call("POST", `${s.url}/resources`, { body, headers: keys.auth[who] });
     expect(r.status, r.text).toBe(202);
     return r.json.id as string;
   };
   const claim = async (worker: string, leaseSeconds = 30) => {
-    const r = await call("POST", `${s.url}/tasks/claim`, { body: { worker, leaseSeconds }, headers: keys.auth.w });
+    const r = await call("POST", `${s.url}/tasks/claim`, { body: { worker, leaseSeconds }, headers: keys.auth["w"] });
     expect(r.status, r.text).toBe(200);
     expect(r.json.tasks).toHaveLength(1);
     return r.json.tasks[0] as { id: string; leaseToken: string };
   };
   const put = async (id: string, body: unknown, status = 200) => {
-    const r = await call("PUT", `${s.url}/tasks/${id}`, { body, headers: keys.auth.w });
+    const r = await call("PUT", `${s.url}/tasks/${id}`, { body, headers: keys.auth["w"] });
     expect(r.status, r.text).toBe(status);
     return r;
   };
-  const events = async (id: string, who = "alice", qs = "") => {
+  const events = async (id: string, who: keyof typeof keys.auth = "alice", qs = "") => {
     const r = await call("GET", `${s.url}/resources/${id}/events${qs}`, { headers: keys.auth[who] });
     return r;
   };
-  const history = async (id: string, who = "alice") => {
+  const history = async (id: string, who: keyof typeof keys.auth = "alice") => {
     const r = await events(id, who);
     expect(r.status, r.text).toBe(200);
     return r.json.events as Record<string, unknown>[];
@@ -96,7 +96,7 @@ describe.each(STORE_KINDS)("job history on %s", (kind) => {
     const cancelled = await create();
     const t = await claim("w1");
     expect(t.id).toBe(cancelled);
-    expect((await call("DELETE", `${s.url}/resources/${cancelled}`, { headers: keys.auth.root })).status).toBe(200);
+    expect((await call("DELETE", `${s.url}/resources/${cancelled}`, { headers: keys.auth["root"] })).status).toBe(200);
     await put(cancelled, { leaseToken: t.leaseToken, progress: 50 }, 409); // the worker hears of it; no event
     expect((await history(cancelled)).slice(2)).toEqual([{ at: iso(t0), type: "cancelled", actor: "root", attempt: 1 }]);
 
@@ -109,7 +109,7 @@ describe.each(STORE_KINDS)("job history on %s", (kind) => {
     await claim("w2");
     const late = await create();
     clock.advance(31_000);
-    expect((await call("GET", `${s.url}/resources/${once}`, { headers: keys.auth.alice })).status).toBe(500); // failed on read
+    expect((await call("GET", `${s.url}/resources/${once}`, { headers: keys.auth["alice"] })).status).toBe(500); // failed on read
     const exhausted = (await history(once)).slice(2);
     expect(exhausted).toEqual([
       { at: iso(t0 + 30_000), type: "lease-expired", actor: "w2", attempt: 1 },
@@ -134,7 +134,7 @@ describe.each(STORE_KINDS)("job history on %s", (kind) => {
     const seen: unknown[] = [];
     let next: string | undefined = `/resources/${id}/events?limit=4`;
     while (next) {
-      const r = await call("GET", `${s.url}${next}`, { headers: keys.auth.alice });
+      const r = await call("GET", `${s.url}${next}`, { headers: keys.auth["alice"] });
       expect(r.status).toBe(200);
       expect(r.json.events.length).toBeLessThanOrEqual(4);
       seen.push(...r.json.events);
@@ -150,7 +150,7 @@ describe.each(STORE_KINDS)("job history on %s", (kind) => {
     expect(bad.json.errors[0].field).toBe("query/cursor");
     expect((await events(id, "alice", "?limit=0")).status).toBe(400);
 
-    expect((await call("DELETE", `${s.url}/resources/${id}`, { headers: keys.auth.alice })).status).toBe(200);
+    expect((await call("DELETE", `${s.url}/resources/${id}`, { headers: keys.auth["alice"] })).status).toBe(200);
     clock.advance(61_000);
     expect((await s.service.sweep()).purged).toBe(1);
     expect((await s.store.events(id, 0, 100)).events).toEqual([]);

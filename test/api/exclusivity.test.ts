@@ -11,7 +11,7 @@ import { writeKeys } from "../helpers/keys.js";
 import { spawnServers, type ServerProcess } from "../helpers/process.js";
 import { dropTestSchemas, freshDatabaseUrl, PG_URL } from "../helpers/stores.js";
 
-const JOBS = Number(process.env.EXCLUSIVITY_JOBS ?? 2000);
+const JOBS = Number(process.env["EXCLUSIVITY_JOBS"] ?? 2000);
 const WORKERS = 16;
 const LEASE_SECONDS = 5;
 /** How often a worker stalls past its lease before reporting (a stale worker). */
@@ -28,12 +28,12 @@ interface Claim {
 
 // Authentication is on: the producers use a client's key, the workers a worker's.
 const keys = writeKeys({ producer: "client", worker: "worker" });
-const asClient = withHeaders(keys.auth.producer);
-const asWorker = withHeaders(keys.auth.worker);
+const asClient = withHeaders(keys.auth["producer"]);
+const asWorker = withHeaders(keys.auth["worker"]);
 
 describe.skipIf(!PG_URL)("exclusivity at scale on PostgreSQL", () => {
   let nodes: ServerProcess[] = [];
-  const at = (i: number) => nodes[i % nodes.length].url;
+  const at = (i: number) => nodes[i % nodes.length]!.url;
 
   beforeAll(async () => {
     // Started at the same moment: schema creation and migration must not collide.
@@ -120,17 +120,17 @@ describe.skipIf(!PG_URL)("exclusivity at scale on PostgreSQL", () => {
       if (outcomes.length !== 1) problems.push(`${id}: ${outcomes.length} accepted outcomes`);
       const held = (byJob.get(id) ?? []).sort((a, b) => a.start - b.start);
       // No two unexpired leases at any instant: each lease ends before the next begins.
-      for (let i = 1; i < held.length; i++) if (held[i - 1].expires > held[i].start) overlaps++;
+      for (let i = 1; i < held.length; i++) if (held[i - 1]!.expires > held[i]!.start) overlaps++;
       // The accepted outcome came from the job's last (current) lease.
-      if (outcomes.length === 1 && outcomes[0].token !== held[held.length - 1]?.token) problems.push(`${id}: outcome from a lease that was not the current one`);
+      if (outcomes.length === 1 && outcomes[0]!.token !== held[held.length - 1]?.token) problems.push(`${id}: outcome from a lease that was not the current one`);
     }
     // The server agrees: every job SUCCESS with the holder's result, attempts = claims seen.
-    const sample = [...ids].filter((_, i) => i % 10 === 0 || byJob.get([...ids][i])!.length > 1);
+    const sample = [...ids].filter((_, i) => i % 10 === 0 || byJob.get([...ids][i]!)!.length > 1);
     for (const id of sample) {
       const r = await asClient("GET", `${at(0)}/resources/${id}`);
       expect(r.status).toBe(303);
       expect(r.json.attempts).toBe(byJob.get(id)!.length);
-      expect(r.json.result).toBe(accepted.get(id)![0].result);
+      expect(r.json.result).toBe(accepted.get(id)![0]!.result);
     }
     const remaining = await asClient("GET", `${at(1)}/resources?status=IN%20PROGRESS`);
     expect(remaining.json.tasks).toEqual([]);

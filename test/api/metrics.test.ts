@@ -26,7 +26,7 @@ describe.each(STORE_KINDS)("metrics on %s", (kind) => {
 
   type Scrape = Map<string, Family> & { text: string };
   const scrape = async (): Promise<Scrape> => {
-    const r = await call("GET", `${s.url}/metrics`, { headers: keys.auth.root });
+    const r = await call("GET", `${s.url}/metrics`, { headers: keys.auth["root"] });
     expect(r.status, r.text).toBe(200);
     expect(r.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
     return Object.assign(new Map((parsePrometheusTextFormat(r.text) as Family[]).map((f) => [f.name, f])), { text: r.text });
@@ -45,12 +45,12 @@ describe.each(STORE_KINDS)("metrics on %s", (kind) => {
     const x = f?.metrics.find((v) => JSON.stringify(v.labels ?? {}) === JSON.stringify(labels));
     return Number(x?.value ?? 0);
   };
-  const create = async (name: string) => (await call("POST", `${s.url}/resources`, { body: { name, maxAttempts: 2 }, headers: keys.auth.alice })).json.id as string;
+  const create = async (name: string) => (await call("POST", `${s.url}/resources`, { body: { name, maxAttempts: 2 }, headers: keys.auth["alice"] })).json.id as string;
   const claim = async (names: string[]) => {
-    const r = await call("POST", `${s.url}/tasks/claim`, { body: { worker: "w1", names, leaseSeconds: 30 }, headers: keys.auth.w });
+    const r = await call("POST", `${s.url}/tasks/claim`, { body: { worker: "w1", names, leaseSeconds: 30 }, headers: keys.auth["w"] });
     return r.json.tasks[0] as { id: string; leaseToken: string };
   };
-  const put = (id: string, body: unknown) => call("PUT", `${s.url}/tasks/${id}`, { body, headers: keys.auth.w });
+  const put = (id: string, body: unknown) => call("PUT", `${s.url}/tasks/${id}`, { body, headers: keys.auth["w"] });
 
   it("is readable by admins only", async () => {
     clock = new ManualClock();
@@ -59,8 +59,8 @@ describe.each(STORE_KINDS)("metrics on %s", (kind) => {
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get("content-type")).toMatch(/^application\/problem\+json/);
     expect(anonymous.headers.get("www-authenticate")).toMatch(/^Bearer/);
-    expect((await call("GET", `${s.url}/metrics`, { headers: keys.auth.w })).status).toBe(403);
-    expect((await call("GET", `${s.url}/metrics`, { headers: keys.auth.alice })).status).toBe(403);
+    expect((await call("GET", `${s.url}/metrics`, { headers: keys.auth["w"] })).status).toBe(403);
+    expect((await call("GET", `${s.url}/metrics`, { headers: keys.auth["alice"] })).status).toBe(403);
     const m = await scrape();
     for (const name of ["http_requests_total", "jobs_created_total", "jobs_waiting", "process_cpu_seconds_total", "nodejs_eventloop_lag_seconds", "nodejs_eventloop_lag_p99_seconds", "webhook_outbox_pending"]) {
       expect(m.has(name), name).toBe(true);
@@ -92,8 +92,8 @@ describe.each(STORE_KINDS)("metrics on %s", (kind) => {
     expect(value(m, "jobs_waiting", { name: "a" })).toBe(0);
     const c2c = m.get("jobs_create_to_claim_seconds")!.metrics[0];
     expect(value(m, "jobs_create_to_claim_seconds")).toBe(2);
-    expect(Number(c2c.buckets!["1"])).toBe(0); // both took 2 s
-    expect(Number(c2c.buckets!["2.5"])).toBe(2);
+    expect(Number(c2c!.buckets!["1"])).toBe(0); // both took 2 s
+    expect(Number(c2c!.buckets!["2.5"])).toBe(2);
     clock.advance(3000);
     expect((await put(t1.id, { leaseToken: t1.leaseToken, result: { ok: 1 } })).status).toBe(200);
     expect((await put(t2.id, { leaseToken: t2.leaseToken, status: "FAILED", retryable: true, error: { title: "flaky" } })).status).toBe(200);
@@ -101,7 +101,7 @@ describe.each(STORE_KINDS)("metrics on %s", (kind) => {
     expect(value(m, "jobs_ended_total", { status: "SUCCESS" })).toBe(1);
     expect(value(m, "jobs_retries_total")).toBe(1);
     expect(value(m, "jobs_claim_to_end_seconds", { status: "SUCCESS" })).toBe(1);
-    expect(Number(m.get("jobs_claim_to_end_seconds")!.metrics[0].buckets!["2.5"])).toBe(0); // 3 s
+    expect(Number(m.get("jobs_claim_to_end_seconds")!.metrics[0]!.buckets!["2.5"])).toBe(0); // 3 s
     expect(value(m, "jobs_waiting", { name: "a" })).toBe(1); // in backoff
     expect(value(m, "jobs_running", { name: "a" })).toBe(0);
 
@@ -109,7 +109,7 @@ describe.each(STORE_KINDS)("metrics on %s", (kind) => {
     clock.advance(60_000);
     await claim(["a"]);
     clock.advance(31_000);
-    expect((await call("GET", `${s.url}/resources/${a2}`, { headers: keys.auth.alice })).status).toBe(500); // attempts exhausted
+    expect((await call("GET", `${s.url}/resources/${a2}`, { headers: keys.auth["alice"] })).status).toBe(500); // attempts exhausted
     m = await scrape();
     expect(value(m, "jobs_lease_expired_total")).toBe(1);
     expect(value(m, "jobs_ended_total", { status: "FAILED" })).toBe(1);
@@ -117,7 +117,7 @@ describe.each(STORE_KINDS)("metrics on %s", (kind) => {
     // A cancel reaching the worker.
     const tb = await claim(["b"]);
     expect(tb.id).toBe(b);
-    expect((await call("DELETE", `${s.url}/resources/${b}`, { headers: keys.auth.alice })).status).toBe(200);
+    expect((await call("DELETE", `${s.url}/resources/${b}`, { headers: keys.auth["alice"] })).status).toBe(200);
     expect((await put(b, { leaseToken: tb.leaseToken, progress: 10 })).status).toBe(409);
     m = await scrape();
     expect(value(m, "jobs_cancels_seen_by_worker_total")).toBe(1);

@@ -11,7 +11,7 @@ describe("X-Request-Id", () => {
   let s: TestServer;
   let keys: TestKeys;
   const lines: Record<string, any>[] = [];
-  const logOf = (id: string) => lines.filter((l) => (l.req?.id ?? l.reqId) === id);
+  const logOf = (id: string) => lines.filter((l) => (l["req"]?.id ?? l["reqId"]) === id);
 
   beforeAll(async () => {
     keys = writeKeys({ alice: "client", w1: "worker" });
@@ -26,7 +26,7 @@ describe("X-Request-Id", () => {
   afterAll(() => s.close());
 
   it("is on every answer, the API's and the pages', different for each request", async () => {
-    const auth = keys.auth.alice;
+    const auth = keys.auth["alice"];
     const answers = [
       await call("POST", `${s.url}/resources`, { body: { name: "x" }, headers: auth }),
       await call("POST", `${s.url}/resources`, { body: { name: "" }, headers: auth }),
@@ -43,7 +43,7 @@ describe("X-Request-Id", () => {
   });
 
   it("keeps the client's id when it is sane, makes a new one when it is not", async () => {
-    const auth = keys.auth.alice;
+    const auth = keys.auth["alice"];
     const mine = "trace-7f3a.01:retry=2";
     expect((await call("GET", `${s.url}/resources`, { headers: { ...auth, "X-Request-Id": mine } })).headers.get("x-request-id")).toBe(mine);
     for (const bad of ["has space", 'quote"s', "x".repeat(129), "ünïcode", ""]) {
@@ -57,12 +57,12 @@ describe("X-Request-Id", () => {
 
   it("is on the request's log lines: the request line and the authentication failure", async () => {
     const id = "req-under-test-1";
-    const r = await call("POST", `${s.url}/tasks/claim`, { body: { worker: "w" }, headers: { ...keys.auth.alice, "X-Request-Id": id } });
+    const r = await call("POST", `${s.url}/tasks/claim`, { body: { worker: "w" }, headers: { ...keys.auth["alice"], "X-Request-Id": id } });
     expect(r.status).toBe(403);
     s.logger.flush();
     await new Promise((r) => setTimeout(r, 50));
     const mine = logOf(id);
-    expect(mine.map((l) => l.msg).sort()).toEqual(["authentication failed", "request completed"]);
-    expect(mine.find((l) => l.msg === "request completed")).toMatchObject({ req: { id, method: "POST", url: "/tasks/claim" }, res: { statusCode: 403 } });
+    expect(mine.map((l) => l["msg"]).sort()).toEqual(["authentication failed", "request completed"]);
+    expect(mine.find((l) => l["msg"] === "request completed")).toMatchObject({ req: { id, method: "POST", url: "/tasks/claim" }, res: { statusCode: 403 } });
   });
 });

@@ -8,11 +8,11 @@ import { dropTestSchemas, freshDatabaseUrl, PG_URL } from "../helpers/stores.js"
 
 // Authentication is on, with an admin's key (it may use both the clients' and the workers' resources).
 const keys = writeKeys({ root: "admin" });
-const call = withHeaders(keys.auth.root);
+const call = withHeaders(keys.auth["root"]);
 
 describe.skipIf(!PG_URL)("three instances on one PostgreSQL database", () => {
   let nodes: ServerProcess[] = [];
-  const at = (i: number) => nodes[i % nodes.length].url;
+  const at = (i: number) => nodes[i % nodes.length]!.url;
 
   beforeAll(async () => {
     // Started at the same moment: schema creation and migration must not collide.

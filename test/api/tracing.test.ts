@@ -40,7 +40,7 @@ describe.each(STORE_KINDS)("trace context on %s", (kind) => {
 interface OtlpSpan {
   traceId: string;
   spanId: string;
-  parentSpanId?: string;
+  parentSpanId?: string | undefined;
   name: string;
   attributes: { key: string; value: { stringValue?: string; intValue?: string | number } }[];
 }
@@ -99,15 +99,15 @@ describe("OpenTelemetry tracing (OTLP endpoint configured)", () => {
     const byName = (name: string) => mine.filter((x) => x.name === name);
     const create = byName("POST createJob");
     expect(create).toHaveLength(1);
-    expect(create[0].parentSpanId).toBe(CLIENT_SPAN);
+    expect(create[0]!.parentSpanId).toBe(CLIENT_SPAN);
     const claim = byName("job claimed");
     expect(claim).toHaveLength(1);
-    expect(claim[0].parentSpanId).toBe(create[0].spanId);
-    expect(claimed).toBe(`00-${TRACE}-${claim[0].spanId}-01`);
+    expect(claim[0]!.parentSpanId).toBe(create[0]!.spanId);
+    expect(claimed).toBe(`00-${TRACE}-${claim[0]!.spanId}-01`);
     // The heartbeat with progress and the finish: server spans under the claim.
     const updates = byName("PUT updateTask");
     expect(updates.length).toBeGreaterThanOrEqual(2);
-    for (const u of updates) expect(u.parentSpanId).toBe(claim[0].spanId);
+    for (const u of updates) expect(u.parentSpanId).toBe(claim[0]!.spanId);
     const status = (x: OtlpSpan) => Number(x.attributes.find((a) => a.key === "http.response.status_code")?.value.intValue);
     expect(updates.map(status).every((c) => c === 200)).toBe(true);
     // The claim request itself belongs to the worker's own trace, not the job's.

@@ -15,7 +15,7 @@ function clientBlock(): string {
   const at = readme.indexOf("<!-- walkthrough:client -->");
   expect(at, "README.md has the walk-through's client block").toBeGreaterThan(0);
   const m = /```sh\n([\s\S]*?)```/.exec(readme.slice(at));
-  return m![1];
+  return m![1]!;
 }
 
 describe("README worker walk-through", () => {
@@ -35,8 +35,8 @@ describe("README worker walk-through", () => {
       const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script], { timeout: 60_000 });
       const [running, result] = stdout.trim().split("\n");
       // Taken by the worker within the script's first second (its progress shows in the worker's output below).
-      expect(JSON.parse(running)).toMatchObject({ status: "IN PROGRESS", name: "report", attempts: 1 });
-      expect(JSON.parse(result)).toMatchObject({ steps: 5, by: expect.stringMatching(/^example-worker:\d+$/) });
+      expect(JSON.parse(running!)).toMatchObject({ status: "IN PROGRESS", name: "report", attempts: 1 });
+      expect(JSON.parse(result!)).toMatchObject({ steps: 5, by: expect.stringMatching(/^example-worker:\d+$/) });
       await new Promise((r) => setTimeout(r, 200));
       expect(workerOut).toMatch(/took \S+ "report" attempt 1\/3/);
       expect(workerOut).toMatch(/##########\s+100%/);

@@ -99,8 +99,8 @@ describe.each(STORE_KINDS)("completion push on %s", (kind) => {
     const second = await spawnServer({ DATABASE_URL: db, ...env });
     try {
       expect(await until(() => hook.got.length >= 1, 15_000)).toBe(true);
-      expect(JSON.parse(hook.got[0].body)).toMatchObject({ id, status: "CANCELLED" });
-      expect(verify(hook.got[0])).toBe(true);
+      expect(JSON.parse(hook.got[0]!.body)).toMatchObject({ id, status: "CANCELLED" });
+      expect(verify(hook.got[0]!)).toBe(true);
     } finally {
       second.child.kill("SIGKILL");
       await hook.close();

@@ -261,9 +261,9 @@ describe.each(STORE_KINDS)("workers on %s", (kind) => {
         const t = await claimOne();
         expect(t).toMatchObject({ id, attempt });
         const r = await put(id, { leaseToken: t.leaseToken, status: "FAILED", retryable: true, error: { title: `try ${attempt}` } });
-        expect(r.json).toEqual({ status: "UPDATED", retryAt: iso(clock.now() + delay) });
+        expect(r.json).toEqual({ status: "UPDATED", retryAt: iso(clock.now() + delay!) });
         expect((await poll(id)).json).toMatchObject({ status: "IN PROGRESS", attempts: attempt });
-        clock.advance(delay - 1);
+        clock.advance(delay! - 1);
         expect((await claim()).json.tasks).toEqual([]);
         clock.advance(1);
       }

@@ -49,7 +49,7 @@ async function everyAnswerValidates(m: Mock, prefer = ""): Promise<number> {
   for (const op of m.model.operations) {
     for (const r of op.responses) {
       const req = requestFor(m, op, r.status);
-      const reply = await call(op.method.toUpperCase(), req.url, { headers: { ...req.headers, Prefer: `${req.headers.Prefer}${prefer}` }, ...(req.raw === undefined ? {} : { raw: req.raw }) });
+      const reply = await call(op.method.toUpperCase(), req.url, { headers: { ...req.headers, Prefer: `${req.headers["Prefer"]}${prefer}` }, ...(req.raw === undefined ? {} : { raw: req.raw }) });
       const where = `${op.name} ${r.status}: ${reply.text}`;
       expect(reply.status, where).toBe(r.status);
       for (const h of r.headers) {

@@ -20,9 +20,9 @@ describe.each(["spec/api.raml", "test/fixtures/full/api.raml", "test/fixtures/se
 
   it("keeps every operation, with references resolving to components", () => {
     const { model } = loadModel(path.resolve(spec));
-    const paths = doc.paths as Record<string, Record<string, { operationId: string }>>;
-    for (const op of model.operations) expect(paths[op.resourcePath][op.method].operationId).toBe(op.name);
-    const schemas = (doc.components as { schemas: Record<string, unknown> }).schemas;
+    const paths = doc["paths"] as Record<string, Record<string, { operationId: string }>>;
+    for (const op of model.operations) expect(paths[op.resourcePath]![op.method]!.operationId).toBe(op.name);
+    const schemas = (doc["components"] as { schemas: Record<string, unknown> }).schemas;
     for (const ref of JSON.stringify(doc).match(/"\$ref":"#\/components\/schemas\/[^"]+"/g) ?? []) {
       expect(Object.keys(schemas)).toContain(ref.slice('"$ref":"#/components/schemas/'.length, -1).split("/")[0]);
     }

@@ -201,7 +201,7 @@ describe.each(["node:http", "express"] as const)("generated router on %s", (host
     } finally {
       mode = "ok";
     }
-    expect(invalidResponses.map((f) => [f.operation, f.errors[0].field])).toEqual([
+    expect(invalidResponses.map((f) => [f.operation, f.errors[0]!.field])).toEqual([
       ["getThing", "body/name"],
       ["getThing", "status"],
     ]);

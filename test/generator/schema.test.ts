@@ -23,9 +23,9 @@ interface Case {
    * Values we reject although raml-1-parser's runtime check lets them through, each for a
    * reason stated in the row: where the parser is laxer than the RAML 1.0 specification.
    */
-  stricterThanParser?: unknown[];
+  stricterThanParser?: unknown[] | undefined;
   /** Values we accept although the parser rejects them, each for a reason stated in the row. */
-  laxerThanParser?: unknown[];
+  laxerThanParser?: unknown[] | undefined;
 }
 
 const cases: Case[] = [

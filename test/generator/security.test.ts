@@ -10,7 +10,7 @@ import { call, listen } from "../helpers/http.js";
 
 interface User {
   name: string;
-  scopes?: string[];
+  scopes?: string[] | undefined;
 }
 
 const note = { id: "n1", text: "hello" };
@@ -27,18 +27,18 @@ let throwIn: string | undefined;
 const security: SecurityHandlers<User> = {
   oauth2({ headers, query, scheme }) {
     if (throwIn === scheme) throw new Error("the token service is down");
-    const token = /^Bearer (.+)$/.exec(String(headers.authorization ?? ""))?.[1] ?? (query.access_token as string | undefined);
+    const token = /^Bearer (.+)$/.exec(String(headers.authorization ?? ""))?.[1] ?? (query["access_token"] as string | undefined);
     if (token === "suspended-token") return forbidden("this account is suspended");
     return token ? TOKENS[token] : undefined;
   },
   oauth1: ({ headers }) => (String(headers.authorization ?? "").startsWith("OAuth oauth_consumer_key=") ? { name: "oauth1-client" } : undefined),
   basic({ headers }) {
     const m = /^Basic (.+)$/.exec(String(headers.authorization ?? ""));
-    return m && Buffer.from(m[1], "base64").toString() === "ann:secret" ? { name: "ann" } : undefined;
+    return m && Buffer.from(m[1]!, "base64").toString() === "ann:secret" ? { name: "ann" } : undefined;
   },
   digest: ({ headers }) => (String(headers.authorization ?? "").startsWith("Digest username=") ? { name: "digest-user" } : undefined),
   passThrough: ({ headers }) => (headers["x-api-key"] === KEY || headers["x-api-key"] === "short-but-known" ? { name: "key-holder" } : undefined),
-  hmac: ({ query }) => (typeof query.signature === "string" && query.signature.length > 0 ? { name: "signer" } : undefined),
+  hmac: ({ query }) => (typeof query["signature"] === "string" && query["signature"].length > 0 ? { name: "signer" } : undefined),
 };
 
 const handlers: Handlers<User> = {

@@ -21,14 +21,14 @@ export function arbitrary(schema: unknown, defs: Record<string, JsonSchema>, dep
     case "number":
       return fc.double({ min: (s.minimum as number) ?? -1e6, max: (s.maximum as number) ?? 1e6, noNaN: true });
     case "string": {
-      if (s.format === "date-time") return fc.date({ min: new Date(0), max: new Date(4e12), noInvalidDate: true }).map((d) => d.toISOString());
-      if (typeof s.pattern === "string") {
-        return fc.stringMatching(new RegExp(s.pattern)).filter((x) => x.length >= ((s.minLength as number) ?? 0) && x.length <= ((s.maxLength as number) ?? Infinity));
+      if (s["format"] === "date-time") return fc.date({ min: new Date(0), max: new Date(4e12), noInvalidDate: true }).map((d) => d.toISOString());
+      if (typeof s["pattern"] === "string") {
+        return fc.stringMatching(new RegExp(s["pattern"])).filter((x) => x.length >= ((s["minLength"] as number) ?? 0) && x.length <= ((s["maxLength"] as number) ?? Infinity));
       }
-      return fc.string({ minLength: (s.minLength as number) ?? 0, maxLength: Math.min((s.maxLength as number) ?? 16, 64) });
+      return fc.string({ minLength: (s["minLength"] as number) ?? 0, maxLength: Math.min((s["maxLength"] as number) ?? 16, 64) });
     }
     case "array":
-      return fc.array(arbitrary(s.items, defs, depth + 1), { minLength: (s.minItems as number) ?? 0, maxLength: Math.min((s.maxItems as number) ?? 4, 8) });
+      return fc.array(arbitrary(s.items, defs, depth + 1), { minLength: (s["minItems"] as number) ?? 0, maxLength: Math.min((s["maxItems"] as number) ?? 4, 8) });
     case "object": {
       const props = (s.properties ?? {}) as Record<string, JsonSchema>;
       const required = (s.required as string[]) ?? [];

@@ -6,7 +6,7 @@ export const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find(
 
 export function chromiumOrSkip(what: string): string | undefined {
   if (!CHROMIUM) {
-    if (process.env.REQUIRE_CHROMIUM) throw new Error("REQUIRE_CHROMIUM is set but Chromium is not installed");
+    if (process.env["REQUIRE_CHROMIUM"]) throw new Error("REQUIRE_CHROMIUM is set but Chromium is not installed");
     console.warn(`${what} SKIPPED: Debian's chromium is not installed (apt-get install chromium)`);
   }
   return CHROMIUM;

@@ -28,7 +28,7 @@ export interface Reply {
 export async function call(
   method: string,
   url: string,
-  opts: { body?: unknown; raw?: string | Buffer; headers?: Record<string, string> } = {},
+  opts: { body?: unknown; raw?: string | Buffer | undefined; headers?: Record<string, string> | undefined } = {},
 ): Promise<Reply> {
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
   let body: string | Buffer | undefined = opts.raw;
@@ -36,7 +36,7 @@ export async function call(
     body = JSON.stringify(opts.body);
     headers["content-type"] ??= "application/json";
   }
-  const res = await fetch(url, { method, headers, body, redirect: "manual" });
+  const res = await fetch(url, { method, headers, ...(body === undefined ? {} : { body }), redirect: "manual" });
   const text = await res.text();
   let json: unknown;
   try {

@@ -12,7 +12,7 @@ export interface ServerProcess {
 }
 
 export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
-  const port = env.PORT && env.PORT !== "0" ? Number(env.PORT) : await freePort();
+  const port = env["PORT"] && env["PORT"] !== "0" ? Number(env["PORT"]) : await freePort();
   const child = spawn(process.execPath, ["--import", "tsx", path.resolve("src/main.ts")], {
     env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "info", ...env, PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],

@@ -19,7 +19,7 @@ export function tempDir(prefix = "jobs-"): string {
 }
 
 export async function startTestServer(
-  opts: { clock?: Clock; env?: Record<string, string>; dir?: string; databaseUrl?: string; random?: () => number; logger?: Logger } = {},
+  opts: { clock?: Clock | undefined; env?: Record<string, string> | undefined; dir?: string | undefined; databaseUrl?: string | undefined; random?: (() => number) | undefined; logger?: Logger | undefined } = {},
 ): Promise<TestServer> {
   const dir = opts.dir ?? tempDir();
   const config: Config = {

@@ -26,7 +26,7 @@ async function answers(url: string): Promise<boolean> {
 }
 
 async function resolvePg(): Promise<string | undefined> {
-  const configured = process.env.TEST_DATABASE_URL;
+  const configured = process.env["TEST_DATABASE_URL"];
   if (configured) {
     if (!(await answers(configured))) throw new Error(`TEST_DATABASE_URL is set but PostgreSQL does not answer at ${configured}`);
     return configured;

@@ -36,7 +36,7 @@ describe.each(STORE_KINDS)("concurrent transitions on %s", (kind) => {
           expect(final.status).not.toBe("IN PROGRESS");
           for (const [op, r] of terminalOps) {
             // 200 only for requests asking for the state the job ended in, 409 for the rest.
-            expect(r.status).toBe(TARGET[op as keyof typeof TARGET] === final.status ? 200 : 409);
+            expect(r!.status).toBe(TARGET[op as keyof typeof TARGET] === final.status ? 200 : 409);
           }
         } else expect(final.status).toBe("IN PROGRESS");
         for (const r of replies) expect([200, 409]).toContain(r.status);
@@ -44,7 +44,7 @@ describe.each(STORE_KINDS)("concurrent transitions on %s", (kind) => {
         const ends = new Set(replies.filter((r) => r.status === 200 && r.json?.end).map((r) => r.json.end));
         ends.add(final.end);
         expect(ends.size).toBe(1);
-        if (final.status === "SUCCESS") expect(terminalOps.some(([op, r]) => op === "complete" && r.status === 200)).toBe(true);
+        if (final.status === "SUCCESS") expect(terminalOps.some(([op, r]) => op === "complete" && r!.status === 200)).toBe(true);
       }),
       { numRuns: 60 },
     );

@@ -9,7 +9,7 @@ import { writeKeys } from "../helpers/keys.js";
 import { spawnServer } from "../helpers/process.js";
 import { dropTestSchemas, freshDatabaseUrl, STORE_KINDS } from "../helpers/stores.js";
 
-const KILLS = Number(process.env.CRASH_KILLS ?? 20);
+const KILLS = Number(process.env["CRASH_KILLS"] ?? 20);
 
 afterAll(() => dropTestSchemas());
 
@@ -107,7 +107,7 @@ describe.each(STORE_KINDS)("crash safety on %s", (kind) => {
     let overlaps = 0;
     for (const held of leases.values()) {
       held.sort((a, b) => a.start - b.start);
-      for (let i = 1; i < held.length; i++) if (held[i - 1].expires > held[i].start) overlaps++;
+      for (let i = 1; i < held.length; i++) if (held[i - 1]!.expires > held[i]!.start) overlaps++;
     }
     console.log(
       `crash safety on ${kind}: kills ${KILLS}, jobs acknowledged ${acked.size}, transitions acknowledged ${transitionsAcked}, claims acknowledged ${claimsAcked}, lost ${lost}, overlapping leases ${overlaps}`,

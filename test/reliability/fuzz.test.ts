@@ -13,7 +13,7 @@ import { call } from "../helpers/http.js";
 import { writeKeys } from "../helpers/keys.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
+const RUNS = Number(process.env["FUZZ_RUNS"] ?? 2000);
 // Answers the router gives on any operation, documented in the README.
 const PROTOCOL = [400, 405, 406, 413, 415];
 
@@ -24,7 +24,7 @@ const ids: string[] = [];
 // Authentication is on: requests carry the admin's key, unless the generated headers (which
 // include the schemes' Authorization) replace it with something else (answered 401).
 const keys = writeKeys({ root: "admin" });
-const ADMIN = { Authorization: `Bearer ${keys.key.root}` };
+const ADMIN = { Authorization: `Bearer ${keys.key["root"]}` };
 
 beforeAll(async () => {
   s = await startTestServer({ env: { API_KEYS_FILE: keys.file } });
@@ -44,7 +44,7 @@ function requestFor(op: Operation) {
   const headers = credentials
     ? fc.tuple(generated, fc.oneof({ weight: 7, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: arbitrary(credentials.schema, defs).map(String) })).map(([h, auth]) => (auth === null ? h : { ...h, Authorization: auth }))
     : generated;
-  const validBody = op.bodies.length ? arbitrary(op.bodies[0].schema, defs) : fc.constant(undefined);
+  const validBody = op.bodies.length ? arbitrary(op.bodies[0]!.schema, defs) : fc.constant(undefined);
   const body = op.bodies.length ? fc.oneof(validBody, mutated(validBody), fc.constant(undefined)) : fc.constant(undefined);
   return fc.record({ params, query, headers, body });
 }

@@ -10,7 +10,7 @@ let s: TestServer;
 let port: number;
 // Authentication is on: every request carries the admin's key unless it says otherwise.
 const keys = writeKeys({ root: "admin", alice: "client" });
-const ADMIN = `Bearer ${keys.key.root}`;
+const ADMIN = `Bearer ${keys.key["root"]}`;
 const call = withHeaders({ Authorization: ADMIN });
 
 beforeAll(async () => {
@@ -21,7 +21,7 @@ afterAll(() => s.close());
 afterEach(async () => {
   // Still up, and nothing leaked into the prototype chain.
   expect((await call("GET", `${s.url}/healthz`)).status).toBe(200);
-  expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  expect(({} as Record<string, unknown>)["polluted"]).toBeUndefined();
   expect(s.invalidResponses).toEqual([]);
 });
 
@@ -38,13 +38,13 @@ function isProblem(r: Reply, status: number) {
 /** Parses a raw HTTP/1.1 response. */
 function parseRaw(raw: string): { status: number; headers: Record<string, string>; body: string } {
   const [head, ...rest] = raw.split("\r\n\r\n");
-  const lines = head.split("\r\n");
+  const lines = head!.split("\r\n");
   const headers: Record<string, string> = {};
   for (const l of lines.slice(1)) {
     const i = l.indexOf(":");
     headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
   }
-  return { status: Number(lines[0].split(" ")[1]), headers, body: rest.join("\r\n\r\n") };
+  return { status: Number(lines[0]!.split(" ")[1]), headers, body: rest.join("\r\n\r\n") };
 }
 
 function rawIsProblem(raw: string, status: number) {
@@ -224,9 +224,9 @@ describe("hostile credentials", () => {
     ["the scheme alone", "Bearer"],
     ["the scheme and spaces", "Bearer    "],
     ["another scheme", `Basic ${Buffer.from("root:secret").toString("base64")}`],
-    ["the key without a scheme", keys.key.root],
-    ["a key with a space in it", `Bearer ${keys.key.root} extra`],
-    ["a key one character off", `Bearer ${keys.key.root.slice(0, -1)}${keys.key.root.endsWith("A") ? "B" : "A"}`],
+    ["the key without a scheme", keys.key["root"]],
+    ["a key with a space in it", `Bearer ${keys.key["root"]} extra`],
+    ["a key one character off", `Bearer ${keys.key["root"]!.slice(0, -1)}${keys.key["root"]!.endsWith("A") ? "B" : "A"}`],
     ["a very long key", `Bearer ${"A".repeat(6000)}`],
     ["a key of escaped control characters", "Bearer %00%0d%0a"],
   ])("%s is 401 with a challenge, never a 5xx", async (_what, value) => {
@@ -237,8 +237,8 @@ describe("hostile credentials", () => {
   });
 
   it("a key of the wrong role is 403, and CR/LF in the header is refused by the parser before it matters", async () => {
-    isProblem(await callAnonymously("POST", `${s.url}/tasks/claim`, { body: { worker: "w" }, headers: { Authorization: `Bearer ${keys.key.alice}` } }), 403);
-    rawIsProblem(await rawRequest(port, `GET /resources HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${keys.key.root}\r\nX: y\rInjected: 1\r\n\r\n`), 400);
+    isProblem(await callAnonymously("POST", `${s.url}/tasks/claim`, { body: { worker: "w" }, headers: { Authorization: `Bearer ${keys.key["alice"]}` } }), 403);
+    rawIsProblem(await rawRequest(port, `GET /resources HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${keys.key["root"]}\r\nX: y\rInjected: 1\r\n\r\n`), 400);
     rawIsProblem(await rawRequest(port, `GET /resources HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${"k".repeat(9000)}\r\n\r\n`), 431);
     // Bytes above ASCII (here UTF-8) pass the parser and are simply not a key.
     const nonAscii = rawIsProblem(await rawRequest(port, Buffer.from("GET /resources HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ключ\r\nConnection: close\r\n\r\n", "utf8")), 401);
@@ -249,7 +249,7 @@ describe("hostile credentials", () => {
 describe("headers on every response", () => {
   it("no X-Powered-By; nosniff and a restrictive CSP everywhere; no CORS unless configured", async () => {
     for (const [method, path] of [["GET", "/resources"], ["GET", "/nope"], ["PATCH", "/resources"], ["GET", "/healthz"]]) {
-      const r = await call(method, `${s.url}${path}`, { headers: { Origin: "https://evil.example" } });
+      const r = await call(method!, `${s.url}${path}`, { headers: { Origin: "https://evil.example" } });
       expect(r.headers.get("x-powered-by")).toBeNull();
       expect(r.headers.get("x-content-type-options")).toBe("nosniff");
       expect(r.headers.get("content-security-policy")).toBe("default-src 'none'; frame-ancestors 'none'");

@@ -78,7 +78,7 @@ describe("the claim reads only the queue, not the ended jobs", () => {
         await c.query("ROLLBACK");
         // Every scan that chooses jobs (the outer update's `j` only fetches them by id) must
         // go through an index of IN PROGRESS jobs and see no more rows than they are.
-        const scans: { index?: string; type: string; rows: number }[] = [];
+        const scans: { index?: string | undefined; type: string; rows: number }[] = [];
         const walk = (n: Record<string, unknown>) => {
           const type = n["Node Type"] as string;
           if (n["Alias"] !== "j" && (n["Relation Name"] === "jobs" || type === "Bitmap Index Scan") && type !== "Bitmap Heap Scan") {
