@@ -135,4 +135,23 @@ describe("ramlgen in someone else's project", () => {
     const out = sh("node dist/call.js", client);
     expect(out.trim().split("\n")).toEqual(["added /api/v1/books/b1 Dune", "found Dune", "missing no such book", "listed 1"]);
   }, 120_000);
+
+  it("the job API's client side (generated client, waitForJob, the worker SDK) type-checks in a project with nothing but @types/node", () => {
+    const job = path.join(work, "job-client");
+    mkdirSync(path.join(job, "generated"), { recursive: true });
+    mkdirSync(path.join(job, "src/client"), { recursive: true });
+    writeFileSync(path.join(job, "package.json"), JSON.stringify({ name: "job-client", private: true, type: "module" }));
+    for (const f of ["client.ts", "client-runtime.ts", "messages.ts", "types.ts"]) cpSync(path.join(root, "generated", f), path.join(job, "generated", f));
+    for (const f of ["wait-for-job.ts", "worker.ts"]) cpSync(path.join(root, "src/client", f), path.join(job, "src/client", f));
+    // The user's strict settings; Node's types from the books project (the worker names itself after the host).
+    const config = JSON.parse(readFileSync(path.join(fixture, "client-only/tsconfig.json"), "utf8"));
+    config.compilerOptions.types = ["node"];
+    config.compilerOptions.typeRoots = [path.join(project, "node_modules/@types")];
+    config.compilerOptions.rootDir = ".";
+    config.include = ["src", "generated"];
+    writeFileSync(path.join(job, "tsconfig.json"), JSON.stringify(config));
+    sh(`node ${JSON.stringify(path.join(project, "node_modules/typescript/bin/tsc"))} -p .`, job);
+    expect(existsSync(path.join(job, "node_modules"))).toBe(false);
+    expect(existsSync(path.join(job, "dist/src/client/worker.js"))).toBe(true);
+  });
 });
