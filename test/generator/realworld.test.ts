@@ -336,3 +336,18 @@ describe("RAML 0.8 (legacy-08.raml, vendor-08.raml)", () => {
     }
   });
 });
+
+describe("facets.raml: a pattern without the u flag and a decimal multipleOf, through the router", () => {
+  it("takes 12-ab and 1.15, refuses ab-12 and 1.155", async () => {
+    const { url, close } = await roundTrip(path.join(dir, "facets.raml"), "facets");
+    const put = async (ref: string, amount: number) => (await fetch(`${url}/entries/${ref}`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ ref, amount }) })).status;
+    try {
+      expect(await put("12-ab", 1.15)).toBe(200);
+      expect(await put("12-ab", 0.07)).toBe(200);
+      expect(await put("ab-12", 1.15)).toBe(400);
+      expect(await put("12-ab", 1.155)).toBe(400);
+    } finally {
+      await close();
+    }
+  });
+});
