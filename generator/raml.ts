@@ -44,8 +44,9 @@ export function loadSpec(specPath: string): LoadResult {
   const dir = path.dirname(specPath);
   const toDiagnostic = (e: ParserError): Diagnostic => ({
     path: e.path ? path.relative(process.cwd(), path.resolve(dir, e.path)) : rel,
-    line: (e.range?.start.line ?? -1) + 1,
-    column: (e.range?.start.column ?? -1) + 1,
+    // 1-based; a diagnostic the parser gives no position (or column -1) points at the file's start.
+    line: Math.max(1, (e.range?.start.line ?? -1) + 1),
+    column: Math.max(1, (e.range?.start.column ?? -1) + 1),
     code: e.code,
     message: e.message,
     warning: !!e.isWarning,

@@ -8,6 +8,9 @@ import { dropTestSchemas, freshDatabaseUrl, PG_URL } from "../helpers/stores.js"
 
 afterAll(() => dropTestSchemas());
 
+/** `fn` after `ms`, as a promise the test awaits (a discarded one could fail after teardown). */
+const later = <T>(ms: number, fn: () => Promise<T>): Promise<T> => new Promise<void>((r) => setTimeout(r, ms)).then(fn);
+
 const timed = async <T>(p: Promise<T>): Promise<[T, number]> => {
   const t = Date.now();
   const v = await p;
@@ -19,16 +22,18 @@ describe("long-poll within one instance", () => {
     const s = await startTestServer({ env: { LONG_POLL_MAX_SECONDS: "2" } });
     try {
       const id = (await call("POST", `${s.url}/resources`)).json.id;
-      setTimeout(() => void call("PUT", `${s.url}/tasks/${id}`, { body: { result: 1 } }), 300);
+      const put = later(300, () => call("PUT", `${s.url}/tasks/${id}`, { body: { result: 1 } }));
       const [done, ms] = await timed(call("GET", `${s.url}/resources/${id}`, { headers: { Prefer: "wait=10" } }));
       expect(done.status).toBe(303);
+      expect((await put).status).toBe(200);
       expect(ms).toBeGreaterThanOrEqual(250);
       expect(ms).toBeLessThan(1500);
       // A progress update is a change too.
       const other = (await call("POST", `${s.url}/resources`)).json.id;
-      setTimeout(() => void call("PUT", `${s.url}/tasks/${other}`, { body: { progress: 50 } }), 200);
+      const progress = later(200, () => call("PUT", `${s.url}/tasks/${other}`, { body: { progress: 50 } }));
       const [progressed] = await timed(call("GET", `${s.url}/resources/${other}`, { headers: { Prefer: "wait=10" } }));
       expect(progressed.json).toMatchObject({ status: "IN PROGRESS", progress: 50 });
+      expect((await progress).status).toBe(200);
       // No change: held for the wait, capped by LONG_POLL_MAX_SECONDS (2 s here).
       const [still, held] = await timed(call("GET", `${s.url}/resources/${other}`, { headers: { Prefer: "wait=10" } }));
       expect(still.status).toBe(200);
@@ -51,10 +56,12 @@ describe.skipIf(!PG_URL)("long-poll across instances (PostgreSQL LISTEN/NOTIFY)"
     const [a, b] = await Promise.all([spawnServer({ DATABASE_URL: db }), spawnServer({ DATABASE_URL: db })]);
     try {
       const id = (await call("POST", `${a.url}/resources`)).json.id;
-      setTimeout(() => void call("PUT", `${b.url}/tasks/${id}`), 400);
+      const put = later(400, () => call("PUT", `${b.url}/tasks/${id}`));
       const [done, ms] = await timed(call("GET", `${a.url}/resources/${id}`, { headers: { Prefer: "wait=20" } }));
       expect(done.status).toBe(303);
       expect(ms).toBeLessThan(3000);
+      // The poll can wake (through NOTIFY) before b's answer reaches the test: wait for it.
+      expect((await put).status).toBe(200);
     } finally {
       a.child.kill("SIGKILL");
       b.child.kill("SIGKILL");
