@@ -38,12 +38,7 @@ export function loadModel(specPath: string): { model: ApiModel; validators: Vali
       if (!warnings.some((w) => w.code === code && w.message === message)) warnings.push({ path: rel, line: 0, column: 0, code, message, warning: true });
     }, path.dirname(specPath));
   } catch (e) {
-    if (e instanceof ConversionError) {
-      const file = e.file ? path.resolve(path.dirname(specPath), e.file) : specPath;
-      const { line, column } = locateConversion(e, file);
-      throw new SpecError([{ path: toPosix(path.relative(process.cwd(), file)) || rel, line, column, code: "CONVERSION_ERROR", message: e.typeName ? `type '${e.typeName}': ${e.message}` : e.message, warning: false }]);
-    }
-    throw e;
+    throw asSpecError(e, specPath, rel);
   }
   for (const op of model.operations) {
     if (op.responses.length) continue;
@@ -51,10 +46,30 @@ export function loadModel(specPath: string): { model: ApiModel; validators: Vali
     const message = `${op.method.toUpperCase()} ${op.resourcePath} declares no responses: its handler may answer any status and body, sent unchecked`;
     warnings.push({ path: rel, line: 0, column: 0, code: "NO_RESPONSES", message, warning: true });
   }
-  const validators = new ValidatorSet(model);
+  let validators: ValidatorSet;
+  try {
+    validators = new ValidatorSet(model);
+  } catch (e) {
+    // A JSON schema the spec includes that is not one (a property whose schema is a string,
+    // say): ajv refuses it while compiling; said as the type's conversion error.
+    if (e instanceof Error && /^(schema is invalid|strict mode)/.test(e.message)) {
+      const typeName = /\$defs\/([^/\s]+)/.exec(e.message)?.[1];
+      const first = e.message.split(", ")[0]!.replace(/^schema is invalid: /, "");
+      throw asSpecError(new ConversionError(`not a valid JSON Schema: ${first}`, typeName), specPath, rel);
+    }
+    throw e;
+  }
   const bad = checkExamples(model, validators, specPath, rel);
   if (bad.length) throw new SpecError(bad);
   return { model, validators, warnings };
+}
+
+/** A ConversionError as the SpecError the CLI reports (file:line:column); anything else as it is. */
+function asSpecError(e: unknown, specPath: string, rel: string): unknown {
+  if (!(e instanceof ConversionError)) return e;
+  const file = e.file ? path.resolve(path.dirname(specPath), e.file) : specPath;
+  const { line, column } = locateConversion(e, file);
+  return new SpecError([{ path: toPosix(path.relative(process.cwd(), file)) || rel, line, column, code: "CONVERSION_ERROR", message: e.typeName ? `type '${e.typeName}': ${e.message}` : e.message, warning: false }]);
 }
 
 /**
