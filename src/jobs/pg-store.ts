@@ -120,6 +120,14 @@ export function claimSql(byName: boolean): string {
 
 type Row = JobRow;
 
+interface PendingEnd {
+  id: string;
+  p: EndPatch;
+  fence: Fence & { kind: "lease" };
+  resolve: (r: TransitionResult) => void;
+  reject: (e: unknown) => void;
+}
+
 // Connection-level failures: the database is away, not the request wrong.
 const UNAVAILABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "57P01", "57P02", "57P03", "53300"]);
 
@@ -350,7 +358,96 @@ export class PgJobStore implements JobStore {
     return this.one(`UPDATE jobs SET ${set} WHERE id = $1 AND status = '${IN_PROGRESS}'${cond} RETURNING *, pg_notify('${CHANNEL}', id)${extra}`, all);
   }
 
+  /**
+   * A worker's outcome (a lease fence) joins the group commit of ends: outcomes that arrive
+   * while a batch is being written are written together in the next one, one statement and
+   * one commit for all of them (each still under its own fence). Other ends (cancels, the
+   * deadline, the last lease running out) are rare and go alone.
+   */
   end(id: string, p: EndPatch, fence: Fence): Promise<TransitionResult> {
+    if (fence.kind !== "lease") return this.endOne(id, p, fence);
+    return new Promise((resolve, reject) => {
+      this.pendingEnds.push({ id, p, fence, resolve, reject });
+      if (!this.ending) void this.writeEnds();
+    });
+  }
+
+  private pendingEnds: PendingEnd[] = [];
+  private ending = false;
+
+  private async writeEnds(): Promise<void> {
+    this.ending = true;
+    while (this.pendingEnds.length) {
+      // A job at most once per batch: a second outcome for it waits for the next batch and
+      // then meets the first one's result, as it would alone.
+      const batch: PendingEnd[] = [];
+      const later: PendingEnd[] = [];
+      const ids = new Set<string>();
+      for (const e of this.pendingEnds) {
+        if (batch.length < 500 && !ids.has(e.id)) {
+          ids.add(e.id);
+          batch.push(e);
+        } else later.push(e);
+      }
+      this.pendingEnds = later;
+      if (batch.length === 1) {
+        const e = batch[0]!;
+        await this.endOne(e.id, e.p, e.fence).then(e.resolve, e.reject);
+        continue;
+      }
+      let rows: Row[];
+      try {
+        rows = await this.run(() => this.endBatch(batch));
+      } catch (err) {
+        if (err instanceof StoreUnavailableError) {
+          for (const e of batch) e.reject(err);
+          continue;
+        }
+        // Anything else (a deadlock with a sweeper, say): each outcome on its own, so that one
+        // cannot fail the others.
+        await Promise.all(batch.map((e) => this.endOne(e.id, e.p, e.fence).then(e.resolve, e.reject)));
+        continue;
+      }
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      for (const e of batch) {
+        const row = byId.get(e.id);
+        if (row) e.resolve({ kind: "applied", job: toRecord(row) });
+        else this.run(() => this.current(e.id)).then(e.resolve, e.reject);
+      }
+    }
+    this.ending = false;
+  }
+
+  private async endBatch(batch: PendingEnd[]): Promise<Row[]> {
+    const col = <T>(f: (e: PendingEnd) => T) => batch.map(f);
+    const cond = fenceSql(batch[0]!.fence, (name) => `i.${name}`);
+    const r = await this.q(
+      `WITH i AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::boolean[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[])
+           AS t(id, status, ended_at, ended_ms, progress, has_result, result, error, ended_by, token, now)),
+       ended AS (
+         UPDATE jobs SET status = i.status, ended_at = i.ended_at, ended_ms = i.ended_ms, touched_ms = i.ended_ms, ended_by = i.ended_by,
+           progress = COALESCE(i.progress, jobs.progress), has_result = i.has_result, result = i.result, error = i.error
+         FROM i WHERE jobs.id = i.id AND jobs.status = '${IN_PROGRESS}'${cond} RETURNING jobs.*), ${OUTBOX}
+       SELECT *, pg_notify('${CHANNEL}', id) FROM ended`,
+      [
+        col((e) => e.id),
+        col((e) => e.p.to),
+        col((e) => e.p.end),
+        col((e) => Date.parse(e.p.end)),
+        col((e) => e.p.progress ?? null),
+        col((e) => e.p.to === "SUCCESS"),
+        col((e) => (e.p.to === "SUCCESS" && e.p.result !== undefined ? JSON.stringify(e.p.result) : null)),
+        col((e) => (e.p.error ? JSON.stringify(e.p.error) : null)),
+        col((e) => e.p.by ?? null),
+        col((e) => e.fence.token),
+        col((e) => e.fence.now),
+      ],
+    );
+    return r.rows;
+  }
+
+  private endOne(id: string, p: EndPatch, fence: Fence): Promise<TransitionResult> {
     return this.run(async () => {
       const all: unknown[] = [
         id,

@@ -192,6 +192,36 @@ describe.each(STORE_KINDS)("workers on %s", (kind) => {
       expect(done.json).toMatchObject({ status: "SUCCESS", attempts: 2, result: "fresh" });
     });
 
+    it("outcomes sent at once (written in one group commit) are each judged under their own lease", async () => {
+      await start();
+      const ids: string[] = [];
+      for (let i = 0; i < 6; i++) ids.push(await create());
+      const r = await claim({ max: 6 });
+      const token = new Map<string, string>((r.json.tasks as { id: string; leaseToken: string }[]).map((t) => [t.id, t.leaseToken]));
+      const [ok, failed, wrong, other, twice, cancelled] = ids as [string, string, string, string, string, string];
+      expect((await call("DELETE", `${s.url}/resources/${cancelled}`)).status).toBe(200);
+      const answers = await Promise.all([
+        put(ok, { leaseToken: token.get(ok), status: "SUCCESS", result: { n: 1 } }),
+        put(failed, { leaseToken: token.get(failed), status: "FAILED", error: { title: "broken input" } }),
+        put(wrong, { leaseToken: token.get(other), status: "SUCCESS", result: "not mine" }),
+        put(other, { leaseToken: token.get(other), status: "SUCCESS", result: "mine" }),
+        put(twice, { leaseToken: token.get(twice), status: "SUCCESS", result: "a" }),
+        put(twice, { leaseToken: token.get(twice), status: "SUCCESS", result: "b" }),
+        put(cancelled, { leaseToken: token.get(cancelled), status: "SUCCESS", result: "late" }),
+      ]);
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 409, 200, 200, 200, 409]);
+      expect(answers[2]!.json.type).toBe("urn:async-api:lease-mismatch");
+      expect(answers[6]!.json.type).toBe("urn:async-api:job-cancelled");
+      expect((await poll(ok)).json).toMatchObject({ status: "SUCCESS", result: { n: 1 } });
+      expect((await poll(failed)).json).toMatchObject({ status: "FAILED", error: { title: "broken input" } });
+      expect((await poll(wrong)).json).toMatchObject({ status: "IN PROGRESS", attempts: 1 });
+      expect((await poll(other)).json).toMatchObject({ status: "SUCCESS", result: "mine" });
+      expect(["a", "b"]).toContain((await poll(twice)).json.result);
+      expect((await poll(cancelled)).json).toMatchObject({ status: "CANCELLED" });
+      // The job the wrong token was sent for is still its holder's to finish.
+      expect((await put(wrong, { leaseToken: token.get(wrong), status: "SUCCESS", result: 3 })).status).toBe(200);
+    });
+
     it("an update without the token is refused while a worker holds the job, and works as before when none does", async () => {
       await start();
       const held = await create();
