@@ -20,7 +20,10 @@
 //
 // Environment: BENCH_SECONDS (8), BENCH_WORKERS (1,4,16), BENCH_LATENCY_JOBS (30),
 // BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test; PostgreSQL rows are left
-// out if it does not answer), BENCH_ONLY (comma-separated contender names; a comma inside parentheses belongs to the name).
+// out if it does not answer), BENCH_ONLY (comma-separated contender names; a comma inside parentheses belongs to the name),
+// BENCH_DEBUG (the service's backlog, write/read syscalls per job and request counts after each
+// window), BENCH_PROF (a file: the service runs under `node --prof` writing there; read it with
+// `node --prof-process`).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -110,7 +113,7 @@ async function dropSchema(schema: string): Promise<void> {
 
 async function startService(databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
-  const child = spawn("taskset", ["-c", SERVER_CORE, process.execPath, "dist/src/main.js"], {
+  const child = spawn("taskset", ["-c", SERVER_CORE, process.execPath, ...(process.env["BENCH_PROF"] ? ["--prof", "--logfile=" + process.env["BENCH_PROF"], "--no-logfile-per-isolate"] : []), "dist/src/main.js"], {
     env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", NODE_ENV: "production", LOG_LEVEL: "warn", DATABASE_URL: databaseUrl, API_KEYS_FILE: KEY.file },
     stdio: ["ignore", "ignore", "inherit"],
   });
@@ -166,13 +169,21 @@ async function serviceTrial(contender: string, databaseUrl: string, workers: num
     const c0 = completed;
     const k0 = created;
     const cpu0 = cpuTicks(child.pid!);
+    const io0 = readFileSync(`/proc/${child.pid}/io`, "utf8");
     const t0 = performance.now();
     await sleep(SECONDS * 1000);
     const elapsed = performance.now() - t0;
     const jobsPerSecond = ((completed - c0) * 1000) / elapsed;
     const createdPerSecond = ((created - k0) * 1000) / elapsed;
     const serverCpuUsPerJob = (((cpuTicks(child.pid!) - cpu0) / CLK_TCK) * 1e6) / (completed - c0);
-    if (process.env["BENCH_DEBUG"]) console.error(`backlog at the window's end: ${created - completed}`);
+    if (process.env["BENCH_DEBUG"]) {
+      console.error(`backlog at the window's end: ${created - completed}`);
+      const sys = (t: string, k: string) => Number(new RegExp(`${k}: (\\d+)`).exec(t)![1]);
+      const io1 = readFileSync(`/proc/${child.pid}/io`, "utf8");
+      console.error(`per job: write syscalls ${((sys(io1, "syscw") - sys(io0, "syscw")) / (completed - c0)).toFixed(2)}, read syscalls ${((sys(io1, "syscr") - sys(io0, "syscr")) / (completed - c0)).toFixed(2)}`);
+      const m = await (await fetch(`${url}/metrics`, { headers: { authorization: KEY.authorization } })).text();
+      console.error(m.split("\n").filter((l) => /^(http_requests_total|jobs_claimed_total)/.test(l)).join("\n"));
+    }
     stop = true;
     await Promise.all(producers);
     // Drain the backlog before measuring latency with idle workers.

@@ -166,10 +166,10 @@ export class JobService {
    */
   async claim(req: ClaimRequest, waitMs = 0, signal?: AbortSignal): Promise<JobRecord[]> {
     const until = Date.now() + waitMs;
-    for (;;) {
-      // Registered before looking, so a job that arrives meanwhile is not missed.
-      const waiter = waitMs > 0 ? this.claims.add(req.names) : undefined;
-      try {
+    // Registered before the first look, so a job that arrives meanwhile is not missed.
+    const waiter = waitMs > 0 ? this.claims.add(req.names, req.max) : undefined;
+    try {
+      for (;;) {
         const now = this.opts.clock.now();
         const jobs = await this.store.claim({
           now,
@@ -179,13 +179,15 @@ export class JobService {
           leaseMs: req.leaseSeconds * 1000,
         });
         if (this.opts.observer) for (const j of jobs) this.opts.observer.claimed(j, now, j.previousLeaseExpired === true);
+        const again = waiter?.looked(jobs.length) ?? false;
         const left = until - Date.now();
         if (!waiter || jobs.length || left <= 0 || signal?.aborted || this.stopped) return jobs;
+        if (again) continue;
         await waiter.wait(Math.min(left, CLAIM_RECHECK_MS), signal);
         if (signal?.aborted || this.stopped) return [];
-      } finally {
-        waiter?.done();
       }
+    } finally {
+      waiter?.done();
     }
   }
 
