@@ -18,7 +18,7 @@
 // throughput: each fetch takes up to 50 jobs). Both contenders' tables are analyzed after the
 // warm-up (fresh tables have no planner statistics until autovacuum runs).
 //
-// Environment: BENCH_SECONDS (8), BENCH_WORKERS (1,4,16), BENCH_LATENCY_JOBS (30),
+// Environment: BENCH_SECONDS (8), BENCH_WORKERS (1,4,16), BENCH_PRODUCERS (8), BENCH_LATENCY_JOBS (30),
 // BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test; PostgreSQL rows are left
 // out if it does not answer), BENCH_ONLY (comma-separated contender names; a comma inside parentheses belongs to the name),
 // BENCH_DEBUG (the service's backlog, write/read syscalls per job and request counts after each
@@ -38,7 +38,7 @@ const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 8);
 const WORKER_COUNTS = (process.env["BENCH_WORKERS"] ?? "1,4,16").split(",").map(Number);
 const LATENCY_JOBS = Number(process.env["BENCH_LATENCY_JOBS"] ?? 30);
 const PG_URL = process.env["BENCH_DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
-const PRODUCERS = 8;
+const PRODUCERS = Number(process.env["BENCH_PRODUCERS"] ?? 8);
 const CORES = os.cpus().length;
 const SERVER_CORE = CORES > 1 ? String(CORES - 1) : "0";
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
@@ -57,6 +57,8 @@ interface Result {
   /** The service process's CPU time per completed job (create, claim, completion), µs. */
   serverCpuUsPerJob?: number | undefined;
   createdPerSecond: number;
+  /** Jobs created and not yet completed at the window's end: near 0, the producers were the limit, not the workers. */
+  backlog: number;
   latencyP50: number;
   latencyP99: number;
 }
@@ -176,8 +178,8 @@ async function serviceTrial(contender: string, databaseUrl: string, workers: num
     const jobsPerSecond = ((completed - c0) * 1000) / elapsed;
     const createdPerSecond = ((created - k0) * 1000) / elapsed;
     const serverCpuUsPerJob = (((cpuTicks(child.pid!) - cpu0) / CLK_TCK) * 1e6) / (completed - c0);
+    const backlog = created - completed;
     if (process.env["BENCH_DEBUG"]) {
-      console.error(`backlog at the window's end: ${created - completed}`);
       const sys = (t: string, k: string) => Number(new RegExp(`${k}: (\\d+)`).exec(t)![1]);
       const io1 = readFileSync(`/proc/${child.pid}/io`, "utf8");
       console.error(`per job: write syscalls ${((sys(io1, "syscw") - sys(io0, "syscw")) / (completed - c0)).toFixed(2)}, read syscalls ${((sys(io1, "syscr") - sys(io0, "syscr")) / (completed - c0)).toFixed(2)}`);
@@ -200,7 +202,7 @@ async function serviceTrial(contender: string, databaseUrl: string, workers: num
     }
     await Promise.all(running.map((w) => w.stop()));
     const latencies = latenciesOf(started, taken);
-    return { contender, workers, jobsPerSecond, serverCpuUsPerJob, createdPerSecond, latencyP50: pct(latencies, 0.5), latencyP99: pct(latencies, 0.99) };
+    return { contender, workers, jobsPerSecond, serverCpuUsPerJob, createdPerSecond, backlog, latencyP50: pct(latencies, 0.5), latencyP99: pct(latencies, 0.99) };
   } finally {
     child.kill("SIGKILL");
   }
@@ -253,6 +255,7 @@ async function pgBossTrial(contender: string, workers: number, pollingIntervalSe
     const t0 = performance.now();
     await sleep(SECONDS * 1000);
     const c1 = await completedCount();
+    const backlog = created - c1;
     const elapsed = performance.now() - t0;
     const jobsPerSecond = ((c1 - c0) * 1000) / elapsed;
     const createdPerSecond = ((created - k0) * 1000) / elapsed;
@@ -269,7 +272,7 @@ async function pgBossTrial(contender: string, workers: number, pollingIntervalSe
       await sleep(Math.random() * 1000);
     }
     const latencies = latenciesOf(started, taken);
-    return { contender, workers, jobsPerSecond, createdPerSecond, latencyP50: pct(latencies, 0.5), latencyP99: pct(latencies, 0.99) };
+    return { contender, workers, jobsPerSecond, createdPerSecond, backlog, latencyP50: pct(latencies, 0.5), latencyP99: pct(latencies, 0.99) };
   } finally {
     await boss.stop({ graceful: false, wait: true, close: true }).catch(() => {});
     await db.end();
@@ -288,7 +291,7 @@ async function main() {
   const report = (r: Result) => {
     results.push(r);
     console.error(
-      `${r.contender.padEnd(36)} ${String(r.workers).padStart(2)} workers  ${r.jobsPerSecond.toFixed(0).padStart(6)} jobs/s  ${r.serverCpuUsPerJob ? `server CPU ${r.serverCpuUsPerJob.toFixed(0)} µs/job  ` : ""}create->claim p50 ${r.latencyP50.toFixed(1)} ms  p99 ${r.latencyP99.toFixed(1)} ms`,
+      `${r.contender.padEnd(36)} ${String(r.workers).padStart(2)} workers  ${r.jobsPerSecond.toFixed(0).padStart(6)} jobs/s  backlog ${String(r.backlog).padStart(4)}  ${r.serverCpuUsPerJob ? `server CPU ${r.serverCpuUsPerJob.toFixed(0)} µs/job  ` : ""}create->claim p50 ${r.latencyP50.toFixed(1)} ms  p99 ${r.latencyP99.toFixed(1)} ms`,
     );
   };
   let n = 0;
@@ -313,13 +316,13 @@ async function main() {
     if (want("pg-boss (0.5 s polling, batches of 50)")) report(await pgBossTrial("pg-boss (0.5 s polling, batches of 50)", w, 0.5, 50));
   }
   mkdirSync("bench/results", { recursive: true });
-  writeFileSync("bench/results/workers.json", JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: CORES, seconds: SECONDS, results }, null, 2));
-  console.log(`\n${SECONDS} s windows after 2 s warm-up; ${PRODUCERS} producers; each worker takes one job at a time, or up to 50 at once where the row says so\n`);
-  const header = ["contender", "workers", "jobs/s", "created/s", "server CPU µs/job", "create->claim p50 ms", "p99 ms", "jobs/s ÷ best pg-boss"];
+  writeFileSync("bench/results/workers.json", JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: CORES, seconds: SECONDS, producers: PRODUCERS, results }, null, 2));
+  console.log(`\n${SECONDS} s windows after 2 s warm-up; ${PRODUCERS} producers (backlog: created and not completed at the window's end, at most 2,000; near 0, the producers were the limit); each worker takes one job at a time, or up to 50 at once where the row says so\n`);
+  const header = ["contender", "workers", "jobs/s", "created/s", "backlog", "server CPU µs/job", "create->claim p50 ms", "p99 ms", "jobs/s ÷ best pg-boss"];
   const rows = results.map((r) => {
     const peers = results.filter((p) => p.workers === r.workers && p.contender.startsWith("pg-boss"));
     const best = Math.max(...peers.map((p) => p.jobsPerSecond));
-    return [r.contender, String(r.workers), r.jobsPerSecond.toFixed(0), r.createdPerSecond.toFixed(0), r.serverCpuUsPerJob?.toFixed(0) ?? "", r.latencyP50.toFixed(1), r.latencyP99.toFixed(1), peers.length ? (r.jobsPerSecond / best).toFixed(2) : "-"];
+    return [r.contender, String(r.workers), r.jobsPerSecond.toFixed(0), r.createdPerSecond.toFixed(0), String(r.backlog), r.serverCpuUsPerJob?.toFixed(0) ?? "", r.latencyP50.toFixed(1), r.latencyP99.toFixed(1), peers.length ? (r.jobsPerSecond / best).toFixed(2) : "-"];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
