@@ -17,8 +17,12 @@
 // tightest (0.5 s, the minimum it allows), and its tightest with batches of 50 (its knob for
 // throughput: each fetch takes up to 50 jobs). Both contenders' tables are analyzed after the
 // warm-up (fresh tables have no planner statistics until autovacuum runs).
+// 32 producers by default: with 8, the service's workers waited for work (a backlog near 0 at
+// the window's end) and the window measured 8 clients' create rate, not the workers; pg-boss's
+// workers are its limit with either (a backlog in the thousands). The backlog column says, for
+// each row, which side was the limit.
 //
-// Environment: BENCH_SECONDS (8), BENCH_WORKERS (1,4,16), BENCH_PRODUCERS (8), BENCH_LATENCY_JOBS (30),
+// Environment: BENCH_SECONDS (8), BENCH_WORKERS (1,4,16), BENCH_PRODUCERS (32), BENCH_LATENCY_JOBS (30),
 // BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test; PostgreSQL rows are left
 // out if it does not answer), BENCH_ONLY (comma-separated contender names; a comma inside parentheses belongs to the name),
 // BENCH_DEBUG (the service's backlog, write/read syscalls per job and request counts after each
@@ -27,6 +31,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
+import http from "node:http";
 import path from "node:path";
 import pg from "pg";
 import PgBoss from "pg-boss";
@@ -38,7 +43,7 @@ const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 8);
 const WORKER_COUNTS = (process.env["BENCH_WORKERS"] ?? "1,4,16").split(",").map(Number);
 const LATENCY_JOBS = Number(process.env["BENCH_LATENCY_JOBS"] ?? 30);
 const PG_URL = process.env["BENCH_DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
-const PRODUCERS = Number(process.env["BENCH_PRODUCERS"] ?? 8);
+const PRODUCERS = Number(process.env["BENCH_PRODUCERS"] ?? 32);
 const CORES = os.cpus().length;
 const SERVER_CORE = CORES > 1 ? String(CORES - 1) : "0";
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
@@ -153,7 +158,24 @@ async function serviceTrial(contender: string, databaseUrl: string, workers: num
       }),
     );
     const body = JSON.stringify({ name: "bench", input: { n: 1 } });
-    const create = () => fetch(`${url}/resources`, { method: "POST", headers: { "content-type": "application/json", authorization: KEY.authorization }, body }).then((r) => r.json() as Promise<{ id: string }>);
+    // The producers stand for clients on other machines: node:http with keep-alive, the cheapest
+    // client Node has (fetch costs this shared machine about twice the CPU per request).
+    const agent = new http.Agent({ keepAlive: true, maxSockets: PRODUCERS });
+    const target = new URL(`${url}/resources`);
+    const create = () =>
+      new Promise<{ id: string }>((resolve, reject) => {
+        const req = http.request(
+          { agent, host: target.hostname, port: target.port, path: target.pathname, method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), authorization: KEY.authorization } },
+          (res) => {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (c: string) => (text += c));
+            res.on("end", () => (res.statusCode === 202 ? resolve(JSON.parse(text) as { id: string }) : reject(new Error(`POST /resources answered ${res.statusCode}: ${text}`))));
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
 
     // Throughput.
     let stop = false;
