@@ -6,7 +6,10 @@
 //
 // Environment: BENCH_ROUNDS (3), BENCH_SECONDS (8 per measurement), BENCH_CONNECTIONS (32),
 // BENCH_ONLY (comma-separated contender names; a comma inside parentheses belongs to the name), BENCH_WORKLOADS (comma-separated: create,poll,mixed,invalid),
-// BENCH_DATABASE_URL (a PostgreSQL server for the store comparison; left out when unset).
+// BENCH_DATABASE_URL (a PostgreSQL server for the store comparison; left out when unset),
+// BENCH_PROF (a directory: every process runs under `node --cpu-prof` and writes its profile
+// there as <contender>-<workload>-<round>.cpuprofile; profiling slows it, so its figures are
+// not comparable with an unprofiled run).
 // The service runs as `npm start` runs it in production: NODE_ENV=production, API keys on (every
 // request of every contender carries the key; the peers ignore it), the default request log
 // (LOG_LEVEL=info, one line per request), response validation off unless the contender turns
@@ -81,7 +84,9 @@ interface Running {
   databaseUrl: string;
 }
 
-async function startOne(c: Contender, databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
+const PROF = process.env["BENCH_PROF"] ? path.resolve(process.env["BENCH_PROF"]) : undefined;
+
+async function startOne(c: Contender, databaseUrl: string, profile?: string): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
@@ -92,7 +97,8 @@ async function startOne(c: Contender, databaseUrl: string): Promise<{ child: Chi
     DATABASE_URL: databaseUrl,
     ...c.env,
   };
-  const child = spawn("taskset", ["-c", SERVER_CORE, process.execPath, ...c.cmd], { env, stdio: ["ignore", "ignore", "inherit"] });
+  const prof = PROF && profile ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`, `--cpu-prof-name=${profile}.cpuprofile`] : [];
+  const child = spawn("taskset", ["-c", SERVER_CORE, process.execPath, ...prof, ...c.cmd], { env, stdio: ["ignore", "ignore", "inherit"] });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`${c.name} exited with ${child.exitCode}`);
@@ -106,7 +112,7 @@ async function startOne(c: Contender, databaseUrl: string): Promise<{ child: Chi
   }
 }
 
-async function start(c: Contender): Promise<Running> {
+async function start(c: Contender, profile?: string): Promise<Running> {
   let databaseUrl = `sqlite:${path.join(tmp, `jobs-${dbCounter++}.db`)}`;
   // The peers ignore DATABASE_URL.
   if (c.postgres) {
@@ -114,14 +120,19 @@ async function start(c: Contender): Promise<Running> {
     u.searchParams.set("schema", `bench_${process.pid}_${dbCounter++}`);
     databaseUrl = u.toString();
   }
-  const first = await startOne(c, databaseUrl);
-  const rest = await Promise.all(Array.from({ length: (c.instances ?? 1) - 1 }, () => startOne(c, databaseUrl)));
+  const first = await startOne(c, databaseUrl, profile);
+  const rest = await Promise.all(Array.from({ length: (c.instances ?? 1) - 1 }, (_, i) => startOne(c, databaseUrl, profile && `${profile}-${i + 2}`)));
   const all = [first, ...rest];
   return { children: all.map((x) => x.child), urls: all.map((x) => x.url), databaseUrl };
 }
 
 async function stop(r: Running): Promise<void> {
-  for (const ch of r.children) ch.kill("SIGKILL");
+  // Profiled processes stop gracefully, so that they write their profiles.
+  await Promise.all(
+    r.children.map((ch) =>
+      PROF && ch.exitCode === null ? new Promise((done) => ch.once("exit", done).kill("SIGTERM")) : ch.kill("SIGKILL"),
+    ),
+  );
   if (r.databaseUrl.startsWith("postgres")) {
     const schema = new URL(r.databaseUrl).searchParams.get("schema");
     const { default: pg } = await import("pg");
@@ -192,7 +203,7 @@ interface Sample {
 }
 
 async function measure(c: Contender, workload: string, round: number): Promise<Sample> {
-  const s = await start(c);
+  const s = await start(c, `${c.name.replace(/[^A-Za-z0-9.=-]+/g, "_")}-${workload}-${round}`);
   try {
     const ids = await prepare(s.urls[0]!);
     const requests = requestsFor(workload, ids);

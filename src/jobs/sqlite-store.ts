@@ -94,6 +94,47 @@ export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
 
 type Row = JobRow;
 
+/**
+ * The columns of a JobRow, in the order statements here select them. Rows are read as arrays
+ * (better-sqlite3's `raw`) and made into objects by `rowOf`, a literal V8 builds with one
+ * shape: half the cost of letting the driver name every column of every row (3.9 against
+ * 7.4 µs a job read, measured on a 37,000-job file).
+ */
+const COLUMNS = "seq, id, status, started_at, ended_at, progress, has_result, result, error, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, attempts, max_attempts, run_after_ms, lease_token, lease_expires_ms, lease_ms, worker, owner, claimed_ms, traceparent";
+
+type Raw = unknown[];
+function rowOf(a: Raw): Row {
+  return {
+    seq: a[0] as number,
+    id: a[1] as string,
+    status: a[2] as Row["status"],
+    started_at: a[3] as string,
+    ended_at: a[4] as string,
+    progress: a[5] as number | null,
+    has_result: a[6] as number,
+    result: a[7] as string | null,
+    error: a[8] as string | null,
+    request: a[9] as string,
+    deadline_ms: a[10] as number,
+    idem_key: a[11] as string | null,
+    idem_fingerprint: a[12] as string | null,
+    callback_url: a[13] as string | null,
+    name: a[14] as string | null,
+    priority: a[15] as number,
+    attempts: a[16] as number,
+    max_attempts: a[17] as number,
+    run_after_ms: a[18] as number,
+    lease_token: a[19] as string | null,
+    lease_expires_ms: a[20] as number,
+    lease_ms: a[21] as number,
+    worker: a[22] as string | null,
+    owner: a[23] as string | null,
+    claimed_ms: a[24] as number,
+    traceparent: a[25] as string | null,
+  };
+}
+const recordOf = (a: Raw): JobRecord => toRecord(rowOf(a));
+
 export interface SqliteOptions {
   /** `FULL` also survives power loss; `NORMAL` (default) survives process crashes. */
   synchronous?: "NORMAL" | "FULL" | undefined;
@@ -129,6 +170,11 @@ export class SqliteJobStore implements JobStore {
     this.db.pragma(`synchronous = ${opts.synchronous ?? "NORMAL"}`);
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("foreign_keys = ON");
+    // Statement journals (what lets one statement of a transaction roll back alone: every
+    // insert or update here fires a history trigger) in memory, not in a temporary file: with
+    // a file, a create wrote about 45 KB to it (one 4-byte and one 4 KiB write per page it
+    // touched), half of the store's CPU per create. They hold the pages one statement changes.
+    this.db.pragma("temp_store = MEMORY");
     this.migrate({ defaultMaxAttempts: opts.defaultMaxAttempts ?? DEFAULT_MAX_ATTEMPTS });
     const db = this.db;
     this.stmt = {
@@ -138,8 +184,8 @@ export class SqliteJobStore implements JobStore {
          VALUES (@id, '${IN_PROGRESS}', @start, @request, @deadline, @key, @fingerprint, @callback, @name, @priority, @maxAttempts, @owner, @touched, @traceparent)
          ON CONFLICT (idem_key) DO NOTHING`,
       ),
-      byId: db.prepare<[string], Row>("SELECT * FROM jobs WHERE id = ?"),
-      byKey: db.prepare<[string], Row>("SELECT * FROM jobs WHERE idem_key = ?"),
+      byId: db.prepare<[string], Raw>(`SELECT ${COLUMNS} FROM jobs WHERE id = ?`).raw(true),
+      byKey: db.prepare<[string], Raw>(`SELECT ${COLUMNS} FROM jobs WHERE idem_key = ?`).raw(true),
       queues: db.prepare<[number], { name: string | null; running: number; total: number }>(
         `SELECT name, SUM(lease_expires_ms > ?) AS running, COUNT(*) AS total FROM jobs WHERE status = '${IN_PROGRESS}' GROUP BY name ORDER BY name`,
       ),
@@ -151,10 +197,10 @@ export class SqliteJobStore implements JobStore {
       events: db.prepare<[string, number, number], JobEventRow>("SELECT * FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?"),
       claimable: db.prepare<{ now: number; max: number }, { id: string; expired: number }>(CLAIM_SELECT.any),
       claimableByName: db.prepare<{ now: number; max: number; names: string }, { id: string; expired: number }>(CLAIM_SELECT.byName),
-      take: db.prepare<{ id: string; token: string; expires: number; ms: number; worker: string; now: number }, Row>(
+      take: db.prepare<{ id: string; token: string; expires: number; ms: number; worker: string; now: number }, Raw>(
         `UPDATE jobs SET attempts = attempts + 1, lease_token = @token, lease_expires_ms = @expires, lease_ms = @ms, worker = @worker, touched_ms = @now, claimed_ms = @now
-         WHERE id = @id RETURNING *`,
-      ),
+         WHERE id = @id RETURNING ${COLUMNS}`,
+      ).raw(true),
       exhausted: db.prepare<[number, number], { id: string }>(
         `SELECT id FROM jobs WHERE status = '${IN_PROGRESS}' AND lease_expires_ms > 0 AND lease_expires_ms <= ? AND attempts >= max_attempts LIMIT ?`,
       ),
@@ -186,11 +232,13 @@ export class SqliteJobStore implements JobStore {
     this.claimTx = db.transaction((q: ClaimQuery) => {
       const max = q.tokens.length;
       const ids = q.names ? this.stmt.claimableByName.all({ now: q.now, max, names: JSON.stringify(q.names) }) : this.stmt.claimable.all({ now: q.now, max });
-      return ids.map(({ id, expired }, i) => ({
-        ...this.stmt.take.get({ id, token: q.tokens[i]!, expires: q.now + q.leaseMs, ms: q.leaseMs, worker: q.worker, now: q.now })!,
-        previous_lease_expired: expired,
-      }));
+      return ids.map(({ id, expired }, i) => {
+        const row = rowOf(this.stmt.take.get({ id, token: q.tokens[i]!, expires: q.now + q.leaseMs, ms: q.leaseMs, worker: q.worker, now: q.now })!);
+        row.previous_lease_expired = expired;
+        return row;
+      });
     });
+    this.readTx = db.transaction((batch: { id: string }[]) => batch.map((r) => this.stmt.byId.get(r.id)));
     this.expireTx = db.transaction((params: Record<string, unknown>, now: number) => {
       const rows = this.stmt.expire.all(params);
       for (const r of rows) if (r.callback_url) this.stmt.addDelivery.run(r.id, r.callback_url, now, now);
@@ -270,19 +318,49 @@ export class SqliteJobStore implements JobStore {
       this.available.publish(job.name);
       return { kind: "created", job: newRecord(job) };
     }
-    const prior = this.stmt.byKey.get(job.idempotency!.key)!;
+    const prior = rowOf(this.stmt.byKey.get(job.idempotency!.key)!);
     return prior.idem_fingerprint === job.idempotency!.fingerprint
       ? { kind: "replayed", job: toRecord(prior) }
       : { kind: "key-conflict", job: toRecord(prior) };
   }
 
-  async get(id: string): Promise<JobRecord | undefined> {
-    const row = this.stmt.byId.get(id);
-    return row && toRecord(row);
+  /**
+   * Reads, like creates, are grouped: the reads asked for within one turn of the event loop
+   * run in one read transaction. Each statement outside a transaction takes and drops SQLite's
+   * shared lock (two fcntl calls and an fstat); one transaction of 16 reads cost 7.4 µs a read
+   * against 16.6 alone.
+   */
+  get(id: string): Promise<JobRecord | undefined> {
+    return new Promise((resolve, reject) => {
+      this.reads.push({ id, resolve, reject });
+      if (this.reads.length === 1) setImmediate(this.readAll);
+    });
   }
 
+  private reads: { id: string; resolve: (r: JobRecord | undefined) => void; reject: (e: unknown) => void }[] = [];
+
+  private readonly readAll = () => {
+    const batch = this.reads;
+    this.reads = [];
+    let rows: (Raw | undefined)[];
+    try {
+      rows = batch.length === 1 ? [this.stmt.byId.get(batch[0]!.id)] : this.readTx(batch);
+    } catch (error) {
+      for (const r of batch) r.reject(error);
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const row = rows[i];
+      try {
+        batch[i]!.resolve(row && recordOf(row));
+      } catch (error) {
+        batch[i]!.reject(error);
+      }
+    }
+  };
+
   /** One prepared statement per combination of list filters, made on first use. */
-  private readonly pages = new Map<string, Database.Statement<Record<string, unknown>, Row>>();
+  private readonly pages = new Map<string, Database.Statement<Record<string, unknown>, Raw>>();
 
   async list(q: ListQuery): Promise<JobPage> {
     const after = q.after === undefined ? (q.newestFirst ? Number.MAX_SAFE_INTEGER : 0) : decodeCursor(q.after);
@@ -295,7 +373,7 @@ export class SqliteJobStore implements JobStore {
         ...(q.name !== undefined ? ["name = @name"] : []),
         ...(q.owner !== undefined ? ["owner = @owner"] : []),
       ].join(" AND ");
-      stmt = this.db.prepare<Record<string, unknown>, Row>(`SELECT * FROM jobs WHERE ${where} ORDER BY seq${q.newestFirst ? " DESC" : ""} LIMIT @limit`);
+      stmt = this.db.prepare<Record<string, unknown>, Raw>(`SELECT ${COLUMNS} FROM jobs WHERE ${where} ORDER BY seq${q.newestFirst ? " DESC" : ""} LIMIT @limit`).raw(true);
       this.pages.set(key, stmt);
     }
     const params: Record<string, unknown> = { after, limit: q.limit + 1 };
@@ -305,15 +383,16 @@ export class SqliteJobStore implements JobStore {
     const rows = stmt.all(params);
     const more = rows.length > q.limit;
     const page = rows.slice(0, q.limit);
-    return { jobs: page.map(toRecord), next: more ? encodeCursor(Number(page[page.length - 1]!.seq)) : undefined };
+    return { jobs: page.map(recordOf), next: more ? encodeCursor(Number(page[page.length - 1]![0])) : undefined };
   }
 
   private readonly endTx: (id: string, fence: Fence, params: Record<string, unknown>, now: number) => Row | undefined;
   private readonly expireTx: (params: Record<string, unknown>, now: number) => { id: string; callback_url: string | null }[];
   private readonly claimTx: Database.Transaction<(q: ClaimQuery) => Row[]>;
+  private readonly readTx: (batch: { id: string }[]) => (Raw | undefined)[];
 
   /** Compare-and-set statements by kind and fence, prepared on first use. */
-  private readonly cas = new Map<string, Database.Statement<Record<string, unknown>, Row>>();
+  private readonly cas = new Map<string, Database.Statement<Record<string, unknown>, Raw>>();
 
   private static readonly CAS_SQL: Record<"end" | "progress" | "heartbeat" | "requeue", string> = {
     end: `UPDATE jobs SET status = @to, ended_at = @end, ended_ms = @endedMs, touched_ms = @endedMs, ended_by = @by,
@@ -328,12 +407,13 @@ export class SqliteJobStore implements JobStore {
     let stmt = this.cas.get(key);
     if (!stmt) {
       const cond = fenceSql(fence, (name) => `@${name}`);
-      stmt = this.db.prepare<Record<string, unknown>, Row>(`${SqliteJobStore.CAS_SQL[kind]} WHERE id = @id AND status = '${IN_PROGRESS}'${cond} RETURNING *`);
+      stmt = this.db.prepare<Record<string, unknown>, Raw>(`${SqliteJobStore.CAS_SQL[kind]} WHERE id = @id AND status = '${IN_PROGRESS}'${cond} RETURNING ${COLUMNS}`).raw(true);
       this.cas.set(key, stmt);
     }
     if (fence.kind !== "none") params["now"] = fence.now;
     if (fence.kind === "lease") params["token"] = fence.token;
-    return stmt.get(params);
+    const row = stmt.get(params);
+    return row && rowOf(row);
   }
 
   async claim(q: ClaimQuery): Promise<JobRecord[]> {
@@ -380,7 +460,7 @@ export class SqliteJobStore implements JobStore {
   /** After a compare-and-set that changed nothing: the job as it is now. */
   private current(id: string): TransitionResult {
     const row = this.stmt.byId.get(id);
-    return row ? { kind: "lost", job: toRecord(row) } : { kind: "not-found" };
+    return row ? { kind: "lost", job: recordOf(row) } : { kind: "not-found" };
   }
 
   async expire(now: number, end: string, error: JobError): Promise<number> {

@@ -336,6 +336,29 @@ describe.each(STORE_KINDS)("job API on %s", (kind) => {
       for (const id of ids) expect(await s.store.get(id as string)).toBeDefined();
     });
 
+    it("concurrent polls of different jobs, in one store read, each answer their own job", async () => {
+      const ids = await Promise.all(Array.from({ length: 30 }, (_, i) => create({ name: `p${i}`, input: { i } })));
+      await Promise.all(ids.slice(0, 10).map((id, i) => put(id, { result: { i } })));
+      // The store groups the reads that arrive together (sqlite: one read transaction); the
+      // unknown ids among them must not shift anyone's answer.
+      const asked = ids.flatMap((id, i) => (i % 5 === 0 ? [id, `missing${i}`] : [id]));
+      const replies = await Promise.all(asked.map((id) => poll(id)));
+      asked.forEach((id, k) => {
+        const r = replies[k]!;
+        if (id.startsWith("missing")) return isProblem(r, 404);
+        const i = ids.indexOf(id);
+        if (i < 10) {
+          expect(r.status).toBe(303);
+          expect(r.headers.get("location")).toBe(`/resources/${id}/result`);
+        } else {
+          expect(r.status).toBe(200);
+          expect(r.json).toMatchObject({ id, name: `p${i}`, input: { i } });
+        }
+      });
+      const direct = await Promise.all(ids.map((id) => s.store.get(id)));
+      expect(direct.map((j) => j!.id)).toEqual(ids);
+    });
+
     it("concurrent replays of one Idempotency-Key create one job", async () => {
       const key = `race-${Date.now()}`;
       const replies = await Promise.all(Array.from({ length: 20 }, () => post({ name: "race" }, { "Idempotency-Key": key })));
