@@ -187,6 +187,12 @@ export interface RouterOptions {
   /** Headers on every answer the router writes (security headers, say). */
   headers?: Record<string, string> | undefined;
   /**
+   * Adds headers of its own to every answer the router writes (a request id, say): called with
+   * the request and the headers about to be written. Cheaper than `res.setHeader` before the
+   * router: Node then merges every header of the answer into its own map one by one.
+   */
+  addHeaders?: ((req: IncomingMessage, headers: Record<string, string | number>) => void) | undefined;
+  /**
    * Called when a request matches an operation, before anything else is done with it (for
    * metrics or tracing: `res.on("finish")` then knows the operation and the status).
    */
@@ -228,7 +234,7 @@ export function problem(status: number, detail?: string, extra: Partial<ProblemD
   return Object.assign(p, extra);
 }
 
-export function sendProblem(res: ServerResponse, p: ProblemDetails, headers: Record<string, string> = {}): void {
+export function sendProblem(res: ServerResponse, p: ProblemDetails, headers: Record<string, string | number> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -421,9 +427,18 @@ export function buildRouter(
     ((f: ResponseValidationFailure) => console.error(`ramlgen: response of ${f.operation} violates the spec`, JSON.stringify(f)));
   const onError = options.onError ?? ((e: unknown, op: string) => console.error(`ramlgen: handler ${op} failed`, e));
   const staticHeaders = options.headers ?? {};
-  const hasStatic = Object.keys(staticHeaders).length > 0;
+  const addHeaders = options.addHeaders;
+  /** The headers every answer starts with: a fresh object, to which the answer adds its own. */
+  const headOf = (req: IncomingMessage): Record<string, string | number> => {
+    const head: Record<string, string | number> = { ...staticHeaders };
+    if (addHeaders) addHeaders(req, head);
+    return head;
+  };
   const answerProblem = (res: ServerResponse, p: ProblemDetails, headers?: Record<string, string>) =>
-    sendProblem(res, p, hasStatic ? { ...staticHeaders, ...headers } : headers);
+    sendProblem(res, p, Object.assign(headOf(res.req), headers));
+  /** Per response of every operation: its declared media types (not recomputed per answer). */
+  const declaredTypes = new Map<ResponseDef, string[]>();
+  for (const r of routes) for (const spec of Object.values(r.responses)) declaredTypes.set(spec, Object.keys(spec.bodies));
 
   const dispatch = async (req: IncomingMessage, res: ServerResponse, next: Next | undefined) => {
     const url = req.url ?? "/";
@@ -443,7 +458,7 @@ export function buildRouter(
     if (!found) {
       const allowed = allowedMethods(matches.map((m) => m.route.def.method));
       if (method === "OPTIONS") {
-        res.writeHead(204, hasStatic ? { ...staticHeaders, Allow: allowed } : { Allow: allowed });
+        res.writeHead(204, Object.assign(headOf(req), { Allow: allowed }));
         return res.end();
       }
       return answerProblem(res, problem(405, `${req.method} is not allowed here; allowed: ${allowed}`), { Allow: allowed });
@@ -565,7 +580,7 @@ export function buildRouter(
       onInvalid({ operation: def.operation, status: out?.status, errors: [{ field: "status", pointer: "#", detail: `status ${out?.status} is not declared` }] }, req);
       return answerProblem(res, problem(500, "the server produced a response its API does not declare"));
     }
-    const declared = Object.keys(spec.bodies);
+    const declared = declaredTypes.get(spec) ?? Object.keys(spec.bodies);
     const contentType = out.contentType ?? (declared.length > 1 ? (preferred(req, declared) ?? declared[0]) : declared[0]);
     const bodyDef = contentType ? spec.bodies[contentType] : undefined;
     const headers = out.headers ?? {};
@@ -581,7 +596,7 @@ export function buildRouter(
       }
     }
     // Headers are written once, with the status (headers set earlier by other middleware are kept).
-    const head: Record<string, string | number> = hasStatic ? { ...staticHeaders } : {};
+    const head = headOf(req);
     for (const k in headers) if (headers[k] !== undefined) head[k] = String(headers[k]);
     if (!declared.length || out.body === undefined) {
       res.writeHead(out.status, head);
@@ -600,7 +615,7 @@ export function buildRouter(
 
   /** An answer to an operation whose spec declares none: as the handler gives it. */
   const writeUndeclared = (out: HandlerResponse, res: ServerResponse) => {
-    const head: Record<string, string | number> = hasStatic ? { ...staticHeaders } : {};
+    const head = headOf(res.req);
     const headers = out.headers ?? {};
     for (const k in headers) if (headers[k] !== undefined) head[k] = String(headers[k]);
     if (out.body === undefined) {

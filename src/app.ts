@@ -12,6 +12,7 @@ import { createPages, SECURITY_HEADERS, type PagesOptions } from "./pages.js";
 import { StoreUnavailableError } from "./jobs/store.js";
 import type { Logger } from "pino";
 import type { QueueSampler } from "./ops/sampler.js";
+import { addRequestId, setRequestIdHeader } from "./request-id.js";
 
 export interface AppOptions {
   service: JobService;
@@ -51,12 +52,20 @@ export function createRequestListener(opts: AppOptions): (req: IncomingMessage, 
     queue: opts.queue,
     tracing: opts.tracing,
   });
-  const router: RouterHandler = createRouter(handlers, { mapError: mapStoreErrors, ...opts.router, security: opts.security, headers: SECURITY_HEADERS });
+  const router: RouterHandler = createRouter(handlers, { mapError: mapStoreErrors, ...opts.router, security: opts.security, headers: SECURITY_HEADERS, addHeaders: addRequestId });
   const pages = createPages(opts);
   const corsMiddleware = opts.corsOrigins?.length
     ? cors({ origin: opts.corsOrigins.includes("*") ? "*" : opts.corsOrigins, exposedHeaders: ["Location", "Retry-After", "X-Request-Id"] })
     : undefined;
-  const serve = (req: IncomingMessage, res: ServerResponse) => router(req, res, (error) => pages(req, res, error));
+  const serve = (req: IncomingMessage, res: ServerResponse) =>
+    router(req, res, (error) => {
+      setRequestIdHeader(req, res);
+      pages(req, res, error);
+    });
   if (!corsMiddleware) return serve;
-  return (req, res) => corsMiddleware(req as never, res as never, () => serve(req, res));
+  // The CORS middleware answers preflights itself.
+  return (req, res) => {
+    setRequestIdHeader(req, res);
+    corsMiddleware(req as never, res as never, () => serve(req, res));
+  };
 }

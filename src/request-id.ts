@@ -2,7 +2,7 @@
 // it. A client's own id is kept when it is sane (a short token of URL-safe characters, so it
 // can go into a log line and a header as it is); otherwise the service makes one up.
 import { randomBytes } from "node:crypto";
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 
 const SANE = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 const ID = Symbol("requestId");
@@ -23,4 +23,19 @@ export function assignRequestId(req: IncomingMessage): string {
 /** The id assigned to this request (undefined for one that never reached the listener). */
 export function requestIdOf(req: IncomingMessage): string | undefined {
   return (req as Tagged)[ID];
+}
+
+/**
+ * The answer's `X-Request-Id`, for answers the generated router does not write (it adds the
+ * header to its own with `addRequestId`, in the one `writeHead` of the answer).
+ */
+export function setRequestIdHeader(req: IncomingMessage, res: ServerResponse): void {
+  const id = (req as Tagged)[ID];
+  if (id !== undefined && !res.headersSent) res.setHeader("X-Request-Id", id);
+}
+
+/** The router's `addHeaders`: the request's id among the headers of its answer. */
+export function addRequestId(req: IncomingMessage, head: Record<string, string | number>): void {
+  const id = (req as Tagged)[ID];
+  if (id !== undefined) head["X-Request-Id"] = id;
 }

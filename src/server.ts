@@ -193,7 +193,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const log = logger.isLevelEnabled("info") ? requestLog(logger, destination, count) : undefined;
   const counted = !log && count ? function (this: ServerResponse) { count(this); } : undefined;
   const server = createServer(limits, (req, res) => {
-    res.setHeader("X-Request-Id", assignRequestId(req));
+    // X-Request-Id goes on the answer where it is written (src/app.ts).
+    assignRequestId(req);
     if (log) log(req, res);
     else if (counted) res.on("finish", counted);
     listener(req, res);

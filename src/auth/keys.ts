@@ -3,7 +3,7 @@
 // compared with every stored hash in constant time. The file can be re-read at any moment
 // (SIGHUP, or when it changes): keys rotate without a restart, and a file that does not
 // parse keeps the keys that were in force.
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { hash, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 
 export const ROLES = ["client", "worker", "admin"] as const;
@@ -20,13 +20,15 @@ const HASH = /^[0-9a-f]{64}$/;
 
 export class KeyFileError extends Error {}
 
-interface Entry extends Principal {
+interface Entry {
   hash: Buffer;
+  /** Handed to every request that presents this key (read-only: one object, not one per request). */
+  principal: Readonly<Principal>;
 }
 
 /** The SHA-256 of a key, hex: what the keys file stores. */
 export function hashKey(key: string): string {
-  return createHash("sha256").update(key, "utf8").digest("hex");
+  return hash("sha256", key, "hex");
 }
 
 /** A new random key (256 bits, base64url, with a recognisable prefix). */
@@ -41,13 +43,13 @@ export function parseKeys(text: string, file = "API_KEYS_FILE"): Entry[] {
     const line = raw.replace(/#.*/, "").trim();
     if (!line) return;
     // A non-empty line splits into at least one word.
-    const [name = "", role = "", hash, ...rest] = line.split(/\s+/);
+    const [name = "", role = "", digest, ...rest] = line.split(/\s+/);
     const where = `${file}:${i + 1}`;
-    if (rest.length || !hash) throw new KeyFileError(`${where}: expected "<principal> <role> <sha256 hex of the key>"`);
+    if (rest.length || !digest) throw new KeyFileError(`${where}: expected "<principal> <role> <sha256 hex of the key>"`);
     if (!PRINCIPAL.test(name)) throw new KeyFileError(`${where}: the principal must be 1-64 of A-Z a-z 0-9 . _ @ : -`);
     if (!(ROLES as readonly string[]).includes(role)) throw new KeyFileError(`${where}: the role must be one of ${ROLES.join(", ")}, got ${JSON.stringify(role)}`);
-    if (!HASH.test(hash)) throw new KeyFileError(`${where}: the key must be given as its SHA-256, 64 lower-case hex digits`);
-    out.push({ name, role: role as Role, hash: Buffer.from(hash, "hex") });
+    if (!HASH.test(digest)) throw new KeyFileError(`${where}: the key must be given as its SHA-256, 64 lower-case hex digits`);
+    out.push({ hash: Buffer.from(digest, "hex"), principal: Object.freeze({ name, role: role as Role }) });
   });
   return out;
 }
@@ -63,18 +65,23 @@ export class KeyRing {
     return this.entries.length;
   }
 
+  /** Counts the reloads: what a key remembered under an older version says no longer holds. */
+  version = 0;
+
   /** Re-reads the file; on an error the keys in force stay and the error is thrown. */
   reload(): void {
     this.entries = parseKeys(readFileSync(this.file, "utf8"), this.file);
+    this.version++;
   }
 
   /** The principal whose key this is. Every stored hash is compared, in constant time each. */
-  lookup(key: string): Principal | undefined {
-    const presented = createHash("sha256").update(key, "utf8").digest();
+  lookup(key: string): Readonly<Principal> | undefined {
+    // One-shot: a third cheaper than createHash().update().digest() for a key this short.
+    const presented = hash("sha256", key, "buffer");
     let found: Entry | undefined;
     for (const e of this.entries) {
       if (timingSafeEqual(presented, e.hash) && !found) found = e;
     }
-    return found && { name: found.name, role: found.role };
+    return found?.principal;
   }
 }

@@ -2,6 +2,7 @@
 // worker, admin), clients isolated from each other, keys rotated without a restart, the
 // production rule, keys kept out of the logs, and the per-caller rate limit on creation.
 import { execFile } from "node:child_process";
+import http from "node:http";
 import { statSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -157,6 +158,52 @@ describe.each(STORE_KINDS)("authentication and roles on %s", (kind) => {
       t.reloadKeys();
       expect((await call("GET", `${t.url}/resources`, { headers: own.auth["carol"] })).status).toBe(200);
     } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("keys on one keep-alive connection (the server remembers a connection's key)", () => {
+  it("each request is its own caller's, a wrong key after a right one is refused, and a revoked key stops at the reload", async () => {
+    const own = writeKeys({ amy: "client", bob: "client", wes: "worker" });
+    const t = await startTestServer({ env: { API_KEYS_FILE: own.file } });
+    // One socket for everything, as a proxy multiplexing several clients would use.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const sockets = new Set<unknown>();
+    const send = (method: string, p: string, headers: Record<string, string>, body?: unknown) =>
+      new Promise<{ status: number; json: any }>((resolve, reject) => {
+        const data = body === undefined ? undefined : JSON.stringify(body);
+        const req = http.request(`${t.url}${p}`, { method, agent, headers: { ...headers, ...(data ? { "content-type": "application/json" } : {}) } }, (res) => {
+          sockets.add(res.socket);
+          let text = "";
+          res.on("data", (c) => (text += c)).on("end", () => resolve({ status: res.statusCode!, json: text ? JSON.parse(text) : undefined }));
+        });
+        req.on("error", reject).end(data);
+      });
+    try {
+      const amy = own.auth["amy"]!;
+      const bob = own.auth["bob"]!;
+      const mine = (await send("POST", "/resources", amy, { name: "amy's" })).json.id as string;
+      expect((await send("GET", `/resources/${mine}`, amy)).status).toBe(200);
+      // Bob on the same connection right after: bob, not amy.
+      expect((await send("GET", `/resources/${mine}`, bob)).status).toBe(404);
+      expect((await send("GET", "/resources", bob)).json.tasks).toEqual([]);
+      // A key of the same length that is not a key, then amy again.
+      const header = amy["Authorization"]!;
+      const forged = { Authorization: header.slice(0, -1) + (header.endsWith("A") ? "B" : "A") };
+      expect((await send("GET", `/resources/${mine}`, forged)).status).toBe(401);
+      expect((await send("GET", `/resources/${mine}`, amy)).status).toBe(200);
+      // A worker's key where a client's is needed, after a client's: 403.
+      expect((await send("GET", "/resources", own.auth["wes"]!)).status).toBe(403);
+      // Amy's key revoked: refused on the same connection once the keys are re-read.
+      expect((await send("GET", `/resources/${mine}`, amy)).status).toBe(200);
+      own.rewrite({ bob: "client", wes: "worker" });
+      t.reloadKeys();
+      expect((await send("GET", `/resources/${mine}`, amy)).status).toBe(401);
+      expect((await send("GET", "/resources", bob)).status).toBe(200);
+      expect(sockets.size).toBe(1);
+    } finally {
+      agent.destroy();
       await t.close();
     }
   });

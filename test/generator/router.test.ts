@@ -50,6 +50,10 @@ const routerOptions = {
   validateResponses: true,
   onResponseValidationError: (f: ResponseValidationFailure) => invalidResponses.push(f),
   onError: () => {},
+  headers: { "X-Static": "on every answer" },
+  addHeaders: (req: import("node:http").IncomingMessage, head: Record<string, string | number>) => {
+    head["X-Answer-For"] = `${req.method} ${req.url}`;
+  },
 };
 
 async function serve(host: Host): Promise<void> {
@@ -91,6 +95,22 @@ describe.each(["node:http", "express"] as const)("generated router on %s", (host
     expect(outside.status).toBe(404);
     if (host === "express") expect(outside.text).toBe("fallthrough");
     else problemOf(outside, 404);
+  });
+
+  it("puts its static headers and those addHeaders adds on every answer it writes, problems included", async () => {
+    const answers = [
+      ["GET", "/things", 200],
+      ["GET", "/things/gone", 303],
+      ["POST", "/things", 400, { id: "BAD ID" }],
+      ["PATCH", "/things", 405],
+      ["OPTIONS", "/things", 204],
+    ] as const;
+    for (const [method, p, status, body] of answers) {
+      const r = await call(method, `${url}${p}`, body === undefined ? {} : { body });
+      expect(r.status).toBe(status);
+      expect(r.headers.get("x-static")).toBe("on every answer");
+      expect(r.headers.get("x-answer-for")).toBe(`${method} /api/v2${p}`);
+    }
   });
 
   it.runIf(host === "express")("runs the app's middleware before it, as any Express middleware", async () => {
