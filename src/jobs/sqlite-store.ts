@@ -238,6 +238,7 @@ export class SqliteJobStore implements JobStore {
         return row;
       });
     });
+    this.writeTx = db.transaction((writes: () => void) => writes());
     this.readTx = db.transaction((batch: { id: string }[]) => batch.map((r) => this.stmt.byId.get(r.id)));
     this.expireTx = db.transaction((params: Record<string, unknown>, now: number) => {
       const rows = this.stmt.expire.all(params);
@@ -260,41 +261,47 @@ export class SqliteJobStore implements JobStore {
   }
 
   /**
-   * Group commit: the creates that arrive within one turn of the event loop are inserted in
-   * one transaction, so they share one commit instead of paying one each. Each promise still
-   * resolves only after the commit that holds its job.
+   * Group commit: the creates and transitions asked for within one turn of the event loop are
+   * written in one transaction, so they share one commit instead of paying one each (a commit
+   * writes every page its transaction changed, and a few creates change as many index pages as
+   * many do). Each promise still resolves only after the commit that holds its change; one
+   * write that fails (a multi-statement one rolled back to its savepoint) fails alone.
    */
   create(job: NewJob): Promise<CreateResult> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ job, resolve, reject });
-      if (this.pending.length === 1) setImmediate(this.flush);
+    return this.write(() => this.insert(job));
+  }
+
+  private write<T>(run: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.writes.push({ run, resolve: resolve as (r: unknown) => void, reject });
+      if (this.writes.length === 1) setImmediate(this.flush);
     });
   }
 
-  private pending: { job: NewJob; resolve: (r: CreateResult) => void; reject: (e: unknown) => void }[] = [];
+  private writes: { run: () => unknown; resolve: (r: unknown) => void; reject: (e: unknown) => void }[] = [];
 
   private readonly flush = () => {
-    const batch = this.pending;
-    this.pending = [];
-    const results: ({ ok: CreateResult } | { error: unknown })[] = [];
+    const batch = this.writes;
+    this.writes = [];
+    const results: ({ ok: unknown } | { error: unknown })[] = [];
     try {
-      this.db.transaction(() => {
-        for (const { job } of batch) {
+      this.writeTx.immediate(() => {
+        for (const w of batch) {
           try {
-            results.push({ ok: this.insert(job) });
+            results.push({ ok: w.run() });
           } catch (error) {
             results.push({ error });
           }
         }
-      })();
+      });
     } catch (error) {
-      for (const p of batch) p.reject(error);
+      for (const w of batch) w.reject(error);
       return;
     }
-    batch.forEach((p, i) => {
+    batch.forEach((w, i) => {
       const r = results[i]!;
-      if ("ok" in r) p.resolve(r.ok);
-      else p.reject(r.error);
+      if ("ok" in r) w.resolve(r.ok);
+      else w.reject(r.error);
     });
   };
 
@@ -390,6 +397,7 @@ export class SqliteJobStore implements JobStore {
   private readonly expireTx: (params: Record<string, unknown>, now: number) => { id: string; callback_url: string | null }[];
   private readonly claimTx: Database.Transaction<(q: ClaimQuery) => Row[]>;
   private readonly readTx: (batch: { id: string }[]) => (Raw | undefined)[];
+  private readonly writeTx: Database.Transaction<(writes: () => void) => void>;
 
   /** Compare-and-set statements by kind and fence, prepared on first use. */
   private readonly cas = new Map<string, Database.Statement<Record<string, unknown>, Raw>>();
@@ -421,9 +429,11 @@ export class SqliteJobStore implements JobStore {
     return this.claimTx.immediate(q).map(toRecord);
   }
 
+  // Transitions join the turn's group commit (see write); who waits for a job hears of its
+  // change once the change is committed.
   async end(id: string, p: EndPatch, fence: Fence): Promise<TransitionResult> {
     const endedMs = Date.parse(p.end);
-    const row = this.endTx(id, fence, {
+    const params = {
       id,
       to: p.to,
       end: p.end,
@@ -433,23 +443,31 @@ export class SqliteJobStore implements JobStore {
       result: p.to === "SUCCESS" && p.result !== undefined ? JSON.stringify(p.result) : null,
       error: p.error ? JSON.stringify(p.error) : null,
       by: p.by ?? null,
-    }, endedMs);
-    if (row) this.feed.publish(id);
-    return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
+    };
+    const r = await this.write(() => this.transitioned(id, this.endTx(id, fence, params, endedMs)));
+    if (r.kind === "applied") this.feed.publish(id);
+    return r;
   }
 
   async progress(id: string, progress: number | undefined, fence: Fence, now: number): Promise<TransitionResult> {
-    const row = fence.kind === "lease" ? this.fenced("heartbeat", fence, { id, progress: progress ?? null }) : this.fenced("progress", fence, { id, progress: progress ?? null, touched: now });
-    if (row) this.feed.publish(id);
-    return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
+    const r = await this.write(() =>
+      this.transitioned(id, fence.kind === "lease" ? this.fenced("heartbeat", fence, { id, progress: progress ?? null }) : this.fenced("progress", fence, { id, progress: progress ?? null, touched: now })),
+    );
+    if (r.kind === "applied") this.feed.publish(id);
+    return r;
   }
 
-  async requeue(id: string, r: Requeue, fence: Fence & { kind: "lease" }): Promise<TransitionResult> {
-    const row = this.fenced("requeue", fence, { id, runAfter: r.runAfter, uncount: r.uncount ? 1 : 0 });
-    if (row) {
+  async requeue(id: string, q: Requeue, fence: Fence & { kind: "lease" }): Promise<TransitionResult> {
+    const r = await this.write(() => this.transitioned(id, this.fenced("requeue", fence, { id, runAfter: q.runAfter, uncount: q.uncount ? 1 : 0 })));
+    if (r.kind === "applied") {
       this.feed.publish(id);
-      this.available.publish(row.name ?? undefined);
+      this.available.publish(r.job.name);
     }
+    return r;
+  }
+
+  /** A compare-and-set's outcome: the changed job, or, when it changed nothing, the job as it is. */
+  private transitioned(id: string, row: Row | undefined): TransitionResult {
     return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
   }
 
