@@ -2,7 +2,9 @@
 // itself (triggers on the jobs and deliveries tables) in the statement that makes the change.
 // So every path that changes a job (a request, a claim, the sweeper, a SQL-level batch) is
 // recorded, atomically with the change, without another round trip; and the history is
-// deleted with its job. Both dialects record the same events from the same row changes:
+// deleted with its job. (One exception: in SQLite the created event is written by the store's
+// insert, in the same transaction; a job is inserted nowhere else.) Both dialects record the
+// same events from the same row changes:
 //
 // | event           | when the row changes like this                          | at            | actor             |
 // |-----------------|---------------------------------------------------------|---------------|-------------------|
@@ -116,6 +118,12 @@ export const SQLITE_EVENTS_MIGRATION = `ALTER TABLE jobs ADD COLUMN touched_ms I
        VALUES (NEW.job_id, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), 'webhook-' || NEW.status,
          json_object('url', NEW.url, 'deliveryAttempts', NEW.attempts, 'deliveryError', NEW.last_error));
    END;`;
+
+/**
+ * SQLite, migration 6: the created event moves from the insert trigger to the store's insert
+ * (same statement order, same transaction; see SqliteJobStore.insert for why).
+ */
+export const SQLITE_CREATED_EVENT_MIGRATION = "DROP TRIGGER job_events_insert;";
 
 /** PostgreSQL: the same events, in the same order, from one function per table. */
 export const PG_EVENTS_MIGRATION = `ALTER TABLE jobs ADD COLUMN touched_ms BIGINT NOT NULL DEFAULT 0, ADD COLUMN ended_by TEXT,

@@ -7,7 +7,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { IN_PROGRESS, type Fence, type TerminalStatus } from "./machine.js";
 import { ChangeFeed } from "./changes.js";
-import { SQLITE_EVENTS_MIGRATION, toEvent, type JobEventPage, type JobEventRow } from "./events.js";
+import { SQLITE_CREATED_EVENT_MIGRATION, SQLITE_EVENTS_MIGRATION, toEvent, type JobEventPage, type JobEventRow } from "./events.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { fenceSql, newRecord, OWNER_MIGRATION_SQL, toRecord, WORKER_INDEXES_SQL, type JobRow } from "./row.js";
 import {
@@ -88,6 +88,9 @@ export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
   () => OWNER_MIGRATION_SQL,
   // 5: each job's history (events.ts).
   () => SQLITE_EVENTS_MIGRATION,
+  // 6: the created event is written by the store's insert, in the same transaction, instead
+  // of by a trigger (see insert).
+  () => SQLITE_CREATED_EVENT_MIGRATION,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -159,6 +162,11 @@ export const CLAIM_SELECT = {
   byName: `SELECT id, ${LEASE_RAN_OUT} FROM jobs INDEXED BY jobs_queue_name WHERE ${CLAIMABLE} AND name IN (SELECT value FROM json_each(@names)) ORDER BY priority DESC, seq LIMIT @max`,
 };
 
+/** Thrown by a write that could not undo its own part: the turn's whole transaction is rolled back. */
+class BatchAbort {
+  constructor(readonly error: unknown) {}
+}
+
 export class SqliteJobStore implements JobStore {
   private readonly db: Database.Database;
   private readonly stmt;
@@ -184,6 +192,8 @@ export class SqliteJobStore implements JobStore {
          VALUES (@id, '${IN_PROGRESS}', @start, @request, @deadline, @key, @fingerprint, @callback, @name, @priority, @maxAttempts, @owner, @touched, @traceparent)
          ON CONFLICT (idem_key) DO NOTHING`,
       ),
+      created: db.prepare<[string, number, string | null]>("INSERT INTO job_events (job_id, at_ms, type, actor) VALUES (?, ?, 'created', ?)"),
+      undoInsert: db.prepare<[string]>("DELETE FROM jobs WHERE id = ?"),
       byId: db.prepare<[string], Raw>(`SELECT ${COLUMNS} FROM jobs WHERE id = ?`).raw(true),
       byKey: db.prepare<[string], Raw>(`SELECT ${COLUMNS} FROM jobs WHERE idem_key = ?`).raw(true),
       queues: db.prepare<[number], { name: string | null; running: number; total: number }>(
@@ -290,6 +300,7 @@ export class SqliteJobStore implements JobStore {
           try {
             results.push({ ok: w.run() });
           } catch (error) {
+            if (error instanceof BatchAbort) throw error.error;
             results.push({ error });
           }
         }
@@ -305,7 +316,17 @@ export class SqliteJobStore implements JobStore {
     });
   };
 
+  /**
+   * A create: the job's row and its created event. The event is a statement of its own rather
+   * than an insert trigger: a trigger makes SQLite keep a statement journal for the insert (its
+   * body could fail after the row is written), which cost 8-10 µs a create, a fifth of the
+   * store's share (measured on the store alone, batches of 16). Should the event's insert fail,
+   * the row is taken out again, so that the create fails alone and whole; should that fail
+   * too, the whole turn's transaction is rolled back (BatchAbort).
+   */
   private insert(job: NewJob): CreateResult {
+    const touched = Date.parse(job.start);
+    const owner = job.owner ?? null;
     const { changes } = this.stmt.insert.run({
       id: job.id,
       start: job.start,
@@ -317,11 +338,21 @@ export class SqliteJobStore implements JobStore {
       name: job.name ?? null,
       priority: job.priority ?? 0,
       maxAttempts: job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-      owner: job.owner ?? null,
-      touched: Date.parse(job.start),
+      owner,
+      touched,
       traceparent: job.traceparent ?? null,
     });
     if (changes === 1) {
+      try {
+        this.stmt.created.run(job.id, touched, owner);
+      } catch (error) {
+        try {
+          this.stmt.undoInsert.run(job.id);
+        } catch {
+          throw new BatchAbort(error);
+        }
+        throw error;
+      }
       this.available.publish(job.name);
       return { kind: "created", job: newRecord(job) };
     }
