@@ -1,7 +1,7 @@
 // npm run bench: the service against its peers, each started fresh as its own process,
 // interleaved (A B C, A B C, ...) over several rounds. The server is pinned to one core and
 // the load generator (autocannon, in this process) to the other. Reports medians of req/s,
-// p50/p99 latency, server CPU per request (from the server process's own CPU time, read from
+// p50/p99 latency (and the p99 of the polls alone), server CPU per request (from the server process's own CPU time, read from
 // /proc) and RSS, each also as a ratio to plain Express measured in the same round.
 //
 // Environment: BENCH_ROUNDS (3), BENCH_SECONDS (8 per measurement), BENCH_CONNECTIONS (32),
@@ -197,6 +197,8 @@ interface Sample {
   rps: number;
   p50: number;
   p99: number;
+  /** p99 of the polls alone (GET), in ms; NaN for workloads without polls. */
+  pollP99: number;
   cpuUsPerReq: number;
   rssMb: number;
   statuses: Record<string, number>;
@@ -209,8 +211,22 @@ async function measure(c: Contender, workload: string, round: number): Promise<S
     const requests = requestsFor(workload, ids);
     // Connections are split over the instances, as a load balancer would.
     const per = Math.max(1, Math.floor(CONNECTIONS / s.urls.length));
-    const load = (duration: number) => Promise.all(s.urls.map((url) => autocannon({ url, connections: per, duration, requests })));
+    // Each poll's own latency (GET answers, told apart from creates and cancels by the request
+    // the connection just sent), so that the mixed load reports the polls' p99 by itself.
+    let pollMs: number[] = [];
+    const load = (duration: number) =>
+      Promise.all(
+        s.urls.map((url) => {
+          // Without a callback autocannon's instance is also its result's promise.
+          const run = autocannon({ url, connections: per, duration, requests }) as Promise<autocannon.Result> & autocannon.Instance;
+          run.on("response", (client: unknown, _status: number, _bytes: number, ms: number) => {
+            if ((client as { requestIterator: { currentRequest: Req } }).requestIterator.currentRequest.method === "GET") pollMs.push(ms);
+          });
+          return run;
+        }),
+      );
     await load(2); // warm-up (JIT, caches), not measured
+    pollMs = [];
     const pids = s.children.map((ch) => ch.pid!); // taskset execs node in place
     const before = pids.reduce((a, p) => a + cpuTicks(p), 0);
     const results = await load(SECONDS);
@@ -227,6 +243,7 @@ async function measure(c: Contender, workload: string, round: number): Promise<S
       rps: results.reduce((a, r) => a + r.requests.average, 0),
       p50: Math.max(...results.map((r) => r.latency.p50)),
       p99: Math.max(...results.map((r) => r.latency.p99)),
+      pollP99: pollMs.length ? quantile(pollMs, 0.99) : NaN,
       cpuUsPerReq: (((after - before) / CLK_TCK) * 1e6) / total,
       rssMb: pids.reduce((a, p) => a + rssMb(p), 0),
       statuses,
@@ -234,6 +251,11 @@ async function measure(c: Contender, workload: string, round: number): Promise<S
   } finally {
     await stop(s);
   }
+}
+
+function quantile(xs: number[], q: number): number {
+  const s = Float64Array.from(xs).sort();
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 }
 
 const median = (xs: number[]) => {
@@ -273,6 +295,7 @@ async function main() {
         rps: median(mine.map((s) => s.rps)),
         p50: median(mine.map((s) => s.p50)),
         p99: median(mine.map((s) => s.p99)),
+        pollP99: median(mine.map((s) => s.pollP99)),
         cpuUsPerReq: median(mine.map((s) => s.cpuUsPerReq)),
         rssMb: median(mine.map((s) => s.rssMb)),
         rpsRatio: ratio("rps"),
@@ -287,13 +310,14 @@ async function main() {
   mkdirSync("bench/results", { recursive: true });
   const out = { date: new Date().toISOString(), node: process.version, cores: CORES, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, rows, samples };
   writeFileSync("bench/results/latest.json", JSON.stringify(out, null, 2));
-  const header = ["workload", "contender", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "RSS MB", "req/s ×", "CPU ×", "CPU × fastify", "p99 ×", "RSS ×", "statuses"];
+  const header = ["workload", "contender", "req/s", "p50 ms", "p99 ms", "poll p99", "CPU µs/req", "RSS MB", "req/s ×", "CPU ×", "CPU × fastify", "p99 ×", "RSS ×", "statuses"];
   const table = rows.map((r) => [
     r.workload,
     r.contender,
     r.rps!.toFixed(0),
     r.p50!.toFixed(1),
     r.p99!.toFixed(1),
+    Number.isNaN(r.pollP99) ? "" : r.pollP99!.toFixed(1),
     r.cpuUsPerReq!.toFixed(1),
     r.rssMb!.toFixed(0),
     r.rpsRatio!.toFixed(2),
