@@ -1,8 +1,9 @@
 // npm run bench: the service against its peers, each started fresh as its own process,
-// interleaved (A B C, A B C, ...) over several rounds. The server is pinned to one core and
-// the load generator (autocannon, in this process) to the other. Reports medians of req/s,
-// p50/p99 latency (and the p99 of the polls alone), server CPU per request (from the server process's own CPU time, read from
-// /proc) and RSS, each also as a ratio to plain Express measured in the same round.
+// interleaved over several rounds, every other round in reverse order (A B C, C B A, ...).
+// The server is pinned to one core and the load generator (autocannon, in this process) to
+// the other. Reports medians of req/s, p50/p99 latency (and the p99 of the polls alone),
+// server CPU per request (from the server process's own CPU time, read from /proc) and RSS,
+// each also as a ratio to plain Express measured in the same round.
 //
 // Environment: BENCH_ROUNDS (3), BENCH_SECONDS (8 per measurement), BENCH_CONNECTIONS (32),
 // BENCH_ONLY (comma-separated contender names; a comma inside parentheses belongs to the name), BENCH_WORKLOADS (comma-separated: create,poll,mixed,invalid),
@@ -270,7 +271,10 @@ async function main() {
   const samples: Sample[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const w of WORKLOADS) {
-      for (const c of CONTENDERS.filter((x) => !x.workloads || x.workloads.includes(w))) {
+      // Every other round in reverse order (A B C, C B A, ...): a drift of the machine's speed
+      // within a round then does not favour the contenders measured first.
+      const order = round % 2 ? CONTENDERS : [...CONTENDERS].reverse();
+      for (const c of order.filter((x) => !x.workloads || x.workloads.includes(w))) {
         const s = await measure(c, w, round);
         samples.push(s);
         console.error(`round ${round} ${w.padEnd(8)} ${c.name.padEnd(26)} ${s.rps.toFixed(0).padStart(6)} req/s  ${s.cpuUsPerReq.toFixed(1).padStart(6)} µs CPU/req`);
