@@ -1,5 +1,6 @@
 // The job API's handlers: they implement the generated Handlers interface, so the compiler
 // checks every status, header and body here against spec/api.raml.
+import type { ServerResponse } from "node:http";
 import type { Handlers, Job, JobEvent, JobRequest, Problem, Task, TaskUpdated } from "../generated/index.js";
 import { basePath } from "../generated/router.js";
 import { IN_PROGRESS, type ConflictType } from "./jobs/machine.js";
@@ -37,6 +38,18 @@ function ownerFilter(caller: Caller): string | undefined {
 export function preferredWait(prefer: string | undefined): number | undefined {
   const m = /(?:^|[,;\s])wait\s*=\s*"?(\d{1,6})"?/i.exec(prefer ?? "");
   return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * Aborted when the client goes away before it is answered. Not after: every answered request
+ * closes too, and an abort makes a DOMException with its stack (2-3% of a claim's CPU).
+ */
+function goneSignal(res: ServerResponse): AbortSignal {
+  const gone = new AbortController();
+  res.once("close", () => {
+    if (!res.writableEnded) gone.abort();
+  });
+  return gone.signal;
 }
 
 const jobPath = (id: string) => `${basePath}/resources/${encodeURIComponent(id)}`;
@@ -177,9 +190,7 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
     async getQueueOverview({ headers, query }, ctx) {
       const wait = Math.min(preferredWait(headers.prefer) ?? 0, opts.longPollMaxSeconds);
       if (wait > 0) {
-        const gone = new AbortController();
-        ctx.res.once("close", () => gone.abort());
-        await service.waitForAnyChange(wait * 1000, gone.signal, query.seen);
+        await service.waitForAnyChange(wait * 1000, goneSignal(ctx.res), query.seen);
       }
       // Read before the queue, so that a change during the read shows as unseen next time.
       const changes = service.changes;
@@ -240,9 +251,7 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
       const wait = Math.min(preferredWait(headers.prefer) ?? 0, opts.longPollMaxSeconds);
       if (job.status === IN_PROGRESS && wait > 0) {
         // Held until the job changes, the time runs out, or the client goes away.
-        const gone = new AbortController();
-        ctx.res.once("close", () => gone.abort());
-        job = await service.waitForChange(job, wait * 1000, gone.signal);
+        job = await service.waitForChange(job, wait * 1000, goneSignal(ctx.res));
         if (!job) return { status: 404, body: notFound(params.id) };
       }
       switch (job.status) {
@@ -282,11 +291,10 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
 
     async claimTasks({ body, headers }, ctx) {
       const wait = Math.min(preferredWait(headers.prefer) ?? 0, opts.longPollMaxSeconds);
-      const gone = new AbortController();
-      if (wait > 0) ctx.res.once("close", () => gone.abort());
-      const jobs = await service.claim({ worker: body.worker, names: body.names, max: body.max ?? 1, leaseSeconds: body.leaseSeconds ?? 30 }, wait * 1000, gone.signal);
+      const gone = wait > 0 ? goneSignal(ctx.res) : undefined;
+      const jobs = await service.claim({ worker: body.worker, names: body.names, max: body.max ?? 1, leaseSeconds: body.leaseSeconds ?? 30 }, wait * 1000, gone);
       // The worker went away while its claim was held: nobody would work on these.
-      if (gone.signal.aborted && jobs.length) {
+      if (gone?.aborted && jobs.length) {
         await Promise.all(jobs.map((j) => service.giveBack(j)));
         return { status: 200, body: { tasks: [] } };
       }
