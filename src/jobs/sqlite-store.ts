@@ -239,15 +239,6 @@ export class SqliteJobStore implements JobStore {
       if (row?.callback_url) this.stmt.addDelivery.run(id, row.callback_url, now, now);
       return row;
     });
-    this.claimTx = db.transaction((q: ClaimQuery) => {
-      const max = q.tokens.length;
-      const ids = q.names ? this.stmt.claimableByName.all({ now: q.now, max, names: JSON.stringify(q.names) }) : this.stmt.claimable.all({ now: q.now, max });
-      return ids.map(({ id, expired }, i) => {
-        const row = rowOf(this.stmt.take.get({ id, token: q.tokens[i]!, expires: q.now + q.leaseMs, ms: q.leaseMs, worker: q.worker, now: q.now })!);
-        row.previous_lease_expired = expired;
-        return row;
-      });
-    });
     this.writeTx = db.transaction((writes: () => void) => writes());
     this.readTx = db.transaction((batch: { id: string }[]) => batch.map((r) => this.stmt.byId.get(r.id)));
     this.expireTx = db.transaction((params: Record<string, unknown>, now: number) => {
@@ -426,7 +417,6 @@ export class SqliteJobStore implements JobStore {
 
   private readonly endTx: (id: string, fence: Fence, params: Record<string, unknown>, now: number) => Row | undefined;
   private readonly expireTx: (params: Record<string, unknown>, now: number) => { id: string; callback_url: string | null }[];
-  private readonly claimTx: Database.Transaction<(q: ClaimQuery) => Row[]>;
   private readonly readTx: (batch: { id: string }[]) => (Raw | undefined)[];
   private readonly writeTx: Database.Transaction<(writes: () => void) => void>;
 
@@ -455,9 +445,33 @@ export class SqliteJobStore implements JobStore {
     return row && rowOf(row);
   }
 
-  async claim(q: ClaimQuery): Promise<JobRecord[]> {
-    if (!q.tokens.length) return [];
-    return this.claimTx.immediate(q).map(toRecord);
+  /**
+   * Claims join the turn's group commit too: a claim alone in its transaction paid a commit
+   * (every page it changed, written to the WAL) for one job. Within the turn's transaction
+   * claims run one after another, so none takes a job another took. A claim whose first take
+   * fails fails alone (nothing written); one failing after an earlier take of the same claim
+   * rolls the turn back, so that no job is left leased to a worker that never heard of it.
+   */
+  claim(q: ClaimQuery): Promise<JobRecord[]> {
+    if (!q.tokens.length) return Promise.resolve([]);
+    return this.write(() => this.take(q));
+  }
+
+  private take(q: ClaimQuery): JobRecord[] {
+    const max = q.tokens.length;
+    const ids = q.names ? this.stmt.claimableByName.all({ now: q.now, max, names: JSON.stringify(q.names) }) : this.stmt.claimable.all({ now: q.now, max });
+    return ids.map(({ id, expired }, i) => {
+      let raw: Raw;
+      try {
+        raw = this.stmt.take.get({ id, token: q.tokens[i]!, expires: q.now + q.leaseMs, ms: q.leaseMs, worker: q.worker, now: q.now })!;
+      } catch (error) {
+        if (i === 0) throw error;
+        throw new BatchAbort(error);
+      }
+      const row = rowOf(raw);
+      row.previous_lease_expired = expired;
+      return toRecord(row);
+    });
   }
 
   // Transitions join the turn's group commit (see write); who waits for a job hears of its
