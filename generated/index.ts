@@ -3,7 +3,7 @@
 export * from "./types.js";
 export * from "./operations.js";
 export { createRouter, unimplementedHandlers, routes, basePath } from "./router.js";
-export { HttpProblem, problem, sendProblem, PROBLEM_JSON, forbidden, Forbidden } from "./runtime.js";
-export type { HandlerContext, RouterOptions, RouterHandler, Next, ProblemDetails, FieldError, ResponseValidationFailure, Auth, AuthRequest, Authenticator } from "./runtime.js";
+export { HttpProblem, problem, sendProblem, setHead, PROBLEM_JSON, forbidden, Forbidden } from "./runtime.js";
+export type { HandlerContext, HeadList, RouterOptions, RouterHandler, Next, ProblemDetails, FieldError, ResponseValidationFailure, Auth, AuthRequest, Authenticator } from "./runtime.js";
 export { ApiClient, UnexpectedResponseError } from "./client.js";
 export type { ClientOptions, CallOptions } from "./client.js";

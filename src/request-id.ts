@@ -3,6 +3,7 @@
 // can go into a log line and a header as it is); otherwise the service makes one up.
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { HeadList } from "../generated/index.js";
 
 const SANE = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 const ID = Symbol("requestId");
@@ -35,7 +36,7 @@ export function setRequestIdHeader(req: IncomingMessage, res: ServerResponse): v
 }
 
 /** The router's `addHeaders`: the request's id among the headers of its answer. */
-export function addRequestId(req: IncomingMessage, head: Record<string, string | number>): void {
+export function addRequestId(req: IncomingMessage, head: HeadList): void {
   const id = (req as Tagged)[ID];
-  if (id !== undefined) head["X-Request-Id"] = id;
+  if (id !== undefined) head.push("X-Request-Id", id);
 }

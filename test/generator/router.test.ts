@@ -51,8 +51,8 @@ const routerOptions = {
   onResponseValidationError: (f: ResponseValidationFailure) => invalidResponses.push(f),
   onError: () => {},
   headers: { "X-Static": "on every answer" },
-  addHeaders: (req: import("node:http").IncomingMessage, head: Record<string, string | number>) => {
-    head["X-Answer-For"] = `${req.method} ${req.url}`;
+  addHeaders: (req: import("node:http").IncomingMessage, head: (string | number)[]) => {
+    head.push("X-Answer-For", `${req.method} ${req.url}`);
   },
 };
 
@@ -271,6 +271,36 @@ describe("basePath replaces the spec's baseUri path", () => {
       expect(await client.listThings()).toMatchObject({ status: 200, body: [thing] });
       // Without basePath the client uses the spec's /api/v2, which this router no longer serves.
       await expect(new ApiClient({ baseUrl: s.url }).listThings()).rejects.toThrow(/unexpected status 404/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it.each(["node:http", "express"] as const)("on %s, an answer's own header replaces a static one of the same name (one line, not two)", async (host) => {
+    // Static headers with the names of an answer's own: the answer's win, as an object's keys would.
+    const options = { ...routerOptions, headers: { "X-Static": "on every answer", Location: "static", "Content-Type": "text/x-static" } };
+    let s: Awaited<ReturnType<typeof listen>>;
+    if (host === "express") {
+      const app = express();
+      app.use(createRouter(handlers, options));
+      s = await listen(app);
+    } else {
+      s = await listen(createRouter(handlers, options));
+    }
+    try {
+      const port = Number(new URL(s.url).port);
+      const raw = await rawRequest(port, "GET /api/v2/things/gone HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      const lines = raw.split("\r\n\r\n")[0]!.split("\r\n").map((l) => l.toLowerCase());
+      expect(lines[0]).toMatch(/^http\/1\.1 303/);
+      expect(lines.filter((l) => l.startsWith("location:"))).toEqual(["location: /elsewhere"]);
+      expect(lines.filter((l) => l.startsWith("x-static:"))).toEqual(["x-static: on every answer"]);
+      const json = await rawRequest(port, "GET /api/v2/things/a-1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      const jsonLines = json.split("\r\n\r\n")[0]!.split("\r\n").map((l) => l.toLowerCase());
+      expect(jsonLines.filter((l) => l.startsWith("content-type:"))).toEqual(["content-type: application/json; charset=utf-8"]);
+      // Problems too: their media type replaces the static one.
+      const missing = await rawRequest(port, "PATCH /api/v2/things HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      const problemLines = missing.split("\r\n\r\n")[0]!.split("\r\n").map((l) => l.toLowerCase());
+      expect(problemLines.filter((l) => l.startsWith("content-type:"))).toEqual(["content-type: application/problem+json"]);
     } finally {
       await s.close();
     }
