@@ -383,32 +383,49 @@ class RouteTable {
   match(pathname: string): { route: CompiledRoute; values: string[] }[] {
     const segs = pathname.split("/");
     const out: { route: CompiledRoute; values: string[] }[] = [];
-    const walk = (node: TrieNode, i: number, values: string[]) => {
-      if (i === segs.length) {
-        for (const route of node.routes) out.push({ route, values });
-        return;
-      }
-      const seg = segs[i]!;
-      const lit = node.literal.get(seg);
-      if (lit) walk(lit, i + 1, values);
-      if (node.mixed) {
-        for (const m of node.mixed) {
-          const found = m.pattern.exec(seg);
-          if (found) walk(m.node, i + 1, [...values, ...found.slice(1)]);
-        }
-      }
-      if (node.param && seg !== "") walk(node.param, i + 1, [...values, seg]);
-    };
     // segs[0] is the empty string before the leading slash.
-    if (segs[0] === "") walk(this.root, 1, []);
+    if (segs[0] === "") this.walk(this.root, segs, 1, [], out);
     return out;
   }
+
+  /** A method, not a closure made per request; `values` is copied only where the walk branches. */
+  private walk(node: TrieNode, segs: string[], i: number, values: string[], out: { route: CompiledRoute; values: string[] }[]): void {
+    if (i === segs.length) {
+      for (const route of node.routes) out.push({ route, values });
+      return;
+    }
+    const seg = segs[i]!;
+    const lit = node.literal.get(seg);
+    if (lit) this.walk(lit, segs, i + 1, values, out);
+    if (node.mixed) {
+      for (const m of node.mixed) {
+        const found = m.pattern.exec(seg);
+        if (found) this.walk(m.node, segs, i + 1, [...values, ...found.slice(1)], out);
+      }
+    }
+    if (node.param && seg !== "") this.walk(node.param, segs, i + 1, [...values, seg], out);
+  }
+}
+
+/** Checks one location's parameters, adding what is wrong to `errors` (except what `notDecimal` has said already). */
+function validateParams(errors: FieldError[], notDecimal: Set<string> | undefined, location: string, v: Validator | undefined, data: unknown): void {
+  if (v && !v(data)) errors.push(...fieldErrors(location, v.errors).filter((e) => !notDecimal?.has(e.field)));
+}
+
+/** The match for a method, if any (a loop, not a closure made per request). */
+function byMethod<M extends { route: CompiledRoute }>(matches: M[], method: string | undefined): M | undefined {
+  for (const m of matches) if (m.route.def.method === method) return m;
+  return undefined;
 }
 
 /** Decoded path parameters by name. Throws URIError on bad percent-encoding. */
 function paramsOf(route: CompiledRoute, values: string[]): Record<string, string> {
   const params: Record<string, string> = {};
-  for (let i = 0; i < values.length; i++) params[route.paramNames[i]!] = decodeURIComponent(values[i]!);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    // Without a `%` there is nothing to decode (and decodeURIComponent is a call into the runtime).
+    params[route.paramNames[i]!] = v.indexOf("%") === -1 ? v : decodeURIComponent(v);
+  }
   return params;
 }
 
@@ -493,9 +510,9 @@ export function buildRouter(
       return answerProblem(res, problem(404, `no resource at ${pathname}`));
     }
     let method = req.method;
-    let found = matches.find((m) => m.route.def.method === method);
+    let found = byMethod(matches, method);
     if (!found && method === "HEAD") {
-      found = matches.find((m) => m.route.def.method === "GET");
+      found = byMethod(matches, "GET");
       method = "GET";
     }
     if (!found) {
@@ -553,12 +570,9 @@ export function buildRouter(
       if (v !== undefined) headers[h] = v;
     }
     const notDecimal = def.numeric ? checkNumeric(def.numeric, params, query, headers, errors) : undefined;
-    const validate = (location: string, v: Validator | undefined, data: unknown) => {
-      if (v && !v(data)) errors.push(...fieldErrors(location, v.errors).filter((e) => !notDecimal?.has(e.field)));
-    };
-    validate("path", def.validateParams, params);
-    validate("query", def.validateQuery, query);
-    validate("headers", def.validateHeaders, headers);
+    validateParams(errors, notDecimal, "path", def.validateParams, params);
+    validateParams(errors, notDecimal, "query", def.validateQuery, query);
+    validateParams(errors, notDecimal, "headers", def.validateHeaders, headers);
 
     let body: unknown = undefined;
     let mediaType: string | undefined;
