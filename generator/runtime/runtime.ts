@@ -772,6 +772,9 @@ function hasBody(req: IncomingMessage): boolean {
   return cl !== undefined && cl !== "0";
 }
 
+/** One decoder for every body: without `stream` a decode keeps nothing between calls (one made per request was 1% of a create). */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 async function readBody(def: RouteDef, req: IncomingMessage, limit: number, maxDepth: number): Promise<ReadResult> {
   // A body parser (Express's, say) mounted in front of the router has read it already.
   const anyReq = req as IncomingMessage & { _body?: boolean; body?: unknown };
@@ -796,7 +799,7 @@ async function readBody(def: RouteDef, req: IncomingMessage, limit: number, maxD
   if (spec.parse === "raw") return { present: true, body: buf, mediaType: match };
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(buf);
+    text = UTF8.decode(buf);
   } catch {
     return { problem: problem(400, "the request body is not valid UTF-8", { errors: [{ field: "body", pointer: "#", detail: "is not valid UTF-8" }] }) };
   }

@@ -91,9 +91,19 @@ export class JobService {
     this.offCount = [store.onChange(() => this.changeCount++), store.onAvailable(() => this.changeCount++)];
   }
 
+  /**
+   * A time as RFC 3339. The last one is kept: the creates of one turn mostly share their
+   * millisecond, and toISOString costs about 0.5 µs (a twentieth of that to compare).
+   */
   private iso(ms = this.opts.clock.now()): string {
-    return new Date(ms).toISOString();
+    if (ms !== this.lastIsoMs) {
+      this.lastIsoMs = ms;
+      this.lastIso = new Date(ms).toISOString();
+    }
+    return this.lastIso;
   }
+  private lastIsoMs = NaN;
+  private lastIso = "";
 
   /**
    * Creates a job for `owner` (undefined on a service without keys). An Idempotency-Key is the
