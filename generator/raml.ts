@@ -1,6 +1,6 @@
 // The only module that talks to raml-1-parser. Build-time only: nothing under src/ or
 // generated/ may import it.
-import { createRequire } from "node:module";
+import { createRequire, Module } from "node:module";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Diagnostic } from "./diagnostics.js";
@@ -31,8 +31,46 @@ export interface LoadResult {
 let parser: RamlJson;
 function raml(): RamlJson {
   // Loaded lazily: it takes about half a second and is not needed for `--help`.
-  parser ??= require("raml-1-parser");
+  if (!parser) {
+    lazyXmlValidator();
+    parser = require("raml-1-parser");
+  }
   return parser;
+}
+
+/**
+ * raml-typesystem loads its XML Schema validator (libxml2 compiled to 4 MB of JavaScript) when
+ * it is loaded, which is 110-130 ms of the parser's ~260, for the few specs that have an XML
+ * example to check against an XSD. Its one function is put in the module cache as a stand-in
+ * that loads the real module on first use. Skipped (the validator then loads as before) if the
+ * packages are laid out differently from expected.
+ */
+function lazyXmlValidator(): void {
+  let file: string;
+  let load: NodeJS.Require;
+  try {
+    const from = (id: string, req: NodeJS.Require) => createRequire(req.resolve(id));
+    load = from("raml-xml-validation", from("raml-typesystem", from("raml-1-parser", require)));
+    file = load.resolve("xmllint-jsparser");
+  } catch {
+    return;
+  }
+  if (require.cache[file]) return;
+  let real: { validateXML: (...args: unknown[]) => unknown } | undefined;
+  const standIn = new Module(file);
+  standIn.filename = file;
+  standIn.loaded = true;
+  standIn.exports = {
+    validateXML(...args: unknown[]) {
+      if (!real) {
+        delete require.cache[file];
+        real = load(file) as NonNullable<typeof real>;
+        require.cache[file] = standIn;
+      }
+      return real.validateXML(...args);
+    },
+  };
+  require.cache[file] = standIn;
 }
 
 /** Loads and expands a RAML 1.0 spec; throws SpecError listing every error. */
