@@ -38,6 +38,7 @@ describe("ramlgen CLI", () => {
     // Invalid files that once gave a stack trace (issue 11, item 14).
     ["undefined-anchor.raml", /^test\/fixtures\/cli\/undefined-anchor\.raml:3:13 YAML_ERROR unidentified alias "v1" \(1 more error in this file probably follows from it: fix this one first\)\n$/],
     ["bad-version.raml", /^test\/fixtures\/cli\/bad-version\.raml:3:1 INVALID_PROPERTY_RANGE Property 'version' must be a string\n$/],
+    ["bad-xml-example.raml", /^test\/fixtures\/cli\/bad-xml-example\.raml:12:9 CONTENT_DOES_NOT_MATCH_THE_SCHEMA .*Element 'order': 'not a number' is not a valid value of the atomic type 'xs:integer'/m],
   ])("rejects %s with file:line:column and exit 2", async (file, message) => {
     const out = tmp();
     const r = await ramlgen(["generate", `test/fixtures/cli/${file}`, "--out", out]);
