@@ -17,28 +17,35 @@ export const EXIT = { ok: 0, drift: 1, invalid: 2, internal: 3 } as const;
 interface CommonOptions {
   out: string;
   strict?: boolean | undefined;
+  /** false with --no-cache. */
+  cache?: boolean | undefined;
 }
+
+const CACHE_HELP = "parse the spec even when nothing it is read from changed since the last run (see RAMLGEN_CACHE_DIR in the README)";
+const cacheNote = (use: string) => (use === "hit" ? "; spec unchanged, its parse reused" : "");
 
 function reportWarnings(warnings: Diagnostic[], strict: boolean | undefined): void {
   for (const w of warnings) console.error(formatDiagnostic(w));
   if (strict && warnings.length) throw new SpecError(warnings.map((w) => ({ ...w, warning: false })));
 }
 
-function runGenerate(spec: string, opts: CommonOptions): void {
+/** Generates and writes; returns the files the spec was read from. */
+function runGenerate(spec: string, opts: CommonOptions): string[] {
   const out = path.resolve(opts.out);
-  const { files, warnings } = generate(path.resolve(spec), out);
+  const { files, warnings, cache, sources } = generate(path.resolve(spec), out, { cache: opts.cache !== false });
   reportWarnings(warnings, opts.strict);
   const { written, removed } = writeOutput(out, files);
   const label = path.relative(process.cwd(), out) || ".";
-  console.log(`ramlgen: ${files.size} files in ${label} (${written.length} written, ${removed.length} removed)`);
+  console.log(`ramlgen: ${files.size} files in ${label} (${written.length} written, ${removed.length} removed${cacheNote(cache)})`);
   const needs = runtimeNeeds(files);
   for (const line of describeNeeds(needs)) console.log(line);
   for (const line of checkNeeds(needs, out)) console.error(line);
+  return sources;
 }
 
 function runCheck(spec: string, opts: CommonOptions): number {
   const out = path.resolve(opts.out);
-  const { files, warnings } = generate(path.resolve(spec), out);
+  const { files, warnings, cache } = generate(path.resolve(spec), out, { cache: opts.cache !== false });
   reportWarnings(warnings, opts.strict);
   const drift = compareOutput(out, files);
   const label = path.relative(process.cwd(), out) || ".";
@@ -52,20 +59,24 @@ function runCheck(spec: string, opts: CommonOptions): number {
     for (const l of lines) console.error(l);
     return EXIT.drift;
   }
-  console.log(`ramlgen: ${label} is up to date (${files.size} files)`);
+  console.log(`ramlgen: ${label} is up to date (${files.size} files${cacheNote(cache)})`);
   return EXIT.ok;
 }
 
 async function watch(spec: string, opts: CommonOptions): Promise<void> {
   const { watch: chokidar } = await import("chokidar");
+  // The files the parser read (JSON Schema files reached by $ref among them) and, for a spec
+  // that failed before the parser read them all, its includes as a scan of its text finds them.
+  // After a failure the files read last time stay watched: the fix may be in any of them.
+  let read: string[] = [];
   const once = () => {
     try {
-      runGenerate(spec, opts);
+      read = runGenerate(spec, opts);
     } catch (e) {
       if (!(e instanceof SpecError)) throw e;
       console.error(e.message);
     }
-    return specFiles(path.resolve(spec));
+    return [...new Set([...read, ...specFiles(path.resolve(spec))])].sort();
   };
   let files = once();
   const watcher = chokidar(files, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 10 } });
@@ -102,6 +113,7 @@ export function program(): Command {
     .option("-o, --out <dir>", "output folder", "generated")
     .option("--strict", "treat warnings as errors")
     .option("-w, --watch", "regenerate whenever the spec or a file it includes changes")
+    .option("--no-cache", CACHE_HELP)
     .action(async (spec: string, opts: CommonOptions & { watch?: boolean }) => {
       if (opts.watch) await watch(spec, opts);
       else runGenerate(spec, opts);
@@ -111,6 +123,7 @@ export function program(): Command {
     .argument("[spec]", "RAML spec", "spec/api.raml")
     .option("-o, --out <dir>", "output folder", "generated")
     .option("--strict", "treat warnings as errors")
+    .option("--no-cache", CACHE_HELP)
     .action((spec: string, opts: CommonOptions) => {
       process.exitCode = runCheck(spec, opts);
     });
@@ -121,7 +134,7 @@ export function program(): Command {
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--advance-after <ms>", "jobs succeed by themselves after this many ms (default: only when their callback is called)", "0")
     .action(async (spec: string, opts: { port: string; host: string; advanceAfter: string }) => {
-      const { model, validators, warnings } = loadModel(path.resolve(spec));
+      const { model, validators, warnings } = loadModel(path.resolve(spec), { cache: true });
       reportWarnings(warnings, false);
       const { startMock } = await import("./mock.js");
       const mock = await startMock(model, validators, { port: Number(opts.port), host: opts.host, advanceAfterMs: Number(opts.advanceAfter) });
@@ -132,7 +145,7 @@ export function program(): Command {
     .argument("[spec]", "RAML spec", "spec/api.raml")
     .option("-o, --out <dir>", "output folder", "generated/docs")
     .action(async (spec: string, opts: { out: string }) => {
-      const { model, warnings } = loadModel(path.resolve(spec));
+      const { model, warnings } = loadModel(path.resolve(spec), { cache: true });
       reportWarnings(warnings, false);
       const { renderDocs } = await import("./docs.js");
       const { docsBanner } = await import("./emit.js");
@@ -147,7 +160,7 @@ export function program(): Command {
     .argument("[spec]", "RAML spec", "spec/api.raml")
     .option("-o, --out <file>", "output file (default: standard output)")
     .action((spec: string, opts: { out?: string }) => {
-      const { model, warnings } = loadModel(path.resolve(spec));
+      const { model, warnings } = loadModel(path.resolve(spec), { cache: true });
       reportWarnings(warnings, false);
       const text = `${JSON.stringify(openApiDocument(model), null, 2)}\n`;
       if (opts.out) {

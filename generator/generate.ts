@@ -6,14 +6,24 @@ import { SpecError, type Diagnostic } from "./diagnostics.js";
 import { emit } from "./emit.js";
 import { checkExamples } from "./examples.js";
 import type { ApiModel } from "./model.js";
-import { loadSpec, securedByScopes } from "./raml.js";
+import { parseSpec } from "./raml.js";
 import { ConversionError } from "./schema.js";
+import { cachedParse, type CacheUse } from "./spec-cache.js";
 import { ValidatorSet } from "./validators.js";
 
 export interface GenerateResult {
   model: ApiModel;
   files: Map<string, string>;
   warnings: Diagnostic[];
+  /** Whether the parsed spec came from the cache (see spec-cache.ts). */
+  cache: CacheUse;
+  /** Every file the parser read (the spec, includes, libraries, JSON Schema files), absolute. */
+  sources: string[];
+}
+
+export interface LoadOptions {
+  /** Reuse (and keep) the parsed spec between runs while nothing it was read from changed. Default: off. */
+  cache?: boolean | undefined;
 }
 
 export function toPosix(p: string): string {
@@ -21,18 +31,16 @@ export function toPosix(p: string): string {
 }
 
 /** Parses, converts and checks the spec; throws SpecError with file:line:column diagnostics. */
-export function loadModel(specPath: string): { model: ApiModel; validators: ValidatorSet; warnings: Diagnostic[] } {
+export function loadModel(specPath: string, options: LoadOptions = {}): { model: ApiModel; validators: ValidatorSet; warnings: Diagnostic[]; cache: CacheUse; sources: string[] } {
   const rel = toPosix(path.relative(process.cwd(), specPath) || specPath);
-  const { spec, warnings, version } = loadSpec(specPath);
+  const { value: parsed, use: cache, files: sources } = cachedParse(specPath, (inputs) => parseSpec(specPath, inputs), { cache: !!options.cache });
+  const { spec, warnings } = parsed;
   let model: ApiModel;
   try {
-    // Scopes need a second look at the spec: only when some scheme is OAuth 2.0.
-    let scopes: ReturnType<typeof securedByScopes> | undefined;
-    // (RAML 1.0 only: 0.8 securedBy references carry no scopes the generator uses.)
-    const hasOAuth2 = version === "1.0" && ((spec.securitySchemes ?? []) as { type?: string }[]).some((s) => s.type === "OAuth 2.0");
+    // Scopes need a second look at the spec, taken only when some scheme is OAuth 2.0
+    // (RAML 1.0 only: 0.8 securedBy references carry no scopes the generator uses).
+    const scopes = new Map(parsed.scopes?.map(([k, v]) => [k, new Map(v)]));
     model = buildModel(spec, (method, resourcePath, scheme) => {
-      if (!hasOAuth2) return [];
-      scopes ??= securedByScopes(specPath);
       return scopes.get(`${method.toUpperCase()} ${resourcePath}`)?.get(scheme) ?? [];
     }, (code, message) => {
       if (!warnings.some((w) => w.code === code && w.message === message)) warnings.push({ path: rel, line: 0, column: 0, code, message, warning: true });
@@ -61,7 +69,7 @@ export function loadModel(specPath: string): { model: ApiModel; validators: Vali
   }
   const bad = checkExamples(model, validators, specPath, rel);
   if (bad.length) throw new SpecError(bad);
-  return { model, validators, warnings };
+  return { model, validators, warnings, cache, sources };
 }
 
 /** A ConversionError as the SpecError the CLI reports (file:line:column); anything else as it is. */
@@ -98,10 +106,10 @@ function locateConversion(e: ConversionError, file: string): { line: number; col
   return { line: 1, column: 1 };
 }
 
-export function generate(specPath: string, outDir: string): GenerateResult {
-  const { model, validators, warnings } = loadModel(specPath);
+export function generate(specPath: string, outDir: string, options: LoadOptions = {}): GenerateResult {
+  const { model, validators, warnings, cache, sources } = loadModel(specPath, options);
   const specLabel = toPosix(path.relative(process.cwd(), specPath) || specPath);
   const outLabel = toPosix(path.relative(process.cwd(), outDir) || ".");
   const files = emit(model, validators, { specLabel, command: `npx ramlgen generate ${specLabel} --out ${outLabel}` });
-  return { model, files, warnings };
+  return { model, files, warnings, cache, sources };
 }

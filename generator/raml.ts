@@ -7,6 +7,7 @@ import type { Diagnostic } from "./diagnostics.js";
 import { SpecError } from "./diagnostics.js";
 import { explain, fileLines } from "./explain.js";
 import { fromRaml08 } from "./raml08.js";
+import type { SpecInputs } from "./spec-cache.js";
 
 const require = createRequire(import.meta.url);
 
@@ -73,8 +74,57 @@ function lazyXmlValidator(): void {
   require.cache[file] = standIn;
 }
 
+/** What a parse of a spec gives the generator; plain data (it is kept as JSON between runs). */
+export interface ParsedSpec extends LoadResult {
+  /** securedByScopes' answer, as entries; only for RAML 1.0 specs with an OAuth 2.0 scheme. */
+  scopes?: [string, [string, string[]][]][];
+}
+
+/** loadSpec, and the OAuth 2.0 scopes where the spec has such a scheme. */
+export function parseSpec(specPath: string, inputs?: SpecInputs): ParsedSpec {
+  const loaded: ParsedSpec = loadSpec(specPath, inputs);
+  const hasOAuth2 = loaded.version === "1.0" && ((loaded.spec.securitySchemes ?? []) as { type?: string }[]).some((s) => s.type === "OAuth 2.0");
+  if (hasOAuth2) loaded.scopes = [...securedByScopes(specPath, inputs)].map(([k, v]) => [k, [...v]]);
+  return loaded;
+}
+
+/** The parser's options that route its reads through `inputs`. */
+function resolvers(inputs: SpecInputs | undefined): RamlJson {
+  if (!inputs) return {};
+  let impl: RamlJson;
+  // The parser's own HTTP resolver does the fetching; the parse is marked as remote first.
+  const http = (url: string) => {
+    inputs.remote(url);
+    return (impl ??= new (require("raml-1-parser/dist/parser/jsyaml/jsyaml2lowLevel.js").HTTPResolverImpl)());
+  };
+  return {
+    fsResolver: {
+      content: (p: string) => inputs.read(String(p)),
+      list: (p: string) => inputs.list(p),
+      contentAsync: async (p: string) => inputs.read(String(p)),
+      listAsync: async (p: string) => inputs.list(p),
+    },
+    httpResolver: {
+      getResource: (url: string) => http(url).getResource(url),
+      getResourceAsync: (url: string) => http(url).getResourceAsync(url),
+    },
+  };
+}
+
+/**
+ * raml-typesystem keeps, for the life of the process, what it found checking examples against
+ * JSON schemas (keyed by the example, the schema's text and its folder, not by the files that
+ * schema reaches by $ref), and then neither reads those files again nor sees them change: a
+ * second parse in one process (--watch, tests) could report stale results, and would not read
+ * every file spec-cache.ts must record. It offers a global to start afresh.
+ */
+function forgetEarlierParses(): void {
+  raml();
+  (globalThis as { cleanCache?: () => void }).cleanCache?.();
+}
+
 /** Loads and expands a RAML 1.0 spec; throws SpecError listing every error. */
-export function loadSpec(specPath: string): LoadResult {
+export function loadSpec(specPath: string, inputs?: SpecInputs): LoadResult {
   const rel = path.relative(process.cwd(), specPath) || specPath;
   if (!existsSync(specPath)) {
     throw new SpecError([{ path: rel, line: 0, column: 0, code: "FILE_NOT_FOUND", message: `no such file: ${rel}`, warning: false }]);
@@ -90,9 +140,10 @@ export function loadSpec(specPath: string): LoadResult {
     warning: !!e.isWarning,
   });
   let result: RamlJson;
+  forgetEarlierParses();
   try {
     // No serialised metadata (the generator reads none of it): about a sixth of the parse.
-    result = raml().loadSync(specPath, { sourceMap: true, serializeMetadata: false });
+    result = raml().loadSync(specPath, { sourceMap: true, serializeMetadata: false, ...resolvers(inputs) });
   } catch (e) {
     // The parser's JSON serialiser can fail on a broken spec (a securedBy naming a scheme whose
     // declaration is broken, say): its high-level API still reports the errors that caused it.
@@ -149,9 +200,10 @@ function parserErrorsAfterCrash(specPath: string, rel: string, crash: unknown, t
  * scheme's settings), so these come from the parser's expanded high-level model. A second
  * parse: only called when the spec has OAuth 2.0 schemes.
  */
-export function securedByScopes(specPath: string): Map<string, Map<string, string[]>> {
+export function securedByScopes(specPath: string, inputs?: SpecInputs): Map<string, Map<string, string[]>> {
   const out = new Map<string, Map<string, string[]>>();
-  const api = raml().loadApiSync(specPath).expand(true);
+  forgetEarlierParses();
+  const api = raml().loadApiSync(specPath, resolvers(inputs)).expand(true);
   const walk = (resources: RamlJson[], prefix: string) => {
     for (const r of resources ?? []) {
       const p = prefix + r.relativeUri().value();

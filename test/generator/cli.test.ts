@@ -178,4 +178,29 @@ describe("ramlgen generate --watch", () => {
       child.kill();
     }
   }, 180_000);
+
+  it("regenerates when a JSON Schema file the spec reaches only by $ref changes", async () => {
+    const { spawn } = await import("node:child_process");
+    const dir = tmp();
+    const out = path.join(dir, "out");
+    writeFileSync(path.join(dir, "api.raml"), "#%RAML 1.0\ntitle: Watched\ntypes:\n  Customer: !include customer.json\n/customers:\n  get:\n    responses:\n      200:\n        body:\n          application/json:\n            type: Customer\n");
+    writeFileSync(path.join(dir, "customer.json"), JSON.stringify({ type: "object", properties: { address: { $ref: "address.json" } } }));
+    writeFileSync(path.join(dir, "address.json"), JSON.stringify({ type: "object", properties: { city: { type: "string" } } }));
+    const child = spawn(process.execPath, [bin, "generate", path.join(dir, "api.raml"), "--out", out, "--watch"], { stdio: ["ignore", "pipe", "pipe"] });
+    let log = "";
+    child.stdout.on("data", (c) => (log += c));
+    child.stderr.on("data", (c) => (log += c));
+    const waitFor = async (check: () => boolean, what: string) => {
+      for (let i = 0; i < 600 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(check(), `${what}\n${log}`).toBe(true);
+    };
+    const types = () => (existsSync(path.join(out, "types.ts")) ? readFileSync(path.join(out, "types.ts"), "utf8") : "");
+    try {
+      await waitFor(() => /watching 3 file/.test(log) && types().includes("city?: string"), "first generation, watching the spec and both schema files");
+      writeFileSync(path.join(dir, "address.json"), JSON.stringify({ type: "object", properties: { street: { type: "string" } } }));
+      await waitFor(() => types().includes("street?: string"), "regenerated after the schema file changed");
+    } finally {
+      child.kill();
+    }
+  }, 180_000);
 });
