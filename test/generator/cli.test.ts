@@ -146,12 +146,12 @@ describe("ramlgen CLI", () => {
 });
 
 describe("ramlgen generate --watch", () => {
-  it("regenerates when the spec or a file it includes changes", async () => {
+  /** `ramlgen generate --watch` on `files` (name -> text) in a new folder. */
+  async function watching(files: Record<string, string>) {
     const { spawn } = await import("node:child_process");
     const dir = tmp();
     const out = path.join(dir, "out");
-    writeFileSync(path.join(dir, "api.raml"), "#%RAML 1.0\ntitle: Watched\ntypes:\n  Thing: !include thing.raml\n/things:\n  get:\n    responses:\n      200:\n        body:\n          application/json:\n            type: Thing\n");
-    writeFileSync(path.join(dir, "thing.raml"), "#%RAML 1.0 DataType\ntype: object\nproperties:\n  first: string\n");
+    for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
     const child = spawn(process.execPath, [bin, "generate", path.join(dir, "api.raml"), "--out", out, "--watch"], { stdio: ["ignore", "pipe", "pipe"] });
     let log = "";
     child.stdout.on("data", (c) => (log += c));
@@ -162,8 +162,16 @@ describe("ramlgen generate --watch", () => {
       expect(check(), `${what}\n${log}`).toBe(true);
     };
     const types = () => (existsSync(path.join(out, "types.ts")) ? readFileSync(path.join(out, "types.ts"), "utf8") : "");
+    return { dir, child, output: () => log, types, waitFor };
+  }
+
+  it("regenerates when the spec or a file it includes changes", async () => {
+    const { dir, child, output, types, waitFor } = await watching({
+      "api.raml": "#%RAML 1.0\ntitle: Watched\ntypes:\n  Thing: !include thing.raml\n/things:\n  get:\n    responses:\n      200:\n        body:\n          application/json:\n            type: Thing\n",
+      "thing.raml": "#%RAML 1.0 DataType\ntype: object\nproperties:\n  first: string\n",
+    });
     try {
-      await waitFor(() => /watching/.test(log) && types().includes("first: string"), "first generation");
+      await waitFor(() => /watching/.test(output()) && types().includes("first: string"), "first generation");
       writeFileSync(path.join(dir, "thing.raml"), "#%RAML 1.0 DataType\ntype: object\nproperties:\n  second: integer\n");
       await waitFor(() => types().includes("second: number"), "regenerated after the included file changed");
       writeFileSync(path.join(dir, "api.raml"), readFileSync(path.join(dir, "api.raml"), "utf8").replace("title: Watched", "title: Watched\ndescription: changed"));
@@ -171,7 +179,7 @@ describe("ramlgen generate --watch", () => {
       await waitFor(() => types().includes("third: boolean"), "regenerated after the spec changed");
       // A broken edit is reported and the watcher keeps going.
       writeFileSync(path.join(dir, "thing.raml"), "#%RAML 1.0 DataType\ntype: object\nproperties:\n  bad: Nope\n");
-      await waitFor(() => /thing\.raml:\d+:\d+ /.test(log), "error reported with file:line:column");
+      await waitFor(() => /thing\.raml:\d+:\d+ /.test(output()), "error reported with file:line:column");
       writeFileSync(path.join(dir, "thing.raml"), "#%RAML 1.0 DataType\ntype: object\nproperties:\n  fourth: string\n");
       await waitFor(() => types().includes("fourth: string"), "recovered after the error");
     } finally {
@@ -180,23 +188,13 @@ describe("ramlgen generate --watch", () => {
   }, 180_000);
 
   it("regenerates when a JSON Schema file the spec reaches only by $ref changes", async () => {
-    const { spawn } = await import("node:child_process");
-    const dir = tmp();
-    const out = path.join(dir, "out");
-    writeFileSync(path.join(dir, "api.raml"), "#%RAML 1.0\ntitle: Watched\ntypes:\n  Customer: !include customer.json\n/customers:\n  get:\n    responses:\n      200:\n        body:\n          application/json:\n            type: Customer\n");
-    writeFileSync(path.join(dir, "customer.json"), JSON.stringify({ type: "object", properties: { address: { $ref: "address.json" } } }));
-    writeFileSync(path.join(dir, "address.json"), JSON.stringify({ type: "object", properties: { city: { type: "string" } } }));
-    const child = spawn(process.execPath, [bin, "generate", path.join(dir, "api.raml"), "--out", out, "--watch"], { stdio: ["ignore", "pipe", "pipe"] });
-    let log = "";
-    child.stdout.on("data", (c) => (log += c));
-    child.stderr.on("data", (c) => (log += c));
-    const waitFor = async (check: () => boolean, what: string) => {
-      for (let i = 0; i < 600 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
-      expect(check(), `${what}\n${log}`).toBe(true);
-    };
-    const types = () => (existsSync(path.join(out, "types.ts")) ? readFileSync(path.join(out, "types.ts"), "utf8") : "");
+    const { dir, child, output, types, waitFor } = await watching({
+      "api.raml": "#%RAML 1.0\ntitle: Watched\ntypes:\n  Customer: !include customer.json\n/customers:\n  get:\n    responses:\n      200:\n        body:\n          application/json:\n            type: Customer\n",
+      "customer.json": JSON.stringify({ type: "object", properties: { address: { $ref: "address.json" } } }),
+      "address.json": JSON.stringify({ type: "object", properties: { city: { type: "string" } } }),
+    });
     try {
-      await waitFor(() => /watching 3 file/.test(log) && types().includes("city?: string"), "first generation, watching the spec and both schema files");
+      await waitFor(() => /watching 3 file/.test(output()) && types().includes("city?: string"), "first generation, watching the spec and both schema files");
       writeFileSync(path.join(dir, "address.json"), JSON.stringify({ type: "object", properties: { street: { type: "string" } } }));
       await waitFor(() => types().includes("street?: string"), "regenerated after the schema file changed");
     } finally {
