@@ -10,9 +10,10 @@
 // path and the working folder (messages name files relative to it). A parse that fetched a
 // remote include is never kept: a URL's content cannot be checked without fetching it.
 // Entries live in the nearest node_modules/.cache/ramlgen (as other tools' caches do), or in
-// RAMLGEN_CACHE_DIR; without either, nothing is kept.
+// RAMLGEN_CACHE_DIR; without either, nothing is kept. One entry per spec and working folder,
+// the MAX_ENTRIES most recently used kept.
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,6 +39,8 @@ interface Entry {
 }
 
 const FORMAT = 1;
+/** Entries kept per cache folder (one per spec and working folder); the least recently used go first. */
+export const MAX_ENTRIES = 64;
 
 const sha = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 
@@ -100,6 +103,7 @@ export function cachedParse<T>(specPath: string, parse: (inputs: SpecInputs) => 
   if (file) {
     const kept = readEntry(file);
     if (kept && kept.format === FORMAT && kept.spec === spec && kept.cwd === cwd && kept.code === code() && kept.inputs.every(([p, h]) => (h?.startsWith("dir:") ? `dir:${listHash(p)}` : fileHash(p)) === h)) {
+      touch(file);
       return { value: kept.value as T, use: "hit", files: filesOf(kept.inputs) };
     }
   }
@@ -154,7 +158,46 @@ function writeEntry(file: string, text: string): void {
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, text);
     renameSync(tmp, file);
+    prune(path.dirname(file));
   } catch {
     // A read-only or full disk: the next run parses again, nothing worse.
+  }
+}
+
+/** Marks an entry as used (its modification time is what pruning goes by). */
+function touch(file: string): void {
+  try {
+    const now = new Date();
+    utimesSync(file, now, now);
+  } catch {
+    // Read-only: the entry may be pruned sooner, nothing worse.
+  }
+}
+
+/**
+ * Keeps the MAX_ENTRIES most recently used entries (a project that generates from many specs,
+ * or from many folders, would otherwise add entries for ever), and removes what a run that
+ * died while writing left behind.
+ */
+function prune(dir: string): void {
+  const entries: { file: string; used: number }[] = [];
+  for (const name of readdirSync(dir)) {
+    const file = path.join(dir, name);
+    try {
+      const used = statSync(file).mtimeMs;
+      if (name.endsWith(".tmp")) {
+        if (Date.now() - used > 3_600_000) unlinkSync(file);
+      } else if (name.endsWith(".json")) entries.push({ file, used });
+    } catch {
+      // Removed meanwhile by another run.
+    }
+  }
+  entries.sort((a, b) => b.used - a.used);
+  for (const { file } of entries.slice(MAX_ENTRIES)) {
+    try {
+      unlinkSync(file);
+    } catch {
+      // Removed meanwhile by another run.
+    }
   }
 }

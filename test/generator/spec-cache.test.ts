@@ -2,7 +2,7 @@
 // parser read is unchanged, and never making the output differ from a run that parses.
 // Run as a user runs it: the ramlgen command in a fresh project folder.
 import { execFile } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -10,6 +10,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { generate } from "../../generator/generate.js";
+import { MAX_ENTRIES } from "../../generator/spec-cache.js";
 
 const run = promisify(execFile);
 const bin = path.resolve("bin/ramlgen.js");
@@ -164,6 +165,33 @@ describe("ramlgen keeps the parsed spec between runs", () => {
     for (const r of fromRoot) expect(r.stderr).toMatch(/^spec\/warning\.raml:8:39 UNUSED_PARAMETER /m);
     for (const r of fromSpec) expect(r.stderr).toMatch(/^warning\.raml:8:39 UNUSED_PARAMETER /m);
   }, 60_000);
+
+  it(`keeps the ${MAX_ENTRIES} most recently used entries`, () => {
+    const dir = project();
+    const cache = mkdtempSync(path.join(os.tmpdir(), "ramlgen-cache-prune-"));
+    // Entries of other specs, used one minute apart, the oldest first; and a write that died.
+    for (let i = 0; i < MAX_ENTRIES + 5; i++) {
+      const file = path.join(cache, `other-${String(i).padStart(3, "0")}.json`);
+      writeFileSync(file, "{}");
+      const used = new Date(Date.now() - (MAX_ENTRIES + 10 - i) * 60_000);
+      utimesSync(file, used, used);
+    }
+    writeFileSync(path.join(cache, "died.json.123.tmp"), "{");
+    utimesSync(path.join(cache, "died.json.123.tmp"), new Date(Date.now() - 7_200_000), new Date(Date.now() - 7_200_000));
+    const saved = process.env["RAMLGEN_CACHE_DIR"];
+    process.env["RAMLGEN_CACHE_DIR"] = cache;
+    try {
+      expect(generate(path.join(dir, "api.raml"), path.join(dir, "out"), { cache: true }).cache).toBe("miss");
+    } finally {
+      if (saved === undefined) delete process.env["RAMLGEN_CACHE_DIR"];
+      else process.env["RAMLGEN_CACHE_DIR"] = saved;
+    }
+    const left = readdirSync(cache).sort();
+    expect(left).toHaveLength(MAX_ENTRIES);
+    // The new entry and the most recently used others; the 6 oldest and the dead write gone.
+    expect(left.filter((n) => !n.startsWith("other-"))).toHaveLength(1);
+    expect(left.filter((n) => n.startsWith("other-"))[0]).toBe("other-006.json");
+  });
 
   describe("with a remote include", () => {
     let requests = 0;
