@@ -133,8 +133,9 @@ export function program(): Command {
     .option("-p, --port <port>", "port", "4010")
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--advance-after <ms>", "jobs succeed by themselves after this many ms (default: only when their callback is called)", "0")
-    .action(async (spec: string, opts: { port: string; host: string; advanceAfter: string }) => {
-      const { model, validators, warnings } = loadModel(path.resolve(spec), { cache: true });
+    .option("--no-cache", CACHE_HELP)
+    .action(async (spec: string, opts: { port: string; host: string; advanceAfter: string; cache: boolean }) => {
+      const { model, validators, warnings } = loadModel(path.resolve(spec), { cache: opts.cache });
       reportWarnings(warnings, false);
       const { startMock } = await import("./mock.js");
       const mock = await startMock(model, validators, { port: Number(opts.port), host: opts.host, advanceAfterMs: Number(opts.advanceAfter) });
@@ -144,8 +145,9 @@ export function program(): Command {
     .description("write a static HTML reference of the API (also written by generate, as docs/index.html)")
     .argument("[spec]", "RAML spec", "spec/api.raml")
     .option("-o, --out <dir>", "output folder", "generated/docs")
-    .action(async (spec: string, opts: { out: string }) => {
-      const { model, warnings } = loadModel(path.resolve(spec), { cache: true });
+    .option("--no-cache", CACHE_HELP)
+    .action(async (spec: string, opts: { out: string; cache: boolean }) => {
+      const { model, warnings } = loadModel(path.resolve(spec), { cache: opts.cache });
       reportWarnings(warnings, false);
       const { renderDocs } = await import("./docs.js");
       const { docsBanner } = await import("./emit.js");
@@ -159,8 +161,9 @@ export function program(): Command {
     .description("write an OpenAPI 3.1 document equivalent to the spec (JSON)")
     .argument("[spec]", "RAML spec", "spec/api.raml")
     .option("-o, --out <file>", "output file (default: standard output)")
-    .action((spec: string, opts: { out?: string }) => {
-      const { model, warnings } = loadModel(path.resolve(spec), { cache: true });
+    .option("--no-cache", CACHE_HELP)
+    .action((spec: string, opts: { out?: string; cache: boolean }) => {
+      const { model, warnings } = loadModel(path.resolve(spec), { cache: opts.cache });
       reportWarnings(warnings, false);
       const text = `${JSON.stringify(openApiDocument(model), null, 2)}\n`;
       if (opts.out) {
