@@ -61,7 +61,12 @@ function listHash(dir: string): string | null {
 }
 
 let codeHash: string | undefined;
-/** This folder's modules (the generator's compiled dist/ or its TypeScript sources) and the parser's version. */
+/**
+ * This folder's modules (the generator's compiled dist/ or its TypeScript sources) and the
+ * versions of the parser and of the packages it is made of (its dependencies, and theirs
+ * where they are RAML packages too: raml-typesystem checks the examples, for one), which a
+ * reinstall may update within their ranges while the parser's own version stays.
+ */
 function code(): string {
   if (codeHash) return codeHash;
   const dir = path.dirname(fileURLToPath(import.meta.url));
@@ -69,8 +74,23 @@ function code(): string {
   for (const name of readdirSync(dir).filter((n) => /\.(js|ts)$/.test(n) && !n.endsWith(".d.ts")).sort()) {
     h.update(`${name}\n`).update(readFileSync(path.join(dir, name))).update("\n");
   }
-  const parser = createRequire(import.meta.url).resolve("raml-1-parser/package.json");
-  h.update(JSON.parse(readFileSync(parser, "utf8")).version);
+  const seen = new Set<string>();
+  const visit = (name: string, from: NodeJS.Require) => {
+    let manifest: string;
+    try {
+      manifest = from.resolve(`${name}/package.json`);
+    } catch {
+      return; // not resolvable this way (an "exports" map): its dependant's version stands for it
+    }
+    if (seen.has(manifest)) return;
+    seen.add(manifest);
+    const pkg = JSON.parse(readFileSync(manifest, "utf8")) as { version: string; dependencies?: Record<string, string> };
+    h.update(`${name}@${pkg.version}\n`);
+    if (name === "raml-1-parser" || name.startsWith("raml-")) {
+      for (const dep of Object.keys(pkg.dependencies ?? {}).sort()) visit(dep, createRequire(manifest));
+    }
+  };
+  visit("raml-1-parser", createRequire(import.meta.url));
   return (codeHash = h.digest("hex"));
 }
 
