@@ -98,8 +98,12 @@ describe("ramlgen in someone else's project", () => {
     const fixes = [...first.matchAll(/run: (npm install [^\n]+)/g)].map((m) => m[1]!);
     expect(fixes).toHaveLength(2); // run-time packages, and @types/negotiator for type-checking
     for (const fix of fixes) sh(`${fix} ${NPM_FLAGS}`, project);
+    expect(first).not.toContain("parse reused");
     const second = run("npx ramlgen generate api.raml --out src/generated", project);
     expect(second).not.toContain("warning");
+    // The parse of the first run, kept in the project's node_modules/.cache, is reused.
+    expect(second).toContain("(0 written, 0 removed; spec unchanged, its parse reused)");
+    expect(readdirSync(path.join(project, "node_modules/.cache/ramlgen"))).toHaveLength(1);
     expect(run("npx ramlgen check api.raml --out src/generated", project)).toContain("is up to date");
   }, 180_000);
 
