@@ -8,6 +8,7 @@
 // Environment: BENCH_ROUNDS (3), BENCH_SECONDS (8 per measurement), BENCH_CONNECTIONS (32),
 // BENCH_ONLY (comma-separated contender names; a comma inside parentheses belongs to the name), BENCH_WORKLOADS (comma-separated: create,poll,mixed,invalid),
 // BENCH_DATABASE_URL (a PostgreSQL server for the store comparison; left out when unset),
+// BENCH_BASELINE (another checkout, built: its service runs beside this one, "service (baseline)"),
 // BENCH_PROF (a directory: every process runs under `node --cpu-prof` and writes its profile
 // there as <contender>-<workload>-<round>.cpuprofile; profiling slows it, so its figures are
 // not comparable with an unprofiled run).
@@ -42,9 +43,13 @@ interface Contender {
   postgres?: boolean | undefined;
   /** Workloads this contender runs (default: all). */
   workloads?: string[] | undefined;
+  /** Where it runs from (default: here). */
+  cwd?: string | undefined;
 }
 
 const PG = process.env["BENCH_DATABASE_URL"];
+/** Another checkout of the project, built (`npm ci`): its service runs beside this one as "service (baseline)". */
+const BASELINE = process.env["BENCH_BASELINE"] ? path.resolve(process.env["BENCH_BASELINE"]) : undefined;
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "bench-"));
 const KEY = benchKey(tmp);
@@ -56,6 +61,7 @@ const ALL_CONTENDERS: Contender[] = [
   { name: "fastify", cmd: ["bench/peers/fastify.mjs"], env: {} },
   // As `npm start` runs it in production: keys on, the default request log (info), no response validation.
   { name: "service", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS } },
+  ...(BASELINE ? [{ name: "service (baseline)", cmd: [path.join(BASELINE, "dist/src/main.js")], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, cwd: BASELINE }] : []),
   { name: "service (LOG_LEVEL=warn)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", ...KEYS } },
   { name: "service (AUTH=off)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", AUTH: "off" } },
   // What /metrics costs per request (the default has it on): the same service without it.
@@ -99,7 +105,7 @@ async function startOne(c: Contender, databaseUrl: string, profile?: string): Pr
     ...c.env,
   };
   const prof = PROF && profile ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`, `--cpu-prof-name=${profile}.cpuprofile`] : [];
-  const child = spawn("taskset", ["-c", SERVER_CORE, process.execPath, ...prof, ...c.cmd], { env, stdio: ["ignore", "ignore", "inherit"] });
+  const child = spawn("taskset", ["-c", SERVER_CORE, process.execPath, ...prof, ...c.cmd], { env, stdio: ["ignore", "ignore", "inherit"], ...(c.cwd ? { cwd: c.cwd } : {}) });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`${c.name} exited with ${child.exitCode}`);

@@ -2,8 +2,24 @@
 // Regenerate with: npx ramlgen generate spec/api.raml --out generated
 export * from "./types.js";
 export * from "./operations.js";
-export { createRouter, unimplementedHandlers, routes, basePath } from "./router.js";
-export { HttpProblem, problem, sendProblem, setHead, PROBLEM_JSON, forbidden, Forbidden } from "./runtime.js";
-export type { HandlerContext, HeadList, RouterOptions, RouterHandler, Next, ProblemDetails, FieldError, ResponseValidationFailure, Auth, AuthRequest, Authenticator } from "./runtime.js";
+export { createRouter, createFetchHandler, createFastifyPlugin, unimplementedHandlers, routes, basePath } from "./router.js";
+export { HttpProblem, problem, sendProblem, setHead, statusTitle, PROBLEM_JSON, forbidden, Forbidden, NodeContext, FetchContext, FastifyContext } from "./runtime/index.js";
+export type {
+  HandlerContext,
+  HeadList,
+  RouterOptions,
+  RouterHandler,
+  FetchOptions,
+  FetchHandler,
+  FastifyOptions,
+  FastifyPlugin,
+  Next,
+  ProblemDetails,
+  FieldError,
+  ResponseValidationFailure,
+  Auth,
+  AuthRequest,
+  Authenticator,
+} from "./runtime/index.js";
 export { ApiClient, UnexpectedResponseError } from "./client.js";
 export type { ClientOptions, CallOptions } from "./client.js";

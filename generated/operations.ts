@@ -2,7 +2,7 @@
 // Regenerate with: npx ramlgen generate spec/api.raml --out generated
 // The Handlers interface that the compiler checks handler code against: one method per
 // operation, taking its request type and answering its response type (messages.ts).
-import type { Auth, Authenticator, HandlerContext } from "./runtime.js";
+import type { Auth, Authenticator, HandlerContext } from "./runtime/index.js";
 import type {
   ListJobsRequest,
   ListJobsResponse,
@@ -30,62 +30,69 @@ import type {
 
 export type * from "./messages.js";
 
-/** One authenticator per security scheme of the spec; `P` is the application's principal. */
-export interface SecurityHandlers<P> {
+/**
+ * One authenticator per security scheme of the spec; `P` is the application's principal, `C`
+ * the host's context (`NodeContext` for node's `req` and `res`).
+ */
+export interface SecurityHandlers<P, C extends HandlerContext = HandlerContext> {
   /**
    * x-api-key: The API key of a client (or an admin), as `Authorization: Bearer <key>`. A client sees,
    * lists, cancels and reads only the jobs it created; its Idempotency-Keys are its own.
    */
-  clientKey: Authenticator<P>;
+  clientKey: Authenticator<P, C>;
   /** x-api-key: The API key of a worker (or an admin), as `Authorization: Bearer <key>`. */
-  workerKey: Authenticator<P>;
+  workerKey: Authenticator<P, C>;
   /**
    * x-api-key: The API key of an admin, as `Authorization: Bearer <key>` (for the operators' resources
    * under /admin, which show every client's jobs).
    */
-  adminKey: Authenticator<P>;
+  adminKey: Authenticator<P, C>;
 }
 
-/** One method per operation of the spec; secured ones get the caller as `request.auth`. */
-export interface Handlers<P = unknown> {
+/**
+ * One method per operation of the spec; secured ones get the caller as `request.auth`. `C` is
+ * what handlers get as `ctx`: `HandlerContext` runs on every host; `NodeContext` adds node's
+ * `req` and `res`, `FetchContext` the Web `request`, `FastifyContext` Fastify's `request` and `reply`.
+ */
+export interface Handlers<P = unknown, C extends HandlerContext = HandlerContext> {
   /**
    * GET /resources
    *
    * Get list of tasks, oldest first, a page at a time.
    */
-  listJobs(request: ListJobsRequest & { auth: Auth<P, "clientKey"> }, ctx: HandlerContext): ListJobsResponse | Promise<ListJobsResponse>;
+  listJobs(request: ListJobsRequest & { auth: Auth<P, "clientKey"> }, ctx: C): ListJobsResponse | Promise<ListJobsResponse>;
   /**
    * POST /resources
    *
    * Create a resource task
    */
-  createJob(request: CreateJobRequest & { auth: Auth<P, "clientKey"> }, ctx: HandlerContext): CreateJobResponse | Promise<CreateJobResponse>;
+  createJob(request: CreateJobRequest & { auth: Auth<P, "clientKey"> }, ctx: C): CreateJobResponse | Promise<CreateJobResponse>;
   /**
    * GET /resources/{id}
    *
    * Get a resource. With `Prefer: wait=N`, an IN PROGRESS job's answer is held until the
    * job changes (status or progress) or N seconds pass.
    */
-  getJob(request: GetJobRequest & { auth: Auth<P, "clientKey"> }, ctx: HandlerContext): GetJobResponse | Promise<GetJobResponse>;
+  getJob(request: GetJobRequest & { auth: Auth<P, "clientKey"> }, ctx: C): GetJobResponse | Promise<GetJobResponse>;
   /**
    * DELETE /resources/{id}
    *
    * Cancel a job. Cancelling a CANCELLED job answers the same again.
    */
-  cancelJob(request: CancelJobRequest & { auth: Auth<P, "clientKey"> }, ctx: HandlerContext): CancelJobResponse | Promise<CancelJobResponse>;
+  cancelJob(request: CancelJobRequest & { auth: Auth<P, "clientKey"> }, ctx: C): CancelJobResponse | Promise<CancelJobResponse>;
   /**
    * GET /resources/{id}/events
    *
    * The job's history, oldest first, a page at a time: every transition with its time and
    * actor. Kept as long as the job is.
    */
-  listJobEvents(request: ListJobEventsRequest & { auth: Auth<P, "clientKey"> }, ctx: HandlerContext): ListJobEventsResponse | Promise<ListJobEventsResponse>;
+  listJobEvents(request: ListJobEventsRequest & { auth: Auth<P, "clientKey"> }, ctx: C): ListJobEventsResponse | Promise<ListJobEventsResponse>;
   /**
    * GET /resources/{id}/result
    *
    * The result of a job that has succeeded (`null` when the backend reported none).
    */
-  getJobResult(request: GetJobResultRequest & { auth: Auth<P, "clientKey"> }, ctx: HandlerContext): GetJobResultResponse | Promise<GetJobResultResponse>;
+  getJobResult(request: GetJobResultRequest & { auth: Auth<P, "clientKey"> }, ctx: C): GetJobResultResponse | Promise<GetJobResultResponse>;
   /**
    * POST /tasks/claim
    *
@@ -95,7 +102,7 @@ export interface Handlers<P = unknown> {
    * ended or been cancelled. With `Prefer: wait=N` the answer is held until a job is
    * available (and answered at once then) or N seconds pass; `tasks` is empty if none came.
    */
-  claimTasks(request: ClaimTasksRequest & { auth: Auth<P, "workerKey"> }, ctx: HandlerContext): ClaimTasksResponse | Promise<ClaimTasksResponse>;
+  claimTasks(request: ClaimTasksRequest & { auth: Auth<P, "workerKey"> }, ctx: C): ClaimTasksResponse | Promise<ClaimTasksResponse>;
   /**
    * PUT /tasks/{id}
    *
@@ -103,7 +110,7 @@ export interface Handlers<P = unknown> {
    * retryable), or release. A worker sends the `leaseToken` of its claim; a backend that
    * did not claim sends none, and may then only move a job that no worker holds.
    */
-  updateTask(request: UpdateTaskRequest & { auth: Auth<P, "workerKey"> }, ctx: HandlerContext): UpdateTaskResponse | Promise<UpdateTaskResponse>;
+  updateTask(request: UpdateTaskRequest & { auth: Auth<P, "workerKey"> }, ctx: C): UpdateTaskResponse | Promise<UpdateTaskResponse>;
   /**
    * GET /admin/queues
    *
@@ -112,20 +119,20 @@ export interface Handlers<P = unknown> {
    * new jobs waited for their first claim. With `Prefer: wait=N`, the answer is held until a
    * job changes or N seconds pass (for live views).
    */
-  getQueueOverview(request: GetQueueOverviewRequest & { auth: Auth<P, "adminKey"> }, ctx: HandlerContext): GetQueueOverviewResponse | Promise<GetQueueOverviewResponse>;
+  getQueueOverview(request: GetQueueOverviewRequest & { auth: Auth<P, "adminKey"> }, ctx: C): GetQueueOverviewResponse | Promise<GetQueueOverviewResponse>;
   /**
    * GET /admin/jobs
    *
    * Every client's jobs, newest first, a page at a time, whole.
    */
-  listRecentJobs(request: ListRecentJobsRequest & { auth: Auth<P, "adminKey"> }, ctx: HandlerContext): ListRecentJobsResponse | Promise<ListRecentJobsResponse>;
+  listRecentJobs(request: ListRecentJobsRequest & { auth: Auth<P, "adminKey"> }, ctx: C): ListRecentJobsResponse | Promise<ListRecentJobsResponse>;
   /**
    * GET /admin/jobs/{id}
    *
    * One job, whatever its status, answered `200` (a browser's fetch would follow the `303`
    * of `GET /resources/{id}` and lose the job).
    */
-  inspectJob(request: InspectJobRequest & { auth: Auth<P, "adminKey"> }, ctx: HandlerContext): InspectJobResponse | Promise<InspectJobResponse>;
+  inspectJob(request: InspectJobRequest & { auth: Auth<P, "adminKey"> }, ctx: C): InspectJobResponse | Promise<InspectJobResponse>;
 }
 
 /** The operation names, in spec order. */

@@ -1,5 +1,6 @@
 // Renders the model into the files of the output folder (path -> content), in memory.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
 import Handlebars from "handlebars";
 import { renderDocs } from "./docs.js";
 import { packageFile } from "./home.js";
@@ -29,6 +30,14 @@ export interface EmitOptions {
   specLabel: string;
   /** The command shown in the banner. */
   command: string;
+}
+
+/** The router runtime's files (runtime/ of the package, but the client's), sorted. */
+function runtimeFiles(): string[] {
+  return (readdirSync(packageFile("runtime"), { recursive: true, encoding: "utf8" }) as string[])
+    .map((f) => f.split(path.sep).join("/"))
+    .filter((f) => f.endsWith(".ts") && f !== "client-runtime.ts")
+    .sort();
 }
 
 export const VALIDATOR_FILES: Record<ValidatorKind, string> = {
@@ -86,10 +95,14 @@ export function emit(model: ApiModel, validators: ValidatorSet, opts: EmitOption
     files.set(`${file}.d.ts`, render("validators.d.ts", { banner, ids: validators.ids(kind) }));
   }
 
-  for (const name of ["runtime", "client-runtime"]) {
-    const source = readFileSync(packageFile(`runtime/${name}.ts`), "utf8");
-    files.set(`${name}.ts`, `${banner}\n// A copy of generator/runtime/${name}.ts.\n${source}`);
+  // The router runtime, copied as it is into runtime/; the client's beside client.ts, which
+  // stands alone without it.
+  for (const file of runtimeFiles()) {
+    const source = readFileSync(packageFile(`runtime/${file}`), "utf8");
+    files.set(`runtime/${file}`, `${banner}\n// A copy of ramlgen's runtime/${file}.\n${source}`);
   }
+  const clientRuntime = readFileSync(packageFile("runtime/client-runtime.ts"), "utf8");
+  files.set("client-runtime.ts", `${banner}\n// A copy of ramlgen's runtime/client-runtime.ts.\n${clientRuntime}`);
   files.set("client.ts", render("client.ts", { banner, basePath: model.basePath, operations: model.operations.map((op) => clientData(op, defs, model.basePath)) }));
   files.set("docs/index.html", renderDocs(model, docsBanner(opts.specLabel)));
 
@@ -119,7 +132,8 @@ function paramsType(params: Param[], ctx: TsContext, lowerCase: boolean, indent:
 function bodyType(b: Body, ctx: TsContext, indent: string): string {
   if (isJsonMedia(b.mediaType)) return tsType(b.schema, ctx, indent);
   if (isTextMedia(b.mediaType)) return "string";
-  return "Buffer";
+  // Bytes: a Buffer on node:http (Buffer is a Uint8Array), a Uint8Array on the fetch host.
+  return "Uint8Array";
 }
 
 function operationData(op: Operation, ctx: TsContext, defs: Record<string, JsonSchema>) {

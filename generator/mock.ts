@@ -11,7 +11,7 @@ import type { ValidateFunction } from "ajv";
 import type { ApiModel, Operation, Param, SecurityScheme } from "./model.js";
 import { routeTable } from "./emit.js";
 import { firstValid, MockValues, type ValueChoice } from "./mock-values.js";
-import { buildRouter, HttpProblem, problem, type AuthRequest, type Authenticator, type BodyDef, type HandlerContext, type RouteDef } from "./runtime/runtime.js";
+import { HttpProblem, nodeRouter, problem, type AuthRequest, type Authenticator, type BodyDef, type HandlerContext, type RouteDef } from "./runtime/index.js";
 import type { ValidatorKind, ValidatorSet } from "./validators.js";
 
 export interface MockOptions {
@@ -104,7 +104,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 function serveCollection(c: Collection, handlers: Record<string, MockHandler>, respond: Respond, notFound: (op: Operation, req: unknown, ctx: HandlerContext) => unknown): void {
   const items = new Map<string, unknown>();
   // `Prefer: code=N` (or example=, dynamic=) asks for a declared answer as it is, whatever the state.
-  const asked = (ctx: HandlerContext) => /\b(?:code|example|dynamic)\s*=/.test(String(ctx.req.headers["prefer"] ?? ""));
+  const asked = (ctx: HandlerContext) => /\b(?:code|example|dynamic)\s*=/.test(String(ctx.headers["prefer"] ?? ""));
   const keyOf = (op: Operation, req: { params: Record<string, string> }) => req.params[op.uriParams[op.uriParams.length - 1]!.name]!;
   const withLocation = (out: unknown, key: string) => {
     const headers = (out as { headers?: Record<string, unknown> }).headers ?? {};
@@ -232,7 +232,7 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
    * a body to the mock's state first. A mock that cannot answer validly says why, as a 500.
    */
   const respond = (op: Operation, ctx: HandlerContext, wanted?: number, patch?: (body: unknown) => unknown, first: unknown[] = []) => {
-    const prefer = preferences(String(ctx.req.headers["prefer"] ?? ""));
+    const prefer = preferences(String(ctx.headers["prefer"] ?? ""));
     const choice: ValueChoice = { ...(prefer["example"] ? { example: prefer["example"] } : {}), dynamic: prefer["dynamic"] === "true" };
     const code = wanted ?? (prefer["code"] ? Number(prefer["code"]) : undefined);
     const r =
@@ -351,7 +351,7 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
 
   const schemes = Object.fromEntries(model.securitySchemes.map((sc) => [sc.name, { type: sc.type, challenge: sc.challenge }]));
   // The router on plain node:http: it answers other paths 404 problem+json by itself.
-  const server = createServer(buildRouter(table, handlers as never, {
+  const server = createServer(nodeRouter(table, handlers as never, {
     // Every answer is checked once more as it leaves: nothing the spec does not allow gets out.
     validateResponses: true,
     onResponseValidationError: (f) => console.error(`ramlgen mock: answer of ${f.operation} violates the spec`, JSON.stringify(f.errors)),

@@ -3,7 +3,7 @@
 // check, the HTML reference, unknown paths) goes on to src/pages.ts.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import cors from "cors";
-import { createRouter, HttpProblem, problem, type RouterHandler, type RouterOptions, type SecurityHandlers } from "../generated/index.js";
+import { createRouter, HttpProblem, problem, type NodeContext, type RouterHandler, type RouterOptions, type SecurityHandlers } from "../generated/index.js";
 import type { Caller } from "./auth/authenticators.js";
 import type { RateLimiter } from "./auth/rate-limit.js";
 import { jobHandlers, type HandlerOptions } from "./handlers.js";
@@ -22,7 +22,7 @@ export interface AppOptions {
   corsOrigins?: string[] | undefined;
   retryAfterSeconds: number;
   /** One authenticator per security scheme of the spec (see src/auth). */
-  security: SecurityHandlers<Caller>;
+  security: SecurityHandlers<Caller, NodeContext>;
   /** Per-caller limit on job creation. */
   createLimit?: RateLimiter | undefined;
   /** The queue's samples (GET /admin/queues, the dashboard). */

@@ -1,7 +1,6 @@
 // The job API's handlers: they implement the generated Handlers interface, so the compiler
 // checks every status, header and body here against spec/api.raml.
-import type { ServerResponse } from "node:http";
-import type { Handlers, Job, JobEvent, JobRequest, Problem, Task, TaskUpdated } from "../generated/index.js";
+import type { Handlers, Job, NodeContext, JobEvent, JobRequest, Problem, Task, TaskUpdated } from "../generated/index.js";
 import { basePath } from "../generated/router.js";
 import { IN_PROGRESS, type ConflictType } from "./jobs/machine.js";
 import { InvalidUpdateError, type JobService } from "./jobs/service.js";
@@ -38,18 +37,6 @@ function ownerFilter(caller: Caller): string | undefined {
 export function preferredWait(prefer: string | undefined): number | undefined {
   const m = /(?:^|[,;\s])wait\s*=\s*"?(\d{1,6})"?/i.exec(prefer ?? "");
   return m ? Number(m[1]) : undefined;
-}
-
-/**
- * Aborted when the client goes away before it is answered. Not after: every answered request
- * closes too, and an abort makes a DOMException with its stack (2-3% of a claim's CPU).
- */
-function goneSignal(res: ServerResponse): AbortSignal {
-  const gone = new AbortController();
-  res.once("close", () => {
-    if (!res.writableEnded) gone.abort();
-  });
-  return gone.signal;
 }
 
 const jobPath = (id: string) => `${basePath}/resources/${encodeURIComponent(id)}`;
@@ -159,7 +146,7 @@ function toEvent(e: StoredEvent): JobEvent {
   return out;
 }
 
-export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers<Caller> {
+export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers<Caller, NodeContext> {
   /** The job, if it exists and this caller may see it (another client's job is not found). */
   const visibleJob = async (id: string, caller: Caller) => {
     const job = await service.get(id);
@@ -192,7 +179,7 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
     async getQueueOverview({ headers, query }, ctx) {
       const wait = Math.min(preferredWait(headers.prefer) ?? 0, opts.longPollMaxSeconds);
       if (wait > 0) {
-        await service.waitForAnyChange(wait * 1000, goneSignal(ctx.res), query.seen);
+        await service.waitForAnyChange(wait * 1000, ctx.signal, query.seen);
       }
       // Read before the queue, so that a change during the read shows as unseen next time.
       const changes = service.changes;
@@ -218,7 +205,7 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
 
     async createJob({ body, headers, auth }, ctx) {
       const caller = auth.principal;
-      const wait = opts.createLimit?.take(caller.open ? `address ${ctx.req.socket.remoteAddress}` : caller.name);
+      const wait = opts.createLimit?.take(caller.open ? `address ${ctx.remoteAddress}` : caller.name);
       if (wait !== undefined) {
         return {
           status: 429,
@@ -253,7 +240,7 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
       const wait = Math.min(preferredWait(headers.prefer) ?? 0, opts.longPollMaxSeconds);
       if (job.status === IN_PROGRESS && wait > 0) {
         // Held until the job changes, the time runs out, or the client goes away.
-        job = await service.waitForChange(job, wait * 1000, goneSignal(ctx.res));
+        job = await service.waitForChange(job, wait * 1000, ctx.signal);
         if (!job) return { status: 404, body: notFound(params.id) };
       }
       switch (job.status) {
@@ -293,7 +280,7 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
 
     async claimTasks({ body, headers }, ctx) {
       const wait = Math.min(preferredWait(headers.prefer) ?? 0, opts.longPollMaxSeconds);
-      const gone = wait > 0 ? goneSignal(ctx.res) : undefined;
+      const gone = wait > 0 ? ctx.signal : undefined;
       const jobs = await service.claim({ worker: body.worker, names: body.names, max: body.max ?? 1, leaseSeconds: body.leaseSeconds ?? 30 }, wait * 1000, gone);
       // The worker went away while its claim was held: nobody would work on these.
       if (gone?.aborted && jobs.length) {

@@ -5,7 +5,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
-import { forbidden, type AuthRequest, type SecurityHandlers } from "../../generated/index.js";
+import { forbidden, type AuthRequest, type NodeContext, type SecurityHandlers } from "../../generated/index.js";
 import { requestIdOf } from "../request-id.js";
 import type { KeyRing, Principal, Role } from "./keys.js";
 
@@ -40,17 +40,17 @@ function remembered(socket: Remembering, header: string, version: number): Reado
 }
 
 /** What a failed authentication's log line says about the request (built only when one is logged). */
-function where(req: AuthRequest) {
-  return { reqId: requestIdOf(req.req), operation: req.operation, remote: req.req.socket.remoteAddress };
+function where(req: AuthRequest<NodeContext>) {
+  return { reqId: requestIdOf(req.context.req), operation: req.operation, remote: req.context.remoteAddress };
 }
 
-export function authenticators(keys: KeyRing | undefined, logger: Logger): SecurityHandlers<Caller> {
+export function authenticators(keys: KeyRing | undefined, logger: Logger): SecurityHandlers<Caller, NodeContext> {
   const scheme =
     (roles: Role[], area: string) =>
-    (req: AuthRequest): Caller | ReturnType<typeof forbidden> | undefined => {
+    (req: AuthRequest<NodeContext>): Caller | ReturnType<typeof forbidden> | undefined => {
       if (!keys) return OPEN_ACCESS;
       const header = req.headers.authorization;
-      const socket = req.req.socket as Remembering;
+      const socket = req.context.req.socket as Remembering;
       let caller = header === undefined ? undefined : remembered(socket, header, keys.version);
       if (!caller) {
         const key = bearerKey(header);

@@ -71,6 +71,7 @@ describe("generated output", () => {
       "get /things/{thing-id} getThing",
       "delete /things/{thing-id} removeThing",
       "put /things/{thing-id}/labels putThingsByThingIdLabels",
+      "put /things/{thing-id}/attachment putAttachment",
       "post /pets postPets",
       "get /pets/{petId}/matrix getPetsByPetIdMatrix",
       "get /legacy getLegacy",
