@@ -33,11 +33,25 @@ export { UnexpectedResponseError, type ClientOptions, type CallOptions } from ".
 export type * from "./messages.js";
 export type * from "./types.js";
 
+/** Bytes as fetch takes them. */
+type Bytes = Blob | ArrayBuffer | ArrayBufferView | ReadableStream<Uint8Array>;
+
+/** A body as the caller may give it: bytes in any form fetch takes, a form's files as any Blob. */
+type Sendable<B> = B extends Uint8Array
+  ? Bytes
+  : B extends Blob
+    ? Blob
+    : B extends readonly (infer I)[]
+      ? Sendable<I>[]
+      : B extends object
+        ? { [K in keyof B]: Sendable<B[K]> }
+        : B;
+
 /** The body a caller passes: required when the spec requires one. */
 type BodyInput<R> = R extends { body: infer B; mediaType?: infer M }
   ? undefined extends B
-    ? { body?: B; mediaType?: M }
-    : { body: B; mediaType?: M }
+    ? { body?: Sendable<B>; mediaType?: M }
+    : { body: Sendable<B>; mediaType?: M }
   : object;
 
 /** What a caller passes: path parameters as they are, query and headers optional (defaults apply on the server). */
@@ -140,7 +154,7 @@ export class ApiClient {
 
   /** POST /resources */
   createJob(request: Input<CreateJobRequest> = { params: {} } as Input<CreateJobRequest>, call?: CallOptions): Promise<CreateJobResponse> {
-    return send(this.options, "POST", basePath, "/resources", request, responses.createJob, call) as Promise<CreateJobResponse>;
+    return send(this.options, "POST", basePath, "/resources", request, responses.createJob, call, ["application/json"]) as Promise<CreateJobResponse>;
   }
 
   /** GET /resources/{id} */
@@ -165,12 +179,12 @@ export class ApiClient {
 
   /** POST /tasks/claim */
   claimTasks(request: Input<ClaimTasksRequest>, call?: CallOptions): Promise<ClaimTasksResponse> {
-    return send(this.options, "POST", basePath, "/tasks/claim", request, responses.claimTasks, call) as Promise<ClaimTasksResponse>;
+    return send(this.options, "POST", basePath, "/tasks/claim", request, responses.claimTasks, call, ["application/json"]) as Promise<ClaimTasksResponse>;
   }
 
   /** PUT /tasks/{id} */
   updateTask(request: Input<UpdateTaskRequest>, call?: CallOptions): Promise<UpdateTaskResponse> {
-    return send(this.options, "PUT", basePath, "/tasks/{id}", request, responses.updateTask, call) as Promise<UpdateTaskResponse>;
+    return send(this.options, "PUT", basePath, "/tasks/{id}", request, responses.updateTask, call, ["application/json"]) as Promise<UpdateTaskResponse>;
   }
 
   /** GET /admin/queues */

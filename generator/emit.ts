@@ -8,6 +8,7 @@ import { namePattern, type ApiModel, type Body, type Operation, type Param } fro
 import { DEFS_PREFIX, typeDocument, type JsonSchema } from "./schema.js";
 import { docComment, propertyKey, tsType, type TsContext } from "./typescript.js";
 import { serialiserEntries, serialiserModule } from "./serializers.js";
+import { formDef, isFormMedia } from "./forms.js";
 import { defsOf, isJsonMedia, isTextMedia, validatesBody, validatorId, type ValidatorKind, type ValidatorSet } from "./validators.js";
 
 
@@ -83,11 +84,13 @@ export function emit(model: ApiModel, validators: ValidatorSet, opts: EmitOption
   const routes = model.operations.map((op) => routeTable(op, defs, serialised));
   // Only the validator modules the routes use are imported (noUnusedLocals in users' settings).
   const uses = {
-    params: routes.some((r) => r.validateParams || r.validateQuery || r.validateHeaders),
-    bodies: routes.some((r) => r.bodies?.some((b) => b.validate)),
+    params: routes.some((r) => r.validateParams || r.validateQuery || r.validateHeaders || r.bodies?.some((b) => b.validate && b.validateKind === "params")),
+    bodies: routes.some((r) => r.bodies?.some((b) => b.validate && b.validateKind === "bodies")),
     responses: routes.some((r) => r.responses.some((x) => x.validateHeaders || x.bodies.some((b) => b.validate))),
   };
-  files.set("router.ts", render("router.ts", { banner, basePath: model.basePath, routes, secured, schemes, uses, hasSerialisers: serialisers.length > 0 }));
+  // Multipart bodies stream through busboy on node:http: its reader is copied (and busboy needed) only for them.
+  const multipart = model.operations.some((op) => op.bodies.some((b) => b.mediaType.toLowerCase() === "multipart/form-data"));
+  files.set("router.ts", render("router.ts", { banner, basePath: model.basePath, routes, secured, schemes, uses, multipart, hasSerialisers: serialisers.length > 0 }));
   files.set("index.ts", render("index.ts", { banner }));
 
   for (const [kind, file] of Object.entries(VALIDATOR_FILES) as [ValidatorKind, string][]) {
@@ -97,7 +100,7 @@ export function emit(model: ApiModel, validators: ValidatorSet, opts: EmitOption
 
   // The router runtime, copied as it is into runtime/; the client's beside client.ts, which
   // stands alone without it.
-  for (const file of runtimeFiles()) {
+  for (const file of runtimeFiles().filter((f) => multipart || f !== "hosts/multipart.ts")) {
     const source = readFileSync(packageFile(`runtime/${file}`), "utf8");
     files.set(`runtime/${file}`, `${banner}\n// A copy of ramlgen's runtime/${file}.\n${source}`);
   }
@@ -130,7 +133,7 @@ function paramsType(params: Param[], ctx: TsContext, lowerCase: boolean, indent:
 }
 
 function bodyType(b: Body, ctx: TsContext, indent: string): string {
-  if (isJsonMedia(b.mediaType)) return tsType(b.schema, ctx, indent);
+  if (isJsonMedia(b.mediaType) || isFormMedia(b.mediaType)) return tsType(b.schema, ctx, indent);
   if (isTextMedia(b.mediaType)) return "string";
   // Bytes: a Buffer on node:http (Buffer is a Uint8Array), a Uint8Array on the fetch host.
   return "Uint8Array";
@@ -193,6 +196,7 @@ function clientData(op: Operation, defs: Record<string, JsonSchema>, basePath: s
     path: op.path.slice(basePath.length),
     requestName: `${pascalOf(op.name)}Request`,
     responseName: `${pascalOf(op.name)}Response`,
+    bodyTypes: op.bodies.map((b) => b.mediaType),
     // Path parameters and a body the spec requires must be passed (no default argument).
     hasRequired: op.uriParams.length > 0 || (op.bodies.length > 0 && !bodyOptional(op, defs)),
     responses: op.responses.map((r) => ({
@@ -204,7 +208,7 @@ function clientData(op: Operation, defs: Record<string, JsonSchema>, basePath: s
 }
 
 export function routeTable(op: Operation, defs: Record<string, JsonSchema>, serialised: Set<string> = new Set()) {
-  const parse = (b: Body) => (isJsonMedia(b.mediaType) ? "json" : isTextMedia(b.mediaType) ? "text" : "raw");
+  const parse = (b: Body) => (isJsonMedia(b.mediaType) ? "json" : isTextMedia(b.mediaType) ? "text" : isFormMedia(b.mediaType) ? "form" : "raw");
   return {
     operation: op.name,
     method: op.method.toUpperCase(),
@@ -214,7 +218,14 @@ export function routeTable(op: Operation, defs: Record<string, JsonSchema>, seri
     headers: op.headers.map((h) => h.name.toLowerCase()),
     validateHeaders: op.headers.length ? validatorId.headers(op) : undefined,
     bodies: op.bodies.length
-      ? op.bodies.map((b) => ({ mediaType: b.mediaType, parse: parse(b), validate: validatesBody(b) ? validatorId.body(op, b) : undefined }))
+      ? op.bodies.map((b) => ({
+          mediaType: b.mediaType,
+          parse: parse(b),
+          validate: validatesBody(b) ? validatorId.body(op, b) : undefined,
+          // Form fields are validated as parameters are (validators.ts).
+          validateKind: (isFormMedia(b.mediaType) ? "params" : "bodies") as ValidatorKind,
+          form: isFormMedia(b.mediaType) ? formDef(b.schema, defs) : undefined,
+        }))
       : undefined,
     bodyOptional: bodyOptional(op, defs),
     numeric: numericParams(op, defs),

@@ -8,6 +8,7 @@ import { JSONSchemaFaker } from "json-schema-faker";
 import { jsonExampleValue } from "./examples.js";
 import type { ApiModel, Body, Example, Param } from "./model.js";
 import { DEFS_PREFIX, type JsonSchema } from "./schema.js";
+import { formDef, isFormMedia, type FileFacets } from "./forms.js";
 import { isJsonMedia } from "./validators.js";
 
 /** Seeds tried, in order, before the mock gives up on synthesising a valid value. */
@@ -57,9 +58,12 @@ export class MockValues {
     }
   }
 
-  /** Candidates for a body. */
+  /** Candidates for a body (a form's file fields hold files). */
   body(b: Body, choice: ValueChoice): Iterable<unknown> {
-    return this.candidates(b.schema, b.examples, isJsonMedia(b.mediaType), choice);
+    const candidates = this.candidates(b.schema, b.examples, isJsonMedia(b.mediaType), choice);
+    if (!isFormMedia(b.mediaType)) return candidates;
+    const files = Object.entries(formDef(b.schema, this.defs).files ?? {});
+    return files.length ? withFiles(candidates, files) : candidates;
   }
 
   /** Candidates for a header: its examples, its default, then the type's and synthesised ones. */
@@ -77,6 +81,20 @@ export class MockValues {
     const ref = typeof schema === "object" && schema && typeof schema.$ref === "string" ? schema.$ref : undefined;
     if (!ref?.startsWith(DEFS_PREFIX)) return [];
     return this.typeExamples.get(ref.slice(DEFS_PREFIX.length)) ?? [];
+  }
+}
+
+/** Form values with a small file of an accepted type in each file field. */
+function* withFiles(candidates: Iterable<unknown>, files: [string, FileFacets][]): Generator<unknown> {
+  for (const c of candidates) {
+    const out: Record<string, unknown> = { ...(c && typeof c === "object" ? c : {}) };
+    for (const [name, facets] of files) {
+      const type = (facets.types?.[0] ?? "application/octet-stream").replace(/\/\*$/, "/octet-stream").replace(/^\*\/.*/, "application/octet-stream");
+      const size = Math.max(facets.minLength ?? 0, Math.min(16, facets.maxLength ?? 16));
+      const file = new File([new Uint8Array(size).fill(120)], `${name}.bin`, { type });
+      out[name] = facets.many ? [file] : file;
+    }
+    yield out;
   }
 }
 

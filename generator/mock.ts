@@ -166,8 +166,8 @@ function routes(model: ApiModel, validators: ValidatorSet): RouteDef[] {
   return model.operations.map((op) => {
     const t = routeTable(op, defs);
     const v = (kind: ValidatorKind, id?: string) => (id ? validators.compiled(kind, id) : undefined);
-    const bodies = (list: { mediaType: string; parse: string; validate?: string | undefined }[], kind: ValidatorKind) =>
-      Object.fromEntries(list.map((b) => [b.mediaType, { parse: b.parse, validate: v(kind, b.validate) } as BodyDef]));
+    const bodies = (list: { mediaType: string; parse: string; validate?: string | undefined; validateKind?: ValidatorKind; form?: unknown }[], kind: ValidatorKind) =>
+      Object.fromEntries(list.map((b) => [b.mediaType, { parse: b.parse, validate: v(b.validateKind ?? kind, b.validate), ...(b.form ? { form: b.form } : {}) } as BodyDef]));
     return {
       operation: t.operation,
       method: t.method,

@@ -16,7 +16,7 @@ export interface Needs {
 
 const SPECIFIER = /\bfrom\s+"([^"]+)"|\bimport\(\s*"([^"]+)"\s*\)|\brequire\(\s*"([^"]+)"\s*\)/g;
 /** Packages without their own type declarations, and where theirs are. */
-const TYPES_OF: Record<string, string> = { negotiator: "@types/negotiator" };
+const TYPES_OF: Record<string, string> = { negotiator: "@types/negotiator", busboy: "@types/busboy" };
 
 const packageOf = (specifier: string) => specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/");
 

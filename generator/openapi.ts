@@ -1,7 +1,7 @@
 // The model as an OpenAPI 3.1 document: the same JSON Schemas (OpenAPI 3.1 is JSON Schema
 // 2020-12), with named types under components/schemas.
 import { namePattern, type ApiModel, type Body, type Example, type Operation, type Param, type SecurityScheme } from "./model.js";
-import { DEFS_PREFIX, type JsonSchema } from "./schema.js";
+import { DEFS_PREFIX, FILE_KEYWORD, type JsonSchema } from "./schema.js";
 import { jsonExampleValue } from "./examples.js";
 import { isJsonMedia } from "./validators.js";
 
@@ -13,6 +13,12 @@ function rebase(schema: unknown): unknown {
   const out: JsonSchema = {};
   for (const [k, v] of Object.entries(schema)) {
     out[k] = k === "$ref" && typeof v === "string" && v.startsWith(DEFS_PREFIX) ? COMPONENTS + v.slice(DEFS_PREFIX.length) : rebase(v);
+  }
+  // A RAML file, as OpenAPI tools know one (the facets stay, as an extension).
+  const file = out[FILE_KEYWORD] as { fileTypes?: string[]; minLength?: number; maxLength?: number } | undefined;
+  if (file) {
+    Object.assign(out, { type: "string", format: "binary" });
+    if (file.fileTypes?.length === 1) out["contentMediaType"] = file.fileTypes[0];
   }
   return out;
 }

@@ -37,6 +37,12 @@ export type JsonSchema = {
 
 export const DEFS_PREFIX = "#/$defs/";
 
+/**
+ * The annotation a RAML `file` becomes: `{ fileTypes?, minLength?, maxLength? }` (bytes). Ajv
+ * knows it as an annotation only (validators.ts); TypeScript types it as a File.
+ */
+export const FILE_KEYWORD = "x-ramlgen-file";
+
 export class ConversionError extends Error {
   constructor(message: string, readonly typeName?: string, readonly file?: string) {
     super(message);
@@ -242,8 +248,17 @@ export class SchemaConverter {
         s.type = "null";
         break;
       case "any":
-      case "file":
         break;
+      case "file": {
+        // Any value to JSON Schema (a form's file is not JSON); its facets for the router, which
+        // checks a file's media type and size itself, and for types and docs.
+        const file: JsonSchema = {};
+        if (Array.isArray(decl.fileTypes) && decl.fileTypes.length) file["fileTypes"] = decl.fileTypes.map(String);
+        if (decl.minLength !== undefined) file["minLength"] = decl.minLength;
+        if (decl.maxLength !== undefined) file["maxLength"] = decl.maxLength;
+        s[FILE_KEYWORD] = file;
+        break;
+      }
       case "date-only":
         Object.assign(s, { type: "string", format: "date" });
         break;

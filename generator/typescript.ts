@@ -1,5 +1,5 @@
 // JSON Schema (as produced by schema.ts) to TypeScript type expressions.
-import { DEFS_PREFIX, type JsonSchema } from "./schema.js";
+import { DEFS_PREFIX, FILE_KEYWORD, type JsonSchema } from "./schema.js";
 
 export interface TsContext {
   /** RAML type name -> TypeScript name. */
@@ -45,6 +45,8 @@ export function tsType(schema: unknown, ctx: TsContext, indent = ""): string {
     }
     return "unknown";
   }
+  // A form's file: the Web File (Node has it too), what the router hands a handler.
+  if (s[FILE_KEYWORD]) return "File";
   if ("const" in s) return literal(s.const);
   if (Array.isArray(s.enum)) return union(s.enum.map(literal));
   if (Array.isArray(s.anyOf)) return union(s.anyOf.map((m) => tsType(m, ctx, indent)));

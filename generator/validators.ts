@@ -6,7 +6,8 @@ import { createRequire } from "node:module";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import type { Options, ValidateFunction } from "ajv";
 import { namePattern, type ApiModel, type Body, type Operation, type Param } from "./model.js";
-import { DEFS_PREFIX, type JsonSchema } from "./schema.js";
+import { isFormMedia } from "./forms.js";
+import { DEFS_PREFIX, FILE_KEYWORD, type JsonSchema } from "./schema.js";
 
 const require = createRequire(import.meta.url);
 const standaloneCode = require("ajv/dist/standalone").default as (ajv: Ajv2020, refs: Record<string, string>) => string;
@@ -53,8 +54,9 @@ export const validatorId = {
   responseBody: (op: Operation, status: number, b: Body) => `${op.name}_${status}_${mediaSlug(b.mediaType)}`,
 };
 
+/** Bodies that are parsed (JSON, text, forms) and validated; bytes of other media types are not. */
 export function validatesBody(b: Body): boolean {
-  return isJsonMedia(b.mediaType) || isTextMedia(b.mediaType);
+  return isJsonMedia(b.mediaType) || isTextMedia(b.mediaType) || isFormMedia(b.mediaType);
 }
 
 /** An object schema for a group of parameters (header names folded to lower case). */
@@ -85,7 +87,8 @@ export function entries(model: ApiModel): Entry[] {
     if (op.uriParams.length) out.push({ kind: "params", id: validatorId.uriParams(op), schema: paramsSchema(op.uriParams, false) });
     if (op.query.length) out.push({ kind: "params", id: validatorId.query(op), schema: paramsSchema(op.query, false) });
     if (op.headers.length) out.push({ kind: "params", id: validatorId.headers(op), schema: paramsSchema(op.headers, true) });
-    for (const b of op.bodies.filter(validatesBody)) out.push({ kind: "bodies", id: validatorId.body(op, b), schema: b.schema });
+    // Form fields are text on the wire, as parameters are: coerced like them.
+    for (const b of op.bodies.filter(validatesBody)) out.push({ kind: isFormMedia(b.mediaType) ? "params" : "bodies", id: validatorId.body(op, b), schema: b.schema });
     for (const r of op.responses) {
       if (r.headers.length) out.push({ kind: "responses", id: validatorId.responseHeaders(op, r.status), schema: paramsSchema(r.headers, false) });
       for (const b of r.bodies.filter(validatesBody)) {
@@ -131,6 +134,8 @@ export function newAjv(kind: ValidatorKind, defs: Record<string, JsonSchema>, va
     code: { source: true, esm: true, lines: true },
   });
   addFormats(ajv);
+  // A RAML file's facets: checked by the router, an annotation to ajv.
+  ajv.addKeyword({ keyword: FILE_KEYWORD, schemaType: "object" });
   ajv.addSchema({ $id: DEFS_ID, $defs: defs });
   return ajv;
 }

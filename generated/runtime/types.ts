@@ -3,6 +3,7 @@
 // A copy of ramlgen's runtime/types.ts.
 // What the generated route table describes and what handlers see: plain data and types, the
 // same on every host (node:http, Express, Connect, Fastify, Web `fetch`). Nothing here runs.
+import type { FormDef } from "./forms.js";
 import type { HeadList } from "./response.js";
 import type { ProblemDetails } from "./problems.js";
 
@@ -20,11 +21,13 @@ export interface ValidationErrorObject {
 }
 
 export interface BodyDef {
-  /** `json`: parsed with JSON.parse; `text`: a string; `raw`: bytes. */
-  parse: "json" | "text" | "raw";
+  /** `json`: parsed with JSON.parse; `text`: a string; `raw`: bytes; `form`: fields and files. */
+  parse: "json" | "text" | "raw" | "form";
   validate?: Validator | undefined;
   /** A serialiser generated from the response's schema (JSON.stringify when absent). */
   serialize?: ((value: unknown) => string) | undefined;
+  /** Form bodies: their files and numbers (forms.ts). */
+  form?: FormDef | undefined;
 }
 
 export interface ResponseDef {
@@ -132,6 +135,12 @@ export interface ResponseValidationFailure {
 export interface CoreOptions<C extends HandlerContext = HandlerContext> {
   /** Largest accepted request body in bytes (default 1 MiB). Larger bodies get 413. */
   bodyLimit?: number | undefined;
+  /**
+   * Largest accepted file in a `multipart/form-data` body, in bytes (default 100 MiB; the
+   * body's other fields count against `bodyLimit`). Larger files get 413. On node:http files
+   * are streamed to temporary files, removed once the answer is sent.
+   */
+  fileLimit?: number | undefined;
   /** Deepest accepted JSON nesting in request bodies (default 64). Deeper bodies get 400. */
   maxJsonDepth?: number | undefined;
   /** Check every response against the spec (default: on unless NODE_ENV is "production"). */

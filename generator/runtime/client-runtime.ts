@@ -45,6 +45,47 @@ export interface RequestParts {
   mediaType?: string | undefined;
 }
 
+const isJson = (mediaType: string) => /^application\/(?:[\w.+-]+\+)?json$/i.test(mediaType);
+
+/** A form field's values as text or files: arrays repeat the field, files keep their name. */
+function* formEntries(body: unknown): Generator<[string, string | Blob]> {
+  for (const [name, value] of Object.entries((body ?? {}) as Record<string, unknown>)) {
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (v === undefined || v === null) continue;
+      yield [name, v instanceof Blob ? v : typeof v === "object" ? JSON.stringify(v) : String(v)];
+    }
+  }
+}
+
+/**
+ * A request body as fetch sends it, for its media type: JSON text, text, a form (the browser's
+ * FormData or URLSearchParams, which set the Content-Type with its boundary), or bytes as they are.
+ */
+function encodeBody(body: unknown, mediaType: string, headers: Record<string, string>): { body: unknown; stream: boolean } {
+  const type = mediaType.toLowerCase();
+  if (isJson(type)) {
+    headers["content-type"] = mediaType;
+    return { body: JSON.stringify(body), stream: false };
+  }
+  if (type === "multipart/form-data") {
+    const form = new FormData();
+    for (const [name, v] of formEntries(body)) {
+      if (typeof v === "string") form.append(name, v);
+      else form.append(name, v, typeof File !== "undefined" && v instanceof File ? v.name : name);
+    }
+    return { body: form, stream: false };
+  }
+  headers["content-type"] = mediaType;
+  if (type === "application/x-www-form-urlencoded") {
+    const form = new URLSearchParams();
+    for (const [name, v] of formEntries(body)) form.append(name, typeof v === "string" ? v : "");
+    return { body: form.toString(), stream: false };
+  }
+  if (typeof body === "string" || body instanceof Blob || body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return { body, stream: false };
+  if (typeof ReadableStream !== "undefined" && body instanceof ReadableStream) return { body, stream: true };
+  return { body: String(body), stream: false };
+}
+
 export async function send(
   opts: ClientOptions,
   method: string,
@@ -54,6 +95,8 @@ export async function send(
   /** The declared answers by status; "undeclared" when the spec declares none (any is taken as it is). */
   responses: Record<number, ResponseSpec> | "undeclared",
   call: CallOptions = {},
+  /** The request media types the operation declares, in spec order. */
+  bodyTypes: string[] = [],
 ): Promise<unknown> {
   const base = opts.basePath === undefined ? specBasePath : opts.basePath.replace(/\/+$/, "").replace(/^(?=[^/])/, "/");
   // Parameters may sit in the base path too (a baseUri parameter without a default).
@@ -65,19 +108,17 @@ export async function send(
   }
   const headers: Record<string, string> = { ...(opts.authorization !== undefined ? { authorization: opts.authorization } : {}), ...(opts.headers ?? {}) };
   for (const [k, v] of Object.entries(request.headers ?? {})) if (v !== undefined) headers[k] = String(v);
-  let body: string | undefined;
+  const init: RequestInit & { duplex?: "half" } = { method, headers, redirect: "manual" };
   if (request.body !== undefined) {
-    const mediaType = request.mediaType ?? "application/json";
-    headers["content-type"] = mediaType;
-    body = /json$/.test(mediaType) ? JSON.stringify(request.body) : String(request.body);
+    // The declared media type when there is one; the caller's choice among several.
+    const encoded = encodeBody(request.body, request.mediaType ?? bodyTypes[0] ?? "application/json", headers);
+    init.body = encoded.body as NonNullable<RequestInit["body"]>;
+    if (encoded.stream) init.duplex = "half";
   }
-  const init: RequestInit = { method, headers, redirect: "manual" };
-  if (body !== undefined) init.body = body;
   if (call.signal) init.signal = call.signal;
   const res = await (opts.fetch ?? fetch)(url, init);
   const spec = responses === "undeclared" ? UNDECLARED : responses[res.status];
-  const text = await res.text();
-  if (!spec) throw new UnexpectedResponseError(res.status, text);
+  if (!spec) throw new UnexpectedResponseError(res.status, await res.text());
   const out: { status: number; headers?: Record<string, unknown>; body?: unknown; contentType?: string } = { status: res.status };
   if (responses === "undeclared") {
     const h: Record<string, unknown> = {};
@@ -92,10 +133,21 @@ export async function send(
     }
     out.headers = h;
   }
-  if (spec.parse !== "none" && text !== "") {
-    const contentType = (res.headers.get("content-type") ?? "").split(";")[0] ?? "";
+  const contentType = (res.headers.get("content-type") ?? "").split(";")[0]!.trim();
+  if (spec.parse === "none") {
+    await res.body?.cancel();
+    return out;
+  }
+  // Bytes stay bytes; JSON and text are read as text.
+  if (spec.parse === "raw" && !isJson(contentType) && !/^text\//i.test(contentType)) {
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (bytes.byteLength) (out.contentType = contentType), (out.body = bytes);
+    return out;
+  }
+  const text = await res.text();
+  if (text !== "") {
     out.contentType = contentType;
-    out.body = spec.parse === "json" || /json$/.test(contentType) ? JSON.parse(text) : text;
+    out.body = spec.parse === "json" || isJson(contentType) ? JSON.parse(text) : text;
   }
   return out;
 }

@@ -3,7 +3,8 @@
 // knows no server: each host (hosts/) gives it a context per request and the few operations
 // that differ between servers (reading the body, writing the answer).
 import { problem, HttpProblem, fieldErrors, type FieldError } from "./problems.js";
-import { chooseBody, decodeBody, NO_BODY, type RawBody, type ReadResult } from "./request-body.js";
+import { checkForm, type FormFields } from "./forms.js";
+import { chooseBody, decodeBody, isMultipart, multipartFromBytes, NO_BODY, type RawBody, type ReadResult } from "./request-body.js";
 import { acceptable } from "./negotiation.js";
 import { responder, setHead, type Send } from "./response.js";
 import { allowedMethods, byMethod, paramsOf, rebase, RouteTable } from "./route-table.js";
@@ -19,10 +20,19 @@ export interface Host<C extends HandlerContext> {
   hasBody(ctx: C): boolean;
   /** The body's bytes (at most `limit`), or the value a body parser in front of the router left. */
   readBody(ctx: C, limit: number): Promise<RawBody>;
+  /**
+   * A `multipart/form-data` body read as it streams, its files kept out of memory (node:http's
+   * reader, hosts/multipart.ts). Without one, the body is read whole (`bodyLimit + fileLimit`)
+   * and parsed by the platform's `Response.formData()`.
+   */
+  readMultipart?: MultipartReader<C> | undefined;
   send: Send<C>;
   /** Whether the handler answered by itself (node:http's `res`), so that nothing more is written. */
   answered?: ((ctx: C) => boolean) | undefined;
 }
+
+/** Reads a multipart body: its fields (files as `File`s), or why not. */
+export type MultipartReader<C> = (ctx: C, limits: { fields: number; file: number }) => Promise<RawBody>;
 
 /**
  * Serves one request. With `fallthrough`, a path no route matches is left alone (false is
@@ -31,6 +41,7 @@ export interface Host<C extends HandlerContext> {
 export type Dispatch<C> = (ctx: C, fallthrough: boolean) => Promise<boolean>;
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+export const DEFAULT_FILE_LIMIT = 100 * 1024 * 1024;
 const DEFAULT_JSON_DEPTH = 64;
 
 
@@ -48,6 +59,7 @@ export function buildCore<C extends HandlerContext>(
   const authenticators = (options.security ?? {}) as Record<string, Authenticator<unknown, C>>;
   const produced = new Map(routes.map((r) => [r, producedTypes(r)]));
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const fileLimit = options.fileLimit ?? DEFAULT_FILE_LIMIT;
   const maxDepth = options.maxJsonDepth ?? DEFAULT_JSON_DEPTH;
   const onError = options.onError ?? ((e: unknown, op: string) => console.error(`ramlgen: handler ${op} failed`, e));
   const out = responder(routes, options, host.send);
@@ -141,8 +153,11 @@ export function buildCore<C extends HandlerContext>(
       body = read.body;
       mediaType = read.mediaType;
       if (read.present) {
-        const v = def.bodies[read.mediaType!]!.validate;
-        if (v && !v(body)) errors.push(...fieldErrors("body", v.errors));
+        const bodyDef = def.bodies[read.mediaType!]!;
+        // A form's files and numbers are checked first; the validator's word on them is dropped.
+        const reported = bodyDef.parse === "form" ? checkForm(bodyDef.form, body as FormFields, errors) : undefined;
+        const v = bodyDef.validate;
+        if (v && !v(body)) errors.push(...fieldErrors("body", v.errors).filter((e) => !reported?.has(topField(e.field))));
       } else if (!def.bodyOptional) {
         errors.push({ field: "body", pointer: "#", detail: "a request body is required" });
       }
@@ -162,11 +177,24 @@ export function buildCore<C extends HandlerContext>(
     if (!host.hasBody(ctx)) return NO_BODY;
     const chosen = chooseBody(def, ctx.headers, bodyLimit);
     if ("problem" in chosen) return chosen;
-    const raw = await host.readBody(ctx, bodyLimit);
-    return decodeBody(def.bodies![chosen.mediaType]!.parse, raw, chosen.mediaType, bodyLimit, maxDepth);
+    const parse = def.bodies![chosen.mediaType]!.parse;
+    let raw: RawBody;
+    let limit = bodyLimit;
+    if (parse === "form" && isMultipart(chosen.mediaType)) {
+      limit = fileLimit;
+      if (host.readMultipart) raw = await host.readMultipart(ctx, { fields: bodyLimit, file: fileLimit });
+      else raw = await multipartFromBytes(await host.readBody(ctx, bodyLimit + fileLimit), String(ctx.headers["content-type"]), fileLimit);
+    } else raw = await host.readBody(ctx, bodyLimit);
+    return decodeBody(parse, raw, chosen.mediaType, limit, maxDepth);
   };
 
   return dispatch;
+}
+
+/** `body/files/0` -> `body/files`: the form field an error is about. */
+function topField(field: string): string {
+  const second = field.indexOf("/", 5);
+  return second === -1 ? field : field.slice(0, second);
 }
 
 function producedTypes(def: RouteDef): string[] {

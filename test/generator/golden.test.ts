@@ -72,6 +72,7 @@ describe("generated output", () => {
       "delete /things/{thing-id} removeThing",
       "put /things/{thing-id}/labels putThingsByThingIdLabels",
       "put /things/{thing-id}/attachment putAttachment",
+      "post /profiles postProfile",
       "post /pets postPets",
       "get /pets/{petId}/matrix getPetsByPetIdMatrix",
       "get /legacy getLegacy",

@@ -5,10 +5,12 @@
 // refusals (413) that every client can read.
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import express from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, rawRequest } from "../helpers/http.js";
 import { FALLTHROUGH, HOSTS, startHost, type HostUnderTest } from "../helpers/hosts.js";
 import { thing } from "../helpers/fixture-handlers.js";
+import { ApiClient, UnexpectedResponseError } from "../fixtures/full/golden/index.js";
 
 /** curl posting a JSON body from its standard input: the status and body it printed. */
 function curlPost(url: string, body: string): Promise<{ status: number; body: string }> {
@@ -235,8 +237,170 @@ describe.each(HOSTS)("generated router on %s", (name) => {
     expect(r.json.detail).toMatch(/removeThing/);
   });
 
+  it("reads urlencoded forms into typed fields, and says which field is wrong", async () => {
+    const ok = await call("POST", `${url}/profiles`, { raw: "name=Grace+Hopper&age=85&tags=navy&tags=cobol&newsletter=true&color=blue", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    expect(ok.status).toBe(200);
+    expect(ok.json).toEqual({ fields: { name: "Grace Hopper", age: 85, tags: ["navy", "cobol"], newsletter: true, color: "blue" }, files: [] });
+    const one = await call("POST", `${url}/profiles`, { raw: "name=Ada&tags=solo", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    expect(one.json.fields).toEqual({ name: "Ada", tags: ["solo"] }); // one value of an array field is an array
+    const bad = await call("POST", `${url}/profiles`, { raw: "age=0x10&color=pink&tags=a&tags=b&tags=c&tags=d&extra=1", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    problemOf(bad, 400);
+    expect(bad.json.errors.map((e: { field: string }) => e.field).sort()).toEqual(["body/age", "body/color", "body/name", "body/tags"]);
+    expect(bad.json.errors.find((e: { field: string }) => e.field === "body/age").detail).toBe("must be a decimal number");
+  });
+
+  it("reads multipart forms with files: the handler gets each file's name, type and bytes", async () => {
+    const avatar = randomBytes(3000);
+    const doc = randomBytes(200_000);
+    const form = new FormData();
+    form.append("name", "Grace");
+    form.append("age", "85");
+    form.append("avatar", new File([avatar], "me.png", { type: "image/png" }));
+    form.append("attachments", new File([doc], "a.bin", { type: "application/octet-stream" }));
+    form.append("attachments", new File([doc.subarray(0, 10)], "b.bin", { type: "application/octet-stream" }));
+    const r = await fetch(`${url}/profiles`, { method: "POST", body: form });
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({
+      fields: { name: "Grace", age: 85 },
+      files: [
+        { field: "avatar", name: "me.png", type: "image/png", size: 3000, sha256: sha256(avatar) },
+        { field: "attachments", name: "a.bin", type: "application/octet-stream", size: 200_000, sha256: sha256(doc) },
+        { field: "attachments", name: "b.bin", type: "application/octet-stream", size: 10, sha256: sha256(doc.subarray(0, 10)) },
+      ],
+    });
+  });
+
+  it("answers a multipart form with a missing field, a wrong type, a wrong or too large file with 400 naming it, a file over the limit with 413", async () => {
+    const post = async (build: (f: FormData) => void) => {
+      const form = new FormData();
+      build(form);
+      const r = await fetch(`${url}/profiles`, { method: "POST", body: form });
+      const text = await r.text();
+      return { status: r.status, headers: r.headers, text, json: JSON.parse(text) };
+    };
+    const missing = await post((f) => f.append("age", "x"));
+    problemOf(missing, 400);
+    expect(missing.json.errors.map((e: { field: string }) => e.field).sort()).toEqual(["body/age", "body/avatar", "body/name"]);
+    const gif = await post((f) => (f.append("name", "G"), f.append("avatar", new File([randomBytes(10)], "me.gif", { type: "image/gif" }))));
+    problemOf(gif, 400);
+    expect(gif.json.errors).toEqual([{ field: "body/avatar", pointer: "#/avatar", detail: "is image/gif; accepted: image/png, image/jpeg" }]);
+    const big = await post((f) => (f.append("name", "G"), f.append("avatar", new File([randomBytes(60_000)], "me.png", { type: "image/png" }))));
+    problemOf(big, 400);
+    expect(big.json.errors).toEqual([{ field: "body/avatar", pointer: "#/avatar", detail: "is 60000 bytes, more than the 50000 allowed" }]);
+    const text = await post((f) => (f.append("name", "G"), f.append("avatar", "not a file")));
+    expect(text.json.errors.map((e: { field: string }) => e.field)).toEqual(["body/avatar"]);
+    const over = await post((f) => (f.append("name", "G"), f.append("avatar", new File([randomBytes(10)], "a.png", { type: "image/png" })), f.append("attachments", new File([randomBytes(3 * 1024 * 1024)], "huge.bin"))));
+    problemOf(over, 413);
+    const broken = await call("POST", `${url}/profiles`, { raw: "--x\r\nnot a part", headers: { "content-type": "multipart/form-data; boundary=x" } });
+    problemOf(broken, 400);
+  });
+
+  it("the generated client sends every body kind: the handler gets the same bytes and fields", async () => {
+    const client = new ApiClient({ baseUrl: url.replace("/api/v2", "") });
+    const bytes = randomBytes(900);
+    const sent = await client.putAttachment({ params: { "thing-id": "a-1" }, body: bytes });
+    expect(sent).toMatchObject({ status: 200, body: { size: 900, sha256: sha256(bytes) } });
+    const asBlob = await client.putAttachment({ params: { "thing-id": "a-1" }, body: new Blob([bytes]) });
+    expect(asBlob.body).toEqual({ size: 900, sha256: sha256(bytes) });
+    const created = await client.createThing({ params: {}, body: thing });
+    expect(created).toMatchObject({ status: 201, body: thing });
+    const text = await client.putThingsByThingIdLabels({ params: { "thing-id": "a-1" }, body: "héllo", mediaType: "text/plain" });
+    expect(text).toMatchObject({ status: 200, body: "HÉLLO" });
+    const urlencoded = await client.postProfile({ params: {}, mediaType: "application/x-www-form-urlencoded", body: { name: "Grace & co", age: 85, tags: ["a=b", "c"], newsletter: false } });
+    expect(urlencoded.body).toEqual({ fields: { name: "Grace & co", age: 85, tags: ["a=b", "c"], newsletter: false }, files: [] });
+    const avatar = randomBytes(2048);
+    const multipart = await client.postProfile({ params: {}, mediaType: "multipart/form-data", body: { name: "Grace", avatar: new File([avatar], "me.jpg", { type: "image/jpeg" }), attachments: [new Blob([bytes])] } });
+    expect(multipart.body).toEqual({
+      fields: { name: "Grace" },
+      files: [
+        { field: "avatar", name: "me.jpg", type: "image/jpeg", size: 2048, sha256: sha256(avatar) },
+        { field: "attachments", name: "attachments", type: "application/octet-stream", size: 900, sha256: sha256(bytes) },
+      ],
+    });
+  });
+
+  it("the generated client reads a 413 as an answer, not a network error", async () => {
+    const client = new ApiClient({ baseUrl: url.replace("/api/v2", "") });
+    const error = await client.createThing({ params: {}, body: { ...thing, note: "x".repeat(8 * 1024 * 1024) } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnexpectedResponseError);
+    expect((error as UnexpectedResponseError).status).toBe(413);
+    expect(JSON.parse((error as UnexpectedResponseError).body)).toMatchObject({ status: 413 });
+  });
+
   it.runIf(name === "fetch on bun")("runs under Bun, not Node", async () => {
     const s = (await host.state()) as { runtime?: string };
     expect(s.runtime).toMatch(/^bun \d/);
+  });
+});
+
+/**
+ * The body parsers an app mounts in front: the router takes what they read (an object, a
+ * string, bytes, a form) and answers as it does behind none.
+ */
+const PARSERS = {
+  "express.json()": express.json(),
+  "express.text()": express.text(),
+  "express.raw()": express.raw(),
+  "express.urlencoded()": express.urlencoded(),
+  "all four": [express.json(), express.text(), express.raw(), express.urlencoded()],
+  none: [],
+} as const;
+
+const cases: { parsers: string; host: "express" | "connect" | "fastify" }[] = [
+  ...(["express", "connect"] as const).flatMap((host) => Object.keys(PARSERS).map((parsers) => ({ parsers, host }))),
+  { host: "fastify", parsers: "Fastify's own and @fastify/formbody" },
+];
+
+describe.each(cases)("behind $parsers on $host", ({ parsers, host: hostName }) => {
+  let host: HostUnderTest;
+  let url: string;
+  beforeAll(async () => {
+    const middleware = [PARSERS[parsers as keyof typeof PARSERS] ?? []].flat() as never;
+    host = await startHost(hostName, hostName === "fastify" ? { fastifyParsers: "fastify" } : { middleware });
+    url = host.api;
+  });
+  afterAll(() => host?.close());
+
+  it("answers valid and invalid bodies of every kind as it does behind none", async () => {
+    const created = await call("POST", `${url}/things`, { body: thing });
+    expect(created.status).toBe(201);
+    expect(created.json).toEqual(thing);
+    const invalid = await call("POST", `${url}/things`, { body: { id: "BAD ID", created: "yesterday", extra: 1 } });
+    problemOf(invalid, 400);
+    expect(invalid.json.errors.map((e: { field: string }) => e.field).sort()).toEqual(["body/created", "body/extra", "body/id", "body/name", "body/note"]);
+    const missing = await call("POST", `${url}/things`);
+    problemOf(missing, 400);
+    const text = await call("PUT", `${url}/things/a-1/labels`, { raw: "hello", headers: { "content-type": "text/plain" } });
+    expect(text.text).toBe("HELLO");
+    const bytes = randomBytes(700);
+    const binary = await call("PUT", `${url}/things/a-1/attachment`, { raw: bytes, headers: { "content-type": "application/octet-stream" } });
+    expect(binary.json).toEqual({ size: 700, sha256: sha256(bytes) });
+    const form = await call("POST", `${url}/profiles`, { raw: "name=Grace&age=85&tags=a&tags=b", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    expect(form.json).toEqual({ fields: { name: "Grace", age: 85, tags: ["a", "b"] }, files: [] });
+    const badForm = await call("POST", `${url}/profiles`, { raw: "age=x", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    problemOf(badForm, 400);
+    expect(badForm.json.errors.map((e: { field: string }) => e.field).sort()).toEqual(["body/age", "body/name"]);
+    const multipart = new FormData();
+    multipart.append("name", "Grace");
+    multipart.append("avatar", new File([bytes], "me.png", { type: "image/png" }));
+    const upload = await fetch(`${url}/profiles`, { method: "POST", body: multipart });
+    expect(await upload.json()).toMatchObject({ fields: { name: "Grace" }, files: [{ field: "avatar", size: 700, sha256: sha256(bytes) }] });
+  });
+});
+
+describe("a middleware that reads the body and leaves nothing", () => {
+  it("is answered 500 problem+json saying so, never a wait on a stream that is gone", async () => {
+    const swallow = (req: import("node:http").IncomingMessage, _res: unknown, next: () => void) => {
+      req.on("data", () => {});
+      req.on("end", () => next());
+    };
+    const host = await startHost("express", { middleware: [swallow] });
+    try {
+      const r = await call("POST", `${host.api}/things`, { body: thing });
+      problemOf(r, 500);
+      expect(r.json.detail).toMatch(/middleware in front of the router read the request body/);
+    } finally {
+      await host.close();
+    }
   });
 });

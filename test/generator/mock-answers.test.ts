@@ -24,6 +24,19 @@ async function mockOf(spec: string): Promise<Mock> {
   return { url: m.url, model, validators, close: m.close };
 }
 
+/** A body as a client sends it for its media type. */
+function encode(body: unknown, mediaType: string): string | FormData {
+  if (isJsonMedia(mediaType)) return JSON.stringify(body);
+  const entries = Object.entries((body ?? {}) as Record<string, unknown>).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => [k, x] as const));
+  if (mediaType === "multipart/form-data") {
+    const form = new FormData();
+    for (const [k, v] of entries) form.append(k, v instanceof Blob ? v : String(v));
+    return form;
+  }
+  if (mediaType === "application/x-www-form-urlencoded") return new URLSearchParams(entries.map(([k, v]): [string, string] => [k, String(v)])).toString();
+  return String(body);
+}
+
 /** A request the spec accepts for `op`, asking for the declared answer `status`. */
 function requestFor(m: Mock, op: Operation, status: number) {
   let p = op.path;
@@ -39,7 +52,7 @@ function requestFor(m: Mock, op: Operation, status: number) {
     body = specValues(m.model, m.validators).body(b);
     headers["content-type"] = b.mediaType;
   }
-  const raw = body === undefined ? undefined : isJsonMedia(b!.mediaType) ? JSON.stringify(body) : String(body);
+  const raw = body === undefined ? undefined : encode(body, b!.mediaType);
   return { url: `${m.url}${p}${q.size ? `?${q}` : ""}`, headers, raw };
 }
 

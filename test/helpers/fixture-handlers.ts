@@ -49,6 +49,20 @@ export function fixtureHandlers(state: FixtureState): Handlers<HandlerContext> {
         ? { status: 200, contentType: "text/plain", body: req.body.toUpperCase() }
         : { status: 200, contentType: "application/json", body: req.body };
     },
+    async postProfile(req) {
+      const fields: Record<string, unknown> = {};
+      const files: { field: string; name: string; type: string; size: number; sha256: string }[] = [];
+      for (const [name, value] of Object.entries(req.body)) {
+        for (const v of Array.isArray(value) ? value : [value]) {
+          if (v instanceof Blob) {
+            const bytes = new Uint8Array(await v.arrayBuffer());
+            files.push({ field: name, name: v instanceof File ? v.name : "", type: v.type, size: v.size, sha256: createHash("sha256").update(bytes).digest("hex") });
+          } else fields[name] = value;
+        }
+      }
+      state.seen.push({ mediaType: req.mediaType, fields, files });
+      return { status: 200, body: { fields, files } };
+    },
     putAttachment(req) {
       state.seen.push(seenOf(req));
       const bytes = req.body ?? new Uint8Array();
@@ -61,6 +75,7 @@ export function fixtureHandlers(state: FixtureState): Handlers<HandlerContext> {
 export function fixtureOptions(state: FixtureState) {
   return {
     bodyLimit: 1024,
+    fileLimit: 2 * 1024 * 1024,
     validateResponses: true,
     onResponseValidationError: (f: ResponseValidationFailure) => state.invalid.push(f),
     onError: () => {},

@@ -5,10 +5,10 @@ import { spawn } from "node:child_process";
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { Readable } from "node:stream";
 import connect from "connect";
 import express from "express";
 import Fastify from "fastify";
+import formbody from "@fastify/formbody";
 import { createFastifyPlugin, createFetchHandler, createRouter, type FastifyOptions, type FetchHandler, type RouterOptions } from "../fixtures/full/golden/index.js";
 import { fixtureHandlers, fixtureOptions, fixtureState, type FixtureState, type Mode } from "./fixture-handlers.js";
 
@@ -50,6 +50,8 @@ export async function startHost(name: HostName, setup: HostSetup = {}): Promise<
   let closeApp = async () => {};
   if (name === "fastify") {
     const app = Fastify();
+    // The app's own parsers, in front of the plugin's context (which inherits them).
+    if (setup.fastifyParsers === "fastify") await app.register(formbody);
     app.register(createFastifyPlugin(handlers, { ...(options as FastifyOptions), parsers: setup.fastifyParsers }));
     await app.listen({ port: 0, host: "127.0.0.1" });
     const port = (app.server.address() as AddressInfo).port;
@@ -117,7 +119,7 @@ export function nodeToFetch(handler: FetchHandler): RequestListener {
       method: req.method!,
       headers,
       signal: controller.signal,
-      ...(announced ? { body: Readable.toWeb(req) as ReadableStream, duplex: "half" } : {}),
+      ...(announced ? { body: bodyStream(req), duplex: "half" } : {}),
     } as RequestInit);
     handler(request, { remoteAddr: { hostname: req.socket.remoteAddress } }).then(
       async (response) => {
@@ -133,6 +135,33 @@ export function nodeToFetch(handler: FetchHandler): RequestListener {
       },
     );
   };
+}
+
+/** A request body as a Web stream; what the handler cancels is read and thrown away, as a server does, not reset. */
+function bodyStream(req: IncomingMessage): ReadableStream<Uint8Array> {
+  let open = true;
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        req.on("data", (c: Buffer) => {
+          if (!open) return;
+          controller.enqueue(new Uint8Array(c));
+          if ((controller.desiredSize ?? 1) <= 0) req.pause();
+        });
+        req.once("end", () => open && controller.close());
+        req.once("error", (e) => open && controller.error(e));
+        req.pause();
+      },
+      pull() {
+        req.resume();
+      },
+      cancel() {
+        open = false;
+        req.resume();
+      },
+    },
+    { highWaterMark: 1 },
+  );
 }
 
 const BUN = path.resolve("node_modules/.bin/bun");

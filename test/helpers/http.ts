@@ -28,10 +28,12 @@ export interface Reply {
 export async function call(
   method: string,
   url: string,
-  opts: { body?: unknown; raw?: string | Buffer | undefined; headers?: Record<string, string> | undefined } = {},
+  opts: { body?: unknown; raw?: string | Buffer | FormData | undefined; headers?: Record<string, string> | undefined } = {},
 ): Promise<Reply> {
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-  let body: string | Buffer | undefined = opts.raw;
+  let body: string | Buffer | FormData | undefined = opts.raw;
+  // A FormData sets its own Content-Type, with the boundary.
+  if (body instanceof FormData) for (const k of Object.keys(headers)) if (k.toLowerCase() === "content-type") delete headers[k];
   if (opts.body !== undefined) {
     body = JSON.stringify(opts.body);
     headers["content-type"] ??= "application/json";

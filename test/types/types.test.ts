@@ -2,7 +2,8 @@
 // without its `@ts-expect-error` markers: with them it must compile, without them every
 // marked line must fail to compile.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -48,6 +49,38 @@ describe("handler types follow the spec", () => {
       for (const line of marked) expect(lines, `line ${line} should not compile`).toContain(line);
     } finally {
       (await import("node:fs")).rmSync(stripped, { force: true });
+    }
+  });
+});
+
+describe("the client side of the output", () => {
+  it("type-checks alone with DOM types and no @types/node, binary and form bodies included", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "client-only-"));
+    try {
+      for (const f of ["client.ts", "client-runtime.ts", "messages.ts", "types.ts"]) copyFileSync(path.resolve("test/fixtures/full/golden", f), path.join(dir, f));
+      writeFileSync(path.join(dir, "package.json"), JSON.stringify({ type: "module" }));
+      // What a front end writes: bytes as a Blob, a form's file as a File, without Node's types.
+      writeFileSync(
+        path.join(dir, "use.ts"),
+        [
+          'import { ApiClient } from "./client.js";',
+          'const client = new ApiClient({ baseUrl: "http://localhost" });',
+          'export const a = client.putAttachment({ params: { "thing-id": "a-1" }, body: new Blob(["x"]) });',
+          'export const b = client.putAttachment({ params: { "thing-id": "a-1" }, body: new Uint8Array([1, 2]) });',
+          'export const c = client.postProfile({ params: {}, mediaType: "multipart/form-data", body: { name: "n", avatar: new File(["x"], "a.png") } });',
+          'export const d = client.postProfile({ params: {}, mediaType: "application/x-www-form-urlencoded", body: { name: "n", age: 3 } });',
+          "",
+        ].join("\n"),
+      );
+      const config = JSON.parse(readFileSync(path.resolve("test/fixtures/own-project/client-only/tsconfig.json"), "utf8"));
+      config.compilerOptions = { ...config.compilerOptions, lib: ["ES2023", "DOM"], types: [], noEmit: true, rootDir: "." };
+      config.include = ["*.ts"];
+      writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify(config));
+      const { stdout } = await run(process.execPath, [tsc, "-p", dir]).catch((e: { stdout: string }) => ({ stdout: e.stdout }));
+      expect(stdout).toBe("");
+      for (const f of ["client.ts", "client-runtime.ts", "messages.ts", "types.ts"]) expect(readFileSync(path.join(dir, f), "utf8"), f).not.toMatch(/\bBuffer\b|from "node:/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

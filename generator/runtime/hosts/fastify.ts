@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { problem, type ProblemDetails } from "../problems.js";
 import { CONSUMED, type RawBody } from "../request-body.js";
 import { problemBody, type HeadList } from "../response.js";
-import { buildCore, DEFAULT_BODY_LIMIT, type Host } from "../router.js";
+import { buildCore, DEFAULT_BODY_LIMIT, type Host, type MultipartReader } from "../router.js";
 import type { CoreOptions, Operation, RequestHeaders, RouteDef, SecuritySchemeDef } from "../types.js";
 import { drain, NodeContext, nodeHost, readStream } from "./node.js";
 
@@ -102,9 +102,11 @@ export function fastifyPlugin(
   options: FastifyOptions = {},
   schemes: Record<string, SecuritySchemeDef> = {},
   specBasePath = "",
+  /** A streaming multipart reader (hosts/multipart.ts), for specs with `multipart/form-data` bodies. */
+  multipart?: MultipartReader<NodeContext>,
 ): FastifyPlugin {
   const { parsers = "router", ...core } = options;
-  const dispatch = buildCore(routes, handlers, core, schemes, specBasePath, fastifyHost);
+  const dispatch = buildCore(routes, handlers, core, schemes, specBasePath, multipart ? { ...fastifyHost, readMultipart: multipart } : fastifyHost);
   const base = (options.basePath ?? specBasePath).replace(/\/+$/, "").replace(/^(?=[^/])/, "/");
   const plugin: FastifyPlugin = (instance, _opts, done) => {
     const prefix = instance.prefix;

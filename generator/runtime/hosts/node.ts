@@ -8,7 +8,7 @@ import { parse as parseQuery } from "node:querystring";
 import type { ProblemDetails } from "../problems.js";
 import { problemBody, setHead, type HeadList } from "../response.js";
 import { announcesBody, CONSUMED, TOO_LARGE, type RawBody } from "../request-body.js";
-import { buildCore, type Host } from "../router.js";
+import { buildCore, type Host, type MultipartReader } from "../router.js";
 import type { CoreOptions, HandlerContext, Operation, ResponseValidationFailure, RouteDef, SecuritySchemeDef } from "../types.js";
 
 /** What the router hands on when it does not serve a request (or, with an error, cannot). */
@@ -188,6 +188,8 @@ export function nodeRouter(
   options: RouterOptions = {},
   schemes: Record<string, SecuritySchemeDef> = {},
   specBasePath = "",
+  /** A streaming multipart reader (hosts/multipart.ts), for specs with `multipart/form-data` bodies. */
+  multipart?: MultipartReader<NodeContext>,
 ): RouterHandler {
   const { onResponseValidationError, onError, addHeaders, onRoute, ...rest } = options;
   const core: CoreOptions<NodeContext> = rest;
@@ -195,7 +197,7 @@ export function nodeRouter(
   if (onError) core.onError = (e, op, ctx) => onError(e, op, ctx.req);
   if (addHeaders) core.addHeaders = (ctx, head) => addHeaders(ctx.req, head);
   if (onRoute) core.onRoute = (op, ctx) => onRoute(op, ctx.req, ctx.res);
-  const dispatch = buildCore(routes, handlers, core, schemes, specBasePath, nodeHost);
+  const dispatch = buildCore(routes, handlers, core, schemes, specBasePath, multipart ? { ...nodeHost, readMultipart: multipart } : nodeHost);
   return (req, res, next) => {
     dispatch(new NodeContext(req, res), next !== undefined).then(
       (served) => served || next!(),
