@@ -1,15 +1,16 @@
 // The generator as a function: spec path in, files (path -> content) out. No file system writes.
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { buildModel } from "./build.js";
+import { buildModel } from "./read/build.js";
 import { SpecError, type Diagnostic } from "./diagnostics.js";
-import { emit } from "./emit.js";
-import { checkExamples } from "./examples.js";
-import type { ApiModel } from "./model.js";
-import { parseSpec } from "./raml.js";
-import { ConversionError } from "./schema.js";
-import { cachedParse, type CacheUse } from "./spec-cache.js";
-import { ValidatorSet } from "./validators.js";
+import { emit } from "./emit/emit.js";
+import { checkExamples } from "./schema/examples.js";
+import type { ApiModel } from "./model/model.js";
+import { parseSpec } from "./read/raml.js";
+import { cachedParse, type CacheUse } from "./read/spec-cache.js";
+import { ValidatorSet } from "./schema/validators.js";
+import { ConversionError } from "./read/conversion-error.js";
+import { toPosix } from "./home.js";
 
 export interface GenerateResult {
   model: ApiModel;
@@ -24,10 +25,6 @@ export interface GenerateResult {
 export interface LoadOptions {
   /** Reuse (and keep) the parsed spec between runs while nothing it was read from changed. Default: off. */
   cache?: boolean | undefined;
-}
-
-export function toPosix(p: string): string {
-  return p.split(path.sep).join("/");
 }
 
 /** Parses, converts and checks the spec; throws SpecError with file:line:column diagnostics. */

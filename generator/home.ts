@@ -15,3 +15,8 @@ let manifest: { version: string; dependencies: Record<string, string> } | undefi
 export function packageManifest(): { version: string; dependencies: Record<string, string> } {
   return (manifest ??= JSON.parse(readFileSync(packageFile("package.json"), "utf8")));
 }
+
+/** A path as messages and banners show it: forward slashes on every system. */
+export function toPosix(p: string): string {
+  return p.split(path.sep).join("/");
+}

@@ -6,23 +6,9 @@
 // streams (hosts/multipart.ts on node:http). Either way the handler gets one object: each
 // field's text (an array when repeated) and each file as a Web `File`. The validator coerces
 // the text as it does parameters; the files' media types and sizes are checked here.
-import type { FieldError } from "./problems.js";
+import type { FieldError, FormDef } from "./types.js";
 
-/** A file field's facets (RAML `fileTypes`, `minLength`, `maxLength` in bytes). */
-export interface FileFacets {
-  /** An array of files: one file is given to the handler as an array of one. */
-  many?: boolean | undefined;
-  types?: string[] | undefined;
-  minLength?: number | undefined;
-  maxLength?: number | undefined;
-}
-
-/** What the router needs to know of a form beside its validator. */
-export interface FormDef {
-  files?: Record<string, FileFacets> | undefined;
-  /** Fields declared as numbers: their text must be a plain decimal. */
-  numbers?: string[] | undefined;
-}
+export type { FileFacets, FormDef } from "./types.js";
 
 /** A form as read: each field's text, or texts when repeated, and files. */
 export type FormFields = Record<string, unknown>;

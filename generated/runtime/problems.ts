@@ -3,26 +3,11 @@
 // A copy of ramlgen's runtime/problems.ts.
 // Problem answers (RFC 9457): their shape, the titles of the statuses the router answers by
 // itself, and ajv's errors said as the fields they are about (`body/name`, `query/limit`).
-import type { Operation, ValidationErrorObject } from "./types.js";
+import type { FieldError, Operation, ProblemDetails, ValidationErrorObject } from "./types.js";
+
+export type { FieldError, ProblemDetails };
 
 export const PROBLEM_JSON = "application/problem+json";
-
-export interface ProblemDetails {
-  type?: string | undefined;
-  title: string;
-  status: number;
-  detail?: string | undefined;
-  instance?: string | undefined;
-  [extension: string]: unknown;
-}
-
-export interface FieldError {
-  /** Where the offending value is: `body/name`, `query/limit`, `headers/idempotency-key`, `path/id`. */
-  field: string;
-  /** JSON pointer into that location. */
-  pointer: string;
-  detail: string;
-}
 
 /** Throw from a handler to answer with a problem that the spec does not list for the operation. */
 export class HttpProblem extends Error {

@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 import path from "node:path";
 
 const pkg = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const compiled = path.join(pkg, "dist/cli.js");
-const source = path.join(pkg, "cli.ts");
+const compiled = path.join(pkg, "dist/cli/cli.js");
+const source = path.join(pkg, "cli/cli.ts");
 
 function newestSource(dir) {
   let newest = 0;

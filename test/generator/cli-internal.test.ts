@@ -9,7 +9,7 @@ vi.mock("../../generator/generate.js", async (importOriginal) => ({
   },
 }));
 
-const { main } = await import("../../generator/cli.js");
+const { main } = await import("../../generator/cli/cli.js");
 
 describe("ramlgen on an internal error", () => {
   afterEach(() => {

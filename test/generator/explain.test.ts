@@ -1,7 +1,7 @@
 // The parser's diagnostics made actionable, as a given/want table over small sources.
 import { describe, expect, it } from "vitest";
 import type { Diagnostic } from "../../generator/diagnostics.js";
-import { explain } from "../../generator/explain.js";
+import { explain } from "../../generator/read/explain.js";
 
 const d = (line: number, column: number, code: string, message: string, path = "api.raml"): Diagnostic => ({ path, line, column, code, message, warning: false });
 const reader = (files: Record<string, string>) => (path: string, line: number) => files[path]?.split("\n")[line - 1];

@@ -4,7 +4,7 @@
 // The golden output is also type-checked by `npm run typecheck` and served in router.test.ts.
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { compareOutput } from "../../generator/files.js";
+import { compareOutput } from "../../generator/cli/files.js";
 import { generate } from "../../generator/generate.js";
 
 const spec = path.resolve("test/fixtures/full/api.raml");

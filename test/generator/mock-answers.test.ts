@@ -5,11 +5,12 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../generator/generate.js";
-import { startMock } from "../../generator/mock.js";
-import type { ApiModel, Operation, Param } from "../../generator/model.js";
-import { isJsonMedia, type ValidatorSet } from "../../generator/validators.js";
+import { startMock } from "../../generator/mock/mock.js";
+import type { ApiModel, Operation, Param } from "../../generator/model/model.js";
+import { type ValidatorSet } from "../../generator/schema/validators.js";
 import { call } from "../helpers/http.js";
 import { specValues } from "../helpers/spec-values.js";
+import { isJsonMedia } from "../../generator/model/media.js";
 
 interface Mock {
   url: string;

@@ -3,7 +3,7 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../generator/generate.js";
-import { startMock } from "../../generator/mock.js";
+import { startMock } from "../../generator/mock/mock.js";
 import { call as plainCall, withHeaders } from "../helpers/http.js";
 
 describe("mock of spec/api.raml (the async job pattern)", () => {

@@ -5,7 +5,7 @@ import path from "node:path";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { describe, expect, it } from "vitest";
 import { loadModel } from "../../generator/generate.js";
-import { openApiDocument } from "../../generator/openapi.js";
+import { openApiDocument } from "../../generator/emit/openapi.js";
 
 describe.each(["spec/api.raml", "test/fixtures/full/api.raml", "test/fixtures/secured/api.raml"])("OpenAPI export of %s", (spec) => {
   const doc = openApiDocument(loadModel(path.resolve(spec)).model);

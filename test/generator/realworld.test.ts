@@ -8,10 +8,10 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Validator } from "@seriousme/openapi-schema-validator";
-import { writeOutput } from "../../generator/files.js";
-import { openApiDocument } from "../../generator/openapi.js";
+import { writeOutput } from "../../generator/cli/files.js";
+import { openApiDocument } from "../../generator/emit/openapi.js";
 import { generate, loadModel } from "../../generator/generate.js";
-import type { ApiModel, Operation, Param } from "../../generator/model.js";
+import type { ApiModel, Operation, Param } from "../../generator/model/model.js";
 import { listen } from "../helpers/http.js";
 import { specValues } from "../helpers/spec-values.js";
 
@@ -287,7 +287,7 @@ describe("extended.raml and overlaid.raml: an extension or overlay given as the 
   });
 
   it("watches the file it extends", async () => {
-    const { specFiles } = await import("../../generator/deps.js");
+    const { specFiles } = await import("../../generator/read/deps.js");
     expect(specFiles(path.resolve(dir, "extended.raml")).map((f) => path.basename(f))).toEqual(["extended-base.raml", "extended.raml"]);
   });
 });

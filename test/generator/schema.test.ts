@@ -6,10 +6,10 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { buildModel } from "../../generator/build.js";
-import { loadSpec } from "../../generator/raml.js";
-import { ValidatorSet } from "../../generator/validators.js";
-import type { ApiModel } from "../../generator/model.js";
+import { buildModel } from "../../generator/read/build.js";
+import { loadSpec } from "../../generator/read/raml.js";
+import { ValidatorSet } from "../../generator/schema/validators.js";
+import type { ApiModel } from "../../generator/model/model.js";
 
 const require = createRequire(import.meta.url);
 

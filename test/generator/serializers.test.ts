@@ -7,10 +7,10 @@ import { pathToFileURL } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadModel } from "../../generator/generate.js";
-import type { JsonSchema } from "../../generator/schema.js";
-import { serialiserEntries, serialiserModule, serialisationSchema } from "../../generator/serializers.js";
-import { defsOf, validatorId } from "../../generator/validators.js";
+import { serialiserEntries, serialiserModule, serialisationSchema } from "../../generator/emit/serializers.js";
+import { defsOf, validatorId } from "../../generator/schema/validators.js";
 import { arbitrary } from "../helpers/arbitrary.js";
+import type { JsonSchema } from "../../generator/model/schema.js";
 
 /** Writes the serialisers of these schemas as a module and imports it. */
 async function compile(entries: { id: string; schema: JsonSchema }[]): Promise<Record<string, (v: unknown) => string>> {

@@ -10,7 +10,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { generate } from "../../generator/generate.js";
-import { MAX_ENTRIES } from "../../generator/spec-cache.js";
+import { MAX_ENTRIES } from "../../generator/read/spec-cache.js";
 
 const run = promisify(execFile);
 const bin = path.resolve("bin/ramlgen.js");

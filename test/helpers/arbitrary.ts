@@ -1,6 +1,6 @@
 // fast-check arbitraries from the JSON Schemas ramlgen generates (the subset it emits).
 import fc from "fast-check";
-import type { JsonSchema } from "../../generator/schema.js";
+import type { JsonSchema } from "../../generator/model/schema.js";
 
 const DEFS = "#/$defs/";
 

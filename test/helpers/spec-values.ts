@@ -1,8 +1,8 @@
 // Valid values for what a spec declares (parameters, bodies), from its examples or synthesised
 // by the mock's machinery, for tests that must send requests the spec accepts.
-import { firstValid, MockValues } from "../../generator/mock-values.js";
-import type { ApiModel, Body, Param } from "../../generator/model.js";
-import type { ValidatorSet } from "../../generator/validators.js";
+import { firstValid, MockValues } from "../../generator/mock/mock-values.js";
+import type { ApiModel, Body, Param } from "../../generator/model/model.js";
+import type { ValidatorSet } from "../../generator/schema/validators.js";
 
 export function specValues(model: ApiModel, validators: ValidatorSet) {
   const values = new MockValues(model);

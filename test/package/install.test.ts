@@ -86,7 +86,7 @@ describe("ramlgen in someone else's project", () => {
     const version = JSON.parse(readFileSync(path.join(root, "generator/package.json"), "utf8")).version;
     expect(sh("npx ramlgen --version", project).trim()).toBe(version);
     // Compiled JavaScript only: no TypeScript runner needed at run time.
-    expect(existsSync(path.join(project, "node_modules/ramlgen/dist/cli.js"))).toBe(true);
+    expect(existsSync(path.join(project, "node_modules/ramlgen/dist/cli/cli.js"))).toBe(true);
     expect(readdirSync(path.join(project, "node_modules/ramlgen")).filter((f) => f.endsWith(".ts"))).toEqual([]);
   }, 180_000);
 

@@ -3,7 +3,7 @@
 // (client.ts). Versions are the ranges this generator was built and tested with.
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { packageManifest } from "./home.js";
+import { packageManifest } from "../home.js";
 
 export interface Needs {
   /** Packages the server side loads at run time, with the range each needs. */

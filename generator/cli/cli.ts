@@ -2,13 +2,13 @@
 // 3 internal error (a bug in ramlgen: no stack trace unless RAMLGEN_DEBUG is set).
 import path from "node:path";
 import { Command, CommanderError } from "commander";
-import { formatDiagnostic, SpecError, type Diagnostic } from "./diagnostics.js";
+import { formatDiagnostic, SpecError, type Diagnostic } from "../diagnostics.js";
 import { compareOutput, writeOutput } from "./files.js";
-import { generate } from "./generate.js";
-import { specFiles } from "./deps.js";
-import { loadModel, toPosix } from "./generate.js";
-import { openApiDocument } from "./openapi.js";
-import { packageManifest } from "./home.js";
+import { generate } from "../generate.js";
+import { specFiles } from "../read/deps.js";
+import { loadModel } from "../generate.js";
+import { openApiDocument } from "../emit/openapi.js";
+import { packageManifest, toPosix } from "../home.js";
 import { checkNeeds, describeNeeds, runtimeNeeds } from "./needs.js";
 import { writeFileSync } from "node:fs";
 
@@ -137,7 +137,7 @@ export function program(): Command {
     .action(async (spec: string, opts: { port: string; host: string; advanceAfter: string; cache: boolean }) => {
       const { model, validators, warnings } = loadModel(path.resolve(spec), { cache: opts.cache });
       reportWarnings(warnings, false);
-      const { startMock } = await import("./mock.js");
+      const { startMock } = await import("../mock/mock.js");
       const mock = await startMock(model, validators, { port: Number(opts.port), host: opts.host, advanceAfterMs: Number(opts.advanceAfter) });
       console.log(`ramlgen: mock of ${spec} on ${mock.url}; Ctrl-C to stop`);
     });
@@ -149,8 +149,8 @@ export function program(): Command {
     .action(async (spec: string, opts: { out: string; cache: boolean }) => {
       const { model, warnings } = loadModel(path.resolve(spec), { cache: opts.cache });
       reportWarnings(warnings, false);
-      const { renderDocs } = await import("./docs.js");
-      const { docsBanner } = await import("./emit.js");
+      const { renderDocs } = await import("../emit/docs.js");
+      const { docsBanner } = await import("../emit/emit.js");
       const { mkdirSync } = await import("node:fs");
       mkdirSync(opts.out, { recursive: true });
       const label = toPosix(path.relative(process.cwd(), path.resolve(spec)));

@@ -8,9 +8,10 @@
 // catches when it is on, may come out differently: a number where a string is declared is
 // written as a string.)
 import { createRequire } from "node:module";
-import type { ApiModel, Body } from "./model.js";
-import { DEFS_PREFIX, type JsonSchema } from "./schema.js";
-import { isJsonMedia, validatorId } from "./validators.js";
+import type { ApiModel, Body } from "../model/model.js";
+import { validatorId } from "../schema/validators.js";
+import { DEFS_PREFIX, type JsonSchema } from "../model/schema.js";
+import { isJsonMedia } from "../model/media.js";
 
 const require = createRequire(import.meta.url);
 type Fjs = (schema: JsonSchema, options: { mode: "standalone" }) => string;

@@ -62,10 +62,11 @@ function listHash(dir: string): string | null {
 
 let codeHash: string | undefined;
 /**
- * This folder's modules (the generator's compiled dist/ or its TypeScript sources) and the
- * versions of the parser and of the packages it is made of (its dependencies, and theirs
- * where they are RAML packages too: raml-typesystem checks the examples, for one), which a
- * reinstall may update within their ranges while the parser's own version stays.
+ * The reading stage's modules (this folder, which makes the parsed spec: compiled in dist/, or
+ * the TypeScript sources) and the versions of the parser and of the packages it is made of
+ * (its dependencies, and theirs where they are RAML packages too: raml-typesystem checks the
+ * examples, for one), which a reinstall may update within their ranges while the parser's own
+ * version stays.
  */
 function code(): string {
   if (codeHash) return codeHash;

@@ -2,7 +2,7 @@
 // first error, a tab named as a tab, an unknown type named, a type that is unknown only
 // because its parent is left out, and nothing said twice.
 import { readFileSync } from "node:fs";
-import type { Diagnostic } from "./diagnostics.js";
+import type { Diagnostic } from "../diagnostics.js";
 
 /** The text of a line (1-based) of a file, or undefined. */
 export type LineReader = (path: string, line: number) => string | undefined;

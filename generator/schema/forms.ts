@@ -1,12 +1,8 @@
+import { DEFS_PREFIX, FILE_KEYWORD, type JsonSchema } from "../model/schema.js";
 // Form bodies (`application/x-www-form-urlencoded`, `multipart/form-data`): their fields are
 // text on the wire, like query parameters, so they are validated with the parameters' options
 // (coerced, defaults applied); what the router needs besides, per form, is which fields are
 // files (with their media types and sizes) and which are numbers (written as plain decimals).
-import { DEFS_PREFIX, FILE_KEYWORD, type JsonSchema } from "./schema.js";
-
-export function isFormMedia(mediaType: string): boolean {
-  return /^(?:application\/x-www-form-urlencoded|multipart\/form-data)$/i.test(mediaType);
-}
 
 export interface FileFacets {
   /** An array of files. */

@@ -3,16 +3,16 @@
 import { createRequire, Module } from "node:module";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import type { Diagnostic } from "./diagnostics.js";
-import { SpecError } from "./diagnostics.js";
+import type { Diagnostic } from "../diagnostics.js";
+import { SpecError } from "../diagnostics.js";
 import { explain, fileLines } from "./explain.js";
 import { fromRaml08 } from "./raml08.js";
+import { exampleKey, type RamlJson } from "./raml-json.js";
 import type { SpecInputs } from "./spec-cache.js";
 
 const require = createRequire(import.meta.url);
 
 // The parser's JSON ("new format") output is loosely shaped; we read it as plain data.
-export type RamlJson = any;
 
 interface ParserError {
   code: string;
@@ -262,11 +262,4 @@ export function locateExamples(specPath: string): Map<string, { path: string; li
   };
   walk(root, {});
   return out;
-}
-
-export function exampleKey(ctx: { type?: string; resource?: string; method?: string; code?: string; media?: string }, name?: string): string {
-  const base = ctx.type !== undefined
-    ? `type ${ctx.type}`
-    : [ctx.method?.toUpperCase(), ctx.resource, ctx.code, ctx.media].filter((x) => x !== undefined).join(" ");
-  return name ? `${base} ${name}` : base;
 }

@@ -1,9 +1,9 @@
 // The model as an OpenAPI 3.1 document: the same JSON Schemas (OpenAPI 3.1 is JSON Schema
 // 2020-12), with named types under components/schemas.
-import { namePattern, type ApiModel, type Body, type Example, type Operation, type Param, type SecurityScheme } from "./model.js";
-import { DEFS_PREFIX, FILE_KEYWORD, type JsonSchema } from "./schema.js";
-import { jsonExampleValue } from "./examples.js";
-import { isJsonMedia } from "./validators.js";
+import { namePattern, type ApiModel, type Body, type Example, type Operation, type Param, type SecurityScheme } from "../model/model.js";
+import { jsonExampleValue } from "../schema/examples.js";
+import { DEFS_PREFIX, FILE_KEYWORD, type JsonSchema } from "../model/schema.js";
+import { isJsonMedia } from "../model/media.js";
 
 const COMPONENTS = "#/components/schemas/";
 

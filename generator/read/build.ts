@@ -1,8 +1,9 @@
 // From raml-1-parser's expanded JSON to the plain ApiModel.
-import { namePattern, type ApiModel, type Body, type Example, type NamedType, type Operation, type Param, type Response, type Security, type SecurityScheme } from "./model.js";
-import type { RamlJson } from "./raml.js";
-import { exampleKey } from "./raml.js";
-import { ConversionError, SchemaConverter, type JsonSchema } from "./schema.js";
+import { namePattern, type ApiModel, type Body, type Example, type NamedType, type Operation, type Param, type Response, type Security, type SecurityScheme } from "../model/model.js";
+import { SchemaConverter } from "./types.js";
+import { exampleKey, type RamlJson } from "./raml-json.js";
+import { ConversionError } from "./conversion-error.js";
+import type { JsonSchema } from "../model/schema.js";
 
 const HANDLER_NAME_ANNOTATIONS = new Set(["operationName", "handlerName"]);
 

@@ -8,11 +8,11 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
 import type { ValidateFunction } from "ajv";
-import type { ApiModel, Operation, Param, SecurityScheme } from "./model.js";
-import { routeTable } from "./emit.js";
+import type { ApiModel, Operation, Param, SecurityScheme } from "../model/model.js";
+import { routeTable } from "../emit/emit.js";
 import { firstValid, MockValues, type ValueChoice } from "./mock-values.js";
-import { HttpProblem, nodeRouter, problem, type AuthRequest, type Authenticator, type BodyDef, type HandlerContext, type RouteDef } from "./runtime/index.js";
-import type { ValidatorKind, ValidatorSet } from "./validators.js";
+import { HttpProblem, nodeRouter, problem, type AuthRequest, type Authenticator, type BodyDef, type HandlerContext, type RouteDef } from "../runtime/index.js";
+import type { ValidatorKind, ValidatorSet } from "../schema/validators.js";
 
 export interface MockOptions {
   port?: number | undefined;

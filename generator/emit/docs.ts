@@ -2,11 +2,11 @@
 // (HTML-escaped, unlike the code templates).
 import { readFileSync } from "node:fs";
 import Handlebars from "handlebars";
-import { jsonExampleValue } from "./examples.js";
-import { packageFile } from "./home.js";
-import type { ApiModel, Body, Example, Param } from "./model.js";
-import { DEFS_PREFIX, type JsonSchema } from "./schema.js";
-import { isJsonMedia } from "./validators.js";
+import { jsonExampleValue } from "../schema/examples.js";
+import { packageFile } from "../home.js";
+import type { ApiModel, Body, Example, Param } from "../model/model.js";
+import { DEFS_PREFIX, type JsonSchema } from "../model/schema.js";
+import { isJsonMedia } from "../model/media.js";
 
 let template: Handlebars.TemplateDelegate | undefined;
 
@@ -26,7 +26,7 @@ const params = (ps: Param[]) => ps.map((p) => ({ name: p.name, type: typeLabel(p
 const bodies = (bs: Body[]) => bs.map((b) => ({ mediaType: b.mediaType, type: typeLabel(b.schema), schema: pretty(b.schema), examples: examples(b.examples, isJsonMedia(b.mediaType)) }));
 
 export function renderDocs(model: ApiModel, banner: string): string {
-  template ??= Handlebars.create().compile(readFileSync(packageFile("templates/docs.html.hbs"), "utf8"), { strict: false });
+  template ??= Handlebars.create().compile(readFileSync(packageFile("emit/templates/docs.html.hbs"), "utf8"), { strict: false });
   return template({
     banner,
     title: model.title,

@@ -5,9 +5,10 @@
 import { createRequire } from "node:module";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import type { Options, ValidateFunction } from "ajv";
-import { namePattern, type ApiModel, type Body, type Operation, type Param } from "./model.js";
-import { isFormMedia } from "./forms.js";
-import { DEFS_PREFIX, FILE_KEYWORD, type JsonSchema } from "./schema.js";
+import { namePattern, type ApiModel, type Body, type Operation, type Param } from "../model/model.js";
+import { isFormMedia } from "../model/media.js";
+import { DEFS_PREFIX, FILE_KEYWORD, type JsonSchema } from "../model/schema.js";
+import { isJsonMedia, isTextMedia, mediaSlug } from "../model/media.js";
 
 const require = createRequire(import.meta.url);
 const standaloneCode = require("ajv/dist/standalone").default as (ajv: Ajv2020, refs: Record<string, string>) => string;
@@ -28,20 +29,6 @@ export interface Entry {
   kind: ValidatorKind;
   id: string;
   schema: JsonSchema;
-}
-
-/** Media types whose bodies are parsed as JSON and validated as such. */
-export function isJsonMedia(mediaType: string): boolean {
-  return /^application\/(?:[\w.+-]+\+)?json$/i.test(mediaType);
-}
-
-/** Text media types: the body is a string, validated against the schema. */
-export function isTextMedia(mediaType: string): boolean {
-  return /^text\//i.test(mediaType);
-}
-
-export function mediaSlug(mediaType: string): string {
-  return mediaType.toLowerCase().replace(/[^a-z0-9]+/g, "_");
 }
 
 // The names of the exported validators: one place, used by the emitter and by the compiler.

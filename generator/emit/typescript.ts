@@ -1,5 +1,5 @@
+import { DEFS_PREFIX, FILE_KEYWORD, type JsonSchema } from "../model/schema.js";
 // JSON Schema (as produced by schema.ts) to TypeScript type expressions.
-import { DEFS_PREFIX, FILE_KEYWORD, type JsonSchema } from "./schema.js";
 
 export interface TsContext {
   /** RAML type name -> TypeScript name. */

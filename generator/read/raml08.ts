@@ -1,3 +1,4 @@
+import type { RamlJson } from "./raml-json.js";
 // RAML 0.8, read through raml-1-parser (which has already applied its traits, resource types
 // and security schemes), rewritten into the shape of the parser's RAML 1.0 output, so that
 // everything after it (model, schemas, code) is the same for both versions:
@@ -8,7 +9,6 @@
 // - `formParameters` become an object type (a form body is passed to handlers as it is);
 // - `example`s become documentation examples (not checked: 0.8 examples often predate their
 //   schemas).
-import type { RamlJson } from "./raml.js";
 
 const TYPES: Record<string, string> = { string: "string", number: "number", integer: "integer", boolean: "boolean", date: "datetime", file: "file" };
 

@@ -1,6 +1,6 @@
+import type { JsonSchema } from "./schema.js";
 // The intermediate model: a plain description of the API, independent of RAML's
 // parser objects, so that emitters and tests never touch raml-1-parser.
-import type { JsonSchema } from "./schema.js";
 
 export interface SourceRef {
   /** Spec file, relative to the root spec's folder. */

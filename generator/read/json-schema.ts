@@ -10,7 +10,8 @@
 //   dropped where they are keywords, never where they name a property.
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { ConversionError, DEFS_PREFIX, type JsonSchema } from "./schema.js";
+import { ConversionError } from "./conversion-error.js";
+import { DEFS_PREFIX, type JsonSchema } from "../model/schema.js";
 
 const KEYWORDS = new Set([
   "$ref", "$defs", "definitions", "$comment", "$anchor",

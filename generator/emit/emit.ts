@@ -3,13 +3,14 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import Handlebars from "handlebars";
 import { renderDocs } from "./docs.js";
-import { packageFile } from "./home.js";
-import { namePattern, type ApiModel, type Body, type Operation, type Param } from "./model.js";
-import { DEFS_PREFIX, typeDocument, type JsonSchema } from "./schema.js";
+import { packageFile } from "../home.js";
+import { namePattern, type ApiModel, type Body, type Operation, type Param } from "../model/model.js";
 import { docComment, propertyKey, tsType, type TsContext } from "./typescript.js";
 import { serialiserEntries, serialiserModule } from "./serializers.js";
-import { formDef, isFormMedia } from "./forms.js";
-import { defsOf, isJsonMedia, isTextMedia, validatesBody, validatorId, type ValidatorKind, type ValidatorSet } from "./validators.js";
+import { formDef } from "../schema/forms.js";
+import { defsOf, validatesBody, validatorId, type ValidatorKind, type ValidatorSet } from "../schema/validators.js";
+import { DEFS_PREFIX, type JsonSchema, typeDocument } from "../model/schema.js";
+import { isFormMedia, isJsonMedia, isTextMedia } from "../model/media.js";
 
 
 const hb = Handlebars.create();
@@ -20,7 +21,7 @@ function render(name: string, data: object): string {
   let t = templates.get(name);
   if (!t) {
     // Code, not HTML: no escaping.
-    t = hb.compile(readFileSync(packageFile(`templates/${name}.hbs`), "utf8"), { noEscape: true, strict: true });
+    t = hb.compile(readFileSync(packageFile(`emit/templates/${name}.hbs`), "utf8"), { noEscape: true, strict: true });
     templates.set(name, t);
   }
   return t(data).replace(/\n{3,}/g, "\n\n");

@@ -5,11 +5,11 @@
 // `Prefer: dynamic=true` skips the examples and draws a fresh one). Each candidate is offered
 // to a check (the spec's own validator); the first that passes is used.
 import { JSONSchemaFaker } from "json-schema-faker";
-import { jsonExampleValue } from "./examples.js";
-import type { ApiModel, Body, Example, Param } from "./model.js";
-import { DEFS_PREFIX, type JsonSchema } from "./schema.js";
-import { formDef, isFormMedia, type FileFacets } from "./forms.js";
-import { isJsonMedia } from "./validators.js";
+import { jsonExampleValue } from "../schema/examples.js";
+import type { ApiModel, Body, Example, Param } from "../model/model.js";
+import { formDef, type FileFacets } from "../schema/forms.js";
+import { DEFS_PREFIX, type JsonSchema } from "../model/schema.js";
+import { isFormMedia, isJsonMedia } from "../model/media.js";
 
 /** Seeds tried, in order, before the mock gives up on synthesising a valid value. */
 const SEEDS = 25;

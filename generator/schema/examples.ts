@@ -2,11 +2,12 @@
 // already checks examples against RAML's own type semantics, so a failure here means the
 // converter disagrees with RAML: a self-check of the converter, reported where the example is.
 import type { ValidateFunction } from "ajv";
-import type { Diagnostic } from "./diagnostics.js";
-import type { ApiModel, Example } from "./model.js";
-import { locateExamples } from "./raml.js";
-import type { JsonSchema } from "./schema.js";
-import { isJsonMedia, type ValidatorSet } from "./validators.js";
+import type { Diagnostic } from "../diagnostics.js";
+import type { ApiModel, Example } from "../model/model.js";
+import { locateExamples } from "../read/raml.js";
+import { type ValidatorSet } from "./validators.js";
+import type { JsonSchema } from "../model/schema.js";
+import { isJsonMedia } from "../model/media.js";
 
 interface Failure {
   example: Example;
