@@ -75,6 +75,9 @@ const ALL_CONTENDERS: Contender[] = [
     ? [
         { name: "service (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, postgres: true, workloads: ["create", "poll"] },
         { name: "service x2 (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, instances: 2, postgres: true, workloads: ["create", "poll"] },
+        ...(BASELINE
+          ? [{ name: "service (baseline, postgres)", cmd: [path.join(BASELINE, "dist/src/main.js")], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, postgres: true, workloads: ["create", "poll"], cwd: BASELINE }]
+          : []),
       ]
     : []),
 ];

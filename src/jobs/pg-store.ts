@@ -1,93 +1,44 @@
-// PostgreSQL job store, for several instances behind one database. Same semantics as the
-// SQLite store: every transition is one compare-and-set UPDATE; creates take a row lock on a
-// counter, so `seq` order is commit order and pagination never skips a job that commits late;
-// idempotency keys are unique in the table; the schema is migrated under an advisory lock.
+// PostgreSQL job store, for several instances behind one database: the queue's statements
+// (queue-sql.ts) under the store written once (sql-store.ts), as on SQLite. Every transition is
+// one compare-and-set UPDATE; creates take a row lock on a counter, so `seq` order is commit
+// order and pagination never skips a job that commits late; idempotency keys are unique in the
+// table; the schema is migrated under an advisory lock; every change is announced to every
+// instance (LISTEN/NOTIFY) by the statement that makes it.
 import pg from "pg";
-import { IN_PROGRESS, type Fence, type TerminalStatus } from "./machine.js";
+import { IN_PROGRESS, type Fence } from "./machine.js";
+import { DEFAULT_MAX_ATTEMPTS, StoreUnavailableError, type ClaimQuery, type JobStore, type ListQuery, type NewJob } from "./store.js";
 import {
-  DEFAULT_MAX_ATTEMPTS,
-  StoreUnavailableError,
-  type ClaimQuery,
-  type Requeue,
-  type Delivery,
-  type CreateResult,
-  type EndPatch,
-  type JobError,
-  type JobPage,
-  type JobRecord,
-  type JobStore,
-  type ListQuery,
-  type NewJob,
-  type QueueStats,
-  type TransitionResult,
-} from "./store.js";
-import { decodeCursor, encodeCursor } from "./cursor.js";
-import { fenceSql, newRecord, OWNER_MIGRATION_SQL, toRecord, WORKER_INDEXES_SQL, type JobRow } from "./row.js";
-import { ChangeFeed } from "./changes.js";
-import { PG_EVENTS_MIGRATION, toEvent, type JobEventPage, type JobEventRow } from "./events.js";
+  CLAIM_ORDER,
+  claimDeliveriesSql,
+  claimSelect,
+  EVENTS,
+  EXHAUSTED,
+  EXPIRE,
+  fenceParams,
+  fenceSql,
+  numbered,
+  pageSql,
+  PURGE,
+  SETTLE,
+  STATS_OUTBOX,
+  STATS_QUEUES,
+  statsEndedSql,
+  TAKE_SET,
+  TRANSITION_SET,
+  transitionSql,
+  values,
+  type Compiled,
+  type Dialect,
+  type TransitionKind,
+} from "./queue-sql.js";
+import type { JobRow } from "./row.js";
+import type { JobEventRow } from "./events.js";
+import { MIGRATIONS } from "./pg-schema.js";
+import { Announcements, AVAILABLE, CHANNEL } from "./pg-announce.js";
+import { SqlJobStore, type DeliveryRow, type QueueDriver, type StatsRows } from "./sql-store.js";
 
-const CHANNEL = "job_changed";
-/** Payload: `name/id` (name "" for none). Sent when a job is created or given back. */
-const AVAILABLE = "job_available";
 
-/** Migrations; a migration may depend on the configuration it runs under. */
-export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
-  () => `CREATE TABLE jobs (
-     seq BIGINT NOT NULL UNIQUE,
-     id TEXT PRIMARY KEY,
-     status TEXT NOT NULL CHECK (status IN ('IN PROGRESS', 'SUCCESS', 'FAILED', 'CANCELLED')),
-     started_at TEXT NOT NULL,
-     ended_at TEXT NOT NULL DEFAULT '',
-     ended_ms BIGINT,
-     progress INTEGER,
-     has_result BOOLEAN NOT NULL DEFAULT FALSE,
-     result TEXT,
-     error TEXT,
-     request TEXT NOT NULL,
-     deadline_ms BIGINT NOT NULL,
-     idem_key TEXT UNIQUE,
-     idem_fingerprint TEXT
-   );
-   CREATE INDEX jobs_status_seq ON jobs (status, seq);
-   CREATE INDEX jobs_deadline ON jobs (deadline_ms) WHERE status = 'IN PROGRESS';
-   CREATE INDEX jobs_ended ON jobs (ended_ms) WHERE ended_ms IS NOT NULL;
-   CREATE TABLE job_seq (one INTEGER PRIMARY KEY CHECK (one = 1), value BIGINT NOT NULL);
-   INSERT INTO job_seq VALUES (1, 0);`,
-  // 2: completion push. The outbox row is written with the job's end, in one statement.
-  () => `ALTER TABLE jobs ADD COLUMN callback_url TEXT;
-   CREATE TABLE deliveries (
-     id TEXT PRIMARY KEY,
-     job_id TEXT NOT NULL,
-     url TEXT NOT NULL,
-     status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
-     attempts INTEGER NOT NULL DEFAULT 0,
-     created_ms BIGINT NOT NULL,
-     next_attempt_ms BIGINT NOT NULL,
-     lease_until_ms BIGINT NOT NULL DEFAULT 0,
-     last_error TEXT
-   );
-   CREATE INDEX deliveries_due ON deliveries (next_attempt_ms) WHERE status = 'pending';`,
-  // 3: workers (as in the SQLite store): claim columns, existing jobs filled from their
-  // request, queue indexes over IN PROGRESS jobs only.
-  (o) => `ALTER TABLE jobs ADD COLUMN name TEXT,
-     ADD COLUMN priority INTEGER NOT NULL DEFAULT 0,
-     ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0,
-     ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT ${o.defaultMaxAttempts},
-     ADD COLUMN run_after_ms BIGINT NOT NULL DEFAULT 0,
-     ADD COLUMN lease_token TEXT,
-     ADD COLUMN lease_expires_ms BIGINT NOT NULL DEFAULT 0,
-     ADD COLUMN lease_ms INTEGER NOT NULL DEFAULT 0,
-     ADD COLUMN worker TEXT;
-   UPDATE jobs SET name = request::jsonb ->> 'name',
-     priority = COALESCE((request::jsonb ->> 'priority')::int, 0),
-     max_attempts = COALESCE((request::jsonb ->> 'maxAttempts')::int, ${o.defaultMaxAttempts})
-   WHERE request <> 'null';
-   ${WORKER_INDEXES_SQL}`,
-  // 4: owners (as in the SQLite store).
-  () => OWNER_MIGRATION_SQL,
-  // 5: each job's history (events.ts).
-  () => PG_EVENTS_MIGRATION,
-];
+export { MIGRATIONS };
 
 // Writes the outbox row of every ended job that has a callback, in the statement that ends it.
 const OUTBOX = `outbox AS (
@@ -97,35 +48,39 @@ const OUTBOX = `outbox AS (
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 
+/** PostgreSQL's words: `$n` placeholders, claims that skip rows other claims hold, names in an array. */
+export const POSTGRES: Dialect = {
+  compile: (sql) => numbered(sql),
+  skipLocked: " FOR UPDATE SKIP LOCKED",
+  indexed: () => "",
+  nameIn: (param) => `name = ANY(${param}::text[])`,
+};
+
+/** The claim's parameters, in the order claimSql numbers them. */
+const CLAIM_PARAMS = ["now", "max", "tokens", "expires", "ms", "worker", "names"];
+
 /**
- * The claim: with the table's statistics the planner walks the queue index (priority DESC,
- * seq) and stops at the limit. (Before autovacuum has analyzed a new table it may read every
- * waiting job and sort them instead: 3 ms a claim with 7,000 waiting, until it has.)
- * $1 now, $2 how many, $3 their tokens, $4 lease end, $5 lease ms, $6 worker,
+ * The claim, one statement: the queue's selection (SKIP LOCKED: concurrent claims from any
+ * instance take different jobs, and the row lock re-checks the conditions against a concurrent
+ * change, so a job is never handed out twice), then the take, each job with the token at its
+ * place in the order. With the table's statistics the planner walks the queue index and stops
+ * at the limit. $1 now, $2 how many, $3 their tokens, $4 lease end, $5 lease ms, $6 worker,
  * $7 names (when filtered). Exported for the query-plan test.
  */
 export function claimSql(byName: boolean): string {
-  return `WITH c AS (
-     SELECT id, priority, seq, lease_token IS NOT NULL AND lease_expires_ms > 0 AS expired FROM jobs
-     WHERE status = '${IN_PROGRESS}' AND lease_expires_ms <= $1 AND run_after_ms <= $1
-       AND attempts < max_attempts AND deadline_ms > $1${byName ? " AND name = ANY($7::text[])" : ""}
-     ORDER BY priority DESC, seq LIMIT $2
-     FOR UPDATE SKIP LOCKED),
-   picked AS (SELECT id, expired, row_number() OVER (ORDER BY priority DESC, seq) AS n FROM c)
-   UPDATE jobs j SET attempts = j.attempts + 1, lease_token = ($3::text[])[picked.n],
-     lease_expires_ms = $4, lease_ms = $5, worker = $6, touched_ms = $1, claimed_ms = $1
-   FROM picked WHERE j.id = picked.id
-   RETURNING j.*, picked.expired AS previous_lease_expired`;
+  return claimStatement(byName).text;
 }
 
-type Row = JobRow;
-
-interface PendingEnd {
-  id: string;
-  p: EndPatch;
-  fence: Fence & { kind: "lease" };
-  resolve: (r: TransitionResult) => void;
-  reject: (e: unknown) => void;
+function claimStatement(byName: boolean): Compiled {
+  // The job updated is `j` (the query plans tell it from the jobs the selection reads).
+  const take = TAKE_SET.replace(":token", "(:tokens::text[])[picked.n]").replaceAll("jobs.", "j.");
+  return numbered(
+    `WITH c AS (${claimSelect(POSTGRES, byName, "priority, seq, ")}),
+     picked AS (SELECT id, expired, row_number() OVER (ORDER BY ${CLAIM_ORDER}) AS n FROM c)
+     UPDATE jobs j SET ${take} FROM picked WHERE j.id = picked.id
+     RETURNING j.*, picked.expired AS previous_lease_expired`,
+    CLAIM_PARAMS.slice(0, byName ? 7 : 6),
+  );
 }
 
 // Connection-level failures: the database is away, not the request wrong.
@@ -159,39 +114,39 @@ export function parsePgUrl(url: string): { connectionString: string; schema?: st
   return { connectionString: u.toString(), schema };
 }
 
-export class PgJobStore implements JobStore {
-  private readonly pool: pg.Pool;
+interface PendingEnd {
+  id: string;
+  params: Record<string, unknown>;
+  fence: Fence & { kind: "lease" };
+  resolve: (r: JobRow | undefined) => void;
+  reject: (e: unknown) => void;
+}
 
-  private constructor(pool: pg.Pool, private readonly schema: string | undefined, private readonly url: string) {
-    this.pool = pool;
-  }
+/** The end's columns, as the batch of ends takes them from its arrays (`i.<name>`), with their types. */
+const END_COLUMNS: [string, string][] = [
+  ["id", "text"],
+  ["to", "text"],
+  ["end", "text"],
+  ["endedMs", "bigint"],
+  ["progress", "int"],
+  ["hasResult", "int"],
+  ["result", "text"],
+  ["error", "text"],
+  ["by", "text"],
+  ["token", "text"],
+  ["now", "bigint"],
+];
 
-  static async open(url: string, opts: PgOptions = {}, onIdleError?: (e: Error) => void): Promise<PgJobStore> {
-    const parsed = parsePgUrl(url);
-    const schema = opts.schema ?? parsed.schema;
-    const pool = new pg.Pool({
-      connectionString: parsed.connectionString,
-      max: opts.poolSize ?? 10,
-      connectionTimeoutMillis: opts.connectTimeoutMs ?? 2000,
-      idleTimeoutMillis: 10_000,
-      statement_timeout: opts.statementTimeoutMs ?? 5000,
-      options: schema ? `-c search_path=${schema}` : undefined,
-    });
-    // An idle client losing its connection (database restart) must not crash the process.
-    pool.on("error", (e) => onIdleError?.(e));
-    const store = new PgJobStore(pool, schema, parsed.connectionString);
-    try {
-      await store.migrate({ defaultMaxAttempts: opts.defaultMaxAttempts ?? DEFAULT_MAX_ATTEMPTS });
-      // Listen from the start, so that the first long-poll misses nothing.
-      void store.listen();
-    } catch (e) {
-      await pool.end().catch(() => {});
-      throw e;
-    }
-    return store;
-  }
+class PgDriver implements QueueDriver {
+  readonly announces = true;
 
-  private async migrate(o: { defaultMaxAttempts: number }): Promise<void> {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly schema: string | undefined,
+    private readonly url: string,
+  ) {}
+
+  async migrate(o: { defaultMaxAttempts: number }): Promise<void> {
     const c = await this.pool.connect();
     try {
       await c.query("BEGIN");
@@ -227,14 +182,20 @@ export class PgJobStore implements JobStore {
   /** Statement names by SQL text: each connection parses and plans a statement once, not per call. */
   private readonly names = new Map<string, string>();
 
-  private q<T extends pg.QueryResultRow = Row>(text: string, values: unknown[]): Promise<pg.QueryResult<T>> {
+  private q<T extends pg.QueryResultRow = JobRow>(text: string, params: unknown[]): Promise<pg.QueryResult<T>> {
     let name = this.names.get(text);
     if (!name) this.names.set(text, (name = `jobs_${this.names.size}`));
-    return this.pool.query<T>({ name, text, values });
+    return this.pool.query<T>({ name, text, values: params });
   }
 
-  private async one(sql: string, params: unknown[]): Promise<Row | undefined> {
-    return (await this.q(sql, params)).rows[0];
+  /** Compiled statements of queue-sql.ts, by their text. */
+  private readonly compiled = new Map<string, Compiled>();
+
+  /** A statement of queue-sql.ts with its `:name` parameters. */
+  private exec<T extends pg.QueryResultRow = JobRow>(sql: string, params: Record<string, unknown>): Promise<pg.QueryResult<T>> {
+    let c = this.compiled.get(sql);
+    if (!c) this.compiled.set(sql, (c = POSTGRES.compile(sql)));
+    return this.q<T>(c.text, values(c, params));
   }
 
   /**
@@ -243,14 +204,14 @@ export class PgJobStore implements JobStore {
    * once the batch holding its job has committed. (Creates serialize on the counter's row lock
    * anyway, so one batch at a time loses nothing and a lone create is written at once.)
    */
-  create(job: NewJob): Promise<CreateResult> {
+  insert(job: NewJob): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.pendingCreates.push({ job, resolve, reject });
       if (!this.writing) void this.writeCreates();
     });
   }
 
-  private pendingCreates: { job: NewJob; resolve: (r: CreateResult) => void; reject: (e: unknown) => void }[] = [];
+  private pendingCreates: { job: NewJob; resolve: (r: boolean) => void; reject: (e: unknown) => void }[] = [];
   private writing = false;
 
   private async writeCreates(): Promise<void> {
@@ -258,8 +219,8 @@ export class PgJobStore implements JobStore {
     while (this.pendingCreates.length) {
       const batch = this.pendingCreates.splice(0, 500);
       try {
-        const results = await this.run(() => this.insertBatch(batch.map((b) => b.job)));
-        batch.forEach((b, i) => b.resolve(results[i]!));
+        const created = await this.run(() => this.insertBatch(batch.map((b) => b.job)));
+        for (const b of batch) b.resolve(created.has(b.job.id));
       } catch (e) {
         for (const b of batch) b.reject(e);
       }
@@ -267,7 +228,7 @@ export class PgJobStore implements JobStore {
     this.writing = false;
   }
 
-  private async insertBatch(jobs: NewJob[]): Promise<CreateResult[]> {
+  private async insertBatch(jobs: NewJob[]): Promise<Set<string>> {
     // One statement, one round trip. The counter's row lock is held until this statement's
     // transaction commits, so seq order is commit order, and a concurrent create with the
     // same Idempotency-Key has committed before this one looks (ON CONFLICT sees it).
@@ -303,73 +264,50 @@ export class PgJobStore implements JobStore {
         col((j) => j.traceparent ?? null),
       ],
     );
-    const created = new Set(inserted.rows.map((r) => r.id));
-    return Promise.all(
-      jobs.map(async (job): Promise<CreateResult> => {
-        if (created.has(job.id)) return { kind: "created", job: newRecord(job) };
-        // Its Idempotency-Key was taken, by an earlier create or by one in this very batch.
-        const prior = (await this.one("SELECT * FROM jobs WHERE idem_key = $1", [job.idempotency!.key]))!;
-        return prior.idem_fingerprint === job.idempotency!.fingerprint
-          ? { kind: "replayed", job: toRecord(prior) }
-          : { kind: "key-conflict", job: toRecord(prior) };
-      }),
-    );
+    return new Set(inserted.rows.map((r) => r.id));
   }
 
-  get(id: string): Promise<JobRecord | undefined> {
+  row(id: string): Promise<JobRow | undefined> {
+    return this.run(async () => (await this.q("SELECT * FROM jobs WHERE id = $1", [id])).rows[0]);
+  }
+
+  rowByKey(key: string): Promise<JobRow | undefined> {
+    return this.run(async () => (await this.q("SELECT * FROM jobs WHERE idem_key = $1", [key])).rows[0]);
+  }
+
+  page(q: ListQuery, after: number, limit: number): Promise<JobRow[]> {
+    const sql = pageSql({ status: !!q.status, name: q.name !== undefined, owner: q.owner !== undefined, newestFirst: !!q.newestFirst }, "*");
+    return this.run(async () => (await this.exec(sql, { after, limit, status: q.status, name: q.name, owner: q.owner })).rows);
+  }
+
+  claim(q: ClaimQuery): Promise<JobRow[]> {
     return this.run(async () => {
-      const row = await this.one("SELECT * FROM jobs WHERE id = $1", [id]);
-      return row && toRecord(row);
+      const c = claimStatement(q.names !== undefined);
+      const r = await this.q(c.text, values(c, { now: q.now, max: q.tokens.length, tokens: q.tokens, expires: q.now + q.leaseMs, ms: q.leaseMs, worker: q.worker, names: q.names }));
+      return r.rows;
     });
-  }
-
-  list(q: ListQuery): Promise<JobPage> {
-    return this.run(async () => {
-      const after = q.after === undefined ? (q.newestFirst ? Number.MAX_SAFE_INTEGER : 0) : decodeCursor(q.after);
-      const params: unknown[] = [after, q.limit + 1];
-      let where = q.newestFirst ? "seq < $1" : "seq > $1";
-      if (q.status) where += ` AND status = $${params.push(q.status)}`;
-      if (q.name !== undefined) where += ` AND name = $${params.push(q.name)}`;
-      if (q.owner !== undefined) where += ` AND owner = $${params.push(q.owner)}`;
-      const rows = (await this.q(`SELECT * FROM jobs WHERE ${where} ORDER BY seq${q.newestFirst ? " DESC" : ""} LIMIT $2`, params)).rows;
-      const more = rows.length > q.limit;
-      const page = rows.slice(0, q.limit);
-      return { jobs: page.map(toRecord), next: more ? encodeCursor(Number(page[page.length - 1]!.seq)) : undefined };
-    });
-  }
-
-  claim(q: ClaimQuery): Promise<JobRecord[]> {
-    if (!q.tokens.length) return Promise.resolve([]);
-    return this.run(async () => {
-      // One statement: SKIP LOCKED lets concurrent claims (from any instance) take different
-      // jobs, and the row lock re-checks the conditions against a concurrent change, so a
-      // job is never handed out twice. Each job gets the token at its place in the order.
-      const params: unknown[] = [q.now, q.tokens.length, q.tokens, q.now + q.leaseMs, q.leaseMs, q.worker];
-      if (q.names) params.push(q.names);
-      const r = await this.q(claimSql(q.names !== undefined), params);
-      return r.rows.sort((a, b) => b.priority - a.priority || Number(a.seq) - Number(b.seq)).map(toRecord);
-    });
-  }
-
-  /** A compare-and-set UPDATE (`set` uses $2 onwards) under a fence, notifying on change. */
-  private cas(id: string, set: string, params: unknown[], fence: Fence, extra = ""): Promise<Row | undefined> {
-    const all: unknown[] = [id, ...params];
-    const cond = fenceSql(fence, (_name, value) => `$${all.push(value)}`);
-    return this.one(`UPDATE jobs SET ${set} WHERE id = $1 AND status = '${IN_PROGRESS}'${cond} RETURNING *, pg_notify('${CHANNEL}', id)${extra}`, all);
   }
 
   /**
    * A worker's outcome (a lease fence) joins the group commit of ends: outcomes that arrive
    * while a batch is being written are written together in the next one, one statement and
-   * one commit for all of them (each still under its own fence). Other ends (cancels, the
-   * deadline, the last lease running out) are rare and go alone.
+   * one commit for all of them (each still under its own fence). Other transitions (cancels,
+   * heartbeats, the deadline, the last lease running out) go alone.
    */
-  end(id: string, p: EndPatch, fence: Fence): Promise<TransitionResult> {
-    if (fence.kind !== "lease") return this.endOne(id, p, fence);
+  transition(kind: TransitionKind, id: string, fence: Fence, params: Record<string, unknown>): Promise<JobRow | undefined> {
+    if (kind !== "end" || fence.kind !== "lease") return this.run(() => this.transitionOne(kind, fence, params));
     return new Promise((resolve, reject) => {
-      this.pendingEnds.push({ id, p, fence, resolve, reject });
+      this.pendingEnds.push({ id, params: fenceParams(fence, params), fence, resolve, reject });
       if (!this.ending) void this.writeEnds();
     });
+  }
+
+  /** One compare-and-set; an end writes its completion push; every change is announced. */
+  private async transitionOne(kind: TransitionKind, fence: Fence, params: Record<string, unknown>): Promise<JobRow | undefined> {
+    const update = `${transitionSql(kind, fence.kind)} RETURNING *`;
+    const announce = kind === "requeue" ? `, pg_notify('${AVAILABLE}', COALESCE(name, '') || '/' || id)` : "";
+    const sql = kind === "end" ? `WITH ended AS (${update}), ${OUTBOX} SELECT *, pg_notify('${CHANNEL}', id) FROM ended` : `WITH changed AS (${update}) SELECT *, pg_notify('${CHANNEL}', id)${announce} FROM changed`;
+    return (await this.exec(sql, fenceParams(fence, params))).rows[0];
   }
 
   private pendingEnds: PendingEnd[] = [];
@@ -390,12 +328,12 @@ export class PgJobStore implements JobStore {
         } else later.push(e);
       }
       this.pendingEnds = later;
+      const alone = (e: PendingEnd) => this.run(() => this.transitionOne("end", e.fence, e.params)).then(e.resolve, e.reject);
       if (batch.length === 1) {
-        const e = batch[0]!;
-        await this.endOne(e.id, e.p, e.fence).then(e.resolve, e.reject);
+        await alone(batch[0]!);
         continue;
       }
-      let rows: Row[];
+      let rows: JobRow[];
       try {
         rows = await this.run(() => this.endBatch(batch));
       } catch (err) {
@@ -405,227 +343,84 @@ export class PgJobStore implements JobStore {
         }
         // Anything else (a deadlock with a sweeper, say): each outcome on its own, so that one
         // cannot fail the others.
-        await Promise.all(batch.map((e) => this.endOne(e.id, e.p, e.fence).then(e.resolve, e.reject)));
+        await Promise.all(batch.map(alone));
         continue;
       }
       const byId = new Map(rows.map((r) => [r.id, r]));
-      for (const e of batch) {
-        const row = byId.get(e.id);
-        if (row) e.resolve({ kind: "applied", job: toRecord(row) });
-        else this.run(() => this.current(e.id)).then(e.resolve, e.reject);
-      }
+      for (const e of batch) e.resolve(byId.get(e.id));
     }
     this.ending = false;
   }
 
-  private async endBatch(batch: PendingEnd[]): Promise<Row[]> {
-    const col = <T>(f: (e: PendingEnd) => T) => batch.map(f);
-    const cond = fenceSql(batch[0]!.fence, (name) => `i.${name}`);
+  /** Many ends, one statement: the same SET and fence as one end's, each row's values from arrays. */
+  private async endBatch(batch: PendingEnd[]): Promise<JobRow[]> {
+    const fromArrays = (sql: string) => sql.replace(/(?<!:):([a-zA-Z_]\w*)/g, "i.$1");
+    const arrays = END_COLUMNS.map(([, type], n) => `$${n + 1}::${type}[]`).join(", ");
     const r = await this.q(
-      `WITH i AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::boolean[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[])
-           AS t(id, status, ended_at, ended_ms, progress, has_result, result, error, ended_by, token, now)),
+      `WITH i AS (SELECT * FROM unnest(${arrays}) AS t(${END_COLUMNS.map(([name]) => name).join(", ")})),
        ended AS (
-         UPDATE jobs SET status = i.status, ended_at = i.ended_at, ended_ms = i.ended_ms, touched_ms = i.ended_ms, ended_by = i.ended_by,
-           progress = COALESCE(i.progress, jobs.progress), has_result = i.has_result, result = i.result, error = i.error
-         FROM i WHERE jobs.id = i.id AND jobs.status = '${IN_PROGRESS}'${cond} RETURNING jobs.*), ${OUTBOX}
+         UPDATE jobs SET ${fromArrays(TRANSITION_SET.end)}
+         FROM i WHERE jobs.id = i.id AND jobs.status = '${IN_PROGRESS}'${fromArrays(fenceSql("lease"))} RETURNING jobs.*), ${OUTBOX}
        SELECT *, pg_notify('${CHANNEL}', id) FROM ended`,
-      [
-        col((e) => e.id),
-        col((e) => e.p.to),
-        col((e) => e.p.end),
-        col((e) => Date.parse(e.p.end)),
-        col((e) => e.p.progress ?? null),
-        col((e) => e.p.to === "SUCCESS"),
-        col((e) => (e.p.to === "SUCCESS" && e.p.result !== undefined ? JSON.stringify(e.p.result) : null)),
-        col((e) => (e.p.error ? JSON.stringify(e.p.error) : null)),
-        col((e) => e.p.by ?? null),
-        col((e) => e.fence.token),
-        col((e) => e.fence.now),
-      ],
+      END_COLUMNS.map(([name]) => batch.map((e) => e.params[name] ?? null)),
     );
     return r.rows;
   }
 
-  private endOne(id: string, p: EndPatch, fence: Fence): Promise<TransitionResult> {
+  expire(now: number, end: string, error: string): Promise<string[]> {
     return this.run(async () => {
-      const all: unknown[] = [
-        id,
-        p.to,
-        p.end,
-        Date.parse(p.end),
-        p.progress ?? null,
-        p.to === "SUCCESS",
-        p.to === "SUCCESS" && p.result !== undefined ? JSON.stringify(p.result) : null,
-        p.error ? JSON.stringify(p.error) : null,
-        p.by ?? null,
-      ];
-      const cond = fenceSql(fence, (_name, value) => `$${all.push(value)}`);
-      const row = await this.one(
-        `WITH ended AS (
-           UPDATE jobs SET status = $2, ended_at = $3, ended_ms = $4, touched_ms = $4, ended_by = $9, progress = COALESCE($5, progress),
-             has_result = $6, result = $7, error = $8
-           WHERE id = $1 AND status = '${IN_PROGRESS}'${cond} RETURNING *), ${OUTBOX}
-         SELECT *, pg_notify('${CHANNEL}', id) FROM ended`,
-        all,
-      );
-      return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
-    });
-  }
-
-  progress(id: string, progress: number | undefined, fence: Fence, now: number): Promise<TransitionResult> {
-    return this.run(async () => {
-      // Under a lease, a heartbeat: the lease is extended by its length from now.
-      const set = fence.kind === "lease" ? `progress = COALESCE($2, progress), lease_expires_ms = $3::bigint + lease_ms, touched_ms = $3` : "progress = COALESCE($2, progress), touched_ms = $3";
-      const params = [progress ?? null, fence.kind === "lease" ? fence.now : now];
-      const row = await this.cas(id, set, params, fence);
-      return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
-    });
-  }
-
-  requeue(id: string, r: Requeue, fence: Fence & { kind: "lease" }): Promise<TransitionResult> {
-    return this.run(async () => {
-      const row = await this.cas(id, "lease_expires_ms = 0, run_after_ms = $2, attempts = attempts - $3, touched_ms = $4", [r.runAfter, r.uncount ? 1 : 0, fence.now], fence, `, pg_notify('${AVAILABLE}', COALESCE(name, '') || '/' || id)`);
-      return row ? { kind: "applied", job: toRecord(row) } : this.current(id);
-    });
-  }
-
-  exhausted(now: number, limit: number): Promise<string[]> {
-    return this.run(async () => {
-      const r = await this.q<{ id: string }>(
-        `SELECT id FROM jobs WHERE status = '${IN_PROGRESS}' AND lease_expires_ms > 0 AND lease_expires_ms <= $1 AND attempts >= max_attempts LIMIT $2`,
-        [now, limit],
-      );
+      // Row locks make concurrent sweepers from several instances expire each job once.
+      const r = await this.exec<{ id: string }>(`WITH ended AS (${EXPIRE} RETURNING *), ${OUTBOX} SELECT id, pg_notify('${CHANNEL}', id) FROM ended`, { now, end, error });
       return r.rows.map((x) => x.id);
     });
   }
 
-  private async current(id: string): Promise<TransitionResult> {
-    const row = await this.one("SELECT * FROM jobs WHERE id = $1", [id]);
-    return row ? { kind: "lost", job: toRecord(row) } : { kind: "not-found" };
+  exhausted(now: number, limit: number): Promise<string[]> {
+    return this.run(async () => (await this.exec<{ id: string }>(EXHAUSTED, { now, limit })).rows.map((x) => x.id));
   }
 
-  expire(now: number, end: string, error: JobError): Promise<number> {
+  stats(now: number, since: number): Promise<StatsRows> {
     return this.run(async () => {
-      // Row locks make concurrent sweepers from several instances expire each job once.
-      const r = await this.q(
-        `WITH ended AS (
-           UPDATE jobs SET status = 'FAILED', ended_at = $2, ended_ms = $1, touched_ms = $1, error = $3
-           WHERE status = '${IN_PROGRESS}' AND deadline_ms <= $1 RETURNING *), ${OUTBOX}
-         SELECT pg_notify('${CHANNEL}', id) FROM ended`,
-        [now, end, JSON.stringify(error)],
-      );
-      return r.rowCount ?? 0;
+      const [queues, ended, outbox] = await Promise.all([
+        this.exec<StatsRows["queues"][number]>(STATS_QUEUES, { now }),
+        this.exec<StatsRows["ended"][number]>(statsEndedSql(POSTGRES), { since }),
+        this.exec<{ n: string }>(STATS_OUTBOX, {}),
+      ]);
+      return { queues: queues.rows, ended: ended.rows, outbox: outbox.rows[0]!.n };
     });
   }
 
-  stats(now: number, since: number): Promise<QueueStats> {
-    return this.run(async () => {
-      const r = await this.q<{ kind: string; name: string | null; a: number; b: number }>(
-        `(SELECT 'q' AS kind, name, count(*) FILTER (WHERE lease_expires_ms > $1)::int AS a, count(*)::int AS b FROM jobs WHERE status = '${IN_PROGRESS}' GROUP BY name ORDER BY name)
-         UNION ALL (SELECT 'e', status, count(*)::int, 0 FROM jobs WHERE ended_ms > $2 GROUP BY status)
-         UNION ALL (SELECT 'o', NULL, count(*)::int, 0 FROM deliveries WHERE status = 'pending')`,
-        [now, since],
-      );
-      const stats: QueueStats = { queues: [], ended: {}, outbox: 0 };
-      for (const x of r.rows) {
-        if (x.kind === "q") stats.queues.push({ ...(x.name === null ? {} : { name: x.name }), running: x.a, waiting: x.b - x.a });
-        else if (x.kind === "e") stats.ended[x.name as TerminalStatus] = x.a;
-        else stats.outbox = x.a;
-      }
-      return stats;
-    });
-  }
-
-  events(jobId: string, after: number, limit: number): Promise<JobEventPage> {
-    return this.run(async () => {
-      const rows = (await this.q<JobEventRow>("SELECT * FROM job_events WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3", [jobId, after, limit + 1])).rows;
-      const page = rows.slice(0, limit).map(toEvent);
-      return rows.length > limit ? { events: page, next: page[page.length - 1]!.seq } : { events: page };
-    });
+  events(jobId: string, after: number, limit: number): Promise<JobEventRow[]> {
+    return this.run(async () => (await this.exec<JobEventRow>(EVENTS, { id: jobId, after, limit })).rows);
   }
 
   purge(before: number): Promise<number> {
-    return this.run(async () => (await this.pool.query("DELETE FROM jobs WHERE ended_ms IS NOT NULL AND ended_ms <= $1", [before])).rowCount ?? 0);
+    return this.run(async () => (await this.exec(PURGE, { before })).rowCount ?? 0);
   }
 
-  claimDeliveries(now: number, leaseMs: number, limit: number): Promise<Delivery[]> {
+  claimDeliveries(until: number, now: number, limit: number): Promise<DeliveryRow[]> {
+    // SKIP LOCKED: instances sweeping at once each take different deliveries.
+    return this.run(async () => (await this.exec<DeliveryRow>(claimDeliveriesSql(POSTGRES), { until, now, limit })).rows);
+  }
+
+  settle(id: string, outcome: Parameters<JobStore["settleDelivery"]>[1]): Promise<void> {
     return this.run(async () => {
-      // SKIP LOCKED: instances sweeping at once each take different deliveries.
-      const r = await this.pool.query<{ id: string; job_id: string; url: string; attempts: number; created_ms: string }>(
-        `UPDATE deliveries SET lease_until_ms = $1
-         WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_ms <= $2 AND lease_until_ms <= $2
-                      ORDER BY next_attempt_ms LIMIT $3 FOR UPDATE SKIP LOCKED)
-         RETURNING id, job_id, url, attempts, created_ms`,
-        [now + leaseMs, now, limit],
-      );
-      return r.rows.map((d) => ({ id: d.id, jobId: d.job_id, url: d.url, attempts: d.attempts, createdAt: Number(d.created_ms) }));
+      if (outcome.kind === "delivered") await this.exec(SETTLE.delivered, { id });
+      else if (outcome.kind === "retry") await this.exec(SETTLE.retry, { id, at: outcome.at, error: outcome.error });
+      else await this.exec(SETTLE.failed, { id, error: outcome.error });
     });
   }
 
-  settleDelivery(id: string, outcome: Parameters<JobStore["settleDelivery"]>[1]): Promise<void> {
-    return this.run(async () => {
-      if (outcome.kind === "delivered") await this.pool.query("UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_error = NULL WHERE id = $1", [id]);
-      else if (outcome.kind === "retry") await this.pool.query("UPDATE deliveries SET attempts = attempts + 1, next_attempt_ms = $2, lease_until_ms = 0, last_error = $3 WHERE id = $1", [id, outcome.at, outcome.error]);
-      else await this.pool.query("UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = $2 WHERE id = $1", [id, outcome.error]);
-    });
-  }
-
-  private readonly feed = new ChangeFeed<string>();
-  private readonly available = new ChangeFeed<string | undefined>();
-  private listener?: pg.Client | undefined;
-  private listening?: Promise<void> | undefined;
+  private announcements?: Announcements | undefined;
 
   /**
-   * Changes from every instance, through LISTEN/NOTIFY on a dedicated connection (notifies
-   * are sent in the same statement as the change, so they arrive only if it commits).
-   * The connection is opened on first use and re-opened if it drops.
+   * Changes from every instance, through LISTEN/NOTIFY (pg-announce.ts): notifies are sent in
+   * the same statement as the change, so they arrive only if it commits. Heard from the start,
+   * so that the first long-poll misses nothing.
    */
-  onChange(listener: (id: string) => void): () => void {
-    const off = this.feed.subscribe(listener);
-    void this.listen();
-    return off;
+  listen(changed: (id: string) => void, available: (name: string | undefined) => void): void {
+    this.announcements = new Announcements(this.url, changed, available);
   }
-
-  /** Jobs made available on any instance, through LISTEN/NOTIFY as for changes. */
-  onAvailable(listener: (name: string | undefined) => void): () => void {
-    const off = this.available.subscribe(listener);
-    void this.listen();
-    return off;
-  }
-
-  private listen(): Promise<void> {
-    this.listening ??= (async () => {
-      const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 2000 });
-      client.on("notification", (n) => {
-        if (n.channel === AVAILABLE) {
-          // `name/id`: unique per job, so that PostgreSQL merges none of them.
-          const name = (n.payload ?? "").replace(/\/[^/]*$/, "");
-          this.available.publish(name || undefined);
-        }
-        else if (n.payload) this.feed.publish(n.payload);
-      });
-      client.on("error", () => {
-        this.listener = undefined;
-        this.listening = undefined;
-        client.end().catch(() => {});
-        // Retry later; long-polls fall back to their timeout meanwhile.
-        if (!this.closed) setTimeout(() => void this.listen(), 1000).unref();
-      });
-      try {
-        await client.connect();
-        await client.query(`LISTEN ${CHANNEL}; LISTEN ${AVAILABLE}`);
-        this.listener = client;
-      } catch {
-        this.listening = undefined;
-        client.end().catch(() => {});
-        if (!this.closed) setTimeout(() => void this.listen(), 1000).unref();
-      }
-    })();
-    return this.listening;
-  }
-
-  private closed = false;
 
   connections(): { total: number; idle: number; waiting: number } {
     return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
@@ -638,8 +433,33 @@ export class PgJobStore implements JobStore {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    await this.listener?.end().catch(() => {});
+    await this.announcements?.close();
     await this.pool.end();
+  }
+}
+
+/** The PostgreSQL store: several instances share its jobs, and hear of each other's changes. */
+export class PgJobStore extends SqlJobStore {
+  static async open(url: string, opts: PgOptions = {}, onIdleError?: (e: Error) => void): Promise<PgJobStore> {
+    const parsed = parsePgUrl(url);
+    const schema = opts.schema ?? parsed.schema;
+    const pool = new pg.Pool({
+      connectionString: parsed.connectionString,
+      max: opts.poolSize ?? 10,
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 2000,
+      idleTimeoutMillis: 10_000,
+      statement_timeout: opts.statementTimeoutMs ?? 5000,
+      options: schema ? `-c search_path=${schema}` : undefined,
+    });
+    // An idle client losing its connection (database restart) must not crash the process.
+    pool.on("error", (e) => onIdleError?.(e));
+    const driver = new PgDriver(pool, schema, parsed.connectionString);
+    try {
+      await driver.migrate({ defaultMaxAttempts: opts.defaultMaxAttempts ?? DEFAULT_MAX_ATTEMPTS });
+    } catch (e) {
+      await pool.end().catch(() => {});
+      throw e;
+    }
+    return new PgJobStore(driver);
   }
 }

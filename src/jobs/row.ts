@@ -1,6 +1,6 @@
 // The jobs table's row, as both stores read it (SQLite gives numbers where node-postgres
 // gives BIGINTs as strings and BOOLEANs as booleans), and its mapping to a JobRecord.
-import { IN_PROGRESS, type Fence, type JobStatus } from "./machine.js";
+import { IN_PROGRESS, type JobStatus } from "./machine.js";
 import { DEFAULT_MAX_ATTEMPTS, type JobError, type JobRecord, type NewJob } from "./store.js";
 
 // Schema steps the two stores write alike (the SQL is the same in both dialects).
@@ -66,27 +66,6 @@ export function toRecord(r: JobRow): JobRecord {
   if (r.has_result) job.result = r.result === null ? null : JSON.parse(r.result);
   if (r.error !== null) job.error = JSON.parse(r.error) as JobError;
   return job;
-}
-
-/**
- * The SQL condition a fence adds to a compare-and-set (see Fence in machine.ts). `param` gives
- * a parameter's placeholder in the store's own style (SQLite `@name`, PostgreSQL `$n`).
- */
-export function fenceSql(fence: Fence, param: (name: string, value: unknown) => string): string {
-  if (fence.kind === "none") return "";
-  const now = param("now", fence.now);
-  // Before the deadline, and not exhausted: attempts left, or the last lease not yet run out.
-  const live = ` AND deadline_ms > ${now} AND (attempts < max_attempts OR lease_expires_ms = 0 OR lease_expires_ms > ${now})`;
-  switch (fence.kind) {
-    case "lapsed":
-      return ` AND lease_expires_ms <= ${now}`;
-    case "live":
-      return live;
-    case "unheld":
-      return ` AND lease_expires_ms <= ${now}${live}`;
-    case "lease":
-      return ` AND lease_token = ${param("token", fence.token)} AND lease_expires_ms > ${now} AND deadline_ms > ${now}`;
-  }
 }
 
 /** The record of a job just inserted, without reading it back. */

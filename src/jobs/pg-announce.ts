@@ -1,0 +1,59 @@
+// LISTEN/NOTIFY: how PostgreSQL instances hear of each other's changes. The store's statements
+// notify in the statement that makes the change (so a notice arrives only once it commits);
+// each instance listens on one dedicated connection, re-opened when it drops.
+import pg from "pg";
+
+/** Payload: a job's id. Sent by every change of a job. */
+export const CHANNEL = "job_changed";
+/** Payload: `name/id` (name "" for none). Sent when a job is created or given back. */
+export const AVAILABLE = "job_available";
+
+export class Announcements {
+  private listener?: pg.Client | undefined;
+  private listening?: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly changed: (id: string) => void,
+    private readonly available: (name: string | undefined) => void,
+  ) {
+    void this.connect();
+  }
+
+  private connect(): Promise<void> {
+    this.listening ??= (async () => {
+      const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 2000 });
+      client.on("notification", (n) => {
+        if (n.channel === AVAILABLE) {
+          // `name/id`: unique per job, so that PostgreSQL merges none of them.
+          const name = (n.payload ?? "").replace(/\/[^/]*$/, "");
+          this.available(name || undefined);
+        } else if (n.payload) this.changed(n.payload);
+      });
+      client.on("error", () => {
+        this.listener = undefined;
+        this.listening = undefined;
+        client.end().catch(() => {});
+        // Retry later; long-polls fall back to their timeout meanwhile.
+        if (!this.closed) setTimeout(() => void this.connect(), 1000).unref();
+      });
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${CHANNEL}; LISTEN ${AVAILABLE}`);
+        this.listener = client;
+        if (this.closed) await client.end();
+      } catch {
+        this.listening = undefined;
+        client.end().catch(() => {});
+        if (!this.closed) setTimeout(() => void this.connect(), 1000).unref();
+      }
+    })();
+    return this.listening;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.listener?.end().catch(() => {});
+  }
+}

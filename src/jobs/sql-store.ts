@@ -1,0 +1,219 @@
+// The job store written once over a small driver per database (River's shape): what a result
+// means (an Idempotency-Key replayed or refused, a compare-and-set that lost, a page and its
+// cursor), which statements a transition runs (queue-sql.ts), and who hears of a change. The
+// drivers (sqlite-store.ts, pg-store.ts) only say how statements run on their database:
+// migrations, connections, how writes of one moment share a commit, and announcements across
+// instances where the database has them.
+import { ChangeFeed } from "./changes.js";
+import { decodeCursor, encodeCursor } from "./cursor.js";
+import { toEvent, type JobEventPage, type JobEventRow } from "./events.js";
+import type { Fence, TerminalStatus } from "./machine.js";
+import type { TransitionKind } from "./queue-sql.js";
+import { newRecord, toRecord, type JobRow } from "./row.js";
+import type {
+  ClaimQuery,
+  CreateResult,
+  Delivery,
+  EndPatch,
+  JobError,
+  JobPage,
+  JobRecord,
+  JobStore,
+  ListQuery,
+  NewJob,
+  QueueStats,
+  Requeue,
+  TransitionResult,
+} from "./store.js";
+
+/** A pending completion push as a driver reads it. */
+export interface DeliveryRow {
+  id: string;
+  job_id: string;
+  url: string;
+  attempts: number;
+  created_ms: number | string;
+}
+
+/** The queue's numbers as a driver reads them (counts may come as strings: PostgreSQL's bigints). */
+export interface StatsRows {
+  queues: { name: string | null; running: number | string; total: number | string }[];
+  ended: { status: TerminalStatus; n: number | string }[];
+  outbox: number | string;
+}
+
+/** What one database does, one method per queue operation; every promise resolves after its change is committed. */
+export interface QueueDriver {
+  /**
+   * Whether the database itself announces changes and new jobs to every instance (LISTEN/NOTIFY),
+   * this one included; then the store does not announce them again.
+   */
+  readonly announces: boolean;
+  /** Inserts a job with its created event; false when its Idempotency-Key was taken. */
+  insert(job: NewJob): Promise<boolean>;
+  row(id: string): Promise<JobRow | undefined>;
+  rowByKey(key: string): Promise<JobRow | undefined>;
+  /** A page after `after` (a `seq`), `limit` rows at most. */
+  page(q: ListQuery, after: number, limit: number): Promise<JobRow[]>;
+  /** Takes jobs under new leases (queue-sql.ts: claimSelect, TAKE_SET), each row with previous_lease_expired. */
+  claim(q: ClaimQuery): Promise<JobRow[]>;
+  /** One compare-and-set (queue-sql.ts: transitionSql); an end also writes its completion push. Undefined: it changed nothing. */
+  transition(kind: TransitionKind, id: string, fence: Fence, params: Record<string, unknown>): Promise<JobRow | undefined>;
+  /** Fails the jobs past their deadline (with their completion pushes); their ids. */
+  expire(now: number, end: string, error: string): Promise<string[]>;
+  exhausted(now: number, limit: number): Promise<string[]>;
+  stats(now: number, since: number): Promise<StatsRows>;
+  events(jobId: string, after: number, limit: number): Promise<JobEventRow[]>;
+  purge(before: number): Promise<number>;
+  claimDeliveries(until: number, now: number, limit: number): Promise<DeliveryRow[]>;
+  settle(id: string, outcome: Parameters<JobStore["settleDelivery"]>[1]): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  connections?(): { total: number; idle: number; waiting: number };
+  /** Where the database announces changes: starts hearing them (called once, by the store). */
+  listen?(changed: (id: string) => void, available: (name: string | undefined) => void): void;
+}
+
+export class SqlJobStore implements JobStore {
+  private readonly feed = new ChangeFeed<string>();
+  private readonly available = new ChangeFeed<string | undefined>();
+  /** Whether this process must tell its own listeners of what it changed. */
+  private readonly local: boolean;
+
+  constructor(protected readonly driver: QueueDriver) {
+    this.local = !driver.announces;
+    driver.listen?.(
+      (id) => this.feed.publish(id),
+      (name) => this.available.publish(name),
+    );
+    if (driver.connections) this.connections = () => driver.connections!();
+  }
+
+  connections?: () => { total: number; idle: number; waiting: number };
+
+  async create(job: NewJob): Promise<CreateResult> {
+    if (await this.driver.insert(job)) {
+      if (this.local) this.available.publish(job.name);
+      return { kind: "created", job: newRecord(job) };
+    }
+    // Its Idempotency-Key was taken: by the same request again, or by another.
+    const prior = (await this.driver.rowByKey(job.idempotency!.key))!;
+    return prior.idem_fingerprint === job.idempotency!.fingerprint ? { kind: "replayed", job: toRecord(prior) } : { kind: "key-conflict", job: toRecord(prior) };
+  }
+
+  async get(id: string): Promise<JobRecord | undefined> {
+    const row = await this.driver.row(id);
+    return row && toRecord(row);
+  }
+
+  async list(q: ListQuery): Promise<JobPage> {
+    const after = q.after === undefined ? (q.newestFirst ? Number.MAX_SAFE_INTEGER : 0) : decodeCursor(q.after);
+    const rows = await this.driver.page(q, after, q.limit + 1);
+    const more = rows.length > q.limit;
+    const page = rows.slice(0, q.limit);
+    return { jobs: page.map(toRecord), next: more ? encodeCursor(Number(page[page.length - 1]!.seq)) : undefined };
+  }
+
+  async claim(q: ClaimQuery): Promise<JobRecord[]> {
+    if (!q.tokens.length) return [];
+    const rows = await this.driver.claim(q);
+    return rows.sort((a, b) => b.priority - a.priority || Number(a.seq) - Number(b.seq)).map(toRecord);
+  }
+
+  end(id: string, p: EndPatch, fence: Fence): Promise<TransitionResult> {
+    return this.transition("end", id, fence, {
+      id,
+      to: p.to,
+      end: p.end,
+      endedMs: Date.parse(p.end),
+      progress: p.progress ?? null,
+      hasResult: p.to === "SUCCESS" ? 1 : 0,
+      result: p.to === "SUCCESS" && p.result !== undefined ? JSON.stringify(p.result) : null,
+      error: p.error ? JSON.stringify(p.error) : null,
+      by: p.by ?? null,
+    });
+  }
+
+  progress(id: string, progress: number | undefined, fence: Fence, now: number): Promise<TransitionResult> {
+    // Under a lease, a heartbeat: the lease is extended by its length from the fence's now.
+    return fence.kind === "lease"
+      ? this.transition("heartbeat", id, fence, { id, progress: progress ?? null })
+      : this.transition("progress", id, fence, { id, progress: progress ?? null, touched: now });
+  }
+
+  async requeue(id: string, r: Requeue, fence: Fence & { kind: "lease" }): Promise<TransitionResult> {
+    const result = await this.transition("requeue", id, fence, { id, runAfter: r.runAfter, uncount: r.uncount ? 1 : 0 });
+    if (result.kind === "applied" && this.local) this.available.publish(result.job.name);
+    return result;
+  }
+
+  /** A compare-and-set's outcome: the changed job, or, when it changed nothing, the job as it is now. */
+  private async transition(kind: TransitionKind, id: string, fence: Fence, params: Record<string, unknown>): Promise<TransitionResult> {
+    const row = await this.driver.transition(kind, id, fence, params);
+    if (row) {
+      if (this.local) this.feed.publish(id);
+      return { kind: "applied", job: toRecord(row) };
+    }
+    const now = await this.driver.row(id);
+    return now ? { kind: "lost", job: toRecord(now) } : { kind: "not-found" };
+  }
+
+  async expire(now: number, end: string, error: JobError): Promise<number> {
+    const ids = await this.driver.expire(now, end, JSON.stringify(error));
+    if (this.local) for (const id of ids) this.feed.publish(id);
+    return ids.length;
+  }
+
+  exhausted(now: number, limit: number): Promise<string[]> {
+    return this.driver.exhausted(now, limit);
+  }
+
+  async stats(now: number, since: number): Promise<QueueStats> {
+    const s = await this.driver.stats(now, since);
+    return {
+      queues: s.queues.map((q) => {
+        const running = Number(q.running ?? 0);
+        return { ...(q.name === null ? {} : { name: q.name }), running, waiting: Number(q.total) - running };
+      }),
+      ended: Object.fromEntries(s.ended.map((r) => [r.status, Number(r.n)])),
+      outbox: Number(s.outbox),
+    };
+  }
+
+  async events(jobId: string, after: number, limit: number): Promise<JobEventPage> {
+    const rows = await this.driver.events(jobId, after, limit + 1);
+    const page = rows.slice(0, limit).map(toEvent);
+    return rows.length > limit ? { events: page, next: page[page.length - 1]!.seq } : { events: page };
+  }
+
+  purge(before: number): Promise<number> {
+    return this.driver.purge(before);
+  }
+
+  async claimDeliveries(now: number, leaseMs: number, limit: number): Promise<Delivery[]> {
+    const rows = await this.driver.claimDeliveries(now + leaseMs, now, limit);
+    return rows.map((d) => ({ id: d.id, jobId: d.job_id, url: d.url, attempts: d.attempts, createdAt: Number(d.created_ms) }));
+  }
+
+  settleDelivery(id: string, outcome: Parameters<JobStore["settleDelivery"]>[1]): Promise<void> {
+    return this.driver.settle(id, outcome);
+  }
+
+  ping(): Promise<void> {
+    return this.driver.ping();
+  }
+
+  /** Changes through this store, and, where the database announces them, through every instance. */
+  onChange(listener: (id: string) => void): () => void {
+    return this.feed.subscribe(listener);
+  }
+
+  /** Jobs made available through this store, and, where the database announces them, through every instance. */
+  onAvailable(listener: (name: string | undefined) => void): () => void {
+    return this.available.subscribe(listener);
+  }
+
+  close(): Promise<void> {
+    return this.driver.close();
+  }
+}
