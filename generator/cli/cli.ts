@@ -21,7 +21,7 @@ interface CommonOptions {
   cache?: boolean | undefined;
 }
 
-const CACHE_HELP = "parse the spec even when nothing it is read from changed since the last run (see RAMLGEN_CACHE_DIR in the README)";
+const CACHE_HELP = "parse the spec even when nothing it is read from changed since the last run (RAMLGEN_CACHE_DIR: where the parse is kept; docs/ramlgen.md)";
 const cacheNote = (use: string) => (use === "hit" ? "; spec unchanged, its parse reused" : "");
 
 function reportWarnings(warnings: Diagnostic[], strict: boolean | undefined): void {

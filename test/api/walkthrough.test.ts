@@ -1,5 +1,5 @@
-// The README's worker walk-through, run as written: the service, `npm run worker:example`,
-// and the client's shell block taken from README.md (only the service's address changes,
+// The worker walk-through of docs/workers.md, run as written: the service, `npm run worker:example`,
+// and the client's shell block taken from docs/workers.md (only the service's address changes,
 // from localhost:3000 to the port this test's service listens on).
 import { execFile, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -11,9 +11,9 @@ import { tempDir } from "../helpers/server.js";
 const run = promisify(execFile);
 
 function clientBlock(): string {
-  const readme = readFileSync("README.md", "utf8");
+  const readme = readFileSync("docs/workers.md", "utf8");
   const at = readme.indexOf("<!-- walkthrough:client -->");
-  expect(at, "README.md has the walk-through's client block").toBeGreaterThan(0);
+  expect(at, "docs/workers.md has the walk-through's client block").toBeGreaterThan(0);
   const m = /```sh\n([\s\S]*?)```/.exec(readme.slice(at));
   return m![1]!;
 }

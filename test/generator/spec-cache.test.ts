@@ -225,7 +225,6 @@ describe("a reused parse is the parse", () => {
     "spec/api.raml",
     "test/fixtures/full/api.raml",
     "test/fixtures/secured/api.raml", // OAuth 2.0 scopes: a second parse, kept with the first
-    "test/fixtures/own-project/api.raml",
     ...readdirSync("test/fixtures/realworld").filter((f) => f.endsWith(".raml")).map((f) => `test/fixtures/realworld/${f}`),
   ];
   const cacheDir = mkdtempSync(path.join(os.tmpdir(), "ramlgen-cache-same-"));

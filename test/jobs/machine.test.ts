@@ -1,5 +1,5 @@
 // The state machine's decisions, as a table: given a job (status and lease), a request and
-// its token at a moment, what is decided. Every row is one rule of the README's worker table.
+// its token at a moment, what is decided. Every row is one rule of the worker table in docs/workers.md.
 import { describe, expect, it } from "vitest";
 import { decide, retryDelay, type JobState, type Transition } from "../../src/jobs/machine.js";
 

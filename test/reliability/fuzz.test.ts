@@ -14,7 +14,7 @@ import { writeKeys } from "../helpers/keys.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const RUNS = Number(process.env["FUZZ_RUNS"] ?? 2000);
-// Answers the router gives on any operation, documented in the README.
+// Answers the router gives on any operation, documented in docs/ramlgen.md.
 const PROTOCOL = [400, 405, 406, 413, 415];
 
 const { model } = loadModel(path.resolve("spec/api.raml"));
