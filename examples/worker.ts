@@ -8,17 +8,11 @@
 // service has keys), WORKER_NAMES (comma-separated job
 // names; default any), WORKER_CONCURRENCY (default 2), WORKER_LEASE_SECONDS (default 30),
 // WORKER_SHUTDOWN_TIMEOUT_MS (default 25000).
+import { setTimeout as sleep } from "node:timers/promises";
 import { PermanentJobError, runWorker, type Task } from "../src/client/worker.js";
 
 const env = process.env;
 const who = `example-worker:${process.pid}`;
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => (clearTimeout(t), reject(signal.reason)), { once: true });
-  });
-}
 
 const bar = (p: number) => `${"#".repeat(Math.round(p / 10))}${".".repeat(10 - Math.round(p / 10))} ${String(p).padStart(3)}%`;
 const label = (t: Task) => `${t.id} ${JSON.stringify(t.name ?? "")} attempt ${t.attempt}/${t.maxAttempts}`;
@@ -36,7 +30,8 @@ const worker = runWorker({
     const steps = Math.max(1, Math.min(1000, Number(input.steps ?? 10)));
     const stepMs = Math.max(0, Number(input.stepMs ?? 500));
     for (let i = 1; i <= steps; i++) {
-      await sleep(stepMs, signal);
+      // Node's own abortable sleep: it removes its abort listener when the time is up.
+      await sleep(stepMs, undefined, { signal });
       const p = Math.round((i / steps) * 100);
       console.log(`[worker] ${task.id} ${bar(p)}`);
       if (i < steps) await progress(p);
