@@ -14,16 +14,36 @@ import { PermanentJobError, runWorker, type Task } from "../src/client/worker.js
 const env = process.env;
 const who = `example-worker:${process.pid}`;
 
+/** A setting that cannot work: one line naming it and its value, exit 2. */
+function refuse(setting: string, why: string): never {
+  console.error(`configuration error: ${setting}=${JSON.stringify(env[setting])}: ${why}`);
+  process.exit(2);
+}
+
+function whole(setting: string, fallback: number, min: number, max: number): number {
+  const raw = env[setting];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) refuse(setting, `must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+const apiUrl = env["API_URL"] ?? "http://127.0.0.1:3000";
+if (!/^https?:\/\/[^/]/.test(apiUrl) || !URL.canParse(apiUrl)) refuse("API_URL", "must be the service's http:// or https:// address");
+const concurrency = whole("WORKER_CONCURRENCY", 2, 1, 1000);
+const leaseSeconds = whole("WORKER_LEASE_SECONDS", 30, 5, 3600);
+const shutdownTimeoutMs = whole("WORKER_SHUTDOWN_TIMEOUT_MS", 25_000, 0, 3_600_000);
+
 const bar = (p: number) => `${"#".repeat(Math.round(p / 10))}${".".repeat(10 - Math.round(p / 10))} ${String(p).padStart(3)}%`;
 const label = (t: Task) => `${t.id} ${JSON.stringify(t.name ?? "")} attempt ${t.attempt}/${t.maxAttempts}`;
 
 const worker = runWorker({
-  baseUrl: env["API_URL"] ?? "http://127.0.0.1:3000",
+  baseUrl: apiUrl,
   apiKey: env["API_KEY"] || undefined,
   names: env["WORKER_NAMES"] ? env["WORKER_NAMES"].split(",") : undefined,
-  concurrency: Number(env["WORKER_CONCURRENCY"] ?? 2),
-  leaseSeconds: Number(env["WORKER_LEASE_SECONDS"] ?? 30),
-  shutdownTimeoutMs: Number(env["WORKER_SHUTDOWN_TIMEOUT_MS"] ?? 25_000),
+  concurrency,
+  leaseSeconds,
+  shutdownTimeoutMs,
   worker: who,
   async handler(task, { signal, progress }) {
     const input = (task.input ?? {}) as { steps?: number; stepMs?: number; fail?: boolean | string };
@@ -50,6 +70,6 @@ const worker = runWorker({
     else console.log(`[worker] error: ${(e.error as Error)?.message ?? String(e.error)}`);
   },
 });
-console.log(`[worker] ${who} waiting for jobs at ${env["API_URL"] ?? "http://127.0.0.1:3000"}`);
+console.log(`[worker] ${who} waiting for jobs at ${apiUrl}`);
 await worker.done;
 console.log("[worker] stopped");

@@ -102,6 +102,14 @@ function apiKeysFile(env: NodeJS.ProcessEnv): string | undefined {
   return file;
 }
 
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+function logLevel(env: NodeJS.ProcessEnv): string {
+  const level = env["LOG_LEVEL"] || "info";
+  if (!LOG_LEVELS.includes(level)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
+  return level;
+}
+
 function dispatchConfig(env: NodeJS.ProcessEnv): Config["dispatch"] {
   const url = env["DISPATCH_URL"];
   if (!url) return undefined;
@@ -130,7 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: int(env, "PORT", 3000, 0, 65535),
     host: env["HOST"] || "0.0.0.0",
     databaseUrl: env["DATABASE_URL"] || "sqlite:./data/jobs.db",
-    logLevel: env["LOG_LEVEL"] || "info",
+    logLevel: logLevel(env),
     retryAfterSeconds: int(env, "RETRY_AFTER_SECONDS", 1, 0, 86400),
     deadlineSeconds: int(env, "JOB_DEADLINE_SECONDS", 3600, 1),
     retentionSeconds: int(env, "JOB_RETENTION_SECONDS", 7 * 24 * 3600, 0),

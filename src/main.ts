@@ -1,27 +1,20 @@
 // `npm start`: the job API on its embedded SQLite store.
-import { ConfigError, loadConfig } from "./config.js";
+import { loadConfig, type Config } from "./config.js";
+import { startupLine } from "./startup.js";
 import { startServer } from "./server.js";
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(`configuration error: ${e.message}`);
-      process.exit(2);
-    }
-    throw e;
-  }
+  let config: Config | undefined;
   let running;
   try {
+    config = loadConfig();
     running = await startServer(config);
   } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(`configuration error: ${(e as Error).message}`);
-      process.exit(2);
-    }
-    throw e;
+    // A setting to change: one line naming it and its value, exit 2. Anything else is a bug.
+    const line = startupLine(e, config);
+    if (line === undefined) throw e;
+    console.error(line);
+    process.exit(2);
   }
   running.logger.info({ url: running.url, store: config.databaseUrl }, "listening");
   // The log is buffered (flushed every second); whoever waits for "listening" should not.

@@ -124,9 +124,6 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     } catch (e) {
       throw new ConfigError(`API_KEYS_FILE: ${(e as Error).message}`);
     }
-    logger.info({ file: config.apiKeysFile, keys: keys.size }, "API keys loaded");
-  } else {
-    logger.warn("running without API keys (API_KEYS_FILE): anyone who can reach this service can do anything");
   }
   const reloadKeys = () => {
     if (!keys) return;
@@ -240,6 +237,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     server.once("error", reject);
     server.listen(config.port, config.host, () => resolve());
   });
+  // Said once it runs (a start that fails says only why).
+  if (keys) logger.info({ file: config.apiKeysFile, keys: keys.size }, "API keys loaded");
+  else logger.warn("running without API keys (API_KEYS_FILE): anyone who can reach this service can do anything");
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   let closing: Promise<void> | undefined;

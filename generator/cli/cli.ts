@@ -14,6 +14,18 @@ import { writeFileSync } from "node:fs";
 
 export const EXIT = { ok: 0, drift: 1, invalid: 2, internal: 3 } as const;
 
+/** A command line that cannot be carried out as given: said in one line, exit 2. */
+export class UsageError extends Error {}
+
+/** Why a server could not listen, as the option to change. */
+function listenLine(e: unknown, port: string, host: string): string | undefined {
+  const code = (e as { code?: string }).code;
+  if (code === "EADDRINUSE") return `--port ${port}: ${host}:${port} is already in use by another process; choose another with --port`;
+  if (code === "EACCES") return `--port ${port}: this user may not listen on ${host}:${port} (ports below 1024 need privileges); choose another with --port`;
+  if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND") return `--host ${host}: this machine has no such address; use 127.0.0.1 or 0.0.0.0`;
+  return undefined;
+}
+
 interface CommonOptions {
   out: string;
   strict?: boolean | undefined;
@@ -133,13 +145,22 @@ export function program(): Command {
     .option("-p, --port <port>", "port", "4010")
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--advance-after <ms>", "jobs succeed by themselves after this many ms (default: only when their callback is called)", "0")
+    .option("--cors <on|off>", "answer CORS for browsers on other origins (preflights from the spec)", "on")
+    .option("--quiet", "no line per request")
     .option("--no-cache", CACHE_HELP)
-    .action(async (spec: string, opts: { port: string; host: string; advanceAfter: string; cache: boolean }) => {
+    .action(async (spec: string, opts: { port: string; host: string; advanceAfter: string; cors: string; quiet?: boolean; cache: boolean }) => {
+      if (!/^\d{1,5}$/.test(opts.port) || Number(opts.port) > 65535) throw new UsageError(`--port ${opts.port}: a port is a number from 0 to 65535`);
+      if (opts.cors !== "on" && opts.cors !== "off") throw new UsageError(`--cors ${opts.cors}: on or off`);
       const { model, validators, warnings } = loadModel(path.resolve(spec), { cache: opts.cache });
       reportWarnings(warnings, false);
       const { startMock } = await import("../mock/mock.js");
-      const mock = await startMock(model, validators, { port: Number(opts.port), host: opts.host, advanceAfterMs: Number(opts.advanceAfter) });
-      console.log(`ramlgen: mock of ${spec} on ${mock.url}; Ctrl-C to stop`);
+      let mock: Awaited<ReturnType<typeof startMock>>;
+      try {
+        mock = await startMock(model, validators, { port: Number(opts.port), host: opts.host, advanceAfterMs: Number(opts.advanceAfter), cors: opts.cors === "on", log: opts.quiet ? () => {} : undefined });
+      } catch (e) {
+        throw new UsageError(listenLine(e, opts.port, opts.host) ?? (e instanceof Error ? e.message : String(e)));
+      }
+      console.log(`ramlgen: mock of ${spec} on ${mock.url}${opts.cors === "on" ? " (CORS on)" : ""}; Ctrl-C to stop`);
     });
   p.command("docs")
     .description("write a static HTML reference of the API (also written by generate, as docs/index.html)")
@@ -181,6 +202,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof SpecError) {
       console.error(e.message);
+      return EXIT.invalid;
+    }
+    if (e instanceof UsageError) {
+      console.error(`ramlgen: ${e.message}`);
       return EXIT.invalid;
     }
     if (e instanceof CommanderError) {

@@ -11,12 +11,17 @@ import type { ValidateFunction } from "ajv";
 import type { ApiModel, Operation, Param, SecurityScheme } from "../model/model.js";
 import { routeTable } from "../emit/emit.js";
 import { firstValid, MockValues, type ValueChoice } from "./mock-values.js";
+import { mockListener, mockRouterHooks, type Verdicts } from "./http.js";
 import { HttpProblem, nodeRouter, problem, type AuthRequest, type Authenticator, type BodyDef, type HandlerContext, type RouteDef } from "../runtime/index.js";
 import type { ValidatorKind, ValidatorSet } from "../schema/validators.js";
 
 export interface MockOptions {
   port?: number | undefined;
   host?: string | undefined;
+  /** Answer CORS, allowing the request's origin (default on). */
+  cors?: boolean | undefined;
+  /** Where each request's line goes (default: standard output; a no-op silences it). */
+  log?: ((line: string) => void) | undefined;
   /** Jobs of the async pattern succeed by themselves after this many ms (0: only via the callback). */
   advanceAfterMs?: number | undefined;
 }
@@ -350,14 +355,20 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
   }
 
   const schemes = Object.fromEntries(model.securitySchemes.map((sc) => [sc.name, { type: sc.type, challenge: sc.challenge }]));
+  const http = { cors: opts.cors ?? true, log: opts.log };
+  const verdicts: Verdicts = { answerInvalid: new WeakMap(), operation: new WeakMap() };
   // The router on plain node:http: it answers other paths 404 problem+json by itself.
-  const server = createServer(nodeRouter(table, handlers as never, {
+  const router = nodeRouter(table, handlers as never, {
     // Every answer is checked once more as it leaves: nothing the spec does not allow gets out.
     validateResponses: true,
-    onResponseValidationError: (f) => console.error(`ramlgen mock: answer of ${f.operation} violates the spec`, JSON.stringify(f.errors)),
     security: presenceAuthenticators(model.securitySchemes),
-  }, schemes));
-  await new Promise<void>((r) => server.listen(opts.port ?? 4010, opts.host ?? "127.0.0.1", r));
+    ...mockRouterHooks(model, http, verdicts),
+  }, schemes);
+  const server = createServer(mockListener(model, table, router, http, verdicts));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? 4010, opts.host ?? "127.0.0.1", resolve);
+  });
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${opts.host ?? "127.0.0.1"}:${port}`,

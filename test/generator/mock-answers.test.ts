@@ -21,7 +21,7 @@ interface Mock {
 
 async function mockOf(spec: string): Promise<Mock> {
   const { model, validators } = loadModel(path.resolve(spec));
-  const m = await startMock(model, validators, { port: 0 });
+  const m = await startMock(model, validators, { port: 0, log: () => {} });
   return { url: m.url, model, validators, close: m.close };
 }
 

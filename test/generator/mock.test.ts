@@ -13,7 +13,7 @@ describe("mock of spec/api.raml (the async job pattern)", () => {
   let close: () => Promise<void>;
   beforeAll(async () => {
     const { model, validators } = loadModel(path.resolve("spec/api.raml"));
-    ({ url, close } = await startMock(model, validators, { port: 0 }));
+    ({ url, close } = await startMock(model, validators, { port: 0, log: () => {} }));
   });
   afterAll(() => close());
 
@@ -58,7 +58,7 @@ describe("mock of spec/api.raml (the async job pattern)", () => {
 
   it("advances jobs by itself after a delay when asked to", async () => {
     const { model, validators } = loadModel(path.resolve("spec/api.raml"));
-    const timed = await startMock(model, validators, { port: 0, advanceAfterMs: 100 });
+    const timed = await startMock(model, validators, { port: 0, advanceAfterMs: 100, log: () => {} });
     try {
       const id = (await call("POST", `${timed.url}/resources`)).json.id;
       expect((await call("GET", `${timed.url}/resources/${id}`)).status).toBe(200);
@@ -76,7 +76,7 @@ describe("mock of a spec that is not a job API", () => {
   let close: () => Promise<void>;
   beforeAll(async () => {
     const { model, validators } = loadModel(path.resolve("test/fixtures/full/api.raml"));
-    ({ url, close } = await startMock(model, validators, { port: 0 }));
+    ({ url, close } = await startMock(model, validators, { port: 0, log: () => {} }));
   });
   afterAll(() => close());
 
@@ -110,7 +110,7 @@ describe("mock of a secured spec", () => {
   let close: () => Promise<void>;
   beforeAll(async () => {
     const { model, validators } = loadModel(path.resolve("test/fixtures/secured/api.raml"));
-    ({ url, close } = await startMock(model, validators, { port: 0 }));
+    ({ url, close } = await startMock(model, validators, { port: 0, log: () => {} }));
   });
   afterAll(() => close());
 
