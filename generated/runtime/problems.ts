@@ -63,7 +63,8 @@ export function fieldErrors(location: string, errors: ValidationErrorObject[] | 
   let list = errors ?? [];
   // For `T | nil` (and other unions) ajv reports every branch; the summary and the nil
   // branch say nothing the other errors do not.
-  const specific = list.filter((e) => e.keyword !== "anyOf" && !(e.keyword === "type" && e.params["type"] === "null"));
+  // A discriminated union's `if` says only that its member's `then` failed: those errors say how.
+  const specific = list.filter((e) => e.keyword !== "anyOf" && e.keyword !== "if" && !(e.keyword === "type" && e.params["type"] === "null"));
   if (specific.length) list = specific;
   for (const e of list) {
     let pointer = e.instancePath;
@@ -73,7 +74,7 @@ export function fieldErrors(location: string, errors: ValidationErrorObject[] | 
     let detail = e.message ?? e.keyword;
     if (e.keyword === "additionalProperties") detail = "is not allowed";
     else if (e.keyword === "required") detail = "is required";
-    else if (e.keyword === "enum") detail += `: ${JSON.stringify(e.params["allowedValues"])}`;
+    else if (e.keyword === "enum") detail = `must be one of ${(e.params["allowedValues"] as unknown[]).map((v) => (typeof v === "string" ? v : JSON.stringify(v))).join(", ")}`;
     out.push({ field, pointer: `#${pointer}`, detail });
   }
   // A union reports each failed branch; one line per field and message is enough.

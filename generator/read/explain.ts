@@ -1,6 +1,7 @@
 // The parser's errors, made into messages a user can act on: a YAML cascade reported by its
 // first error, a tab named as a tab, an unknown type named, a type that is unknown only
-// because its parent is left out, and nothing said twice.
+// because its parent is left out, an unknown type's echoes in examples left out, and nothing
+// said twice.
 import { readFileSync } from "node:fs";
 import type { Diagnostic } from "../diagnostics.js";
 
@@ -50,7 +51,18 @@ export function explain(diagnostics: Diagnostic[], lineOf: LineReader): Diagnost
   }
 
   out = nameUnknownTypes(out, lineOf);
-  return out;
+  return withoutEchoesOfUnknownTypes(out);
+}
+
+/**
+ * An unknown type is one mistake: when the parser has said where it is used
+ * (`UNKNOWN_IN_PROPERTY_DEFINITION`, `INHERITING_UNKNOWN_TYPE`), its complaints about examples
+ * that cannot be checked against it (`VALIDATING_AGAINST_UNKNOWN`) say it again.
+ */
+function withoutEchoesOfUnknownTypes(diagnostics: Diagnostic[]): Diagnostic[] {
+  const named = (d: Diagnostic) => [...d.message.matchAll(/'([^']+)'/g)].map((m) => m[1]!);
+  const reported = new Set(diagnostics.filter((d) => d.code !== "VALIDATING_AGAINST_UNKNOWN" && /UNKNOWN/.test(d.code)).flatMap(named));
+  return diagnostics.filter((d) => d.code !== "VALIDATING_AGAINST_UNKNOWN" || !named(d).some((n) => reported.has(n)));
 }
 
 /** `INHERITING_UNKNOWN_TYPE` with the name, and without the errors of types whose parent is the unknown one. */

@@ -9,6 +9,7 @@ import { namePattern, type ApiModel, type Body, type Operation, type Param } fro
 import { isFormMedia } from "../model/media.js";
 import { DEFS_PREFIX, FILE_KEYWORD, type JsonSchema } from "../model/schema.js";
 import { isJsonMedia, isTextMedia, mediaSlug } from "../model/media.js";
+import { forValidation } from "./discriminated.js";
 
 const require = createRequire(import.meta.url);
 const standaloneCode = require("ajv/dist/standalone").default as (ajv: Ajv2020, refs: Record<string, string>) => string;
@@ -123,7 +124,7 @@ export function newAjv(kind: ValidatorKind, defs: Record<string, JsonSchema>, va
   addFormats(ajv);
   // A RAML file's facets: checked by the router, an annotation to ajv.
   ajv.addKeyword({ keyword: FILE_KEYWORD, schemaType: "object" });
-  ajv.addSchema({ $id: DEFS_ID, $defs: defs });
+  ajv.addSchema({ $id: DEFS_ID, $defs: forValidation(defs, defs) as Record<string, JsonSchema> });
   return ajv;
 }
 
@@ -139,11 +140,13 @@ export class ValidatorSet {
   private readonly refs: Record<ValidatorKind, Record<string, string>> = { params: {}, bodies: {}, responses: {} };
   private n = 0;
 
+  private readonly defs: Record<string, JsonSchema>;
+
   constructor(model: ApiModel) {
-    const defs = defsOf(model);
+    const defs = (this.defs = defsOf(model));
     this.ajv = { responses: newAjv("responses", defs, true), params: newAjv("params", defs, false), bodies: newAjv("bodies", defs, false) };
     for (const e of entries(model)) {
-      this.ajv[e.kind].addSchema({ ...(rebase(e.schema) as JsonSchema), $id: e.id });
+      this.ajv[e.kind].addSchema({ ...(rebase(forValidation(e.schema, defs)) as JsonSchema), $id: e.id });
       this.refs[e.kind][e.id] = e.id;
     }
   }
@@ -167,7 +170,7 @@ export class ValidatorSet {
 
   /** An exact (no coercion, no defaults) validator for a schema, for checking examples. */
   exact(schema: JsonSchema): ValidateFunction {
-    return this.ajv.responses.compile({ ...(rebase(schema) as JsonSchema), $id: `example-${this.n++}` });
+    return this.ajv.responses.compile({ ...(rebase(forValidation(schema, this.defs)) as JsonSchema), $id: `example-${this.n++}` });
   }
 
   named(name: string): ValidateFunction {

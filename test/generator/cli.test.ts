@@ -31,6 +31,8 @@ describe("ramlgen CLI", () => {
     ["int8-example.raml", /^test\/fixtures\/cli\/int8-example\.raml:7:5 EXAMPLE_INVALID example \(type Small\) does not match its schema: \/ must be <= 127$/m],
     // Messages a user can act on: the unknown type named (and not again for the type that uses
     // the broken one), a YAML cascade by its first error, a tab called a tab, nothing twice.
+    // One mistake, one message: the example that cannot be checked against the unknown type is not another.
+    ["typo-with-example.raml", /^test\/fixtures\/cli\/typo-with-example\.raml:7:7 UNKNOWN_IN_PROPERTY_DEFINITION Property 'author' refers to unknown type 'Autor'\n$/],
     ["unknown-parent.raml", /^test\/fixtures\/cli\/unknown-parent\.raml:8:5 INHERITING_UNKNOWN_TYPE Inheriting from unknown type 'Bok'\n$/],
     ["bad-indent.raml", /^test\/fixtures\/cli\/bad-indent\.raml:7:6 YAML_ERROR bad indentation of a mapping entry \(\d+ more errors in this file probably follow from it: fix this one first\)\n$/],
     ["tab-indent.raml", /^test\/fixtures\/cli\/tab-indent\.raml:6:2 YAML_TAB a tab in the indentation: YAML indents with spaces only\n$/],

@@ -404,3 +404,28 @@ describe("a middleware that reads the body and leaves nothing", () => {
     }
   });
 });
+
+describe("a discriminated union's errors", () => {
+  let host: HostUnderTest;
+  beforeAll(async () => {
+    host = await startHost("node:http");
+  });
+  afterAll(() => host.close());
+  const post = (body: unknown) => call("POST", `${host.api}/pets`, { body });
+
+  it("name the discriminator and its values when the tag is unknown, and nothing else", async () => {
+    const r = await post({ kind: "fish", name: "Nemo" });
+    expect(r.status).toBe(400);
+    expect(r.json.errors).toEqual([{ field: "body/kind", pointer: "#/kind", detail: "must be one of cat, dog" }]);
+    const none = await post({ name: "Nemo" });
+    expect(none.json.errors).toEqual([{ field: "body/kind", pointer: "#/kind", detail: "is required" }]);
+  });
+
+  it("are those of the member the tag names, only", async () => {
+    const cat = await post({ kind: "cat", name: "Tom" });
+    expect(cat.json.errors).toEqual([{ field: "body/lives", pointer: "#/lives", detail: "is required" }]);
+    const dog = await post({ kind: "dog", name: "Rex", goodBoy: "yes" });
+    expect(dog.json.errors).toEqual([{ field: "body/goodBoy", pointer: "#/goodBoy", detail: "must be boolean" }]);
+    expect((await post({ kind: "dog", name: "Rex", goodBoy: true })).status).toBe(200);
+  });
+});

@@ -63,6 +63,10 @@ export function fixtureHandlers(state: FixtureState): Handlers<HandlerContext> {
       state.seen.push({ mediaType: req.mediaType, fields, files });
       return { status: 200, body: { fields, files } };
     },
+    postPets(req) {
+      state.seen.push(seenOf(req));
+      return { status: 200, body: [req.body] };
+    },
     putAttachment(req) {
       state.seen.push(seenOf(req));
       const bytes = req.body ?? new Uint8Array();
