@@ -110,7 +110,8 @@ export async function send(
     for (const item of Array.isArray(v) ? v : [v]) url.searchParams.append(k, String(item));
   }
   const headers: Record<string, string> = { ...(opts.authorization !== undefined ? { authorization: opts.authorization } : {}), ...(opts.headers ?? {}) };
-  for (const [k, v] of Object.entries(request.headers ?? {})) if (v !== undefined) headers[k] = String(v);
+  // An array is a list header: its items comma-separated (RFC 9110).
+  for (const [k, v] of Object.entries(request.headers ?? {})) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : String(v);
   const init: RequestInit & { duplex?: "half" } = { method, headers, redirect: "manual" };
   if (request.body !== undefined) {
     // The declared media type when there is one; the caller's choice among several.

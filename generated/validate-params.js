@@ -3,17 +3,17 @@
 import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 
-export const listJobs_query = validate0;
-const schema0 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":100,"default":20},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."},"status":{"$ref":"defs.json#/$defs/jobStatus","description":"Only jobs with this status."},"name":{"$ref":"defs.json#/$defs/jobName","description":"Only jobs with this name."}},"$id":"listJobs_query"};
-const schema2 = {"type":"string","enum":["IN PROGRESS","CANCELLED","FAILED","SUCCESS"]};
-const schema3 = {"type":"string","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name.","examples":["nightly-report"]};
+export const listJobs_query = validate16;
+const schema16 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":100,"default":20},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."},"status":{"$ref":"defs.json#/$defs/jobStatus","description":"Only jobs with this status."},"name":{"$ref":"defs.json#/$defs/jobName","description":"Only jobs with this name."}},"$id":"listJobs_query"};
+const schema18 = {"type":"string","enum":["IN PROGRESS","CANCELLED","FAILED","SUCCESS"]};
+const schema19 = {"type":"string","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name.","examples":["nightly-report"]};
 const func0 = require("ajv/dist/runtime/ucs2length").default;
 
-function validate0(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate16(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobs_query" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate0.evaluated;
+const evaluated0 = validate16.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -168,7 +168,7 @@ data["status"] = coerced2;
 }
 }
 if(!((((data2 === "IN PROGRESS") || (data2 === "CANCELLED")) || (data2 === "FAILED")) || (data2 === "SUCCESS"))){
-const err6 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/jobStatus/enum",keyword:"enum",params:{allowedValues: schema2.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/jobStatus/enum",keyword:"enum",params:{allowedValues: schema18.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -249,19 +249,19 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate0.errors = vErrors;
+validate16.errors = vErrors;
 return errors === 0;
 }
-validate0.evaluated = {"props":{"limit":true,"cursor":true,"status":true,"name":true},"dynamicProps":false,"dynamicItems":false};
+validate16.evaluated = {"props":{"limit":true,"cursor":true,"status":true,"name":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobs_headers = validate2;
-const schema4 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listJobs_headers"};
+export const listJobs_headers = validate18;
+const schema20 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listJobs_headers"};
 
-function validate2(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate18(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobs_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate2.evaluated;
+const evaluated0 = validate18.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -330,20 +330,20 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate2.errors = vErrors;
+validate18.errors = vErrors;
 return errors === 0;
 }
-validate2.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate18.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createJob_headers = validate3;
-const schema5 = {"type":"object","properties":{"idempotency-key":{"type":"string","pattern":"^[\\x21-\\x7E]{1,255}$","description":"Opaque key (1-255 visible ASCII characters). Repeating a POST with the same key\nand the same body returns the original job and creates nothing.\n"},"traceparent":{"type":"string","maxLength":512,"description":"W3C Trace Context (`00-<trace-id>-<parent-id>-<flags>`). On a create it is kept with\nthe job and handed to the workers that claim it; a value that is not a valid trace\ncontext is ignored, as the W3C recommendation asks.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"createJob_headers"};
+export const createJob_headers = validate19;
+const schema21 = {"type":"object","properties":{"idempotency-key":{"type":"string","pattern":"^[\\x21-\\x7E]{1,255}$","description":"Opaque key (1-255 visible ASCII characters). Repeating a POST with the same key\nand the same body returns the original job and creates nothing.\n"},"traceparent":{"type":"string","maxLength":512,"description":"W3C Trace Context (`00-<trace-id>-<parent-id>-<flags>`). On a create it is kept with\nthe job and handed to the workers that claim it; a value that is not a valid trace\ncontext is ignored, as the W3C recommendation asks.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"createJob_headers"};
 const pattern0 = new RegExp("^[\\x21-\\x7E]{1,255}$", "");
 
-function validate3(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate19(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="createJob_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate3.evaluated;
+const evaluated0 = validate19.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -512,20 +512,20 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate3.errors = vErrors;
+validate19.errors = vErrors;
 return errors === 0;
 }
-validate3.evaluated = {"props":{"idempotency-key":true,"traceparent":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate19.evaluated = {"props":{"idempotency-key":true,"traceparent":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_params = validate4;
-const schema6 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"getJob_params"};
-const schema7 = {"type":"string","minLength":1,"maxLength":64,"description":"Opaque, unguessable job identifier (URL-safe).","examples":["Kj3vQ0l2TQ2m5Yw8b1dEXA"]};
+export const getJob_params = validate20;
+const schema22 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"getJob_params"};
+const schema23 = {"type":"string","minLength":1,"maxLength":64,"description":"Opaque, unguessable job identifier (URL-safe).","examples":["Kj3vQ0l2TQ2m5Yw8b1dEXA"]};
 
-function validate4(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJob_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate4.evaluated;
+const evaluated0 = validate20.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -614,19 +614,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate4.errors = vErrors;
+validate20.errors = vErrors;
 return errors === 0;
 }
-validate4.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate20.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_headers = validate5;
-const schema8 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass\n(capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getJob_headers"};
+export const getJob_headers = validate21;
+const schema24 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass\n(capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getJob_headers"};
 
-function validate5(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJob_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate5.evaluated;
+const evaluated0 = validate21.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -745,19 +745,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate5.errors = vErrors;
+validate21.errors = vErrors;
 return errors === 0;
 }
-validate5.evaluated = {"props":{"prefer":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate21.evaluated = {"props":{"prefer":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const cancelJob_params = validate6;
-const schema9 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"cancelJob_params"};
+export const cancelJob_params = validate22;
+const schema25 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"cancelJob_params"};
 
-function validate6(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="cancelJob_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate6.evaluated;
+const evaluated0 = validate22.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -846,19 +846,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate6.errors = vErrors;
+validate22.errors = vErrors;
 return errors === 0;
 }
-validate6.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate22.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const cancelJob_headers = validate7;
-const schema11 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"cancelJob_headers"};
+export const cancelJob_headers = validate23;
+const schema27 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"cancelJob_headers"};
 
-function validate7(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="cancelJob_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate7.evaluated;
+const evaluated0 = validate23.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -927,19 +927,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate7.errors = vErrors;
+validate23.errors = vErrors;
 return errors === 0;
 }
-validate7.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate23.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobEvents_params = validate8;
-const schema12 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"listJobEvents_params"};
+export const listJobEvents_params = validate24;
+const schema28 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"listJobEvents_params"};
 
-function validate8(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobEvents_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate8.evaluated;
+const evaluated0 = validate24.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1028,19 +1028,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate8.errors = vErrors;
+validate24.errors = vErrors;
 return errors === 0;
 }
-validate8.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate24.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobEvents_query = validate9;
-const schema14 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":200,"default":100},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."}},"$id":"listJobEvents_query"};
+export const listJobEvents_query = validate25;
+const schema30 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":200,"default":100},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."}},"$id":"listJobEvents_query"};
 
-function validate9(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobEvents_query" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate9.evaluated;
+const evaluated0 = validate25.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1168,19 +1168,19 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate9.errors = vErrors;
+validate25.errors = vErrors;
 return errors === 0;
 }
-validate9.evaluated = {"props":{"limit":true,"cursor":true},"dynamicProps":false,"dynamicItems":false};
+validate25.evaluated = {"props":{"limit":true,"cursor":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobEvents_headers = validate10;
-const schema15 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listJobEvents_headers"};
+export const listJobEvents_headers = validate26;
+const schema31 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listJobEvents_headers"};
 
-function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobEvents_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate10.evaluated;
+const evaluated0 = validate26.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1249,19 +1249,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate10.errors = vErrors;
+validate26.errors = vErrors;
 return errors === 0;
 }
-validate10.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate26.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJobResult_params = validate11;
-const schema16 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"getJobResult_params"};
+export const getJobResult_params = validate27;
+const schema32 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"getJobResult_params"};
 
-function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJobResult_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate11.evaluated;
+const evaluated0 = validate27.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1350,19 +1350,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate11.errors = vErrors;
+validate27.errors = vErrors;
 return errors === 0;
 }
-validate11.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate27.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJobResult_headers = validate12;
-const schema18 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getJobResult_headers"};
+export const getJobResult_headers = validate28;
+const schema34 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getJobResult_headers"};
 
-function validate12(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJobResult_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate12.evaluated;
+const evaluated0 = validate28.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1431,19 +1431,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate12.errors = vErrors;
+validate28.errors = vErrors;
 return errors === 0;
 }
-validate12.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate28.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const claimTasks_headers = validate13;
-const schema19 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass\n(capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"claimTasks_headers"};
+export const claimTasks_headers = validate29;
+const schema35 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass\n(capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"claimTasks_headers"};
 
-function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="claimTasks_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate13.evaluated;
+const evaluated0 = validate29.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1562,19 +1562,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate13.errors = vErrors;
+validate29.errors = vErrors;
 return errors === 0;
 }
-validate13.evaluated = {"props":{"prefer":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate29.evaluated = {"props":{"prefer":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateTask_params = validate14;
-const schema20 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"updateTask_params"};
+export const updateTask_params = validate30;
+const schema36 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"updateTask_params"};
 
-function validate14(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="updateTask_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate14.evaluated;
+const evaluated0 = validate30.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1663,19 +1663,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate14.errors = vErrors;
+validate30.errors = vErrors;
 return errors === 0;
 }
-validate14.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate30.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateTask_headers = validate15;
-const schema22 = {"type":"object","properties":{"traceparent":{"type":"string","maxLength":512,"description":"W3C Trace Context (`00-<trace-id>-<parent-id>-<flags>`). On a create it is kept with\nthe job and handed to the workers that claim it; a value that is not a valid trace\ncontext is ignored, as the W3C recommendation asks.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"updateTask_headers"};
+export const updateTask_headers = validate31;
+const schema38 = {"type":"object","properties":{"traceparent":{"type":"string","maxLength":512,"description":"W3C Trace Context (`00-<trace-id>-<parent-id>-<flags>`). On a create it is kept with\nthe job and handed to the workers that claim it; a value that is not a valid trace\ncontext is ignored, as the W3C recommendation asks.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"updateTask_headers"};
 
-function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="updateTask_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate15.evaluated;
+const evaluated0 = validate31.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1794,19 +1794,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate15.errors = vErrors;
+validate31.errors = vErrors;
 return errors === 0;
 }
-validate15.evaluated = {"props":{"traceparent":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate31.evaluated = {"props":{"traceparent":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getQueueOverview_query = validate16;
-const schema23 = {"type":"object","properties":{"seen":{"type":"integer","minimum":0,"description":"The `changes` of the answer the caller has: a long-poll answers at once if any job\nchanged since (so that a change between two long-polls is not missed).\n"}},"$id":"getQueueOverview_query"};
+export const getQueueOverview_query = validate32;
+const schema39 = {"type":"object","properties":{"seen":{"type":"integer","minimum":0,"description":"The `changes` of the answer the caller has: a long-poll answers at once if any job\nchanged since (so that a change between two long-polls is not missed).\n"}},"$id":"getQueueOverview_query"};
 
-function validate16(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getQueueOverview_query" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate16.evaluated;
+const evaluated0 = validate32.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1873,19 +1873,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate16.errors = vErrors;
+validate32.errors = vErrors;
 return errors === 0;
 }
-validate16.evaluated = {"props":{"seen":true},"dynamicProps":false,"dynamicItems":false};
+validate32.evaluated = {"props":{"seen":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getQueueOverview_headers = validate17;
-const schema24 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass\n(capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getQueueOverview_headers"};
+export const getQueueOverview_headers = validate33;
+const schema40 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass\n(capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getQueueOverview_headers"};
 
-function validate17(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getQueueOverview_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate17.evaluated;
+const evaluated0 = validate33.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2004,19 +2004,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate17.errors = vErrors;
+validate33.errors = vErrors;
 return errors === 0;
 }
-validate17.evaluated = {"props":{"prefer":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate33.evaluated = {"props":{"prefer":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listRecentJobs_query = validate18;
-const schema25 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":100,"default":25},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."},"status":{"$ref":"defs.json#/$defs/jobStatus","description":"Only jobs with this status."},"name":{"$ref":"defs.json#/$defs/jobName","description":"Only jobs with this name."}},"$id":"listRecentJobs_query"};
+export const listRecentJobs_query = validate34;
+const schema41 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":100,"default":25},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."},"status":{"$ref":"defs.json#/$defs/jobStatus","description":"Only jobs with this status."},"name":{"$ref":"defs.json#/$defs/jobName","description":"Only jobs with this name."}},"$id":"listRecentJobs_query"};
 
-function validate18(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listRecentJobs_query" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate18.evaluated;
+const evaluated0 = validate34.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2171,7 +2171,7 @@ data["status"] = coerced2;
 }
 }
 if(!((((data2 === "IN PROGRESS") || (data2 === "CANCELLED")) || (data2 === "FAILED")) || (data2 === "SUCCESS"))){
-const err6 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/jobStatus/enum",keyword:"enum",params:{allowedValues: schema2.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/jobStatus/enum",keyword:"enum",params:{allowedValues: schema18.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -2252,19 +2252,19 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate18.errors = vErrors;
+validate34.errors = vErrors;
 return errors === 0;
 }
-validate18.evaluated = {"props":{"limit":true,"cursor":true,"status":true,"name":true},"dynamicProps":false,"dynamicItems":false};
+validate34.evaluated = {"props":{"limit":true,"cursor":true,"status":true,"name":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listRecentJobs_headers = validate19;
-const schema28 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listRecentJobs_headers"};
+export const listRecentJobs_headers = validate35;
+const schema44 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listRecentJobs_headers"};
 
-function validate19(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listRecentJobs_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate19.evaluated;
+const evaluated0 = validate35.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2333,19 +2333,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate19.errors = vErrors;
+validate35.errors = vErrors;
 return errors === 0;
 }
-validate19.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate35.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const inspectJob_params = validate20;
-const schema29 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"inspectJob_params"};
+export const inspectJob_params = validate36;
+const schema45 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"inspectJob_params"};
 
-function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="inspectJob_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate20.evaluated;
+const evaluated0 = validate36.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2434,19 +2434,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate20.errors = vErrors;
+validate36.errors = vErrors;
 return errors === 0;
 }
-validate20.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate36.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const inspectJob_headers = validate21;
-const schema31 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"inspectJob_headers"};
+export const inspectJob_headers = validate37;
+const schema47 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"inspectJob_headers"};
 
-function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="inspectJob_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate21.evaluated;
+const evaluated0 = validate37.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2515,8 +2515,8 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate21.errors = vErrors;
+validate37.errors = vErrors;
 return errors === 0;
 }
-validate21.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate37.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 

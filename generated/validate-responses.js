@@ -3,17 +3,17 @@
 import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 
-export const listJobs_200_application_json = validate84;
-const schema102 = {"$ref":"defs.json#/$defs/jobList","$id":"listJobs_200_application_json"};
-const schema68 = {"type":"object","properties":{"tasks":{"type":"array","items":{"$ref":"#/$defs/jobRef"}},"next":{"type":"string","description":"URL of the following page; present only when there is more."}},"required":["tasks"]};
-const schema69 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"href":{"type":"string"}},"required":["id","href"]};
+export const listJobs_200_application_json = validate68;
+const schema86 = {"$ref":"defs.json#/$defs/jobList","$id":"listJobs_200_application_json"};
+const schema67 = {"type":"object","properties":{"tasks":{"type":"array","items":{"$ref":"#/$defs/jobRef"}},"next":{"type":"string","description":"URL of the following page; present only when there is more."}},"required":["tasks"]};
+const schema68 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"href":{"type":"string"}},"required":["id","href"]};
 const schema32 = {"type":"string","minLength":1,"maxLength":64,"description":"Opaque, unguessable job identifier (URL-safe).","examples":["Kj3vQ0l2TQ2m5Yw8b1dEXA"]};
 const func1 = require("ajv/dist/runtime/ucs2length").default;
 
-function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate43.evaluated;
+const evaluated0 = validate42.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -99,16 +99,16 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate43.errors = vErrors;
+validate42.errors = vErrors;
 return errors === 0;
 }
-validate43.evaluated = {"props":{"id":true,"href":true},"dynamicProps":false,"dynamicItems":false};
+validate42.evaluated = {"props":{"id":true,"href":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate85.evaluated;
+const evaluated0 = validate69.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -131,8 +131,8 @@ let data0 = data.tasks;
 if(Array.isArray(data0)){
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate43(data0[i0], {instancePath:instancePath+"/tasks/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
+if(!(validate42(data0[i0], {instancePath:instancePath+"/tasks/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate42.errors : vErrors.concat(validate42.errors);
 errors = vErrors.length;
 }
 }
@@ -171,41 +171,41 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate85.errors = vErrors;
+validate69.errors = vErrors;
 return errors === 0;
 }
-validate85.evaluated = {"props":{"tasks":true,"next":true},"dynamicProps":false,"dynamicItems":false};
+validate69.evaluated = {"props":{"tasks":true,"next":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobs_200_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate84.evaluated;
+const evaluated0 = validate68.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate85(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
+if(!(validate69(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
 errors = vErrors.length;
 }
-validate84.errors = vErrors;
+validate68.errors = vErrors;
 return errors === 0;
 }
-validate84.evaluated = {"props":{"tasks":true,"next":true},"dynamicProps":false,"dynamicItems":false};
+validate68.evaluated = {"props":{"tasks":true,"next":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobs_400_application_problem_json = validate88;
-const schema104 = {"$ref":"defs.json#/$defs/problem","$id":"listJobs_400_application_problem_json"};
+export const listJobs_400_application_problem_json = validate72;
+const schema88 = {"$ref":"defs.json#/$defs/problem","$id":"listJobs_400_application_problem_json"};
 const schema65 = {"type":"object","properties":{"type":{"type":"string"},"title":{"type":"string"},"status":{"type":"integer"},"detail":{"type":"string"},"instance":{"type":"string"},"errors":{"type":"array","items":{"type":"object","properties":{"field":{"type":"string"},"pointer":{"type":"string"},"detail":{"type":"string"}},"required":["field","pointer","detail"]},"description":"The offending fields, for invalid requests."}},"required":["title"],"description":"RFC 9457 problem details.","examples":[{"type":"about:blank","title":"Not Found","status":404,"detail":"no job with id Kj3vQ0l2TQ2m5Yw8b1dEXA"}]};
 
-function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobs_400_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate88.evaluated;
+const evaluated0 = validate72.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -392,19 +392,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate88.errors = vErrors;
+validate72.errors = vErrors;
 return errors === 0;
 }
-validate88.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate72.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobs_401_application_problem_json = validate89;
-const schema106 = {"$ref":"defs.json#/$defs/problem","$id":"listJobs_401_application_problem_json"};
+export const listJobs_401_application_problem_json = validate73;
+const schema90 = {"$ref":"defs.json#/$defs/problem","$id":"listJobs_401_application_problem_json"};
 
-function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobs_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate89.evaluated;
+const evaluated0 = validate73.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -591,19 +591,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate89.errors = vErrors;
+validate73.errors = vErrors;
 return errors === 0;
 }
-validate89.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate73.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobs_403_application_problem_json = validate90;
-const schema108 = {"$ref":"defs.json#/$defs/problem","$id":"listJobs_403_application_problem_json"};
+export const listJobs_403_application_problem_json = validate74;
+const schema92 = {"$ref":"defs.json#/$defs/problem","$id":"listJobs_403_application_problem_json"};
 
-function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobs_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate90.evaluated;
+const evaluated0 = validate74.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -790,19 +790,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate90.errors = vErrors;
+validate74.errors = vErrors;
 return errors === 0;
 }
-validate90.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate74.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createJob_202_headers = validate91;
-const schema110 = {"type":"object","properties":{"Location":{"type":"string"},"Retry-After":{"type":"integer","minimum":0,"description":"Seconds to wait before polling."}},"required":["Location","Retry-After"],"$id":"createJob_202_headers"};
+export const createJob_202_headers = validate75;
+const schema94 = {"type":"object","properties":{"Location":{"type":"string"},"Retry-After":{"type":"integer","minimum":0,"description":"Seconds to wait before polling."}},"required":["Location","Retry-After"],"$id":"createJob_202_headers"};
 
-function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="createJob_202_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate91.evaluated;
+const evaluated0 = validate75.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -878,18 +878,18 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate91.errors = vErrors;
+validate75.errors = vErrors;
 return errors === 0;
 }
-validate91.evaluated = {"props":{"Location":true,"Retry-After":true},"dynamicProps":false,"dynamicItems":false};
+validate75.evaluated = {"props":{"Location":true,"Retry-After":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createJob_202_application_json = validate92;
-const schema111 = {"$ref":"defs.json#/$defs/jobRef","$id":"createJob_202_application_json"};
+export const createJob_202_application_json = validate76;
+const schema95 = {"$ref":"defs.json#/$defs/jobRef","$id":"createJob_202_application_json"};
 
-function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate93.evaluated;
+const evaluated0 = validate77.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -975,40 +975,40 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate93.errors = vErrors;
+validate77.errors = vErrors;
 return errors === 0;
 }
-validate93.evaluated = {"props":{"id":true,"href":true},"dynamicProps":false,"dynamicItems":false};
+validate77.evaluated = {"props":{"id":true,"href":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate92(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="createJob_202_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate92.evaluated;
+const evaluated0 = validate76.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate93(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate93.errors : vErrors.concat(validate93.errors);
+if(!(validate77(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
 errors = vErrors.length;
 }
-validate92.errors = vErrors;
+validate76.errors = vErrors;
 return errors === 0;
 }
-validate92.evaluated = {"props":{"id":true,"href":true},"dynamicProps":false,"dynamicItems":false};
+validate76.evaluated = {"props":{"id":true,"href":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createJob_400_application_problem_json = validate95;
-const schema114 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_400_application_problem_json"};
+export const createJob_400_application_problem_json = validate79;
+const schema98 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_400_application_problem_json"};
 
-function validate95(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="createJob_400_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate95.evaluated;
+const evaluated0 = validate79.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1195,19 +1195,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate95.errors = vErrors;
+validate79.errors = vErrors;
 return errors === 0;
 }
-validate95.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate79.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createJob_401_application_problem_json = validate96;
-const schema116 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_401_application_problem_json"};
+export const createJob_401_application_problem_json = validate80;
+const schema100 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_401_application_problem_json"};
 
-function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="createJob_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate96.evaluated;
+const evaluated0 = validate80.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1394,19 +1394,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate96.errors = vErrors;
+validate80.errors = vErrors;
 return errors === 0;
 }
-validate96.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate80.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createJob_403_application_problem_json = validate97;
-const schema118 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_403_application_problem_json"};
+export const createJob_403_application_problem_json = validate81;
+const schema102 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_403_application_problem_json"};
 
-function validate97(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="createJob_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate97.evaluated;
+const evaluated0 = validate81.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1593,19 +1593,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate97.errors = vErrors;
+validate81.errors = vErrors;
 return errors === 0;
 }
-validate97.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate81.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createJob_413_application_problem_json = validate98;
-const schema120 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_413_application_problem_json"};
+export const createJob_413_application_problem_json = validate82;
+const schema104 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_413_application_problem_json"};
 
-function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="createJob_413_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate98.evaluated;
+const evaluated0 = validate82.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1792,19 +1792,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate98.errors = vErrors;
+validate82.errors = vErrors;
 return errors === 0;
 }
-validate98.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate82.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createJob_415_application_problem_json = validate99;
-const schema122 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_415_application_problem_json"};
+export const createJob_415_application_problem_json = validate83;
+const schema106 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_415_application_problem_json"};
 
-function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate83(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="createJob_415_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate99.evaluated;
+const evaluated0 = validate83.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1991,19 +1991,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate99.errors = vErrors;
+validate83.errors = vErrors;
 return errors === 0;
 }
-validate99.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate83.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createJob_422_application_problem_json = validate100;
-const schema124 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_422_application_problem_json"};
+export const createJob_422_application_problem_json = validate84;
+const schema108 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_422_application_problem_json"};
 
-function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="createJob_422_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate100.evaluated;
+const evaluated0 = validate84.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2190,19 +2190,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate100.errors = vErrors;
+validate84.errors = vErrors;
 return errors === 0;
 }
-validate100.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate84.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createJob_429_headers = validate101;
-const schema126 = {"type":"object","properties":{"Retry-After":{"type":"integer","minimum":1}},"required":["Retry-After"],"$id":"createJob_429_headers"};
+export const createJob_429_headers = validate85;
+const schema110 = {"type":"object","properties":{"Retry-After":{"type":"integer","minimum":1}},"required":["Retry-After"],"$id":"createJob_429_headers"};
 
-function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="createJob_429_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate101.evaluated;
+const evaluated0 = validate85.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2256,19 +2256,19 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate101.errors = vErrors;
+validate85.errors = vErrors;
 return errors === 0;
 }
-validate101.evaluated = {"props":{"Retry-After":true},"dynamicProps":false,"dynamicItems":false};
+validate85.evaluated = {"props":{"Retry-After":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createJob_429_application_problem_json = validate102;
-const schema127 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_429_application_problem_json"};
+export const createJob_429_application_problem_json = validate86;
+const schema111 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_429_application_problem_json"};
 
-function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="createJob_429_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate102.evaluated;
+const evaluated0 = validate86.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2455,19 +2455,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate102.errors = vErrors;
+validate86.errors = vErrors;
 return errors === 0;
 }
-validate102.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate86.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_200_headers = validate103;
-const schema129 = {"type":"object","properties":{"Retry-After":{"type":"integer","minimum":0,"description":"Seconds to wait before polling again; sent while IN PROGRESS."}},"$id":"getJob_200_headers"};
+export const getJob_200_headers = validate87;
+const schema113 = {"type":"object","properties":{"Retry-After":{"type":"integer","minimum":0,"description":"Seconds to wait before polling again; sent while IN PROGRESS."}},"$id":"getJob_200_headers"};
 
-function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJob_200_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate103.evaluated;
+const evaluated0 = validate87.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2511,13 +2511,13 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate103.errors = vErrors;
+validate87.errors = vErrors;
 return errors === 0;
 }
-validate103.evaluated = {"props":{"Retry-After":true},"dynamicProps":false,"dynamicItems":false};
+validate87.evaluated = {"props":{"Retry-After":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_200_application_json = validate104;
-const schema130 = {"$ref":"defs.json#/$defs/job","$id":"getJob_200_application_json"};
+export const getJob_200_application_json = validate88;
+const schema114 = {"$ref":"defs.json#/$defs/job","$id":"getJob_200_application_json"};
 const schema37 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"href":{"type":"string","description":"Path of the job's status resource."},"status":{"$ref":"#/$defs/jobStatus"},"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority"},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"The job's input, as the client sent it."},"attempts":{"type":"integer","minimum":0,"description":"How many times a worker has taken the job so far (the running attempt included).\nThe job stays IN PROGRESS between attempts.\n"},"maxAttempts":{"type":"integer","minimum":1,"maximum":20,"description":"After this many attempts have failed, the job is FAILED."},"start":{"type":"string","format":"date-time","description":"When the job was created (RFC 3339)."},"end":{"anyOf":[{"type":"string","format":"date-time"},{"$ref":"#/$defs/notEnded"}],"description":"When the job ended (RFC 3339); \"\" until then. Set once."},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{"description":"What the backend reported on SUCCESS."},"error":{"$ref":"#/$defs/jobError","description":"Why the job failed, on FAILED."}},"required":["id","href","status","priority","tags","attempts","maxAttempts","start","end"],"examples":[{"id":"Kj3vQ0l2TQ2m5Yw8b1dEXA","href":"/resources/Kj3vQ0l2TQ2m5Yw8b1dEXA","status":"IN PROGRESS","name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"attempts":1,"maxAttempts":3,"start":"2013-01-01T10:50:45Z","end":"","progress":40}]};
 const schema39 = {"type":"string","enum":["IN PROGRESS","CANCELLED","FAILED","SUCCESS"]};
 const schema33 = {"type":"string","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name.","examples":["nightly-report"]};
@@ -3210,11 +3210,11 @@ return errors === 0;
 validate25.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJob_200_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate104.evaluated;
+const evaluated0 = validate88.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3225,19 +3225,19 @@ if(!(validate25(data, {instancePath,parentData,parentDataProperty,rootData,dynam
 vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
 errors = vErrors.length;
 }
-validate104.errors = vErrors;
+validate88.errors = vErrors;
 return errors === 0;
 }
-validate104.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
+validate88.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_303_headers = validate106;
-const schema131 = {"type":"object","properties":{"Location":{"type":"string"}},"required":["Location"],"$id":"getJob_303_headers"};
+export const getJob_303_headers = validate90;
+const schema115 = {"type":"object","properties":{"Location":{"type":"string"}},"required":["Location"],"$id":"getJob_303_headers"};
 
-function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJob_303_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate106.evaluated;
+const evaluated0 = validate90.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3278,19 +3278,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate106.errors = vErrors;
+validate90.errors = vErrors;
 return errors === 0;
 }
-validate106.evaluated = {"props":{"Location":true},"dynamicProps":false,"dynamicItems":false};
+validate90.evaluated = {"props":{"Location":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_303_application_json = validate107;
-const schema132 = {"$ref":"defs.json#/$defs/job","$id":"getJob_303_application_json"};
+export const getJob_303_application_json = validate91;
+const schema116 = {"$ref":"defs.json#/$defs/job","$id":"getJob_303_application_json"};
 
-function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJob_303_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate107.evaluated;
+const evaluated0 = validate91.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3301,19 +3301,19 @@ if(!(validate25(data, {instancePath,parentData,parentDataProperty,rootData,dynam
 vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
 errors = vErrors.length;
 }
-validate107.errors = vErrors;
+validate91.errors = vErrors;
 return errors === 0;
 }
-validate107.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
+validate91.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_401_application_problem_json = validate109;
-const schema133 = {"$ref":"defs.json#/$defs/problem","$id":"getJob_401_application_problem_json"};
+export const getJob_401_application_problem_json = validate93;
+const schema117 = {"$ref":"defs.json#/$defs/problem","$id":"getJob_401_application_problem_json"};
 
-function validate109(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJob_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate109.evaluated;
+const evaluated0 = validate93.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3500,19 +3500,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate109.errors = vErrors;
+validate93.errors = vErrors;
 return errors === 0;
 }
-validate109.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate93.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_403_application_problem_json = validate110;
-const schema135 = {"$ref":"defs.json#/$defs/problem","$id":"getJob_403_application_problem_json"};
+export const getJob_403_application_problem_json = validate94;
+const schema119 = {"$ref":"defs.json#/$defs/problem","$id":"getJob_403_application_problem_json"};
 
-function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJob_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate110.evaluated;
+const evaluated0 = validate94.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3699,19 +3699,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate110.errors = vErrors;
+validate94.errors = vErrors;
 return errors === 0;
 }
-validate110.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate94.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_404_application_problem_json = validate111;
-const schema137 = {"$ref":"defs.json#/$defs/problem","$id":"getJob_404_application_problem_json"};
+export const getJob_404_application_problem_json = validate95;
+const schema121 = {"$ref":"defs.json#/$defs/problem","$id":"getJob_404_application_problem_json"};
 
-function validate111(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate95(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJob_404_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate111.evaluated;
+const evaluated0 = validate95.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3898,19 +3898,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate111.errors = vErrors;
+validate95.errors = vErrors;
 return errors === 0;
 }
-validate111.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate95.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_500_application_json = validate112;
-const schema139 = {"$ref":"defs.json#/$defs/job","$id":"getJob_500_application_json"};
+export const getJob_500_application_json = validate96;
+const schema123 = {"$ref":"defs.json#/$defs/job","$id":"getJob_500_application_json"};
 
-function validate112(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJob_500_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate112.evaluated;
+const evaluated0 = validate96.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3921,19 +3921,19 @@ if(!(validate25(data, {instancePath,parentData,parentDataProperty,rootData,dynam
 vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
 errors = vErrors.length;
 }
-validate112.errors = vErrors;
+validate96.errors = vErrors;
 return errors === 0;
 }
-validate112.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
+validate96.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
 
-export const cancelJob_200_application_json = validate114;
-const schema140 = {"$ref":"defs.json#/$defs/job","$id":"cancelJob_200_application_json"};
+export const cancelJob_200_application_json = validate98;
+const schema124 = {"$ref":"defs.json#/$defs/job","$id":"cancelJob_200_application_json"};
 
-function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="cancelJob_200_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate114.evaluated;
+const evaluated0 = validate98.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3944,19 +3944,19 @@ if(!(validate25(data, {instancePath,parentData,parentDataProperty,rootData,dynam
 vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
 errors = vErrors.length;
 }
-validate114.errors = vErrors;
+validate98.errors = vErrors;
 return errors === 0;
 }
-validate114.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
+validate98.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
 
-export const cancelJob_401_application_problem_json = validate116;
-const schema141 = {"$ref":"defs.json#/$defs/problem","$id":"cancelJob_401_application_problem_json"};
+export const cancelJob_401_application_problem_json = validate100;
+const schema125 = {"$ref":"defs.json#/$defs/problem","$id":"cancelJob_401_application_problem_json"};
 
-function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="cancelJob_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate116.evaluated;
+const evaluated0 = validate100.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4143,19 +4143,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate116.errors = vErrors;
+validate100.errors = vErrors;
 return errors === 0;
 }
-validate116.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate100.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const cancelJob_403_application_problem_json = validate117;
-const schema143 = {"$ref":"defs.json#/$defs/problem","$id":"cancelJob_403_application_problem_json"};
+export const cancelJob_403_application_problem_json = validate101;
+const schema127 = {"$ref":"defs.json#/$defs/problem","$id":"cancelJob_403_application_problem_json"};
 
-function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="cancelJob_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate117.evaluated;
+const evaluated0 = validate101.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4342,19 +4342,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate117.errors = vErrors;
+validate101.errors = vErrors;
 return errors === 0;
 }
-validate117.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate101.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const cancelJob_404_application_problem_json = validate118;
-const schema145 = {"$ref":"defs.json#/$defs/problem","$id":"cancelJob_404_application_problem_json"};
+export const cancelJob_404_application_problem_json = validate102;
+const schema129 = {"$ref":"defs.json#/$defs/problem","$id":"cancelJob_404_application_problem_json"};
 
-function validate118(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="cancelJob_404_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate118.evaluated;
+const evaluated0 = validate102.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4541,19 +4541,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate118.errors = vErrors;
+validate102.errors = vErrors;
 return errors === 0;
 }
-validate118.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate102.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const cancelJob_409_application_problem_json = validate119;
-const schema147 = {"$ref":"defs.json#/$defs/problem","$id":"cancelJob_409_application_problem_json"};
+export const cancelJob_409_application_problem_json = validate103;
+const schema131 = {"$ref":"defs.json#/$defs/problem","$id":"cancelJob_409_application_problem_json"};
 
-function validate119(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="cancelJob_409_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate119.evaluated;
+const evaluated0 = validate103.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4740,14 +4740,14 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate119.errors = vErrors;
+validate103.errors = vErrors;
 return errors === 0;
 }
-validate119.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate103.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobEvents_200_application_json = validate120;
-const schema149 = {"$ref":"defs.json#/$defs/jobEventList","$id":"listJobEvents_200_application_json"};
-const schema87 = {"type":"object","properties":{"events":{"type":"array","items":{"$ref":"#/$defs/jobEvent"}},"next":{"type":"string","description":"URL of the following page; present only when there is more."}},"required":["events"]};
+export const listJobEvents_200_application_json = validate104;
+const schema133 = {"$ref":"defs.json#/$defs/jobEventList","$id":"listJobEvents_200_application_json"};
+const schema80 = {"type":"object","properties":{"events":{"type":"array","items":{"$ref":"#/$defs/jobEvent"}},"next":{"type":"string","description":"URL of the following page; present only when there is more."}},"required":["events"]};
 const schema44 = {"type":"object","properties":{"at":{"type":"string","format":"date-time","description":"When it happened (RFC 3339)."},"type":{"type":"string","enum":["created","claimed","progress","lease-expired","retry-scheduled","released","succeeded","failed","cancelled","webhook-delivered","webhook-failed"],"description":"`created` by a client; `claimed` by a worker (an attempt begins); `progress` reported\n(at most one event per job every 5 seconds); `lease-expired`: the worker did not\nreport in time (recorded when the job is claimed again or ends); `retry-scheduled`\nafter a retryable failure (`runAfter`); `released` by its worker, the attempt not\ncounted; `succeeded`, `failed`, `cancelled`; the completion push `webhook-delivered`\nor `webhook-failed` (given up).\n"},"actor":{"type":"string","description":"Who did it: the client that created or cancelled the job, the worker that claimed,\nreported or held it. Absent when the service itself did it (deadline, exhausted\nattempts) or a backend without a lease.\n"},"attempt":{"type":"integer","minimum":1,"description":"The attempt it belongs to."},"progress":{"type":"integer","minimum":0,"maximum":100},"leaseSeconds":{"type":"integer","minimum":0,"description":"The lease a claim took."},"runAfter":{"type":"string","format":"date-time","description":"When a scheduled retry may be claimed."},"error":{"$ref":"#/$defs/jobError","description":"Why a `failed` job failed."},"url":{"type":"string","description":"Where the completion push went."},"deliveryAttempts":{"type":"integer","minimum":0},"deliveryError":{"type":"string","description":"The last delivery attempt's error, for `webhook-failed`."}},"required":["at","type"],"description":"One transition of a job, recorded by the store in the same statement as the change.\n","examples":[{"at":"2013-01-01T10:50:46Z","type":"claimed","actor":"reports-worker-1","attempt":1,"leaseSeconds":30}]};
 
 function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -5023,10 +5023,10 @@ return errors === 0;
 validate27.evaluated = {"props":{"at":true,"type":true,"actor":true,"attempt":true,"progress":true,"leaseSeconds":true,"runAfter":true,"error":true,"url":true,"deliveryAttempts":true,"deliveryError":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate105(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate121.evaluated;
+const evaluated0 = validate105.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5089,40 +5089,40 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate121.errors = vErrors;
+validate105.errors = vErrors;
 return errors === 0;
 }
-validate121.evaluated = {"props":{"events":true,"next":true},"dynamicProps":false,"dynamicItems":false};
+validate105.evaluated = {"props":{"events":true,"next":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobEvents_200_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate120.evaluated;
+const evaluated0 = validate104.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate121(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
+if(!(validate105(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate105.errors : vErrors.concat(validate105.errors);
 errors = vErrors.length;
 }
-validate120.errors = vErrors;
+validate104.errors = vErrors;
 return errors === 0;
 }
-validate120.evaluated = {"props":{"events":true,"next":true},"dynamicProps":false,"dynamicItems":false};
+validate104.evaluated = {"props":{"events":true,"next":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobEvents_400_application_problem_json = validate124;
-const schema151 = {"$ref":"defs.json#/$defs/problem","$id":"listJobEvents_400_application_problem_json"};
+export const listJobEvents_400_application_problem_json = validate108;
+const schema135 = {"$ref":"defs.json#/$defs/problem","$id":"listJobEvents_400_application_problem_json"};
 
-function validate124(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobEvents_400_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate124.evaluated;
+const evaluated0 = validate108.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5309,19 +5309,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate124.errors = vErrors;
+validate108.errors = vErrors;
 return errors === 0;
 }
-validate124.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate108.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobEvents_401_application_problem_json = validate125;
-const schema153 = {"$ref":"defs.json#/$defs/problem","$id":"listJobEvents_401_application_problem_json"};
+export const listJobEvents_401_application_problem_json = validate109;
+const schema137 = {"$ref":"defs.json#/$defs/problem","$id":"listJobEvents_401_application_problem_json"};
 
-function validate125(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate109(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobEvents_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate125.evaluated;
+const evaluated0 = validate109.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5508,19 +5508,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate125.errors = vErrors;
+validate109.errors = vErrors;
 return errors === 0;
 }
-validate125.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate109.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobEvents_403_application_problem_json = validate126;
-const schema155 = {"$ref":"defs.json#/$defs/problem","$id":"listJobEvents_403_application_problem_json"};
+export const listJobEvents_403_application_problem_json = validate110;
+const schema139 = {"$ref":"defs.json#/$defs/problem","$id":"listJobEvents_403_application_problem_json"};
 
-function validate126(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobEvents_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate126.evaluated;
+const evaluated0 = validate110.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5707,19 +5707,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate126.errors = vErrors;
+validate110.errors = vErrors;
 return errors === 0;
 }
-validate126.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate110.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobEvents_404_application_problem_json = validate127;
-const schema157 = {"$ref":"defs.json#/$defs/problem","$id":"listJobEvents_404_application_problem_json"};
+export const listJobEvents_404_application_problem_json = validate111;
+const schema141 = {"$ref":"defs.json#/$defs/problem","$id":"listJobEvents_404_application_problem_json"};
 
-function validate127(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate111(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobEvents_404_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate127.evaluated;
+const evaluated0 = validate111.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5906,29 +5906,29 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate127.errors = vErrors;
+validate111.errors = vErrors;
 return errors === 0;
 }
-validate127.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate111.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJobResult_200_application_json = validate128;
-const schema159 = {"$id":"getJobResult_200_application_json"};
+export const getJobResult_200_application_json = validate112;
+const schema143 = {"$id":"getJobResult_200_application_json"};
 
-function validate128(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate112(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJobResult_200_application_json" */;
-validate128.errors = null;
+validate112.errors = null;
 return true;
 }
-validate128.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate112.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
-export const getJobResult_401_application_problem_json = validate129;
-const schema160 = {"$ref":"defs.json#/$defs/problem","$id":"getJobResult_401_application_problem_json"};
+export const getJobResult_401_application_problem_json = validate113;
+const schema144 = {"$ref":"defs.json#/$defs/problem","$id":"getJobResult_401_application_problem_json"};
 
-function validate129(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate113(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJobResult_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate129.evaluated;
+const evaluated0 = validate113.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6115,19 +6115,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate129.errors = vErrors;
+validate113.errors = vErrors;
 return errors === 0;
 }
-validate129.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate113.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJobResult_403_application_problem_json = validate130;
-const schema162 = {"$ref":"defs.json#/$defs/problem","$id":"getJobResult_403_application_problem_json"};
+export const getJobResult_403_application_problem_json = validate114;
+const schema146 = {"$ref":"defs.json#/$defs/problem","$id":"getJobResult_403_application_problem_json"};
 
-function validate130(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJobResult_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate130.evaluated;
+const evaluated0 = validate114.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6314,19 +6314,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate130.errors = vErrors;
+validate114.errors = vErrors;
 return errors === 0;
 }
-validate130.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate114.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJobResult_404_application_problem_json = validate131;
-const schema164 = {"$ref":"defs.json#/$defs/problem","$id":"getJobResult_404_application_problem_json"};
+export const getJobResult_404_application_problem_json = validate115;
+const schema148 = {"$ref":"defs.json#/$defs/problem","$id":"getJobResult_404_application_problem_json"};
 
-function validate131(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate115(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJobResult_404_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate131.evaluated;
+const evaluated0 = validate115.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6513,14 +6513,14 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate131.errors = vErrors;
+validate115.errors = vErrors;
 return errors === 0;
 }
-validate131.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate115.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const claimTasks_200_application_json = validate132;
-const schema166 = {"$ref":"defs.json#/$defs/taskList","$id":"claimTasks_200_application_json"};
-const schema93 = {"type":"object","properties":{"tasks":{"type":"array","items":{"$ref":"#/$defs/task"}}},"required":["tasks"]};
+export const claimTasks_200_application_json = validate116;
+const schema150 = {"$ref":"defs.json#/$defs/taskList","$id":"claimTasks_200_application_json"};
+const schema83 = {"type":"object","properties":{"tasks":{"type":"array","items":{"$ref":"#/$defs/task"}}},"required":["tasks"]};
 const schema56 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority"},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"The job's input, as the client sent it."},"attempt":{"type":"integer","minimum":1,"description":"Which attempt this is (1 the first time the job is taken)."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20},"leaseToken":{"$ref":"#/$defs/leaseToken"},"leaseSeconds":{"type":"integer","minimum":5,"maximum":3600,"description":"What each heartbeat extends the lease by."},"leaseExpiresAt":{"type":"string","format":"date-time","description":"When the lease ends unless it is extended by a heartbeat."},"traceparent":{"type":"string","description":"The W3C trace context of the job (from the request that created it, continued by\nthis claim when the server traces): send it as the `traceparent` header of this\ntask's updates, and start the work's spans under it, so that one trace spans\ncreate, claim, heartbeats and finish.\n"}},"required":["id","priority","tags","attempt","maxAttempts","leaseToken","leaseSeconds","leaseExpiresAt"],"description":"A job handed to a worker under a lease.","examples":[{"id":"Kj3vQ0l2TQ2m5Yw8b1dEXA","name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"attempt":1,"maxAttempts":3,"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","leaseSeconds":30,"leaseExpiresAt":"2013-01-01T10:51:15Z"}]};
 const schema34 = {"type":"string","minLength":1,"maxLength":64,"description":"Proof of holding a job's current lease: unguessable, different for every claim of the\njob. Send it with every update of the job.\n","examples":["9mKc2vE4Qm6yJ0aR8sXbLw"]};
 
@@ -6955,10 +6955,10 @@ return errors === 0;
 validate37.evaluated = {"props":{"id":true,"name":true,"priority":true,"tags":true,"input":true,"attempt":true,"maxAttempts":true,"leaseToken":true,"leaseSeconds":true,"leaseExpiresAt":true,"traceparent":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate133(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate133.evaluated;
+const evaluated0 = validate117.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7009,40 +7009,40 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate133.errors = vErrors;
+validate117.errors = vErrors;
 return errors === 0;
 }
-validate133.evaluated = {"props":{"tasks":true},"dynamicProps":false,"dynamicItems":false};
+validate117.evaluated = {"props":{"tasks":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate132(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="claimTasks_200_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate132.evaluated;
+const evaluated0 = validate116.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate133(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate133.errors : vErrors.concat(validate133.errors);
+if(!(validate117(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
 errors = vErrors.length;
 }
-validate132.errors = vErrors;
+validate116.errors = vErrors;
 return errors === 0;
 }
-validate132.evaluated = {"props":{"tasks":true},"dynamicProps":false,"dynamicItems":false};
+validate116.evaluated = {"props":{"tasks":true},"dynamicProps":false,"dynamicItems":false};
 
-export const claimTasks_400_application_problem_json = validate136;
-const schema168 = {"$ref":"defs.json#/$defs/problem","$id":"claimTasks_400_application_problem_json"};
+export const claimTasks_400_application_problem_json = validate120;
+const schema152 = {"$ref":"defs.json#/$defs/problem","$id":"claimTasks_400_application_problem_json"};
 
-function validate136(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="claimTasks_400_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate136.evaluated;
+const evaluated0 = validate120.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7229,19 +7229,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate136.errors = vErrors;
+validate120.errors = vErrors;
 return errors === 0;
 }
-validate136.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate120.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const claimTasks_401_application_problem_json = validate137;
-const schema170 = {"$ref":"defs.json#/$defs/problem","$id":"claimTasks_401_application_problem_json"};
+export const claimTasks_401_application_problem_json = validate121;
+const schema154 = {"$ref":"defs.json#/$defs/problem","$id":"claimTasks_401_application_problem_json"};
 
-function validate137(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="claimTasks_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate137.evaluated;
+const evaluated0 = validate121.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7428,19 +7428,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate137.errors = vErrors;
+validate121.errors = vErrors;
 return errors === 0;
 }
-validate137.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate121.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const claimTasks_403_application_problem_json = validate138;
-const schema172 = {"$ref":"defs.json#/$defs/problem","$id":"claimTasks_403_application_problem_json"};
+export const claimTasks_403_application_problem_json = validate122;
+const schema156 = {"$ref":"defs.json#/$defs/problem","$id":"claimTasks_403_application_problem_json"};
 
-function validate138(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate122(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="claimTasks_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate138.evaluated;
+const evaluated0 = validate122.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7627,19 +7627,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate138.errors = vErrors;
+validate122.errors = vErrors;
 return errors === 0;
 }
-validate138.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate122.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const claimTasks_413_application_problem_json = validate139;
-const schema174 = {"$ref":"defs.json#/$defs/problem","$id":"claimTasks_413_application_problem_json"};
+export const claimTasks_413_application_problem_json = validate123;
+const schema158 = {"$ref":"defs.json#/$defs/problem","$id":"claimTasks_413_application_problem_json"};
 
-function validate139(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate123(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="claimTasks_413_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate139.evaluated;
+const evaluated0 = validate123.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7826,19 +7826,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate139.errors = vErrors;
+validate123.errors = vErrors;
 return errors === 0;
 }
-validate139.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate123.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const claimTasks_415_application_problem_json = validate140;
-const schema176 = {"$ref":"defs.json#/$defs/problem","$id":"claimTasks_415_application_problem_json"};
+export const claimTasks_415_application_problem_json = validate124;
+const schema160 = {"$ref":"defs.json#/$defs/problem","$id":"claimTasks_415_application_problem_json"};
 
-function validate140(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate124(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="claimTasks_415_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate140.evaluated;
+const evaluated0 = validate124.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8025,20 +8025,20 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate140.errors = vErrors;
+validate124.errors = vErrors;
 return errors === 0;
 }
-validate140.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate124.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateTask_200_application_json = validate141;
-const schema178 = {"$ref":"defs.json#/$defs/taskUpdated","$id":"updateTask_200_application_json"};
-const schema97 = {"type":"object","properties":{"status":{"type":"string","enum":["UPDATED"]},"leaseExpiresAt":{"type":"string","format":"date-time","description":"After a heartbeat, when the extended lease ends."},"retryAt":{"type":"string","format":"date-time","description":"After a retryable failure, when the job may be taken again."}},"required":["status"]};
+export const updateTask_200_application_json = validate125;
+const schema162 = {"$ref":"defs.json#/$defs/taskUpdated","$id":"updateTask_200_application_json"};
+const schema85 = {"type":"object","properties":{"status":{"type":"string","enum":["UPDATED"]},"leaseExpiresAt":{"type":"string","format":"date-time","description":"After a heartbeat, when the extended lease ends."},"retryAt":{"type":"string","format":"date-time","description":"After a retryable failure, when the job may be taken again."}},"required":["status"]};
 
-function validate141(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate125(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="updateTask_200_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate141.evaluated;
+const evaluated0 = validate125.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8069,7 +8069,7 @@ vErrors.push(err1);
 errors++;
 }
 if(!(data0 === "UPDATED")){
-const err2 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/taskUpdated/properties/status/enum",keyword:"enum",params:{allowedValues: schema97.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err2 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/taskUpdated/properties/status/enum",keyword:"enum",params:{allowedValues: schema85.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -8140,19 +8140,19 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate141.errors = vErrors;
+validate125.errors = vErrors;
 return errors === 0;
 }
-validate141.evaluated = {"props":{"status":true,"leaseExpiresAt":true,"retryAt":true},"dynamicProps":false,"dynamicItems":false};
+validate125.evaluated = {"props":{"status":true,"leaseExpiresAt":true,"retryAt":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateTask_400_application_problem_json = validate142;
-const schema180 = {"$ref":"defs.json#/$defs/problem","$id":"updateTask_400_application_problem_json"};
+export const updateTask_400_application_problem_json = validate126;
+const schema164 = {"$ref":"defs.json#/$defs/problem","$id":"updateTask_400_application_problem_json"};
 
-function validate142(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate126(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="updateTask_400_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate142.evaluated;
+const evaluated0 = validate126.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8339,19 +8339,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate142.errors = vErrors;
+validate126.errors = vErrors;
 return errors === 0;
 }
-validate142.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate126.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateTask_401_application_problem_json = validate143;
-const schema182 = {"$ref":"defs.json#/$defs/problem","$id":"updateTask_401_application_problem_json"};
+export const updateTask_401_application_problem_json = validate127;
+const schema166 = {"$ref":"defs.json#/$defs/problem","$id":"updateTask_401_application_problem_json"};
 
-function validate143(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate127(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="updateTask_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate143.evaluated;
+const evaluated0 = validate127.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8538,19 +8538,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate143.errors = vErrors;
+validate127.errors = vErrors;
 return errors === 0;
 }
-validate143.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate127.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateTask_403_application_problem_json = validate144;
-const schema184 = {"$ref":"defs.json#/$defs/problem","$id":"updateTask_403_application_problem_json"};
+export const updateTask_403_application_problem_json = validate128;
+const schema168 = {"$ref":"defs.json#/$defs/problem","$id":"updateTask_403_application_problem_json"};
 
-function validate144(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate128(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="updateTask_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate144.evaluated;
+const evaluated0 = validate128.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8737,19 +8737,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate144.errors = vErrors;
+validate128.errors = vErrors;
 return errors === 0;
 }
-validate144.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate128.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateTask_404_application_problem_json = validate145;
-const schema186 = {"$ref":"defs.json#/$defs/problem","$id":"updateTask_404_application_problem_json"};
+export const updateTask_404_application_problem_json = validate129;
+const schema170 = {"$ref":"defs.json#/$defs/problem","$id":"updateTask_404_application_problem_json"};
 
-function validate145(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate129(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="updateTask_404_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate145.evaluated;
+const evaluated0 = validate129.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8936,19 +8936,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate145.errors = vErrors;
+validate129.errors = vErrors;
 return errors === 0;
 }
-validate145.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate129.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateTask_409_application_problem_json = validate146;
-const schema188 = {"$ref":"defs.json#/$defs/problem","$id":"updateTask_409_application_problem_json"};
+export const updateTask_409_application_problem_json = validate130;
+const schema172 = {"$ref":"defs.json#/$defs/problem","$id":"updateTask_409_application_problem_json"};
 
-function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate130(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="updateTask_409_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate146.evaluated;
+const evaluated0 = validate130.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9135,13 +9135,13 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate146.errors = vErrors;
+validate130.errors = vErrors;
 return errors === 0;
 }
-validate146.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate130.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getQueueOverview_200_application_json = validate147;
-const schema190 = {"$ref":"defs.json#/$defs/queueOverview","$id":"getQueueOverview_200_application_json"};
+export const getQueueOverview_200_application_json = validate131;
+const schema174 = {"$ref":"defs.json#/$defs/queueOverview","$id":"getQueueOverview_200_application_json"};
 const schema45 = {"type":"object","properties":{"now":{"type":"object","properties":{"at":{"type":"string","format":"date-time"},"queues":{"type":"array","items":{"$ref":"#/$defs/queueCount"}},"outbox":{"type":"integer","minimum":0}},"required":["at","queues","outbox"],"description":"The queue at this moment."},"intervalSeconds":{"type":"integer","minimum":1,"description":"How often the queue is sampled (QUEUE_SAMPLE_SECONDS)."},"changes":{"type":"integer","minimum":0,"description":"How many job changes this instance has heard of (pass it back as `seen`)."},"samples":{"type":"array","items":{"$ref":"#/$defs/queueSample"},"description":"The samples of the last hour, oldest first."}},"required":["now","intervalSeconds","changes","samples"],"examples":[{"now":{"at":"2013-01-01T10:50:45Z","queues":[{"name":"nightly-report","waiting":12,"running":4}],"outbox":0},"intervalSeconds":10,"changes":1532,"samples":[{"at":"2013-01-01T10:50:35Z","queues":[{"name":"nightly-report","waiting":15,"running":4}],"ended":{"SUCCESS":7,"FAILED":1},"outbox":0,"claimLatency":{"count":8,"p50Ms":3,"p99Ms":41}}]}]};
 const schema46 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName","description":"Absent for jobs created without a name."},"waiting":{"type":"integer","minimum":0,"description":"IN PROGRESS jobs no worker holds (queued, in backoff, or whose lease ran out)."},"running":{"type":"integer","minimum":0,"description":"IN PROGRESS jobs held under an unexpired lease."}},"required":["waiting","running"]};
 
@@ -9899,11 +9899,11 @@ return errors === 0;
 validate29.evaluated = {"props":{"now":true,"intervalSeconds":true,"changes":true,"samples":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate147(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate131(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getQueueOverview_200_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate147.evaluated;
+const evaluated0 = validate131.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9914,19 +9914,19 @@ if(!(validate29(data, {instancePath,parentData,parentDataProperty,rootData,dynam
 vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
 errors = vErrors.length;
 }
-validate147.errors = vErrors;
+validate131.errors = vErrors;
 return errors === 0;
 }
-validate147.evaluated = {"props":{"now":true,"intervalSeconds":true,"changes":true,"samples":true},"dynamicProps":false,"dynamicItems":false};
+validate131.evaluated = {"props":{"now":true,"intervalSeconds":true,"changes":true,"samples":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getQueueOverview_401_application_problem_json = validate149;
-const schema191 = {"$ref":"defs.json#/$defs/problem","$id":"getQueueOverview_401_application_problem_json"};
+export const getQueueOverview_401_application_problem_json = validate133;
+const schema175 = {"$ref":"defs.json#/$defs/problem","$id":"getQueueOverview_401_application_problem_json"};
 
-function validate149(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate133(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getQueueOverview_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate149.evaluated;
+const evaluated0 = validate133.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10113,19 +10113,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate149.errors = vErrors;
+validate133.errors = vErrors;
 return errors === 0;
 }
-validate149.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate133.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getQueueOverview_403_application_problem_json = validate150;
-const schema193 = {"$ref":"defs.json#/$defs/problem","$id":"getQueueOverview_403_application_problem_json"};
+export const getQueueOverview_403_application_problem_json = validate134;
+const schema177 = {"$ref":"defs.json#/$defs/problem","$id":"getQueueOverview_403_application_problem_json"};
 
-function validate150(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate134(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getQueueOverview_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate150.evaluated;
+const evaluated0 = validate134.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10312,19 +10312,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate150.errors = vErrors;
+validate134.errors = vErrors;
 return errors === 0;
 }
-validate150.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate134.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listRecentJobs_200_application_json = validate151;
-const schema195 = {"$ref":"defs.json#/$defs/jobPage","$id":"listRecentJobs_200_application_json"};
-const schema196 = {"type":"object","properties":{"jobs":{"type":"array","items":{"$ref":"#/$defs/job"}},"next":{"type":"string","description":"URL of the following page; present only when there is more."}},"required":["jobs"]};
+export const listRecentJobs_200_application_json = validate135;
+const schema179 = {"$ref":"defs.json#/$defs/jobPage","$id":"listRecentJobs_200_application_json"};
+const schema180 = {"type":"object","properties":{"jobs":{"type":"array","items":{"$ref":"#/$defs/job"}},"next":{"type":"string","description":"URL of the following page; present only when there is more."}},"required":["jobs"]};
 
-function validate152(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate136(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate152.evaluated;
+const evaluated0 = validate136.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10387,40 +10387,40 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate152.errors = vErrors;
+validate136.errors = vErrors;
 return errors === 0;
 }
-validate152.evaluated = {"props":{"jobs":true,"next":true},"dynamicProps":false,"dynamicItems":false};
+validate136.evaluated = {"props":{"jobs":true,"next":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate151(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate135(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listRecentJobs_200_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate151.evaluated;
+const evaluated0 = validate135.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate152(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate152.errors : vErrors.concat(validate152.errors);
+if(!(validate136(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate136.errors : vErrors.concat(validate136.errors);
 errors = vErrors.length;
 }
-validate151.errors = vErrors;
+validate135.errors = vErrors;
 return errors === 0;
 }
-validate151.evaluated = {"props":{"jobs":true,"next":true},"dynamicProps":false,"dynamicItems":false};
+validate135.evaluated = {"props":{"jobs":true,"next":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listRecentJobs_400_application_problem_json = validate155;
-const schema197 = {"$ref":"defs.json#/$defs/problem","$id":"listRecentJobs_400_application_problem_json"};
+export const listRecentJobs_400_application_problem_json = validate139;
+const schema181 = {"$ref":"defs.json#/$defs/problem","$id":"listRecentJobs_400_application_problem_json"};
 
-function validate155(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate139(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listRecentJobs_400_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate155.evaluated;
+const evaluated0 = validate139.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10607,19 +10607,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate155.errors = vErrors;
+validate139.errors = vErrors;
 return errors === 0;
 }
-validate155.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate139.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listRecentJobs_401_application_problem_json = validate156;
-const schema199 = {"$ref":"defs.json#/$defs/problem","$id":"listRecentJobs_401_application_problem_json"};
+export const listRecentJobs_401_application_problem_json = validate140;
+const schema183 = {"$ref":"defs.json#/$defs/problem","$id":"listRecentJobs_401_application_problem_json"};
 
-function validate156(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate140(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listRecentJobs_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate156.evaluated;
+const evaluated0 = validate140.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10806,19 +10806,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate156.errors = vErrors;
+validate140.errors = vErrors;
 return errors === 0;
 }
-validate156.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate140.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listRecentJobs_403_application_problem_json = validate157;
-const schema201 = {"$ref":"defs.json#/$defs/problem","$id":"listRecentJobs_403_application_problem_json"};
+export const listRecentJobs_403_application_problem_json = validate141;
+const schema185 = {"$ref":"defs.json#/$defs/problem","$id":"listRecentJobs_403_application_problem_json"};
 
-function validate157(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate141(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listRecentJobs_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate157.evaluated;
+const evaluated0 = validate141.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11005,19 +11005,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate157.errors = vErrors;
+validate141.errors = vErrors;
 return errors === 0;
 }
-validate157.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate141.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const inspectJob_200_application_json = validate158;
-const schema203 = {"$ref":"defs.json#/$defs/job","$id":"inspectJob_200_application_json"};
+export const inspectJob_200_application_json = validate142;
+const schema187 = {"$ref":"defs.json#/$defs/job","$id":"inspectJob_200_application_json"};
 
-function validate158(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate142(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="inspectJob_200_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate158.evaluated;
+const evaluated0 = validate142.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11028,19 +11028,19 @@ if(!(validate25(data, {instancePath,parentData,parentDataProperty,rootData,dynam
 vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
 errors = vErrors.length;
 }
-validate158.errors = vErrors;
+validate142.errors = vErrors;
 return errors === 0;
 }
-validate158.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
+validate142.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
 
-export const inspectJob_401_application_problem_json = validate160;
-const schema204 = {"$ref":"defs.json#/$defs/problem","$id":"inspectJob_401_application_problem_json"};
+export const inspectJob_401_application_problem_json = validate144;
+const schema188 = {"$ref":"defs.json#/$defs/problem","$id":"inspectJob_401_application_problem_json"};
 
-function validate160(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate144(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="inspectJob_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate160.evaluated;
+const evaluated0 = validate144.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11227,19 +11227,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate160.errors = vErrors;
+validate144.errors = vErrors;
 return errors === 0;
 }
-validate160.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate144.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const inspectJob_403_application_problem_json = validate161;
-const schema206 = {"$ref":"defs.json#/$defs/problem","$id":"inspectJob_403_application_problem_json"};
+export const inspectJob_403_application_problem_json = validate145;
+const schema190 = {"$ref":"defs.json#/$defs/problem","$id":"inspectJob_403_application_problem_json"};
 
-function validate161(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate145(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="inspectJob_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate161.evaluated;
+const evaluated0 = validate145.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11426,19 +11426,19 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate161.errors = vErrors;
+validate145.errors = vErrors;
 return errors === 0;
 }
-validate161.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate145.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const inspectJob_404_application_problem_json = validate162;
-const schema208 = {"$ref":"defs.json#/$defs/problem","$id":"inspectJob_404_application_problem_json"};
+export const inspectJob_404_application_problem_json = validate146;
+const schema192 = {"$ref":"defs.json#/$defs/problem","$id":"inspectJob_404_application_problem_json"};
 
-function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="inspectJob_404_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate162.evaluated;
+const evaluated0 = validate146.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11625,8 +11625,8 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate162.errors = vErrors;
+validate146.errors = vErrors;
 return errors === 0;
 }
-validate162.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate146.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 

@@ -5,6 +5,7 @@ import { buildModel } from "./read/build.js";
 import { SpecError, type Diagnostic } from "./diagnostics.js";
 import { emit } from "./emit/emit.js";
 import { checkExamples } from "./schema/examples.js";
+import { repairSchemas } from "./schema/repair.js";
 import type { ApiModel } from "./model/model.js";
 import { parseSpec } from "./read/raml.js";
 import { cachedParse, type CacheUse } from "./read/spec-cache.js";
@@ -45,12 +46,23 @@ export function loadModel(specPath: string, options: LoadOptions = {}): { model:
   } catch (e) {
     throw asSpecError(e, specPath, rel);
   }
+  // Two operations whose paths differ only in their parameters' names match the same requests:
+  // the first declared serves them all.
+  const shapes = new Map<string, string>();
+  for (const op of model.operations) {
+    const shape = `${op.method.toUpperCase()} ${op.path.replace(/\{[^}]+\}/g, "{}")}`;
+    const first = shapes.get(shape);
+    if (first === undefined) shapes.set(shape, `${op.method.toUpperCase()} ${op.resourcePath}`);
+    else warnings.push({ path: rel, line: 0, column: 0, code: "ROUTE_SHADOWED", message: `${op.method.toUpperCase()} ${op.resourcePath} matches the same requests as ${first}, which is declared first and serves them: its handler is never called`, warning: true });
+  }
   for (const op of model.operations) {
     if (op.responses.length) continue;
     // Common in real specs: the handler may answer anything, and nothing checks it.
     const message = `${op.method.toUpperCase()} ${op.resourcePath} declares no responses: its handler may answer any status and body, sent unchecked`;
     warnings.push({ path: rel, line: 0, column: 0, code: "NO_RESPONSES", message, warning: true });
   }
+  // A schema the meta-schema refuses loses what is at fault, with a warning; the spec still generates.
+  repairSchemas(model, (code, message) => warnings.push({ path: rel, line: 0, column: 0, code, message, warning: true }));
   let validators: ValidatorSet;
   try {
     validators = new ValidatorSet(model);
@@ -64,8 +76,8 @@ export function loadModel(specPath: string, options: LoadOptions = {}): { model:
     }
     throw e;
   }
-  const bad = checkExamples(model, validators, specPath, rel);
-  if (bad.length) throw new SpecError(bad);
+  // Examples that do not match: warnings (the parser accepted the spec; --strict refuses it).
+  warnings.push(...checkExamples(model, validators, specPath, rel));
   return { model, validators, warnings, cache, sources };
 }
 

@@ -143,6 +143,12 @@ export function buildCore<C extends HandlerContext>(
       const v = ctx.headers[h];
       if (v !== undefined) headers[h] = v;
     }
+    if (def.listHeaders) {
+      for (const h of def.listHeaders) {
+        const v = headers[h];
+        if (v !== undefined) headers[h] = (Array.isArray(v) ? v : [v]).flatMap((x) => String(x).split(",")).map((x) => x.trim()).filter((x) => x !== "");
+      }
+    }
     const notDecimal = def.numeric ? checkNumeric(def.numeric, params, query, headers, errors) : undefined;
     validateParams(errors, notDecimal, "path", def.validateParams, params);
     validateParams(errors, notDecimal, "query", def.validateQuery, query);

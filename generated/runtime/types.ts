@@ -13,6 +13,8 @@ export interface Validator {
 
 export interface ValidationErrorObject {
   instancePath: string;
+  /** Where in the schema it failed (`#/anyOf/1/properties/x/type`): tells a union's members apart. */
+  schemaPath?: string | undefined;
   keyword: string;
   message?: string | undefined;
   params: Record<string, unknown>;
@@ -53,6 +55,8 @@ export interface RouteDef {
    * number (ajv's coercion alone would also take `0x10`, `Infinity` or ` 1`).
    */
   numeric?: { path?: string[]; query?: string[]; headers?: string[] } | undefined;
+  /** Headers declared as arrays, lower case: their comma-separated list is split into its items. */
+  listHeaders?: string[] | undefined;
   responses: Record<number, ResponseDef>;
   /**
    * The spec declares no responses for the operation: any status with any body is sent as

@@ -215,7 +215,7 @@ export function routeTable(op: Operation, defs: Record<string, JsonSchema>, seri
     method: op.method.toUpperCase(),
     path: op.path,
     validateParams: op.uriParams.length ? validatorId.uriParams(op) : undefined,
-    validateQuery: op.query.length ? validatorId.query(op) : undefined,
+    validateQuery: op.query.length || op.queryString ? validatorId.query(op) : undefined,
     headers: op.headers.map((h) => h.name.toLowerCase()),
     validateHeaders: op.headers.length ? validatorId.headers(op) : undefined,
     bodies: op.bodies.length
@@ -230,6 +230,7 @@ export function routeTable(op: Operation, defs: Record<string, JsonSchema>, seri
       : undefined,
     bodyOptional: bodyOptional(op, defs),
     numeric: numericParams(op, defs),
+    listHeaders: listHeaders(op, defs),
     security: op.security,
     undeclaredResponses: op.responses.length === 0,
     responses: op.responses.map((r) => ({
@@ -259,8 +260,26 @@ function numericParams(op: Operation, defs: Record<string, JsonSchema>): { path?
   return Object.keys(present).length ? present : undefined;
 }
 
-/** A request body may be left out when its type admits nil (`type: jobRequest | nil`). */
+/** Headers declared as arrays: their comma-separated list (RFC 9110 §5.6.1) is split. Lower case. */
+function listHeaders(op: Operation, defs: Record<string, JsonSchema>): string[] | undefined {
+  const isArray = (s: unknown, seen = new Set<string>()): boolean => {
+    const schema = s as JsonSchema;
+    if (typeof schema?.$ref === "string" && schema.$ref.startsWith(DEFS_PREFIX)) {
+      const name = schema.$ref.slice(DEFS_PREFIX.length);
+      return !seen.has(name) && isArray(defs[name], new Set([...seen, name]));
+    }
+    return schema?.type === "array";
+  };
+  const out = op.headers.filter((h) => namePattern(h.name) === undefined && isArray(h.schema)).map((h) => h.name.toLowerCase());
+  return out.length ? out : undefined;
+}
+
+/**
+ * A request body may be left out when its type admits nil (`type: jobRequest | nil`), and on
+ * GET and HEAD always: HTTP gives their bodies no meaning, and fetch cannot send one.
+ */
 function bodyOptional(op: Operation, defs: Record<string, JsonSchema>): boolean {
+  if (op.bodies.length && (op.method === "get" || op.method === "head")) return true;
   return op.bodies.length > 0 && op.bodies.every((b) => admitsNull(b.schema, defs, new Set()));
 }
 

@@ -45,8 +45,9 @@ export function tsType(schema: unknown, ctx: TsContext, indent = ""): string {
     }
     return "unknown";
   }
-  // A form's file: the Web File (Node has it too), what the router hands a handler.
-  if (s[FILE_KEYWORD]) return "File";
+  // A form's file: the Web File (Node has it too), what the router hands a handler. Named
+  // through globalThis: a spec may have a type of its own called File.
+  if (s[FILE_KEYWORD]) return "globalThis.File";
   if ("const" in s) return literal(s.const);
   if (Array.isArray(s.enum)) return union(s.enum.map(literal));
   if (Array.isArray(s.anyOf)) return union(s.anyOf.map((m) => tsType(m, ctx, indent)));

@@ -26,7 +26,7 @@ export class MockValues {
   private readonly typeExamples = new Map<string, Example[]>();
 
   constructor(model: ApiModel) {
-    this.defs = Object.fromEntries(model.types.map((t) => [t.name, t.schema]));
+    this.defs = aliasesFollowed(Object.fromEntries(model.types.map((t) => [t.name, t.schema])));
     for (const t of model.types) this.typeExamples.set(t.name, t.examples);
   }
 
@@ -82,6 +82,29 @@ export class MockValues {
     if (!ref?.startsWith(DEFS_PREFIX)) return [];
     return this.typeExamples.get(ref.slice(DEFS_PREFIX.length)) ?? [];
   }
+}
+
+/**
+ * Named types that are only another's name (a 0.8 schema file holding a schema's name) replaced
+ * by what they name: json-schema-faker 0.5 does not follow a `$ref` to a `$ref`, and answers
+ * with the reference itself.
+ */
+function aliasesFollowed(defs: Record<string, JsonSchema>): Record<string, JsonSchema> {
+  const target = (s: JsonSchema): string | undefined => {
+    const o = s as { $ref?: unknown };
+    return typeof s === "object" && s && Object.keys(s).length === 1 && typeof o.$ref === "string" && o.$ref.startsWith(DEFS_PREFIX) ? o.$ref.slice(DEFS_PREFIX.length) : undefined;
+  };
+  const out = { ...defs };
+  for (const name of Object.keys(out)) {
+    const seen = new Set([name]);
+    let s = out[name]!;
+    for (let t = target(s); t !== undefined && !seen.has(t) && defs[t] !== undefined; t = target(s)) {
+      seen.add(t);
+      s = defs[t]!;
+    }
+    out[name] = s;
+  }
+  return out;
 }
 
 /** Form values with a small file of an accepted type in each file field. */

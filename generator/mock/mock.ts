@@ -184,6 +184,7 @@ function routes(model: ApiModel, validators: ValidatorSet): RouteDef[] {
       bodies: t.bodies ? bodies(t.bodies, "bodies") : undefined,
       bodyOptional: t.bodyOptional,
       numeric: t.numeric,
+      listHeaders: t.listHeaders,
       security: t.security,
       responses: Object.fromEntries(t.responses.map((r) => [r.status, { validateHeaders: v("responses", r.validateHeaders), bodies: bodies(r.bodies, "responses") }])),
       undeclaredResponses: t.undeclaredResponses,

@@ -39,6 +39,8 @@ export interface Param {
   default?: unknown;
   description?: string | undefined;
   examples: Example[];
+  /** A property of the operation's queryString type (checked with it, as part of the whole query). */
+  fromQueryString?: boolean | undefined;
 }
 
 export interface Body {
@@ -97,6 +99,10 @@ export interface Operation {
   description?: string | undefined;
   uriParams: Param[];
   query: Param[];
+  /** A queryString's type: the query as a whole is checked against it (its properties are among `query` too). */
+  queryString?: JsonSchema | undefined;
+  /** The queryString type's own examples (each a whole query). */
+  queryStringExamples?: Example[] | undefined;
   headers: Param[];
   /** Request bodies by media type; empty when the operation takes no body. */
   bodies: Body[];

@@ -58,7 +58,7 @@ export function buildModel(spec: RamlJson, scopesOf: ScopesOf = () => [], warn: 
   const operations: Operation[] = [];
   const walk = (resources: RamlJson[]) => {
     for (const r of resources ?? []) {
-      for (const m of r.methods ?? []) operations.push(secure(operation(conv, r, m, basePath, baseParams, routedBase), m, schemes, scopesOf));
+      for (const m of r.methods ?? []) operations.push(secure(operation(conv, r, m, basePath, baseParams, routedBase, warn), m, schemes, scopesOf));
       walk(r.resources);
     }
   };
@@ -97,7 +97,7 @@ export function buildModel(spec: RamlJson, scopesOf: ScopesOf = () => [], warn: 
   };
 }
 
-function operation(conv: SchemaConverter, r: RamlJson, m: RamlJson, basePath: string, baseParams: Set<string>, routedBase: Param[]): Operation {
+function operation(conv: SchemaConverter, r: RamlJson, m: RamlJson, basePath: string, baseParams: Set<string>, routedBase: Param[], warn: (code: string, message: string) => void): Operation {
   const resourcePath: string = r.completeRelativeUri;
   const method: string = m.method;
   const ctx = { resource: resourcePath, method };
@@ -108,6 +108,9 @@ function operation(conv: SchemaConverter, r: RamlJson, m: RamlJson, basePath: st
     .map((p) => ({ ...p, required: true }));
   uriParams.unshift(...routedBase.filter((b) => !uriParams.some((p) => p.name === b.name)));
   const order = [...(basePath + resourcePath).matchAll(/\{([^}]+)\}/g)].map((x) => x[1]);
+  // A declared parameter the path does not have could never be given: said, and left out.
+  for (const p of uriParams.filter((p) => !order.includes(p.name))) warn("URI_PARAMETER_UNUSED", `${method.toUpperCase()} ${resourcePath} declares the URI parameter '${p.name}', which its path does not have: ignored`);
+  uriParams.splice(0, uriParams.length, ...uriParams.filter((p) => order.includes(p.name)));
   uriParams.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   const explicit = ((m.annotations ?? []) as RamlJson[]).find((a) => HANDLER_NAME_ANNOTATIONS.has(a.name))?.value;
   const op: Operation = {
@@ -118,7 +121,11 @@ function operation(conv: SchemaConverter, r: RamlJson, m: RamlJson, basePath: st
     displayName: m.displayName,
     description: typeof m.description === "string" ? m.description : undefined,
     uriParams,
-    query: m.queryString ? queryStringParams(conv, m.queryString, ctx) : ((m.queryParameters ?? []) as RamlJson[]).map((p) => param(conv, p, exampleKey(ctx))),
+    // A queryString's properties are query parameters like queryParameters' (both may be given).
+    query: uniqueBy(
+      [...((m.queryParameters ?? []) as RamlJson[]).map((p) => param(conv, p, exampleKey(ctx))), ...(m.queryString ? queryStringParams(conv, m.queryString) : [])],
+      (p) => p.name,
+    ),
     headers: ((m.headers ?? []) as RamlJson[]).map((p) => param(conv, p, exampleKey(ctx))),
     bodies: uniqueBy(((m.body ?? []) as RamlJson[]).map((b) => body(conv, b, exampleKey({ ...ctx, media: b.name }))), (b) => b.mediaType),
     responses: ((m.responses ?? []) as RamlJson[])
@@ -134,6 +141,13 @@ function operation(conv: SchemaConverter, r: RamlJson, m: RamlJson, basePath: st
       .filter((r, i, all) => all.findIndex((x) => x.status === r.status) === i)
       .sort((a, b) => a.status - b.status),
   };
+  // The query as a whole is checked against the queryString's type (its facets on the object
+  // too: minProperties, additionalProperties, a union of shapes).
+  if (m.queryString && isObjectLike(queryStringSchema(conv, m.queryString))) {
+    op.queryString = conv.convert(m.queryString);
+    const examples = examplesOf(m.queryString, exampleKey(ctx));
+    if (examples.length) op.queryStringExamples = examples;
+  }
   if (explicit) explicitNames.add(op);
   return op;
 }
@@ -258,31 +272,56 @@ function mergeResponses(responses: Response[]): Response[] {
 }
 
 /**
- * RAML `queryString`: a type for the whole query, as the parameters its (object) type
- * declares: each property one parameter, each pattern property one parameter named `/regex/`.
+ * RAML `queryString`: a type for the whole query (its properties are also parameters, below).
+ * Its type, its named type followed.
  */
-function queryStringParams(conv: SchemaConverter, q: RamlJson, ctx: { resource: string; method: string }): Param[] {
-  let schema = conv.convert(q);
+function queryStringSchema(conv: SchemaConverter, q: RamlJson): JsonSchema {
+  const schema = conv.convert(q);
   const ref = typeof schema.$ref === "string" && schema.$ref.startsWith("#/$defs/") ? schema.$ref.slice("#/$defs/".length) : undefined;
-  if (ref) schema = conv.named(ref);
-  const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
-  const patterns = (schema.patternProperties ?? {}) as Record<string, JsonSchema>;
-  if (schema.type !== "object" && !Object.keys(properties).length && !Object.keys(patterns).length) {
-    throw new ConversionError(`the queryString of ${ctx.method.toUpperCase()} ${ctx.resource} must be an object type (its properties are the query parameters)`);
+  return ref ? conv.named(ref) : schema;
+}
+
+/**
+ * Whether a queryString's type says anything about the query as a whole: an object, a union or
+ * mix of them. One written without a type (`queryString:` and nothing, which raml-1-parser
+ * reads as a string, as it reads any declaration without a type) does not.
+ */
+function isObjectLike(s: JsonSchema): boolean {
+  return !(typeof s.type === "string" && s.type !== "object" && !s.anyOf && !s.oneOf && !s.allOf);
+}
+
+/**
+ * The query parameters a queryString's type declares: its properties and pattern properties,
+ * those of every member of a union or of several parents (each required only where every
+ * member requires it). A queryString of no particular type declares none.
+ */
+function queryStringParams(conv: SchemaConverter, q: RamlJson): Param[] {
+  const members = (s: JsonSchema, seen = new Set<string>()): JsonSchema[] => {
+    const ref = typeof s.$ref === "string" && s.$ref.startsWith("#/$defs/") ? s.$ref.slice("#/$defs/".length) : undefined;
+    if (ref) return seen.has(ref) ? [] : members(conv.named(ref), new Set([...seen, ref]));
+    for (const k of ["anyOf", "oneOf", "allOf"] as const) if (Array.isArray(s[k])) return (s[k] as JsonSchema[]).flatMap((m) => members(m, seen));
+    return [s];
+  };
+  const shapes = members(queryStringSchema(conv, q));
+  const byName = new Map<string, { schema: JsonSchema; requiredIn: number }>();
+  for (const shape of shapes) {
+    const required = new Set(Array.isArray(shape.required) ? (shape.required as string[]) : []);
+    const add = (name: string, s: JsonSchema, req: boolean) => {
+      const had = byName.get(name);
+      byName.set(name, { schema: had?.schema ?? s, requiredIn: (had?.requiredIn ?? 0) + (req ? 1 : 0) });
+    };
+    for (const [name, s] of Object.entries((shape.properties ?? {}) as Record<string, JsonSchema>)) add(name, s, required.has(name));
+    for (const [re, s] of Object.entries((shape.patternProperties ?? {}) as Record<string, JsonSchema>)) add(`/${re}/`, s, false);
   }
-  const required = new Set(Array.isArray(schema.required) ? (schema.required as string[]) : []);
-  const fromSchema = (name: string, s: JsonSchema, req: boolean): Param => ({
+  return [...byName].map(([name, { schema: s, requiredIn }]) => ({
     name,
-    required: req,
+    required: requiredIn === shapes.length,
     schema: s,
     ...(s.default === undefined ? {} : { default: s.default }),
     ...(typeof s.description === "string" ? { description: s.description } : {}),
     examples: [],
-  });
-  return [
-    ...Object.entries(properties).map(([name, s]) => fromSchema(name, s, required.has(name))),
-    ...Object.entries(patterns).map(([re, s]) => fromSchema(`/${re}/`, s, false)),
-  ];
+    fromQueryString: true,
+  }));
 }
 
 function param(conv: SchemaConverter, p: RamlJson, where: string): Param {

@@ -33,7 +33,8 @@ export function explain(diagnostics: Diagnostic[], lineOf: LineReader): Diagnost
 
   out = out.map((d) => {
     const text = d.line > 0 ? lineOf(d.path, d.line) : undefined;
-    if (text !== undefined && indentOf(text).includes("\t")) {
+    // (JSON may indent with tabs: a JSON file's diagnostics are left as they are.)
+    if (text !== undefined && indentOf(text).includes("\t") && !/\.json$/i.test(d.path)) {
       return { ...d, code: "YAML_TAB", message: "a tab in the indentation: YAML indents with spaces only" };
     }
     if (d.code === "YAML_ERROR") return { ...d, message: d.message.replace(/^JS-YAML: /, "").replace(/ at line \d+, column \d+$/, "") };
@@ -41,7 +42,8 @@ export function explain(diagnostics: Diagnostic[], lineOf: LineReader): Diagnost
   });
 
   // A YAML error leaves the rest of its file misread: report the first, and how many follow.
-  const yamlFiles = new Set(out.filter((d) => d.code === "YAML_ERROR" || d.code === "YAML_TAB").map((d) => d.path));
+  // (Errors only: the parser also says YAML things as warnings, which stop nothing.)
+  const yamlFiles = new Set(out.filter((d) => !d.warning && (d.code === "YAML_ERROR" || d.code === "YAML_TAB")).map((d) => d.path));
   for (const file of yamlFiles) {
     const inFile = out.filter((d) => d.path === file && !d.warning);
     const first = inFile.filter((d) => d.code === "YAML_ERROR" || d.code === "YAML_TAB").sort(byPosition)[0]!;

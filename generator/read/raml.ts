@@ -143,7 +143,7 @@ export function loadSpec(specPath: string, inputs?: SpecInputs): LoadResult {
   forgetEarlierParses();
   try {
     // No serialised metadata (the generator reads none of it): about a sixth of the parse.
-    result = raml().loadSync(specPath, { sourceMap: true, serializeMetadata: false, ...resolvers(inputs) });
+    result = quietly(() => raml().loadSync(specPath, { sourceMap: true, serializeMetadata: false, ...resolvers(inputs) }));
   } catch (e) {
     // The parser's JSON serialiser can fail on a broken spec (a securedBy naming a scheme whose
     // declaration is broken, say): its high-level API still reports the errors that caused it.
@@ -169,23 +169,42 @@ export function loadSpec(specPath: string, inputs?: SpecInputs): LoadResult {
  * raml-1-parser reads a 0.8 schema's `"$ref": "item"` (another schema, by name, as 0.8 specs
  * write it) as a file, and warns CAN_NOT_PARSE_JSON on the schema. The generator resolves
  * those names; the warning is dropped where every `$ref` of that schema is such a name.
+ * It says "Can not parse schema" (SCHEMA_ERROR, CAN_NOT_PARSE_SCHEMA, often both at the same
+ * place) of a schema that is empty or holds only a name: the generator reads every schema
+ * itself and says what it made of such a one (another schema's name followed, or
+ * JSON_SCHEMA_EMPTY, JSON_SCHEMA_INVALID), so the parser's vaguer words are dropped there.
  */
 function withoutNameRefNoise(warnings: Diagnostic[], spec: RamlJson): Diagnostic[] {
   const schemas = new Map<string, string>(((spec.schemas ?? []) as RamlJson[]).map((x) => [x.name, String(x.value ?? "")]));
   const lines = fileLines();
   return warnings.filter((w) => {
-    if (w.code !== "CAN_NOT_PARSE_JSON") return true;
     const name = /^\s*-?\s*([^\s:]+)\s*:/.exec(lines(w.path, w.line) ?? "")?.[1];
     const text = name === undefined ? undefined : schemas.get(name);
     if (text === undefined) return true;
+    if (w.code === "SCHEMA_ERROR" || w.code === "CAN_NOT_PARSE_SCHEMA") return !/^\s*([A-Za-z_][\w.-]*)?\s*$/.test(text);
+    if (w.code !== "CAN_NOT_PARSE_JSON") return true;
     const refs = [...text.matchAll(/"\$ref"\s*:\s*"([^"]*)"/g)].map((m) => m[1]!.replace(/#$/, ""));
     return !(refs.length && refs.every((r) => schemas.has(r)));
   });
 }
 
+/**
+ * Runs the parser with the console held: on some broken specs it prints a stack trace of its
+ * own (a `version` that is a map, say) before it reports the error as it should.
+ */
+function quietly<T>(parse: () => T): T {
+  const saved = { log: console.log, error: console.error, warn: console.warn, info: console.info };
+  console.log = console.error = console.warn = console.info = () => {};
+  try {
+    return parse();
+  } finally {
+    Object.assign(console, saved);
+  }
+}
+
 function parserErrorsAfterCrash(specPath: string, rel: string, crash: unknown, toDiagnostic: (e: ParserError) => Diagnostic): Diagnostic[] {
   try {
-    const errors = (raml().loadApiSync(specPath).errors() as ParserError[]).filter((e) => !e.isWarning).map(toDiagnostic);
+    const errors = quietly(() => raml().loadApiSync(specPath).errors() as ParserError[]).filter((e) => !e.isWarning).map(toDiagnostic);
     if (errors.length) return errors;
   } catch {
     // fall through: say what failed
@@ -203,7 +222,7 @@ function parserErrorsAfterCrash(specPath: string, rel: string, crash: unknown, t
 export function securedByScopes(specPath: string, inputs?: SpecInputs): Map<string, Map<string, string[]>> {
   const out = new Map<string, Map<string, string[]>>();
   forgetEarlierParses();
-  const api = raml().loadApiSync(specPath, resolvers(inputs)).expand(true);
+  const api = quietly(() => raml().loadApiSync(specPath, resolvers(inputs)).expand(true));
   const walk = (resources: RamlJson[], prefix: string) => {
     for (const r of resources ?? []) {
       const p = prefix + r.relativeUri().value();
@@ -233,7 +252,7 @@ export function securedByScopes(specPath: string, inputs?: SpecInputs): Map<stri
  */
 export function locateExamples(specPath: string): Map<string, { path: string; line: number; column: number }> {
   const out = new Map<string, { path: string; line: number; column: number }>();
-  const root = raml().parseSync(specPath);
+  const root = quietly(() => raml().parseSync(specPath));
   const dir = path.dirname(specPath);
   const pos = (n: RamlJson) => {
     const ll = n.lowLevel();
@@ -253,8 +272,16 @@ export function locateExamples(specPath: string): Map<string, { path: string; li
       return;
     }
     let next = ctx;
-    if (kind === "Resource") next = { resource: (ctx.resource ?? "") + n.attr("relativeUri").value() };
-    else if (kind === "Method") next = { ...ctx, method: n.attr("method").value() };
+    // A pattern property (`/post|get|put/:` under a type) can look like a resource: no relativeUri.
+    if (kind === "Resource") {
+      const uri = n.attr("relativeUri")?.value();
+      if (uri === undefined) return;
+      next = { resource: (ctx.resource ?? "") + uri };
+    } else if (kind === "Method") {
+      const method = n.attr("method")?.value();
+      if (method === undefined) return;
+      next = { ...ctx, method };
+    }
     else if (kind === "Response") next = { ...ctx, code: String(n.attr("code").value()) };
     else if (prop === "body") next = { ...ctx, media: n.name() };
     else if (prop === "types" && n.parent()?.definition().nameId() === "Api") next = { type: n.name() };

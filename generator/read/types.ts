@@ -273,7 +273,7 @@ export class SchemaConverter {
       else required.delete(name);
     }
     if (Object.keys(props).length) s.properties = props;
-    if (Object.keys(patterns).length) s.patternProperties = patterns;
+    if (Object.keys(patterns).length) s.patternProperties = explicitPrevails(patterns, Object.keys(props));
     if (required.size) s.required = [...required];
     else delete s.required;
     if (decl.additionalProperties === false) s.additionalProperties = false;
@@ -281,6 +281,27 @@ export class SchemaConverter {
     if (decl.minProperties !== undefined) s.minProperties = decl.minProperties;
     if (decl.maxProperties !== undefined) s.maxProperties = decl.maxProperties;
   }
+}
+
+/**
+ * RAML: where a pattern property also matches a property declared by name, the declared one
+ * prevails. JSON Schema applies both, so such a pattern is rewritten not to match those names
+ * (patterns that match none of them are left as written).
+ */
+function explicitPrevails(patterns: Record<string, JsonSchema>, names: string[]): Record<string, JsonSchema> {
+  const out: Record<string, JsonSchema> = {};
+  for (const [pattern, schema] of Object.entries(patterns)) {
+    let re: RegExp | undefined;
+    try {
+      re = new RegExp(pattern);
+    } catch {
+      re = undefined; // the parser has said what is wrong with it
+    }
+    const shadowed = re ? names.filter((n) => re.test(n)) : [];
+    const key = shadowed.length ? `^(?!(?:${shadowed.map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("|")})$)[\\s\\S]*?(?:${pattern})` : pattern;
+    out[key] = schema;
+  }
+  return out;
 }
 
 function kindOf(s: JsonSchema): string {

@@ -61,6 +61,7 @@ export function fieldErrors(location: string, errors: ValidationErrorObject[] | 
   // For `T | nil` (and other unions) ajv reports every branch; the summary and the nil
   // branch say nothing the other errors do not.
   // A discriminated union's `if` says only that its member's `then` failed: those errors say how.
+  list = closestMembers(list);
   const specific = list.filter((e) => e.keyword !== "anyOf" && e.keyword !== "if" && !(e.keyword === "type" && e.params["type"] === "null"));
   if (specific.length) list = specific;
   for (const e of list) {
@@ -71,6 +72,7 @@ export function fieldErrors(location: string, errors: ValidationErrorObject[] | 
     let detail = e.message ?? e.keyword;
     if (e.keyword === "additionalProperties") detail = "is not allowed";
     else if (e.keyword === "required") detail = "is required";
+    else if (e.keyword === "minProperties" || e.keyword === "maxProperties") detail = `must have ${e.keyword === "minProperties" ? "at least" : "at most"} ${counted(Number(e.params["limit"]), location)}`;
     else if (e.keyword === "enum") detail = `must be one of ${(e.params["allowedValues"] as unknown[]).map((v) => (typeof v === "string" ? v : JSON.stringify(v))).join(", ")}`;
     out.push({ field, pointer: `#${pointer}`, detail });
   }
@@ -82,6 +84,34 @@ export function fieldErrors(location: string, errors: ValidationErrorObject[] | 
     seen.add(key);
     return true;
   });
+}
+
+/**
+ * A union none of whose members matched: ajv reports every member's failures, most of them
+ * about members the value was never meant to be. Only the failures of the member(s) it came
+ * closest to (the fewest failures) are kept.
+ */
+function closestMembers(list: ValidationErrorObject[]): ValidationErrorObject[] {
+  for (const union of list.filter((e) => e.keyword === "anyOf" && e.schemaPath !== undefined).sort((a, b) => a.schemaPath!.length - b.schemaPath!.length)) {
+    const prefix = `${union.schemaPath}/`;
+    const byMember = new Map<string, ValidationErrorObject[]>();
+    for (const e of list) {
+      if (!e.schemaPath?.startsWith(prefix)) continue;
+      const member = e.schemaPath.slice(prefix.length).split("/", 1)[0]!;
+      byMember.set(member, [...(byMember.get(member) ?? []), e]);
+    }
+    if (byMember.size < 2) continue;
+    const fewest = Math.min(...[...byMember.values()].map((m) => m.length));
+    const dropped = new Set([...byMember.values()].filter((m) => m.length > fewest).flat());
+    list = list.filter((e) => !dropped.has(e));
+  }
+  return list;
+}
+
+/** "1 parameter", "3 properties": what a query's or an object's count is of. */
+function counted(n: number, location: string): string {
+  const [one, many] = location === "query" || location === "headers" ? ["parameter", "parameters"] : ["property", "properties"];
+  return `${n} ${n === 1 ? one : many}`;
 }
 
 function escapePointer(s: string): string {

@@ -69,11 +69,18 @@ export function paramsSchema(params: Param[], lowerCase: boolean): JsonSchema {
   return s;
 }
 
+/** The query as a whole: its queryParameters, and its queryString's type where it has one. */
+export function querySchema(op: Operation): JsonSchema {
+  if (!op.queryString) return paramsSchema(op.query, false);
+  const others = op.query.filter((p) => !p.fromQueryString);
+  return others.length ? { allOf: [paramsSchema(others, false), op.queryString] } : op.queryString;
+}
+
 export function entries(model: ApiModel): Entry[] {
   const out: Entry[] = [];
   for (const op of model.operations) {
     if (op.uriParams.length) out.push({ kind: "params", id: validatorId.uriParams(op), schema: paramsSchema(op.uriParams, false) });
-    if (op.query.length) out.push({ kind: "params", id: validatorId.query(op), schema: paramsSchema(op.query, false) });
+    if (op.query.length || op.queryString) out.push({ kind: "params", id: validatorId.query(op), schema: querySchema(op) });
     if (op.headers.length) out.push({ kind: "params", id: validatorId.headers(op), schema: paramsSchema(op.headers, true) });
     // Form fields are text on the wire, as parameters are: coerced like them.
     for (const b of op.bodies.filter(validatesBody)) out.push({ kind: isFormMedia(b.mediaType) ? "params" : "bodies", id: validatorId.body(op, b), schema: b.schema });
@@ -111,6 +118,8 @@ export function newAjv(kind: ValidatorKind, defs: Record<string, JsonSchema>, va
     strictRequired: false,
     // Draft-04 tuples (`items: [...]`, now prefixItems) do not have to be complete.
     strictTuples: false,
+    // A property may be declared by name and match a pattern property too (RAML allows both).
+    allowMatchingProperties: true,
     allowUnionTypes: true,
     // RAML patterns are ECMAScript regular expressions without the `u` flag (`\-` is a valid
     // identity escape there, a syntax error under `u`).
@@ -171,6 +180,20 @@ export class ValidatorSet {
   /** An exact (no coercion, no defaults) validator for a schema, for checking examples. */
   exact(schema: JsonSchema): ValidateFunction {
     return this.ajv.responses.compile({ ...(rebase(forValidation(schema, this.defs)) as JsonSchema), $id: `example-${this.n++}` });
+  }
+
+  /**
+   * A validator for a parameter's text as it arrives (coerced as the router coerces it): the
+   * value goes in as `{ value }`.
+   */
+  wire(schema: JsonSchema): ValidateFunction {
+    const v = this.ajv.params.compile({ type: "object", properties: { value: rebase(forValidation(schema, this.defs)) }, $id: `wire-${this.n++}` });
+    const wrapped = ((value: unknown) => {
+      const ok = v({ value });
+      wrapped.errors = v.errors ? v.errors.map((e) => ({ ...e, instancePath: e.instancePath.replace(/^\/value/, "") })) : null;
+      return ok;
+    }) as ValidateFunction;
+    return wrapped;
   }
 
   named(name: string): ValidateFunction {
