@@ -3,9 +3,10 @@
 // data/keys.txt, the file API_KEYS_FILE names (it holds hashes only). Both are under data/,
 // which .gitignore keeps out of the repository. `--stdout` prints the key and its line
 // instead (first and second line), and writes nothing.
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { hashKey, newKey, ROLES } from "../src/auth/keys.js";
+import { makeDir } from "../src/make-dir.js";
 
 const args = process.argv.slice(2);
 const toStdout = args.includes("--stdout");
@@ -27,7 +28,7 @@ if (toStdout) {
     console.error(`key:new: ${keyFile} exists: ${principal} has a key already (remove its file and its line in ${hashes} to replace it)`);
     process.exit(2);
   }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDir(dir, 0o700);
   writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
   appendFileSync(hashes, `${line}\n`);
   console.log(`key:new: ${principal} (${role}): key in ${keyFile} (give it to ${principal}; it is kept nowhere else), its hash added to ${hashes} (API_KEYS_FILE=${hashes})`);

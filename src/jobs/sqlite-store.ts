@@ -3,7 +3,7 @@
 // a single compare-and-set statement, so racing requests (even from several processes on one
 // file) have exactly one winner. Every promise resolves only after its change is committed:
 // a 202 is only sent for a committed job.
-import { mkdirSync } from "node:fs";
+import { makeDir } from "../make-dir.js";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { IN_PROGRESS, type Fence } from "./machine.js";
@@ -119,7 +119,7 @@ class SqliteDriver implements QueueDriver {
   private readonly stmt;
 
   constructor(file: string, opts: SqliteOptions = {}) {
-    if (file !== ":memory:") mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    if (file !== ":memory:") makeDir(path.dirname(path.resolve(file)));
     this.db = new Database(file);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma(`synchronous = ${opts.synchronous ?? "NORMAL"}`);

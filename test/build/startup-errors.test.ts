@@ -61,6 +61,12 @@ describe("the service refuses to start in one line", () => {
     oneLine(await service({ DATABASE_URL: `sqlite:${file}/jobs.db` }), new RegExp(`^configuration error: DATABASE_URL=sqlite:${file}/jobs\\.db: cannot create or open the database file`));
   });
 
+  // Node's recursive mkdir never returns for a path under /proc (Linux answers ENOENT there):
+  // the start used to hang at full CPU, saying nothing.
+  it.runIf(process.platform === "linux")("on a data folder under /proc, at once", async () => {
+    oneLine(await service({ DATABASE_URL: "sqlite:/proc/ramlgen-nope/jobs.db" }), /^configuration error: DATABASE_URL=sqlite:\/proc\/ramlgen-nope\/jobs\.db: cannot create or open the database file \(ENOENT on \/proc\/ramlgen-nope\)/);
+  });
+
   it("on a PostgreSQL that does not answer, its password not shown", async () => {
     const r = await service({ DATABASE_URL: "postgres://jobs:s3cret@127.0.0.1:1/jobs" });
     oneLine(r, /^configuration error: DATABASE_URL=postgres:\/\/jobs:\*\*\*@127\.0\.0\.1:1\/jobs: PostgreSQL does not answer there \(ECONNREFUSED\)/);
