@@ -24,7 +24,10 @@ export type ListJobsRequest = {
   };
 } & { body: undefined; mediaType?: undefined };
 
-export type ListJobsResponse =
+/** The statuses the spec declares for listJobs. */
+export type ListJobsDeclaredStatus = 200 | 400 | 401 | 403;
+
+export type ListJobsResponse = { status: ListJobsDeclaredStatus } & (
   | {
       status: 200;
       contentType?: "application/json";
@@ -45,7 +48,7 @@ export type ListJobsResponse =
       contentType?: "application/problem+json";
       body: Problem;
     }
-  ;
+);
 
 // POST /resources (createJob)
 
@@ -72,7 +75,10 @@ export type CreateJobRequest = {
   | { mediaType?: undefined; body: undefined }
 );
 
-export type CreateJobResponse =
+/** The statuses the spec declares for createJob. */
+export type CreateJobDeclaredStatus = 202 | 400 | 401 | 403 | 413 | 415 | 422 | 429;
+
+export type CreateJobResponse = { status: CreateJobDeclaredStatus } & (
   | {
       status: 202;
       contentType?: "application/json";
@@ -121,7 +127,7 @@ export type CreateJobResponse =
       };
       body: Problem;
     }
-  ;
+);
 
 // GET /resources/{id} (getJob)
 
@@ -141,7 +147,10 @@ export type GetJobRequest = {
   };
 } & { body: undefined; mediaType?: undefined };
 
-export type GetJobResponse =
+/** The statuses the spec declares for getJob. */
+export type GetJobDeclaredStatus = 200 | 303 | 401 | 403 | 404 | 500;
+
+export type GetJobResponse = { status: GetJobDeclaredStatus } & (
   | {
       status: 200;
       contentType?: "application/json";
@@ -179,7 +188,7 @@ export type GetJobResponse =
       contentType?: "application/json";
       body: Job;
     }
-  ;
+);
 
 // DELETE /resources/{id} (cancelJob)
 
@@ -194,7 +203,10 @@ export type CancelJobRequest = {
   };
 } & { body: undefined; mediaType?: undefined };
 
-export type CancelJobResponse =
+/** The statuses the spec declares for cancelJob. */
+export type CancelJobDeclaredStatus = 200 | 401 | 403 | 404 | 409;
+
+export type CancelJobResponse = { status: CancelJobDeclaredStatus } & (
   | {
       status: 200;
       contentType?: "application/json";
@@ -220,7 +232,7 @@ export type CancelJobResponse =
       contentType?: "application/problem+json";
       body: Problem;
     }
-  ;
+);
 
 // GET /resources/{id}/events (listJobEvents)
 
@@ -239,7 +251,10 @@ export type ListJobEventsRequest = {
   };
 } & { body: undefined; mediaType?: undefined };
 
-export type ListJobEventsResponse =
+/** The statuses the spec declares for listJobEvents. */
+export type ListJobEventsDeclaredStatus = 200 | 400 | 401 | 403 | 404;
+
+export type ListJobEventsResponse = { status: ListJobEventsDeclaredStatus } & (
   | {
       status: 200;
       contentType?: "application/json";
@@ -265,7 +280,7 @@ export type ListJobEventsResponse =
       contentType?: "application/problem+json";
       body: Problem;
     }
-  ;
+);
 
 // GET /resources/{id}/result (getJobResult)
 
@@ -280,7 +295,10 @@ export type GetJobResultRequest = {
   };
 } & { body: undefined; mediaType?: undefined };
 
-export type GetJobResultResponse =
+/** The statuses the spec declares for getJobResult. */
+export type GetJobResultDeclaredStatus = 200 | 401 | 403 | 404;
+
+export type GetJobResultResponse = { status: GetJobResultDeclaredStatus } & (
   | {
       status: 200;
       contentType?: "application/json";
@@ -301,7 +319,7 @@ export type GetJobResultResponse =
       contentType?: "application/problem+json";
       body: Problem;
     }
-  ;
+);
 
 // POST /tasks/claim (claimTasks)
 
@@ -319,7 +337,10 @@ export type ClaimTasksRequest = {
   };
 } & { mediaType: "application/json"; body: TaskClaim };
 
-export type ClaimTasksResponse =
+/** The statuses the spec declares for claimTasks. */
+export type ClaimTasksDeclaredStatus = 200 | 400 | 401 | 403 | 413 | 415;
+
+export type ClaimTasksResponse = { status: ClaimTasksDeclaredStatus } & (
   | {
       status: 200;
       contentType?: "application/json";
@@ -350,7 +371,7 @@ export type ClaimTasksResponse =
       contentType?: "application/problem+json";
       body: Problem;
     }
-  ;
+);
 
 // PUT /tasks/{id} (updateTask)
 
@@ -374,7 +395,10 @@ export type UpdateTaskRequest = {
   | { mediaType?: undefined; body: undefined }
 );
 
-export type UpdateTaskResponse =
+/** The statuses the spec declares for updateTask. */
+export type UpdateTaskDeclaredStatus = 200 | 400 | 401 | 403 | 404 | 409;
+
+export type UpdateTaskResponse = { status: UpdateTaskDeclaredStatus } & (
   | {
       status: 200;
       contentType?: "application/json";
@@ -405,7 +429,7 @@ export type UpdateTaskResponse =
       contentType?: "application/problem+json";
       body: Problem;
     }
-  ;
+);
 
 // GET /admin/queues (getQueueOverview)
 
@@ -429,7 +453,10 @@ export type GetQueueOverviewRequest = {
   };
 } & { body: undefined; mediaType?: undefined };
 
-export type GetQueueOverviewResponse =
+/** The statuses the spec declares for getQueueOverview. */
+export type GetQueueOverviewDeclaredStatus = 200 | 401 | 403;
+
+export type GetQueueOverviewResponse = { status: GetQueueOverviewDeclaredStatus } & (
   | {
       status: 200;
       contentType?: "application/json";
@@ -445,7 +472,7 @@ export type GetQueueOverviewResponse =
       contentType?: "application/problem+json";
       body: Problem;
     }
-  ;
+);
 
 // GET /admin/jobs (listRecentJobs)
 
@@ -466,7 +493,10 @@ export type ListRecentJobsRequest = {
   };
 } & { body: undefined; mediaType?: undefined };
 
-export type ListRecentJobsResponse =
+/** The statuses the spec declares for listRecentJobs. */
+export type ListRecentJobsDeclaredStatus = 200 | 400 | 401 | 403;
+
+export type ListRecentJobsResponse = { status: ListRecentJobsDeclaredStatus } & (
   | {
       status: 200;
       contentType?: "application/json";
@@ -487,7 +517,7 @@ export type ListRecentJobsResponse =
       contentType?: "application/problem+json";
       body: Problem;
     }
-  ;
+);
 
 // GET /admin/jobs/{id} (inspectJob)
 
@@ -502,7 +532,10 @@ export type InspectJobRequest = {
   };
 } & { body: undefined; mediaType?: undefined };
 
-export type InspectJobResponse =
+/** The statuses the spec declares for inspectJob. */
+export type InspectJobDeclaredStatus = 200 | 401 | 403 | 404;
+
+export type InspectJobResponse = { status: InspectJobDeclaredStatus } & (
   | {
       status: 200;
       contentType?: "application/json";
@@ -523,4 +556,4 @@ export type InspectJobResponse =
       contentType?: "application/problem+json";
       body: Problem;
     }
-  ;
+);

@@ -173,6 +173,10 @@ function operationData(op: Operation, ctx: TsContext, defs: Record<string, JsonS
     displayName: op.displayName,
     requestName,
     responseName,
+    // Named, so that a handler answering an undeclared status is told every declared one
+    // ("'418' is not assignable to type 'GetBookDeclaredStatus'"), not one member's.
+    statusName: op.responses.length > 1 ? `${pascalOf(op.name)}DeclaredStatus` : undefined,
+    statuses: op.responses.map((r) => r.status).join(" | "),
     params: paramsType(op.uriParams, ctx, false, "  "),
     query: paramsType(op.query, ctx, false, "  "),
     headers: paramsType(op.headers, ctx, true, "  "),
