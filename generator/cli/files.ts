@@ -1,5 +1,6 @@
 // Writing the output folder atomically, and comparing it with what would be generated.
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
+import { makeDir } from "../make-dir.js";
 import path from "node:path";
 import { toPosix } from "../home.js";
 
@@ -50,7 +51,7 @@ export function writeOutput(dir: string, files: Map<string, string>): { written:
   const written = [...drift.missing, ...drift.stale].sort();
   for (const rel of written) {
     const full = path.join(dir, rel);
-    mkdirSync(path.dirname(full), { recursive: true });
+    makeDir(path.dirname(full));
     const tmp = `${full}.${process.pid}.tmp`;
     writeFileSync(tmp, files.get(rel)!);
     renameSync(tmp, full);

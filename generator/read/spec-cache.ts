@@ -13,7 +13,8 @@
 // RAMLGEN_CACHE_DIR; without either, nothing is kept. One entry per spec and working folder,
 // the MAX_ENTRIES most recently used kept.
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { makeDir } from "../make-dir.js";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -174,7 +175,7 @@ function readEntry(file: string): Entry | undefined {
 
 function writeEntry(file: string, text: string): void {
   try {
-    mkdirSync(path.dirname(file), { recursive: true });
+    makeDir(path.dirname(file));
     // Written beside and renamed over: a run reading at the same moment sees the old entry or the new one, whole.
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, text);

@@ -11,7 +11,7 @@ const bin = path.resolve("bin/ramlgen.js");
 
 async function ramlgen(args: string[], cwd = process.cwd()): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { cwd });
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { cwd, timeout: 60_000, killSignal: "SIGKILL" });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -71,6 +71,19 @@ describe("ramlgen CLI", () => {
     const r = await ramlgen(["generate", "nope.raml", "--out", tmp()]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^nope\.raml FILE_NOT_FOUND no such file: nope\.raml$/m);
+  });
+
+  it("says in one line, exit 2, when --out cannot be written (a file in the way; a folder under /proc, where Node's recursive mkdir never returns)", async () => {
+    const file = path.join(tmp(), "a-file");
+    writeFileSync(file, "");
+    const blocked = await ramlgen(["generate", "spec/api.raml", "--out", `${file}/out`]);
+    expect([blocked.code, blocked.stderr.trim()]).toEqual([2, `ramlgen: --out ${file}/out: cannot write there (ENOTDIR on ${file}/out); choose a folder this user may write`]);
+    if (process.platform === "linux") {
+      for (const args of [["generate", "spec/api.raml", "--out", "/proc/ramlgen-x"], ["docs", "spec/api.raml", "--out", "/proc/ramlgen-x"]]) {
+        const r = await ramlgen(args);
+        expect([r.code, r.stderr.trim()]).toEqual([2, "ramlgen: --out /proc/ramlgen-x: cannot write there (ENOENT on /proc/ramlgen-x); choose a folder this user may write"]);
+      }
+    }
   });
 
   it("prints warnings, and fails on them only with --strict", async () => {
