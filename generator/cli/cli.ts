@@ -11,11 +11,23 @@ import { openApiDocument } from "../emit/openapi.js";
 import { packageManifest, toPosix } from "../home.js";
 import { checkNeeds, describeNeeds, runtimeNeeds } from "./needs.js";
 import { writeFileSync } from "node:fs";
+import { makeDir } from "../make-dir.js";
 
 export const EXIT = { ok: 0, drift: 1, invalid: 2, internal: 3 } as const;
 
 /** A command line that cannot be carried out as given: said in one line, exit 2. */
 export class UsageError extends Error {}
+
+/** Runs a write to where an option points; a place that cannot be written is a usage error naming the option. */
+function writingTo<T>(option: string, where: string, write: () => T): T {
+  try {
+    return write();
+  } catch (e) {
+    const { code, path: at } = e as { code?: string; path?: string };
+    if (!code) throw e;
+    throw new UsageError(`${option} ${where}: cannot write there (${code}${at ? ` on ${at}` : ""}); choose a folder this user may write`);
+  }
+}
 
 /** Why a server could not listen, as the option to change. */
 function listenLine(e: unknown, port: string, host: string): string | undefined {
@@ -46,7 +58,7 @@ function runGenerate(spec: string, opts: CommonOptions): string[] {
   const out = path.resolve(opts.out);
   const { files, warnings, cache, sources } = generate(path.resolve(spec), out, { cache: opts.cache !== false });
   reportWarnings(warnings, opts.strict);
-  const { written, removed } = writeOutput(out, files);
+  const { written, removed } = writingTo("--out", opts.out, () => writeOutput(out, files));
   const label = path.relative(process.cwd(), out) || ".";
   console.log(`ramlgen: ${files.size} files in ${label} (${written.length} written, ${removed.length} removed${cacheNote(cache)})`);
   const needs = runtimeNeeds(files);
@@ -140,15 +152,16 @@ export function program(): Command {
       process.exitCode = runCheck(spec, opts);
     });
   p.command("mock")
-    .description("serve the spec from its examples, statefully for the async job pattern")
+    .description("serve the spec before any handler exists: collections and jobs kept as the real service would, examples first, then plausible data")
     .argument("[spec]", "RAML spec", "spec/api.raml")
     .option("-p, --port <port>", "port", "4010")
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--advance-after <ms>", "jobs succeed by themselves after this many ms (default: only when their callback is called)", "0")
     .option("--cors <on|off>", "answer CORS for browsers on other origins (preflights from the spec)", "on")
     .option("--quiet", "no line per request")
+    .option("--state <file>", "keep the mock's state in this JSON file across restarts (POST /__mock/reset starts over)")
     .option("--no-cache", CACHE_HELP)
-    .action(async (spec: string, opts: { port: string; host: string; advanceAfter: string; cors: string; quiet?: boolean; cache: boolean }) => {
+    .action(async (spec: string, opts: { port: string; host: string; advanceAfter: string; cors: string; quiet?: boolean; state?: string; cache: boolean }) => {
       if (!/^\d{1,5}$/.test(opts.port) || Number(opts.port) > 65535) throw new UsageError(`--port ${opts.port}: a port is a number from 0 to 65535`);
       if (opts.cors !== "on" && opts.cors !== "off") throw new UsageError(`--cors ${opts.cors}: on or off`);
       const { model, validators, warnings } = loadModel(path.resolve(spec), { cache: opts.cache });
@@ -156,11 +169,19 @@ export function program(): Command {
       const { startMock } = await import("../mock/mock.js");
       let mock: Awaited<ReturnType<typeof startMock>>;
       try {
-        mock = await startMock(model, validators, { port: Number(opts.port), host: opts.host, advanceAfterMs: Number(opts.advanceAfter), cors: opts.cors === "on", log: opts.quiet ? () => {} : undefined });
+        mock = await startMock(model, validators, {
+          port: Number(opts.port),
+          host: opts.host,
+          advanceAfterMs: Number(opts.advanceAfter),
+          cors: opts.cors === "on",
+          log: opts.quiet ? () => {} : undefined,
+          state: opts.state === undefined ? undefined : path.resolve(opts.state),
+        });
       } catch (e) {
         throw new UsageError(listenLine(e, opts.port, opts.host) ?? (e instanceof Error ? e.message : String(e)));
       }
-      console.log(`ramlgen: mock of ${spec} on ${mock.url}${opts.cors === "on" ? " (CORS on)" : ""}; Ctrl-C to stop`);
+      const kept = opts.state === undefined ? "" : `, state in ${opts.state}`;
+      console.log(`ramlgen: mock of ${spec} on ${mock.url}${opts.cors === "on" ? " (CORS on)" : ""}${kept}; POST ${mock.url}/__mock/reset starts over; Ctrl-C to stop`);
     });
   p.command("docs")
     .description("write a static HTML reference of the API (also written by generate, as docs/index.html)")
@@ -172,10 +193,11 @@ export function program(): Command {
       reportWarnings(warnings, false);
       const { renderDocs } = await import("../emit/docs.js");
       const { docsBanner } = await import("../emit/emit.js");
-      const { mkdirSync } = await import("node:fs");
-      mkdirSync(opts.out, { recursive: true });
       const label = toPosix(path.relative(process.cwd(), path.resolve(spec)));
-      writeFileSync(path.join(opts.out, "index.html"), renderDocs(model, docsBanner(label)));
+      writingTo("--out", opts.out, () => {
+        makeDir(opts.out);
+        writeFileSync(path.join(opts.out, "index.html"), renderDocs(model, docsBanner(label)));
+      });
       console.error(`ramlgen: wrote ${path.join(opts.out, "index.html")}`);
     });
   p.command("openapi")
@@ -188,7 +210,7 @@ export function program(): Command {
       reportWarnings(warnings, false);
       const text = `${JSON.stringify(openApiDocument(model), null, 2)}\n`;
       if (opts.out) {
-        writeFileSync(opts.out, text);
+        writingTo("--out", opts.out, () => writeFileSync(opts.out!, text));
         console.error(`ramlgen: wrote ${opts.out}`);
       } else process.stdout.write(text);
     });

@@ -11,7 +11,12 @@ export interface MockHttpOptions {
   cors: boolean;
   /** Where each request's line goes (default: standard output). */
   log: ((line: string) => void) | undefined;
+  /** `POST /__mock/reset`: the mock starts over from the spec. */
+  reset?: (() => void) | undefined;
 }
+
+/** Outside any spec's paths: the mock's own. */
+export const RESET_PATH = "/__mock/reset";
 
 /** What the router reported of a request while answering it. */
 export interface Verdicts {
@@ -64,11 +69,24 @@ export function mockListener(model: ApiModel, table: RouteDef[], router: Request
     res.once("finish", () => log(line(req, res, body(), verdicts, performance.now() - started)));
     const origin = req.headers.origin;
     if (opts.cors && origin && req.method === "OPTIONS" && req.headers["access-control-request-method"]) return preflight(req, res, origin);
+    if (opts.reset && req.method === "POST" && (req.url ?? "/").split("?")[0] === RESET_PATH) return reset(req, res, origin);
     router(req, res);
   };
 
+  function reset(req: IncomingMessage, res: ServerResponse, origin: string | undefined): void {
+    req.resume();
+    opts.reset!();
+    res.writeHead(204, opts.cors && origin ? { "Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", Vary: "Origin" } : {});
+    res.end();
+  }
+
   function preflight(req: IncomingMessage, res: ServerResponse, origin: string): void {
     const pathname = (req.url ?? "/").split("?")[0]!;
+    if (opts.reset && pathname === RESET_PATH) {
+      res.writeHead(204, { "Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", "Access-Control-Allow-Methods": "POST", "Access-Control-Max-Age": "600", Vary: "Origin" });
+      res.end();
+      return;
+    }
     const matches = routes.match(pathname);
     if (!matches.length) {
       res.writeHead(404, { "Access-Control-Allow-Origin": origin, Vary: "Origin" });
@@ -109,6 +127,7 @@ function line(req: IncomingMessage, res: ServerResponse, problemText: string, ve
   const bad = verdicts.answerInvalid.get(req);
   if (bad) verdict = `the mock's answer broke the spec: ${bad}`;
   else if (req.method === "OPTIONS" && req.headers["access-control-request-method"]) verdict = `CORS preflight for ${req.headers["access-control-request-method"]}`;
+  else if (req.url?.split("?")[0] === RESET_PATH && status === 204) verdict = "state reset to the spec's";
   else if (status >= 400) {
     let p: { detail?: string; title?: string; errors?: { field: string; detail: string }[] } = {};
     try {

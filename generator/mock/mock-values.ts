@@ -1,15 +1,17 @@
 // The values the mock answers with, in the order Prism taught users to expect: the response's
 // own examples, then the examples of the type it declares, then an instance synthesised from
-// the JSON Schema by json-schema-faker (0.5, as Prism uses: 0.6.3 ignores `minimum` without a
-// `maximum`), seeded, so the same request gets the same answer;
-// `Prefer: dynamic=true` skips the examples and draws a fresh one). Each candidate is offered
-// to a check (the spec's own validator); the first that passes is used.
+// the JSON Schema: plausible data first (plausible.ts: names, emails, times near now, every
+// facet kept), json-schema-faker (0.5, as Prism uses) for what that does not satisfy. Seeded,
+// so the same request gets the same answer; `Prefer: dynamic=true` skips the examples and
+// draws a fresh one. Each candidate is offered to a check (the spec's own validator); the
+// first that passes is used.
 import { JSONSchemaFaker } from "json-schema-faker";
 import { jsonExampleValue } from "../schema/examples.js";
 import type { ApiModel, Body, Example, Param } from "../model/model.js";
 import { formDef, type FileFacets } from "../schema/forms.js";
 import { DEFS_PREFIX, type JsonSchema } from "../model/schema.js";
 import { isFormMedia, isJsonMedia } from "../model/media.js";
+import { Plausible } from "./plausible.js";
 
 /** Seeds tried, in order, before the mock gives up on synthesising a valid value. */
 const SEEDS = 25;
@@ -25,16 +27,19 @@ export class MockValues {
   private readonly defs: Record<string, JsonSchema>;
   private readonly typeExamples = new Map<string, Example[]>();
 
+  readonly plausible: Plausible;
+
   constructor(model: ApiModel) {
     this.defs = aliasesFollowed(Object.fromEntries(model.types.map((t) => [t.name, t.schema])));
     for (const t of model.types) this.typeExamples.set(t.name, t.examples);
+    this.plausible = new Plausible(this.defs);
   }
 
   /**
    * Candidate values for something declared with `schema` and its own `examples`, best first
    * (`also`: declared values to try after the examples, such as a header's default).
    */
-  *candidates(schema: JsonSchema, examples: Example[], json: boolean, choice: ValueChoice, also: unknown[] = []): Generator<unknown> {
+  *candidates(schema: JsonSchema, examples: Example[], json: boolean, choice: ValueChoice, also: unknown[] = [], name?: string, made: (v: unknown) => unknown = (v) => v): Generator<unknown> {
     const value = (e: Example) => (json ? jsonExampleValue(e.value) : e.value);
     if (!choice.dynamic) {
       const named = choice.example === undefined ? undefined : examples.find((e) => e.name === choice.example);
@@ -43,8 +48,17 @@ export class MockValues {
       yield* also;
       for (const e of this.examplesOfType(schema)) yield value(e);
     }
-    const doc = { ...(schema as object), $defs: this.defs } as JsonSchema;
     const first = choice.dynamic ? Math.floor(Math.random() * 2 ** 31) : 1;
+    for (let seed = first; seed < first + SEEDS; seed++) {
+      let v: unknown;
+      try {
+        v = this.plausible.value(schema, seed, name);
+      } catch {
+        break; // a schema it cannot read: json-schema-faker's turn
+      }
+      yield made(v);
+    }
+    const doc = { ...(schema as object), $defs: this.defs } as JsonSchema;
     for (let seed = first; seed < first + SEEDS; seed++) {
       let v: unknown;
       try {
@@ -54,13 +68,13 @@ export class MockValues {
       } catch {
         return; // a schema json-schema-faker cannot handle: no synthesised value
       }
-      yield v;
+      yield made(v);
     }
   }
 
-  /** Candidates for a body (a form's file fields hold files). */
-  body(b: Body, choice: ValueChoice): Iterable<unknown> {
-    const candidates = this.candidates(b.schema, b.examples, isJsonMedia(b.mediaType), choice);
+  /** Candidates for a body (a form's file fields hold files); `made` adapts the synthesised ones only. */
+  body(b: Body, choice: ValueChoice, made?: (v: unknown) => unknown): Iterable<unknown> {
+    const candidates = this.candidates(b.schema, b.examples, isJsonMedia(b.mediaType), choice, [], undefined, made);
     if (!isFormMedia(b.mediaType)) return candidates;
     const files = Object.entries(formDef(b.schema, this.defs).files ?? {});
     return files.length ? withFiles(candidates, files) : candidates;
@@ -68,7 +82,12 @@ export class MockValues {
 
   /** Candidates for a header: its examples, its default, then the type's and synthesised ones. */
   header(h: Param, choice: ValueChoice): Iterable<unknown> {
-    return this.candidates(h.schema, h.examples, false, choice, h.default === undefined ? [] : [h.default]);
+    return this.candidates(h.schema, h.examples, false, choice, h.default === undefined ? [] : [h.default], h.name);
+  }
+
+  /** The example values of a named type (JSON text read as values). */
+  examplesOf(name: string): unknown[] {
+    return (this.typeExamples.get(name) ?? []).filter((e) => e.strict).map((e) => jsonExampleValue(e.value));
   }
 
   /** Whether a header has a declared value (example or default) to answer with. */

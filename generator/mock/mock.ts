@@ -1,17 +1,23 @@
-// ramlgen mock: serves any RAML spec from its examples, through the same router runtime and
-// validation as generated code. `Prefer: code=303` or `Prefer: example=name` chooses among
-// the declared responses (default: the first 2xx). For an API that follows the async job
-// pattern (a POST answering 202 with Location, a status resource answering 200/303) the mock
-// keeps jobs in memory: they advance when their backend callback is called (or after a
-// delay) and can be cancelled, so the whole lifecycle can be walked against the spec alone.
+// ramlgen mock: serves any RAML spec before any handler exists, through the same router
+// runtime and validation as generated code. It keeps state as the real service would:
+// collections (collections.ts: what is created can be read back, listed, changed, deleted),
+// the async job pattern (jobs.ts), in a JSON file across restarts with `--state`, and
+// `POST /__mock/reset` starts over. Values come from the spec's examples first, then plausible
+// data (plausible.ts). `Prefer: code=N`, `example=name`, `dynamic=true` ask for a declared
+// answer as it is, whatever the state.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { randomUUID } from "node:crypto";
+import { STATUS_CODES } from "node:http";
 import type { ValidateFunction } from "ajv";
 import type { ApiModel, Operation, Param, SecurityScheme } from "../model/model.js";
+import type { JsonSchema } from "../model/schema.js";
 import { routeTable } from "../emit/emit.js";
 import { firstValid, MockValues, type ValueChoice } from "./mock-values.js";
 import { mockListener, mockRouterHooks, type Verdicts } from "./http.js";
+import { Collections, type CollectionKit, type MockHandler } from "./collections.js";
+import { findPattern, Jobs } from "./jobs.js";
+import { findCollections } from "./resources.js";
+import { MockState } from "./state.js";
 import { HttpProblem, nodeRouter, problem, type AuthRequest, type Authenticator, type BodyDef, type HandlerContext, type RouteDef } from "../runtime/index.js";
 import type { ValidatorKind, ValidatorSet } from "../schema/validators.js";
 
@@ -24,127 +30,8 @@ export interface MockOptions {
   log?: ((line: string) => void) | undefined;
   /** Jobs of the async pattern succeed by themselves after this many ms (0: only via the callback). */
   advanceAfterMs?: number | undefined;
-}
-
-interface MockJob {
-  id: string;
-  status: "IN PROGRESS" | "SUCCESS" | "FAILED" | "CANCELLED";
-  start: string;
-  end: string;
-  result?: unknown;
-  timer?: NodeJS.Timeout | undefined;
-}
-
-/** The operations that make up the async job pattern, when the spec has it. */
-interface JobPattern {
-  create: Operation;
-  status: Operation;
-  /** `/collection/{id}` as a prefix for Location. */
-  collection: string;
-  cancel?: Operation | undefined;
-  callback?: Operation | undefined;
-  result?: Operation | undefined;
-}
-
-function findPattern(model: ApiModel): JobPattern | undefined {
-  const create = model.operations.find((o) => o.method === "post" && o.responses.some((r) => r.status === 202 && r.headers.some((h) => h.name.toLowerCase() === "location")));
-  if (!create) return undefined;
-  const status = model.operations.find(
-    (o) => o.method === "get" && o.uriParams.length === 1 && o.path === `${create.path}/{${o.uriParams[0]!.name}}` && o.responses.some((r) => r.status === 303),
-  );
-  if (!status) return undefined;
-  const cancel = model.operations.find((o) => o.method === "delete" && o.path === status.path);
-  // The result: a GET below the status resource; the one the 303's Location example points at
-  // when there are several (a job may have /result and /events, say).
-  const below = model.operations.filter((o) => o.method === "get" && o.uriParams.length === 1 && o.path.startsWith(`${status.path}/`));
-  const location = status.responses.find((r) => r.status === 303)?.headers.find((h) => h.name.toLowerCase() === "location")?.examples[0]?.value;
-  const last = (p: string) => p.slice(p.lastIndexOf("/"));
-  const result = (typeof location === "string" && below.find((o) => last(o.path) === last(location))) || below[0];
-  const callback = model.operations.find((o) => (o.method === "put" || o.method === "post") && o.uriParams.length === 1 && !o.path.startsWith(create.path));
-  return { create, status, collection: create.path, cancel, callback, result };
-}
-
-/**
- * A CRUD-shaped collection: a POST on P answering 201, with the list (GET P) and item
- * operations on P/{id} (GET, PUT, PATCH, DELETE) that exist.
- */
-interface Collection {
-  path: string;
-  create: Operation;
-  list?: Operation | undefined;
-  get?: Operation | undefined;
-  put?: Operation | undefined;
-  patch?: Operation | undefined;
-  remove?: Operation | undefined;
-}
-
-function findCollections(model: ApiModel, pattern: JobPattern | undefined): Collection[] {
-  const out: Collection[] = [];
-  for (const create of model.operations) {
-    if (create.method !== "post" || create === pattern?.create || !create.responses.some((r) => r.status === 201)) continue;
-    const itemOf = (method: string) =>
-      model.operations.find((o) => o.method === method && o.uriParams.length > create.uriParams.length && /^\/\{[^/}]+\}$/.test(o.path.slice(create.path.length)) && o.path.startsWith(`${create.path}/`));
-    const c: Collection = { path: create.path, create };
-    const list = model.operations.find((o) => o.method === "get" && o.path === create.path);
-    if (list) c.list = list;
-    for (const [key, method] of [["get", "get"], ["put", "put"], ["patch", "patch"], ["remove", "delete"]] as const) {
-      const op = itemOf(method);
-      if (op) c[key] = op;
-    }
-    if (c.list || c.get) out.push(c);
-  }
-  return out;
-}
-
-type Respond = (op: Operation, ctx: HandlerContext, wanted?: number, patch?: (body: unknown) => unknown, first?: unknown[]) => unknown;
-type MockHandler = (req: { params: Record<string, string>; headers: Record<string, unknown>; body?: unknown }, ctx: HandlerContext) => unknown;
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
-/**
- * Keeps a collection's items in memory: POST stores the body (under its `id`, or a new one it
- * is given), GET answers it and lists them, PUT replaces, PATCH merges, DELETE removes. Each
- * answer still has to pass the spec: state that does not fit falls back to the spec's values.
- */
-function serveCollection(c: Collection, handlers: Record<string, MockHandler>, respond: Respond, notFound: (op: Operation, req: unknown, ctx: HandlerContext) => unknown): void {
-  const items = new Map<string, unknown>();
-  // `Prefer: code=N` (or example=, dynamic=) asks for a declared answer as it is, whatever the state.
-  const asked = (ctx: HandlerContext) => /\b(?:code|example|dynamic)\s*=/.test(String(ctx.headers["prefer"] ?? ""));
-  const keyOf = (op: Operation, req: { params: Record<string, string> }) => req.params[op.uriParams[op.uriParams.length - 1]!.name]!;
-  const withLocation = (out: unknown, key: string) => {
-    const headers = (out as { headers?: Record<string, unknown> }).headers ?? {};
-    for (const k of Object.keys(headers)) if (k.toLowerCase() === "location") headers[k] = `${c.path}/${encodeURIComponent(key)}`;
-    return out;
-  };
-  handlers[c.create.name] = (req, ctx) => {
-    if (asked(ctx)) return respond(c.create, ctx);
-    const given = req.body;
-    const id = isObject(given) && (typeof given["id"] === "string" || typeof given["id"] === "number") ? String(given["id"]) : randomUUID();
-    const stored = isObject(given) && given["id"] === undefined ? { ...given, id } : given;
-    items.set(id, stored);
-    return withLocation(respond(c.create, ctx, 201, undefined, [stored, given]), id);
-  };
-  if (c.list) handlers[c.list.name] = (_req, ctx) => (asked(ctx) ? respond(c.list!, ctx) : respond(c.list!, ctx, 200, undefined, [[...items.values()]]));
-  if (c.get) {
-    const op = c.get;
-    handlers[op.name] = (req, ctx) => (asked(ctx) ? respond(op, ctx) : items.has(keyOf(op, req)) ? respond(op, ctx, 200, undefined, [items.get(keyOf(op, req))]) : notFound(op, req, ctx));
-  }
-  for (const op of [c.put, c.patch]) {
-    if (!op) continue;
-    handlers[op.name] = (req, ctx) => {
-      if (asked(ctx)) return respond(op, ctx);
-      const key = keyOf(op, req);
-      const old = items.get(key);
-      if (old === undefined && op.responses.some((r) => r.status === 404)) return notFound(op, req, ctx);
-      const next = op.method === "patch" && isObject(old) && isObject(req.body) ? { ...old, ...req.body } : req.body;
-      items.set(key, next);
-      return respond(op, ctx, undefined, undefined, [next]);
-    };
-  }
-  if (c.remove) {
-    const op = c.remove;
-    handlers[op.name] = (req, ctx) => (asked(ctx) ? respond(op, ctx) : items.delete(keyOf(op, req)) ? respond(op, ctx) : notFound(op, req, ctx));
-  }
+  /** A JSON file that keeps the mock's state across restarts (read at start, written on every change). */
+  state?: string | undefined;
 }
 
 function preferences(header: string | undefined): Record<string, string> {
@@ -218,26 +105,31 @@ function presenceAuthenticators(schemes: SecurityScheme[]): Record<string, Authe
 }
 
 export async function startMock(model: ApiModel, validators: ValidatorSet, opts: MockOptions = {}): Promise<{ url: string; server: Server; close(): Promise<void> }> {
-  const pattern = findPattern(model);
-  const jobs = new Map<string, MockJob>();
-  const now = () => new Date().toISOString();
-
+  const state = new MockState(opts.state);
+  const loaded = state.load();
   const values = new MockValues(model);
   const table = routes(model, validators);
   const defOf = new Map(table.map((d) => [d.operation, d]));
   const exact = new Map<unknown, ValidateFunction>();
-  const headerCheck = (h: Param) => {
-    let v = exact.get(h.schema);
-    if (!v) exact.set(h.schema, (v = validators.exact(h.schema)));
+  const check = (schema: JsonSchema) => {
+    let v = exact.get(schema);
+    if (!v) exact.set(schema, (v = validators.exact(schema)));
     return v;
   };
+  const wires = new Map<unknown, ValidateFunction>();
+  const wire = (schema: JsonSchema) => {
+    let v = wires.get(schema);
+    if (!v) wires.set(schema, (v = validators.wire(schema)));
+    return v;
+  };
+  const headerCheck = (h: Param) => check(h.schema);
 
   /**
    * The answer of `op` (the declared status `wanted`, else `Prefer: code=`, else its first 2xx)
    * built from the first candidate values that pass the spec's own validators; `patch` adapts
    * a body to the mock's state first. A mock that cannot answer validly says why, as a 500.
    */
-  const respond = (op: Operation, ctx: HandlerContext, wanted?: number, patch?: (body: unknown) => unknown, first: unknown[] = []) => {
+  const respond = (op: Operation, ctx: HandlerContext, wanted?: number, patch?: (body: unknown) => unknown, first: unknown[] = [], detail?: string) => {
     const prefer = preferences(String(ctx.headers["prefer"] ?? ""));
     const choice: ValueChoice = { ...(prefer["example"] ? { example: prefer["example"] } : {}), dynamic: prefer["dynamic"] === "true" };
     const code = wanted ?? (prefer["code"] ? Number(prefer["code"]) : undefined);
@@ -253,8 +145,8 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
     for (const h of r.headers) {
       // Optional headers are sent when the spec gives them a value.
       if (!h.required && !values.declaresValue(h)) continue;
-      const check = headerCheck(h);
-      const picked = firstValid(values.header(h, choice), (v) => (check(v) ? undefined : describe(check.errors)));
+      const v = headerCheck(h);
+      const picked = firstValid(values.header(h, choice), (x) => (v(x) ? undefined : describe(v.errors)));
       if ("error" in picked) cannot(`header ${h.name}: ${picked.error}`);
       else headers[h.name] = picked.value;
     }
@@ -262,8 +154,17 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
     const body = r.bodies[0];
     if (body) {
       const validate = defOf.get(op.name)!.responses[r.status]?.bodies[body.mediaType]?.validate;
+      // An error's body says what happened, as RFC 9457 has it: its status always; a made-up
+      // one also its reason phrase as title and what happened as detail (an example keeps its words).
+      const error = r.status >= 400;
+      const what = detail ?? `${op.method.toUpperCase()} ${ctx.url.split("?")[0]} answered ${r.status}`;
+      const made = error ? (v: unknown) => problemFields(v, r.status, what) : undefined;
+      const adapt = (v: unknown) => {
+        const w = patch ? patch(v) : v;
+        return error ? problemStatus(w, r.status) : w;
+      };
       // `first`: the mock's own state (a stored item, say), tried before the spec's values.
-      const candidates = concat(first, map(values.body(body, choice), (v) => (patch ? patch(v) : v)));
+      const candidates = concat(first, map(values.body(body, choice, made), adapt));
       const picked = firstValid(candidates, (v) => (v === undefined ? "no value" : !validate || validate(v) ? undefined : describe(validate.errors)));
       if ("error" in picked) cannot(`body: ${picked.error}`);
       else {
@@ -274,89 +175,49 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
     return out;
   };
 
-  const jobView = (job: MockJob, template: unknown) => {
-    const base = template && typeof template === "object" && !Array.isArray(template) ? (template as Record<string, unknown>) : {};
-    const view: Record<string, unknown> = { ...base, id: job.id, href: `${pattern!.collection}/${job.id}`, status: job.status, start: job.start, end: job.end };
-    delete view["error"];
-    delete view["result"];
-    if (job.status === "SUCCESS" && "result" in job) view["result"] = job.result;
-    if (job.status === "FAILED") view["error"] = { type: "urn:ramlgen:mock:job-failed", title: "The job failed" };
-    return view;
-  };
+  /** The declared `status` answer with `detail` in its problem body; the usual answer where none is declared. */
+  const problemAnswer = (op: Operation, ctx: HandlerContext, status: number, detail: string) =>
+    op.responses.some((r) => r.status === status) ? respond(op, ctx, status, undefined, [], detail) : respond(op, ctx);
 
-  const end = (job: MockJob, status: MockJob["status"], result?: unknown) => {
-    if (job.status !== "IN PROGRESS") return false;
-    clearTimeout(job.timer);
-    job.status = status;
-    job.end = now();
-    if (status === "SUCCESS") job.result = result ?? null;
-    return true;
+  let saving = true;
+  const changed = () => {
+    if (saving) state.save();
   };
 
   const handlers: Record<string, MockHandler> = {};
   for (const op of model.operations) handlers[op.name] = (_req, ctx) => respond(op, ctx);
 
-  const notFound = (op: Operation, _req: unknown, ctx: HandlerContext) => (op.responses.some((r) => r.status === 404) ? respond(op, ctx, 404) : respond(op, ctx));
-  for (const c of findCollections(model, pattern)) serveCollection(c, handlers, respond, notFound);
-
-  if (pattern) {
-    const byId = (op: Operation, req: { params: Record<string, string> }) => jobs.get(req.params[op.uriParams[0]!.name]!);
-    handlers[pattern.create.name] = (_req, ctx) => {
-      const job: MockJob = { id: randomUUID(), status: "IN PROGRESS", start: now(), end: "" };
-      jobs.set(job.id, job);
-      if (opts.advanceAfterMs) job.timer = setTimeout(() => end(job, "SUCCESS"), opts.advanceAfterMs).unref();
-      const href = `${pattern.collection}/${job.id}`;
-      const out = respond(pattern.create, ctx, 202, (ex) => (ex && typeof ex === "object" ? { ...ex, id: job.id, href } : { id: job.id, href })) as {
-        headers: Record<string, unknown>;
-      };
-      for (const k of Object.keys(out.headers)) if (k.toLowerCase() === "location") out.headers[k] = href;
-      return out;
-    };
-    handlers[pattern.status.name] = (req, ctx) => {
-      const job = byId(pattern.status, req);
-      if (!job) return notFound(pattern.status, req, ctx);
-      const code = job.status === "SUCCESS" ? 303 : job.status === "FAILED" && pattern.status.responses.some((r) => r.status === 500) ? 500 : 200;
-      const out = respond(pattern.status, ctx, code, (ex) => jobView(job, ex)) as { headers: Record<string, unknown> };
-      if (code === 303) {
-        const target = pattern.result ? pattern.result.path.replace(`{${pattern.result.uriParams[0]!.name}}`, job.id) : `${pattern.collection}/${job.id}`;
-        for (const k of Object.keys(out.headers)) if (k.toLowerCase() === "location") out.headers[k] = target;
-      }
-      if (job.status !== "IN PROGRESS") for (const k of Object.keys(out.headers)) if (k.toLowerCase() === "retry-after") delete out.headers[k];
-      return out;
-    };
-    if (pattern.cancel) {
-      const op = pattern.cancel;
-      handlers[op.name] = (req, ctx) => {
-        const job = byId(op, req);
-        if (!job) return notFound(op, req, ctx);
-        if (!end(job, "CANCELLED") && job.status !== "CANCELLED" && op.responses.some((r) => r.status === 409)) return respond(op, ctx, 409);
-        return respond(op, ctx, 200, (ex) => jobView(job, ex));
-      };
-    }
-    if (pattern.result) {
-      const op = pattern.result;
-      handlers[op.name] = (req, ctx) => {
-        const job = byId(op, req);
-        if (!job || job.status !== "SUCCESS") return notFound(op, req, ctx);
-        return respond(op, ctx, 200, () => job.result ?? null);
-      };
-    }
-    if (pattern.callback) {
-      const op = pattern.callback;
-      handlers[op.name] = (req, ctx) => {
-        const job = byId(op, req);
-        if (!job) return notFound(op, req, ctx);
-        const body = (req.body ?? {}) as { status?: string; result?: unknown; progress?: number };
-        const onlyProgress = Object.keys(body).length === 1 && body.progress !== undefined;
-        const to = body.status === "FAILED" ? "FAILED" : "SUCCESS";
-        if (!onlyProgress && !end(job, to, body.result) && job.status !== to && op.responses.some((r) => r.status === 409)) return respond(op, ctx, 409);
-        return respond(op, ctx, 200);
-      };
-    }
-  }
+  const pattern = findPattern(model);
+  const notFound = (op: Operation, ctx: HandlerContext, detail: string) => problemAnswer(op, ctx, 404, detail);
+  const jobs = pattern ? new Jobs(pattern, { state, respond, notFound, changed, advanceAfterMs: opts.advanceAfterMs ?? 0 }) : undefined;
+  jobs?.install(handlers);
+  const kit: CollectionKit = {
+    defs: Object.fromEntries(model.types.map((t) => [t.name, t.schema])),
+    state,
+    plausible: values.plausible,
+    check,
+    wire,
+    respond,
+    problem: problemAnswer,
+    typeExamples: (name) => values.examplesOf(name),
+    changed,
+  };
+  const collections = new Collections(findCollections(model, new Set(pattern ? [pattern.collection] : [])), kit);
+  collections.install(handlers);
+  /** A fresh state: the collections filled from the spec's examples (or plausible items), no jobs. */
+  const fresh = () => {
+    jobs?.stop();
+    state.clear();
+    saving = false;
+    collections.seed();
+    saving = true;
+    state.save();
+  };
+  if (loaded) jobs?.resume();
+  else fresh();
 
   const schemes = Object.fromEntries(model.securitySchemes.map((sc) => [sc.name, { type: sc.type, challenge: sc.challenge }]));
-  const http = { cors: opts.cors ?? true, log: opts.log };
+  const http = { cors: opts.cors ?? true, log: opts.log, reset: fresh };
   const verdicts: Verdicts = { answerInvalid: new WeakMap(), operation: new WeakMap() };
   // The router on plain node:http: it answers other paths 404 problem+json by itself.
   const router = nodeRouter(table, handlers as never, {
@@ -376,9 +237,28 @@ export async function startMock(model: ApiModel, validators: ValidatorSet, opts:
     server,
     close: () =>
       new Promise<void>((r) => {
-        for (const j of jobs.values()) clearTimeout(j.timer);
+        jobs?.stop();
         server.closeAllConnections();
         server.close(() => r());
       }),
   };
+}
+
+/**
+ * A problem body as RFC 9457 has it, where the body has these fields: `status` the HTTP
+ * status, `title` its reason phrase, `type` about:blank, `detail` what happened.
+ */
+function problemStatus(body: unknown, status: number): unknown {
+  if (!body || typeof body !== "object" || Array.isArray(body) || !("status" in body)) return body;
+  return { ...(body as Record<string, unknown>), status };
+}
+
+function problemFields(body: unknown, status: number, detail: string): unknown {
+  if (!body || typeof body !== "object" || Array.isArray(body)) return body;
+  const out = { ...(body as Record<string, unknown>) };
+  if ("status" in out) out["status"] = status;
+  if ("title" in out) out["title"] = STATUS_CODES[status] ?? "Error";
+  if (typeof out["type"] === "string") out["type"] = "about:blank";
+  if ("detail" in out) out["detail"] = detail;
+  return out;
 }

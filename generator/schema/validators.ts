@@ -4,7 +4,7 @@
 // request bodies get defaults but no coercion, responses are checked exactly as they are.
 import { createRequire } from "node:module";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import type { Options, ValidateFunction } from "ajv";
+import { _, str, type KeywordCxt, type KeywordDefinition, type Options, type ValidateFunction } from "ajv";
 import { namePattern, type ApiModel, type Body, type Operation, type Param } from "../model/model.js";
 import { isFormMedia } from "../model/media.js";
 import { DEFS_PREFIX, FILE_KEYWORD, type JsonSchema } from "../model/schema.js";
@@ -106,6 +106,23 @@ function rebase(schema: unknown): unknown {
 }
 
 /**
+ * `multipleOf` to the precision of the numbers compared, for decimal steps: 1.15 is a multiple
+ * of 0.01 although 1.15 / 0.01 is 114.99999999999999, and so is 132000.24 (13200023.999999998).
+ * ajv's own check (or its `multipleOfPrecision`, an absolute tolerance) refuses one or the
+ * other; the quotient may be off by a few units in its last place, never by more.
+ */
+const multipleOf: KeywordDefinition = {
+  keyword: "multipleOf",
+  type: "number",
+  schemaType: "number",
+  error: { message: ({ schemaCode }) => str`must be multiple of ${schemaCode}`, params: ({ schemaCode }) => _`{multipleOf: ${schemaCode}}` },
+  code(cxt: KeywordCxt) {
+    const q = cxt.gen.let("q");
+    cxt.fail(_`(${q} = ${cxt.data} / ${cxt.schemaCode}, !isFinite(${q}) || Math.abs(${q} - Math.round(${q})) > 4 * Number.EPSILON * Math.max(1, Math.abs(${q})))`);
+  },
+};
+
+/**
  * One ajv instance per kind; only the first validates schemas against the 2020-12 meta-schema
  * (compiling the meta-schema is the largest fixed cost, and the schemas are the same).
  */
@@ -124,13 +141,12 @@ export function newAjv(kind: ValidatorKind, defs: Record<string, JsonSchema>, va
     // RAML patterns are ECMAScript regular expressions without the `u` flag (`\-` is a valid
     // identity escape there, a syntax error under `u`).
     unicodeRegExp: false,
-    // A decimal multipleOf (0.01) is checked to 9 decimal places, not to the last bit: 1.15 is
-    // a multiple of 0.01 although 1.15 / 0.01 is 114.99999999999999.
-    multipleOfPrecision: 9,
     validateSchema,
     code: { source: true, esm: true, lines: true },
   });
   addFormats(ajv);
+  ajv.removeKeyword("multipleOf");
+  ajv.addKeyword(multipleOf);
   // A RAML file's facets: checked by the router, an annotation to ajv.
   ajv.addKeyword({ keyword: FILE_KEYWORD, schemaType: "object" });
   ajv.addSchema({ $id: DEFS_ID, $defs: forValidation(defs, defs) as Record<string, JsonSchema> });

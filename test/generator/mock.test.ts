@@ -80,9 +80,10 @@ describe("mock of a spec that is not a job API", () => {
   });
   afterAll(() => close());
 
-  it("answers the first 2xx with its first example when asked for it; /things is a collection, so an id nobody created is 404", async () => {
-    expect((await call("GET", `${url}/api/v2/things/a-1`)).status).toBe(404);
-    const r = await call("GET", `${url}/api/v2/things/a-1`, { headers: { Prefer: "code=200" } });
+  it("answers the first 2xx with its first example when asked for it; /things is a collection, started from the examples, so an id nobody made is 404", async () => {
+    expect((await call("GET", `${url}/api/v2/things/zz-9`)).status).toBe(404);
+    expect((await call("GET", `${url}/api/v2/things/a-1`)).json).toMatchObject({ id: "a-1", name: "First" });
+    const r = await call("GET", `${url}/api/v2/things/zz-9`, { headers: { Prefer: "code=200" } });
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ id: "a-1", name: "First" });
     const legacy = await call("GET", `${url}/api/v2/legacy`);

@@ -18,8 +18,17 @@ export function arbitrary(schema: unknown, defs: Record<string, JsonSchema>, dep
       return fc.boolean();
     case "integer":
       return fc.integer({ min: (s.minimum as number) ?? -1e6, max: (s.maximum as number) ?? 1e6 });
-    case "number":
+    case "number": {
+      const step = s["multipleOf"];
+      // A multiple of a decimal step: k steps, rounded to the step's decimals.
+      if (typeof step === "number") {
+        const decimals = (String(step).split(".")[1] ?? "").length;
+        return fc
+          .integer({ min: Math.ceil(((s.minimum as number) ?? -1e6) / step), max: Math.floor(((s.maximum as number) ?? 1e6) / step) })
+          .map((k) => Number((k * step).toFixed(decimals)));
+      }
       return fc.double({ min: (s.minimum as number) ?? -1e6, max: (s.maximum as number) ?? 1e6, noNaN: true });
+    }
     case "string": {
       if (s["format"] === "date-time") return fc.date({ min: new Date(0), max: new Date(4e12), noInvalidDate: true }).map((d) => d.toISOString());
       if (typeof s["pattern"] === "string") {
