@@ -3399,67 +3399,67 @@ let addComma_8 = false
         let json = ''
 
         json += JSON_STR_BEGIN_OBJECT
-let addComma_21 = false
+let addComma_22 = false
 
-          const value_type_22 = obj["type"]
-          if (value_type_22 !== undefined) {
-            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+          const value_type_23 = obj["type"]
+          if (value_type_23 !== undefined) {
+            !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
             json += "\"type\":"
             
-        if (typeof value_type_22 !== 'string') {
-          if (value_type_22 === null) {
+        if (typeof value_type_23 !== 'string') {
+          if (value_type_23 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_type_22 instanceof Date) {
-            json += JSON_STR_QUOTE + value_type_22.toISOString() + JSON_STR_QUOTE
-          } else if (value_type_22 instanceof RegExp) {
-            json += asString(value_type_22.source)
+          } else if (value_type_23 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_23.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_23 instanceof RegExp) {
+            json += asString(value_type_23.source)
           } else {
-            json += asString(value_type_22.toString())
+            json += asString(value_type_23.toString())
           }
         } else {
-          json += asString(value_type_22)
+          json += asString(value_type_23)
         }
         
           }
 
-          const value_title_23 = obj["title"]
-          if (value_title_23 !== undefined) {
-            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+          const value_title_24 = obj["title"]
+          if (value_title_24 !== undefined) {
+            !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
             json += "\"title\":"
             
-        if (typeof value_title_23 !== 'string') {
-          if (value_title_23 === null) {
+        if (typeof value_title_24 !== 'string') {
+          if (value_title_24 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_title_23 instanceof Date) {
-            json += JSON_STR_QUOTE + value_title_23.toISOString() + JSON_STR_QUOTE
-          } else if (value_title_23 instanceof RegExp) {
-            json += asString(value_title_23.source)
+          } else if (value_title_24 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_24.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_24 instanceof RegExp) {
+            json += asString(value_title_24.source)
           } else {
-            json += asString(value_title_23.toString())
+            json += asString(value_title_24.toString())
           }
         } else {
-          json += asString(value_title_23)
+          json += asString(value_title_24)
         }
         
           }
 
-          const value_detail_24 = obj["detail"]
-          if (value_detail_24 !== undefined) {
-            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+          const value_detail_25 = obj["detail"]
+          if (value_detail_25 !== undefined) {
+            !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
             json += "\"detail\":"
             
-        if (typeof value_detail_24 !== 'string') {
-          if (value_detail_24 === null) {
+        if (typeof value_detail_25 !== 'string') {
+          if (value_detail_25 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_detail_24 instanceof Date) {
-            json += JSON_STR_QUOTE + value_detail_24.toISOString() + JSON_STR_QUOTE
-          } else if (value_detail_24 instanceof RegExp) {
-            json += asString(value_detail_24.source)
+          } else if (value_detail_25 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_25.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_25 instanceof RegExp) {
+            json += asString(value_detail_25.source)
           } else {
-            json += asString(value_detail_24.toString())
+            json += asString(value_detail_25.toString())
           }
         } else {
-          json += asString(value_detail_24)
+          json += asString(value_detail_25)
         }
         
           }
@@ -3473,7 +3473,7 @@ let addComma_21 = false
       ) continue
       const value = obj[key]
   
-        !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+        !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
         json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
       
     }
@@ -3494,76 +3494,76 @@ let addComma_21 = false
         let json = ''
 
         json += JSON_STR_BEGIN_OBJECT
-let addComma_16 = false
+let addComma_17 = false
 
-          const value_type_17 = obj["type"]
-          if (value_type_17 !== undefined) {
-            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+          const value_type_18 = obj["type"]
+          if (value_type_18 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
             json += "\"type\":"
             
-        if (typeof value_type_17 !== 'string') {
-          if (value_type_17 === null) {
+        if (typeof value_type_18 !== 'string') {
+          if (value_type_18 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_type_17 instanceof Date) {
-            json += JSON_STR_QUOTE + value_type_17.toISOString() + JSON_STR_QUOTE
-          } else if (value_type_17 instanceof RegExp) {
-            json += asString(value_type_17.source)
+          } else if (value_type_18 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_18.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_18 instanceof RegExp) {
+            json += asString(value_type_18.source)
           } else {
-            json += asString(value_type_17.toString())
+            json += asString(value_type_18.toString())
           }
         } else {
-          json += asString(value_type_17)
+          json += asString(value_type_18)
         }
         
           }
 
-          const value_title_18 = obj["title"]
-          if (value_title_18 !== undefined) {
-            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+          const value_title_19 = obj["title"]
+          if (value_title_19 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
             json += "\"title\":"
             
-        if (typeof value_title_18 !== 'string') {
-          if (value_title_18 === null) {
+        if (typeof value_title_19 !== 'string') {
+          if (value_title_19 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_title_18 instanceof Date) {
-            json += JSON_STR_QUOTE + value_title_18.toISOString() + JSON_STR_QUOTE
-          } else if (value_title_18 instanceof RegExp) {
-            json += asString(value_title_18.source)
+          } else if (value_title_19 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_19.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_19 instanceof RegExp) {
+            json += asString(value_title_19.source)
           } else {
-            json += asString(value_title_18.toString())
+            json += asString(value_title_19.toString())
           }
         } else {
-          json += asString(value_title_18)
+          json += asString(value_title_19)
         }
         
           }
 
-          const value_detail_19 = obj["detail"]
-          if (value_detail_19 !== undefined) {
-            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+          const value_detail_20 = obj["detail"]
+          if (value_detail_20 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
             json += "\"detail\":"
             
-        if (typeof value_detail_19 !== 'string') {
-          if (value_detail_19 === null) {
+        if (typeof value_detail_20 !== 'string') {
+          if (value_detail_20 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_detail_19 instanceof Date) {
-            json += JSON_STR_QUOTE + value_detail_19.toISOString() + JSON_STR_QUOTE
-          } else if (value_detail_19 instanceof RegExp) {
-            json += asString(value_detail_19.source)
+          } else if (value_detail_20 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_20.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_20 instanceof RegExp) {
+            json += asString(value_detail_20.source)
           } else {
-            json += asString(value_detail_19.toString())
+            json += asString(value_detail_20.toString())
           }
         } else {
-          json += asString(value_detail_19)
+          json += asString(value_detail_20)
         }
         
           }
 
-          const value_cause_20 = obj["cause"]
-          if (value_cause_20 !== undefined) {
-            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+          const value_cause_21 = obj["cause"]
+          if (value_cause_21 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
             json += "\"cause\":"
-            json += anonymous4(value_cause_20)
+            json += anonymous4(value_cause_21)
           }
 
     for (const key of Object.keys(obj)) {
@@ -3575,7 +3575,7 @@ let addComma_16 = false
       ) continue
       const value = obj[key]
   
-        !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+        !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
         json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
       
     }
@@ -3738,51 +3738,72 @@ let addComma_0 = false
         
           }
 
-          const value_end_12 = obj["end"]
-          if (value_end_12 !== undefined) {
+          const value_runAt_12 = obj["runAt"]
+          if (value_runAt_12 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
-            json += "\"end\":"
+            json += "\"runAt\":"
             
-        if (typeof value_end_12 !== 'string') {
-          if (value_end_12 === null) {
+        if (typeof value_runAt_12 !== 'string') {
+          if (value_runAt_12 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_end_12 instanceof Date) {
-            json += JSON_STR_QUOTE + value_end_12.toISOString() + JSON_STR_QUOTE
-          } else if (value_end_12 instanceof RegExp) {
-            json += asString(value_end_12.source)
+          } else if (value_runAt_12 instanceof Date) {
+            json += JSON_STR_QUOTE + value_runAt_12.toISOString() + JSON_STR_QUOTE
+          } else if (value_runAt_12 instanceof RegExp) {
+            json += asString(value_runAt_12.source)
           } else {
-            json += asString(value_end_12.toString())
+            json += asString(value_runAt_12.toString())
           }
         } else {
-          json += asString(value_end_12)
+          json += asString(value_runAt_12)
         }
         
           }
 
-          const value_progress_13 = obj["progress"]
-          if (value_progress_13 !== undefined) {
+          const value_end_13 = obj["end"]
+          if (value_end_13 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"end\":"
+            
+        if (typeof value_end_13 !== 'string') {
+          if (value_end_13 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_end_13 instanceof Date) {
+            json += JSON_STR_QUOTE + value_end_13.toISOString() + JSON_STR_QUOTE
+          } else if (value_end_13 instanceof RegExp) {
+            json += asString(value_end_13.source)
+          } else {
+            json += asString(value_end_13.toString())
+          }
+        } else {
+          json += asString(value_end_13)
+        }
+        
+          }
+
+          const value_progress_14 = obj["progress"]
+          if (value_progress_14 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"progress\":"
-            json += asNumber(value_progress_13)
+            json += asNumber(value_progress_14)
           }
 
-          const value_result_14 = obj["result"]
-          if (value_result_14 !== undefined) {
+          const value_result_15 = obj["result"]
+          if (value_result_15 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"result\":"
-            json += JSON.stringify(value_result_14)
+            json += JSON.stringify(value_result_15)
           }
 
-          const value_error_15 = obj["error"]
-          if (value_error_15 !== undefined) {
+          const value_error_16 = obj["error"]
+          if (value_error_16 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"error\":"
-            json += anonymous3(value_error_15)
+            json += anonymous3(value_error_16)
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "end" || key === "progress" || key === "result" || key === "error" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -3939,67 +3960,67 @@ let addComma_8 = false
         let json = ''
 
         json += JSON_STR_BEGIN_OBJECT
-let addComma_21 = false
+let addComma_22 = false
 
-          const value_type_22 = obj["type"]
-          if (value_type_22 !== undefined) {
-            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+          const value_type_23 = obj["type"]
+          if (value_type_23 !== undefined) {
+            !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
             json += "\"type\":"
             
-        if (typeof value_type_22 !== 'string') {
-          if (value_type_22 === null) {
+        if (typeof value_type_23 !== 'string') {
+          if (value_type_23 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_type_22 instanceof Date) {
-            json += JSON_STR_QUOTE + value_type_22.toISOString() + JSON_STR_QUOTE
-          } else if (value_type_22 instanceof RegExp) {
-            json += asString(value_type_22.source)
+          } else if (value_type_23 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_23.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_23 instanceof RegExp) {
+            json += asString(value_type_23.source)
           } else {
-            json += asString(value_type_22.toString())
+            json += asString(value_type_23.toString())
           }
         } else {
-          json += asString(value_type_22)
+          json += asString(value_type_23)
         }
         
           }
 
-          const value_title_23 = obj["title"]
-          if (value_title_23 !== undefined) {
-            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+          const value_title_24 = obj["title"]
+          if (value_title_24 !== undefined) {
+            !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
             json += "\"title\":"
             
-        if (typeof value_title_23 !== 'string') {
-          if (value_title_23 === null) {
+        if (typeof value_title_24 !== 'string') {
+          if (value_title_24 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_title_23 instanceof Date) {
-            json += JSON_STR_QUOTE + value_title_23.toISOString() + JSON_STR_QUOTE
-          } else if (value_title_23 instanceof RegExp) {
-            json += asString(value_title_23.source)
+          } else if (value_title_24 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_24.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_24 instanceof RegExp) {
+            json += asString(value_title_24.source)
           } else {
-            json += asString(value_title_23.toString())
+            json += asString(value_title_24.toString())
           }
         } else {
-          json += asString(value_title_23)
+          json += asString(value_title_24)
         }
         
           }
 
-          const value_detail_24 = obj["detail"]
-          if (value_detail_24 !== undefined) {
-            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+          const value_detail_25 = obj["detail"]
+          if (value_detail_25 !== undefined) {
+            !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
             json += "\"detail\":"
             
-        if (typeof value_detail_24 !== 'string') {
-          if (value_detail_24 === null) {
+        if (typeof value_detail_25 !== 'string') {
+          if (value_detail_25 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_detail_24 instanceof Date) {
-            json += JSON_STR_QUOTE + value_detail_24.toISOString() + JSON_STR_QUOTE
-          } else if (value_detail_24 instanceof RegExp) {
-            json += asString(value_detail_24.source)
+          } else if (value_detail_25 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_25.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_25 instanceof RegExp) {
+            json += asString(value_detail_25.source)
           } else {
-            json += asString(value_detail_24.toString())
+            json += asString(value_detail_25.toString())
           }
         } else {
-          json += asString(value_detail_24)
+          json += asString(value_detail_25)
         }
         
           }
@@ -4013,7 +4034,7 @@ let addComma_21 = false
       ) continue
       const value = obj[key]
   
-        !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+        !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
         json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
       
     }
@@ -4034,76 +4055,76 @@ let addComma_21 = false
         let json = ''
 
         json += JSON_STR_BEGIN_OBJECT
-let addComma_16 = false
+let addComma_17 = false
 
-          const value_type_17 = obj["type"]
-          if (value_type_17 !== undefined) {
-            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+          const value_type_18 = obj["type"]
+          if (value_type_18 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
             json += "\"type\":"
             
-        if (typeof value_type_17 !== 'string') {
-          if (value_type_17 === null) {
+        if (typeof value_type_18 !== 'string') {
+          if (value_type_18 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_type_17 instanceof Date) {
-            json += JSON_STR_QUOTE + value_type_17.toISOString() + JSON_STR_QUOTE
-          } else if (value_type_17 instanceof RegExp) {
-            json += asString(value_type_17.source)
+          } else if (value_type_18 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_18.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_18 instanceof RegExp) {
+            json += asString(value_type_18.source)
           } else {
-            json += asString(value_type_17.toString())
+            json += asString(value_type_18.toString())
           }
         } else {
-          json += asString(value_type_17)
+          json += asString(value_type_18)
         }
         
           }
 
-          const value_title_18 = obj["title"]
-          if (value_title_18 !== undefined) {
-            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+          const value_title_19 = obj["title"]
+          if (value_title_19 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
             json += "\"title\":"
             
-        if (typeof value_title_18 !== 'string') {
-          if (value_title_18 === null) {
+        if (typeof value_title_19 !== 'string') {
+          if (value_title_19 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_title_18 instanceof Date) {
-            json += JSON_STR_QUOTE + value_title_18.toISOString() + JSON_STR_QUOTE
-          } else if (value_title_18 instanceof RegExp) {
-            json += asString(value_title_18.source)
+          } else if (value_title_19 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_19.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_19 instanceof RegExp) {
+            json += asString(value_title_19.source)
           } else {
-            json += asString(value_title_18.toString())
+            json += asString(value_title_19.toString())
           }
         } else {
-          json += asString(value_title_18)
+          json += asString(value_title_19)
         }
         
           }
 
-          const value_detail_19 = obj["detail"]
-          if (value_detail_19 !== undefined) {
-            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+          const value_detail_20 = obj["detail"]
+          if (value_detail_20 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
             json += "\"detail\":"
             
-        if (typeof value_detail_19 !== 'string') {
-          if (value_detail_19 === null) {
+        if (typeof value_detail_20 !== 'string') {
+          if (value_detail_20 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_detail_19 instanceof Date) {
-            json += JSON_STR_QUOTE + value_detail_19.toISOString() + JSON_STR_QUOTE
-          } else if (value_detail_19 instanceof RegExp) {
-            json += asString(value_detail_19.source)
+          } else if (value_detail_20 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_20.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_20 instanceof RegExp) {
+            json += asString(value_detail_20.source)
           } else {
-            json += asString(value_detail_19.toString())
+            json += asString(value_detail_20.toString())
           }
         } else {
-          json += asString(value_detail_19)
+          json += asString(value_detail_20)
         }
         
           }
 
-          const value_cause_20 = obj["cause"]
-          if (value_cause_20 !== undefined) {
-            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+          const value_cause_21 = obj["cause"]
+          if (value_cause_21 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
             json += "\"cause\":"
-            json += anonymous4(value_cause_20)
+            json += anonymous4(value_cause_21)
           }
 
     for (const key of Object.keys(obj)) {
@@ -4115,7 +4136,7 @@ let addComma_16 = false
       ) continue
       const value = obj[key]
   
-        !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+        !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
         json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
       
     }
@@ -4278,51 +4299,72 @@ let addComma_0 = false
         
           }
 
-          const value_end_12 = obj["end"]
-          if (value_end_12 !== undefined) {
+          const value_runAt_12 = obj["runAt"]
+          if (value_runAt_12 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
-            json += "\"end\":"
+            json += "\"runAt\":"
             
-        if (typeof value_end_12 !== 'string') {
-          if (value_end_12 === null) {
+        if (typeof value_runAt_12 !== 'string') {
+          if (value_runAt_12 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_end_12 instanceof Date) {
-            json += JSON_STR_QUOTE + value_end_12.toISOString() + JSON_STR_QUOTE
-          } else if (value_end_12 instanceof RegExp) {
-            json += asString(value_end_12.source)
+          } else if (value_runAt_12 instanceof Date) {
+            json += JSON_STR_QUOTE + value_runAt_12.toISOString() + JSON_STR_QUOTE
+          } else if (value_runAt_12 instanceof RegExp) {
+            json += asString(value_runAt_12.source)
           } else {
-            json += asString(value_end_12.toString())
+            json += asString(value_runAt_12.toString())
           }
         } else {
-          json += asString(value_end_12)
+          json += asString(value_runAt_12)
         }
         
           }
 
-          const value_progress_13 = obj["progress"]
-          if (value_progress_13 !== undefined) {
+          const value_end_13 = obj["end"]
+          if (value_end_13 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"end\":"
+            
+        if (typeof value_end_13 !== 'string') {
+          if (value_end_13 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_end_13 instanceof Date) {
+            json += JSON_STR_QUOTE + value_end_13.toISOString() + JSON_STR_QUOTE
+          } else if (value_end_13 instanceof RegExp) {
+            json += asString(value_end_13.source)
+          } else {
+            json += asString(value_end_13.toString())
+          }
+        } else {
+          json += asString(value_end_13)
+        }
+        
+          }
+
+          const value_progress_14 = obj["progress"]
+          if (value_progress_14 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"progress\":"
-            json += asNumber(value_progress_13)
+            json += asNumber(value_progress_14)
           }
 
-          const value_result_14 = obj["result"]
-          if (value_result_14 !== undefined) {
+          const value_result_15 = obj["result"]
+          if (value_result_15 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"result\":"
-            json += JSON.stringify(value_result_14)
+            json += JSON.stringify(value_result_15)
           }
 
-          const value_error_15 = obj["error"]
-          if (value_error_15 !== undefined) {
+          const value_error_16 = obj["error"]
+          if (value_error_16 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"error\":"
-            json += anonymous3(value_error_15)
+            json += anonymous3(value_error_16)
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "end" || key === "progress" || key === "result" || key === "error" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -5361,67 +5403,67 @@ let addComma_8 = false
         let json = ''
 
         json += JSON_STR_BEGIN_OBJECT
-let addComma_21 = false
+let addComma_22 = false
 
-          const value_type_22 = obj["type"]
-          if (value_type_22 !== undefined) {
-            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+          const value_type_23 = obj["type"]
+          if (value_type_23 !== undefined) {
+            !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
             json += "\"type\":"
             
-        if (typeof value_type_22 !== 'string') {
-          if (value_type_22 === null) {
+        if (typeof value_type_23 !== 'string') {
+          if (value_type_23 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_type_22 instanceof Date) {
-            json += JSON_STR_QUOTE + value_type_22.toISOString() + JSON_STR_QUOTE
-          } else if (value_type_22 instanceof RegExp) {
-            json += asString(value_type_22.source)
+          } else if (value_type_23 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_23.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_23 instanceof RegExp) {
+            json += asString(value_type_23.source)
           } else {
-            json += asString(value_type_22.toString())
+            json += asString(value_type_23.toString())
           }
         } else {
-          json += asString(value_type_22)
+          json += asString(value_type_23)
         }
         
           }
 
-          const value_title_23 = obj["title"]
-          if (value_title_23 !== undefined) {
-            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+          const value_title_24 = obj["title"]
+          if (value_title_24 !== undefined) {
+            !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
             json += "\"title\":"
             
-        if (typeof value_title_23 !== 'string') {
-          if (value_title_23 === null) {
+        if (typeof value_title_24 !== 'string') {
+          if (value_title_24 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_title_23 instanceof Date) {
-            json += JSON_STR_QUOTE + value_title_23.toISOString() + JSON_STR_QUOTE
-          } else if (value_title_23 instanceof RegExp) {
-            json += asString(value_title_23.source)
+          } else if (value_title_24 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_24.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_24 instanceof RegExp) {
+            json += asString(value_title_24.source)
           } else {
-            json += asString(value_title_23.toString())
+            json += asString(value_title_24.toString())
           }
         } else {
-          json += asString(value_title_23)
+          json += asString(value_title_24)
         }
         
           }
 
-          const value_detail_24 = obj["detail"]
-          if (value_detail_24 !== undefined) {
-            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+          const value_detail_25 = obj["detail"]
+          if (value_detail_25 !== undefined) {
+            !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
             json += "\"detail\":"
             
-        if (typeof value_detail_24 !== 'string') {
-          if (value_detail_24 === null) {
+        if (typeof value_detail_25 !== 'string') {
+          if (value_detail_25 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_detail_24 instanceof Date) {
-            json += JSON_STR_QUOTE + value_detail_24.toISOString() + JSON_STR_QUOTE
-          } else if (value_detail_24 instanceof RegExp) {
-            json += asString(value_detail_24.source)
+          } else if (value_detail_25 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_25.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_25 instanceof RegExp) {
+            json += asString(value_detail_25.source)
           } else {
-            json += asString(value_detail_24.toString())
+            json += asString(value_detail_25.toString())
           }
         } else {
-          json += asString(value_detail_24)
+          json += asString(value_detail_25)
         }
         
           }
@@ -5435,7 +5477,7 @@ let addComma_21 = false
       ) continue
       const value = obj[key]
   
-        !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+        !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
         json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
       
     }
@@ -5456,76 +5498,76 @@ let addComma_21 = false
         let json = ''
 
         json += JSON_STR_BEGIN_OBJECT
-let addComma_16 = false
+let addComma_17 = false
 
-          const value_type_17 = obj["type"]
-          if (value_type_17 !== undefined) {
-            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+          const value_type_18 = obj["type"]
+          if (value_type_18 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
             json += "\"type\":"
             
-        if (typeof value_type_17 !== 'string') {
-          if (value_type_17 === null) {
+        if (typeof value_type_18 !== 'string') {
+          if (value_type_18 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_type_17 instanceof Date) {
-            json += JSON_STR_QUOTE + value_type_17.toISOString() + JSON_STR_QUOTE
-          } else if (value_type_17 instanceof RegExp) {
-            json += asString(value_type_17.source)
+          } else if (value_type_18 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_18.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_18 instanceof RegExp) {
+            json += asString(value_type_18.source)
           } else {
-            json += asString(value_type_17.toString())
+            json += asString(value_type_18.toString())
           }
         } else {
-          json += asString(value_type_17)
+          json += asString(value_type_18)
         }
         
           }
 
-          const value_title_18 = obj["title"]
-          if (value_title_18 !== undefined) {
-            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+          const value_title_19 = obj["title"]
+          if (value_title_19 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
             json += "\"title\":"
             
-        if (typeof value_title_18 !== 'string') {
-          if (value_title_18 === null) {
+        if (typeof value_title_19 !== 'string') {
+          if (value_title_19 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_title_18 instanceof Date) {
-            json += JSON_STR_QUOTE + value_title_18.toISOString() + JSON_STR_QUOTE
-          } else if (value_title_18 instanceof RegExp) {
-            json += asString(value_title_18.source)
+          } else if (value_title_19 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_19.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_19 instanceof RegExp) {
+            json += asString(value_title_19.source)
           } else {
-            json += asString(value_title_18.toString())
+            json += asString(value_title_19.toString())
           }
         } else {
-          json += asString(value_title_18)
+          json += asString(value_title_19)
         }
         
           }
 
-          const value_detail_19 = obj["detail"]
-          if (value_detail_19 !== undefined) {
-            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+          const value_detail_20 = obj["detail"]
+          if (value_detail_20 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
             json += "\"detail\":"
             
-        if (typeof value_detail_19 !== 'string') {
-          if (value_detail_19 === null) {
+        if (typeof value_detail_20 !== 'string') {
+          if (value_detail_20 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_detail_19 instanceof Date) {
-            json += JSON_STR_QUOTE + value_detail_19.toISOString() + JSON_STR_QUOTE
-          } else if (value_detail_19 instanceof RegExp) {
-            json += asString(value_detail_19.source)
+          } else if (value_detail_20 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_20.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_20 instanceof RegExp) {
+            json += asString(value_detail_20.source)
           } else {
-            json += asString(value_detail_19.toString())
+            json += asString(value_detail_20.toString())
           }
         } else {
-          json += asString(value_detail_19)
+          json += asString(value_detail_20)
         }
         
           }
 
-          const value_cause_20 = obj["cause"]
-          if (value_cause_20 !== undefined) {
-            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+          const value_cause_21 = obj["cause"]
+          if (value_cause_21 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
             json += "\"cause\":"
-            json += anonymous4(value_cause_20)
+            json += anonymous4(value_cause_21)
           }
 
     for (const key of Object.keys(obj)) {
@@ -5537,7 +5579,7 @@ let addComma_16 = false
       ) continue
       const value = obj[key]
   
-        !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+        !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
         json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
       
     }
@@ -5700,51 +5742,72 @@ let addComma_0 = false
         
           }
 
-          const value_end_12 = obj["end"]
-          if (value_end_12 !== undefined) {
+          const value_runAt_12 = obj["runAt"]
+          if (value_runAt_12 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
-            json += "\"end\":"
+            json += "\"runAt\":"
             
-        if (typeof value_end_12 !== 'string') {
-          if (value_end_12 === null) {
+        if (typeof value_runAt_12 !== 'string') {
+          if (value_runAt_12 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_end_12 instanceof Date) {
-            json += JSON_STR_QUOTE + value_end_12.toISOString() + JSON_STR_QUOTE
-          } else if (value_end_12 instanceof RegExp) {
-            json += asString(value_end_12.source)
+          } else if (value_runAt_12 instanceof Date) {
+            json += JSON_STR_QUOTE + value_runAt_12.toISOString() + JSON_STR_QUOTE
+          } else if (value_runAt_12 instanceof RegExp) {
+            json += asString(value_runAt_12.source)
           } else {
-            json += asString(value_end_12.toString())
+            json += asString(value_runAt_12.toString())
           }
         } else {
-          json += asString(value_end_12)
+          json += asString(value_runAt_12)
         }
         
           }
 
-          const value_progress_13 = obj["progress"]
-          if (value_progress_13 !== undefined) {
+          const value_end_13 = obj["end"]
+          if (value_end_13 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"end\":"
+            
+        if (typeof value_end_13 !== 'string') {
+          if (value_end_13 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_end_13 instanceof Date) {
+            json += JSON_STR_QUOTE + value_end_13.toISOString() + JSON_STR_QUOTE
+          } else if (value_end_13 instanceof RegExp) {
+            json += asString(value_end_13.source)
+          } else {
+            json += asString(value_end_13.toString())
+          }
+        } else {
+          json += asString(value_end_13)
+        }
+        
+          }
+
+          const value_progress_14 = obj["progress"]
+          if (value_progress_14 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"progress\":"
-            json += asNumber(value_progress_13)
+            json += asNumber(value_progress_14)
           }
 
-          const value_result_14 = obj["result"]
-          if (value_result_14 !== undefined) {
+          const value_result_15 = obj["result"]
+          if (value_result_15 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"result\":"
-            json += JSON.stringify(value_result_14)
+            json += JSON.stringify(value_result_15)
           }
 
-          const value_error_15 = obj["error"]
-          if (value_error_15 !== undefined) {
+          const value_error_16 = obj["error"]
+          if (value_error_16 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"error\":"
-            json += anonymous3(value_error_15)
+            json += anonymous3(value_error_16)
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "end" || key === "progress" || key === "result" || key === "error" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -5901,67 +5964,67 @@ let addComma_8 = false
         let json = ''
 
         json += JSON_STR_BEGIN_OBJECT
-let addComma_21 = false
+let addComma_22 = false
 
-          const value_type_22 = obj["type"]
-          if (value_type_22 !== undefined) {
-            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+          const value_type_23 = obj["type"]
+          if (value_type_23 !== undefined) {
+            !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
             json += "\"type\":"
             
-        if (typeof value_type_22 !== 'string') {
-          if (value_type_22 === null) {
+        if (typeof value_type_23 !== 'string') {
+          if (value_type_23 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_type_22 instanceof Date) {
-            json += JSON_STR_QUOTE + value_type_22.toISOString() + JSON_STR_QUOTE
-          } else if (value_type_22 instanceof RegExp) {
-            json += asString(value_type_22.source)
+          } else if (value_type_23 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_23.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_23 instanceof RegExp) {
+            json += asString(value_type_23.source)
           } else {
-            json += asString(value_type_22.toString())
+            json += asString(value_type_23.toString())
           }
         } else {
-          json += asString(value_type_22)
+          json += asString(value_type_23)
         }
         
           }
 
-          const value_title_23 = obj["title"]
-          if (value_title_23 !== undefined) {
-            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+          const value_title_24 = obj["title"]
+          if (value_title_24 !== undefined) {
+            !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
             json += "\"title\":"
             
-        if (typeof value_title_23 !== 'string') {
-          if (value_title_23 === null) {
+        if (typeof value_title_24 !== 'string') {
+          if (value_title_24 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_title_23 instanceof Date) {
-            json += JSON_STR_QUOTE + value_title_23.toISOString() + JSON_STR_QUOTE
-          } else if (value_title_23 instanceof RegExp) {
-            json += asString(value_title_23.source)
+          } else if (value_title_24 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_24.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_24 instanceof RegExp) {
+            json += asString(value_title_24.source)
           } else {
-            json += asString(value_title_23.toString())
+            json += asString(value_title_24.toString())
           }
         } else {
-          json += asString(value_title_23)
+          json += asString(value_title_24)
         }
         
           }
 
-          const value_detail_24 = obj["detail"]
-          if (value_detail_24 !== undefined) {
-            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+          const value_detail_25 = obj["detail"]
+          if (value_detail_25 !== undefined) {
+            !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
             json += "\"detail\":"
             
-        if (typeof value_detail_24 !== 'string') {
-          if (value_detail_24 === null) {
+        if (typeof value_detail_25 !== 'string') {
+          if (value_detail_25 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_detail_24 instanceof Date) {
-            json += JSON_STR_QUOTE + value_detail_24.toISOString() + JSON_STR_QUOTE
-          } else if (value_detail_24 instanceof RegExp) {
-            json += asString(value_detail_24.source)
+          } else if (value_detail_25 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_25.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_25 instanceof RegExp) {
+            json += asString(value_detail_25.source)
           } else {
-            json += asString(value_detail_24.toString())
+            json += asString(value_detail_25.toString())
           }
         } else {
-          json += asString(value_detail_24)
+          json += asString(value_detail_25)
         }
         
           }
@@ -5975,7 +6038,7 @@ let addComma_21 = false
       ) continue
       const value = obj[key]
   
-        !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+        !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
         json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
       
     }
@@ -5996,76 +6059,76 @@ let addComma_21 = false
         let json = ''
 
         json += JSON_STR_BEGIN_OBJECT
-let addComma_16 = false
+let addComma_17 = false
 
-          const value_type_17 = obj["type"]
-          if (value_type_17 !== undefined) {
-            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+          const value_type_18 = obj["type"]
+          if (value_type_18 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
             json += "\"type\":"
             
-        if (typeof value_type_17 !== 'string') {
-          if (value_type_17 === null) {
+        if (typeof value_type_18 !== 'string') {
+          if (value_type_18 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_type_17 instanceof Date) {
-            json += JSON_STR_QUOTE + value_type_17.toISOString() + JSON_STR_QUOTE
-          } else if (value_type_17 instanceof RegExp) {
-            json += asString(value_type_17.source)
+          } else if (value_type_18 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_18.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_18 instanceof RegExp) {
+            json += asString(value_type_18.source)
           } else {
-            json += asString(value_type_17.toString())
+            json += asString(value_type_18.toString())
           }
         } else {
-          json += asString(value_type_17)
+          json += asString(value_type_18)
         }
         
           }
 
-          const value_title_18 = obj["title"]
-          if (value_title_18 !== undefined) {
-            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+          const value_title_19 = obj["title"]
+          if (value_title_19 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
             json += "\"title\":"
             
-        if (typeof value_title_18 !== 'string') {
-          if (value_title_18 === null) {
+        if (typeof value_title_19 !== 'string') {
+          if (value_title_19 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_title_18 instanceof Date) {
-            json += JSON_STR_QUOTE + value_title_18.toISOString() + JSON_STR_QUOTE
-          } else if (value_title_18 instanceof RegExp) {
-            json += asString(value_title_18.source)
+          } else if (value_title_19 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_19.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_19 instanceof RegExp) {
+            json += asString(value_title_19.source)
           } else {
-            json += asString(value_title_18.toString())
+            json += asString(value_title_19.toString())
           }
         } else {
-          json += asString(value_title_18)
+          json += asString(value_title_19)
         }
         
           }
 
-          const value_detail_19 = obj["detail"]
-          if (value_detail_19 !== undefined) {
-            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+          const value_detail_20 = obj["detail"]
+          if (value_detail_20 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
             json += "\"detail\":"
             
-        if (typeof value_detail_19 !== 'string') {
-          if (value_detail_19 === null) {
+        if (typeof value_detail_20 !== 'string') {
+          if (value_detail_20 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_detail_19 instanceof Date) {
-            json += JSON_STR_QUOTE + value_detail_19.toISOString() + JSON_STR_QUOTE
-          } else if (value_detail_19 instanceof RegExp) {
-            json += asString(value_detail_19.source)
+          } else if (value_detail_20 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_20.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_20 instanceof RegExp) {
+            json += asString(value_detail_20.source)
           } else {
-            json += asString(value_detail_19.toString())
+            json += asString(value_detail_20.toString())
           }
         } else {
-          json += asString(value_detail_19)
+          json += asString(value_detail_20)
         }
         
           }
 
-          const value_cause_20 = obj["cause"]
-          if (value_cause_20 !== undefined) {
-            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+          const value_cause_21 = obj["cause"]
+          if (value_cause_21 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
             json += "\"cause\":"
-            json += anonymous4(value_cause_20)
+            json += anonymous4(value_cause_21)
           }
 
     for (const key of Object.keys(obj)) {
@@ -6077,7 +6140,7 @@ let addComma_16 = false
       ) continue
       const value = obj[key]
   
-        !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+        !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
         json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
       
     }
@@ -6240,51 +6303,72 @@ let addComma_0 = false
         
           }
 
-          const value_end_12 = obj["end"]
-          if (value_end_12 !== undefined) {
+          const value_runAt_12 = obj["runAt"]
+          if (value_runAt_12 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
-            json += "\"end\":"
+            json += "\"runAt\":"
             
-        if (typeof value_end_12 !== 'string') {
-          if (value_end_12 === null) {
+        if (typeof value_runAt_12 !== 'string') {
+          if (value_runAt_12 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_end_12 instanceof Date) {
-            json += JSON_STR_QUOTE + value_end_12.toISOString() + JSON_STR_QUOTE
-          } else if (value_end_12 instanceof RegExp) {
-            json += asString(value_end_12.source)
+          } else if (value_runAt_12 instanceof Date) {
+            json += JSON_STR_QUOTE + value_runAt_12.toISOString() + JSON_STR_QUOTE
+          } else if (value_runAt_12 instanceof RegExp) {
+            json += asString(value_runAt_12.source)
           } else {
-            json += asString(value_end_12.toString())
+            json += asString(value_runAt_12.toString())
           }
         } else {
-          json += asString(value_end_12)
+          json += asString(value_runAt_12)
         }
         
           }
 
-          const value_progress_13 = obj["progress"]
-          if (value_progress_13 !== undefined) {
+          const value_end_13 = obj["end"]
+          if (value_end_13 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"end\":"
+            
+        if (typeof value_end_13 !== 'string') {
+          if (value_end_13 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_end_13 instanceof Date) {
+            json += JSON_STR_QUOTE + value_end_13.toISOString() + JSON_STR_QUOTE
+          } else if (value_end_13 instanceof RegExp) {
+            json += asString(value_end_13.source)
+          } else {
+            json += asString(value_end_13.toString())
+          }
+        } else {
+          json += asString(value_end_13)
+        }
+        
+          }
+
+          const value_progress_14 = obj["progress"]
+          if (value_progress_14 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"progress\":"
-            json += asNumber(value_progress_13)
+            json += asNumber(value_progress_14)
           }
 
-          const value_result_14 = obj["result"]
-          if (value_result_14 !== undefined) {
+          const value_result_15 = obj["result"]
+          if (value_result_15 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"result\":"
-            json += JSON.stringify(value_result_14)
+            json += JSON.stringify(value_result_15)
           }
 
-          const value_error_15 = obj["error"]
-          if (value_error_15 !== undefined) {
+          const value_error_16 = obj["error"]
+          if (value_error_16 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"error\":"
-            json += anonymous3(value_error_15)
+            json += anonymous3(value_error_16)
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "end" || key === "progress" || key === "result" || key === "error" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -14784,67 +14868,67 @@ let addComma_10 = false
         let json = ''
 
         json += JSON_STR_BEGIN_OBJECT
-let addComma_23 = false
+let addComma_24 = false
 
-          const value_type_24 = obj["type"]
-          if (value_type_24 !== undefined) {
-            !addComma_23 && (addComma_23 = true) || (json += JSON_STR_COMMA)
+          const value_type_25 = obj["type"]
+          if (value_type_25 !== undefined) {
+            !addComma_24 && (addComma_24 = true) || (json += JSON_STR_COMMA)
             json += "\"type\":"
             
-        if (typeof value_type_24 !== 'string') {
-          if (value_type_24 === null) {
+        if (typeof value_type_25 !== 'string') {
+          if (value_type_25 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_type_24 instanceof Date) {
-            json += JSON_STR_QUOTE + value_type_24.toISOString() + JSON_STR_QUOTE
-          } else if (value_type_24 instanceof RegExp) {
-            json += asString(value_type_24.source)
+          } else if (value_type_25 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_25.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_25 instanceof RegExp) {
+            json += asString(value_type_25.source)
           } else {
-            json += asString(value_type_24.toString())
+            json += asString(value_type_25.toString())
           }
         } else {
-          json += asString(value_type_24)
+          json += asString(value_type_25)
         }
         
           }
 
-          const value_title_25 = obj["title"]
-          if (value_title_25 !== undefined) {
-            !addComma_23 && (addComma_23 = true) || (json += JSON_STR_COMMA)
+          const value_title_26 = obj["title"]
+          if (value_title_26 !== undefined) {
+            !addComma_24 && (addComma_24 = true) || (json += JSON_STR_COMMA)
             json += "\"title\":"
             
-        if (typeof value_title_25 !== 'string') {
-          if (value_title_25 === null) {
+        if (typeof value_title_26 !== 'string') {
+          if (value_title_26 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_title_25 instanceof Date) {
-            json += JSON_STR_QUOTE + value_title_25.toISOString() + JSON_STR_QUOTE
-          } else if (value_title_25 instanceof RegExp) {
-            json += asString(value_title_25.source)
+          } else if (value_title_26 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_26.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_26 instanceof RegExp) {
+            json += asString(value_title_26.source)
           } else {
-            json += asString(value_title_25.toString())
+            json += asString(value_title_26.toString())
           }
         } else {
-          json += asString(value_title_25)
+          json += asString(value_title_26)
         }
         
           }
 
-          const value_detail_26 = obj["detail"]
-          if (value_detail_26 !== undefined) {
-            !addComma_23 && (addComma_23 = true) || (json += JSON_STR_COMMA)
+          const value_detail_27 = obj["detail"]
+          if (value_detail_27 !== undefined) {
+            !addComma_24 && (addComma_24 = true) || (json += JSON_STR_COMMA)
             json += "\"detail\":"
             
-        if (typeof value_detail_26 !== 'string') {
-          if (value_detail_26 === null) {
+        if (typeof value_detail_27 !== 'string') {
+          if (value_detail_27 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_detail_26 instanceof Date) {
-            json += JSON_STR_QUOTE + value_detail_26.toISOString() + JSON_STR_QUOTE
-          } else if (value_detail_26 instanceof RegExp) {
-            json += asString(value_detail_26.source)
+          } else if (value_detail_27 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_27.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_27 instanceof RegExp) {
+            json += asString(value_detail_27.source)
           } else {
-            json += asString(value_detail_26.toString())
+            json += asString(value_detail_27.toString())
           }
         } else {
-          json += asString(value_detail_26)
+          json += asString(value_detail_27)
         }
         
           }
@@ -14858,7 +14942,7 @@ let addComma_23 = false
       ) continue
       const value = obj[key]
   
-        !addComma_23 && (addComma_23 = true) || (json += JSON_STR_COMMA)
+        !addComma_24 && (addComma_24 = true) || (json += JSON_STR_COMMA)
         json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
       
     }
@@ -14879,76 +14963,76 @@ let addComma_23 = false
         let json = ''
 
         json += JSON_STR_BEGIN_OBJECT
-let addComma_18 = false
+let addComma_19 = false
 
-          const value_type_19 = obj["type"]
-          if (value_type_19 !== undefined) {
-            !addComma_18 && (addComma_18 = true) || (json += JSON_STR_COMMA)
+          const value_type_20 = obj["type"]
+          if (value_type_20 !== undefined) {
+            !addComma_19 && (addComma_19 = true) || (json += JSON_STR_COMMA)
             json += "\"type\":"
             
-        if (typeof value_type_19 !== 'string') {
-          if (value_type_19 === null) {
+        if (typeof value_type_20 !== 'string') {
+          if (value_type_20 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_type_19 instanceof Date) {
-            json += JSON_STR_QUOTE + value_type_19.toISOString() + JSON_STR_QUOTE
-          } else if (value_type_19 instanceof RegExp) {
-            json += asString(value_type_19.source)
+          } else if (value_type_20 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_20.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_20 instanceof RegExp) {
+            json += asString(value_type_20.source)
           } else {
-            json += asString(value_type_19.toString())
+            json += asString(value_type_20.toString())
           }
         } else {
-          json += asString(value_type_19)
+          json += asString(value_type_20)
         }
         
           }
 
-          const value_title_20 = obj["title"]
-          if (value_title_20 !== undefined) {
-            !addComma_18 && (addComma_18 = true) || (json += JSON_STR_COMMA)
+          const value_title_21 = obj["title"]
+          if (value_title_21 !== undefined) {
+            !addComma_19 && (addComma_19 = true) || (json += JSON_STR_COMMA)
             json += "\"title\":"
             
-        if (typeof value_title_20 !== 'string') {
-          if (value_title_20 === null) {
+        if (typeof value_title_21 !== 'string') {
+          if (value_title_21 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_title_20 instanceof Date) {
-            json += JSON_STR_QUOTE + value_title_20.toISOString() + JSON_STR_QUOTE
-          } else if (value_title_20 instanceof RegExp) {
-            json += asString(value_title_20.source)
+          } else if (value_title_21 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_21.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_21 instanceof RegExp) {
+            json += asString(value_title_21.source)
           } else {
-            json += asString(value_title_20.toString())
+            json += asString(value_title_21.toString())
           }
         } else {
-          json += asString(value_title_20)
+          json += asString(value_title_21)
         }
         
           }
 
-          const value_detail_21 = obj["detail"]
-          if (value_detail_21 !== undefined) {
-            !addComma_18 && (addComma_18 = true) || (json += JSON_STR_COMMA)
+          const value_detail_22 = obj["detail"]
+          if (value_detail_22 !== undefined) {
+            !addComma_19 && (addComma_19 = true) || (json += JSON_STR_COMMA)
             json += "\"detail\":"
             
-        if (typeof value_detail_21 !== 'string') {
-          if (value_detail_21 === null) {
+        if (typeof value_detail_22 !== 'string') {
+          if (value_detail_22 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_detail_21 instanceof Date) {
-            json += JSON_STR_QUOTE + value_detail_21.toISOString() + JSON_STR_QUOTE
-          } else if (value_detail_21 instanceof RegExp) {
-            json += asString(value_detail_21.source)
+          } else if (value_detail_22 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_22.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_22 instanceof RegExp) {
+            json += asString(value_detail_22.source)
           } else {
-            json += asString(value_detail_21.toString())
+            json += asString(value_detail_22.toString())
           }
         } else {
-          json += asString(value_detail_21)
+          json += asString(value_detail_22)
         }
         
           }
 
-          const value_cause_22 = obj["cause"]
-          if (value_cause_22 !== undefined) {
-            !addComma_18 && (addComma_18 = true) || (json += JSON_STR_COMMA)
+          const value_cause_23 = obj["cause"]
+          if (value_cause_23 !== undefined) {
+            !addComma_19 && (addComma_19 = true) || (json += JSON_STR_COMMA)
             json += "\"cause\":"
-            json += anonymous6(value_cause_22)
+            json += anonymous6(value_cause_23)
           }
 
     for (const key of Object.keys(obj)) {
@@ -14960,7 +15044,7 @@ let addComma_18 = false
       ) continue
       const value = obj[key]
   
-        !addComma_18 && (addComma_18 = true) || (json += JSON_STR_COMMA)
+        !addComma_19 && (addComma_19 = true) || (json += JSON_STR_COMMA)
         json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
       
     }
@@ -15123,51 +15207,72 @@ let addComma_2 = false
         
           }
 
-          const value_end_14 = obj["end"]
-          if (value_end_14 !== undefined) {
+          const value_runAt_14 = obj["runAt"]
+          if (value_runAt_14 !== undefined) {
             !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
-            json += "\"end\":"
+            json += "\"runAt\":"
             
-        if (typeof value_end_14 !== 'string') {
-          if (value_end_14 === null) {
+        if (typeof value_runAt_14 !== 'string') {
+          if (value_runAt_14 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_end_14 instanceof Date) {
-            json += JSON_STR_QUOTE + value_end_14.toISOString() + JSON_STR_QUOTE
-          } else if (value_end_14 instanceof RegExp) {
-            json += asString(value_end_14.source)
+          } else if (value_runAt_14 instanceof Date) {
+            json += JSON_STR_QUOTE + value_runAt_14.toISOString() + JSON_STR_QUOTE
+          } else if (value_runAt_14 instanceof RegExp) {
+            json += asString(value_runAt_14.source)
           } else {
-            json += asString(value_end_14.toString())
+            json += asString(value_runAt_14.toString())
           }
         } else {
-          json += asString(value_end_14)
+          json += asString(value_runAt_14)
         }
         
           }
 
-          const value_progress_15 = obj["progress"]
-          if (value_progress_15 !== undefined) {
+          const value_end_15 = obj["end"]
+          if (value_end_15 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"end\":"
+            
+        if (typeof value_end_15 !== 'string') {
+          if (value_end_15 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_end_15 instanceof Date) {
+            json += JSON_STR_QUOTE + value_end_15.toISOString() + JSON_STR_QUOTE
+          } else if (value_end_15 instanceof RegExp) {
+            json += asString(value_end_15.source)
+          } else {
+            json += asString(value_end_15.toString())
+          }
+        } else {
+          json += asString(value_end_15)
+        }
+        
+          }
+
+          const value_progress_16 = obj["progress"]
+          if (value_progress_16 !== undefined) {
             !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
             json += "\"progress\":"
-            json += asNumber(value_progress_15)
+            json += asNumber(value_progress_16)
           }
 
-          const value_result_16 = obj["result"]
-          if (value_result_16 !== undefined) {
+          const value_result_17 = obj["result"]
+          if (value_result_17 !== undefined) {
             !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
             json += "\"result\":"
-            json += JSON.stringify(value_result_16)
+            json += JSON.stringify(value_result_17)
           }
 
-          const value_error_17 = obj["error"]
-          if (value_error_17 !== undefined) {
+          const value_error_18 = obj["error"]
+          if (value_error_18 !== undefined) {
             !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
             json += "\"error\":"
-            json += anonymous5(value_error_17)
+            json += anonymous5(value_error_18)
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "end" || key === "progress" || key === "result" || key === "error" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -15228,23 +15333,23 @@ let addComma_0 = false
             json += anonymous1(value_jobs_1)
           }
 
-          const value_next_27 = obj["next"]
-          if (value_next_27 !== undefined) {
+          const value_next_28 = obj["next"]
+          if (value_next_28 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"next\":"
             
-        if (typeof value_next_27 !== 'string') {
-          if (value_next_27 === null) {
+        if (typeof value_next_28 !== 'string') {
+          if (value_next_28 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_next_27 instanceof Date) {
-            json += JSON_STR_QUOTE + value_next_27.toISOString() + JSON_STR_QUOTE
-          } else if (value_next_27 instanceof RegExp) {
-            json += asString(value_next_27.source)
+          } else if (value_next_28 instanceof Date) {
+            json += JSON_STR_QUOTE + value_next_28.toISOString() + JSON_STR_QUOTE
+          } else if (value_next_28 instanceof RegExp) {
+            json += asString(value_next_28.source)
           } else {
-            json += asString(value_next_27.toString())
+            json += asString(value_next_28.toString())
           }
         } else {
-          json += asString(value_next_27)
+          json += asString(value_next_28)
         }
         
           }
@@ -16290,67 +16395,67 @@ let addComma_8 = false
         let json = ''
 
         json += JSON_STR_BEGIN_OBJECT
-let addComma_21 = false
+let addComma_22 = false
 
-          const value_type_22 = obj["type"]
-          if (value_type_22 !== undefined) {
-            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+          const value_type_23 = obj["type"]
+          if (value_type_23 !== undefined) {
+            !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
             json += "\"type\":"
             
-        if (typeof value_type_22 !== 'string') {
-          if (value_type_22 === null) {
+        if (typeof value_type_23 !== 'string') {
+          if (value_type_23 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_type_22 instanceof Date) {
-            json += JSON_STR_QUOTE + value_type_22.toISOString() + JSON_STR_QUOTE
-          } else if (value_type_22 instanceof RegExp) {
-            json += asString(value_type_22.source)
+          } else if (value_type_23 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_23.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_23 instanceof RegExp) {
+            json += asString(value_type_23.source)
           } else {
-            json += asString(value_type_22.toString())
+            json += asString(value_type_23.toString())
           }
         } else {
-          json += asString(value_type_22)
+          json += asString(value_type_23)
         }
         
           }
 
-          const value_title_23 = obj["title"]
-          if (value_title_23 !== undefined) {
-            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+          const value_title_24 = obj["title"]
+          if (value_title_24 !== undefined) {
+            !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
             json += "\"title\":"
             
-        if (typeof value_title_23 !== 'string') {
-          if (value_title_23 === null) {
+        if (typeof value_title_24 !== 'string') {
+          if (value_title_24 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_title_23 instanceof Date) {
-            json += JSON_STR_QUOTE + value_title_23.toISOString() + JSON_STR_QUOTE
-          } else if (value_title_23 instanceof RegExp) {
-            json += asString(value_title_23.source)
+          } else if (value_title_24 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_24.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_24 instanceof RegExp) {
+            json += asString(value_title_24.source)
           } else {
-            json += asString(value_title_23.toString())
+            json += asString(value_title_24.toString())
           }
         } else {
-          json += asString(value_title_23)
+          json += asString(value_title_24)
         }
         
           }
 
-          const value_detail_24 = obj["detail"]
-          if (value_detail_24 !== undefined) {
-            !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+          const value_detail_25 = obj["detail"]
+          if (value_detail_25 !== undefined) {
+            !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
             json += "\"detail\":"
             
-        if (typeof value_detail_24 !== 'string') {
-          if (value_detail_24 === null) {
+        if (typeof value_detail_25 !== 'string') {
+          if (value_detail_25 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_detail_24 instanceof Date) {
-            json += JSON_STR_QUOTE + value_detail_24.toISOString() + JSON_STR_QUOTE
-          } else if (value_detail_24 instanceof RegExp) {
-            json += asString(value_detail_24.source)
+          } else if (value_detail_25 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_25.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_25 instanceof RegExp) {
+            json += asString(value_detail_25.source)
           } else {
-            json += asString(value_detail_24.toString())
+            json += asString(value_detail_25.toString())
           }
         } else {
-          json += asString(value_detail_24)
+          json += asString(value_detail_25)
         }
         
           }
@@ -16364,7 +16469,7 @@ let addComma_21 = false
       ) continue
       const value = obj[key]
   
-        !addComma_21 && (addComma_21 = true) || (json += JSON_STR_COMMA)
+        !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
         json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
       
     }
@@ -16385,76 +16490,76 @@ let addComma_21 = false
         let json = ''
 
         json += JSON_STR_BEGIN_OBJECT
-let addComma_16 = false
+let addComma_17 = false
 
-          const value_type_17 = obj["type"]
-          if (value_type_17 !== undefined) {
-            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+          const value_type_18 = obj["type"]
+          if (value_type_18 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
             json += "\"type\":"
             
-        if (typeof value_type_17 !== 'string') {
-          if (value_type_17 === null) {
+        if (typeof value_type_18 !== 'string') {
+          if (value_type_18 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_type_17 instanceof Date) {
-            json += JSON_STR_QUOTE + value_type_17.toISOString() + JSON_STR_QUOTE
-          } else if (value_type_17 instanceof RegExp) {
-            json += asString(value_type_17.source)
+          } else if (value_type_18 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_18.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_18 instanceof RegExp) {
+            json += asString(value_type_18.source)
           } else {
-            json += asString(value_type_17.toString())
+            json += asString(value_type_18.toString())
           }
         } else {
-          json += asString(value_type_17)
+          json += asString(value_type_18)
         }
         
           }
 
-          const value_title_18 = obj["title"]
-          if (value_title_18 !== undefined) {
-            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+          const value_title_19 = obj["title"]
+          if (value_title_19 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
             json += "\"title\":"
             
-        if (typeof value_title_18 !== 'string') {
-          if (value_title_18 === null) {
+        if (typeof value_title_19 !== 'string') {
+          if (value_title_19 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_title_18 instanceof Date) {
-            json += JSON_STR_QUOTE + value_title_18.toISOString() + JSON_STR_QUOTE
-          } else if (value_title_18 instanceof RegExp) {
-            json += asString(value_title_18.source)
+          } else if (value_title_19 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_19.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_19 instanceof RegExp) {
+            json += asString(value_title_19.source)
           } else {
-            json += asString(value_title_18.toString())
+            json += asString(value_title_19.toString())
           }
         } else {
-          json += asString(value_title_18)
+          json += asString(value_title_19)
         }
         
           }
 
-          const value_detail_19 = obj["detail"]
-          if (value_detail_19 !== undefined) {
-            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+          const value_detail_20 = obj["detail"]
+          if (value_detail_20 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
             json += "\"detail\":"
             
-        if (typeof value_detail_19 !== 'string') {
-          if (value_detail_19 === null) {
+        if (typeof value_detail_20 !== 'string') {
+          if (value_detail_20 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_detail_19 instanceof Date) {
-            json += JSON_STR_QUOTE + value_detail_19.toISOString() + JSON_STR_QUOTE
-          } else if (value_detail_19 instanceof RegExp) {
-            json += asString(value_detail_19.source)
+          } else if (value_detail_20 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_20.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_20 instanceof RegExp) {
+            json += asString(value_detail_20.source)
           } else {
-            json += asString(value_detail_19.toString())
+            json += asString(value_detail_20.toString())
           }
         } else {
-          json += asString(value_detail_19)
+          json += asString(value_detail_20)
         }
         
           }
 
-          const value_cause_20 = obj["cause"]
-          if (value_cause_20 !== undefined) {
-            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+          const value_cause_21 = obj["cause"]
+          if (value_cause_21 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
             json += "\"cause\":"
-            json += anonymous4(value_cause_20)
+            json += anonymous4(value_cause_21)
           }
 
     for (const key of Object.keys(obj)) {
@@ -16466,7 +16571,7 @@ let addComma_16 = false
       ) continue
       const value = obj[key]
   
-        !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+        !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
         json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
       
     }
@@ -16629,51 +16734,72 @@ let addComma_0 = false
         
           }
 
-          const value_end_12 = obj["end"]
-          if (value_end_12 !== undefined) {
+          const value_runAt_12 = obj["runAt"]
+          if (value_runAt_12 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
-            json += "\"end\":"
+            json += "\"runAt\":"
             
-        if (typeof value_end_12 !== 'string') {
-          if (value_end_12 === null) {
+        if (typeof value_runAt_12 !== 'string') {
+          if (value_runAt_12 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_end_12 instanceof Date) {
-            json += JSON_STR_QUOTE + value_end_12.toISOString() + JSON_STR_QUOTE
-          } else if (value_end_12 instanceof RegExp) {
-            json += asString(value_end_12.source)
+          } else if (value_runAt_12 instanceof Date) {
+            json += JSON_STR_QUOTE + value_runAt_12.toISOString() + JSON_STR_QUOTE
+          } else if (value_runAt_12 instanceof RegExp) {
+            json += asString(value_runAt_12.source)
           } else {
-            json += asString(value_end_12.toString())
+            json += asString(value_runAt_12.toString())
           }
         } else {
-          json += asString(value_end_12)
+          json += asString(value_runAt_12)
         }
         
           }
 
-          const value_progress_13 = obj["progress"]
-          if (value_progress_13 !== undefined) {
+          const value_end_13 = obj["end"]
+          if (value_end_13 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"end\":"
+            
+        if (typeof value_end_13 !== 'string') {
+          if (value_end_13 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_end_13 instanceof Date) {
+            json += JSON_STR_QUOTE + value_end_13.toISOString() + JSON_STR_QUOTE
+          } else if (value_end_13 instanceof RegExp) {
+            json += asString(value_end_13.source)
+          } else {
+            json += asString(value_end_13.toString())
+          }
+        } else {
+          json += asString(value_end_13)
+        }
+        
+          }
+
+          const value_progress_14 = obj["progress"]
+          if (value_progress_14 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"progress\":"
-            json += asNumber(value_progress_13)
+            json += asNumber(value_progress_14)
           }
 
-          const value_result_14 = obj["result"]
-          if (value_result_14 !== undefined) {
+          const value_result_15 = obj["result"]
+          if (value_result_15 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"result\":"
-            json += JSON.stringify(value_result_14)
+            json += JSON.stringify(value_result_15)
           }
 
-          const value_error_15 = obj["error"]
-          if (value_error_15 !== undefined) {
+          const value_error_16 = obj["error"]
+          if (value_error_16 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"error\":"
-            json += anonymous3(value_error_15)
+            json += anonymous3(value_error_16)
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "end" || key === "progress" || key === "result" || key === "error" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'

@@ -69,6 +69,13 @@ export type Job = {
   maxAttempts: number;
   /** When the job was created (RFC 3339). */
   start: string;
+  /**
+   * While the job waits for a worker: the time from which it may be handed to one (RFC
+   * 3339), for a job created with `runAt` or `delaySeconds`, or the next attempt after a
+   * retryable failure. A time past means it is due. Absent while a worker holds the job,
+   * and once it has ended.
+   */
+  runAt?: string;
   /** When the job ended (RFC 3339); "" until then. Set once. */
   end: string | NotEnded;
   progress?: number;
@@ -213,6 +220,14 @@ export type JobRequest = {
    * Polling keeps working as well.
    */
   callbackUrl?: string;
+  /**
+   * Run later: no worker gets the job before this time (RFC 3339; at most a year
+   * ahead; a time already past means now). The job is IN PROGRESS, waiting, until then;
+   * its deadline counts from this time. Not together with `delaySeconds`.
+   */
+  runAt?: string;
+  /** Run later, this many seconds after the create. Not together with `runAt`. */
+  delaySeconds?: number;
 };
 
 /** A worker asks for work. */

@@ -5,12 +5,13 @@ const require = createRequire(import.meta.url);
 
 export const createJob_body_application_json = validate0;
 const schema0 = {"anyOf":[{"$ref":"defs.json#/$defs/jobRequest"},{"type":"null"}],"$id":"createJob_body_application_json"};
-const schema2 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority","description":"Default 0. Higher first (9 before 0)."},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"Any JSON object, handed to the worker as it is."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20,"description":"How many attempts the job gets before it is FAILED (default: the server's\nJOB_MAX_ATTEMPTS). An attempt ends when its worker reports a retryable failure or\nits lease expires without a heartbeat.\n"},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048,"description":"Where to POST the job when it ends (http or https; the server's allow-list\napplies). Signed in the Standard Webhooks style (`webhook-id`,\n`webhook-timestamp`, `webhook-signature`), retried with backoff, at least once.\nPolling keeps working as well.\n"}},"required":["name"],"additionalProperties":false,"examples":[{"name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"maxAttempts":3}]};
+const schema2 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority","description":"Default 0. Higher first (9 before 0)."},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"Any JSON object, handed to the worker as it is."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20,"description":"How many attempts the job gets before it is FAILED (default: the server's\nJOB_MAX_ATTEMPTS). An attempt ends when its worker reports a retryable failure or\nits lease expires without a heartbeat.\n"},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048,"description":"Where to POST the job when it ends (http or https; the server's allow-list\napplies). Signed in the Standard Webhooks style (`webhook-id`,\n`webhook-timestamp`, `webhook-signature`), retried with backoff, at least once.\nPolling keeps working as well.\n"},"runAt":{"type":"string","format":"date-time","description":"Run later: no worker gets the job before this time (RFC 3339; at most a year\nahead; a time already past means now). The job is IN PROGRESS, waiting, until then;\nits deadline counts from this time. Not together with `delaySeconds`.\n"},"delaySeconds":{"type":"integer","minimum":0,"maximum":31536000,"description":"Run later, this many seconds after the create. Not together with `runAt`."}},"required":["name"],"additionalProperties":false,"examples":[{"name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"maxAttempts":3}]};
 const schema3 = {"type":"string","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name.","examples":["nightly-report"]};
 const schema4 = {"type":"integer","minimum":0,"maximum":9,"description":"Higher first (9 before 0); jobs of equal priority are taken oldest first."};
 const schema5 = {"type":"array","items":{"type":"string"},"maxItems":8};
 const func0 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^https?://", "");
+const formats0 = require("ajv-formats/dist/formats").fullFormats["date-time"];
 
 function validate2(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -34,7 +35,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!((((((key0 === "name") || (key0 === "priority")) || (key0 === "tags")) || (key0 === "input")) || (key0 === "maxAttempts")) || (key0 === "callbackUrl"))){
+if(!((((((((key0 === "name") || (key0 === "priority")) || (key0 === "tags")) || (key0 === "input")) || (key0 === "maxAttempts")) || (key0 === "callbackUrl")) || (key0 === "runAt")) || (key0 === "delaySeconds"))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -236,14 +237,74 @@ vErrors.push(err17);
 errors++;
 }
 }
-}
-else {
-const err18 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.runAt !== undefined){
+let data7 = data.runAt;
+if(typeof data7 === "string"){
+if(!(formats0.validate(data7))){
+const err18 = {instancePath:instancePath+"/runAt",schemaPath:"#/properties/runAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err18];
 }
 else {
 vErrors.push(err18);
+}
+errors++;
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/runAt",schemaPath:"#/properties/runAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data.delaySeconds !== undefined){
+let data8 = data.delaySeconds;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+const err20 = {instancePath:instancePath+"/delaySeconds",schemaPath:"#/properties/delaySeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 31536000 || isNaN(data8)){
+const err21 = {instancePath:instancePath+"/delaySeconds",schemaPath:"#/properties/delaySeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000},message:"must be <= 31536000"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+if(data8 < 0 || isNaN(data8)){
+const err22 = {instancePath:instancePath+"/delaySeconds",schemaPath:"#/properties/delaySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
 }
 errors++;
 }

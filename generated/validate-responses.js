@@ -2518,7 +2518,7 @@ validate87.evaluated = {"props":{"Retry-After":true},"dynamicProps":false,"dynam
 
 export const getJob_200_application_json = validate88;
 const schema114 = {"$ref":"defs.json#/$defs/job","$id":"getJob_200_application_json"};
-const schema37 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"href":{"type":"string","description":"Path of the job's status resource."},"status":{"$ref":"#/$defs/jobStatus"},"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority"},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"The job's input, as the client sent it."},"attempts":{"type":"integer","minimum":0,"description":"How many times a worker has taken the job so far (the running attempt included).\nThe job stays IN PROGRESS between attempts.\n"},"maxAttempts":{"type":"integer","minimum":1,"maximum":20,"description":"After this many attempts have failed, the job is FAILED."},"start":{"type":"string","format":"date-time","description":"When the job was created (RFC 3339)."},"end":{"anyOf":[{"type":"string","format":"date-time"},{"$ref":"#/$defs/notEnded"}],"description":"When the job ended (RFC 3339); \"\" until then. Set once."},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{"description":"What the backend reported on SUCCESS."},"error":{"$ref":"#/$defs/jobError","description":"Why the job failed, on FAILED."}},"required":["id","href","status","priority","tags","attempts","maxAttempts","start","end"],"examples":[{"id":"Kj3vQ0l2TQ2m5Yw8b1dEXA","href":"/resources/Kj3vQ0l2TQ2m5Yw8b1dEXA","status":"IN PROGRESS","name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"attempts":1,"maxAttempts":3,"start":"2013-01-01T10:50:45Z","end":"","progress":40}]};
+const schema37 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"href":{"type":"string","description":"Path of the job's status resource."},"status":{"$ref":"#/$defs/jobStatus"},"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority"},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"The job's input, as the client sent it."},"attempts":{"type":"integer","minimum":0,"description":"How many times a worker has taken the job so far (the running attempt included).\nThe job stays IN PROGRESS between attempts.\n"},"maxAttempts":{"type":"integer","minimum":1,"maximum":20,"description":"After this many attempts have failed, the job is FAILED."},"start":{"type":"string","format":"date-time","description":"When the job was created (RFC 3339)."},"runAt":{"type":"string","format":"date-time","description":"While the job waits for a worker: the time from which it may be handed to one (RFC\n3339), for a job created with `runAt` or `delaySeconds`, or the next attempt after a\nretryable failure. A time past means it is due. Absent while a worker holds the job,\nand once it has ended.\n"},"end":{"anyOf":[{"type":"string","format":"date-time"},{"$ref":"#/$defs/notEnded"}],"description":"When the job ended (RFC 3339); \"\" until then. Set once."},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{"description":"What the backend reported on SUCCESS."},"error":{"$ref":"#/$defs/jobError","description":"Why the job failed, on FAILED."}},"required":["id","href","status","priority","tags","attempts","maxAttempts","start","end"],"examples":[{"id":"Kj3vQ0l2TQ2m5Yw8b1dEXA","href":"/resources/Kj3vQ0l2TQ2m5Yw8b1dEXA","status":"IN PROGRESS","name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"attempts":1,"maxAttempts":3,"start":"2013-01-01T10:50:45Z","end":"","progress":40}]};
 const schema39 = {"type":"string","enum":["IN PROGRESS","CANCELLED","FAILED","SUCCESS"]};
 const schema33 = {"type":"string","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name.","examples":["nightly-report"]};
 const schema41 = {"type":"integer","minimum":0,"maximum":9,"description":"Higher first (9 before 0); jobs of equal priority are taken oldest first."};
@@ -3076,14 +3076,11 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data.end !== undefined){
-let data11 = data.end;
-const _errs29 = errors;
-let valid8 = false;
-const _errs30 = errors;
+if(data.runAt !== undefined){
+let data11 = data.runAt;
 if(typeof data11 === "string"){
 if(!(formats0.validate(data11))){
-const err32 = {instancePath:instancePath+"/end",schemaPath:"#/properties/end/anyOf/0/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+const err32 = {instancePath:instancePath+"/runAt",schemaPath:"#/properties/runAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -3094,7 +3091,7 @@ errors++;
 }
 }
 else {
-const err33 = {instancePath:instancePath+"/end",schemaPath:"#/properties/end/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err33 = {instancePath:instancePath+"/runAt",schemaPath:"#/properties/runAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -3103,12 +3100,15 @@ vErrors.push(err33);
 }
 errors++;
 }
-var _valid0 = _errs30 === errors;
-valid8 = valid8 || _valid0;
+}
+if(data.end !== undefined){
+let data12 = data.end;
+const _errs31 = errors;
+let valid8 = false;
 const _errs32 = errors;
-if(typeof data11 === "string"){
-if(func1(data11) > 0){
-const err34 = {instancePath:instancePath+"/end",schemaPath:"#/$defs/notEnded/maxLength",keyword:"maxLength",params:{limit: 0},message:"must NOT have more than 0 characters"};
+if(typeof data12 === "string"){
+if(!(formats0.validate(data12))){
+const err34 = {instancePath:instancePath+"/end",schemaPath:"#/properties/end/anyOf/0/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -3119,7 +3119,7 @@ errors++;
 }
 }
 else {
-const err35 = {instancePath:instancePath+"/end",schemaPath:"#/$defs/notEnded/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err35 = {instancePath:instancePath+"/end",schemaPath:"#/properties/end/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -3130,8 +3130,10 @@ errors++;
 }
 var _valid0 = _errs32 === errors;
 valid8 = valid8 || _valid0;
-if(!valid8){
-const err36 = {instancePath:instancePath+"/end",schemaPath:"#/properties/end/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs34 = errors;
+if(typeof data12 === "string"){
+if(func1(data12) > 0){
+const err36 = {instancePath:instancePath+"/end",schemaPath:"#/$defs/notEnded/maxLength",keyword:"maxLength",params:{limit: 0},message:"must NOT have more than 0 characters"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -3140,22 +3142,9 @@ vErrors.push(err36);
 }
 errors++;
 }
-else {
-errors = _errs29;
-if(vErrors !== null){
-if(_errs29){
-vErrors.length = _errs29;
 }
 else {
-vErrors = null;
-}
-}
-}
-}
-if(data.progress !== undefined){
-let data12 = data.progress;
-if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err37 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err37 = {instancePath:instancePath+"/end",schemaPath:"#/$defs/notEnded/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -3164,9 +3153,10 @@ vErrors.push(err37);
 }
 errors++;
 }
-if((typeof data12 == "number") && (isFinite(data12))){
-if(data12 > 100 || isNaN(data12)){
-const err38 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+var _valid0 = _errs34 === errors;
+valid8 = valid8 || _valid0;
+if(!valid8){
+const err38 = {instancePath:instancePath+"/end",schemaPath:"#/properties/end/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -3175,13 +3165,48 @@ vErrors.push(err38);
 }
 errors++;
 }
-if(data12 < 0 || isNaN(data12)){
-const err39 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+else {
+errors = _errs31;
+if(vErrors !== null){
+if(_errs31){
+vErrors.length = _errs31;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.progress !== undefined){
+let data13 = data.progress;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err39 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err39];
 }
 else {
 vErrors.push(err39);
+}
+errors++;
+}
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 100 || isNaN(data13)){
+const err40 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+if(data13 < 0 || isNaN(data13)){
+const err41 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
 }
 errors++;
 }
@@ -3195,19 +3220,19 @@ errors = vErrors.length;
 }
 }
 else {
-const err40 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err42 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err40];
+vErrors = [err42];
 }
 else {
-vErrors.push(err40);
+vErrors.push(err42);
 }
 errors++;
 }
 validate25.errors = vErrors;
 return errors === 0;
 }
-validate25.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
+validate25.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"runAt":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
 
 
 function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -3228,7 +3253,7 @@ errors = vErrors.length;
 validate88.errors = vErrors;
 return errors === 0;
 }
-validate88.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
+validate88.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"runAt":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
 
 export const getJob_303_headers = validate90;
 const schema115 = {"type":"object","properties":{"Location":{"type":"string"}},"required":["Location"],"$id":"getJob_303_headers"};
@@ -3304,7 +3329,7 @@ errors = vErrors.length;
 validate91.errors = vErrors;
 return errors === 0;
 }
-validate91.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
+validate91.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"runAt":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
 
 export const getJob_401_application_problem_json = validate93;
 const schema117 = {"$ref":"defs.json#/$defs/problem","$id":"getJob_401_application_problem_json"};
@@ -3924,7 +3949,7 @@ errors = vErrors.length;
 validate96.errors = vErrors;
 return errors === 0;
 }
-validate96.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
+validate96.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"runAt":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
 
 export const cancelJob_200_application_json = validate98;
 const schema124 = {"$ref":"defs.json#/$defs/job","$id":"cancelJob_200_application_json"};
@@ -3947,7 +3972,7 @@ errors = vErrors.length;
 validate98.errors = vErrors;
 return errors === 0;
 }
-validate98.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
+validate98.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"runAt":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
 
 export const cancelJob_401_application_problem_json = validate100;
 const schema125 = {"$ref":"defs.json#/$defs/problem","$id":"cancelJob_401_application_problem_json"};
@@ -11031,7 +11056,7 @@ errors = vErrors.length;
 validate142.errors = vErrors;
 return errors === 0;
 }
-validate142.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
+validate142.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"runAt":true,"end":true,"progress":true,"result":true,"error":true},"dynamicProps":false,"dynamicItems":false};
 
 export const inspectJob_401_application_problem_json = validate144;
 const schema188 = {"$ref":"defs.json#/$defs/problem","$id":"inspectJob_401_application_problem_json"};

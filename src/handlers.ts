@@ -66,6 +66,9 @@ function invalid(field: string, detail: string): Problem {
   };
 }
 
+/** How far ahead a job may be scheduled (`delaySeconds`' maximum too). */
+const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
+
 /** What the client sent, as stored (null for a POST without a body). */
 function requestOf(r: JobRecord): JobRequest | null {
   return r.request as JobRequest | null;
@@ -87,6 +90,16 @@ export function toJob(r: JobRecord): Job {
     start: r.start,
     end: r.end,
   };
+  // Waiting for a time (scheduled, or backing off) and held by no worker: from when it may run.
+  if (r.status === IN_PROGRESS && r.runAfter > 0 && !(r.lease && r.lease.expiresAt > r.runAfter)) {
+    const { end, ...before } = job;
+    return withTail({ ...before, runAt: new Date(r.runAfter).toISOString(), end }, r);
+  }
+  return withTail(job, r);
+}
+
+/** The fields after `end`, in the spec's order. */
+function withTail(job: Job, r: JobRecord): Job {
   if (r.progress !== undefined) job.progress = r.progress;
   if (r.status === "SUCCESS") job.result = r.result ?? null;
   if (r.status === "FAILED" && r.error) job.error = r.error;
@@ -213,6 +226,8 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
           body: { type: "about:blank", title: "Too Many Requests", status: 429, detail: `this caller creates jobs faster than the server allows; retry in ${wait} s` },
         };
       }
+      if (body?.runAt !== undefined && body.delaySeconds !== undefined) return { status: 400, body: invalid("body/delaySeconds", "give runAt or delaySeconds, not both") };
+      if (body?.runAt !== undefined && Date.parse(body.runAt) - Date.now() > MAX_DELAY_MS) return { status: 400, body: invalid("body/runAt", "must be at most a year ahead") };
       if (body?.callbackUrl !== undefined) {
         const why = opts.callbacks ? callbackUrlProblem(body.callbackUrl, opts.callbacks) : "completion push is not enabled on this server";
         if (why) return { status: 400, body: invalid("body/callbackUrl", why) };

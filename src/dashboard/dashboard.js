@@ -57,8 +57,10 @@
     return bar;
   }
 
-  function age(start) {
-    const s = Math.max(0, Math.round((Date.now() - Date.parse(start)) / 1000));
+  const age = (start) => span(Date.now() - Date.parse(start));
+  /** "42 s", "5 min", "1 h 59 min", "3 d". */
+  function span(ms) {
+    const s = Math.max(0, Math.round(ms / 1000));
     if (s < 60) return `${s} s`;
     if (s < 3600) return `${Math.floor(s / 60)} min`;
     if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
@@ -218,6 +220,7 @@
       ["tags", job.tags.join(", ") || "(none)"],
       ["attempts", `${job.attempts} of ${job.maxAttempts}`],
       ["created", `${new Date(job.start).toLocaleString()} (${age(job.start)} ago)`],
+      ...(job.runAt ? [["runs at", `${new Date(job.runAt).toLocaleString()}${Date.parse(job.runAt) > Date.now() ? ` (in ${span(Date.parse(job.runAt) - Date.now())})` : " (due)"}`]] : []),
       ["ended", job.end ? new Date(job.end).toLocaleString() : "not yet"],
       ["progress", job.progress !== undefined ? `${job.progress}%` : "–"],
     ];

@@ -5,7 +5,10 @@ import pg from "pg";
 
 /** Payload: a job's id. Sent by every change of a job. */
 export const CHANNEL = "job_changed";
-/** Payload: `name/id` (name "" for none). Sent when a job is created or given back. */
+/**
+ * Payload: `name/id` (name "" for none), and `@<epoch ms>` after the id for a job that may not
+ * be handed out before then (a scheduled job). Sent when a job is created or given back.
+ */
 export const AVAILABLE = "job_available";
 
 export class Announcements {
@@ -16,7 +19,7 @@ export class Announcements {
   constructor(
     private readonly url: string,
     private readonly changed: (id: string) => void,
-    private readonly available: (name: string | undefined) => void,
+    private readonly available: (name: string | undefined, at: number) => void,
   ) {
     void this.connect();
   }
@@ -26,9 +29,12 @@ export class Announcements {
       const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 2000 });
       client.on("notification", (n) => {
         if (n.channel === AVAILABLE) {
-          // `name/id`: unique per job, so that PostgreSQL merges none of them.
-          const name = (n.payload ?? "").replace(/\/[^/]*$/, "");
-          this.available(name || undefined);
+          // `name/id[@at]`: unique per job, so that PostgreSQL merges none of them.
+          const payload = n.payload ?? "";
+          const cut = payload.lastIndexOf("/");
+          const name = payload.slice(0, Math.max(0, cut));
+          const at = Number(/@(\d+)$/.exec(payload.slice(cut + 1))?.[1] ?? 0);
+          this.available(name || undefined, at);
         } else if (n.payload) this.changed(n.payload);
       });
       client.on("error", () => {

@@ -237,16 +237,16 @@ class PgDriver implements QueueDriver {
     const col = <T>(f: (j: NewJob) => T) => jobs.map(f);
     const inserted = await this.q<{ id: string }>(
       `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $12::text[], $13::bigint[], $14::text[])
-           WITH ORDINALITY AS t(id, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent, ord)),
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $12::text[], $13::bigint[], $14::text[], $15::bigint[])
+           WITH ORDINALITY AS t(id, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent, run_after_ms, ord)),
        next AS (UPDATE job_seq SET value = value + $11 RETURNING value),
        ins AS (
-         INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent)
+         INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent, run_after_ms)
          SELECT next.value - $11 + input.ord, input.id, '${IN_PROGRESS}', input.started_at, input.request, input.deadline_ms, input.idem_key,
-           input.idem_fingerprint, input.callback_url, input.name, input.priority, input.max_attempts, input.owner, input.touched_ms, input.traceparent
+           input.idem_fingerprint, input.callback_url, input.name, input.priority, input.max_attempts, input.owner, input.touched_ms, input.traceparent, input.run_after_ms
          FROM input, next ORDER BY input.ord
-         ON CONFLICT (idem_key) DO NOTHING RETURNING id, name)
-       SELECT id, pg_notify('${AVAILABLE}', COALESCE(name, '') || '/' || id) FROM ins`,
+         ON CONFLICT (idem_key) DO NOTHING RETURNING id, name, run_after_ms)
+       SELECT id, pg_notify('${AVAILABLE}', COALESCE(name, '') || '/' || id || CASE WHEN run_after_ms > 0 THEN '@' || run_after_ms ELSE '' END) FROM ins`,
       [
         col((j) => j.id),
         col((j) => j.start),
@@ -262,6 +262,7 @@ class PgDriver implements QueueDriver {
         col((j) => j.owner ?? null),
         col((j) => Date.parse(j.start)),
         col((j) => j.traceparent ?? null),
+        col((j) => j.runAfter ?? 0),
       ],
     );
     return new Set(inserted.rows.map((r) => r.id));
@@ -305,7 +306,7 @@ class PgDriver implements QueueDriver {
   /** One compare-and-set; an end writes its completion push; every change is announced. */
   private async transitionOne(kind: TransitionKind, fence: Fence, params: Record<string, unknown>): Promise<JobRow | undefined> {
     const update = `${transitionSql(kind, fence.kind)} RETURNING *`;
-    const announce = kind === "requeue" ? `, pg_notify('${AVAILABLE}', COALESCE(name, '') || '/' || id)` : "";
+    const announce = kind === "requeue" ? `, pg_notify('${AVAILABLE}', COALESCE(name, '') || '/' || id || CASE WHEN run_after_ms > 0 THEN '@' || run_after_ms ELSE '' END)` : "";
     const sql = kind === "end" ? `WITH ended AS (${update}), ${OUTBOX} SELECT *, pg_notify('${CHANNEL}', id) FROM ended` : `WITH changed AS (${update}) SELECT *, pg_notify('${CHANNEL}', id)${announce} FROM changed`;
     return (await this.exec(sql, fenceParams(fence, params))).rows[0];
   }
@@ -418,7 +419,7 @@ class PgDriver implements QueueDriver {
    * the same statement as the change, so they arrive only if it commits. Heard from the start,
    * so that the first long-poll misses nothing.
    */
-  listen(changed: (id: string) => void, available: (name: string | undefined) => void): void {
+  listen(changed: (id: string) => void, available: (name: string | undefined, at: number) => void): void {
     this.announcements = new Announcements(this.url, changed, available);
   }
 

@@ -79,7 +79,7 @@ export function newRecord(job: NewJob): JobRecord {
     priority: job.priority ?? 0,
     attempts: 0,
     maxAttempts: job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-    runAfter: 0,
+    runAfter: job.runAfter ?? 0,
     deadlineAt: job.deadlineAt,
   };
   if (job.name !== undefined) r.name = job.name;

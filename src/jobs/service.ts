@@ -83,11 +83,15 @@ type Applied = TransitionResult & { retryAt?: number };
 
 export class JobService {
   private readonly claims = new ClaimWaiters();
+  /** Wake-ups of claims at the times jobs come due (see wakeAt). */
+  private readonly timers = new Set<NodeJS.Timeout>();
   private readonly offAvailable: () => void;
 
   constructor(readonly store: JobStore, private readonly opts: JobServiceOptions) {
     // One job available: one waiting claim is woken to take it (not every waiting worker).
-    this.offAvailable = store.onAvailable((name) => this.claims.notify(name));
+    // A job that may be handed out now wakes a waiting claim; one that may not before a time
+    // (scheduled, or backing off), at that time: on this instance, whichever made it.
+    this.offAvailable = store.onAvailable((name, at) => (at > this.opts.clock.now() ? this.wakeAt(at, name) : this.claims.notify(name)));
     this.offCount = [store.onChange(() => this.changeCount++), store.onAvailable(() => this.changeCount++)];
   }
 
@@ -111,6 +115,9 @@ export class JobService {
    */
   async create(request: JobRequest | null | undefined, idempotencyKey?: string, owner?: string, traceparent?: string): Promise<CreateResult> {
     const now = this.opts.clock.now();
+    // Run later: not handed out before then; the deadline counts from then.
+    const at = request?.runAt !== undefined ? Date.parse(request.runAt) : request?.delaySeconds ? now + request.delaySeconds * 1000 : 0;
+    const runAfter = at > now ? at : 0;
     const r = await this.store.create({
       id: newJobId(),
       request: request ?? null,
@@ -119,7 +126,8 @@ export class JobService {
       priority: request?.priority ?? 0,
       maxAttempts: request?.maxAttempts ?? this.opts.defaultMaxAttempts ?? DEFAULT_MAX_ATTEMPTS,
       start: this.iso(now),
-      deadlineAt: now + this.opts.deadlineMs,
+      deadlineAt: Math.max(now, runAfter) + this.opts.deadlineMs,
+      runAfter,
       callbackUrl: request?.callbackUrl,
       traceparent,
       idempotency: idempotencyKey ? { key: owner === undefined ? idempotencyKey : `${owner} ${idempotencyKey}`, fingerprint: fingerprint(request ?? null) } : undefined,
@@ -207,13 +215,17 @@ export class JobService {
    * from `runAfter` (epoch ms; default at once).
    */
   async giveBack(job: JobRecord, runAfter = 0): Promise<void> {
-    const r = await this.store.requeue(job.id, { runAfter, uncount: true }, { kind: "lease", token: job.lease!.token, now: this.opts.clock.now() });
-    if (r.kind === "applied" && runAfter > 0) this.wakeAt(runAfter, job.name);
+    await this.store.requeue(job.id, { runAfter, uncount: true }, { kind: "lease", token: job.lease!.token, now: this.opts.clock.now() });
   }
 
-  /** Wakes a waiting claim here when a backoff is over (claims elsewhere look again by themselves). */
+  /** Wakes a waiting claim here when a job's time comes (a scheduled job, the end of a backoff). */
   private wakeAt(at: number, name: string | undefined): void {
-    setTimeout(() => this.claims.notify(name), Math.max(0, at - this.opts.clock.now())).unref();
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.claims.notify(name);
+    }, Math.max(0, at - this.opts.clock.now()));
+    timer.unref();
+    this.timers.add(timer);
   }
 
   /** Cancels a job; `by` (the caller) is recorded in its history. */
@@ -261,7 +273,6 @@ export class JobService {
         const retryAt = now + retryDelay(job.attempts, this.opts.retryBackoffMs ?? 1000, this.opts.retryBackoffMaxMs ?? 300_000, this.opts.random);
         return this.store.requeue(id, { runAfter: retryAt, uncount: false }, fence as Fence & { kind: "lease" }).then((r) => {
           if (r.kind === "applied") {
-            this.wakeAt(retryAt, job.name);
             this.opts.observer?.retryScheduled();
           }
           return { ...r, retryAt };
@@ -385,6 +396,8 @@ export class JobService {
     this.stopped = true;
     for (const wake of this.waiting) wake();
     this.claims.wakeAll();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     this.offAvailable();
     for (const off of this.offCount) off();
   }

@@ -71,12 +71,13 @@ export interface QueueDriver {
   close(): Promise<void>;
   connections?(): { total: number; idle: number; waiting: number };
   /** Where the database announces changes: starts hearing them (called once, by the store). */
-  listen?(changed: (id: string) => void, available: (name: string | undefined) => void): void;
+  listen?(changed: (id: string) => void, available: (name: string | undefined, at: number) => void): void;
 }
 
 export class SqlJobStore implements JobStore {
   private readonly feed = new ChangeFeed<string>();
-  private readonly available = new ChangeFeed<string | undefined>();
+  /** A job that may be handed out: its name, and from when (epoch ms; 0: now). */
+  private readonly available = new ChangeFeed<{ name: string | undefined; at: number }>();
   /** Whether this process must tell its own listeners of what it changed. */
   private readonly local: boolean;
 
@@ -84,7 +85,7 @@ export class SqlJobStore implements JobStore {
     this.local = !driver.announces;
     driver.listen?.(
       (id) => this.feed.publish(id),
-      (name) => this.available.publish(name),
+      (name, at) => this.available.publish({ name, at }),
     );
     if (driver.connections) this.connections = () => driver.connections!();
   }
@@ -93,7 +94,7 @@ export class SqlJobStore implements JobStore {
 
   async create(job: NewJob): Promise<CreateResult> {
     if (await this.driver.insert(job)) {
-      if (this.local) this.available.publish(job.name);
+      if (this.local) this.available.publish({ name: job.name, at: job.runAfter ?? 0 });
       return { kind: "created", job: newRecord(job) };
     }
     // Its Idempotency-Key was taken: by the same request again, or by another.
@@ -143,7 +144,7 @@ export class SqlJobStore implements JobStore {
 
   async requeue(id: string, r: Requeue, fence: Fence & { kind: "lease" }): Promise<TransitionResult> {
     const result = await this.transition("requeue", id, fence, { id, runAfter: r.runAfter, uncount: r.uncount ? 1 : 0 });
-    if (result.kind === "applied" && this.local) this.available.publish(result.job.name);
+    if (result.kind === "applied" && this.local) this.available.publish({ name: result.job.name, at: result.job.runAfter });
     return result;
   }
 
@@ -209,8 +210,8 @@ export class SqlJobStore implements JobStore {
   }
 
   /** Jobs made available through this store, and, where the database announces them, through every instance. */
-  onAvailable(listener: (name: string | undefined) => void): () => void {
-    return this.available.subscribe(listener);
+  onAvailable(listener: (name: string | undefined, at: number) => void): () => void {
+    return this.available.subscribe(({ name, at }) => listener(name, at));
   }
 
   close(): Promise<void> {

@@ -136,9 +136,9 @@ class SqliteDriver implements QueueDriver {
       // A repeated Idempotency-Key inserts nothing. Parameters by position, not by name: the
       // driver looks each named one up on the object it is given, 2 µs of a create's ~17 µs
       // in the store (measured on the store alone, batches of 32).
-      insert: db.prepare<[string, string, string, number, string | null, string | null, string | null, string | null, number, number, string | null, number, string | null]>(
-        `INSERT INTO jobs (id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent)
-         VALUES (?, '${IN_PROGRESS}', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      insert: db.prepare<[string, string, string, number, string | null, string | null, string | null, string | null, number, number, string | null, number, string | null, number]>(
+        `INSERT INTO jobs (id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent, run_after_ms)
+         VALUES (?, '${IN_PROGRESS}', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (idem_key) DO NOTHING`,
       ),
       created: db.prepare<[string, number, string | null]>("INSERT INTO job_events (job_id, at_ms, type, actor) VALUES (?, ?, 'created', ?)"),
@@ -276,6 +276,7 @@ class SqliteDriver implements QueueDriver {
       owner,
       touched,
       job.traceparent ?? null,
+      job.runAfter ?? 0,
     );
     if (changes !== 1) return false;
     try {

@@ -76,6 +76,8 @@ export interface NewJob {
   traceparent?: string | undefined;
   start: string;
   deadlineAt: number;
+  /** Epoch ms before which the job is not handed out (a scheduled job); 0 or absent: at once. */
+  runAfter?: number | undefined;
   idempotency?: { key: string; fingerprint: string } | undefined;
 }
 
@@ -212,7 +214,7 @@ export interface JobStore {
    * become available to claims: created, or given back. Across instances where the store can
    * tell. Returns an unsubscribe function.
    */
-  onAvailable(listener: (name: string | undefined) => void): () => void;
+  onAvailable(listener: (name: string | undefined, at: number) => void): () => void;
   close(): Promise<void>;
 }
 

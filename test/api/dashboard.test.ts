@@ -129,6 +129,15 @@ describe.skipIf(!CHROMIUM)("/dashboard in Chromium", () => {
     expect(await types()).toEqual(["created", "claimed", "progress", "progress", "cancelled"]);
   }, 30_000);
 
+  it("shows when a scheduled job will run", async () => {
+    const r = await call("POST", `${s.url}/resources`, { body: { name: "later", delaySeconds: 7200 }, headers: keys.auth["alice"] });
+    expect(r.status).toBe(202);
+    await page.goto(`${s.url}/dashboard#/jobs/${r.json.id}`);
+    await shows(`[...document.querySelectorAll("#job-facts dt")].some((dt) => dt.textContent === "runs at")`);
+    const facts = await page.$$eval("#job-facts dt", (dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling!.textContent]));
+    expect(Object.fromEntries(facts)["runs at"]).toMatch(/\(in (1 h 59 min|2 h 0 min)\)$/);
+  });
+
   it("logged no errors in the browser", () => {
     expect(problems).toEqual([]);
   });
