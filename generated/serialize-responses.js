@@ -97,9 +97,30 @@ let addComma_2 = false
         
           }
 
+          const value_singleton_5 = obj["singleton"]
+          if (value_singleton_5 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"singleton\":"
+            
+        if (typeof value_singleton_5 !== 'string') {
+          if (value_singleton_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_singleton_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_singleton_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_singleton_5 instanceof RegExp) {
+            json += asString(value_singleton_5.source)
+          } else {
+            json += asString(value_singleton_5.toString())
+          }
+        } else {
+          json += asString(value_singleton_5)
+        }
+        
+          }
+
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" ||
+        key === "id" || key === "href" || key === "singleton" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -160,23 +181,23 @@ let addComma_0 = false
             json += anonymous1(value_tasks_1)
           }
 
-          const value_next_5 = obj["next"]
-          if (value_next_5 !== undefined) {
+          const value_next_6 = obj["next"]
+          if (value_next_6 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"next\":"
             
-        if (typeof value_next_5 !== 'string') {
-          if (value_next_5 === null) {
+        if (typeof value_next_6 !== 'string') {
+          if (value_next_6 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_next_5 instanceof Date) {
-            json += JSON_STR_QUOTE + value_next_5.toISOString() + JSON_STR_QUOTE
-          } else if (value_next_5 instanceof RegExp) {
-            json += asString(value_next_5.source)
+          } else if (value_next_6 instanceof Date) {
+            json += JSON_STR_QUOTE + value_next_6.toISOString() + JSON_STR_QUOTE
+          } else if (value_next_6 instanceof RegExp) {
+            json += asString(value_next_6.source)
           } else {
-            json += asString(value_next_5.toString())
+            json += asString(value_next_6.toString())
           }
         } else {
-          json += asString(value_next_5)
+          json += asString(value_next_6)
         }
         
           }
@@ -1182,9 +1203,30 @@ let addComma_0 = false
         
           }
 
+          const value_singleton_3 = obj["singleton"]
+          if (value_singleton_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"singleton\":"
+            
+        if (typeof value_singleton_3 !== 'string') {
+          if (value_singleton_3 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_singleton_3 instanceof Date) {
+            json += JSON_STR_QUOTE + value_singleton_3.toISOString() + JSON_STR_QUOTE
+          } else if (value_singleton_3 instanceof RegExp) {
+            json += asString(value_singleton_3.source)
+          } else {
+            json += asString(value_singleton_3.toString())
+          }
+        } else {
+          json += asString(value_singleton_3)
+        }
+        
+          }
+
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" ||
+        key === "id" || key === "href" || key === "singleton" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'

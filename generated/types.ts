@@ -190,6 +190,11 @@ export type JobPage = {
 export type JobRef = {
   id: JobId;
   href: string;
+  /**
+   * Only in the answer to a create with a `singletonKey`: whether it made a new job, or
+   * answered the one waiting with the key (joined) after giving it this request (replaced).
+   */
+  singleton?: "created" | "joined" | "replaced";
 };
 
 /** RAML type `jobList`. */
@@ -228,6 +233,19 @@ export type JobRequest = {
   runAt?: string;
   /** Run later, this many seconds after the create. Not together with `runAt`. */
   delaySeconds?: number;
+  /**
+   * At most one waiting job per key (the caller's own keys): while a job created with
+   * this key waits for a worker, another create with the key does not make a second one
+   * but joins it or replaces its request (`singletonMode`). Once a worker takes the job,
+   * the key is free again. Race-free across instances (a unique index).
+   */
+  singletonKey?: string;
+  /**
+   * What a create does when a job with its `singletonKey` is waiting: `join` (when absent)
+   * answers that job and changes nothing; `replace` gives it this request (input, name, priority, tags,
+   * attempts, callback and run time: with `delaySeconds`, a debounce). Needs `singletonKey`.
+   */
+  singletonMode?: "join" | "replace";
 };
 
 /** A worker asks for work. */

@@ -5,11 +5,12 @@ const require = createRequire(import.meta.url);
 
 export const createJob_body_application_json = validate0;
 const schema0 = {"anyOf":[{"$ref":"defs.json#/$defs/jobRequest"},{"type":"null"}],"$id":"createJob_body_application_json"};
-const schema2 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority","description":"Default 0. Higher first (9 before 0)."},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"Any JSON object, handed to the worker as it is."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20,"description":"How many attempts the job gets before it is FAILED (default: the server's\nJOB_MAX_ATTEMPTS). An attempt ends when its worker reports a retryable failure or\nits lease expires without a heartbeat.\n"},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048,"description":"Where to POST the job when it ends (http or https; the server's allow-list\napplies). Signed in the Standard Webhooks style (`webhook-id`,\n`webhook-timestamp`, `webhook-signature`), retried with backoff, at least once.\nPolling keeps working as well.\n"},"runAt":{"type":"string","format":"date-time","description":"Run later: no worker gets the job before this time (RFC 3339; at most a year\nahead; a time already past means now). The job is IN PROGRESS, waiting, until then;\nits deadline counts from this time. Not together with `delaySeconds`.\n"},"delaySeconds":{"type":"integer","minimum":0,"maximum":31536000,"description":"Run later, this many seconds after the create. Not together with `runAt`."}},"required":["name"],"additionalProperties":false,"examples":[{"name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"maxAttempts":3}]};
+const schema2 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority","description":"Default 0. Higher first (9 before 0)."},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"Any JSON object, handed to the worker as it is."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20,"description":"How many attempts the job gets before it is FAILED (default: the server's\nJOB_MAX_ATTEMPTS). An attempt ends when its worker reports a retryable failure or\nits lease expires without a heartbeat.\n"},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048,"description":"Where to POST the job when it ends (http or https; the server's allow-list\napplies). Signed in the Standard Webhooks style (`webhook-id`,\n`webhook-timestamp`, `webhook-signature`), retried with backoff, at least once.\nPolling keeps working as well.\n"},"runAt":{"type":"string","format":"date-time","description":"Run later: no worker gets the job before this time (RFC 3339; at most a year\nahead; a time already past means now). The job is IN PROGRESS, waiting, until then;\nits deadline counts from this time. Not together with `delaySeconds`.\n"},"delaySeconds":{"type":"integer","minimum":0,"maximum":31536000,"description":"Run later, this many seconds after the create. Not together with `runAt`."},"singletonKey":{"type":"string","minLength":1,"maxLength":128,"description":"At most one waiting job per key (the caller's own keys): while a job created with\nthis key waits for a worker, another create with the key does not make a second one\nbut joins it or replaces its request (`singletonMode`). Once a worker takes the job,\nthe key is free again. Race-free across instances (a unique index).\n"},"singletonMode":{"type":"string","enum":["join","replace"],"description":"What a create does when a job with its `singletonKey` is waiting: `join` (when absent)\nanswers that job and changes nothing; `replace` gives it this request (input, name, priority, tags,\nattempts, callback and run time: with `delaySeconds`, a debounce). Needs `singletonKey`.\n"}},"required":["name"],"additionalProperties":false,"examples":[{"name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"maxAttempts":3}]};
 const schema3 = {"type":"string","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name.","examples":["nightly-report"]};
 const schema4 = {"type":"integer","minimum":0,"maximum":9,"description":"Higher first (9 before 0); jobs of equal priority are taken oldest first."};
 const schema5 = {"type":"array","items":{"type":"string"},"maxItems":8};
-const func0 = require("ajv/dist/runtime/ucs2length").default;
+const func0 = Object.prototype.hasOwnProperty;
+const func1 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^https?://", "");
 const formats0 = require("ajv-formats/dist/formats").fullFormats["date-time"];
 
@@ -35,7 +36,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!((((((((key0 === "name") || (key0 === "priority")) || (key0 === "tags")) || (key0 === "input")) || (key0 === "maxAttempts")) || (key0 === "callbackUrl")) || (key0 === "runAt")) || (key0 === "delaySeconds"))){
+if(!(func0.call(schema2.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -49,7 +50,7 @@ errors++;
 if(data.name !== undefined){
 let data0 = data.name;
 if(typeof data0 === "string"){
-if(func0(data0) > 64){
+if(func1(data0) > 64){
 const err2 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err2];
@@ -59,7 +60,7 @@ vErrors.push(err2);
 }
 errors++;
 }
-if(func0(data0) < 1){
+if(func1(data0) < 1){
 const err3 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err3];
@@ -205,7 +206,7 @@ errors++;
 if(data.callbackUrl !== undefined){
 let data6 = data.callbackUrl;
 if(typeof data6 === "string"){
-if(func0(data6) > 2048){
+if(func1(data6) > 2048){
 const err15 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err15];
@@ -297,14 +298,72 @@ errors++;
 }
 }
 }
-}
-else {
-const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.singletonKey !== undefined){
+let data9 = data.singletonKey;
+if(typeof data9 === "string"){
+if(func1(data9) > 128){
+const err23 = {instancePath:instancePath+"/singletonKey",schemaPath:"#/properties/singletonKey/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err23];
 }
 else {
 vErrors.push(err23);
+}
+errors++;
+}
+if(func1(data9) < 1){
+const err24 = {instancePath:instancePath+"/singletonKey",schemaPath:"#/properties/singletonKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/singletonKey",schemaPath:"#/properties/singletonKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data.singletonMode !== undefined){
+let data10 = data.singletonMode;
+if(typeof data10 !== "string"){
+const err26 = {instancePath:instancePath+"/singletonMode",schemaPath:"#/properties/singletonMode/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if(!((data10 === "join") || (data10 === "replace"))){
+const err27 = {instancePath:instancePath+"/singletonMode",schemaPath:"#/properties/singletonMode/enum",keyword:"enum",params:{allowedValues: schema2.properties.singletonMode.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+}
+else {
+const err28 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
 }
 errors++;
 }
@@ -423,7 +482,7 @@ errors++;
 if(data.worker !== undefined){
 let data0 = data.worker;
 if(typeof data0 === "string"){
-if(func0(data0) > 64){
+if(func1(data0) > 64){
 const err2 = {instancePath:instancePath+"/worker",schemaPath:"#/properties/worker/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err2];
@@ -433,7 +492,7 @@ vErrors.push(err2);
 }
 errors++;
 }
-if(func0(data0) < 1){
+if(func1(data0) < 1){
 const err3 = {instancePath:instancePath+"/worker",schemaPath:"#/properties/worker/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err3];
@@ -482,7 +541,7 @@ const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
 let data2 = data1[i0];
 if(typeof data2 === "string"){
-if(func0(data2) > 64){
+if(func1(data2) > 64){
 const err7 = {instancePath:instancePath+"/names/" + i0,schemaPath:"#/$defs/jobName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err7];
@@ -492,7 +551,7 @@ vErrors.push(err7);
 }
 errors++;
 }
-if(func0(data2) < 1){
+if(func1(data2) < 1){
 const err8 = {instancePath:instancePath+"/names/" + i0,schemaPath:"#/$defs/jobName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err8];
@@ -661,7 +720,7 @@ errors++;
 if(data.leaseToken !== undefined){
 let data0 = data.leaseToken;
 if(typeof data0 === "string"){
-if(func0(data0) > 64){
+if(func1(data0) > 64){
 const err1 = {instancePath:instancePath+"/leaseToken",schemaPath:"#/$defs/leaseToken/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err1];
@@ -671,7 +730,7 @@ vErrors.push(err1);
 }
 errors++;
 }
-if(func0(data0) < 1){
+if(func1(data0) < 1){
 const err2 = {instancePath:instancePath+"/leaseToken",schemaPath:"#/$defs/leaseToken/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err2];
@@ -803,7 +862,7 @@ errors++;
 if(data5.title !== undefined){
 let data7 = data5.title;
 if(typeof data7 === "string"){
-if(func0(data7) < 1){
+if(func1(data7) < 1){
 const err13 = {instancePath:instancePath+"/error/title",schemaPath:"#/$defs/taskError/properties/title/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err13];

@@ -6,7 +6,7 @@ const require = createRequire(import.meta.url);
 export const listJobs_200_application_json = validate68;
 const schema86 = {"$ref":"defs.json#/$defs/jobList","$id":"listJobs_200_application_json"};
 const schema67 = {"type":"object","properties":{"tasks":{"type":"array","items":{"$ref":"#/$defs/jobRef"}},"next":{"type":"string","description":"URL of the following page; present only when there is more."}},"required":["tasks"]};
-const schema68 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"href":{"type":"string"}},"required":["id","href"]};
+const schema68 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"href":{"type":"string"},"singleton":{"type":"string","enum":["created","joined","replaced"],"description":"Only in the answer to a create with a `singletonKey`: whether it made a new job, or\nanswered the one waiting with the key (joined) after giving it this request (replaced).\n"}},"required":["id","href"]};
 const schema32 = {"type":"string","minLength":1,"maxLength":64,"description":"Opaque, unguessable job identifier (URL-safe).","examples":["Kj3vQ0l2TQ2m5Yw8b1dEXA"]};
 const func1 = require("ajv/dist/runtime/ucs2length").default;
 
@@ -88,9 +88,10 @@ vErrors.push(err5);
 errors++;
 }
 }
-}
-else {
-const err6 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.singleton !== undefined){
+let data2 = data.singleton;
+if(typeof data2 !== "string"){
+const err6 = {instancePath:instancePath+"/singleton",schemaPath:"#/properties/singleton/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -99,10 +100,32 @@ vErrors.push(err6);
 }
 errors++;
 }
+if(!(((data2 === "created") || (data2 === "joined")) || (data2 === "replaced"))){
+const err7 = {instancePath:instancePath+"/singleton",schemaPath:"#/properties/singleton/enum",keyword:"enum",params:{allowedValues: schema68.properties.singleton.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+else {
+const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
 validate42.errors = vErrors;
 return errors === 0;
 }
-validate42.evaluated = {"props":{"id":true,"href":true},"dynamicProps":false,"dynamicItems":false};
+validate42.evaluated = {"props":{"id":true,"href":true,"singleton":true},"dynamicProps":false,"dynamicItems":false};
 
 
 function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -964,9 +987,10 @@ vErrors.push(err5);
 errors++;
 }
 }
-}
-else {
-const err6 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.singleton !== undefined){
+let data2 = data.singleton;
+if(typeof data2 !== "string"){
+const err6 = {instancePath:instancePath+"/singleton",schemaPath:"#/properties/singleton/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -975,10 +999,32 @@ vErrors.push(err6);
 }
 errors++;
 }
+if(!(((data2 === "created") || (data2 === "joined")) || (data2 === "replaced"))){
+const err7 = {instancePath:instancePath+"/singleton",schemaPath:"#/properties/singleton/enum",keyword:"enum",params:{allowedValues: schema68.properties.singleton.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+else {
+const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
 validate77.errors = vErrors;
 return errors === 0;
 }
-validate77.evaluated = {"props":{"id":true,"href":true},"dynamicProps":false,"dynamicItems":false};
+validate77.evaluated = {"props":{"id":true,"href":true,"singleton":true},"dynamicProps":false,"dynamicItems":false};
 
 
 function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -999,7 +1045,7 @@ errors = vErrors.length;
 validate76.errors = vErrors;
 return errors === 0;
 }
-validate76.evaluated = {"props":{"id":true,"href":true},"dynamicProps":false,"dynamicItems":false};
+validate76.evaluated = {"props":{"id":true,"href":true,"singleton":true},"dynamicProps":false,"dynamicItems":false};
 
 export const createJob_400_application_problem_json = validate79;
 const schema98 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_400_application_problem_json"};

@@ -226,6 +226,7 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
           body: { type: "about:blank", title: "Too Many Requests", status: 429, detail: `this caller creates jobs faster than the server allows; retry in ${wait} s` },
         };
       }
+      if (body?.singletonMode !== undefined && body.singletonKey === undefined) return { status: 400, body: invalid("body/singletonMode", "needs singletonKey") };
       if (body?.runAt !== undefined && body.delaySeconds !== undefined) return { status: 400, body: invalid("body/delaySeconds", "give runAt or delaySeconds, not both") };
       if (body?.runAt !== undefined && Date.parse(body.runAt) - Date.now() > MAX_DELAY_MS) return { status: 400, body: invalid("body/runAt", "must be at most a year ahead") };
       if (body?.callbackUrl !== undefined) {
@@ -246,7 +247,8 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
         };
       }
       const href = jobPath(r.job.id);
-      return { status: 202, headers: { Location: href, "Retry-After": opts.retryAfterSeconds }, body: { id: r.job.id, href } };
+      const singleton = body?.singletonKey === undefined ? undefined : r.kind === "joined" || r.kind === "replaced" ? r.kind : "created";
+      return { status: 202, headers: { Location: href, "Retry-After": opts.retryAfterSeconds }, body: { id: r.job.id, href, ...(singleton && { singleton }) } };
     },
 
     async getJob({ params, headers, auth }, ctx) {

@@ -10,6 +10,8 @@ export const CHANNEL = "job_changed";
  * be handed out before then (a scheduled job). Sent when a job is created or given back.
  */
 export const AVAILABLE = "job_available";
+/** AVAILABLE's payload, made in SQL from the job's row. */
+export const AVAILABLE_PAYLOAD = "COALESCE(name, '') || '/' || id || CASE WHEN run_after_ms > 0 THEN '@' || run_after_ms ELSE '' END";
 
 export class Announcements {
   private listener?: pg.Client | undefined;

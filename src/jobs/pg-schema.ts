@@ -3,7 +3,7 @@
 // queue's indexes and the history's triggers are shared with SQLite where the SQL is the same
 // (row.ts, events.ts).
 import { PG_EVENTS_MIGRATION } from "./events.js";
-import { OWNER_MIGRATION_SQL, WORKER_INDEXES_SQL } from "./row.js";
+import { OWNER_MIGRATION_SQL, SINGLETON_MIGRATION_SQL, WORKER_INDEXES_SQL } from "./row.js";
 
 /** Migrations; a migration may depend on the configuration it runs under. */
 export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
@@ -62,4 +62,6 @@ export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
   () => OWNER_MIGRATION_SQL,
   // 5: each job's history (events.ts).
   () => PG_EVENTS_MIGRATION,
+  // 6: singleton keys (row.ts).
+  () => SINGLETON_MIGRATION_SQL,
 ];

@@ -24,6 +24,9 @@ import {
   STATS_QUEUES,
   statsEndedSql,
   TAKE_SET,
+  REPLACE_SINGLETON,
+  replaceParams,
+  SINGLETON_HOLDER,
   TRANSITION_SET,
   transitionSql,
   values,
@@ -34,7 +37,7 @@ import {
 import type { JobRow } from "./row.js";
 import type { JobEventRow } from "./events.js";
 import { MIGRATIONS } from "./pg-schema.js";
-import { Announcements, AVAILABLE, CHANNEL } from "./pg-announce.js";
+import { Announcements, AVAILABLE, AVAILABLE_PAYLOAD, CHANNEL } from "./pg-announce.js";
 import { SqlJobStore, type DeliveryRow, type QueueDriver, type StatsRows } from "./sql-store.js";
 
 
@@ -237,16 +240,17 @@ class PgDriver implements QueueDriver {
     const col = <T>(f: (j: NewJob) => T) => jobs.map(f);
     const inserted = await this.q<{ id: string }>(
       `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $12::text[], $13::bigint[], $14::text[], $15::bigint[])
-           WITH ORDINALITY AS t(id, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent, run_after_ms, ord)),
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $12::text[], $13::bigint[], $14::text[], $15::bigint[], $16::text[])
+           WITH ORDINALITY AS t(id, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent, run_after_ms, singleton_key, ord)),
        next AS (UPDATE job_seq SET value = value + $11 RETURNING value),
        ins AS (
-         INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent, run_after_ms)
+         INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent, run_after_ms, singleton_key)
          SELECT next.value - $11 + input.ord, input.id, '${IN_PROGRESS}', input.started_at, input.request, input.deadline_ms, input.idem_key,
-           input.idem_fingerprint, input.callback_url, input.name, input.priority, input.max_attempts, input.owner, input.touched_ms, input.traceparent, input.run_after_ms
+           input.idem_fingerprint, input.callback_url, input.name, input.priority, input.max_attempts, input.owner, input.touched_ms, input.traceparent, input.run_after_ms,
+           input.singleton_key
          FROM input, next ORDER BY input.ord
-         ON CONFLICT (idem_key) DO NOTHING RETURNING id, name, run_after_ms)
-       SELECT id, pg_notify('${AVAILABLE}', COALESCE(name, '') || '/' || id || CASE WHEN run_after_ms > 0 THEN '@' || run_after_ms ELSE '' END) FROM ins`,
+         ON CONFLICT DO NOTHING RETURNING id, name, run_after_ms)
+       SELECT id, pg_notify('${AVAILABLE}', ${AVAILABLE_PAYLOAD}) FROM ins`,
       [
         col((j) => j.id),
         col((j) => j.start),
@@ -263,6 +267,7 @@ class PgDriver implements QueueDriver {
         col((j) => Date.parse(j.start)),
         col((j) => j.traceparent ?? null),
         col((j) => j.runAfter ?? 0),
+        col((j) => j.singleton?.key ?? null),
       ],
     );
     return new Set(inserted.rows.map((r) => r.id));
@@ -270,6 +275,14 @@ class PgDriver implements QueueDriver {
 
   row(id: string): Promise<JobRow | undefined> {
     return this.run(async () => (await this.q("SELECT * FROM jobs WHERE id = $1", [id])).rows[0]);
+  }
+
+  singletonHolder(job: NewJob, replace: boolean): Promise<JobRow | undefined> {
+    if (!replace) return this.run(async () => (await this.exec(SINGLETON_HOLDER, { key: job.singleton!.key })).rows[0]);
+    // Announced like a give-back: its run time may have moved, and pollers of it hear the change.
+    const sql = `WITH changed AS (${REPLACE_SINGLETON} RETURNING *)
+      SELECT *, pg_notify('${CHANNEL}', id), pg_notify('${AVAILABLE}', ${AVAILABLE_PAYLOAD}) FROM changed`;
+    return this.run(async () => (await this.exec(sql, replaceParams(job))).rows[0]);
   }
 
   rowByKey(key: string): Promise<JobRow | undefined> {
@@ -306,7 +319,7 @@ class PgDriver implements QueueDriver {
   /** One compare-and-set; an end writes its completion push; every change is announced. */
   private async transitionOne(kind: TransitionKind, fence: Fence, params: Record<string, unknown>): Promise<JobRow | undefined> {
     const update = `${transitionSql(kind, fence.kind)} RETURNING *`;
-    const announce = kind === "requeue" ? `, pg_notify('${AVAILABLE}', COALESCE(name, '') || '/' || id || CASE WHEN run_after_ms > 0 THEN '@' || run_after_ms ELSE '' END)` : "";
+    const announce = kind === "requeue" ? `, pg_notify('${AVAILABLE}', ${AVAILABLE_PAYLOAD})` : "";
     const sql = kind === "end" ? `WITH ended AS (${update}), ${OUTBOX} SELECT *, pg_notify('${CHANNEL}', id) FROM ended` : `WITH changed AS (${update}) SELECT *, pg_notify('${CHANNEL}', id)${announce} FROM changed`;
     return (await this.exec(sql, fenceParams(fence, params))).rows[0];
   }

@@ -5,6 +5,7 @@
 // Dialect turns them into its own placeholders and fills in the few words the databases say
 // differently.
 import { IN_PROGRESS, type Fence } from "./machine.js";
+import { DEFAULT_MAX_ATTEMPTS, type NewJob } from "./store.js";
 
 export interface Dialect {
   /** How a statement written with `:name` parameters is sent: its text and the names in order. */
@@ -78,7 +79,34 @@ export function claimSelect(d: Dialect, byName: boolean, also = ""): string {
 // from a list of values (PostgreSQL's batches) has columns of the same names in that list.
 
 /** What a claim sets on a job it takes (`:token` is the job's own). */
-export const TAKE_SET = "attempts = jobs.attempts + 1, lease_token = :token, lease_expires_ms = :expires, lease_ms = :ms, worker = :worker, touched_ms = :now, claimed_ms = :now";
+export const TAKE_SET = "attempts = jobs.attempts + 1, lease_token = :token, lease_expires_ms = :expires, lease_ms = :ms, worker = :worker, touched_ms = :now, claimed_ms = :now, singleton_key = NULL";
+
+/** The waiting job holding a singleton key (none once a worker has taken it: a claim frees the key). */
+export const SINGLETON_HOLDER = `SELECT * FROM jobs WHERE singleton_key = :key AND status = '${IN_PROGRESS}'`;
+
+/**
+ * singletonMode replace: the waiting job holding the key takes the new create's request, and
+ * with it its name, priority, attempts, completion push, run time and deadline. Its id, creation
+ * time, owner and history stay.
+ */
+export const REPLACE_SINGLETON = `UPDATE jobs SET request = :request, name = :name, priority = :priority, max_attempts = :maxAttempts,
+    callback_url = :callbackUrl, run_after_ms = :runAfter, deadline_ms = :deadlineAt, touched_ms = :touched
+  WHERE singleton_key = :key AND status = '${IN_PROGRESS}'`;
+
+/** REPLACE_SINGLETON's parameters for a create. */
+export function replaceParams(job: NewJob): Record<string, unknown> {
+  return {
+    key: job.singleton!.key,
+    request: JSON.stringify(job.request ?? null),
+    name: job.name ?? null,
+    priority: job.priority ?? 0,
+    maxAttempts: job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    callbackUrl: job.callbackUrl ?? null,
+    runAfter: job.runAfter ?? 0,
+    deadlineAt: job.deadlineAt,
+    touched: Date.parse(job.start),
+  };
+}
 
 /** The compare-and-set transitions of a job still IN PROGRESS: what each sets. */
 export const TRANSITION_SET = {

@@ -9,6 +9,12 @@ export const WORKER_INDEXES_SQL = `CREATE INDEX jobs_queue ON jobs (priority DES
    CREATE INDEX jobs_queue_name ON jobs (name, priority DESC, seq) WHERE status = '${IN_PROGRESS}';
    CREATE INDEX jobs_leases ON jobs (lease_expires_ms) WHERE status = '${IN_PROGRESS}' AND lease_expires_ms > 0;
    CREATE INDEX jobs_name_seq ON jobs (name, seq);`;
+/**
+ * Singleton keys: at most one waiting job per key. A claim clears the job's key (TAKE_SET), so
+ * the index holds only jobs no worker has taken; an ended job leaves it by its status.
+ */
+export const SINGLETON_MIGRATION_SQL = `ALTER TABLE jobs ADD COLUMN singleton_key TEXT;
+   CREATE UNIQUE INDEX jobs_singleton ON jobs (singleton_key) WHERE singleton_key IS NOT NULL AND status = '${IN_PROGRESS}';`;
 /** Migration 4: owners. */
 export const OWNER_MIGRATION_SQL = `ALTER TABLE jobs ADD COLUMN owner TEXT;
    CREATE INDEX jobs_owner_seq ON jobs (owner, seq);`;

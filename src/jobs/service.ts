@@ -130,7 +130,8 @@ export class JobService {
       runAfter,
       callbackUrl: request?.callbackUrl,
       traceparent,
-      idempotency: idempotencyKey ? { key: owner === undefined ? idempotencyKey : `${owner} ${idempotencyKey}`, fingerprint: fingerprint(request ?? null) } : undefined,
+      idempotency: idempotencyKey ? { key: ownKey(owner, idempotencyKey), fingerprint: fingerprint(request ?? null) } : undefined,
+      singleton: request?.singletonKey !== undefined ? { key: ownKey(owner, request.singletonKey), mode: request.singletonMode ?? "join" } : undefined,
     });
     if (r.kind === "created") this.opts.observer?.created(r.job);
     return r;
@@ -441,4 +442,9 @@ function leaseExpiredError(job: JobRecord): JobError {
 
 function deadlineError(): JobError {
   return { type: DEADLINE_EXCEEDED_TYPE, title: "deadline exceeded", detail: "the backend did not report in time" };
+}
+
+/** A client's key, scoped to it: keys are its own (stored prefixed with its name). */
+function ownKey(owner: string | undefined, key: string): string {
+  return owner === undefined ? key : `${owner} ${key}`;
 }

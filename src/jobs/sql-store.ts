@@ -49,8 +49,14 @@ export interface QueueDriver {
    * this one included; then the store does not announce them again.
    */
   readonly announces: boolean;
-  /** Inserts a job with its created event; false when its Idempotency-Key was taken. */
+  /** Inserts a job with its created event; false when its Idempotency-Key or singleton key was taken. */
   insert(job: NewJob): Promise<boolean>;
+  /**
+   * The waiting job holding the create's singleton key, as it is (join) or once it has taken
+   * the create's request (replace: queue-sql.ts REPLACE_SINGLETON, announced as a change and
+   * as available); undefined when none holds it any more.
+   */
+  singletonHolder(job: NewJob, replace: boolean): Promise<JobRow | undefined>;
   row(id: string): Promise<JobRow | undefined>;
   rowByKey(key: string): Promise<JobRow | undefined>;
   /** A page after `after` (a `seq`), `limit` rows at most. */
@@ -93,13 +99,30 @@ export class SqlJobStore implements JobStore {
   connections?: () => { total: number; idle: number; waiting: number };
 
   async create(job: NewJob): Promise<CreateResult> {
-    if (await this.driver.insert(job)) {
-      if (this.local) this.available.publish({ name: job.name, at: job.runAfter ?? 0 });
-      return { kind: "created", job: newRecord(job) };
+    // A unique key was taken: its Idempotency-Key (by the same request again, or by another),
+    // or its singleton key, by a waiting job. That job may be claimed (the key freed) before it
+    // is read here: then insert again. A claim frees a key at most once per create it wins
+    // over, so the loop ends; it is bounded all the same.
+    for (let tries = 0; tries < 100; tries++) {
+      if (await this.driver.insert(job)) {
+        if (this.local) this.available.publish({ name: job.name, at: job.runAfter ?? 0 });
+        return { kind: "created", job: newRecord(job) };
+      }
+      const prior = job.idempotency && (await this.driver.rowByKey(job.idempotency.key));
+      if (prior) return prior.idem_fingerprint === job.idempotency!.fingerprint ? { kind: "replayed", job: toRecord(prior) } : { kind: "key-conflict", job: toRecord(prior) };
+      if (!job.singleton) break;
+      const replace = job.singleton.mode === "replace";
+      const holder = await this.driver.singletonHolder(job, replace);
+      if (holder) {
+        const record = toRecord(holder);
+        if (replace && this.local) {
+          this.feed.publish(record.id);
+          this.available.publish({ name: record.name, at: record.runAfter });
+        }
+        return { kind: replace ? "replaced" : "joined", job: record };
+      }
     }
-    // Its Idempotency-Key was taken: by the same request again, or by another.
-    const prior = (await this.driver.rowByKey(job.idempotency!.key))!;
-    return prior.idem_fingerprint === job.idempotency!.fingerprint ? { kind: "replayed", job: toRecord(prior) } : { kind: "key-conflict", job: toRecord(prior) };
+    throw new Error(`create of job ${job.id}: a unique key was taken, but no job holds it`);
   }
 
   async get(id: string): Promise<JobRecord | undefined> {

@@ -2,7 +2,7 @@
 // file has had). The queue's indexes and the history's triggers are shared with PostgreSQL
 // where the SQL is the same (row.ts, events.ts).
 import { SQLITE_CREATED_EVENT_MIGRATION, SQLITE_EVENTS_MIGRATION } from "./events.js";
-import { OWNER_MIGRATION_SQL, WORKER_INDEXES_SQL } from "./row.js";
+import { OWNER_MIGRATION_SQL, SINGLETON_MIGRATION_SQL, WORKER_INDEXES_SQL } from "./row.js";
 
 /**
  * Schema migrations; `PRAGMA user_version` records how many have been applied. A migration
@@ -68,4 +68,6 @@ export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
   // 6: the created event is written by the store's insert, in the same transaction, instead
   // of by a trigger (see insert).
   () => SQLITE_CREATED_EVENT_MIGRATION,
+  // 7: singleton keys (row.ts).
+  () => SINGLETON_MIGRATION_SQL,
 ];

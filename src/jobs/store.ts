@@ -79,12 +79,21 @@ export interface NewJob {
   /** Epoch ms before which the job is not handed out (a scheduled job); 0 or absent: at once. */
   runAfter?: number | undefined;
   idempotency?: { key: string; fingerprint: string } | undefined;
+  /**
+   * At most one waiting job per key (already scoped to its owner): while one waits unclaimed,
+   * this create joins it, or gives it this job's request (replace).
+   */
+  singleton?: { key: string; mode: SingletonMode } | undefined;
 }
+
+export type SingletonMode = "join" | "replace";
 
 export type CreateResult =
   | { kind: "created"; job: JobRecord }
   | { kind: "replayed"; job: JobRecord }
-  | { kind: "key-conflict"; job: JobRecord };
+  | { kind: "key-conflict"; job: JobRecord }
+  /** A job with its singleton key was waiting: answered as it was (join), or with this create's request (replace). */
+  | { kind: "joined" | "replaced"; job: JobRecord };
 
 export interface EndPatch {
   to: TerminalStatus;
