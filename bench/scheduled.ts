@@ -14,6 +14,7 @@ import path from "node:path";
 import pg from "pg";
 import { runWorker } from "../src/client/worker.js";
 import { freePort } from "../scripts/free-port.js";
+import { untilHealthy } from "./service.js";
 import { benchKey } from "./keys.js";
 
 const JOBS = Number(process.env["BENCH_JOBS"] ?? 300);
@@ -32,15 +33,8 @@ async function startService(databaseUrl: string): Promise<{ child: ChildProcess;
     stdio: ["ignore", "ignore", "inherit"],
   });
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      await (await fetch(`${url}/healthz`)).arrayBuffer();
-      return { child, url };
-    } catch {
-      if (i > 400 || child.exitCode !== null) throw new Error("the service did not start");
-      await sleep(25);
-    }
-  }
+  await untilHealthy(url, child);
+  return { child, url };
 }
 
 async function trial(label: string, urls: string[]): Promise<string> {

@@ -37,6 +37,7 @@ import pg from "pg";
 import PgBoss from "pg-boss";
 import { runWorker, type RunningWorker } from "../src/client/worker.js";
 import { freePort } from "../scripts/free-port.js";
+import { untilHealthy } from "./service.js";
 import { benchKey } from "./keys.js";
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 8);
@@ -125,15 +126,8 @@ async function startService(databaseUrl: string): Promise<{ child: ChildProcess;
     stdio: ["ignore", "ignore", "inherit"],
   });
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      await (await fetch(`${url}/healthz`)).arrayBuffer();
-      return { child, url };
-    } catch {
-      if (i > 400 || child.exitCode !== null) throw new Error("the service did not start");
-      await sleep(25);
-    }
-  }
+  await untilHealthy(url, child);
+  return { child, url };
 }
 
 async function serviceTrial(contender: string, databaseUrl: string, workers: number, perWorker = 1): Promise<Result> {

@@ -27,6 +27,16 @@ import type {
   ListRecentJobsResponse,
   InspectJobRequest,
   InspectJobResponse,
+  RerunJobRequest,
+  RerunJobResponse,
+  RedriveJobsRequest,
+  RedriveJobsResponse,
+  ListPausedNamesRequest,
+  ListPausedNamesResponse,
+  PauseNameRequest,
+  PauseNameResponse,
+  ResumeNameRequest,
+  ResumeNameResponse,
 } from "./messages.js";
 
 export { UnexpectedResponseError, type ClientOptions, type CallOptions } from "./client-runtime.js";
@@ -142,6 +152,34 @@ const responses = {
     403: { headers: [], parse: "json" },
     404: { headers: [], parse: "json" },
   },
+  rerunJob: {
+    200: { headers: [], parse: "json" },
+    401: { headers: [], parse: "json" },
+    403: { headers: [], parse: "json" },
+    404: { headers: [], parse: "json" },
+    409: { headers: [], parse: "json" },
+  },
+  redriveJobs: {
+    200: { headers: [], parse: "json" },
+    400: { headers: [], parse: "json" },
+    401: { headers: [], parse: "json" },
+    403: { headers: [], parse: "json" },
+  },
+  listPausedNames: {
+    200: { headers: [], parse: "json" },
+    401: { headers: [], parse: "json" },
+    403: { headers: [], parse: "json" },
+  },
+  pauseName: {
+    200: { headers: [], parse: "json" },
+    401: { headers: [], parse: "json" },
+    403: { headers: [], parse: "json" },
+  },
+  resumeName: {
+    204: { headers: [], parse: "none" },
+    401: { headers: [], parse: "json" },
+    403: { headers: [], parse: "json" },
+  },
 } satisfies Record<string, Record<number, ResponseSpec> | "undeclared">;
 
 export class ApiClient {
@@ -200,5 +238,30 @@ export class ApiClient {
   /** GET /admin/jobs/{id} */
   inspectJob(request: Input<InspectJobRequest>, call?: CallOptions): Promise<InspectJobResponse> {
     return send(this.options, "GET", basePath, "/admin/jobs/{id}", request, responses.inspectJob, call) as Promise<InspectJobResponse>;
+  }
+
+  /** POST /admin/jobs/{id}/rerun */
+  rerunJob(request: Input<RerunJobRequest>, call?: CallOptions): Promise<RerunJobResponse> {
+    return send(this.options, "POST", basePath, "/admin/jobs/{id}/rerun", request, responses.rerunJob, call) as Promise<RerunJobResponse>;
+  }
+
+  /** POST /admin/redrive */
+  redriveJobs(request: Input<RedriveJobsRequest>, call?: CallOptions): Promise<RedriveJobsResponse> {
+    return send(this.options, "POST", basePath, "/admin/redrive", request, responses.redriveJobs, call, ["application/json"]) as Promise<RedriveJobsResponse>;
+  }
+
+  /** GET /admin/paused */
+  listPausedNames(request: Input<ListPausedNamesRequest> = { params: {} } as Input<ListPausedNamesRequest>, call?: CallOptions): Promise<ListPausedNamesResponse> {
+    return send(this.options, "GET", basePath, "/admin/paused", request, responses.listPausedNames, call) as Promise<ListPausedNamesResponse>;
+  }
+
+  /** PUT /admin/paused/{name} */
+  pauseName(request: Input<PauseNameRequest>, call?: CallOptions): Promise<PauseNameResponse> {
+    return send(this.options, "PUT", basePath, "/admin/paused/{name}", request, responses.pauseName, call) as Promise<PauseNameResponse>;
+  }
+
+  /** DELETE /admin/paused/{name} */
+  resumeName(request: Input<ResumeNameRequest>, call?: CallOptions): Promise<ResumeNameResponse> {
+    return send(this.options, "DELETE", basePath, "/admin/paused/{name}", request, responses.resumeName, call) as Promise<ResumeNameResponse>;
   }
 }

@@ -3,7 +3,7 @@
 // Per operation: a request type (typed, coerced parameters with defaults applied) and a
 // response type with one member per declared status. Types only: shared by the server's
 // handlers (operations.ts) and the client (client.ts), and importing nothing else.
-import type { Job, JobEventList, JobId, JobList, JobName, JobPage, JobRef, JobRequest, JobStatus, Problem, QueueOverview, TaskClaim, TaskList, TaskUpdate, TaskUpdated } from "./types.js";
+import type { Job, JobEventList, JobId, JobList, JobName, JobPage, JobRef, JobRequest, JobStatus, PausedName, PausedNames, Problem, QueueOverview, RedriveRequest, RedriveResult, TaskClaim, TaskList, TaskUpdate, TaskUpdated } from "./types.js";
 
 // GET /resources (listJobs)
 
@@ -553,6 +553,186 @@ export type InspectJobResponse = { status: InspectJobDeclaredStatus } & (
     }
   | {
       status: 404;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+);
+
+// POST /admin/jobs/{id}/rerun (rerunJob)
+
+export type RerunJobRequest = {
+  params: {
+    id: JobId;
+  };
+  query: Record<string, never>;
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
+} & { body: undefined; mediaType?: undefined };
+
+/** The statuses the spec declares for rerunJob. */
+export type RerunJobDeclaredStatus = 200 | 401 | 403 | 404 | 409;
+
+export type RerunJobResponse = { status: RerunJobDeclaredStatus } & (
+  | {
+      status: 200;
+      contentType?: "application/json";
+      body: Job;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 404;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 409;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+);
+
+// POST /admin/redrive (redriveJobs)
+
+export type RedriveJobsRequest = {
+  params: Record<string, never>;
+  query: Record<string, never>;
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
+} & { mediaType: "application/json"; body: RedriveRequest };
+
+/** The statuses the spec declares for redriveJobs. */
+export type RedriveJobsDeclaredStatus = 200 | 400 | 401 | 403;
+
+export type RedriveJobsResponse = { status: RedriveJobsDeclaredStatus } & (
+  | {
+      status: 200;
+      contentType?: "application/json";
+      body: RedriveResult;
+    }
+  | {
+      status: 400;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+);
+
+// GET /admin/paused (listPausedNames)
+
+export type ListPausedNamesRequest = {
+  params: Record<string, never>;
+  query: Record<string, never>;
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
+} & { body: undefined; mediaType?: undefined };
+
+/** The statuses the spec declares for listPausedNames. */
+export type ListPausedNamesDeclaredStatus = 200 | 401 | 403;
+
+export type ListPausedNamesResponse = { status: ListPausedNamesDeclaredStatus } & (
+  | {
+      status: 200;
+      contentType?: "application/json";
+      body: PausedNames;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+);
+
+// PUT /admin/paused/{name} (pauseName)
+
+export type PauseNameRequest = {
+  params: {
+    name: JobName;
+  };
+  query: Record<string, never>;
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
+} & { body: undefined; mediaType?: undefined };
+
+/** The statuses the spec declares for pauseName. */
+export type PauseNameDeclaredStatus = 200 | 401 | 403;
+
+export type PauseNameResponse = { status: PauseNameDeclaredStatus } & (
+  | {
+      status: 200;
+      contentType?: "application/json";
+      body: PausedName;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+);
+
+// DELETE /admin/paused/{name} (resumeName)
+
+export type ResumeNameRequest = {
+  params: {
+    name: JobName;
+  };
+  query: Record<string, never>;
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
+} & { body: undefined; mediaType?: undefined };
+
+/** The statuses the spec declares for resumeName. */
+export type ResumeNameDeclaredStatus = 204 | 401 | 403;
+
+export type ResumeNameResponse = { status: ResumeNameDeclaredStatus } & (
+  | {
+      status: 204;
+      body?: undefined;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
       contentType?: "application/problem+json";
       body: Problem;
     }

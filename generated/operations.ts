@@ -26,6 +26,16 @@ import type {
   ListRecentJobsResponse,
   InspectJobRequest,
   InspectJobResponse,
+  RerunJobRequest,
+  RerunJobResponse,
+  RedriveJobsRequest,
+  RedriveJobsResponse,
+  ListPausedNamesRequest,
+  ListPausedNamesResponse,
+  PauseNameRequest,
+  PauseNameResponse,
+  ResumeNameRequest,
+  ResumeNameResponse,
 } from "./messages.js";
 
 export type * from "./messages.js";
@@ -133,6 +143,43 @@ export interface Handlers<P = unknown, C extends HandlerContext = HandlerContext
    * of `GET /resources/{id}` and lose the job).
    */
   inspectJob(request: InspectJobRequest & { auth: Auth<P, "adminKey"> }, ctx: C): InspectJobResponse | Promise<InspectJobResponse>;
+  /**
+   * POST /admin/jobs/{id}/rerun
+   *
+   * Runs a FAILED or CANCELLED job again: the same job (id, input, owner, history), IN
+   * PROGRESS with a new series of attempts and a new deadline, waiting for a worker;
+   * its history records `rerun` with the admin as actor. Its client's polls see it IN
+   * PROGRESS again. A job IN PROGRESS or SUCCESS is `409`.
+   */
+  rerunJob(request: RerunJobRequest & { auth: Auth<P, "adminKey"> }, ctx: C): RerunJobResponse | Promise<RerunJobResponse>;
+  /**
+   * POST /admin/redrive
+   *
+   * The dead-letter redrive: runs again, as `rerunJob` does, the FAILED (or CANCELLED) jobs
+   * of a name, oldest first, up to `limit` in one request.
+   */
+  redriveJobs(request: RedriveJobsRequest & { auth: Auth<P, "adminKey"> }, ctx: C): RedriveJobsResponse | Promise<RedriveJobsResponse>;
+  /**
+   * GET /admin/paused
+   *
+   * The job names whose jobs no claim hands out now.
+   */
+  listPausedNames(request: ListPausedNamesRequest & { auth: Auth<P, "adminKey"> }, ctx: C): ListPausedNamesResponse | Promise<ListPausedNamesResponse>;
+  /**
+   * PUT /admin/paused/{name}
+   *
+   * Pauses a job name: claims skip its waiting jobs (nothing is lost: creates still
+   * store them, jobs workers hold run on), and its waiting jobs' deadlines stop counting
+   * until it is resumed. Pausing a paused name changes nothing.
+   */
+  pauseName(request: PauseNameRequest & { auth: Auth<P, "adminKey"> }, ctx: C): PauseNameResponse | Promise<PauseNameResponse>;
+  /**
+   * DELETE /admin/paused/{name}
+   *
+   * Resumes a paused name: its waiting jobs' deadlines move on by the time it was paused,
+   * and waiting claims are told at once. Resuming a name that is not paused changes nothing.
+   */
+  resumeName(request: ResumeNameRequest & { auth: Auth<P, "adminKey"> }, ctx: C): ResumeNameResponse | Promise<ResumeNameResponse>;
 }
 
 /** The operation names, in spec order. */
@@ -148,4 +195,9 @@ export const operationNames = [
   "getQueueOverview",
   "listRecentJobs",
   "inspectJob",
+  "rerunJob",
+  "redriveJobs",
+  "listPausedNames",
+  "pauseName",
+  "resumeName",
 ] as const satisfies readonly (keyof Handlers)[];

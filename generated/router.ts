@@ -349,6 +349,121 @@ export const routes: RouteDef[] = [
       },
     },
   },
+  {
+    operation: "rerunJob",
+    method: "POST",
+    path: "/admin/jobs/{id}/rerun",
+    validateParams: P.rerunJob_params,
+    headers: ["authorization"],
+    validateHeaders: P.rerunJob_headers,
+    bodyOptional: false,
+    security: {"alternatives":[{"scheme":"adminKey","scopes":[]}],"anonymous":false},
+    responses: {
+      200: {
+        bodies: { "application/json": { parse: "json", validate: R.rerunJob_200_application_json, serialize: S.rerunJob_200_application_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.rerunJob_401_application_problem_json, serialize: S.rerunJob_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.rerunJob_403_application_problem_json, serialize: S.rerunJob_403_application_problem_json } },
+      },
+      404: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.rerunJob_404_application_problem_json, serialize: S.rerunJob_404_application_problem_json } },
+      },
+      409: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.rerunJob_409_application_problem_json, serialize: S.rerunJob_409_application_problem_json } },
+      },
+    },
+  },
+  {
+    operation: "redriveJobs",
+    method: "POST",
+    path: "/admin/redrive",
+    headers: ["authorization"],
+    validateHeaders: P.redriveJobs_headers,
+    bodies: {
+      "application/json": { parse: "json", validate: B.redriveJobs_body_application_json },
+    },
+    bodyOptional: false,
+    security: {"alternatives":[{"scheme":"adminKey","scopes":[]}],"anonymous":false},
+    responses: {
+      200: {
+        bodies: { "application/json": { parse: "json", validate: R.redriveJobs_200_application_json, serialize: S.redriveJobs_200_application_json } },
+      },
+      400: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.redriveJobs_400_application_problem_json, serialize: S.redriveJobs_400_application_problem_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.redriveJobs_401_application_problem_json, serialize: S.redriveJobs_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.redriveJobs_403_application_problem_json, serialize: S.redriveJobs_403_application_problem_json } },
+      },
+    },
+  },
+  {
+    operation: "listPausedNames",
+    method: "GET",
+    path: "/admin/paused",
+    headers: ["authorization"],
+    validateHeaders: P.listPausedNames_headers,
+    bodyOptional: false,
+    security: {"alternatives":[{"scheme":"adminKey","scopes":[]}],"anonymous":false},
+    responses: {
+      200: {
+        bodies: { "application/json": { parse: "json", validate: R.listPausedNames_200_application_json, serialize: S.listPausedNames_200_application_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.listPausedNames_401_application_problem_json, serialize: S.listPausedNames_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.listPausedNames_403_application_problem_json, serialize: S.listPausedNames_403_application_problem_json } },
+      },
+    },
+  },
+  {
+    operation: "pauseName",
+    method: "PUT",
+    path: "/admin/paused/{name}",
+    validateParams: P.pauseName_params,
+    headers: ["authorization"],
+    validateHeaders: P.pauseName_headers,
+    bodyOptional: false,
+    security: {"alternatives":[{"scheme":"adminKey","scopes":[]}],"anonymous":false},
+    responses: {
+      200: {
+        bodies: { "application/json": { parse: "json", validate: R.pauseName_200_application_json, serialize: S.pauseName_200_application_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.pauseName_401_application_problem_json, serialize: S.pauseName_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.pauseName_403_application_problem_json, serialize: S.pauseName_403_application_problem_json } },
+      },
+    },
+  },
+  {
+    operation: "resumeName",
+    method: "DELETE",
+    path: "/admin/paused/{name}",
+    validateParams: P.resumeName_params,
+    headers: ["authorization"],
+    validateHeaders: P.resumeName_headers,
+    bodyOptional: false,
+    security: {"alternatives":[{"scheme":"adminKey","scopes":[]}],"anonymous":false},
+    responses: {
+      204: {
+        bodies: {},
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.resumeName_401_application_problem_json, serialize: S.resumeName_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.resumeName_403_application_problem_json, serialize: S.resumeName_403_application_problem_json } },
+      },
+    },
+  },
 ];
 
 /**

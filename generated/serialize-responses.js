@@ -7970,58 +7970,79 @@ let addComma_2 = false
             json += anonymous3(value_error_10)
           }
 
-          const value_url_20 = obj["url"]
-          if (value_url_20 !== undefined) {
+          const value_from_20 = obj["from"]
+          if (value_from_20 !== undefined) {
             !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
-            json += "\"url\":"
+            json += "\"from\":"
             
-        if (typeof value_url_20 !== 'string') {
-          if (value_url_20 === null) {
+        if (typeof value_from_20 !== 'string') {
+          if (value_from_20 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_url_20 instanceof Date) {
-            json += JSON_STR_QUOTE + value_url_20.toISOString() + JSON_STR_QUOTE
-          } else if (value_url_20 instanceof RegExp) {
-            json += asString(value_url_20.source)
+          } else if (value_from_20 instanceof Date) {
+            json += JSON_STR_QUOTE + value_from_20.toISOString() + JSON_STR_QUOTE
+          } else if (value_from_20 instanceof RegExp) {
+            json += asString(value_from_20.source)
           } else {
-            json += asString(value_url_20.toString())
+            json += asString(value_from_20.toString())
           }
         } else {
-          json += asString(value_url_20)
+          json += asString(value_from_20)
         }
         
           }
 
-          const value_deliveryAttempts_21 = obj["deliveryAttempts"]
-          if (value_deliveryAttempts_21 !== undefined) {
+          const value_url_21 = obj["url"]
+          if (value_url_21 !== undefined) {
             !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
-            json += "\"deliveryAttempts\":"
-            json += asNumber(value_deliveryAttempts_21)
+            json += "\"url\":"
+            
+        if (typeof value_url_21 !== 'string') {
+          if (value_url_21 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_url_21 instanceof Date) {
+            json += JSON_STR_QUOTE + value_url_21.toISOString() + JSON_STR_QUOTE
+          } else if (value_url_21 instanceof RegExp) {
+            json += asString(value_url_21.source)
+          } else {
+            json += asString(value_url_21.toString())
+          }
+        } else {
+          json += asString(value_url_21)
+        }
+        
           }
 
-          const value_deliveryError_22 = obj["deliveryError"]
-          if (value_deliveryError_22 !== undefined) {
+          const value_deliveryAttempts_22 = obj["deliveryAttempts"]
+          if (value_deliveryAttempts_22 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"deliveryAttempts\":"
+            json += asNumber(value_deliveryAttempts_22)
+          }
+
+          const value_deliveryError_23 = obj["deliveryError"]
+          if (value_deliveryError_23 !== undefined) {
             !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
             json += "\"deliveryError\":"
             
-        if (typeof value_deliveryError_22 !== 'string') {
-          if (value_deliveryError_22 === null) {
+        if (typeof value_deliveryError_23 !== 'string') {
+          if (value_deliveryError_23 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_deliveryError_22 instanceof Date) {
-            json += JSON_STR_QUOTE + value_deliveryError_22.toISOString() + JSON_STR_QUOTE
-          } else if (value_deliveryError_22 instanceof RegExp) {
-            json += asString(value_deliveryError_22.source)
+          } else if (value_deliveryError_23 instanceof Date) {
+            json += JSON_STR_QUOTE + value_deliveryError_23.toISOString() + JSON_STR_QUOTE
+          } else if (value_deliveryError_23 instanceof RegExp) {
+            json += asString(value_deliveryError_23.source)
           } else {
-            json += asString(value_deliveryError_22.toString())
+            json += asString(value_deliveryError_23.toString())
           }
         } else {
-          json += asString(value_deliveryError_22)
+          json += asString(value_deliveryError_23)
         }
         
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "at" || key === "type" || key === "actor" || key === "attempt" || key === "progress" || key === "leaseSeconds" || key === "runAfter" || key === "error" || key === "url" || key === "deliveryAttempts" || key === "deliveryError" ||
+        key === "at" || key === "type" || key === "actor" || key === "attempt" || key === "progress" || key === "leaseSeconds" || key === "runAfter" || key === "error" || key === "from" || key === "url" || key === "deliveryAttempts" || key === "deliveryError" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -8082,23 +8103,23 @@ let addComma_0 = false
             json += anonymous1(value_events_1)
           }
 
-          const value_next_23 = obj["next"]
-          if (value_next_23 !== undefined) {
+          const value_next_24 = obj["next"]
+          if (value_next_24 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"next\":"
             
-        if (typeof value_next_23 !== 'string') {
-          if (value_next_23 === null) {
+        if (typeof value_next_24 !== 'string') {
+          if (value_next_24 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_next_23 instanceof Date) {
-            json += JSON_STR_QUOTE + value_next_23.toISOString() + JSON_STR_QUOTE
-          } else if (value_next_23 instanceof RegExp) {
-            json += asString(value_next_23.source)
+          } else if (value_next_24 instanceof Date) {
+            json += JSON_STR_QUOTE + value_next_24.toISOString() + JSON_STR_QUOTE
+          } else if (value_next_24 instanceof RegExp) {
+            json += asString(value_next_24.source)
           } else {
-            json += asString(value_next_23.toString())
+            json += asString(value_next_24.toString())
           }
         } else {
-          json += asString(value_next_23)
+          json += asString(value_next_24)
         }
         
           }
@@ -17454,6 +17475,4823 @@ let addComma_0 = false
 })();
 
 export const inspectJob_404_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const rerunJob_200_application_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+    function anonymous1 (obj) {
+      // #/properties/tags
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/tags' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #/properties/input
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_8 = false
+
+    for (const key of Object.keys(obj)) {
+      if (
+        
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_8 && (addComma_8 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #/properties/error/properties/cause
+      function anonymous4 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_22 = false
+
+          const value_type_23 = obj["type"]
+          if (value_type_23 !== undefined) {
+            !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_23 !== 'string') {
+          if (value_type_23 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_23 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_23.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_23 instanceof RegExp) {
+            json += asString(value_type_23.source)
+          } else {
+            json += asString(value_type_23.toString())
+          }
+        } else {
+          json += asString(value_type_23)
+        }
+        
+          }
+
+          const value_title_24 = obj["title"]
+          if (value_title_24 !== undefined) {
+            !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_24 !== 'string') {
+          if (value_title_24 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_24 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_24.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_24 instanceof RegExp) {
+            json += asString(value_title_24.source)
+          } else {
+            json += asString(value_title_24.toString())
+          }
+        } else {
+          json += asString(value_title_24)
+        }
+        
+          }
+
+          const value_detail_25 = obj["detail"]
+          if (value_detail_25 !== undefined) {
+            !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_25 !== 'string') {
+          if (value_detail_25 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_25 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_25.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_25 instanceof RegExp) {
+            json += asString(value_detail_25.source)
+          } else {
+            json += asString(value_detail_25.toString())
+          }
+        } else {
+          json += asString(value_detail_25)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_22 && (addComma_22 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #/properties/error
+      function anonymous3 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_17 = false
+
+          const value_type_18 = obj["type"]
+          if (value_type_18 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_18 !== 'string') {
+          if (value_type_18 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_18 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_18.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_18 instanceof RegExp) {
+            json += asString(value_type_18.source)
+          } else {
+            json += asString(value_type_18.toString())
+          }
+        } else {
+          json += asString(value_type_18)
+        }
+        
+          }
+
+          const value_title_19 = obj["title"]
+          if (value_title_19 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_19 !== 'string') {
+          if (value_title_19 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_19 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_19.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_19 instanceof RegExp) {
+            json += asString(value_title_19.source)
+          } else {
+            json += asString(value_title_19.toString())
+          }
+        } else {
+          json += asString(value_title_19)
+        }
+        
+          }
+
+          const value_detail_20 = obj["detail"]
+          if (value_detail_20 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_20 !== 'string') {
+          if (value_detail_20 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_20 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_20.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_20 instanceof RegExp) {
+            json += asString(value_detail_20.source)
+          } else {
+            json += asString(value_detail_20.toString())
+          }
+        } else {
+          json += asString(value_detail_20)
+        }
+        
+          }
+
+          const value_cause_21 = obj["cause"]
+          if (value_cause_21 !== undefined) {
+            !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
+            json += "\"cause\":"
+            json += anonymous4(value_cause_21)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "detail" || key === "cause" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_17 && (addComma_17 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_id_1 = obj["id"]
+          if (value_id_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"id\":"
+            
+        if (typeof value_id_1 !== 'string') {
+          if (value_id_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_id_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_id_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_id_1 instanceof RegExp) {
+            json += asString(value_id_1.source)
+          } else {
+            json += asString(value_id_1.toString())
+          }
+        } else {
+          json += asString(value_id_1)
+        }
+        
+          }
+
+          const value_href_2 = obj["href"]
+          if (value_href_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"href\":"
+            
+        if (typeof value_href_2 !== 'string') {
+          if (value_href_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_href_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_href_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_href_2 instanceof RegExp) {
+            json += asString(value_href_2.source)
+          } else {
+            json += asString(value_href_2.toString())
+          }
+        } else {
+          json += asString(value_href_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            
+        if (typeof value_status_3 !== 'string') {
+          if (value_status_3 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_status_3 instanceof Date) {
+            json += JSON_STR_QUOTE + value_status_3.toISOString() + JSON_STR_QUOTE
+          } else if (value_status_3 instanceof RegExp) {
+            json += asString(value_status_3.source)
+          } else {
+            json += asString(value_status_3.toString())
+          }
+        } else {
+          json += asString(value_status_3)
+        }
+        
+          }
+
+          const value_name_4 = obj["name"]
+          if (value_name_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"name\":"
+            
+        if (typeof value_name_4 !== 'string') {
+          if (value_name_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_name_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_name_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_name_4 instanceof RegExp) {
+            json += asString(value_name_4.source)
+          } else {
+            json += asString(value_name_4.toString())
+          }
+        } else {
+          json += asString(value_name_4)
+        }
+        
+          }
+
+          const value_priority_5 = obj["priority"]
+          if (value_priority_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"priority\":"
+            json += asNumber(value_priority_5)
+          }
+
+          const value_tags_6 = obj["tags"]
+          if (value_tags_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"tags\":"
+            json += anonymous1(value_tags_6)
+          }
+
+          const value_input_7 = obj["input"]
+          if (value_input_7 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"input\":"
+            json += anonymous2(value_input_7)
+          }
+
+          const value_attempts_9 = obj["attempts"]
+          if (value_attempts_9 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"attempts\":"
+            json += asNumber(value_attempts_9)
+          }
+
+          const value_maxAttempts_10 = obj["maxAttempts"]
+          if (value_maxAttempts_10 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"maxAttempts\":"
+            json += asNumber(value_maxAttempts_10)
+          }
+
+          const value_start_11 = obj["start"]
+          if (value_start_11 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"start\":"
+            
+        if (typeof value_start_11 !== 'string') {
+          if (value_start_11 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_start_11 instanceof Date) {
+            json += JSON_STR_QUOTE + value_start_11.toISOString() + JSON_STR_QUOTE
+          } else if (value_start_11 instanceof RegExp) {
+            json += asString(value_start_11.source)
+          } else {
+            json += asString(value_start_11.toString())
+          }
+        } else {
+          json += asString(value_start_11)
+        }
+        
+          }
+
+          const value_runAt_12 = obj["runAt"]
+          if (value_runAt_12 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"runAt\":"
+            
+        if (typeof value_runAt_12 !== 'string') {
+          if (value_runAt_12 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_runAt_12 instanceof Date) {
+            json += JSON_STR_QUOTE + value_runAt_12.toISOString() + JSON_STR_QUOTE
+          } else if (value_runAt_12 instanceof RegExp) {
+            json += asString(value_runAt_12.source)
+          } else {
+            json += asString(value_runAt_12.toString())
+          }
+        } else {
+          json += asString(value_runAt_12)
+        }
+        
+          }
+
+          const value_end_13 = obj["end"]
+          if (value_end_13 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"end\":"
+            
+        if (typeof value_end_13 !== 'string') {
+          if (value_end_13 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_end_13 instanceof Date) {
+            json += JSON_STR_QUOTE + value_end_13.toISOString() + JSON_STR_QUOTE
+          } else if (value_end_13 instanceof RegExp) {
+            json += asString(value_end_13.source)
+          } else {
+            json += asString(value_end_13.toString())
+          }
+        } else {
+          json += asString(value_end_13)
+        }
+        
+          }
+
+          const value_progress_14 = obj["progress"]
+          if (value_progress_14 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"progress\":"
+            json += asNumber(value_progress_14)
+          }
+
+          const value_result_15 = obj["result"]
+          if (value_result_15 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"result\":"
+            json += JSON.stringify(value_result_15)
+          }
+
+          const value_error_16 = obj["error"]
+          if (value_error_16 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"error\":"
+            json += anonymous3(value_error_16)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const rerunJob_401_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const rerunJob_403_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const rerunJob_404_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const rerunJob_409_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const redriveJobs_200_application_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_rerun_1 = obj["rerun"]
+          if (value_rerun_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"rerun\":"
+            json += asNumber(value_rerun_1)
+          }
+
+          const value_more_2 = obj["more"]
+          if (value_more_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"more\":"
+            json += asBoolean(value_more_2)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "rerun" || key === "more" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const redriveJobs_400_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const redriveJobs_401_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const redriveJobs_403_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const listPausedNames_200_application_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/names/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_2 = false
+
+          const value_name_3 = obj["name"]
+          if (value_name_3 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"name\":"
+            
+        if (typeof value_name_3 !== 'string') {
+          if (value_name_3 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_name_3 instanceof Date) {
+            json += JSON_STR_QUOTE + value_name_3.toISOString() + JSON_STR_QUOTE
+          } else if (value_name_3 instanceof RegExp) {
+            json += asString(value_name_3.source)
+          } else {
+            json += asString(value_name_3.toString())
+          }
+        } else {
+          json += asString(value_name_3)
+        }
+        
+          }
+
+          const value_since_4 = obj["since"]
+          if (value_since_4 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"since\":"
+            
+        if (typeof value_since_4 !== 'string') {
+          if (value_since_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_since_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_since_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_since_4 instanceof RegExp) {
+            json += asString(value_since_4.source)
+          } else {
+            json += asString(value_since_4.toString())
+          }
+        } else {
+          json += asString(value_since_4)
+        }
+        
+          }
+
+          const value_by_5 = obj["by"]
+          if (value_by_5 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"by\":"
+            
+        if (typeof value_by_5 !== 'string') {
+          if (value_by_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_by_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_by_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_by_5 instanceof RegExp) {
+            json += asString(value_by_5.source)
+          } else {
+            json += asString(value_by_5.toString())
+          }
+        } else {
+          json += asString(value_by_5)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "name" || key === "since" || key === "by" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/names
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/names' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_names_1 = obj["names"]
+          if (value_names_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"names\":"
+            json += anonymous1(value_names_1)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "names" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const listPausedNames_401_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const listPausedNames_403_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const pauseName_200_application_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_name_1 = obj["name"]
+          if (value_name_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"name\":"
+            
+        if (typeof value_name_1 !== 'string') {
+          if (value_name_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_name_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_name_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_name_1 instanceof RegExp) {
+            json += asString(value_name_1.source)
+          } else {
+            json += asString(value_name_1.toString())
+          }
+        } else {
+          json += asString(value_name_1)
+        }
+        
+          }
+
+          const value_since_2 = obj["since"]
+          if (value_since_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"since\":"
+            
+        if (typeof value_since_2 !== 'string') {
+          if (value_since_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_since_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_since_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_since_2 instanceof RegExp) {
+            json += asString(value_since_2.source)
+          } else {
+            json += asString(value_since_2.toString())
+          }
+        } else {
+          json += asString(value_since_2)
+        }
+        
+          }
+
+          const value_by_3 = obj["by"]
+          if (value_by_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"by\":"
+            
+        if (typeof value_by_3 !== 'string') {
+          if (value_by_3 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_by_3 instanceof Date) {
+            json += JSON_STR_QUOTE + value_by_3.toISOString() + JSON_STR_QUOTE
+          } else if (value_by_3 instanceof RegExp) {
+            json += asString(value_by_3.source)
+          } else {
+            json += asString(value_by_3.toString())
+          }
+        } else {
+          json += asString(value_by_3)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "name" || key === "since" || key === "by" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const pauseName_401_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const pauseName_403_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const resumeName_401_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const resumeName_403_application_problem_json = (() => {
   const module = { exports: {} };
 
   const serializerState = {"mode":"standalone"}

@@ -94,13 +94,14 @@ export type JobEvent = {
    * (at most one event per job every 5 seconds); `lease-expired`: the worker did not
    * report in time (recorded when the job is claimed again or ends); `retry-scheduled`
    * after a retryable failure (`runAfter`); `released` by its worker, the attempt not
-   * counted; `succeeded`, `failed`, `cancelled`; the completion push `webhook-delivered`
-   * or `webhook-failed` (given up).
+   * counted; `succeeded`, `failed`, `cancelled`; `rerun` by an admin (`from` the status it
+   * left; a new series of attempts begins); the completion push `webhook-delivered` or
+   * `webhook-failed` (given up).
    */
-  type: "created" | "claimed" | "progress" | "lease-expired" | "retry-scheduled" | "released" | "succeeded" | "failed" | "cancelled" | "webhook-delivered" | "webhook-failed";
+  type: "created" | "claimed" | "progress" | "lease-expired" | "retry-scheduled" | "released" | "succeeded" | "failed" | "cancelled" | "rerun" | "webhook-delivered" | "webhook-failed";
   /**
    * Who did it: the client that created or cancelled the job, the worker that claimed,
-   * reported or held it. Absent when the service itself did it (deadline, exhausted
+   * reported or held it, the admin that ran it again. Absent when the service itself did it (deadline, exhausted
    * attempts) or a backend without a lease.
    */
   actor?: string;
@@ -113,6 +114,8 @@ export type JobEvent = {
   runAfter?: string;
   /** Why a `failed` job failed. */
   error?: JobError;
+  /** The status a `rerun` job left. */
+  from?: "FAILED" | "CANCELLED";
   /** Where the completion push went. */
   url?: string;
   deliveryAttempts?: number;
@@ -177,6 +180,38 @@ export type QueueOverview = {
   changes: number;
   /** The samples of the last hour, oldest first. */
   samples: QueueSample[];
+};
+
+/** RAML type `pausedName`. */
+export type PausedName = {
+  name: JobName;
+  /** When it was paused. */
+  since: string;
+  /** The admin who paused it. */
+  by?: string;
+};
+
+/** RAML type `pausedNames`. */
+export type PausedNames = {
+  names: PausedName[];
+};
+
+/** RAML type `redriveRequest`. */
+export type RedriveRequest = {
+  /** The jobs with this name. */
+  name: JobName;
+  /** Which ended jobs to run again (FAILED when absent). */
+  status?: "FAILED" | "CANCELLED";
+  /** At most this many, oldest first (100 when absent); `more` says whether any are left. */
+  limit?: number;
+};
+
+/** RAML type `redriveResult`. */
+export type RedriveResult = {
+  /** How many jobs run again. */
+  rerun: number;
+  /** Whether jobs of the name and status are left (ask again). */
+  more: boolean;
 };
 
 /** RAML type `jobPage`. */

@@ -4,3 +4,4 @@ import type { Validator } from "./runtime/index.js";
 export declare const createJob_body_application_json: Validator;
 export declare const claimTasks_body_application_json: Validator;
 export declare const updateTask_body_application_json: Validator;
+export declare const redriveJobs_body_application_json: Validator;

@@ -7,7 +7,7 @@ import { InvalidUpdateError, type JobService } from "./jobs/service.js";
 import { maySee, type Caller } from "./auth/authenticators.js";
 import type { RateLimiter } from "./auth/rate-limit.js";
 import { callbackUrlProblem } from "./jobs/webhooks.js";
-import { BadCursorError, type JobRecord } from "./jobs/store.js";
+import { BadCursorError, type JobRecord, type PausedName } from "./jobs/store.js";
 import { decodeCursor, encodeCursor } from "./jobs/cursor.js";
 import type { JobEvent as StoredEvent } from "./jobs/events.js";
 import type { QueueSample, QueueSampler } from "./ops/sampler.js";
@@ -54,6 +54,15 @@ export const CONFLICT_TYPES: Record<ConflictType, string> = {
 
 function conflict(detail: string, type: ConflictType = "ended"): Problem {
   return { type: CONFLICT_TYPES[type], title: "Conflict", status: 409, detail };
+}
+
+/** Who an admin's action is recorded as (nobody when the service runs without keys). */
+function adminName(p: Caller): string | undefined {
+  return p.open ? undefined : p.name;
+}
+
+function pausedName(p: PausedName): { name: string; since: string; by?: string } {
+  return { name: p.name, since: new Date(p.since).toISOString(), ...(p.by !== undefined && { by: p.by }) };
 }
 
 function invalid(field: string, detail: string): Problem {
@@ -187,6 +196,31 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
     async inspectJob({ params }) {
       const job = await service.get(params.id);
       return job ? { status: 200, body: toJob(job) } : { status: 404, body: notFound(params.id) };
+    },
+
+    async rerunJob({ params, auth }) {
+      const r = await service.rerun(params.id, adminName(auth.principal));
+      if (r.kind === "not-found") return { status: 404, body: notFound(params.id) };
+      if (r.kind === "lost") return { status: 409, body: conflict(`the job is ${r.job.status}: only FAILED or CANCELLED jobs are run again`) };
+      return { status: 200, body: toJob(r.job) };
+    },
+
+    async redriveJobs({ body, auth }) {
+      const r = await service.redrive({ name: body.name, status: body.status ?? "FAILED", limit: body.limit ?? 100 }, adminName(auth.principal));
+      return { status: 200, body: { rerun: r.ids.length, more: r.more } };
+    },
+
+    async listPausedNames() {
+      return { status: 200, body: { names: (await service.paused()).map(pausedName) } };
+    },
+
+    async pauseName({ params, auth }) {
+      return { status: 200, body: pausedName(await service.pause(params.name, adminName(auth.principal))) };
+    },
+
+    async resumeName({ params }) {
+      await service.resume(params.name);
+      return { status: 204 };
     },
 
     async getQueueOverview({ headers, query }, ctx) {

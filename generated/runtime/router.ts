@@ -206,8 +206,13 @@ function topField(field: string): string {
   return second === -1 ? field : field.slice(0, second);
 }
 
+/**
+ * The media types `Accept` is negotiated against: those of the answers the operation means to
+ * give (below 400). Error answers come as declared whatever the client accepts (RFC 9110
+ * 12.5.1 allows it), and an operation whose answers have no body (a 204) accepts any `Accept`.
+ */
 function producedTypes(def: RouteDef): string[] {
   const out = new Set<string>();
-  for (const r of Object.values(def.responses)) for (const m of Object.keys(r.bodies)) out.add(m);
+  for (const [status, r] of Object.entries(def.responses)) if (Number(status) < 400) for (const m of Object.keys(r.bodies)) out.add(m);
   return [...out];
 }

@@ -20,7 +20,9 @@
       throw new AuthError();
     }
     const type = r.headers.get("content-type") || "";
-    const body = type.includes("json") ? await r.json() : null;
+    // Read to the end also when there is nothing to read (a 204): an answer left unread is
+    // cancelled, which the browser's tools report as a failed request.
+    const body = type.includes("json") ? await r.json() : (await r.text(), null);
     if (!r.ok) throw new Error((body && (body.detail || body.title)) || `HTTP ${r.status}`);
     return body;
   }
@@ -155,7 +157,48 @@
     return q;
   }
 
+  /** Each name with jobs in progress or paused: its counts, and Pause or Resume. */
+  async function loadNames(o) {
+    const paused = new Map((await api("/admin/paused")).names.map((p) => [p.name, p]));
+    const rows = new Map(o.now.queues.filter((q) => q.name !== undefined).map((q) => [q.name, q]));
+    for (const name of paused.keys()) if (!rows.has(name)) rows.set(name, { name, waiting: 0, running: 0 });
+    $("names").tBodies[0].replaceChildren(
+      ...[...rows.values()]
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .map((q) => {
+          const p = paused.get(q.name);
+          const button = el("button", { type: "button", "data-name": q.name, "data-action": p ? "resume" : "pause" }, p ? "Resume" : "Pause");
+          return el("tr", { "data-name": q.name, class: p ? "paused" : "" }, el("td", {}, q.name), el("td", {}, q.waiting), el("td", {}, q.running), el("td", {}, p ? `paused ${age(new Date(p.since).toISOString())} ago${p.by ? ` by ${p.by}` : ""} ` : "", button));
+        }),
+    );
+  }
+
+  $("names").addEventListener("click", async (e) => {
+    const b = e.target.closest("button[data-action]");
+    if (!b) return;
+    try {
+      await api(`/admin/paused/${encodeURIComponent(b.dataset.name)}`, { method: b.dataset.action === "pause" ? "PUT" : "DELETE" });
+    } catch (err) {
+      if (!(err instanceof AuthError)) $("error").textContent = err.message;
+    }
+    refreshNow();
+  });
+
+  $("redrive").addEventListener("click", async () => {
+    const name = $("f-name").value.trim();
+    if (!confirm(`Run the failed ${name} jobs again (up to 1000, oldest first)?`)) return;
+    try {
+      const r = await api("/admin/redrive", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name, limit: 1000 }) });
+      $("redrive-result").textContent = `${r.rerun} running again${r.more ? "; more are left" : ""}`;
+    } catch (err) {
+      if (!(err instanceof AuthError)) $("redrive-result").textContent = err.message;
+    }
+    refreshNow();
+  });
+
   async function loadJobs() {
+    // The dead-letter view: a name's failed jobs, with the redrive.
+    $("redrive").hidden = !($("f-status").value === "FAILED" && $("f-name").value.trim());
     const page = await api(`/admin/jobs?${jobsQuery()}`);
     const body = $("jobs").tBodies[0];
     body.replaceChildren(
@@ -197,6 +240,7 @@
     if (e.progress !== undefined) parts.push(`${e.progress}%`);
     if (e.leaseSeconds !== undefined) parts.push(`lease ${e.leaseSeconds} s`);
     if (e.runAfter) parts.push(`again from ${new Date(e.runAfter).toLocaleTimeString()}`);
+    if (e.from) parts.push(`was ${e.from}`);
     if (e.error) parts.push(`${e.error.title}${e.error.detail ? `: ${e.error.detail}` : ""}`);
     if (e.url) parts.push(`to ${e.url}`);
     if (e.deliveryAttempts) parts.push(`${e.deliveryAttempts} delivery attempt(s)`);
@@ -233,6 +277,8 @@
     $("job-outcome").textContent = job.status === "SUCCESS" ? JSON.stringify(job.result, null, 2) : job.status === "FAILED" ? JSON.stringify(job.error, null, 2) : "(not yet)";
     $("cancel").hidden = job.status !== "IN PROGRESS";
     $("cancel").dataset.id = job.id;
+    $("rerun").hidden = job.status !== "FAILED" && job.status !== "CANCELLED";
+    $("rerun").dataset.id = job.id;
     $("timeline").replaceChildren(
       ...events.map((e) =>
         el("li", { "data-type": e.type }, el("time", { datetime: e.at }, new Date(e.at).toLocaleTimeString(undefined, { hour12: false }) + "." + String(new Date(e.at).getMilliseconds()).padStart(3, "0")), el("span", { class: "type" }, e.type), " ", el("span", { class: "detail" }, eventDetail(e))),
@@ -252,6 +298,17 @@
     refreshNow();
   });
 
+  $("rerun").addEventListener("click", async () => {
+    const id = $("rerun").dataset.id;
+    try {
+      const job = await api(`/admin/jobs/${encodeURIComponent(id)}/rerun`, { method: "POST" });
+      $("cancel-result").textContent = `now ${job.status}, a new series of attempts`;
+    } catch (e) {
+      if (!(e instanceof AuthError)) $("cancel-result").textContent = e.message;
+    }
+    refreshNow();
+  });
+
   // ---- routing and the live loop -----------------------------------------------------------
 
   function route() {
@@ -265,7 +322,9 @@
     $("overview").hidden = r.page !== "overview";
     $("job").hidden = r.page !== "job";
     if (r.page === "overview") {
-      renderOverview(overview ?? (await api("/admin/queues")));
+      const o = overview ?? (await api("/admin/queues"));
+      renderOverview(o);
+      await loadNames(o);
       await loadJobs();
     } else {
       await loadJob(r.id);

@@ -77,6 +77,48 @@ const TABLE = (seq: string, big: string) => `CREATE TABLE job_events (
    CREATE INDEX job_events_job ON job_events (job_id, seq);`;
 
 /**
+ * The events of the rerun migration: a FAILED or CANCELLED job set IN PROGRESS again by an
+ * admin records `rerun` (actor: the admin, through ended_by; data: the status it left) and
+ * nothing else (the lease, progress and attempts it resets are not a worker's doing).
+ */
+const rerunParts = (rerun: boolean) => ({
+  running: rerun ? "OLD.status = 'IN PROGRESS' AND " : "",
+  rerunType: rerun ? "WHEN 'IN PROGRESS' THEN 'rerun' " : "",
+  rerunData: (obj: string) => (rerun ? `WHEN NEW.status = 'IN PROGRESS' THEN ${obj}('from', OLD.status)${obj === "json_build_object" ? "::text" : ""} ` : ""),
+});
+
+/** SQLite's trigger for changes of a job (migration 5; recreated with `rerun` by migration 8). */
+function sqliteUpdateTrigger(rerun: boolean): string {
+  const { running, rerunType, rerunData } = rerunParts(rerun);
+  return `CREATE TRIGGER job_events_update AFTER UPDATE ON jobs BEGIN
+     INSERT INTO job_events (job_id, at_ms, type, actor, attempt)
+       SELECT NEW.id, OLD.lease_expires_ms, 'lease-expired', OLD.worker, OLD.attempts
+       WHERE ${running}OLD.lease_token IS NOT NULL AND OLD.lease_expires_ms > 0 AND OLD.lease_expires_ms <= NEW.touched_ms
+         AND (NEW.lease_token IS NOT OLD.lease_token OR NEW.status <> OLD.status);
+     INSERT INTO job_events (job_id, at_ms, type, actor, attempt, data)
+       SELECT NEW.id, NEW.touched_ms, 'claimed', NEW.worker, NEW.attempts, json_object('leaseSeconds', NEW.lease_ms / 1000)
+       WHERE NEW.lease_token IS NOT OLD.lease_token;
+     INSERT INTO job_events (job_id, at_ms, type, actor, attempt, data)
+       SELECT NEW.id, NEW.touched_ms, CASE WHEN NEW.attempts < OLD.attempts THEN 'released' ELSE 'retry-scheduled' END, NEW.worker, OLD.attempts,
+         CASE WHEN NEW.attempts < OLD.attempts THEN NULL ELSE json_object('runAfter', NEW.run_after_ms) END
+       WHERE ${running}NEW.status = 'IN PROGRESS' AND NEW.lease_token IS OLD.lease_token AND OLD.lease_expires_ms > 0 AND NEW.lease_expires_ms = 0;
+     INSERT INTO job_events (job_id, at_ms, type, actor, attempt, data)
+       SELECT NEW.id, NEW.touched_ms, 'progress', CASE WHEN NEW.lease_expires_ms > NEW.touched_ms THEN NEW.worker END, NEW.attempts, json_object('progress', NEW.progress)
+       WHERE ${running}NEW.status = 'IN PROGRESS' AND NEW.progress IS NOT OLD.progress
+         AND NOT EXISTS (SELECT 1 FROM job_events WHERE job_id = NEW.id AND type = 'progress' AND at_ms > NEW.touched_ms - ${PROGRESS_EVENT_MS});
+     INSERT INTO job_events (job_id, at_ms, type, actor, attempt, data)
+       SELECT NEW.id, NEW.touched_ms, CASE NEW.status WHEN 'SUCCESS' THEN 'succeeded' WHEN 'FAILED' THEN 'failed' ${rerunType}ELSE 'cancelled' END,
+         COALESCE(NEW.ended_by, CASE WHEN NEW.status <> 'CANCELLED' AND OLD.lease_expires_ms > NEW.touched_ms THEN OLD.worker END),
+         NEW.attempts, CASE ${rerunData("json_object")}WHEN NEW.error IS NOT NULL THEN json_object('error', json(NEW.error)) END
+       WHERE NEW.status <> OLD.status;
+   END;`;
+}
+
+/** SQLite, migration 8: the `rerun` event. */
+export const SQLITE_RERUN_EVENT_MIGRATION = `DROP TRIGGER job_events_update;
+   ${sqliteUpdateTrigger(true)}`;
+
+/**
  * SQLite: one trigger per table and operation, so that the events of one change are written
  * in a fixed order (SQLite does not promise an order between triggers).
  */
@@ -88,28 +130,7 @@ export const SQLITE_EVENTS_MIGRATION = `ALTER TABLE jobs ADD COLUMN touched_ms I
    CREATE TRIGGER job_events_insert AFTER INSERT ON jobs BEGIN
      INSERT INTO job_events (job_id, at_ms, type, actor) VALUES (NEW.id, NEW.touched_ms, 'created', NEW.owner);
    END;
-   CREATE TRIGGER job_events_update AFTER UPDATE ON jobs BEGIN
-     INSERT INTO job_events (job_id, at_ms, type, actor, attempt)
-       SELECT NEW.id, OLD.lease_expires_ms, 'lease-expired', OLD.worker, OLD.attempts
-       WHERE OLD.lease_token IS NOT NULL AND OLD.lease_expires_ms > 0 AND OLD.lease_expires_ms <= NEW.touched_ms
-         AND (NEW.lease_token IS NOT OLD.lease_token OR NEW.status <> OLD.status);
-     INSERT INTO job_events (job_id, at_ms, type, actor, attempt, data)
-       SELECT NEW.id, NEW.touched_ms, 'claimed', NEW.worker, NEW.attempts, json_object('leaseSeconds', NEW.lease_ms / 1000)
-       WHERE NEW.lease_token IS NOT OLD.lease_token;
-     INSERT INTO job_events (job_id, at_ms, type, actor, attempt, data)
-       SELECT NEW.id, NEW.touched_ms, CASE WHEN NEW.attempts < OLD.attempts THEN 'released' ELSE 'retry-scheduled' END, NEW.worker, OLD.attempts,
-         CASE WHEN NEW.attempts < OLD.attempts THEN NULL ELSE json_object('runAfter', NEW.run_after_ms) END
-       WHERE NEW.status = 'IN PROGRESS' AND NEW.lease_token IS OLD.lease_token AND OLD.lease_expires_ms > 0 AND NEW.lease_expires_ms = 0;
-     INSERT INTO job_events (job_id, at_ms, type, actor, attempt, data)
-       SELECT NEW.id, NEW.touched_ms, 'progress', CASE WHEN NEW.lease_expires_ms > NEW.touched_ms THEN NEW.worker END, NEW.attempts, json_object('progress', NEW.progress)
-       WHERE NEW.status = 'IN PROGRESS' AND NEW.progress IS NOT OLD.progress
-         AND NOT EXISTS (SELECT 1 FROM job_events WHERE job_id = NEW.id AND type = 'progress' AND at_ms > NEW.touched_ms - ${PROGRESS_EVENT_MS});
-     INSERT INTO job_events (job_id, at_ms, type, actor, attempt, data)
-       SELECT NEW.id, NEW.touched_ms, CASE NEW.status WHEN 'SUCCESS' THEN 'succeeded' WHEN 'FAILED' THEN 'failed' ELSE 'cancelled' END,
-         COALESCE(NEW.ended_by, CASE WHEN NEW.status <> 'CANCELLED' AND OLD.lease_expires_ms > NEW.touched_ms THEN OLD.worker END),
-         NEW.attempts, CASE WHEN NEW.error IS NOT NULL THEN json_object('error', json(NEW.error)) END
-       WHERE NEW.status <> OLD.status;
-   END;
+   ${sqliteUpdateTrigger(false)}
    CREATE TRIGGER job_events_delete AFTER DELETE ON jobs BEGIN
      DELETE FROM job_events WHERE job_id = OLD.id;
    END;
@@ -125,11 +146,10 @@ export const SQLITE_EVENTS_MIGRATION = `ALTER TABLE jobs ADD COLUMN touched_ms I
  */
 export const SQLITE_CREATED_EVENT_MIGRATION = "DROP TRIGGER job_events_insert;";
 
-/** PostgreSQL: the same events, in the same order, from one function per table. */
-export const PG_EVENTS_MIGRATION = `ALTER TABLE jobs ADD COLUMN touched_ms BIGINT NOT NULL DEFAULT 0, ADD COLUMN ended_by TEXT,
-     ADD COLUMN claimed_ms BIGINT NOT NULL DEFAULT 0, ADD COLUMN traceparent TEXT;
-   ${TABLE("BIGSERIAL PRIMARY KEY", "BIGINT")}
-   CREATE FUNCTION job_events_record() RETURNS trigger LANGUAGE plpgsql AS $$
+/** PostgreSQL's trigger function for changes of a job (migration 5; replaced with `rerun` by migration 7). */
+function pgRecordFunction(rerun: boolean): string {
+  const { running, rerunType, rerunData } = rerunParts(rerun);
+  return `CREATE ${rerun ? "OR REPLACE " : ""}FUNCTION job_events_record() RETURNS trigger LANGUAGE plpgsql AS $$
    BEGIN
      IF TG_OP = 'DELETE' THEN
        DELETE FROM job_events WHERE job_id = OLD.id;
@@ -139,7 +159,7 @@ export const PG_EVENTS_MIGRATION = `ALTER TABLE jobs ADD COLUMN touched_ms BIGIN
        INSERT INTO job_events (job_id, at_ms, type, actor) VALUES (NEW.id, NEW.touched_ms, 'created', NEW.owner);
        RETURN NULL;
      END IF;
-     IF OLD.lease_token IS NOT NULL AND OLD.lease_expires_ms > 0 AND OLD.lease_expires_ms <= NEW.touched_ms
+     IF ${running}OLD.lease_token IS NOT NULL AND OLD.lease_expires_ms > 0 AND OLD.lease_expires_ms <= NEW.touched_ms
         AND (NEW.lease_token IS DISTINCT FROM OLD.lease_token OR NEW.status <> OLD.status) THEN
        INSERT INTO job_events (job_id, at_ms, type, actor, attempt) VALUES (NEW.id, OLD.lease_expires_ms, 'lease-expired', OLD.worker, OLD.attempts);
      END IF;
@@ -147,12 +167,12 @@ export const PG_EVENTS_MIGRATION = `ALTER TABLE jobs ADD COLUMN touched_ms BIGIN
        INSERT INTO job_events (job_id, at_ms, type, actor, attempt, data)
        VALUES (NEW.id, NEW.touched_ms, 'claimed', NEW.worker, NEW.attempts, json_build_object('leaseSeconds', NEW.lease_ms / 1000)::text);
      END IF;
-     IF NEW.status = 'IN PROGRESS' AND NEW.lease_token IS NOT DISTINCT FROM OLD.lease_token AND OLD.lease_expires_ms > 0 AND NEW.lease_expires_ms = 0 THEN
+     IF ${running}NEW.status = 'IN PROGRESS' AND NEW.lease_token IS NOT DISTINCT FROM OLD.lease_token AND OLD.lease_expires_ms > 0 AND NEW.lease_expires_ms = 0 THEN
        INSERT INTO job_events (job_id, at_ms, type, actor, attempt, data)
        VALUES (NEW.id, NEW.touched_ms, CASE WHEN NEW.attempts < OLD.attempts THEN 'released' ELSE 'retry-scheduled' END, NEW.worker, OLD.attempts,
          CASE WHEN NEW.attempts < OLD.attempts THEN NULL ELSE json_build_object('runAfter', NEW.run_after_ms)::text END);
      END IF;
-     IF NEW.status = 'IN PROGRESS' AND NEW.progress IS DISTINCT FROM OLD.progress
+     IF ${running}NEW.status = 'IN PROGRESS' AND NEW.progress IS DISTINCT FROM OLD.progress
         AND NOT EXISTS (SELECT 1 FROM job_events WHERE job_id = NEW.id AND type = 'progress' AND at_ms > NEW.touched_ms - ${PROGRESS_EVENT_MS}) THEN
        INSERT INTO job_events (job_id, at_ms, type, actor, attempt, data)
        VALUES (NEW.id, NEW.touched_ms, 'progress', CASE WHEN NEW.lease_expires_ms > NEW.touched_ms THEN NEW.worker END, NEW.attempts,
@@ -160,12 +180,22 @@ export const PG_EVENTS_MIGRATION = `ALTER TABLE jobs ADD COLUMN touched_ms BIGIN
      END IF;
      IF NEW.status <> OLD.status THEN
        INSERT INTO job_events (job_id, at_ms, type, actor, attempt, data)
-       VALUES (NEW.id, NEW.touched_ms, CASE NEW.status WHEN 'SUCCESS' THEN 'succeeded' WHEN 'FAILED' THEN 'failed' ELSE 'cancelled' END,
+       VALUES (NEW.id, NEW.touched_ms, CASE NEW.status WHEN 'SUCCESS' THEN 'succeeded' WHEN 'FAILED' THEN 'failed' ${rerunType}ELSE 'cancelled' END,
          COALESCE(NEW.ended_by, CASE WHEN NEW.status <> 'CANCELLED' AND OLD.lease_expires_ms > NEW.touched_ms THEN OLD.worker END),
-         NEW.attempts, CASE WHEN NEW.error IS NOT NULL THEN json_build_object('error', NEW.error::json)::text END);
+         NEW.attempts, CASE ${rerunData("json_build_object")}WHEN NEW.error IS NOT NULL THEN json_build_object('error', NEW.error::json)::text END);
      END IF;
      RETURN NULL;
-   END $$;
+   END $$;`;
+}
+
+/** PostgreSQL, migration 7: the `rerun` event. */
+export const PG_RERUN_EVENT_MIGRATION = pgRecordFunction(true);
+
+/** PostgreSQL: the same events, in the same order, from one function per table. */
+export const PG_EVENTS_MIGRATION = `ALTER TABLE jobs ADD COLUMN touched_ms BIGINT NOT NULL DEFAULT 0, ADD COLUMN ended_by TEXT,
+     ADD COLUMN claimed_ms BIGINT NOT NULL DEFAULT 0, ADD COLUMN traceparent TEXT;
+   ${TABLE("BIGSERIAL PRIMARY KEY", "BIGINT")}
+   ${pgRecordFunction(false)}
    CREATE TRIGGER job_events AFTER INSERT OR UPDATE OR DELETE ON jobs FOR EACH ROW EXECUTE FUNCTION job_events_record();
    CREATE FUNCTION job_events_delivery() RETURNS trigger LANGUAGE plpgsql AS $$
    BEGIN

@@ -47,8 +47,10 @@ export type Transition =
  * attempt's lease has not expired).
  */
 export type Fence =
-  /** No further condition (the deadline failing the job). */
+  /** No further condition. */
   | { kind: "none" }
+  /** Past its deadline, and not waiting under a paused name (a pause stops its deadline): the deadline failing the job. */
+  | { kind: "due"; now: number }
   /** No unexpired lease (the last allowed attempt's lease running out). */
   | { kind: "lapsed"; now: number }
   /** Live, whoever holds it (a client's cancel). */

@@ -2,8 +2,8 @@
 // how many a database has had; one instance migrates at a time, under an advisory lock). The
 // queue's indexes and the history's triggers are shared with SQLite where the SQL is the same
 // (row.ts, events.ts).
-import { PG_EVENTS_MIGRATION } from "./events.js";
-import { OWNER_MIGRATION_SQL, SINGLETON_MIGRATION_SQL, WORKER_INDEXES_SQL } from "./row.js";
+import { PG_EVENTS_MIGRATION, PG_RERUN_EVENT_MIGRATION } from "./events.js";
+import { OWNER_MIGRATION_SQL, PAUSED_NAMES_SQL, SINGLETON_MIGRATION_SQL, WORKER_INDEXES_SQL } from "./row.js";
 
 /** Migrations; a migration may depend on the configuration it runs under. */
 export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
@@ -64,4 +64,7 @@ export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
   () => PG_EVENTS_MIGRATION,
   // 6: singleton keys (row.ts).
   () => SINGLETON_MIGRATION_SQL,
+  // 7: pause and re-run: paused names, and the history's `rerun` event (events.ts).
+  () => `${PAUSED_NAMES_SQL("BIGINT")}
+   ${PG_RERUN_EVENT_MIGRATION}`,
 ];

@@ -24,6 +24,13 @@ import {
   STATS_QUEUES,
   statsEndedSql,
   TAKE_SET,
+  PAUSE,
+  PAUSED,
+  REDRIVE,
+  REDRIVE_MORE,
+  RERUN,
+  RESUME_DEADLINES,
+  UNPAUSE,
   REPLACE_SINGLETON,
   replaceParams,
   SINGLETON_HOLDER,
@@ -38,7 +45,7 @@ import type { JobRow } from "./row.js";
 import type { JobEventRow } from "./events.js";
 import { MIGRATIONS } from "./pg-schema.js";
 import { Announcements, AVAILABLE, AVAILABLE_PAYLOAD, CHANNEL } from "./pg-announce.js";
-import { SqlJobStore, type DeliveryRow, type QueueDriver, type StatsRows } from "./sql-store.js";
+import { SqlJobStore, type DeliveryRow, type PausedRow, type QueueDriver, type StatsRows } from "./sql-store.js";
 
 
 export { MIGRATIONS };
@@ -277,12 +284,41 @@ class PgDriver implements QueueDriver {
     return this.run(async () => (await this.q("SELECT * FROM jobs WHERE id = $1", [id])).rows[0]);
   }
 
+  pause(name: string, by: string | undefined, now: number): Promise<PausedRow> {
+    // The row inserted, or the one that was there (a CTE's insert is not seen by the statement's own reads).
+    const sql = `WITH ins AS (${PAUSE} RETURNING name, since_ms, paused_by)
+      SELECT * FROM ins UNION ALL SELECT name, since_ms, paused_by FROM paused_names WHERE name = :name LIMIT 1`;
+    return this.run(async () => (await this.exec<PausedRow>(sql, { name, now, by: by ?? null })).rows[0]!);
+  }
+
+  resume(name: string, now: number): Promise<boolean> {
+    // One statement: the name's row taken out, its waiting jobs' deadlines moved on by the
+    // pause, and waiting claims on every instance told.
+    const sql = `WITH p AS (${UNPAUSE} RETURNING since_ms),
+        moved AS (${RESUME_DEADLINES.replace(":since", "(SELECT since_ms FROM p)")} AND EXISTS (SELECT 1 FROM p))
+      SELECT since_ms, pg_notify('${AVAILABLE}', :name || '/') FROM p`;
+    return this.run(async () => ((await this.exec(sql, { name, now })).rowCount ?? 0) > 0);
+  }
+
+  paused(): Promise<PausedRow[]> {
+    return this.run(async () => (await this.exec<PausedRow>(PAUSED, {})).rows);
+  }
+
+  rerun(_id: string, params: Record<string, unknown>): Promise<JobRow | undefined> {
+    return this.run(async () => (await this.exec(announced(RERUN), params)).rows[0]);
+  }
+
+  redrive(params: Record<string, unknown>): Promise<{ rows: JobRow[]; more: boolean }> {
+    return this.run(async () => {
+      const rows = (await this.exec(announced(REDRIVE), params)).rows;
+      return { rows, more: ((await this.exec(REDRIVE_MORE, params)).rowCount ?? 0) > 0 };
+    });
+  }
+
   singletonHolder(job: NewJob, replace: boolean): Promise<JobRow | undefined> {
     if (!replace) return this.run(async () => (await this.exec(SINGLETON_HOLDER, { key: job.singleton!.key })).rows[0]);
     // Announced like a give-back: its run time may have moved, and pollers of it hear the change.
-    const sql = `WITH changed AS (${REPLACE_SINGLETON} RETURNING *)
-      SELECT *, pg_notify('${CHANNEL}', id), pg_notify('${AVAILABLE}', ${AVAILABLE_PAYLOAD}) FROM changed`;
-    return this.run(async () => (await this.exec(sql, replaceParams(job))).rows[0]);
+    return this.run(async () => (await this.exec(announced(REPLACE_SINGLETON), replaceParams(job))).rows[0]);
   }
 
   rowByKey(key: string): Promise<JobRow | undefined> {
@@ -453,6 +489,11 @@ class PgDriver implements QueueDriver {
 }
 
 /** The PostgreSQL store: several instances share its jobs, and hear of each other's changes. */
+/** An UPDATE of jobs whose rows are announced as changed and as available (a give-back's announcements). */
+function announced(update: string): string {
+  return `WITH changed AS (${update} RETURNING *) SELECT *, pg_notify('${CHANNEL}', id), pg_notify('${AVAILABLE}', ${AVAILABLE_PAYLOAD}) FROM changed`;
+}
+
 export class PgJobStore extends SqlJobStore {
   static async open(url: string, opts: PgOptions = {}, onIdleError?: (e: Error) => void): Promise<PgJobStore> {
     const parsed = parsePgUrl(url);

@@ -55,13 +55,16 @@ export function positional(sql: string): Compiled {
   return { text, names };
 }
 
+/** Not of a paused name (admins pause names: claims skip their jobs). */
+export const UNPAUSED = "(name IS NULL OR name NOT IN (SELECT name FROM paused_names))";
+
 /**
  * A job a claim may take: waiting (no unexpired lease), past its backoff, before its
  * deadline, with attempts left. The queue indexes are ordered for the claim's ORDER BY, so
  * the walk stops at the limit.
  */
 export const CLAIMABLE = `status = '${IN_PROGRESS}' AND lease_expires_ms <= :now AND run_after_ms <= :now
-  AND attempts < max_attempts AND deadline_ms > :now`;
+  AND attempts < max_attempts AND deadline_ms > :now AND ${UNPAUSED}`;
 
 /** Whether a claimable job's previous lease ran out (rather than was given back, or never was). */
 export const LEASE_RAN_OUT = "lease_token IS NOT NULL AND lease_expires_ms > 0";
@@ -131,6 +134,8 @@ export function fenceSql(kind: Fence["kind"]): string {
   // Before the deadline, and not exhausted: attempts left, or the last lease not yet run out.
   const live = " AND deadline_ms > :now AND (attempts < max_attempts OR lease_expires_ms = 0 OR lease_expires_ms > :now)";
   switch (kind) {
+    case "due":
+      return ` AND deadline_ms <= :now AND (${UNPAUSED} OR lease_expires_ms > :now)`;
     case "lapsed":
       return " AND lease_expires_ms <= :now";
     case "live":
@@ -155,8 +160,38 @@ export function fenceParams(fence: Fence, params: Record<string, unknown>): Reco
 }
 
 /** The deadline: every IN PROGRESS job past it fails (the driver adds what it returns). */
-export const EXPIRE = `UPDATE jobs SET status = 'FAILED', ended_at = :end, ended_ms = :now, touched_ms = :now, error = :error
-  WHERE status = '${IN_PROGRESS}' AND deadline_ms <= :now`;
+export const EXPIRE = `UPDATE jobs SET status = 'FAILED', ended_at = :end, ended_ms = :now, touched_ms = :now, error = :error, ended_by = NULL
+  WHERE status = '${IN_PROGRESS}' AND deadline_ms <= :now AND (${UNPAUSED} OR lease_expires_ms > :now)`;
+
+// Pause and re-run, for admins.
+
+/** Pauses a name (a paused name stays as it was paused). */
+export const PAUSE = "INSERT INTO paused_names (name, since_ms, paused_by) VALUES (:name, :now, :by) ON CONFLICT (name) DO NOTHING";
+export const PAUSED = "SELECT name, since_ms, paused_by FROM paused_names ORDER BY name";
+/**
+ * Resuming moves the deadlines of the name's waiting jobs on by the time it was paused (their
+ * deadlines stopped while it was; jobs workers held were not paused). Run before UNPAUSE, in its transaction.
+ */
+export const RESUME_DEADLINES = `UPDATE jobs SET deadline_ms = jobs.deadline_ms + (:now - :since)
+  WHERE name = :name AND status = '${IN_PROGRESS}' AND lease_expires_ms <= :now`;
+export const UNPAUSE = "DELETE FROM paused_names WHERE name = :name";
+
+/**
+ * What a re-run sets: IN PROGRESS again, a new series of attempts from now, nothing of the
+ * previous outcome kept. The lease token stays (its lease ended: a stale worker's report is
+ * still refused by its fence); ended_by is the admin, the actor of the history's `rerun` event,
+ * until the job ends again.
+ */
+const RERUN_SET = `status = '${IN_PROGRESS}', ended_at = '', ended_ms = NULL, ended_by = :by, touched_ms = :now, progress = NULL,
+  has_result = (1 = 0), result = NULL, error = NULL, attempts = 0, lease_expires_ms = 0, run_after_ms = 0, deadline_ms = :deadline`;
+const RERUNNABLE = "status IN ('FAILED', 'CANCELLED')";
+/** Re-runs one job, if it failed or was cancelled. */
+export const RERUN = `UPDATE jobs SET ${RERUN_SET} WHERE id = :id AND ${RERUNNABLE}`;
+/** The redrive: re-runs the oldest `:limit` jobs of a name with a status. */
+export const REDRIVE = `UPDATE jobs SET ${RERUN_SET}
+  WHERE id IN (SELECT id FROM jobs WHERE name = :name AND status = :status ORDER BY seq LIMIT :limit) AND ${RERUNNABLE}`;
+/** Whether the redrive left jobs of the name and status. */
+export const REDRIVE_MORE = "SELECT 1 AS more FROM jobs WHERE name = :name AND status = :status LIMIT 1";
 
 /** Jobs whose last allowed attempt's lease has run out: to be failed. */
 export const EXHAUSTED = `SELECT id FROM jobs WHERE status = '${IN_PROGRESS}' AND lease_expires_ms > 0 AND lease_expires_ms <= :now AND attempts >= max_attempts LIMIT :limit`;

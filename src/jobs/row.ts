@@ -15,6 +15,8 @@ export const WORKER_INDEXES_SQL = `CREATE INDEX jobs_queue ON jobs (priority DES
  */
 export const SINGLETON_MIGRATION_SQL = `ALTER TABLE jobs ADD COLUMN singleton_key TEXT;
    CREATE UNIQUE INDEX jobs_singleton ON jobs (singleton_key) WHERE singleton_key IS NOT NULL AND status = '${IN_PROGRESS}';`;
+/** Paused job names (admins pause and resume them; claims skip their jobs). */
+export const PAUSED_NAMES_SQL = (big: string) => `CREATE TABLE paused_names (name TEXT PRIMARY KEY, since_ms ${big} NOT NULL, paused_by TEXT);`;
 /** Migration 4: owners. */
 export const OWNER_MIGRATION_SQL = `ALTER TABLE jobs ADD COLUMN owner TEXT;
    CREATE INDEX jobs_owner_seq ON jobs (owner, seq);`;

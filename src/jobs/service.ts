@@ -18,6 +18,8 @@ import {
   type ListQuery,
   type TaskError,
   type TransitionResult,
+  type PausedName,
+  type Rerun,
 } from "./store.js";
 
 export const JOB_FAILED_TYPE = "urn:async-api:job-failed";
@@ -156,7 +158,7 @@ export class JobService {
   /** Fails a job past its deadline or whose last allowed lease has expired; undefined if it is neither. */
   private overdue(job: JobRecord, now: number): Promise<TransitionResult> | undefined {
     if (job.status !== IN_PROGRESS) return undefined;
-    if (job.deadlineAt <= now) return this.store.end(job.id, { to: "FAILED", end: this.iso(now), error: deadlineError() }, { kind: "none" }).then((r) => this.observeEnd(r, now));
+    if (job.deadlineAt <= now) return this.store.end(job.id, { to: "FAILED", end: this.iso(now), error: deadlineError() }, { kind: "due", now }).then((r) => this.observeEnd(r, now));
     // Lapsed: the last allowed lease has run out; no claim hands out a job without attempts
     // left, so nobody can take it meanwhile.
     if (exhaustedAt(job, now)) {
@@ -232,6 +234,35 @@ export class JobService {
   /** Cancels a job; `by` (the caller) is recorded in its history. */
   cancel(id: string, by?: string): Promise<ChangeResult> {
     return this.transition(id, { kind: "cancel" }, undefined, (fence) => this.store.end(id, { to: "CANCELLED", end: this.iso(), by }, fence));
+  }
+
+  // Admins: pause and re-run.
+
+  pause(name: string, by: string | undefined): Promise<PausedName> {
+    return this.store.pause(name, by, this.opts.clock.now());
+  }
+
+  /** Resumes a name; waiting claims hear of its jobs (the store announces them). */
+  resume(name: string): Promise<boolean> {
+    return this.store.resume(name, this.opts.clock.now());
+  }
+
+  paused(): Promise<PausedName[]> {
+    return this.store.paused();
+  }
+
+  /** Runs a FAILED or CANCELLED job again: a new series of attempts and a new deadline from now. */
+  rerun(id: string, by: string | undefined): Promise<TransitionResult> {
+    return this.store.rerun(id, this.rerunOf(by));
+  }
+
+  redrive(q: { name: string; status: "FAILED" | "CANCELLED"; limit: number }, by: string | undefined): Promise<{ ids: string[]; more: boolean }> {
+    return this.store.redrive(q, this.rerunOf(by));
+  }
+
+  private rerunOf(by: string | undefined): Rerun {
+    const now = this.opts.clock.now();
+    return { by, now, deadlineAt: now + this.opts.deadlineMs };
   }
 
   /** A job's history, a page at a time (see events.ts). */

@@ -21,8 +21,10 @@ import type {
   JobStore,
   ListQuery,
   NewJob,
+  PausedName,
   QueueStats,
   Requeue,
+  Rerun,
   TransitionResult,
 } from "./store.js";
 
@@ -33,6 +35,13 @@ export interface DeliveryRow {
   url: string;
   attempts: number;
   created_ms: number | string;
+}
+
+/** A paused name as a driver reads it. */
+export interface PausedRow {
+  name: string;
+  since_ms: number | string;
+  paused_by: string | null;
 }
 
 /** The queue's numbers as a driver reads them (counts may come as strings: PostgreSQL's bigints). */
@@ -73,6 +82,15 @@ export interface QueueDriver {
   purge(before: number): Promise<number>;
   claimDeliveries(until: number, now: number, limit: number): Promise<DeliveryRow[]>;
   settle(id: string, outcome: Parameters<JobStore["settleDelivery"]>[1]): Promise<void>;
+  /** PAUSE, then the name's row. */
+  pause(name: string, by: string | undefined, now: number): Promise<PausedRow>;
+  /** RESUME_DEADLINES and UNPAUSE in one transaction, announcing the name as available; false if it was not paused. */
+  resume(name: string, now: number): Promise<boolean>;
+  paused(): Promise<PausedRow[]>;
+  /** RERUN (announced as a change and as available). */
+  rerun(id: string, params: Record<string, unknown>): Promise<JobRow | undefined>;
+  /** REDRIVE (each announced), then REDRIVE_MORE. */
+  redrive(params: Record<string, unknown>): Promise<{ rows: JobRow[]; more: boolean }>;
   ping(): Promise<void>;
   close(): Promise<void>;
   connections?(): { total: number; idle: number; waiting: number };
@@ -223,6 +241,42 @@ export class SqlJobStore implements JobStore {
     return this.driver.settle(id, outcome);
   }
 
+  async pause(name: string, by: string | undefined, now: number): Promise<PausedName> {
+    return pausedName(await this.driver.pause(name, by, now));
+  }
+
+  async resume(name: string, now: number): Promise<boolean> {
+    const resumed = await this.driver.resume(name, now);
+    if (resumed && this.local) this.available.publish({ name, at: 0 });
+    return resumed;
+  }
+
+  async paused(): Promise<PausedName[]> {
+    return (await this.driver.paused()).map(pausedName);
+  }
+
+  async rerun(id: string, r: Rerun): Promise<TransitionResult> {
+    const row = await this.driver.rerun(id, { id, by: r.by ?? null, now: r.now, deadline: r.deadlineAt });
+    if (row) {
+      this.announceRerun(row);
+      return { kind: "applied", job: toRecord(row) };
+    }
+    const now = await this.driver.row(id);
+    return now ? { kind: "lost", job: toRecord(now) } : { kind: "not-found" };
+  }
+
+  async redrive(q: { name: string; status: "FAILED" | "CANCELLED"; limit: number }, r: Rerun): Promise<{ ids: string[]; more: boolean }> {
+    const { rows, more } = await this.driver.redrive({ ...q, by: r.by ?? null, now: r.now, deadline: r.deadlineAt });
+    for (const row of rows) this.announceRerun(row);
+    return { ids: rows.map((row) => row.id), more };
+  }
+
+  private announceRerun(row: JobRow): void {
+    if (!this.local) return;
+    this.feed.publish(row.id);
+    this.available.publish({ name: row.name ?? undefined, at: 0 });
+  }
+
   ping(): Promise<void> {
     return this.driver.ping();
   }
@@ -240,4 +294,8 @@ export class SqlJobStore implements JobStore {
   close(): Promise<void> {
     return this.driver.close();
   }
+}
+
+function pausedName(r: PausedRow): PausedName {
+  return { name: r.name, since: Number(r.since_ms), ...(r.paused_by !== null && { by: r.paused_by }) };
 }

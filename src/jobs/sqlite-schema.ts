@@ -1,8 +1,8 @@
 // The SQLite store's schema: its migrations in order (`PRAGMA user_version` says how many a
 // file has had). The queue's indexes and the history's triggers are shared with PostgreSQL
 // where the SQL is the same (row.ts, events.ts).
-import { SQLITE_CREATED_EVENT_MIGRATION, SQLITE_EVENTS_MIGRATION } from "./events.js";
-import { OWNER_MIGRATION_SQL, SINGLETON_MIGRATION_SQL, WORKER_INDEXES_SQL } from "./row.js";
+import { SQLITE_CREATED_EVENT_MIGRATION, SQLITE_EVENTS_MIGRATION, SQLITE_RERUN_EVENT_MIGRATION } from "./events.js";
+import { OWNER_MIGRATION_SQL, PAUSED_NAMES_SQL, SINGLETON_MIGRATION_SQL, WORKER_INDEXES_SQL } from "./row.js";
 
 /**
  * Schema migrations; `PRAGMA user_version` records how many have been applied. A migration
@@ -70,4 +70,7 @@ export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
   () => SQLITE_CREATED_EVENT_MIGRATION,
   // 7: singleton keys (row.ts).
   () => SINGLETON_MIGRATION_SQL,
+  // 8: pause and re-run: paused names, and the history's `rerun` event (events.ts).
+  () => `${PAUSED_NAMES_SQL("INTEGER")}
+   ${SQLITE_RERUN_EVENT_MIGRATION}`,
 ];

@@ -17,8 +17,15 @@ import {
   EXPIRE,
   fenceParams,
   pageSql,
+  PAUSE,
+  PAUSED,
   positional,
   PURGE,
+  REDRIVE,
+  REDRIVE_MORE,
+  RERUN,
+  RESUME_DEADLINES,
+  UNPAUSE,
   REPLACE_SINGLETON,
   replaceParams,
   SINGLETON_HOLDER,
@@ -33,7 +40,7 @@ import {
   type TransitionKind,
 } from "./queue-sql.js";
 import type { JobRow } from "./row.js";
-import { SqlJobStore, type DeliveryRow, type QueueDriver, type StatsRows } from "./sql-store.js";
+import { SqlJobStore, type DeliveryRow, type PausedRow, type QueueDriver, type StatsRows } from "./sql-store.js";
 import { DEFAULT_MAX_ATTEMPTS, type ClaimQuery, type JobStore, type ListQuery, type NewJob } from "./store.js";
 
 export { MIGRATIONS };
@@ -146,6 +153,14 @@ class SqliteDriver implements QueueDriver {
          ON CONFLICT DO NOTHING`,
       ),
       singletonHolder: this.prepare<Row>(SINGLETON_HOLDER),
+      pause: this.prepare(PAUSE),
+      pausedOne: this.prepare<PausedRow>("SELECT name, since_ms, paused_by FROM paused_names WHERE name = :name"),
+      paused: this.prepare<PausedRow>(PAUSED),
+      resumeDeadlines: this.prepare(RESUME_DEADLINES),
+      unpause: this.prepare(UNPAUSE),
+      rerun: this.prepare<Row>(`${RERUN} RETURNING *`),
+      redrive: this.prepare<Row>(`${REDRIVE} RETURNING *`),
+      redriveMore: this.prepare<{ more: number }>(REDRIVE_MORE),
       replaceSingleton: this.prepare<Row>(`${REPLACE_SINGLETON} RETURNING *`),
       created: db.prepare<[string, number, string | null]>("INSERT INTO job_events (job_id, at_ms, type, actor) VALUES (?, ?, 'created', ?)"),
       undoInsert: db.prepare<[string]>("DELETE FROM jobs WHERE id = ?"),
@@ -255,6 +270,39 @@ class SqliteDriver implements QueueDriver {
 
   insert(job: NewJob): Promise<boolean> {
     return this.write(() => this.insertNow(job));
+  }
+
+  async pause(name: string, by: string | undefined, now: number): Promise<PausedRow> {
+    return this.write(() => {
+      this.run(this.stmt.pause, { name, now, by: by ?? null }, "run");
+      return this.run(this.stmt.pausedOne, { name }, "get") as PausedRow;
+    });
+  }
+
+  async resume(name: string, now: number): Promise<boolean> {
+    return this.write(() =>
+      // Its own savepoint within the turn's transaction: both statements or neither.
+      this.db.transaction(() => {
+        const paused = this.run(this.stmt.pausedOne, { name }, "get") as PausedRow | undefined;
+        if (!paused) return false;
+        this.run(this.stmt.resumeDeadlines, { name, now, since: paused.since_ms }, "run");
+        this.run(this.stmt.unpause, { name }, "run");
+        return true;
+      })(),
+    );
+  }
+
+  async paused(): Promise<PausedRow[]> {
+    return this.run(this.stmt.paused, {}, "all") as PausedRow[];
+  }
+
+  rerun(_id: string, params: Record<string, unknown>): Promise<Row | undefined> {
+    return this.write(() => this.run(this.stmt.rerun, params, "get") as Row | undefined);
+  }
+
+  async redrive(params: Record<string, unknown>): Promise<{ rows: Row[]; more: boolean }> {
+    const rows = await this.write(() => this.run(this.stmt.redrive, params, "all") as Row[]);
+    return { rows, more: this.run(this.stmt.redriveMore, params, "get") !== undefined };
   }
 
   async singletonHolder(job: NewJob, replace: boolean): Promise<Row | undefined> {

@@ -142,6 +142,20 @@ export interface Requeue {
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
 
+export interface PausedName {
+  name: string;
+  /** Epoch ms. */
+  since: number;
+  by?: string | undefined;
+}
+
+/** A re-run: by whom (the admin), when, and the new deadline. */
+export interface Rerun {
+  by: string | undefined;
+  now: number;
+  deadlineAt: number;
+}
+
 export interface JobPage {
   jobs: JobRecord[];
   /** Cursor for the following page, when there is more. */
@@ -208,6 +222,15 @@ export interface JobStore {
   claimDeliveries(now: number, leaseMs: number, limit: number): Promise<Delivery[]>;
   /** Records the outcome of an attempt: delivered, retry at `retryAt`, or given up. */
   settleDelivery(id: string, outcome: { kind: "delivered" } | { kind: "retry"; at: number; error: string } | { kind: "failed"; error: string }): Promise<void>;
+  /** Admins: pauses a name (claims skip its jobs; its waiting jobs' deadlines stop); a paused name stays as it was. */
+  pause(name: string, by: string | undefined, now: number): Promise<PausedName>;
+  /** Resumes a paused name (its waiting jobs' deadlines move on by the pause); false if it was not paused. */
+  resume(name: string, now: number): Promise<boolean>;
+  paused(): Promise<PausedName[]>;
+  /** Runs a FAILED or CANCELLED job again (see queue-sql.ts RERUN); "lost" with the job as it is otherwise. */
+  rerun(id: string, r: Rerun): Promise<TransitionResult>;
+  /** Runs again the oldest `limit` jobs of a name with a status; their ids, and whether any are left. */
+  redrive(q: { name: string; status: "FAILED" | "CANCELLED"; limit: number }, r: Rerun): Promise<{ ids: string[]; more: boolean }>;
   /** The connection pool's use, where the store has one (PostgreSQL). */
   connections?(): { total: number; idle: number; waiting: number };
   /** Resolves when the store answers; for readiness checks. */

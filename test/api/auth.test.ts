@@ -42,6 +42,12 @@ const OPERATIONS = (id: string): [string, string, unknown?][] => [
   ["GET", "/admin/queues"],
   ["GET", "/admin/jobs"],
   ["GET", `/admin/jobs/${id}`],
+  ["POST", `/admin/jobs/${id}/rerun`],
+  ["POST", "/admin/redrive", { name: "x" }],
+  ["GET", "/admin/paused"],
+  // A name, where the listing of the spec's operations has its parameter.
+  ["PUT", `/admin/paused/${id === "{id}" ? "{name}" : "x"}`],
+  ["DELETE", `/admin/paused/${id === "{id}" ? "{name}" : "x"}`],
 ];
 
 describe.each(STORE_KINDS)("authentication and roles on %s", (kind) => {

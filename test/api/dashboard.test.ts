@@ -30,7 +30,7 @@ describe.skipIf(!CHROMIUM)("/dashboard in Chromium", () => {
     page = await browser.newPage();
     page.on("console", (m) => m.type() === "error" && problems.push(`console: ${m.text()}`));
     page.on("pageerror", (e) => problems.push(`page error: ${(e as Error).message}`));
-    page.on("requestfailed", (r) => !r.url().includes("/admin/queues") && problems.push(`request failed: ${r.url()}`));
+    page.on("requestfailed", (r) => !r.url().includes("/admin/queues") && problems.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
     page.on("dialog", (d) => void d.accept());
     await page.setViewport({ width: 1280, height: 1000 });
     mkdirSync(SHOTS, { recursive: true });
@@ -51,7 +51,9 @@ describe.skipIf(!CHROMIUM)("/dashboard in Chromium", () => {
   /** Milliseconds until the page shows it (throws after `ms`). */
   const shows = async (fn: string, ms = 2000) => {
     const t0 = performance.now();
-    await page.waitForFunction(fn, { timeout: ms, polling: 50 });
+    await page.waitForFunction(fn, { timeout: ms, polling: 50 }).catch((e: Error) => {
+      throw new Error(`${e.message}, waiting for ${fn}`);
+    });
     return performance.now() - t0;
   };
   const shot = async (name: string) => {
@@ -137,6 +139,45 @@ describe.skipIf(!CHROMIUM)("/dashboard in Chromium", () => {
     const facts = await page.$$eval("#job-facts dt", (dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling!.textContent]));
     expect(Object.fromEntries(facts)["runs at"]).toMatch(/\(in (1 h 59 min|2 h 0 min)\)$/);
   });
+
+  it("pauses and resumes a name, runs a failed job again, and redrives a name's failed jobs", async () => {
+    await page.goto(`${s.url}/dashboard#/`);
+    for (let i = 0; i < 3; i++) await create("export", { part: i });
+    const row = `document.querySelector('#names tr[data-name="export"]')`;
+    await shows(`${row} !== null && ${row}.querySelector("button").textContent === "Pause"`);
+    await page.click('#names tr[data-name="export"] button');
+    await shows(`${row}.classList.contains("paused") && ${row}.textContent.includes("by root") && ${row}.querySelector("button").textContent === "Resume"`);
+    expect((await call("POST", `${s.url}/tasks/claim`, { body: { worker: "w", names: ["export"] }, headers: keys.auth["w"] })).json.tasks).toEqual([]);
+    await page.click('#names tr[data-name="export"] button');
+    await shows(`!${row}.classList.contains("paused")`);
+    const tasks = (await call("POST", `${s.url}/tasks/claim`, { body: { worker: "w", names: ["export"], max: 3 }, headers: keys.auth["w"] })).json.tasks as { id: string; leaseToken: string }[];
+    expect(tasks).toHaveLength(3);
+    for (const t of tasks) await put(t.id, { leaseToken: t.leaseToken, status: "FAILED", error: { title: "quota" } });
+    await shot("names");
+
+    // One failed job, from its page.
+    const one = tasks[0]!.id;
+    await page.goto(`${s.url}/dashboard#/jobs/${one}`);
+    await shows(`!document.getElementById("rerun").hidden`);
+    await page.click("#rerun");
+    await shows(`document.querySelector('#timeline li[data-type="rerun"]') !== null`);
+    expect(await page.$eval("#job-title .status", (e) => e.textContent)).toBe("IN PROGRESS");
+    expect(await page.$eval('#timeline li[data-type="rerun"] .detail', (e) => e.textContent)).toContain("root");
+    expect(await page.$eval("#rerun", (e) => (e as unknown as { hidden: boolean }).hidden)).toBe(true);
+
+    // The dead-letter view: the name's failed jobs, and the redrive.
+    await page.goto(`${s.url}/dashboard#/`);
+    await shows(`!document.getElementById("overview").hidden`);
+    await page.select("#f-status", "FAILED");
+    await page.$eval("#f-name", (e) => ((e as unknown as { value: string }).value = ""));
+    await page.type("#f-name", "export");
+    await shows(`document.querySelectorAll("#jobs tbody tr").length === 2 && !document.getElementById("redrive").hidden`);
+    await page.click("#redrive");
+    await shows(`document.getElementById("redrive-result").textContent === "2 running again"`);
+    await shows(`document.querySelectorAll("#jobs tbody tr").length === 0`);
+    const again = (await call("POST", `${s.url}/tasks/claim`, { body: { worker: "w", names: ["export"], max: 5 }, headers: keys.auth["w"] })).json.tasks as { id: string }[];
+    expect(again.map((t) => t.id).sort()).toEqual(tasks.map((t) => t.id).sort());
+  }, 30_000);
 
   it("logged no errors in the browser", () => {
     expect(problems).toEqual([]);
