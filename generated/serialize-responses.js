@@ -3628,6 +3628,58 @@ let addComma_17 = false
       }
     
 
+    function anonymous5 (obj) {
+      // #/properties/dependsOn
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/dependsOn' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
       // #
       function anonymous0 (input) {
         const obj = (input && typeof input.toJSON === 'function')
@@ -3843,9 +3895,23 @@ let addComma_0 = false
             json += anonymous3(value_error_16)
           }
 
+          const value_dependsOn_26 = obj["dependsOn"]
+          if (value_dependsOn_26 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"dependsOn\":"
+            json += anonymous5(value_dependsOn_26)
+          }
+
+          const value_waitingFor_27 = obj["waitingFor"]
+          if (value_waitingFor_27 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"waitingFor\":"
+            json += asNumber(value_waitingFor_27)
+          }
+
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -4189,6 +4255,58 @@ let addComma_17 = false
       }
     
 
+    function anonymous5 (obj) {
+      // #/properties/dependsOn
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/dependsOn' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
       // #
       function anonymous0 (input) {
         const obj = (input && typeof input.toJSON === 'function')
@@ -4404,9 +4522,23 @@ let addComma_0 = false
             json += anonymous3(value_error_16)
           }
 
+          const value_dependsOn_26 = obj["dependsOn"]
+          if (value_dependsOn_26 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"dependsOn\":"
+            json += anonymous5(value_dependsOn_26)
+          }
+
+          const value_waitingFor_27 = obj["waitingFor"]
+          if (value_waitingFor_27 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"waitingFor\":"
+            json += asNumber(value_waitingFor_27)
+          }
+
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -5632,6 +5764,58 @@ let addComma_17 = false
       }
     
 
+    function anonymous5 (obj) {
+      // #/properties/dependsOn
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/dependsOn' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
       // #
       function anonymous0 (input) {
         const obj = (input && typeof input.toJSON === 'function')
@@ -5847,9 +6031,23 @@ let addComma_0 = false
             json += anonymous3(value_error_16)
           }
 
+          const value_dependsOn_26 = obj["dependsOn"]
+          if (value_dependsOn_26 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"dependsOn\":"
+            json += anonymous5(value_dependsOn_26)
+          }
+
+          const value_waitingFor_27 = obj["waitingFor"]
+          if (value_waitingFor_27 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"waitingFor\":"
+            json += asNumber(value_waitingFor_27)
+          }
+
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -6193,6 +6391,58 @@ let addComma_17 = false
       }
     
 
+    function anonymous5 (obj) {
+      // #/properties/dependsOn
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/dependsOn' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
       // #
       function anonymous0 (input) {
         const obj = (input && typeof input.toJSON === 'function')
@@ -6408,9 +6658,23 @@ let addComma_0 = false
             json += anonymous3(value_error_16)
           }
 
+          const value_dependsOn_26 = obj["dependsOn"]
+          if (value_dependsOn_26 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"dependsOn\":"
+            json += anonymous5(value_dependsOn_26)
+          }
+
+          const value_waitingFor_27 = obj["waitingFor"]
+          if (value_waitingFor_27 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"waitingFor\":"
+            json += asNumber(value_waitingFor_27)
+          }
+
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -10331,6 +10595,111 @@ let addComma_8 = false
       }
     
 
+      // #/properties/tasks/items/properties/dependencies/items
+      function anonymous6 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_16 = false
+
+          const value_id_17 = obj["id"]
+          if (value_id_17 !== undefined) {
+            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+            json += "\"id\":"
+            
+        if (typeof value_id_17 !== 'string') {
+          if (value_id_17 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_id_17 instanceof Date) {
+            json += JSON_STR_QUOTE + value_id_17.toISOString() + JSON_STR_QUOTE
+          } else if (value_id_17 instanceof RegExp) {
+            json += asString(value_id_17.source)
+          } else {
+            json += asString(value_id_17.toString())
+          }
+        } else {
+          json += asString(value_id_17)
+        }
+        
+          }
+
+          const value_status_18 = obj["status"]
+          if (value_status_18 !== undefined) {
+            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            
+        if (typeof value_status_18 !== 'string') {
+          if (value_status_18 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_status_18 instanceof Date) {
+            json += JSON_STR_QUOTE + value_status_18.toISOString() + JSON_STR_QUOTE
+          } else if (value_status_18 instanceof RegExp) {
+            json += asString(value_status_18.source)
+          } else {
+            json += asString(value_status_18.toString())
+          }
+        } else {
+          json += asString(value_status_18)
+        }
+        
+          }
+
+          const value_result_19 = obj["result"]
+          if (value_result_19 !== undefined) {
+            !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+            json += "\"result\":"
+            json += JSON.stringify(value_result_19)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "id" || key === "status" || key === "result" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_16 && (addComma_16 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous5 (obj) {
+      // #/properties/tasks/items/properties/dependencies
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/tasks/items/properties/dependencies' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous6(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous6(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
       // #/properties/tasks/items
       function anonymous2 (input) {
         const obj = (input && typeof input.toJSON === 'function')
@@ -10490,9 +10859,16 @@ let addComma_2 = false
         
           }
 
+          const value_dependencies_15 = obj["dependencies"]
+          if (value_dependencies_15 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"dependencies\":"
+            json += anonymous5(value_dependencies_15)
+          }
+
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempt" || key === "maxAttempts" || key === "leaseToken" || key === "leaseSeconds" || key === "leaseExpiresAt" || key === "traceparent" ||
+        key === "id" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempt" || key === "maxAttempts" || key === "leaseToken" || key === "leaseSeconds" || key === "leaseExpiresAt" || key === "traceparent" || key === "dependencies" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -15118,6 +15494,58 @@ let addComma_19 = false
       }
     
 
+    function anonymous7 (obj) {
+      // #/properties/jobs/items/properties/dependsOn
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/jobs/items/properties/dependsOn' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
       // #/properties/jobs/items
       function anonymous2 (input) {
         const obj = (input && typeof input.toJSON === 'function')
@@ -15333,9 +15761,23 @@ let addComma_2 = false
             json += anonymous5(value_error_18)
           }
 
+          const value_dependsOn_28 = obj["dependsOn"]
+          if (value_dependsOn_28 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"dependsOn\":"
+            json += anonymous7(value_dependsOn_28)
+          }
+
+          const value_waitingFor_29 = obj["waitingFor"]
+          if (value_waitingFor_29 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"waitingFor\":"
+            json += asNumber(value_waitingFor_29)
+          }
+
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -15396,23 +15838,23 @@ let addComma_0 = false
             json += anonymous1(value_jobs_1)
           }
 
-          const value_next_28 = obj["next"]
-          if (value_next_28 !== undefined) {
+          const value_next_30 = obj["next"]
+          if (value_next_30 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"next\":"
             
-        if (typeof value_next_28 !== 'string') {
-          if (value_next_28 === null) {
+        if (typeof value_next_30 !== 'string') {
+          if (value_next_30 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_next_28 instanceof Date) {
-            json += JSON_STR_QUOTE + value_next_28.toISOString() + JSON_STR_QUOTE
-          } else if (value_next_28 instanceof RegExp) {
-            json += asString(value_next_28.source)
+          } else if (value_next_30 instanceof Date) {
+            json += JSON_STR_QUOTE + value_next_30.toISOString() + JSON_STR_QUOTE
+          } else if (value_next_30 instanceof RegExp) {
+            json += asString(value_next_30.source)
           } else {
-            json += asString(value_next_28.toString())
+            json += asString(value_next_30.toString())
           }
         } else {
-          json += asString(value_next_28)
+          json += asString(value_next_30)
         }
         
           }
@@ -16645,6 +17087,58 @@ let addComma_17 = false
       }
     
 
+    function anonymous5 (obj) {
+      // #/properties/dependsOn
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/dependsOn' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
       // #
       function anonymous0 (input) {
         const obj = (input && typeof input.toJSON === 'function')
@@ -16860,9 +17354,23 @@ let addComma_0 = false
             json += anonymous3(value_error_16)
           }
 
+          const value_dependsOn_26 = obj["dependsOn"]
+          if (value_dependsOn_26 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"dependsOn\":"
+            json += anonymous5(value_dependsOn_26)
+          }
+
+          const value_waitingFor_27 = obj["waitingFor"]
+          if (value_waitingFor_27 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"waitingFor\":"
+            json += asNumber(value_waitingFor_27)
+          }
+
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -18088,6 +18596,58 @@ let addComma_17 = false
       }
     
 
+    function anonymous5 (obj) {
+      // #/properties/dependsOn
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/dependsOn' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
       // #
       function anonymous0 (input) {
         const obj = (input && typeof input.toJSON === 'function')
@@ -18303,9 +18863,23 @@ let addComma_0 = false
             json += anonymous3(value_error_16)
           }
 
+          const value_dependsOn_26 = obj["dependsOn"]
+          if (value_dependsOn_26 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"dependsOn\":"
+            json += anonymous5(value_dependsOn_26)
+          }
+
+          const value_waitingFor_27 = obj["waitingFor"]
+          if (value_waitingFor_27 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"waitingFor\":"
+            json += asNumber(value_waitingFor_27)
+          }
+
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'

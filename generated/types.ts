@@ -81,8 +81,18 @@ export type Job = {
   progress?: number;
   /** What the backend reported on SUCCESS. */
   result?: unknown;
-  /** Why the job failed, on FAILED. */
+  /**
+   * Why the job failed, on FAILED; on a job CANCELLED because a job it depended on did
+   * not succeed, that reason (`urn:async-api:dependency-failed`).
+   */
   error?: JobError;
+  /** The jobs it was created to wait for (`dependsOn` of its request). */
+  dependsOn?: JobId[];
+  /**
+   * While it waits: how many of the jobs it depends on have not ended yet. No worker gets
+   * it before none are left.
+   */
+  waitingFor?: number;
 };
 
 /** One transition of a job, recorded by the store in the same statement as the change. */
@@ -281,6 +291,21 @@ export type JobRequest = {
    * attempts, callback and run time: with `delaySeconds`, a debounce). Needs `singletonKey`.
    */
   singletonMode?: "join" | "replace";
+  /**
+   * Jobs (the caller's own) this one waits for: no worker gets it until all of them have
+   * SUCCEEDED; its worker then gets their results with the task (`dependencies`). If one
+   * fails or is cancelled, this job is cancelled too, with an error naming it
+   * (`urn:async-api:dependency-failed`), and so are the jobs waiting for this one, unless
+   * `onDependencyFailure` is `run`. A job that has already ended counts as it ended. Not
+   * together with `singletonKey`.
+   */
+  dependsOn?: JobId[];
+  /**
+   * What a failed or cancelled dependency does to this job: `cancel` (when absent) or
+   * `run` (it runs once all of its dependencies have ended, however they ended). Needs
+   * `dependsOn`.
+   */
+  onDependencyFailure?: "cancel" | "run";
 };
 
 /** A worker asks for work. */
@@ -321,6 +346,19 @@ export type Task = {
    * create, claim, heartbeats and finish.
    */
   traceparent?: string;
+  /**
+   * For a job created with `dependsOn`: those jobs as they ended (in the order given),
+   * with their results. Jobs removed by retention since are left out.
+   */
+  dependencies?: Dependency[];
+};
+
+/** A job another job depends on, as that job's worker gets it. */
+export type Dependency = {
+  id: JobId;
+  status: JobStatus;
+  /** What its backend reported, when it SUCCEEDED. */
+  result?: unknown;
 };
 
 /** RAML type `taskList`. */

@@ -5,12 +5,14 @@ const require = createRequire(import.meta.url);
 
 export const createJob_body_application_json = validate0;
 const schema0 = {"anyOf":[{"$ref":"defs.json#/$defs/jobRequest"},{"type":"null"}],"$id":"createJob_body_application_json"};
-const schema2 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority","description":"Default 0. Higher first (9 before 0)."},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"Any JSON object, handed to the worker as it is."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20,"description":"How many attempts the job gets before it is FAILED (default: the server's\nJOB_MAX_ATTEMPTS). An attempt ends when its worker reports a retryable failure or\nits lease expires without a heartbeat.\n"},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048,"description":"Where to POST the job when it ends (http or https; the server's allow-list\napplies). Signed in the Standard Webhooks style (`webhook-id`,\n`webhook-timestamp`, `webhook-signature`), retried with backoff, at least once.\nPolling keeps working as well.\n"},"runAt":{"type":"string","format":"date-time","description":"Run later: no worker gets the job before this time (RFC 3339; at most a year\nahead; a time already past means now). The job is IN PROGRESS, waiting, until then;\nits deadline counts from this time. Not together with `delaySeconds`.\n"},"delaySeconds":{"type":"integer","minimum":0,"maximum":31536000,"description":"Run later, this many seconds after the create. Not together with `runAt`."},"singletonKey":{"type":"string","minLength":1,"maxLength":128,"description":"At most one waiting job per key (the caller's own keys): while a job created with\nthis key waits for a worker, another create with the key does not make a second one\nbut joins it or replaces its request (`singletonMode`). Once a worker takes the job,\nthe key is free again. Race-free across instances (a unique index).\n"},"singletonMode":{"type":"string","enum":["join","replace"],"description":"What a create does when a job with its `singletonKey` is waiting: `join` (when absent)\nanswers that job and changes nothing; `replace` gives it this request (input, name, priority, tags,\nattempts, callback and run time: with `delaySeconds`, a debounce). Needs `singletonKey`.\n"}},"required":["name"],"additionalProperties":false,"examples":[{"name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"maxAttempts":3}]};
+const schema2 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority","description":"Default 0. Higher first (9 before 0)."},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"Any JSON object, handed to the worker as it is."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20,"description":"How many attempts the job gets before it is FAILED (default: the server's\nJOB_MAX_ATTEMPTS). An attempt ends when its worker reports a retryable failure or\nits lease expires without a heartbeat.\n"},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048,"description":"Where to POST the job when it ends (http or https; the server's allow-list\napplies). Signed in the Standard Webhooks style (`webhook-id`,\n`webhook-timestamp`, `webhook-signature`), retried with backoff, at least once.\nPolling keeps working as well.\n"},"runAt":{"type":"string","format":"date-time","description":"Run later: no worker gets the job before this time (RFC 3339; at most a year\nahead; a time already past means now). The job is IN PROGRESS, waiting, until then;\nits deadline counts from this time. Not together with `delaySeconds`.\n"},"delaySeconds":{"type":"integer","minimum":0,"maximum":31536000,"description":"Run later, this many seconds after the create. Not together with `runAt`."},"singletonKey":{"type":"string","minLength":1,"maxLength":128,"description":"At most one waiting job per key (the caller's own keys): while a job created with\nthis key waits for a worker, another create with the key does not make a second one\nbut joins it or replaces its request (`singletonMode`). Once a worker takes the job,\nthe key is free again. Race-free across instances (a unique index).\n"},"singletonMode":{"type":"string","enum":["join","replace"],"description":"What a create does when a job with its `singletonKey` is waiting: `join` (when absent)\nanswers that job and changes nothing; `replace` gives it this request (input, name, priority, tags,\nattempts, callback and run time: with `delaySeconds`, a debounce). Needs `singletonKey`.\n"},"dependsOn":{"type":"array","items":{"$ref":"#/$defs/jobId"},"minItems":1,"maxItems":1000,"uniqueItems":true,"description":"Jobs (the caller's own) this one waits for: no worker gets it until all of them have\nSUCCEEDED; its worker then gets their results with the task (`dependencies`). If one\nfails or is cancelled, this job is cancelled too, with an error naming it\n(`urn:async-api:dependency-failed`), and so are the jobs waiting for this one, unless\n`onDependencyFailure` is `run`. A job that has already ended counts as it ended. Not\ntogether with `singletonKey`.\n"},"onDependencyFailure":{"type":"string","enum":["cancel","run"],"description":"What a failed or cancelled dependency does to this job: `cancel` (when absent) or\n`run` (it runs once all of its dependencies have ended, however they ended). Needs\n`dependsOn`.\n"}},"required":["name"],"additionalProperties":false,"examples":[{"name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"maxAttempts":3}]};
 const schema3 = {"type":"string","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name.","examples":["nightly-report"]};
 const schema4 = {"type":"integer","minimum":0,"maximum":9,"description":"Higher first (9 before 0); jobs of equal priority are taken oldest first."};
 const schema5 = {"type":"array","items":{"type":"string"},"maxItems":8};
+const schema6 = {"type":"string","minLength":1,"maxLength":64,"description":"Opaque, unguessable job identifier (URL-safe).","examples":["Kj3vQ0l2TQ2m5Yw8b1dEXA"]};
 const func0 = Object.prototype.hasOwnProperty;
 const func1 = require("ajv/dist/runtime/ucs2length").default;
+const func8 = require("ajv/dist/runtime/equal").default;
 const pattern0 = new RegExp("^https?://", "");
 const formats0 = require("ajv-formats/dist/formats").fullFormats["date-time"];
 
@@ -356,14 +358,128 @@ vErrors.push(err27);
 errors++;
 }
 }
-}
-else {
-const err28 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.dependsOn !== undefined){
+let data11 = data.dependsOn;
+if(Array.isArray(data11)){
+if(data11.length > 1000){
+const err28 = {instancePath:instancePath+"/dependsOn",schemaPath:"#/properties/dependsOn/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"};
 if(vErrors === null){
 vErrors = [err28];
 }
 else {
 vErrors.push(err28);
+}
+errors++;
+}
+if(data11.length < 1){
+const err29 = {instancePath:instancePath+"/dependsOn",schemaPath:"#/properties/dependsOn/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+const len1 = data11.length;
+for(let i1=0; i1<len1; i1++){
+let data12 = data11[i1];
+if(typeof data12 === "string"){
+if(func1(data12) > 64){
+const err30 = {instancePath:instancePath+"/dependsOn/" + i1,schemaPath:"#/$defs/jobId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+if(func1(data12) < 1){
+const err31 = {instancePath:instancePath+"/dependsOn/" + i1,schemaPath:"#/$defs/jobId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/dependsOn/" + i1,schemaPath:"#/$defs/jobId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+let i2 = data11.length;
+let j0;
+if(i2 > 1){
+outer0:
+for(;i2--;){
+for(j0 = i2; j0--;){
+if(func8(data11[i2], data11[j0])){
+const err33 = {instancePath:instancePath+"/dependsOn",schemaPath:"#/properties/dependsOn/uniqueItems",keyword:"uniqueItems",params:{i: i2, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i2+" are identical)"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+break outer0;
+}
+}
+}
+}
+}
+else {
+const err34 = {instancePath:instancePath+"/dependsOn",schemaPath:"#/properties/dependsOn/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+if(data.onDependencyFailure !== undefined){
+let data13 = data.onDependencyFailure;
+if(typeof data13 !== "string"){
+const err35 = {instancePath:instancePath+"/onDependencyFailure",schemaPath:"#/properties/onDependencyFailure/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+if(!((data13 === "cancel") || (data13 === "run"))){
+const err36 = {instancePath:instancePath+"/onDependencyFailure",schemaPath:"#/properties/onDependencyFailure/enum",keyword:"enum",params:{allowedValues: schema2.properties.onDependencyFailure.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+}
+else {
+const err37 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
 }
 errors++;
 }
@@ -437,8 +553,8 @@ return errors === 0;
 validate0.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 export const claimTasks_body_application_json = validate4;
-const schema6 = {"$ref":"defs.json#/$defs/taskClaim","$id":"claimTasks_body_application_json"};
-const schema7 = {"type":"object","properties":{"worker":{"type":"string","minLength":1,"maxLength":64,"description":"Who is asking (for logs and the job's record); need not be unique."},"names":{"type":"array","items":{"$ref":"#/$defs/jobName"},"minItems":1,"maxItems":100,"description":"Only jobs with one of these names (default any)."},"max":{"type":"integer","minimum":1,"maximum":100,"description":"At most this many jobs.","default":1},"leaseSeconds":{"type":"integer","minimum":5,"maximum":3600,"description":"How long each lease lasts without a heartbeat. Every update with the lease's token\nextends it by this much again.\n","default":30}},"required":["worker"],"additionalProperties":false,"description":"A worker asks for work.","examples":[{"worker":"reports-worker-1","names":["nightly-report"],"max":4,"leaseSeconds":30}]};
+const schema7 = {"$ref":"defs.json#/$defs/taskClaim","$id":"claimTasks_body_application_json"};
+const schema8 = {"type":"object","properties":{"worker":{"type":"string","minLength":1,"maxLength":64,"description":"Who is asking (for logs and the job's record); need not be unique."},"names":{"type":"array","items":{"$ref":"#/$defs/jobName"},"minItems":1,"maxItems":100,"description":"Only jobs with one of these names (default any)."},"max":{"type":"integer","minimum":1,"maximum":100,"description":"At most this many jobs.","default":1},"leaseSeconds":{"type":"integer","minimum":5,"maximum":3600,"description":"How long each lease lasts without a heartbeat. Every update with the lease's token\nextends it by this much again.\n","default":30}},"required":["worker"],"additionalProperties":false,"description":"A worker asks for work.","examples":[{"worker":"reports-worker-1","names":["nightly-report"],"max":4,"leaseSeconds":30}]};
 
 function validate5(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -689,10 +805,10 @@ return errors === 0;
 validate4.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const updateTask_body_application_json = validate7;
-const schema9 = {"anyOf":[{"$ref":"defs.json#/$defs/taskUpdate"},{"type":"null"}],"$id":"updateTask_body_application_json"};
-const schema10 = {"type":"object","properties":{"leaseToken":{"$ref":"#/$defs/leaseToken"},"status":{"type":"string","enum":["SUCCESS","FAILED"]},"retryable":{"type":"boolean","description":"With FAILED and a `leaseToken`: the attempt failed but the job may succeed if tried\nagain. It is queued again after an exponential backoff with jitter, unless it has\nused up its `maxAttempts`; then it is FAILED with `urn:async-api:attempts-exhausted`.\n"},"release":{"type":"boolean","description":"With a `leaseToken` and nothing else: give the job back to the queue unfinished\n(a worker shutting down). It can be claimed again at once; the attempt does not count.\n"},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{},"error":{"$ref":"#/$defs/taskError"}},"additionalProperties":false,"description":"What the backend reports. With a `leaseToken` (a worker that claimed the job): `status`\nSUCCESS or FAILED ends the job (`result` alone means SUCCESS, `error` alone FAILED);\nFAILED with `retryable: true` ends only this attempt; `release: true` gives the job\nback unfinished; anything else is a heartbeat that extends the lease (and sets\n`progress` if given). Without a token (a backend that did not claim): no body, or\n`{}`, means SUCCESS, and a body with only `progress` updates progress.\n","examples":[{"status":"SUCCESS","result":{"url":"https://reports.example/2013-01-01.pdf"}},{"status":"FAILED","error":{"title":"Upstream system rejected the order"}},{"progress":40},{"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","progress":40},{"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","status":"FAILED","retryable":true,"error":{"title":"Upstream system timed out"}}]};
-const schema11 = {"type":"string","minLength":1,"maxLength":64,"description":"Proof of holding a job's current lease: unguessable, different for every claim of the\njob. Send it with every update of the job.\n","examples":["9mKc2vE4Qm6yJ0aR8sXbLw"]};
-const schema12 = {"type":"object","properties":{"type":{"type":"string"},"title":{"type":"string","minLength":1},"detail":{"type":"string"}},"required":["title"],"description":"Why an attempt failed, shaped like an RFC 9457 problem."};
+const schema10 = {"anyOf":[{"$ref":"defs.json#/$defs/taskUpdate"},{"type":"null"}],"$id":"updateTask_body_application_json"};
+const schema11 = {"type":"object","properties":{"leaseToken":{"$ref":"#/$defs/leaseToken"},"status":{"type":"string","enum":["SUCCESS","FAILED"]},"retryable":{"type":"boolean","description":"With FAILED and a `leaseToken`: the attempt failed but the job may succeed if tried\nagain. It is queued again after an exponential backoff with jitter, unless it has\nused up its `maxAttempts`; then it is FAILED with `urn:async-api:attempts-exhausted`.\n"},"release":{"type":"boolean","description":"With a `leaseToken` and nothing else: give the job back to the queue unfinished\n(a worker shutting down). It can be claimed again at once; the attempt does not count.\n"},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{},"error":{"$ref":"#/$defs/taskError"}},"additionalProperties":false,"description":"What the backend reports. With a `leaseToken` (a worker that claimed the job): `status`\nSUCCESS or FAILED ends the job (`result` alone means SUCCESS, `error` alone FAILED);\nFAILED with `retryable: true` ends only this attempt; `release: true` gives the job\nback unfinished; anything else is a heartbeat that extends the lease (and sets\n`progress` if given). Without a token (a backend that did not claim): no body, or\n`{}`, means SUCCESS, and a body with only `progress` updates progress.\n","examples":[{"status":"SUCCESS","result":{"url":"https://reports.example/2013-01-01.pdf"}},{"status":"FAILED","error":{"title":"Upstream system rejected the order"}},{"progress":40},{"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","progress":40},{"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","status":"FAILED","retryable":true,"error":{"title":"Upstream system timed out"}}]};
+const schema12 = {"type":"string","minLength":1,"maxLength":64,"description":"Proof of holding a job's current lease: unguessable, different for every claim of the\njob. Send it with every update of the job.\n","examples":["9mKc2vE4Qm6yJ0aR8sXbLw"]};
+const schema13 = {"type":"object","properties":{"type":{"type":"string"},"title":{"type":"string","minLength":1},"detail":{"type":"string"}},"required":["title"],"description":"Why an attempt failed, shaped like an RFC 9457 problem."};
 
 function validate8(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -765,7 +881,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!((data1 === "SUCCESS") || (data1 === "FAILED"))){
-const err5 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema10.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema11.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -989,8 +1105,8 @@ return errors === 0;
 validate7.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 export const redriveJobs_body_application_json = validate10;
-const schema13 = {"$ref":"defs.json#/$defs/redriveRequest","$id":"redriveJobs_body_application_json"};
-const schema14 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName","description":"The jobs with this name."},"status":{"type":"string","enum":["FAILED","CANCELLED"],"description":"Which ended jobs to run again (FAILED when absent)."},"limit":{"type":"integer","minimum":1,"maximum":1000,"description":"At most this many, oldest first (100 when absent); `more` says whether any are left."}},"required":["name"]};
+const schema14 = {"$ref":"defs.json#/$defs/redriveRequest","$id":"redriveJobs_body_application_json"};
+const schema15 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName","description":"The jobs with this name."},"status":{"type":"string","enum":["FAILED","CANCELLED"],"description":"Which ended jobs to run again (FAILED when absent)."},"limit":{"type":"integer","minimum":1,"maximum":1000,"description":"At most this many, oldest first (100 when absent); `more` says whether any are left."}},"required":["name"]};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1061,7 +1177,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!((data1 === "FAILED") || (data1 === "CANCELLED"))){
-const err5 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema14.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema15.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }

@@ -7,7 +7,7 @@ import { InvalidUpdateError, type JobService } from "./jobs/service.js";
 import { maySee, type Caller } from "./auth/authenticators.js";
 import type { RateLimiter } from "./auth/rate-limit.js";
 import { callbackUrlProblem } from "./jobs/webhooks.js";
-import { BadCursorError, type JobRecord, type PausedName } from "./jobs/store.js";
+import { BadCursorError, type Dependency, type JobRecord, type PausedName } from "./jobs/store.js";
 import { decodeCursor, encodeCursor } from "./jobs/cursor.js";
 import type { JobEvent as StoredEvent } from "./jobs/events.js";
 import type { QueueSample, QueueSampler } from "./ops/sampler.js";
@@ -111,12 +111,14 @@ export function toJob(r: JobRecord): Job {
 function withTail(job: Job, r: JobRecord): Job {
   if (r.progress !== undefined) job.progress = r.progress;
   if (r.status === "SUCCESS") job.result = r.result ?? null;
-  if (r.status === "FAILED" && r.error) job.error = r.error;
+  if ((r.status === "FAILED" || r.status === "CANCELLED") && r.error) job.error = r.error;
+  if (r.dependsOn) job.dependsOn = r.dependsOn;
+  if (r.waitingFor) job.waitingFor = r.waitingFor;
   return job;
 }
 
 /** A claimed job as the worker gets it. */
-export function toTask(r: JobRecord, traceparent = r.traceparent): Task {
+export function toTask(r: JobRecord, traceparent = r.traceparent, parents?: Map<string, Dependency>): Task {
   const request = requestOf(r);
   const lease = r.lease!;
   return {
@@ -131,6 +133,7 @@ export function toTask(r: JobRecord, traceparent = r.traceparent): Task {
     leaseSeconds: lease.ms / 1000,
     leaseExpiresAt: new Date(lease.expiresAt).toISOString(),
     ...(traceparent !== undefined && { traceparent }),
+    ...(r.dependsOn && parents && { dependencies: r.dependsOn.flatMap((id) => parents.get(id) ?? []) }),
   };
 }
 
@@ -261,6 +264,8 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
         };
       }
       if (body?.singletonMode !== undefined && body.singletonKey === undefined) return { status: 400, body: invalid("body/singletonMode", "needs singletonKey") };
+      if (body?.onDependencyFailure !== undefined && body.dependsOn === undefined) return { status: 400, body: invalid("body/onDependencyFailure", "needs dependsOn") };
+      if (body?.dependsOn !== undefined && body.singletonKey !== undefined) return { status: 400, body: invalid("body/dependsOn", "give dependsOn or singletonKey, not both") };
       if (body?.runAt !== undefined && body.delaySeconds !== undefined) return { status: 400, body: invalid("body/delaySeconds", "give runAt or delaySeconds, not both") };
       if (body?.runAt !== undefined && Date.parse(body.runAt) - Date.now() > MAX_DELAY_MS) return { status: 400, body: invalid("body/runAt", "must be at most a year ahead") };
       if (body?.callbackUrl !== undefined) {
@@ -268,6 +273,9 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
         if (why) return { status: 400, body: invalid("body/callbackUrl", why) };
       }
       const r = await service.create(body, headers["idempotency-key"], caller.open ? undefined : caller.name, opts.tracing.traceparentOf(ctx.req));
+      if (r.kind === "unknown-dependency") {
+        return { status: 400, body: invalid(`body/dependsOn/${r.index}`, `is no job of this client: ${body!.dependsOn![r.index]}`) };
+      }
       if (r.kind === "key-conflict") {
         return {
           status: 422,
@@ -338,7 +346,8 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
         await Promise.all(jobs.map((j) => service.giveBack(j)));
         return { status: 200, body: { tasks: [] } };
       }
-      return { status: 200, body: { tasks: jobs.map((j) => toTask(j, opts.tracing.claimed(j, body.worker))) } };
+      const parents = jobs.some((j) => j.dependsOn) ? await service.dependencies(jobs) : undefined;
+      return { status: 200, body: { tasks: jobs.map((j) => toTask(j, opts.tracing.claimed(j, body.worker), parents)) } };
     },
 
     async getJobResult({ params, auth }) {

@@ -3,6 +3,8 @@
 // queue's indexes and the history's triggers are shared with SQLite where the SQL is the same
 // (row.ts, events.ts).
 import { PG_EVENTS_MIGRATION, PG_RERUN_EVENT_MIGRATION } from "./events.js";
+import { pgDepsMigration } from "./deps-sql.js";
+import { AVAILABLE, AVAILABLE_PAYLOAD, CHANNEL } from "./pg-announce.js";
 import { OWNER_MIGRATION_SQL, PAUSED_NAMES_SQL, SINGLETON_MIGRATION_SQL, WORKER_INDEXES_SQL } from "./row.js";
 
 /** Migrations; a migration may depend on the configuration it runs under. */
@@ -67,4 +69,6 @@ export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
   // 7: pause and re-run: paused names, and the history's `rerun` event (events.ts).
   () => `${PAUSED_NAMES_SQL("BIGINT")}
    ${PG_RERUN_EVENT_MIGRATION}`,
+  // 8: dependencies between jobs (deps-sql.ts).
+  () => pgDepsMigration(CHANNEL, AVAILABLE, AVAILABLE_PAYLOAD),
 ];

@@ -45,7 +45,8 @@ import type { JobRow } from "./row.js";
 import type { JobEventRow } from "./events.js";
 import { MIGRATIONS } from "./pg-schema.js";
 import { Announcements, AVAILABLE, AVAILABLE_PAYLOAD, CHANNEL } from "./pg-announce.js";
-import { SqlJobStore, type DeliveryRow, type PausedRow, type QueueDriver, type StatsRows } from "./sql-store.js";
+import { CANCEL_DEPENDANT, dependencyFailedError, PARENT_COLUMNS, SET_DEPENDENCIES } from "./deps-sql.js";
+import { SqlJobStore, type DeliveryRow, type ParentRow, type PausedRow, type QueueDriver, type StatsRows } from "./sql-store.js";
 
 
 export { MIGRATIONS };
@@ -192,20 +193,20 @@ class PgDriver implements QueueDriver {
   /** Statement names by SQL text: each connection parses and plans a statement once, not per call. */
   private readonly names = new Map<string, string>();
 
-  private q<T extends pg.QueryResultRow = JobRow>(text: string, params: unknown[]): Promise<pg.QueryResult<T>> {
+  private q<T extends pg.QueryResultRow = JobRow>(text: string, params: unknown[], on: pg.Pool | pg.PoolClient = this.pool): Promise<pg.QueryResult<T>> {
     let name = this.names.get(text);
     if (!name) this.names.set(text, (name = `jobs_${this.names.size}`));
-    return this.pool.query<T>({ name, text, values: params });
+    return on.query<T>({ name, text, values: params });
   }
 
   /** Compiled statements of queue-sql.ts, by their text. */
   private readonly compiled = new Map<string, Compiled>();
 
   /** A statement of queue-sql.ts with its `:name` parameters. */
-  private exec<T extends pg.QueryResultRow = JobRow>(sql: string, params: Record<string, unknown>): Promise<pg.QueryResult<T>> {
+  private exec<T extends pg.QueryResultRow = JobRow>(sql: string, params: Record<string, unknown>, on: pg.Pool | pg.PoolClient = this.pool): Promise<pg.QueryResult<T>> {
     let c = this.compiled.get(sql);
     if (!c) this.compiled.set(sql, (c = POSTGRES.compile(sql)));
-    return this.q<T>(c.text, values(c, params));
+    return this.q<T>(c.text, values(c, params), on);
   }
 
   /**
@@ -214,7 +215,8 @@ class PgDriver implements QueueDriver {
    * once the batch holding its job has committed. (Creates serialize on the counter's row lock
    * anyway, so one batch at a time loses nothing and a lone create is written at once.)
    */
-  insert(job: NewJob): Promise<boolean> {
+  insert(job: NewJob): Promise<boolean | { unknownDependency: number }> {
+    if (job.dependsOn) return this.run(() => this.insertDependant(job, job.dependsOn!));
     return new Promise((resolve, reject) => {
       this.pendingCreates.push({ job, resolve, reject });
       if (!this.writing) void this.writeCreates();
@@ -238,7 +240,57 @@ class PgDriver implements QueueDriver {
     this.writing = false;
   }
 
-  private async insertBatch(jobs: NewJob[]): Promise<Set<string>> {
+  /**
+   * A job with dependencies, in a transaction of its own: its parents locked (a parent's end
+   * waits for this commit, so that its trigger sees the new dependant, or ended before and is
+   * counted as ended), checked to be the owner's own, the row inserted, linked, its parents
+   * marked; cancelled at once if a parent has already failed and it is not to run anyway.
+   */
+  private async insertDependant(job: NewJob, deps: NonNullable<NewJob["dependsOn"]>): Promise<boolean | { unknownDependency: number }> {
+    const c = await this.pool.connect();
+    try {
+      await c.query("BEGIN");
+      const locked = await this.q<{ id: string; status: string; owner: string | null }>(
+        `SELECT id, status, owner FROM jobs WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE`,
+        [deps.ids],
+        c,
+      );
+      const byId = new Map(locked.rows.map((r) => [r.id, r]));
+      const unknown = deps.ids.findIndex((id) => byId.get(id)?.owner !== (job.owner ?? null) || !byId.has(id));
+      if (unknown !== -1) {
+        await c.query("ROLLBACK");
+        return { unknownDependency: unknown };
+      }
+      if (!(await this.insertBatch([job], c)).has(job.id)) {
+        await c.query("ROLLBACK");
+        return false;
+      }
+      const parents = deps.ids.map((id) => byId.get(id)!);
+      const waiting = parents.filter((p) => p.status === IN_PROGRESS).length;
+      await this.exec(SET_DEPENDENCIES, { id: job.id, blockers: waiting, dependsOn: JSON.stringify(deps.ids), mode: deps.onFailure }, c);
+      await this.q("INSERT INTO job_deps (child_id, parent_id) SELECT $1, unnest($2::text[])", [job.id, deps.ids], c);
+      await this.q("UPDATE jobs SET has_dependants = TRUE WHERE id = ANY($1::text[]) AND NOT has_dependants", [deps.ids], c);
+      const failed = deps.onFailure === "cancel" && parents.find((p) => p.status === "FAILED" || p.status === "CANCELLED");
+      if (failed) {
+        const now = Date.parse(job.start);
+        const error = JSON.stringify(dependencyFailedError(failed.id, failed.status));
+        await this.exec(`WITH ended AS (${CANCEL_DEPENDANT}), ${OUTBOX} SELECT pg_notify('${CHANNEL}', id) FROM ended`, { id: job.id, end: job.start, now, error }, c);
+      }
+      await c.query("COMMIT");
+      return true;
+    } catch (e) {
+      await c.query("ROLLBACK").catch(() => {});
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  dependencies(ids: string[]): Promise<ParentRow[]> {
+    return this.run(async () => (await this.q<ParentRow>(`SELECT ${PARENT_COLUMNS} FROM jobs WHERE id = ANY($1::text[])`, [ids])).rows);
+  }
+
+  private async insertBatch(jobs: NewJob[], on: pg.Pool | pg.PoolClient = this.pool): Promise<Set<string>> {
     // One statement, one round trip. The counter's row lock is held until this statement's
     // transaction commits, so seq order is commit order, and a concurrent create with the
     // same Idempotency-Key has committed before this one looks (ON CONFLICT sees it).
@@ -276,6 +328,7 @@ class PgDriver implements QueueDriver {
         col((j) => j.runAfter ?? 0),
         col((j) => j.singleton?.key ?? null),
       ],
+      on,
     );
     return new Set(inserted.rows.map((r) => r.id));
   }

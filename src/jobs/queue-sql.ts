@@ -6,6 +6,7 @@
 // differently.
 import { IN_PROGRESS, type Fence } from "./machine.js";
 import { DEFAULT_MAX_ATTEMPTS, type NewJob } from "./store.js";
+import { RECOUNT_BLOCKERS } from "./deps-sql.js";
 
 export interface Dialect {
   /** How a statement written with `:name` parameters is sent: its text and the names in order. */
@@ -60,11 +61,11 @@ export const UNPAUSED = "(name IS NULL OR name NOT IN (SELECT name FROM paused_n
 
 /**
  * A job a claim may take: waiting (no unexpired lease), past its backoff, before its
- * deadline, with attempts left. The queue indexes are ordered for the claim's ORDER BY, so
+ * deadline, with attempts left, its dependencies met (deps-sql.ts). The queue indexes are ordered for the claim's ORDER BY, so
  * the walk stops at the limit.
  */
 export const CLAIMABLE = `status = '${IN_PROGRESS}' AND lease_expires_ms <= :now AND run_after_ms <= :now
-  AND attempts < max_attempts AND deadline_ms > :now AND ${UNPAUSED}`;
+  AND attempts < max_attempts AND deadline_ms > :now AND blockers = 0 AND ${UNPAUSED}`;
 
 /** Whether a claimable job's previous lease ran out (rather than was given back, or never was). */
 export const LEASE_RAN_OUT = "lease_token IS NOT NULL AND lease_expires_ms > 0";
@@ -183,7 +184,8 @@ export const UNPAUSE = "DELETE FROM paused_names WHERE name = :name";
  * until the job ends again.
  */
 const RERUN_SET = `status = '${IN_PROGRESS}', ended_at = '', ended_ms = NULL, ended_by = :by, touched_ms = :now, progress = NULL,
-  has_result = (1 = 0), result = NULL, error = NULL, attempts = 0, lease_expires_ms = 0, run_after_ms = 0, deadline_ms = :deadline`;
+  has_result = (1 = 0), result = NULL, error = NULL, attempts = 0, lease_expires_ms = 0, run_after_ms = 0, deadline_ms = :deadline,
+  ${RECOUNT_BLOCKERS}`;
 const RERUNNABLE = "status IN ('FAILED', 'CANCELLED')";
 /** Re-runs one job, if it failed or was cancelled. */
 export const RERUN = `UPDATE jobs SET ${RERUN_SET} WHERE id = :id AND ${RERUNNABLE}`;

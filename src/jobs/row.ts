@@ -48,6 +48,8 @@ export interface JobRow {
   owner: string | null;
   claimed_ms?: number | string | undefined;
   traceparent?: string | null | undefined;
+  blockers?: number | undefined;
+  depends_on?: string | null | undefined;
   /** Only in a claim's answer: the previous lease had run out. */
   previous_lease_expired?: number | boolean | undefined;
 }
@@ -73,6 +75,10 @@ export function toRecord(r: JobRow): JobRecord {
   if (r.progress !== null) job.progress = r.progress;
   if (r.has_result) job.result = r.result === null ? null : JSON.parse(r.result);
   if (r.error !== null) job.error = JSON.parse(r.error) as JobError;
+  if (r.depends_on) {
+    job.dependsOn = JSON.parse(r.depends_on) as string[];
+    if (r.status === IN_PROGRESS && r.blockers) job.waitingFor = r.blockers;
+  }
   return job;
 }
 
@@ -93,5 +99,6 @@ export function newRecord(job: NewJob): JobRecord {
   if (job.name !== undefined) r.name = job.name;
   if (job.owner !== undefined) r.owner = job.owner;
   if (job.traceparent !== undefined) r.traceparent = job.traceparent;
+  if (job.dependsOn) r.dependsOn = job.dependsOn.ids;
   return r;
 }

@@ -11,6 +11,7 @@ import { decide, fenceFor, IN_PROGRESS, retryDelay, type ConflictType, type Fenc
 import {
   DEFAULT_MAX_ATTEMPTS,
   type CreateResult,
+  type Dependency,
   type JobError,
   type JobPage,
   type JobRecord,
@@ -134,6 +135,7 @@ export class JobService {
       traceparent,
       idempotency: idempotencyKey ? { key: ownKey(owner, idempotencyKey), fingerprint: fingerprint(request ?? null) } : undefined,
       singleton: request?.singletonKey !== undefined ? { key: ownKey(owner, request.singletonKey), mode: request.singletonMode ?? "join" } : undefined,
+      dependsOn: request?.dependsOn ? { ids: request.dependsOn, onFailure: request.onDependencyFailure ?? "cancel" } : undefined,
     });
     if (r.kind === "created") this.opts.observer?.created(r.job);
     return r;
@@ -178,6 +180,12 @@ export class JobService {
 
   list(q: ListQuery): Promise<JobPage> {
     return this.store.list(q);
+  }
+
+  /** The jobs a claimed dependant waited for, as its worker gets them (one read for all the claim's jobs). */
+  async dependencies(jobs: JobRecord[]): Promise<Map<string, Dependency>> {
+    const ids = [...new Set(jobs.flatMap((j) => j.dependsOn ?? []))];
+    return new Map((await this.store.dependencies(ids)).map((d) => [d.id, d]));
   }
 
   /**

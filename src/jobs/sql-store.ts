@@ -14,6 +14,7 @@ import type {
   ClaimQuery,
   CreateResult,
   Delivery,
+  Dependency,
   EndPatch,
   JobError,
   JobPage,
@@ -37,6 +38,15 @@ export interface DeliveryRow {
   created_ms: number | string;
 }
 
+/** A parent job as a driver reads it for its dependant's worker. */
+export interface ParentRow {
+  id: string;
+  status: JobRow["status"];
+  has_result: number | boolean;
+  result: string | null;
+  owner: string | null;
+}
+
 /** A paused name as a driver reads it. */
 export interface PausedRow {
   name: string;
@@ -58,8 +68,14 @@ export interface QueueDriver {
    * this one included; then the store does not announce them again.
    */
   readonly announces: boolean;
-  /** Inserts a job with its created event; false when its Idempotency-Key or singleton key was taken. */
-  insert(job: NewJob): Promise<boolean>;
+  /**
+   * Inserts a job with its created event; false when its Idempotency-Key or singleton key was
+   * taken. A job with dependencies (deps-sql.ts) is inserted with its links in one transaction
+   * that holds its parents still, unless one is no job of its owner.
+   */
+  insert(job: NewJob): Promise<boolean | { unknownDependency: number }>;
+  /** Parent jobs by id (those not found left out). */
+  dependencies(ids: string[]): Promise<ParentRow[]>;
   /**
    * The waiting job holding the create's singleton key, as it is (join) or once it has taken
    * the create's request (replace: queue-sql.ts REPLACE_SINGLETON, announced as a change and
@@ -122,7 +138,9 @@ export class SqlJobStore implements JobStore {
     // is read here: then insert again. A claim frees a key at most once per create it wins
     // over, so the loop ends; it is bounded all the same.
     for (let tries = 0; tries < 100; tries++) {
-      if (await this.driver.insert(job)) {
+      const inserted = await this.driver.insert(job);
+      if (typeof inserted === "object") return { kind: "unknown-dependency", index: inserted.unknownDependency };
+      if (inserted) {
         if (this.local) this.available.publish({ name: job.name, at: job.runAfter ?? 0 });
         return { kind: "created", job: newRecord(job) };
       }
@@ -146,6 +164,16 @@ export class SqlJobStore implements JobStore {
   async get(id: string): Promise<JobRecord | undefined> {
     const row = await this.driver.row(id);
     return row && toRecord(row);
+  }
+
+  async dependencies(ids: string[]): Promise<Dependency[]> {
+    if (!ids.length) return [];
+    const rows = new Map((await this.driver.dependencies(ids)).map((r) => [r.id, r]));
+    return ids.flatMap((id) => {
+      const r = rows.get(id);
+      if (!r) return [];
+      return [{ id, status: r.status, ...(r.has_result ? { result: r.result === null ? null : (JSON.parse(r.result) as unknown) } : {}) }];
+    });
   }
 
   async list(q: ListQuery): Promise<JobPage> {

@@ -1,4 +1,5 @@
 // The JobStore contract. Implementations: sqlite-store.ts (embedded default), pg-store.ts.
+import type { OnDependencyFailure } from "./deps-sql.js";
 import type { JobEventPage } from "./events.js";
 import type { Fence, JobStatus, TerminalStatus } from "./machine.js";
 
@@ -58,6 +59,18 @@ export interface JobRecord {
   previousLeaseExpired?: boolean | undefined;
   /** Epoch ms after which an IN PROGRESS job is failed. */
   deadlineAt: number;
+  /** The jobs it was created to wait for (deps-sql.ts), in the order given. */
+  dependsOn?: string[] | undefined;
+  /** How many of them have not ended yet (while it waits for them). */
+  waitingFor?: number | undefined;
+}
+
+/** A parent job as its dependant's worker sees it. */
+export interface Dependency {
+  id: string;
+  status: JobStatus;
+  /** Present (possibly null) when it succeeded. */
+  result?: unknown | undefined;
 }
 
 export interface NewJob {
@@ -84,6 +97,8 @@ export interface NewJob {
    * this create joins it, or gives it this job's request (replace).
    */
   singleton?: { key: string; mode: SingletonMode } | undefined;
+  /** Jobs of the same owner to wait for (deps-sql.ts), and what their failure does to this one. */
+  dependsOn?: { ids: string[]; onFailure: OnDependencyFailure } | undefined;
 }
 
 export type SingletonMode = "join" | "replace";
@@ -93,7 +108,9 @@ export type CreateResult =
   | { kind: "replayed"; job: JobRecord }
   | { kind: "key-conflict"; job: JobRecord }
   /** A job with its singleton key was waiting: answered as it was (join), or with this create's request (replace). */
-  | { kind: "joined" | "replaced"; job: JobRecord };
+  | { kind: "joined" | "replaced"; job: JobRecord }
+  /** `dependsOn[index]` is no job of this create's owner. */
+  | { kind: "unknown-dependency"; index: number };
 
 export interface EndPatch {
   to: TerminalStatus;
@@ -185,6 +202,8 @@ export interface QueueStats {
 export interface JobStore {
   create(job: NewJob): Promise<CreateResult>;
   get(id: string): Promise<JobRecord | undefined>;
+  /** Jobs a dependant waited for, as its worker gets them (those no longer stored left out). */
+  dependencies(ids: string[]): Promise<Dependency[]>;
   list(q: ListQuery): Promise<JobPage>;
   /**
    * Hands out up to `tokens.length` waiting jobs (IN PROGRESS, no unexpired lease, past their

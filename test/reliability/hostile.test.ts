@@ -151,6 +151,24 @@ describe("URLs, ids and headers", () => {
     isProblem(await call("GET", `${s.url}/resources/%E0%A4%A`), 400);
   });
 
+  it("dependsOn: too many, repeated, SQL in ids, ids not of this service: 400 naming the field, nothing stored", async () => {
+    const real = (await call("POST", `${s.url}/resources`, { body: { name: "parent" } })).json.id as string;
+    const before = await s.store.list({ limit: 1000 });
+    const many = Array.from({ length: 1001 }, (_, i) => `${real.slice(0, 20)}${String(i).padStart(2, "0")}`.slice(0, 22));
+    for (const [dependsOn, field] of [
+      [many, "body/dependsOn"],
+      [[real, real], "body/dependsOn"],
+      [["x' OR '1'='1"], "body/dependsOn/0"],
+      [[real, "AAAAAAAAAAAAAAAAAAAAAA"], "body/dependsOn/1"],
+      [[real, `${real}'); DROP TABLE jobs; --`], "body/dependsOn/1"],
+    ] as const) {
+      const r = await call("POST", `${s.url}/resources`, { body: { name: "child", dependsOn } });
+      isProblem(r, 400);
+      expect(r.json.errors.map((e: { field: string }) => e.field).join(" "), JSON.stringify(dependsOn).slice(0, 80)).toContain(field);
+    }
+    expect((await s.store.list({ limit: 1000 })).jobs.length).toBe(before.jobs.length);
+  });
+
   it("a created job's Location carries only its id", async () => {
     const r = await call("POST", `${s.url}/resources`, { body: { name: "x" }, headers: { "Idempotency-Key": "key%0d%0aX-Injected:1" } });
     expect(r.status).toBe(202);
