@@ -17,6 +17,16 @@ import type {
   ListJobEventsResponse,
   GetJobResultRequest,
   GetJobResultResponse,
+  ListSchedulesRequest,
+  ListSchedulesResponse,
+  CreateScheduleRequest,
+  CreateScheduleResponse,
+  GetScheduleRequest,
+  GetScheduleResponse,
+  UpdateScheduleRequest,
+  UpdateScheduleResponse,
+  DeleteScheduleRequest,
+  DeleteScheduleResponse,
   ClaimTasksRequest,
   ClaimTasksResponse,
   UpdateTaskRequest,
@@ -119,6 +129,36 @@ const responses = {
     403: { headers: [], parse: "json" },
     404: { headers: [], parse: "json" },
   },
+  listSchedules: {
+    200: { headers: [], parse: "json" },
+    401: { headers: [], parse: "json" },
+    403: { headers: [], parse: "json" },
+  },
+  createSchedule: {
+    201: { headers: [["Location","string"]], parse: "json" },
+    400: { headers: [], parse: "json" },
+    401: { headers: [], parse: "json" },
+    403: { headers: [], parse: "json" },
+  },
+  getSchedule: {
+    200: { headers: [], parse: "json" },
+    401: { headers: [], parse: "json" },
+    403: { headers: [], parse: "json" },
+    404: { headers: [], parse: "json" },
+  },
+  updateSchedule: {
+    200: { headers: [], parse: "json" },
+    400: { headers: [], parse: "json" },
+    401: { headers: [], parse: "json" },
+    403: { headers: [], parse: "json" },
+    404: { headers: [], parse: "json" },
+  },
+  deleteSchedule: {
+    204: { headers: [], parse: "none" },
+    401: { headers: [], parse: "json" },
+    403: { headers: [], parse: "json" },
+    404: { headers: [], parse: "json" },
+  },
   claimTasks: {
     200: { headers: [], parse: "json" },
     400: { headers: [], parse: "json" },
@@ -213,6 +253,31 @@ export class ApiClient {
   /** GET /resources/{id}/result */
   getJobResult(request: Input<GetJobResultRequest>, call?: CallOptions): Promise<GetJobResultResponse> {
     return send(this.options, "GET", basePath, "/resources/{id}/result", request, responses.getJobResult, call) as Promise<GetJobResultResponse>;
+  }
+
+  /** GET /schedules */
+  listSchedules(request: Input<ListSchedulesRequest> = { params: {} } as Input<ListSchedulesRequest>, call?: CallOptions): Promise<ListSchedulesResponse> {
+    return send(this.options, "GET", basePath, "/schedules", request, responses.listSchedules, call) as Promise<ListSchedulesResponse>;
+  }
+
+  /** POST /schedules */
+  createSchedule(request: Input<CreateScheduleRequest>, call?: CallOptions): Promise<CreateScheduleResponse> {
+    return send(this.options, "POST", basePath, "/schedules", request, responses.createSchedule, call, ["application/json"]) as Promise<CreateScheduleResponse>;
+  }
+
+  /** GET /schedules/{id} */
+  getSchedule(request: Input<GetScheduleRequest>, call?: CallOptions): Promise<GetScheduleResponse> {
+    return send(this.options, "GET", basePath, "/schedules/{id}", request, responses.getSchedule, call) as Promise<GetScheduleResponse>;
+  }
+
+  /** PATCH /schedules/{id} */
+  updateSchedule(request: Input<UpdateScheduleRequest>, call?: CallOptions): Promise<UpdateScheduleResponse> {
+    return send(this.options, "PATCH", basePath, "/schedules/{id}", request, responses.updateSchedule, call, ["application/json"]) as Promise<UpdateScheduleResponse>;
+  }
+
+  /** DELETE /schedules/{id} */
+  deleteSchedule(request: Input<DeleteScheduleRequest>, call?: CallOptions): Promise<DeleteScheduleResponse> {
+    return send(this.options, "DELETE", basePath, "/schedules/{id}", request, responses.deleteSchedule, call) as Promise<DeleteScheduleResponse>;
   }
 
   /** POST /tasks/claim */

@@ -3,7 +3,7 @@
 // Per operation: a request type (typed, coerced parameters with defaults applied) and a
 // response type with one member per declared status. Types only: shared by the server's
 // handlers (operations.ts) and the client (client.ts), and importing nothing else.
-import type { Job, JobEventList, JobId, JobList, JobName, JobPage, JobRef, JobRequest, JobStatus, PausedName, PausedNames, Problem, QueueOverview, RedriveRequest, RedriveResult, TaskClaim, TaskList, TaskUpdate, TaskUpdated } from "./types.js";
+import type { Job, JobEventList, JobId, JobList, JobName, JobPage, JobRef, JobRequest, JobStatus, PausedName, PausedNames, Problem, QueueOverview, RedriveRequest, RedriveResult, Schedule, ScheduleId, ScheduleList, ScheduleRequest, ScheduleUpdate, TaskClaim, TaskList, TaskUpdate, TaskUpdated } from "./types.js";
 
 // GET /resources (listJobs)
 
@@ -303,6 +303,199 @@ export type GetJobResultResponse = { status: GetJobResultDeclaredStatus } & (
       status: 200;
       contentType?: "application/json";
       body: unknown;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 404;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+);
+
+// GET /schedules (listSchedules)
+
+export type ListSchedulesRequest = {
+  params: Record<string, never>;
+  query: Record<string, never>;
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
+} & { body: undefined; mediaType?: undefined };
+
+/** The statuses the spec declares for listSchedules. */
+export type ListSchedulesDeclaredStatus = 200 | 401 | 403;
+
+export type ListSchedulesResponse = { status: ListSchedulesDeclaredStatus } & (
+  | {
+      status: 200;
+      contentType?: "application/json";
+      body: ScheduleList;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+);
+
+// POST /schedules (createSchedule)
+
+export type CreateScheduleRequest = {
+  params: Record<string, never>;
+  query: Record<string, never>;
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
+} & { mediaType: "application/json"; body: ScheduleRequest };
+
+/** The statuses the spec declares for createSchedule. */
+export type CreateScheduleDeclaredStatus = 201 | 400 | 401 | 403;
+
+export type CreateScheduleResponse = { status: CreateScheduleDeclaredStatus } & (
+  | {
+      status: 201;
+      contentType?: "application/json";
+      headers: {
+        Location: string;
+      };
+      body: Schedule;
+    }
+  | {
+      status: 400;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+);
+
+// GET /schedules/{id} (getSchedule)
+
+export type GetScheduleRequest = {
+  params: {
+    id: ScheduleId;
+  };
+  query: Record<string, never>;
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
+} & { body: undefined; mediaType?: undefined };
+
+/** The statuses the spec declares for getSchedule. */
+export type GetScheduleDeclaredStatus = 200 | 401 | 403 | 404;
+
+export type GetScheduleResponse = { status: GetScheduleDeclaredStatus } & (
+  | {
+      status: 200;
+      contentType?: "application/json";
+      body: Schedule;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 404;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+);
+
+// PATCH /schedules/{id} (updateSchedule)
+
+export type UpdateScheduleRequest = {
+  params: {
+    id: ScheduleId;
+  };
+  query: Record<string, never>;
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
+} & { mediaType: "application/json"; body: ScheduleUpdate };
+
+/** The statuses the spec declares for updateSchedule. */
+export type UpdateScheduleDeclaredStatus = 200 | 400 | 401 | 403 | 404;
+
+export type UpdateScheduleResponse = { status: UpdateScheduleDeclaredStatus } & (
+  | {
+      status: 200;
+      contentType?: "application/json";
+      body: Schedule;
+    }
+  | {
+      status: 400;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 404;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+);
+
+// DELETE /schedules/{id} (deleteSchedule)
+
+export type DeleteScheduleRequest = {
+  params: {
+    id: ScheduleId;
+  };
+  query: Record<string, never>;
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
+} & { body: undefined; mediaType?: undefined };
+
+/** The statuses the spec declares for deleteSchedule. */
+export type DeleteScheduleDeclaredStatus = 204 | 401 | 403 | 404;
+
+export type DeleteScheduleResponse = { status: DeleteScheduleDeclaredStatus } & (
+  | {
+      status: 204;
+      body?: undefined;
     }
   | {
       status: 401;

@@ -16,6 +16,16 @@ import type {
   ListJobEventsResponse,
   GetJobResultRequest,
   GetJobResultResponse,
+  ListSchedulesRequest,
+  ListSchedulesResponse,
+  CreateScheduleRequest,
+  CreateScheduleResponse,
+  GetScheduleRequest,
+  GetScheduleResponse,
+  UpdateScheduleRequest,
+  UpdateScheduleResponse,
+  DeleteScheduleRequest,
+  DeleteScheduleResponse,
   ClaimTasksRequest,
   ClaimTasksResponse,
   UpdateTaskRequest,
@@ -104,6 +114,28 @@ export interface Handlers<P = unknown, C extends HandlerContext = HandlerContext
    */
   getJobResult(request: GetJobResultRequest & { auth: Auth<P, "clientKey"> }, ctx: C): GetJobResultResponse | Promise<GetJobResultResponse>;
   /**
+   * GET /schedules
+   *
+   * The caller's schedules, oldest first (at most 1,000).
+   */
+  listSchedules(request: ListSchedulesRequest & { auth: Auth<P, "clientKey"> }, ctx: C): ListSchedulesResponse | Promise<ListSchedulesResponse>;
+  /** POST /schedules */
+  createSchedule(request: CreateScheduleRequest & { auth: Auth<P, "clientKey"> }, ctx: C): CreateScheduleResponse | Promise<CreateScheduleResponse>;
+  /** GET /schedules/{id} */
+  getSchedule(request: GetScheduleRequest & { auth: Auth<P, "clientKey"> }, ctx: C): GetScheduleResponse | Promise<GetScheduleResponse>;
+  /**
+   * PATCH /schedules/{id}
+   *
+   * Changes a schedule: `{"paused": true}` pauses it, `{"paused": false}` resumes it.
+   */
+  updateSchedule(request: UpdateScheduleRequest & { auth: Auth<P, "clientKey"> }, ctx: C): UpdateScheduleResponse | Promise<UpdateScheduleResponse>;
+  /**
+   * DELETE /schedules/{id}
+   *
+   * Deletes a schedule; the jobs it created stay.
+   */
+  deleteSchedule(request: DeleteScheduleRequest & { auth: Auth<P, "clientKey"> }, ctx: C): DeleteScheduleResponse | Promise<DeleteScheduleResponse>;
+  /**
    * POST /tasks/claim
    *
    * Take up to `max` jobs that are waiting: highest `priority` first, then oldest. Each
@@ -190,6 +222,11 @@ export const operationNames = [
   "cancelJob",
   "listJobEvents",
   "getJobResult",
+  "listSchedules",
+  "createSchedule",
+  "getSchedule",
+  "updateSchedule",
+  "deleteSchedule",
   "claimTasks",
   "updateTask",
   "getQueueOverview",

@@ -214,6 +214,131 @@ export const routes: RouteDef[] = [
     },
   },
   {
+    operation: "listSchedules",
+    method: "GET",
+    path: "/schedules",
+    headers: ["authorization"],
+    validateHeaders: P.listSchedules_headers,
+    bodyOptional: false,
+    security: {"alternatives":[{"scheme":"clientKey","scopes":[]}],"anonymous":false},
+    responses: {
+      200: {
+        bodies: { "application/json": { parse: "json", validate: R.listSchedules_200_application_json, serialize: S.listSchedules_200_application_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.listSchedules_401_application_problem_json, serialize: S.listSchedules_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.listSchedules_403_application_problem_json, serialize: S.listSchedules_403_application_problem_json } },
+      },
+    },
+  },
+  {
+    operation: "createSchedule",
+    method: "POST",
+    path: "/schedules",
+    headers: ["authorization"],
+    validateHeaders: P.createSchedule_headers,
+    bodies: {
+      "application/json": { parse: "json", validate: B.createSchedule_body_application_json },
+    },
+    bodyOptional: false,
+    security: {"alternatives":[{"scheme":"clientKey","scopes":[]}],"anonymous":false},
+    responses: {
+      201: {
+        validateHeaders: R.createSchedule_201_headers,
+        bodies: { "application/json": { parse: "json", validate: R.createSchedule_201_application_json, serialize: S.createSchedule_201_application_json } },
+      },
+      400: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.createSchedule_400_application_problem_json, serialize: S.createSchedule_400_application_problem_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.createSchedule_401_application_problem_json, serialize: S.createSchedule_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.createSchedule_403_application_problem_json, serialize: S.createSchedule_403_application_problem_json } },
+      },
+    },
+  },
+  {
+    operation: "getSchedule",
+    method: "GET",
+    path: "/schedules/{id}",
+    validateParams: P.getSchedule_params,
+    headers: ["authorization"],
+    validateHeaders: P.getSchedule_headers,
+    bodyOptional: false,
+    security: {"alternatives":[{"scheme":"clientKey","scopes":[]}],"anonymous":false},
+    responses: {
+      200: {
+        bodies: { "application/json": { parse: "json", validate: R.getSchedule_200_application_json, serialize: S.getSchedule_200_application_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.getSchedule_401_application_problem_json, serialize: S.getSchedule_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.getSchedule_403_application_problem_json, serialize: S.getSchedule_403_application_problem_json } },
+      },
+      404: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.getSchedule_404_application_problem_json, serialize: S.getSchedule_404_application_problem_json } },
+      },
+    },
+  },
+  {
+    operation: "updateSchedule",
+    method: "PATCH",
+    path: "/schedules/{id}",
+    validateParams: P.updateSchedule_params,
+    headers: ["authorization"],
+    validateHeaders: P.updateSchedule_headers,
+    bodies: {
+      "application/json": { parse: "json", validate: B.updateSchedule_body_application_json },
+    },
+    bodyOptional: false,
+    security: {"alternatives":[{"scheme":"clientKey","scopes":[]}],"anonymous":false},
+    responses: {
+      200: {
+        bodies: { "application/json": { parse: "json", validate: R.updateSchedule_200_application_json, serialize: S.updateSchedule_200_application_json } },
+      },
+      400: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.updateSchedule_400_application_problem_json, serialize: S.updateSchedule_400_application_problem_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.updateSchedule_401_application_problem_json, serialize: S.updateSchedule_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.updateSchedule_403_application_problem_json, serialize: S.updateSchedule_403_application_problem_json } },
+      },
+      404: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.updateSchedule_404_application_problem_json, serialize: S.updateSchedule_404_application_problem_json } },
+      },
+    },
+  },
+  {
+    operation: "deleteSchedule",
+    method: "DELETE",
+    path: "/schedules/{id}",
+    validateParams: P.deleteSchedule_params,
+    headers: ["authorization"],
+    validateHeaders: P.deleteSchedule_headers,
+    bodyOptional: false,
+    security: {"alternatives":[{"scheme":"clientKey","scopes":[]}],"anonymous":false},
+    responses: {
+      204: {
+        bodies: {},
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.deleteSchedule_401_application_problem_json, serialize: S.deleteSchedule_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.deleteSchedule_403_application_problem_json, serialize: S.deleteSchedule_403_application_problem_json } },
+      },
+      404: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.deleteSchedule_404_application_problem_json, serialize: S.deleteSchedule_404_application_problem_json } },
+      },
+    },
+  },
+  {
     operation: "claimTasks",
     method: "POST",
     path: "/tasks/claim",

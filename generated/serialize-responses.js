@@ -3895,23 +3895,65 @@ let addComma_0 = false
             json += anonymous3(value_error_16)
           }
 
-          const value_dependsOn_26 = obj["dependsOn"]
-          if (value_dependsOn_26 !== undefined) {
+          const value_schedule_26 = obj["schedule"]
+          if (value_schedule_26 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
-            json += "\"dependsOn\":"
-            json += anonymous5(value_dependsOn_26)
+            json += "\"schedule\":"
+            
+        if (typeof value_schedule_26 !== 'string') {
+          if (value_schedule_26 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_schedule_26 instanceof Date) {
+            json += JSON_STR_QUOTE + value_schedule_26.toISOString() + JSON_STR_QUOTE
+          } else if (value_schedule_26 instanceof RegExp) {
+            json += asString(value_schedule_26.source)
+          } else {
+            json += asString(value_schedule_26.toString())
+          }
+        } else {
+          json += asString(value_schedule_26)
+        }
+        
           }
 
-          const value_waitingFor_27 = obj["waitingFor"]
-          if (value_waitingFor_27 !== undefined) {
+          const value_scheduledFor_27 = obj["scheduledFor"]
+          if (value_scheduledFor_27 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"scheduledFor\":"
+            
+        if (typeof value_scheduledFor_27 !== 'string') {
+          if (value_scheduledFor_27 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_scheduledFor_27 instanceof Date) {
+            json += JSON_STR_QUOTE + value_scheduledFor_27.toISOString() + JSON_STR_QUOTE
+          } else if (value_scheduledFor_27 instanceof RegExp) {
+            json += asString(value_scheduledFor_27.source)
+          } else {
+            json += asString(value_scheduledFor_27.toString())
+          }
+        } else {
+          json += asString(value_scheduledFor_27)
+        }
+        
+          }
+
+          const value_dependsOn_28 = obj["dependsOn"]
+          if (value_dependsOn_28 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"dependsOn\":"
+            json += anonymous5(value_dependsOn_28)
+          }
+
+          const value_waitingFor_29 = obj["waitingFor"]
+          if (value_waitingFor_29 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"waitingFor\":"
-            json += asNumber(value_waitingFor_27)
+            json += asNumber(value_waitingFor_29)
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "dependsOn" || key === "waitingFor" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -4522,23 +4564,65 @@ let addComma_0 = false
             json += anonymous3(value_error_16)
           }
 
-          const value_dependsOn_26 = obj["dependsOn"]
-          if (value_dependsOn_26 !== undefined) {
+          const value_schedule_26 = obj["schedule"]
+          if (value_schedule_26 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
-            json += "\"dependsOn\":"
-            json += anonymous5(value_dependsOn_26)
+            json += "\"schedule\":"
+            
+        if (typeof value_schedule_26 !== 'string') {
+          if (value_schedule_26 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_schedule_26 instanceof Date) {
+            json += JSON_STR_QUOTE + value_schedule_26.toISOString() + JSON_STR_QUOTE
+          } else if (value_schedule_26 instanceof RegExp) {
+            json += asString(value_schedule_26.source)
+          } else {
+            json += asString(value_schedule_26.toString())
+          }
+        } else {
+          json += asString(value_schedule_26)
+        }
+        
           }
 
-          const value_waitingFor_27 = obj["waitingFor"]
-          if (value_waitingFor_27 !== undefined) {
+          const value_scheduledFor_27 = obj["scheduledFor"]
+          if (value_scheduledFor_27 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"scheduledFor\":"
+            
+        if (typeof value_scheduledFor_27 !== 'string') {
+          if (value_scheduledFor_27 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_scheduledFor_27 instanceof Date) {
+            json += JSON_STR_QUOTE + value_scheduledFor_27.toISOString() + JSON_STR_QUOTE
+          } else if (value_scheduledFor_27 instanceof RegExp) {
+            json += asString(value_scheduledFor_27.source)
+          } else {
+            json += asString(value_scheduledFor_27.toString())
+          }
+        } else {
+          json += asString(value_scheduledFor_27)
+        }
+        
+          }
+
+          const value_dependsOn_28 = obj["dependsOn"]
+          if (value_dependsOn_28 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"dependsOn\":"
+            json += anonymous5(value_dependsOn_28)
+          }
+
+          const value_waitingFor_29 = obj["waitingFor"]
+          if (value_waitingFor_29 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"waitingFor\":"
-            json += asNumber(value_waitingFor_27)
+            json += asNumber(value_waitingFor_29)
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "dependsOn" || key === "waitingFor" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -6031,23 +6115,65 @@ let addComma_0 = false
             json += anonymous3(value_error_16)
           }
 
-          const value_dependsOn_26 = obj["dependsOn"]
-          if (value_dependsOn_26 !== undefined) {
+          const value_schedule_26 = obj["schedule"]
+          if (value_schedule_26 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
-            json += "\"dependsOn\":"
-            json += anonymous5(value_dependsOn_26)
+            json += "\"schedule\":"
+            
+        if (typeof value_schedule_26 !== 'string') {
+          if (value_schedule_26 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_schedule_26 instanceof Date) {
+            json += JSON_STR_QUOTE + value_schedule_26.toISOString() + JSON_STR_QUOTE
+          } else if (value_schedule_26 instanceof RegExp) {
+            json += asString(value_schedule_26.source)
+          } else {
+            json += asString(value_schedule_26.toString())
+          }
+        } else {
+          json += asString(value_schedule_26)
+        }
+        
           }
 
-          const value_waitingFor_27 = obj["waitingFor"]
-          if (value_waitingFor_27 !== undefined) {
+          const value_scheduledFor_27 = obj["scheduledFor"]
+          if (value_scheduledFor_27 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"scheduledFor\":"
+            
+        if (typeof value_scheduledFor_27 !== 'string') {
+          if (value_scheduledFor_27 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_scheduledFor_27 instanceof Date) {
+            json += JSON_STR_QUOTE + value_scheduledFor_27.toISOString() + JSON_STR_QUOTE
+          } else if (value_scheduledFor_27 instanceof RegExp) {
+            json += asString(value_scheduledFor_27.source)
+          } else {
+            json += asString(value_scheduledFor_27.toString())
+          }
+        } else {
+          json += asString(value_scheduledFor_27)
+        }
+        
+          }
+
+          const value_dependsOn_28 = obj["dependsOn"]
+          if (value_dependsOn_28 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"dependsOn\":"
+            json += anonymous5(value_dependsOn_28)
+          }
+
+          const value_waitingFor_29 = obj["waitingFor"]
+          if (value_waitingFor_29 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"waitingFor\":"
-            json += asNumber(value_waitingFor_27)
+            json += asNumber(value_waitingFor_29)
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "dependsOn" || key === "waitingFor" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -6658,23 +6784,65 @@ let addComma_0 = false
             json += anonymous3(value_error_16)
           }
 
-          const value_dependsOn_26 = obj["dependsOn"]
-          if (value_dependsOn_26 !== undefined) {
+          const value_schedule_26 = obj["schedule"]
+          if (value_schedule_26 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
-            json += "\"dependsOn\":"
-            json += anonymous5(value_dependsOn_26)
+            json += "\"schedule\":"
+            
+        if (typeof value_schedule_26 !== 'string') {
+          if (value_schedule_26 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_schedule_26 instanceof Date) {
+            json += JSON_STR_QUOTE + value_schedule_26.toISOString() + JSON_STR_QUOTE
+          } else if (value_schedule_26 instanceof RegExp) {
+            json += asString(value_schedule_26.source)
+          } else {
+            json += asString(value_schedule_26.toString())
+          }
+        } else {
+          json += asString(value_schedule_26)
+        }
+        
           }
 
-          const value_waitingFor_27 = obj["waitingFor"]
-          if (value_waitingFor_27 !== undefined) {
+          const value_scheduledFor_27 = obj["scheduledFor"]
+          if (value_scheduledFor_27 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"scheduledFor\":"
+            
+        if (typeof value_scheduledFor_27 !== 'string') {
+          if (value_scheduledFor_27 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_scheduledFor_27 instanceof Date) {
+            json += JSON_STR_QUOTE + value_scheduledFor_27.toISOString() + JSON_STR_QUOTE
+          } else if (value_scheduledFor_27 instanceof RegExp) {
+            json += asString(value_scheduledFor_27.source)
+          } else {
+            json += asString(value_scheduledFor_27.toString())
+          }
+        } else {
+          json += asString(value_scheduledFor_27)
+        }
+        
+          }
+
+          const value_dependsOn_28 = obj["dependsOn"]
+          if (value_dependsOn_28 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"dependsOn\":"
+            json += anonymous5(value_dependsOn_28)
+          }
+
+          const value_waitingFor_29 = obj["waitingFor"]
+          if (value_waitingFor_29 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"waitingFor\":"
-            json += asNumber(value_waitingFor_27)
+            json += asNumber(value_waitingFor_29)
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "dependsOn" || key === "waitingFor" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -10179,6 +10347,6315 @@ let addComma_0 = false
 })();
 
 export const getJobResult_404_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const listSchedules_200_application_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+    function anonymous4 (obj) {
+      // #/properties/schedules/items/properties/job/properties/tags
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/schedules/items/properties/job/properties/tags' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #/properties/schedules/items/properties/job/properties/input
+      function anonymous5 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_14 = false
+
+    for (const key of Object.keys(obj)) {
+      if (
+        
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_14 && (addComma_14 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #/properties/schedules/items/properties/job
+      function anonymous3 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_9 = false
+
+          const value_name_10 = obj["name"]
+          if (value_name_10 !== undefined) {
+            !addComma_9 && (addComma_9 = true) || (json += JSON_STR_COMMA)
+            json += "\"name\":"
+            
+        if (typeof value_name_10 !== 'string') {
+          if (value_name_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_name_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_name_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_name_10 instanceof RegExp) {
+            json += asString(value_name_10.source)
+          } else {
+            json += asString(value_name_10.toString())
+          }
+        } else {
+          json += asString(value_name_10)
+        }
+        
+          }
+
+          const value_priority_11 = obj["priority"]
+          if (value_priority_11 !== undefined) {
+            !addComma_9 && (addComma_9 = true) || (json += JSON_STR_COMMA)
+            json += "\"priority\":"
+            json += asNumber(value_priority_11)
+          }
+
+          const value_tags_12 = obj["tags"]
+          if (value_tags_12 !== undefined) {
+            !addComma_9 && (addComma_9 = true) || (json += JSON_STR_COMMA)
+            json += "\"tags\":"
+            json += anonymous4(value_tags_12)
+          }
+
+          const value_input_13 = obj["input"]
+          if (value_input_13 !== undefined) {
+            !addComma_9 && (addComma_9 = true) || (json += JSON_STR_COMMA)
+            json += "\"input\":"
+            json += anonymous5(value_input_13)
+          }
+
+          const value_maxAttempts_15 = obj["maxAttempts"]
+          if (value_maxAttempts_15 !== undefined) {
+            !addComma_9 && (addComma_9 = true) || (json += JSON_STR_COMMA)
+            json += "\"maxAttempts\":"
+            json += asNumber(value_maxAttempts_15)
+          }
+
+          const value_callbackUrl_16 = obj["callbackUrl"]
+          if (value_callbackUrl_16 !== undefined) {
+            !addComma_9 && (addComma_9 = true) || (json += JSON_STR_COMMA)
+            json += "\"callbackUrl\":"
+            
+        if (typeof value_callbackUrl_16 !== 'string') {
+          if (value_callbackUrl_16 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_callbackUrl_16 instanceof Date) {
+            json += JSON_STR_QUOTE + value_callbackUrl_16.toISOString() + JSON_STR_QUOTE
+          } else if (value_callbackUrl_16 instanceof RegExp) {
+            json += asString(value_callbackUrl_16.source)
+          } else {
+            json += asString(value_callbackUrl_16.toString())
+          }
+        } else {
+          json += asString(value_callbackUrl_16)
+        }
+        
+          }
+
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #/properties/schedules/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_2 = false
+
+          const value_id_3 = obj["id"]
+          if (value_id_3 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"id\":"
+            
+        if (typeof value_id_3 !== 'string') {
+          if (value_id_3 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_id_3 instanceof Date) {
+            json += JSON_STR_QUOTE + value_id_3.toISOString() + JSON_STR_QUOTE
+          } else if (value_id_3 instanceof RegExp) {
+            json += asString(value_id_3.source)
+          } else {
+            json += asString(value_id_3.toString())
+          }
+        } else {
+          json += asString(value_id_3)
+        }
+        
+          }
+
+          const value_href_4 = obj["href"]
+          if (value_href_4 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"href\":"
+            
+        if (typeof value_href_4 !== 'string') {
+          if (value_href_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_href_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_href_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_href_4 instanceof RegExp) {
+            json += asString(value_href_4.source)
+          } else {
+            json += asString(value_href_4.toString())
+          }
+        } else {
+          json += asString(value_href_4)
+        }
+        
+          }
+
+          const value_cron_5 = obj["cron"]
+          if (value_cron_5 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"cron\":"
+            
+        if (typeof value_cron_5 !== 'string') {
+          if (value_cron_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_cron_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_cron_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_cron_5 instanceof RegExp) {
+            json += asString(value_cron_5.source)
+          } else {
+            json += asString(value_cron_5.toString())
+          }
+        } else {
+          json += asString(value_cron_5)
+        }
+        
+          }
+
+          const value_timezone_6 = obj["timezone"]
+          if (value_timezone_6 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"timezone\":"
+            
+        if (typeof value_timezone_6 !== 'string') {
+          if (value_timezone_6 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_timezone_6 instanceof Date) {
+            json += JSON_STR_QUOTE + value_timezone_6.toISOString() + JSON_STR_QUOTE
+          } else if (value_timezone_6 instanceof RegExp) {
+            json += asString(value_timezone_6.source)
+          } else {
+            json += asString(value_timezone_6.toString())
+          }
+        } else {
+          json += asString(value_timezone_6)
+        }
+        
+          }
+
+          const value_everySeconds_7 = obj["everySeconds"]
+          if (value_everySeconds_7 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"everySeconds\":"
+            json += asNumber(value_everySeconds_7)
+          }
+
+          const value_job_8 = obj["job"]
+          if (value_job_8 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"job\":"
+            json += anonymous3(value_job_8)
+          }
+
+          const value_catchUp_17 = obj["catchUp"]
+          if (value_catchUp_17 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"catchUp\":"
+            
+        if (typeof value_catchUp_17 !== 'string') {
+          if (value_catchUp_17 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_catchUp_17 instanceof Date) {
+            json += JSON_STR_QUOTE + value_catchUp_17.toISOString() + JSON_STR_QUOTE
+          } else if (value_catchUp_17 instanceof RegExp) {
+            json += asString(value_catchUp_17.source)
+          } else {
+            json += asString(value_catchUp_17.toString())
+          }
+        } else {
+          json += asString(value_catchUp_17)
+        }
+        
+          }
+
+          const value_paused_18 = obj["paused"]
+          if (value_paused_18 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"paused\":"
+            json += asBoolean(value_paused_18)
+          }
+
+          const value_nextRunAt_19 = obj["nextRunAt"]
+          if (value_nextRunAt_19 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"nextRunAt\":"
+            
+        if (typeof value_nextRunAt_19 !== 'string') {
+          if (value_nextRunAt_19 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_nextRunAt_19 instanceof Date) {
+            json += JSON_STR_QUOTE + value_nextRunAt_19.toISOString() + JSON_STR_QUOTE
+          } else if (value_nextRunAt_19 instanceof RegExp) {
+            json += asString(value_nextRunAt_19.source)
+          } else {
+            json += asString(value_nextRunAt_19.toString())
+          }
+        } else {
+          json += asString(value_nextRunAt_19)
+        }
+        
+          }
+
+          const value_lastRunAt_20 = obj["lastRunAt"]
+          if (value_lastRunAt_20 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"lastRunAt\":"
+            
+        if (typeof value_lastRunAt_20 !== 'string') {
+          if (value_lastRunAt_20 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_lastRunAt_20 instanceof Date) {
+            json += JSON_STR_QUOTE + value_lastRunAt_20.toISOString() + JSON_STR_QUOTE
+          } else if (value_lastRunAt_20 instanceof RegExp) {
+            json += asString(value_lastRunAt_20.source)
+          } else {
+            json += asString(value_lastRunAt_20.toString())
+          }
+        } else {
+          json += asString(value_lastRunAt_20)
+        }
+        
+          }
+
+          const value_lastJob_21 = obj["lastJob"]
+          if (value_lastJob_21 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"lastJob\":"
+            
+        if (typeof value_lastJob_21 !== 'string') {
+          if (value_lastJob_21 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_lastJob_21 instanceof Date) {
+            json += JSON_STR_QUOTE + value_lastJob_21.toISOString() + JSON_STR_QUOTE
+          } else if (value_lastJob_21 instanceof RegExp) {
+            json += asString(value_lastJob_21.source)
+          } else {
+            json += asString(value_lastJob_21.toString())
+          }
+        } else {
+          json += asString(value_lastJob_21)
+        }
+        
+          }
+
+          const value_created_22 = obj["created"]
+          if (value_created_22 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"created\":"
+            
+        if (typeof value_created_22 !== 'string') {
+          if (value_created_22 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_created_22 instanceof Date) {
+            json += JSON_STR_QUOTE + value_created_22.toISOString() + JSON_STR_QUOTE
+          } else if (value_created_22 instanceof RegExp) {
+            json += asString(value_created_22.source)
+          } else {
+            json += asString(value_created_22.toString())
+          }
+        } else {
+          json += asString(value_created_22)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "id" || key === "href" || key === "cron" || key === "timezone" || key === "everySeconds" || key === "job" || key === "catchUp" || key === "paused" || key === "nextRunAt" || key === "lastRunAt" || key === "lastJob" || key === "created" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/schedules
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/schedules' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_schedules_1 = obj["schedules"]
+          if (value_schedules_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"schedules\":"
+            json += anonymous1(value_schedules_1)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "schedules" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const listSchedules_401_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const listSchedules_403_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const createSchedule_201_application_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+    function anonymous2 (obj) {
+      // #/properties/job/properties/tags
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/job/properties/tags' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #/properties/job/properties/input
+      function anonymous3 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_12 = false
+
+    for (const key of Object.keys(obj)) {
+      if (
+        
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_12 && (addComma_12 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #/properties/job
+      function anonymous1 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_name_8 = obj["name"]
+          if (value_name_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"name\":"
+            
+        if (typeof value_name_8 !== 'string') {
+          if (value_name_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_name_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_name_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_name_8 instanceof RegExp) {
+            json += asString(value_name_8.source)
+          } else {
+            json += asString(value_name_8.toString())
+          }
+        } else {
+          json += asString(value_name_8)
+        }
+        
+          }
+
+          const value_priority_9 = obj["priority"]
+          if (value_priority_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"priority\":"
+            json += asNumber(value_priority_9)
+          }
+
+          const value_tags_10 = obj["tags"]
+          if (value_tags_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"tags\":"
+            json += anonymous2(value_tags_10)
+          }
+
+          const value_input_11 = obj["input"]
+          if (value_input_11 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"input\":"
+            json += anonymous3(value_input_11)
+          }
+
+          const value_maxAttempts_13 = obj["maxAttempts"]
+          if (value_maxAttempts_13 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"maxAttempts\":"
+            json += asNumber(value_maxAttempts_13)
+          }
+
+          const value_callbackUrl_14 = obj["callbackUrl"]
+          if (value_callbackUrl_14 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"callbackUrl\":"
+            
+        if (typeof value_callbackUrl_14 !== 'string') {
+          if (value_callbackUrl_14 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_callbackUrl_14 instanceof Date) {
+            json += JSON_STR_QUOTE + value_callbackUrl_14.toISOString() + JSON_STR_QUOTE
+          } else if (value_callbackUrl_14 instanceof RegExp) {
+            json += asString(value_callbackUrl_14.source)
+          } else {
+            json += asString(value_callbackUrl_14.toString())
+          }
+        } else {
+          json += asString(value_callbackUrl_14)
+        }
+        
+          }
+
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_id_1 = obj["id"]
+          if (value_id_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"id\":"
+            
+        if (typeof value_id_1 !== 'string') {
+          if (value_id_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_id_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_id_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_id_1 instanceof RegExp) {
+            json += asString(value_id_1.source)
+          } else {
+            json += asString(value_id_1.toString())
+          }
+        } else {
+          json += asString(value_id_1)
+        }
+        
+          }
+
+          const value_href_2 = obj["href"]
+          if (value_href_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"href\":"
+            
+        if (typeof value_href_2 !== 'string') {
+          if (value_href_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_href_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_href_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_href_2 instanceof RegExp) {
+            json += asString(value_href_2.source)
+          } else {
+            json += asString(value_href_2.toString())
+          }
+        } else {
+          json += asString(value_href_2)
+        }
+        
+          }
+
+          const value_cron_3 = obj["cron"]
+          if (value_cron_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"cron\":"
+            
+        if (typeof value_cron_3 !== 'string') {
+          if (value_cron_3 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_cron_3 instanceof Date) {
+            json += JSON_STR_QUOTE + value_cron_3.toISOString() + JSON_STR_QUOTE
+          } else if (value_cron_3 instanceof RegExp) {
+            json += asString(value_cron_3.source)
+          } else {
+            json += asString(value_cron_3.toString())
+          }
+        } else {
+          json += asString(value_cron_3)
+        }
+        
+          }
+
+          const value_timezone_4 = obj["timezone"]
+          if (value_timezone_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"timezone\":"
+            
+        if (typeof value_timezone_4 !== 'string') {
+          if (value_timezone_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_timezone_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_timezone_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_timezone_4 instanceof RegExp) {
+            json += asString(value_timezone_4.source)
+          } else {
+            json += asString(value_timezone_4.toString())
+          }
+        } else {
+          json += asString(value_timezone_4)
+        }
+        
+          }
+
+          const value_everySeconds_5 = obj["everySeconds"]
+          if (value_everySeconds_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"everySeconds\":"
+            json += asNumber(value_everySeconds_5)
+          }
+
+          const value_job_6 = obj["job"]
+          if (value_job_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"job\":"
+            json += anonymous1(value_job_6)
+          }
+
+          const value_catchUp_15 = obj["catchUp"]
+          if (value_catchUp_15 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"catchUp\":"
+            
+        if (typeof value_catchUp_15 !== 'string') {
+          if (value_catchUp_15 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_catchUp_15 instanceof Date) {
+            json += JSON_STR_QUOTE + value_catchUp_15.toISOString() + JSON_STR_QUOTE
+          } else if (value_catchUp_15 instanceof RegExp) {
+            json += asString(value_catchUp_15.source)
+          } else {
+            json += asString(value_catchUp_15.toString())
+          }
+        } else {
+          json += asString(value_catchUp_15)
+        }
+        
+          }
+
+          const value_paused_16 = obj["paused"]
+          if (value_paused_16 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"paused\":"
+            json += asBoolean(value_paused_16)
+          }
+
+          const value_nextRunAt_17 = obj["nextRunAt"]
+          if (value_nextRunAt_17 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"nextRunAt\":"
+            
+        if (typeof value_nextRunAt_17 !== 'string') {
+          if (value_nextRunAt_17 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_nextRunAt_17 instanceof Date) {
+            json += JSON_STR_QUOTE + value_nextRunAt_17.toISOString() + JSON_STR_QUOTE
+          } else if (value_nextRunAt_17 instanceof RegExp) {
+            json += asString(value_nextRunAt_17.source)
+          } else {
+            json += asString(value_nextRunAt_17.toString())
+          }
+        } else {
+          json += asString(value_nextRunAt_17)
+        }
+        
+          }
+
+          const value_lastRunAt_18 = obj["lastRunAt"]
+          if (value_lastRunAt_18 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"lastRunAt\":"
+            
+        if (typeof value_lastRunAt_18 !== 'string') {
+          if (value_lastRunAt_18 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_lastRunAt_18 instanceof Date) {
+            json += JSON_STR_QUOTE + value_lastRunAt_18.toISOString() + JSON_STR_QUOTE
+          } else if (value_lastRunAt_18 instanceof RegExp) {
+            json += asString(value_lastRunAt_18.source)
+          } else {
+            json += asString(value_lastRunAt_18.toString())
+          }
+        } else {
+          json += asString(value_lastRunAt_18)
+        }
+        
+          }
+
+          const value_lastJob_19 = obj["lastJob"]
+          if (value_lastJob_19 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"lastJob\":"
+            
+        if (typeof value_lastJob_19 !== 'string') {
+          if (value_lastJob_19 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_lastJob_19 instanceof Date) {
+            json += JSON_STR_QUOTE + value_lastJob_19.toISOString() + JSON_STR_QUOTE
+          } else if (value_lastJob_19 instanceof RegExp) {
+            json += asString(value_lastJob_19.source)
+          } else {
+            json += asString(value_lastJob_19.toString())
+          }
+        } else {
+          json += asString(value_lastJob_19)
+        }
+        
+          }
+
+          const value_created_20 = obj["created"]
+          if (value_created_20 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"created\":"
+            
+        if (typeof value_created_20 !== 'string') {
+          if (value_created_20 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_created_20 instanceof Date) {
+            json += JSON_STR_QUOTE + value_created_20.toISOString() + JSON_STR_QUOTE
+          } else if (value_created_20 instanceof RegExp) {
+            json += asString(value_created_20.source)
+          } else {
+            json += asString(value_created_20.toString())
+          }
+        } else {
+          json += asString(value_created_20)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "id" || key === "href" || key === "cron" || key === "timezone" || key === "everySeconds" || key === "job" || key === "catchUp" || key === "paused" || key === "nextRunAt" || key === "lastRunAt" || key === "lastJob" || key === "created" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const createSchedule_400_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const createSchedule_401_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const createSchedule_403_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const getSchedule_200_application_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+    function anonymous2 (obj) {
+      // #/properties/job/properties/tags
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/job/properties/tags' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #/properties/job/properties/input
+      function anonymous3 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_12 = false
+
+    for (const key of Object.keys(obj)) {
+      if (
+        
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_12 && (addComma_12 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #/properties/job
+      function anonymous1 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_name_8 = obj["name"]
+          if (value_name_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"name\":"
+            
+        if (typeof value_name_8 !== 'string') {
+          if (value_name_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_name_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_name_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_name_8 instanceof RegExp) {
+            json += asString(value_name_8.source)
+          } else {
+            json += asString(value_name_8.toString())
+          }
+        } else {
+          json += asString(value_name_8)
+        }
+        
+          }
+
+          const value_priority_9 = obj["priority"]
+          if (value_priority_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"priority\":"
+            json += asNumber(value_priority_9)
+          }
+
+          const value_tags_10 = obj["tags"]
+          if (value_tags_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"tags\":"
+            json += anonymous2(value_tags_10)
+          }
+
+          const value_input_11 = obj["input"]
+          if (value_input_11 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"input\":"
+            json += anonymous3(value_input_11)
+          }
+
+          const value_maxAttempts_13 = obj["maxAttempts"]
+          if (value_maxAttempts_13 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"maxAttempts\":"
+            json += asNumber(value_maxAttempts_13)
+          }
+
+          const value_callbackUrl_14 = obj["callbackUrl"]
+          if (value_callbackUrl_14 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"callbackUrl\":"
+            
+        if (typeof value_callbackUrl_14 !== 'string') {
+          if (value_callbackUrl_14 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_callbackUrl_14 instanceof Date) {
+            json += JSON_STR_QUOTE + value_callbackUrl_14.toISOString() + JSON_STR_QUOTE
+          } else if (value_callbackUrl_14 instanceof RegExp) {
+            json += asString(value_callbackUrl_14.source)
+          } else {
+            json += asString(value_callbackUrl_14.toString())
+          }
+        } else {
+          json += asString(value_callbackUrl_14)
+        }
+        
+          }
+
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_id_1 = obj["id"]
+          if (value_id_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"id\":"
+            
+        if (typeof value_id_1 !== 'string') {
+          if (value_id_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_id_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_id_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_id_1 instanceof RegExp) {
+            json += asString(value_id_1.source)
+          } else {
+            json += asString(value_id_1.toString())
+          }
+        } else {
+          json += asString(value_id_1)
+        }
+        
+          }
+
+          const value_href_2 = obj["href"]
+          if (value_href_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"href\":"
+            
+        if (typeof value_href_2 !== 'string') {
+          if (value_href_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_href_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_href_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_href_2 instanceof RegExp) {
+            json += asString(value_href_2.source)
+          } else {
+            json += asString(value_href_2.toString())
+          }
+        } else {
+          json += asString(value_href_2)
+        }
+        
+          }
+
+          const value_cron_3 = obj["cron"]
+          if (value_cron_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"cron\":"
+            
+        if (typeof value_cron_3 !== 'string') {
+          if (value_cron_3 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_cron_3 instanceof Date) {
+            json += JSON_STR_QUOTE + value_cron_3.toISOString() + JSON_STR_QUOTE
+          } else if (value_cron_3 instanceof RegExp) {
+            json += asString(value_cron_3.source)
+          } else {
+            json += asString(value_cron_3.toString())
+          }
+        } else {
+          json += asString(value_cron_3)
+        }
+        
+          }
+
+          const value_timezone_4 = obj["timezone"]
+          if (value_timezone_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"timezone\":"
+            
+        if (typeof value_timezone_4 !== 'string') {
+          if (value_timezone_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_timezone_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_timezone_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_timezone_4 instanceof RegExp) {
+            json += asString(value_timezone_4.source)
+          } else {
+            json += asString(value_timezone_4.toString())
+          }
+        } else {
+          json += asString(value_timezone_4)
+        }
+        
+          }
+
+          const value_everySeconds_5 = obj["everySeconds"]
+          if (value_everySeconds_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"everySeconds\":"
+            json += asNumber(value_everySeconds_5)
+          }
+
+          const value_job_6 = obj["job"]
+          if (value_job_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"job\":"
+            json += anonymous1(value_job_6)
+          }
+
+          const value_catchUp_15 = obj["catchUp"]
+          if (value_catchUp_15 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"catchUp\":"
+            
+        if (typeof value_catchUp_15 !== 'string') {
+          if (value_catchUp_15 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_catchUp_15 instanceof Date) {
+            json += JSON_STR_QUOTE + value_catchUp_15.toISOString() + JSON_STR_QUOTE
+          } else if (value_catchUp_15 instanceof RegExp) {
+            json += asString(value_catchUp_15.source)
+          } else {
+            json += asString(value_catchUp_15.toString())
+          }
+        } else {
+          json += asString(value_catchUp_15)
+        }
+        
+          }
+
+          const value_paused_16 = obj["paused"]
+          if (value_paused_16 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"paused\":"
+            json += asBoolean(value_paused_16)
+          }
+
+          const value_nextRunAt_17 = obj["nextRunAt"]
+          if (value_nextRunAt_17 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"nextRunAt\":"
+            
+        if (typeof value_nextRunAt_17 !== 'string') {
+          if (value_nextRunAt_17 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_nextRunAt_17 instanceof Date) {
+            json += JSON_STR_QUOTE + value_nextRunAt_17.toISOString() + JSON_STR_QUOTE
+          } else if (value_nextRunAt_17 instanceof RegExp) {
+            json += asString(value_nextRunAt_17.source)
+          } else {
+            json += asString(value_nextRunAt_17.toString())
+          }
+        } else {
+          json += asString(value_nextRunAt_17)
+        }
+        
+          }
+
+          const value_lastRunAt_18 = obj["lastRunAt"]
+          if (value_lastRunAt_18 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"lastRunAt\":"
+            
+        if (typeof value_lastRunAt_18 !== 'string') {
+          if (value_lastRunAt_18 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_lastRunAt_18 instanceof Date) {
+            json += JSON_STR_QUOTE + value_lastRunAt_18.toISOString() + JSON_STR_QUOTE
+          } else if (value_lastRunAt_18 instanceof RegExp) {
+            json += asString(value_lastRunAt_18.source)
+          } else {
+            json += asString(value_lastRunAt_18.toString())
+          }
+        } else {
+          json += asString(value_lastRunAt_18)
+        }
+        
+          }
+
+          const value_lastJob_19 = obj["lastJob"]
+          if (value_lastJob_19 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"lastJob\":"
+            
+        if (typeof value_lastJob_19 !== 'string') {
+          if (value_lastJob_19 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_lastJob_19 instanceof Date) {
+            json += JSON_STR_QUOTE + value_lastJob_19.toISOString() + JSON_STR_QUOTE
+          } else if (value_lastJob_19 instanceof RegExp) {
+            json += asString(value_lastJob_19.source)
+          } else {
+            json += asString(value_lastJob_19.toString())
+          }
+        } else {
+          json += asString(value_lastJob_19)
+        }
+        
+          }
+
+          const value_created_20 = obj["created"]
+          if (value_created_20 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"created\":"
+            
+        if (typeof value_created_20 !== 'string') {
+          if (value_created_20 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_created_20 instanceof Date) {
+            json += JSON_STR_QUOTE + value_created_20.toISOString() + JSON_STR_QUOTE
+          } else if (value_created_20 instanceof RegExp) {
+            json += asString(value_created_20.source)
+          } else {
+            json += asString(value_created_20.toString())
+          }
+        } else {
+          json += asString(value_created_20)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "id" || key === "href" || key === "cron" || key === "timezone" || key === "everySeconds" || key === "job" || key === "catchUp" || key === "paused" || key === "nextRunAt" || key === "lastRunAt" || key === "lastJob" || key === "created" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const getSchedule_401_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const getSchedule_403_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const getSchedule_404_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const updateSchedule_200_application_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+    function anonymous2 (obj) {
+      // #/properties/job/properties/tags
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/job/properties/tags' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          
+        if (typeof value !== 'string') {
+          if (value === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value instanceof Date) {
+            json += JSON_STR_QUOTE + value.toISOString() + JSON_STR_QUOTE
+          } else if (value instanceof RegExp) {
+            json += asString(value.source)
+          } else {
+            json += asString(value.toString())
+          }
+        } else {
+          json += asString(value)
+        }
+        
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #/properties/job/properties/input
+      function anonymous3 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_12 = false
+
+    for (const key of Object.keys(obj)) {
+      if (
+        
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_12 && (addComma_12 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #/properties/job
+      function anonymous1 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_name_8 = obj["name"]
+          if (value_name_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"name\":"
+            
+        if (typeof value_name_8 !== 'string') {
+          if (value_name_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_name_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_name_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_name_8 instanceof RegExp) {
+            json += asString(value_name_8.source)
+          } else {
+            json += asString(value_name_8.toString())
+          }
+        } else {
+          json += asString(value_name_8)
+        }
+        
+          }
+
+          const value_priority_9 = obj["priority"]
+          if (value_priority_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"priority\":"
+            json += asNumber(value_priority_9)
+          }
+
+          const value_tags_10 = obj["tags"]
+          if (value_tags_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"tags\":"
+            json += anonymous2(value_tags_10)
+          }
+
+          const value_input_11 = obj["input"]
+          if (value_input_11 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"input\":"
+            json += anonymous3(value_input_11)
+          }
+
+          const value_maxAttempts_13 = obj["maxAttempts"]
+          if (value_maxAttempts_13 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"maxAttempts\":"
+            json += asNumber(value_maxAttempts_13)
+          }
+
+          const value_callbackUrl_14 = obj["callbackUrl"]
+          if (value_callbackUrl_14 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"callbackUrl\":"
+            
+        if (typeof value_callbackUrl_14 !== 'string') {
+          if (value_callbackUrl_14 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_callbackUrl_14 instanceof Date) {
+            json += JSON_STR_QUOTE + value_callbackUrl_14.toISOString() + JSON_STR_QUOTE
+          } else if (value_callbackUrl_14 instanceof RegExp) {
+            json += asString(value_callbackUrl_14.source)
+          } else {
+            json += asString(value_callbackUrl_14.toString())
+          }
+        } else {
+          json += asString(value_callbackUrl_14)
+        }
+        
+          }
+
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_id_1 = obj["id"]
+          if (value_id_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"id\":"
+            
+        if (typeof value_id_1 !== 'string') {
+          if (value_id_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_id_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_id_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_id_1 instanceof RegExp) {
+            json += asString(value_id_1.source)
+          } else {
+            json += asString(value_id_1.toString())
+          }
+        } else {
+          json += asString(value_id_1)
+        }
+        
+          }
+
+          const value_href_2 = obj["href"]
+          if (value_href_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"href\":"
+            
+        if (typeof value_href_2 !== 'string') {
+          if (value_href_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_href_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_href_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_href_2 instanceof RegExp) {
+            json += asString(value_href_2.source)
+          } else {
+            json += asString(value_href_2.toString())
+          }
+        } else {
+          json += asString(value_href_2)
+        }
+        
+          }
+
+          const value_cron_3 = obj["cron"]
+          if (value_cron_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"cron\":"
+            
+        if (typeof value_cron_3 !== 'string') {
+          if (value_cron_3 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_cron_3 instanceof Date) {
+            json += JSON_STR_QUOTE + value_cron_3.toISOString() + JSON_STR_QUOTE
+          } else if (value_cron_3 instanceof RegExp) {
+            json += asString(value_cron_3.source)
+          } else {
+            json += asString(value_cron_3.toString())
+          }
+        } else {
+          json += asString(value_cron_3)
+        }
+        
+          }
+
+          const value_timezone_4 = obj["timezone"]
+          if (value_timezone_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"timezone\":"
+            
+        if (typeof value_timezone_4 !== 'string') {
+          if (value_timezone_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_timezone_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_timezone_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_timezone_4 instanceof RegExp) {
+            json += asString(value_timezone_4.source)
+          } else {
+            json += asString(value_timezone_4.toString())
+          }
+        } else {
+          json += asString(value_timezone_4)
+        }
+        
+          }
+
+          const value_everySeconds_5 = obj["everySeconds"]
+          if (value_everySeconds_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"everySeconds\":"
+            json += asNumber(value_everySeconds_5)
+          }
+
+          const value_job_6 = obj["job"]
+          if (value_job_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"job\":"
+            json += anonymous1(value_job_6)
+          }
+
+          const value_catchUp_15 = obj["catchUp"]
+          if (value_catchUp_15 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"catchUp\":"
+            
+        if (typeof value_catchUp_15 !== 'string') {
+          if (value_catchUp_15 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_catchUp_15 instanceof Date) {
+            json += JSON_STR_QUOTE + value_catchUp_15.toISOString() + JSON_STR_QUOTE
+          } else if (value_catchUp_15 instanceof RegExp) {
+            json += asString(value_catchUp_15.source)
+          } else {
+            json += asString(value_catchUp_15.toString())
+          }
+        } else {
+          json += asString(value_catchUp_15)
+        }
+        
+          }
+
+          const value_paused_16 = obj["paused"]
+          if (value_paused_16 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"paused\":"
+            json += asBoolean(value_paused_16)
+          }
+
+          const value_nextRunAt_17 = obj["nextRunAt"]
+          if (value_nextRunAt_17 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"nextRunAt\":"
+            
+        if (typeof value_nextRunAt_17 !== 'string') {
+          if (value_nextRunAt_17 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_nextRunAt_17 instanceof Date) {
+            json += JSON_STR_QUOTE + value_nextRunAt_17.toISOString() + JSON_STR_QUOTE
+          } else if (value_nextRunAt_17 instanceof RegExp) {
+            json += asString(value_nextRunAt_17.source)
+          } else {
+            json += asString(value_nextRunAt_17.toString())
+          }
+        } else {
+          json += asString(value_nextRunAt_17)
+        }
+        
+          }
+
+          const value_lastRunAt_18 = obj["lastRunAt"]
+          if (value_lastRunAt_18 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"lastRunAt\":"
+            
+        if (typeof value_lastRunAt_18 !== 'string') {
+          if (value_lastRunAt_18 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_lastRunAt_18 instanceof Date) {
+            json += JSON_STR_QUOTE + value_lastRunAt_18.toISOString() + JSON_STR_QUOTE
+          } else if (value_lastRunAt_18 instanceof RegExp) {
+            json += asString(value_lastRunAt_18.source)
+          } else {
+            json += asString(value_lastRunAt_18.toString())
+          }
+        } else {
+          json += asString(value_lastRunAt_18)
+        }
+        
+          }
+
+          const value_lastJob_19 = obj["lastJob"]
+          if (value_lastJob_19 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"lastJob\":"
+            
+        if (typeof value_lastJob_19 !== 'string') {
+          if (value_lastJob_19 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_lastJob_19 instanceof Date) {
+            json += JSON_STR_QUOTE + value_lastJob_19.toISOString() + JSON_STR_QUOTE
+          } else if (value_lastJob_19 instanceof RegExp) {
+            json += asString(value_lastJob_19.source)
+          } else {
+            json += asString(value_lastJob_19.toString())
+          }
+        } else {
+          json += asString(value_lastJob_19)
+        }
+        
+          }
+
+          const value_created_20 = obj["created"]
+          if (value_created_20 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"created\":"
+            
+        if (typeof value_created_20 !== 'string') {
+          if (value_created_20 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_created_20 instanceof Date) {
+            json += JSON_STR_QUOTE + value_created_20.toISOString() + JSON_STR_QUOTE
+          } else if (value_created_20 instanceof RegExp) {
+            json += asString(value_created_20.source)
+          } else {
+            json += asString(value_created_20.toString())
+          }
+        } else {
+          json += asString(value_created_20)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "id" || key === "href" || key === "cron" || key === "timezone" || key === "everySeconds" || key === "job" || key === "catchUp" || key === "paused" || key === "nextRunAt" || key === "lastRunAt" || key === "lastJob" || key === "created" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const updateSchedule_400_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const updateSchedule_401_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const updateSchedule_403_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const updateSchedule_404_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const deleteSchedule_401_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const deleteSchedule_403_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const deleteSchedule_404_application_problem_json = (() => {
   const module = { exports: {} };
 
   const serializerState = {"mode":"standalone"}
@@ -15761,23 +22238,65 @@ let addComma_2 = false
             json += anonymous5(value_error_18)
           }
 
-          const value_dependsOn_28 = obj["dependsOn"]
-          if (value_dependsOn_28 !== undefined) {
+          const value_schedule_28 = obj["schedule"]
+          if (value_schedule_28 !== undefined) {
             !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
-            json += "\"dependsOn\":"
-            json += anonymous7(value_dependsOn_28)
+            json += "\"schedule\":"
+            
+        if (typeof value_schedule_28 !== 'string') {
+          if (value_schedule_28 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_schedule_28 instanceof Date) {
+            json += JSON_STR_QUOTE + value_schedule_28.toISOString() + JSON_STR_QUOTE
+          } else if (value_schedule_28 instanceof RegExp) {
+            json += asString(value_schedule_28.source)
+          } else {
+            json += asString(value_schedule_28.toString())
+          }
+        } else {
+          json += asString(value_schedule_28)
+        }
+        
           }
 
-          const value_waitingFor_29 = obj["waitingFor"]
-          if (value_waitingFor_29 !== undefined) {
+          const value_scheduledFor_29 = obj["scheduledFor"]
+          if (value_scheduledFor_29 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"scheduledFor\":"
+            
+        if (typeof value_scheduledFor_29 !== 'string') {
+          if (value_scheduledFor_29 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_scheduledFor_29 instanceof Date) {
+            json += JSON_STR_QUOTE + value_scheduledFor_29.toISOString() + JSON_STR_QUOTE
+          } else if (value_scheduledFor_29 instanceof RegExp) {
+            json += asString(value_scheduledFor_29.source)
+          } else {
+            json += asString(value_scheduledFor_29.toString())
+          }
+        } else {
+          json += asString(value_scheduledFor_29)
+        }
+        
+          }
+
+          const value_dependsOn_30 = obj["dependsOn"]
+          if (value_dependsOn_30 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"dependsOn\":"
+            json += anonymous7(value_dependsOn_30)
+          }
+
+          const value_waitingFor_31 = obj["waitingFor"]
+          if (value_waitingFor_31 !== undefined) {
             !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
             json += "\"waitingFor\":"
-            json += asNumber(value_waitingFor_29)
+            json += asNumber(value_waitingFor_31)
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "dependsOn" || key === "waitingFor" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -15838,23 +22357,23 @@ let addComma_0 = false
             json += anonymous1(value_jobs_1)
           }
 
-          const value_next_30 = obj["next"]
-          if (value_next_30 !== undefined) {
+          const value_next_32 = obj["next"]
+          if (value_next_32 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"next\":"
             
-        if (typeof value_next_30 !== 'string') {
-          if (value_next_30 === null) {
+        if (typeof value_next_32 !== 'string') {
+          if (value_next_32 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_next_30 instanceof Date) {
-            json += JSON_STR_QUOTE + value_next_30.toISOString() + JSON_STR_QUOTE
-          } else if (value_next_30 instanceof RegExp) {
-            json += asString(value_next_30.source)
+          } else if (value_next_32 instanceof Date) {
+            json += JSON_STR_QUOTE + value_next_32.toISOString() + JSON_STR_QUOTE
+          } else if (value_next_32 instanceof RegExp) {
+            json += asString(value_next_32.source)
           } else {
-            json += asString(value_next_30.toString())
+            json += asString(value_next_32.toString())
           }
         } else {
-          json += asString(value_next_30)
+          json += asString(value_next_32)
         }
         
           }
@@ -17354,23 +23873,65 @@ let addComma_0 = false
             json += anonymous3(value_error_16)
           }
 
-          const value_dependsOn_26 = obj["dependsOn"]
-          if (value_dependsOn_26 !== undefined) {
+          const value_schedule_26 = obj["schedule"]
+          if (value_schedule_26 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
-            json += "\"dependsOn\":"
-            json += anonymous5(value_dependsOn_26)
+            json += "\"schedule\":"
+            
+        if (typeof value_schedule_26 !== 'string') {
+          if (value_schedule_26 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_schedule_26 instanceof Date) {
+            json += JSON_STR_QUOTE + value_schedule_26.toISOString() + JSON_STR_QUOTE
+          } else if (value_schedule_26 instanceof RegExp) {
+            json += asString(value_schedule_26.source)
+          } else {
+            json += asString(value_schedule_26.toString())
+          }
+        } else {
+          json += asString(value_schedule_26)
+        }
+        
           }
 
-          const value_waitingFor_27 = obj["waitingFor"]
-          if (value_waitingFor_27 !== undefined) {
+          const value_scheduledFor_27 = obj["scheduledFor"]
+          if (value_scheduledFor_27 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"scheduledFor\":"
+            
+        if (typeof value_scheduledFor_27 !== 'string') {
+          if (value_scheduledFor_27 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_scheduledFor_27 instanceof Date) {
+            json += JSON_STR_QUOTE + value_scheduledFor_27.toISOString() + JSON_STR_QUOTE
+          } else if (value_scheduledFor_27 instanceof RegExp) {
+            json += asString(value_scheduledFor_27.source)
+          } else {
+            json += asString(value_scheduledFor_27.toString())
+          }
+        } else {
+          json += asString(value_scheduledFor_27)
+        }
+        
+          }
+
+          const value_dependsOn_28 = obj["dependsOn"]
+          if (value_dependsOn_28 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"dependsOn\":"
+            json += anonymous5(value_dependsOn_28)
+          }
+
+          const value_waitingFor_29 = obj["waitingFor"]
+          if (value_waitingFor_29 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"waitingFor\":"
-            json += asNumber(value_waitingFor_27)
+            json += asNumber(value_waitingFor_29)
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "dependsOn" || key === "waitingFor" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -18863,23 +25424,65 @@ let addComma_0 = false
             json += anonymous3(value_error_16)
           }
 
-          const value_dependsOn_26 = obj["dependsOn"]
-          if (value_dependsOn_26 !== undefined) {
+          const value_schedule_26 = obj["schedule"]
+          if (value_schedule_26 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
-            json += "\"dependsOn\":"
-            json += anonymous5(value_dependsOn_26)
+            json += "\"schedule\":"
+            
+        if (typeof value_schedule_26 !== 'string') {
+          if (value_schedule_26 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_schedule_26 instanceof Date) {
+            json += JSON_STR_QUOTE + value_schedule_26.toISOString() + JSON_STR_QUOTE
+          } else if (value_schedule_26 instanceof RegExp) {
+            json += asString(value_schedule_26.source)
+          } else {
+            json += asString(value_schedule_26.toString())
+          }
+        } else {
+          json += asString(value_schedule_26)
+        }
+        
           }
 
-          const value_waitingFor_27 = obj["waitingFor"]
-          if (value_waitingFor_27 !== undefined) {
+          const value_scheduledFor_27 = obj["scheduledFor"]
+          if (value_scheduledFor_27 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"scheduledFor\":"
+            
+        if (typeof value_scheduledFor_27 !== 'string') {
+          if (value_scheduledFor_27 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_scheduledFor_27 instanceof Date) {
+            json += JSON_STR_QUOTE + value_scheduledFor_27.toISOString() + JSON_STR_QUOTE
+          } else if (value_scheduledFor_27 instanceof RegExp) {
+            json += asString(value_scheduledFor_27.source)
+          } else {
+            json += asString(value_scheduledFor_27.toString())
+          }
+        } else {
+          json += asString(value_scheduledFor_27)
+        }
+        
+          }
+
+          const value_dependsOn_28 = obj["dependsOn"]
+          if (value_dependsOn_28 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"dependsOn\":"
+            json += anonymous5(value_dependsOn_28)
+          }
+
+          const value_waitingFor_29 = obj["waitingFor"]
+          if (value_waitingFor_29 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"waitingFor\":"
-            json += asNumber(value_waitingFor_27)
+            json += asNumber(value_waitingFor_29)
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "dependsOn" || key === "waitingFor" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'

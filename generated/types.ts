@@ -86,6 +86,13 @@ export type Job = {
    * not succeed, that reason (`urn:async-api:dependency-failed`).
    */
   error?: JobError;
+  /** The schedule that created it (`GET /schedules/{id}`). */
+  schedule?: ScheduleId;
+  /**
+   * For a job a schedule created: the due time it was created for (it runs from then; a
+   * job made late, after downtime, runs at once).
+   */
+  scheduledFor?: string;
   /** The jobs it was created to wait for (`dependsOn` of its request). */
   dependsOn?: JobId[];
   /**
@@ -306,6 +313,86 @@ export type JobRequest = {
    * `dependsOn`.
    */
   onDependencyFailure?: "cancel" | "run";
+};
+
+/** Opaque schedule identifier (URL-safe). */
+export type ScheduleId = string;
+
+/**
+ * The job a schedule creates at each due time: a create's request without its timing,
+ * singleton and dependency options (each job is created to run at its due time).
+ */
+export type ScheduledJob = {
+  name: JobName;
+  priority?: Priority;
+  tags?: Tags;
+  /** Any JSON object, handed to the worker as it is. */
+  input?: { [key: string]: unknown };
+  maxAttempts?: number;
+  callbackUrl?: string;
+};
+
+/**
+ * A recurring schedule: `cron` (with `timezone`) or `everySeconds`, one of the two, and the
+ * job to create at each due time.
+ */
+export type ScheduleRequest = {
+  /**
+   * A cron expression, five fields (minute hour day-of-month month day-of-week) or six
+   * with seconds first; names (MON, JAN), ranges, steps, lists, L, W and # are understood
+   * (the croner package's reading, Open Cron Pattern Standard).
+   */
+  cron?: string;
+  /** The IANA time zone the cron expression is read in (default UTC), with its daylight saving time. */
+  timezone?: string;
+  /** Instead of `cron`, a job every this many seconds, the first this long after the create. */
+  everySeconds?: number;
+  job: ScheduledJob;
+  /**
+   * Due times missed while no instance of the service was running (more than the server's
+   * SCHEDULE_GRACE_SECONDS late when one looks again): `skip` them, or run `once` for all of
+   * them (default). Due times less late than that each get their job, late.
+   */
+  catchUp?: "skip" | "once";
+  /** A paused schedule creates no jobs; resumed, it goes on from its next due time. */
+  paused?: boolean;
+};
+
+/**
+ * What changes: the fields given replace the schedule's (`cron` replaces `everySeconds` and
+ * the other way round). A change of timing, or a resume, counts the next due time from now.
+ */
+export type ScheduleUpdate = {
+  cron?: string;
+  timezone?: string;
+  everySeconds?: number;
+  job?: ScheduledJob;
+  catchUp?: "skip" | "once";
+  paused?: boolean;
+};
+
+/** RAML type `schedule`. */
+export type Schedule = {
+  id: ScheduleId;
+  href: string;
+  cron?: string;
+  timezone?: string;
+  everySeconds?: number;
+  job: ScheduledJob;
+  catchUp: "skip" | "once";
+  paused: boolean;
+  /** The next due time (absent while paused, and when the expression has none left). */
+  nextRunAt?: string;
+  /** The due time of the latest job it created. */
+  lastRunAt?: string;
+  /** The latest job it created (`GET /resources/{id}`). */
+  lastJob?: JobId;
+  created: string;
+};
+
+/** RAML type `scheduleList`. */
+export type ScheduleList = {
+  schedules: Schedule[];
 };
 
 /** A worker asks for work. */

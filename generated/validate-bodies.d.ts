@@ -2,6 +2,8 @@
 // Regenerate with: npx ramlgen generate spec/api.raml --out generated
 import type { Validator } from "./runtime/index.js";
 export declare const createJob_body_application_json: Validator;
+export declare const createSchedule_body_application_json: Validator;
+export declare const updateSchedule_body_application_json: Validator;
 export declare const claimTasks_body_application_json: Validator;
 export declare const updateTask_body_application_json: Validator;
 export declare const redriveJobs_body_application_json: Validator;

@@ -552,14 +552,696 @@ return errors === 0;
 }
 validate0.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-export const claimTasks_body_application_json = validate4;
-const schema7 = {"$ref":"defs.json#/$defs/taskClaim","$id":"claimTasks_body_application_json"};
-const schema8 = {"type":"object","properties":{"worker":{"type":"string","minLength":1,"maxLength":64,"description":"Who is asking (for logs and the job's record); need not be unique."},"names":{"type":"array","items":{"$ref":"#/$defs/jobName"},"minItems":1,"maxItems":100,"description":"Only jobs with one of these names (default any)."},"max":{"type":"integer","minimum":1,"maximum":100,"description":"At most this many jobs.","default":1},"leaseSeconds":{"type":"integer","minimum":5,"maximum":3600,"description":"How long each lease lasts without a heartbeat. Every update with the lease's token\nextends it by this much again.\n","default":30}},"required":["worker"],"additionalProperties":false,"description":"A worker asks for work.","examples":[{"worker":"reports-worker-1","names":["nightly-report"],"max":4,"leaseSeconds":30}]};
+export const createSchedule_body_application_json = validate4;
+const schema7 = {"$ref":"defs.json#/$defs/scheduleRequest","$id":"createSchedule_body_application_json"};
+const schema8 = {"type":"object","properties":{"cron":{"type":"string","minLength":9,"maxLength":128,"description":"A cron expression, five fields (minute hour day-of-month month day-of-week) or six\nwith seconds first; names (MON, JAN), ranges, steps, lists, L, W and # are understood\n(the croner package's reading, Open Cron Pattern Standard).\n"},"timezone":{"type":"string","minLength":1,"maxLength":64,"description":"The IANA time zone the cron expression is read in (default UTC), with its daylight saving time."},"everySeconds":{"type":"integer","minimum":1,"maximum":31536000,"description":"Instead of `cron`, a job every this many seconds, the first this long after the create."},"job":{"$ref":"#/$defs/scheduledJob"},"catchUp":{"type":"string","enum":["skip","once"],"description":"Due times missed while no instance of the service was running (more than the server's\nSCHEDULE_GRACE_SECONDS late when one looks again): `skip` them, or run `once` for all of\nthem (default). Due times less late than that each get their job, late.\n"},"paused":{"type":"boolean","description":"A paused schedule creates no jobs; resumed, it goes on from its next due time."}},"required":["job"],"additionalProperties":false,"description":"A recurring schedule: `cron` (with `timezone`) or `everySeconds`, one of the two, and the\njob to create at each due time.\n","examples":[{"cron":"0 2 * * *","timezone":"Europe/Paris","job":{"name":"nightly-report","input":{"scope":"all"}},"catchUp":"once"}]};
+const schema9 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority"},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"Any JSON object, handed to the worker as it is."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048}},"required":["name"],"additionalProperties":false,"description":"The job a schedule creates at each due time: a create's request without its timing,\nsingleton and dependency options (each job is created to run at its due time).\n","examples":[{"name":"nightly-report","input":{"scope":"all"}}]};
+
+function validate6(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate6.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((key0 === "name") || (key0 === "priority")) || (key0 === "tags")) || (key0 === "input")) || (key0 === "maxAttempts")) || (key0 === "callbackUrl"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+let data0 = data.name;
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(func1(data0) < 1){
+const err3 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.priority !== undefined){
+let data1 = data.priority;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err5 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9 || isNaN(data1)){
+const err6 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data1 < 0 || isNaN(data1)){
+const err7 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+if(data.tags !== undefined){
+let data2 = data.tags;
+if(Array.isArray(data2)){
+if(data2.length > 8){
+const err8 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+const len0 = data2.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data2[i0] !== "string"){
+const err9 = {instancePath:instancePath+"/tags/" + i0,schemaPath:"#/$defs/tags/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.input !== undefined){
+let data4 = data.input;
+if(!(data4 && typeof data4 == "object" && !Array.isArray(data4))){
+const err11 = {instancePath:instancePath+"/input",schemaPath:"#/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.maxAttempts !== undefined){
+let data5 = data.maxAttempts;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err12 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 20 || isNaN(data5)){
+const err13 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data5 < 1 || isNaN(data5)){
+const err14 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+if(data.callbackUrl !== undefined){
+let data6 = data.callbackUrl;
+if(typeof data6 === "string"){
+if(func1(data6) > 2048){
+const err15 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(!pattern0.test(data6)){
+const err16 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\""};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+else {
+const err17 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+else {
+const err18 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+validate6.errors = vErrors;
+return errors === 0;
+}
+validate6.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
 
 function validate5(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate5.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.job === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "job"},message:"must have required property '"+"job"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((key0 === "cron") || (key0 === "timezone")) || (key0 === "everySeconds")) || (key0 === "job")) || (key0 === "catchUp")) || (key0 === "paused"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.cron !== undefined){
+let data0 = data.cron;
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+const err2 = {instancePath:instancePath+"/cron",schemaPath:"#/properties/cron/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(func1(data0) < 9){
+const err3 = {instancePath:instancePath+"/cron",schemaPath:"#/properties/cron/minLength",keyword:"minLength",params:{limit: 9},message:"must NOT have fewer than 9 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/cron",schemaPath:"#/properties/cron/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.timezone !== undefined){
+let data1 = data.timezone;
+if(typeof data1 === "string"){
+if(func1(data1) > 64){
+const err5 = {instancePath:instancePath+"/timezone",schemaPath:"#/properties/timezone/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(func1(data1) < 1){
+const err6 = {instancePath:instancePath+"/timezone",schemaPath:"#/properties/timezone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/timezone",schemaPath:"#/properties/timezone/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.everySeconds !== undefined){
+let data2 = data.everySeconds;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err8 = {instancePath:instancePath+"/everySeconds",schemaPath:"#/properties/everySeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 31536000 || isNaN(data2)){
+const err9 = {instancePath:instancePath+"/everySeconds",schemaPath:"#/properties/everySeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000},message:"must be <= 31536000"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data2 < 1 || isNaN(data2)){
+const err10 = {instancePath:instancePath+"/everySeconds",schemaPath:"#/properties/everySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+if(data.job !== undefined){
+if(!(validate6(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate6.errors : vErrors.concat(validate6.errors);
+errors = vErrors.length;
+}
+}
+if(data.catchUp !== undefined){
+let data4 = data.catchUp;
+if(typeof data4 !== "string"){
+const err11 = {instancePath:instancePath+"/catchUp",schemaPath:"#/properties/catchUp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(!((data4 === "skip") || (data4 === "once"))){
+const err12 = {instancePath:instancePath+"/catchUp",schemaPath:"#/properties/catchUp/enum",keyword:"enum",params:{allowedValues: schema8.properties.catchUp.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.paused !== undefined){
+if(typeof data.paused !== "boolean"){
+const err13 = {instancePath:instancePath+"/paused",schemaPath:"#/properties/paused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+validate5.errors = vErrors;
+return errors === 0;
+}
+validate5.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate4(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="createSchedule_body_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate4.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate5(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate5.errors : vErrors.concat(validate5.errors);
+errors = vErrors.length;
+}
+validate4.errors = vErrors;
+return errors === 0;
+}
+validate4.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const updateSchedule_body_application_json = validate9;
+const schema13 = {"$ref":"defs.json#/$defs/scheduleUpdate","$id":"updateSchedule_body_application_json"};
+const schema14 = {"type":"object","properties":{"cron":{"type":"string","minLength":9,"maxLength":128},"timezone":{"type":"string","minLength":1,"maxLength":64},"everySeconds":{"type":"integer","minimum":1,"maximum":31536000},"job":{"$ref":"#/$defs/scheduledJob"},"catchUp":{"type":"string","enum":["skip","once"]},"paused":{"type":"boolean"}},"additionalProperties":false,"minProperties":1,"description":"What changes: the fields given replace the schedule's (`cron` replaces `everySeconds` and\nthe other way round). A change of timing, or a resume, counts the next due time from now.\n","examples":[{"paused":true}]};
+
+function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate10.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(Object.keys(data).length < 1){
+const err0 = {instancePath,schemaPath:"#/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((key0 === "cron") || (key0 === "timezone")) || (key0 === "everySeconds")) || (key0 === "job")) || (key0 === "catchUp")) || (key0 === "paused"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.cron !== undefined){
+let data0 = data.cron;
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+const err2 = {instancePath:instancePath+"/cron",schemaPath:"#/properties/cron/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(func1(data0) < 9){
+const err3 = {instancePath:instancePath+"/cron",schemaPath:"#/properties/cron/minLength",keyword:"minLength",params:{limit: 9},message:"must NOT have fewer than 9 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/cron",schemaPath:"#/properties/cron/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.timezone !== undefined){
+let data1 = data.timezone;
+if(typeof data1 === "string"){
+if(func1(data1) > 64){
+const err5 = {instancePath:instancePath+"/timezone",schemaPath:"#/properties/timezone/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(func1(data1) < 1){
+const err6 = {instancePath:instancePath+"/timezone",schemaPath:"#/properties/timezone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/timezone",schemaPath:"#/properties/timezone/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.everySeconds !== undefined){
+let data2 = data.everySeconds;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err8 = {instancePath:instancePath+"/everySeconds",schemaPath:"#/properties/everySeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 31536000 || isNaN(data2)){
+const err9 = {instancePath:instancePath+"/everySeconds",schemaPath:"#/properties/everySeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000},message:"must be <= 31536000"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data2 < 1 || isNaN(data2)){
+const err10 = {instancePath:instancePath+"/everySeconds",schemaPath:"#/properties/everySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+if(data.job !== undefined){
+if(!(validate6(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate6.errors : vErrors.concat(validate6.errors);
+errors = vErrors.length;
+}
+}
+if(data.catchUp !== undefined){
+let data4 = data.catchUp;
+if(typeof data4 !== "string"){
+const err11 = {instancePath:instancePath+"/catchUp",schemaPath:"#/properties/catchUp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(!((data4 === "skip") || (data4 === "once"))){
+const err12 = {instancePath:instancePath+"/catchUp",schemaPath:"#/properties/catchUp/enum",keyword:"enum",params:{allowedValues: schema14.properties.catchUp.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.paused !== undefined){
+if(typeof data.paused !== "boolean"){
+const err13 = {instancePath:instancePath+"/paused",schemaPath:"#/properties/paused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+validate10.errors = vErrors;
+return errors === 0;
+}
+validate10.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate9(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="updateSchedule_body_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate9.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate10(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate10.errors : vErrors.concat(validate10.errors);
+errors = vErrors.length;
+}
+validate9.errors = vErrors;
+return errors === 0;
+}
+validate9.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const claimTasks_body_application_json = validate13;
+const schema15 = {"$ref":"defs.json#/$defs/taskClaim","$id":"claimTasks_body_application_json"};
+const schema16 = {"type":"object","properties":{"worker":{"type":"string","minLength":1,"maxLength":64,"description":"Who is asking (for logs and the job's record); need not be unique."},"names":{"type":"array","items":{"$ref":"#/$defs/jobName"},"minItems":1,"maxItems":100,"description":"Only jobs with one of these names (default any)."},"max":{"type":"integer","minimum":1,"maximum":100,"description":"At most this many jobs.","default":1},"leaseSeconds":{"type":"integer","minimum":5,"maximum":3600,"description":"How long each lease lasts without a heartbeat. Every update with the lease's token\nextends it by this much again.\n","default":30}},"required":["worker"],"additionalProperties":false,"description":"A worker asks for work.","examples":[{"worker":"reports-worker-1","names":["nightly-report"],"max":4,"leaseSeconds":30}]};
+
+function validate14(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate14.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -778,42 +1460,42 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate5.errors = vErrors;
+validate14.errors = vErrors;
 return errors === 0;
 }
-validate5.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate14.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate4(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="claimTasks_body_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate4.evaluated;
+const evaluated0 = validate13.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate5(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate5.errors : vErrors.concat(validate5.errors);
+if(!(validate14(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate14.errors : vErrors.concat(validate14.errors);
 errors = vErrors.length;
 }
-validate4.errors = vErrors;
+validate13.errors = vErrors;
 return errors === 0;
 }
-validate4.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate13.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const updateTask_body_application_json = validate7;
-const schema10 = {"anyOf":[{"$ref":"defs.json#/$defs/taskUpdate"},{"type":"null"}],"$id":"updateTask_body_application_json"};
-const schema11 = {"type":"object","properties":{"leaseToken":{"$ref":"#/$defs/leaseToken"},"status":{"type":"string","enum":["SUCCESS","FAILED"]},"retryable":{"type":"boolean","description":"With FAILED and a `leaseToken`: the attempt failed but the job may succeed if tried\nagain. It is queued again after an exponential backoff with jitter, unless it has\nused up its `maxAttempts`; then it is FAILED with `urn:async-api:attempts-exhausted`.\n"},"release":{"type":"boolean","description":"With a `leaseToken` and nothing else: give the job back to the queue unfinished\n(a worker shutting down). It can be claimed again at once; the attempt does not count.\n"},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{},"error":{"$ref":"#/$defs/taskError"}},"additionalProperties":false,"description":"What the backend reports. With a `leaseToken` (a worker that claimed the job): `status`\nSUCCESS or FAILED ends the job (`result` alone means SUCCESS, `error` alone FAILED);\nFAILED with `retryable: true` ends only this attempt; `release: true` gives the job\nback unfinished; anything else is a heartbeat that extends the lease (and sets\n`progress` if given). Without a token (a backend that did not claim): no body, or\n`{}`, means SUCCESS, and a body with only `progress` updates progress.\n","examples":[{"status":"SUCCESS","result":{"url":"https://reports.example/2013-01-01.pdf"}},{"status":"FAILED","error":{"title":"Upstream system rejected the order"}},{"progress":40},{"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","progress":40},{"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","status":"FAILED","retryable":true,"error":{"title":"Upstream system timed out"}}]};
-const schema12 = {"type":"string","minLength":1,"maxLength":64,"description":"Proof of holding a job's current lease: unguessable, different for every claim of the\njob. Send it with every update of the job.\n","examples":["9mKc2vE4Qm6yJ0aR8sXbLw"]};
-const schema13 = {"type":"object","properties":{"type":{"type":"string"},"title":{"type":"string","minLength":1},"detail":{"type":"string"}},"required":["title"],"description":"Why an attempt failed, shaped like an RFC 9457 problem."};
+export const updateTask_body_application_json = validate16;
+const schema18 = {"anyOf":[{"$ref":"defs.json#/$defs/taskUpdate"},{"type":"null"}],"$id":"updateTask_body_application_json"};
+const schema19 = {"type":"object","properties":{"leaseToken":{"$ref":"#/$defs/leaseToken"},"status":{"type":"string","enum":["SUCCESS","FAILED"]},"retryable":{"type":"boolean","description":"With FAILED and a `leaseToken`: the attempt failed but the job may succeed if tried\nagain. It is queued again after an exponential backoff with jitter, unless it has\nused up its `maxAttempts`; then it is FAILED with `urn:async-api:attempts-exhausted`.\n"},"release":{"type":"boolean","description":"With a `leaseToken` and nothing else: give the job back to the queue unfinished\n(a worker shutting down). It can be claimed again at once; the attempt does not count.\n"},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{},"error":{"$ref":"#/$defs/taskError"}},"additionalProperties":false,"description":"What the backend reports. With a `leaseToken` (a worker that claimed the job): `status`\nSUCCESS or FAILED ends the job (`result` alone means SUCCESS, `error` alone FAILED);\nFAILED with `retryable: true` ends only this attempt; `release: true` gives the job\nback unfinished; anything else is a heartbeat that extends the lease (and sets\n`progress` if given). Without a token (a backend that did not claim): no body, or\n`{}`, means SUCCESS, and a body with only `progress` updates progress.\n","examples":[{"status":"SUCCESS","result":{"url":"https://reports.example/2013-01-01.pdf"}},{"status":"FAILED","error":{"title":"Upstream system rejected the order"}},{"progress":40},{"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","progress":40},{"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","status":"FAILED","retryable":true,"error":{"title":"Upstream system timed out"}}]};
+const schema20 = {"type":"string","minLength":1,"maxLength":64,"description":"Proof of holding a job's current lease: unguessable, different for every claim of the\njob. Send it with every update of the job.\n","examples":["9mKc2vE4Qm6yJ0aR8sXbLw"]};
+const schema21 = {"type":"object","properties":{"type":{"type":"string"},"title":{"type":"string","minLength":1},"detail":{"type":"string"}},"required":["title"],"description":"Why an attempt failed, shaped like an RFC 9457 problem."};
 
-function validate8(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate17(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate8.evaluated;
+const evaluated0 = validate17.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -881,7 +1563,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!((data1 === "SUCCESS") || (data1 === "FAILED"))){
-const err5 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema11.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema19.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -1035,17 +1717,17 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate8.errors = vErrors;
+validate17.errors = vErrors;
 return errors === 0;
 }
-validate8.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate17.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate7(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate16(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="updateTask_body_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate7.evaluated;
+const evaluated0 = validate16.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1055,8 +1737,8 @@ evaluated0.items = undefined;
 const _errs0 = errors;
 let valid0 = false;
 const _errs1 = errors;
-if(!(validate8(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate8.errors : vErrors.concat(validate8.errors);
+if(!(validate17(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate17.errors : vErrors.concat(validate17.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs1 === errors;
@@ -1098,20 +1780,20 @@ vErrors = null;
 }
 }
 }
-validate7.errors = vErrors;
+validate16.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate7.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate16.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-export const redriveJobs_body_application_json = validate10;
-const schema14 = {"$ref":"defs.json#/$defs/redriveRequest","$id":"redriveJobs_body_application_json"};
-const schema15 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName","description":"The jobs with this name."},"status":{"type":"string","enum":["FAILED","CANCELLED"],"description":"Which ended jobs to run again (FAILED when absent)."},"limit":{"type":"integer","minimum":1,"maximum":1000,"description":"At most this many, oldest first (100 when absent); `more` says whether any are left."}},"required":["name"]};
+export const redriveJobs_body_application_json = validate19;
+const schema22 = {"$ref":"defs.json#/$defs/redriveRequest","$id":"redriveJobs_body_application_json"};
+const schema23 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName","description":"The jobs with this name."},"status":{"type":"string","enum":["FAILED","CANCELLED"],"description":"Which ended jobs to run again (FAILED when absent)."},"limit":{"type":"integer","minimum":1,"maximum":1000,"description":"At most this many, oldest first (100 when absent); `more` says whether any are left."}},"required":["name"]};
 
-function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate11.evaluated;
+const evaluated0 = validate20.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1177,7 +1859,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!((data1 === "FAILED") || (data1 === "CANCELLED"))){
-const err5 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema15.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema23.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -1233,29 +1915,29 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate11.errors = vErrors;
+validate20.errors = vErrors;
 return errors === 0;
 }
-validate11.evaluated = {"props":{"name":true,"status":true,"limit":true},"dynamicProps":false,"dynamicItems":false};
+validate20.evaluated = {"props":{"name":true,"status":true,"limit":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate19(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="redriveJobs_body_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate10.evaluated;
+const evaluated0 = validate19.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate11(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate11.errors : vErrors.concat(validate11.errors);
+if(!(validate20(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate20.errors : vErrors.concat(validate20.errors);
 errors = vErrors.length;
 }
-validate10.errors = vErrors;
+validate19.errors = vErrors;
 return errors === 0;
 }
-validate10.evaluated = {"props":{"name":true,"status":true,"limit":true},"dynamicProps":false,"dynamicItems":false};
+validate19.evaluated = {"props":{"name":true,"status":true,"limit":true},"dynamicProps":false,"dynamicItems":false};
 

@@ -3,17 +3,17 @@
 import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 
-export const listJobs_query = validate21;
-const schema21 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":100,"default":20},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."},"status":{"$ref":"defs.json#/$defs/jobStatus","description":"Only jobs with this status."},"name":{"$ref":"defs.json#/$defs/jobName","description":"Only jobs with this name."}},"$id":"listJobs_query"};
-const schema23 = {"type":"string","enum":["IN PROGRESS","CANCELLED","FAILED","SUCCESS"]};
-const schema24 = {"type":"string","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name.","examples":["nightly-report"]};
+export const listJobs_query = validate26;
+const schema26 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":100,"default":20},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."},"status":{"$ref":"defs.json#/$defs/jobStatus","description":"Only jobs with this status."},"name":{"$ref":"defs.json#/$defs/jobName","description":"Only jobs with this name."}},"$id":"listJobs_query"};
+const schema28 = {"type":"string","enum":["IN PROGRESS","CANCELLED","FAILED","SUCCESS"]};
+const schema29 = {"type":"string","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name.","examples":["nightly-report"]};
 const func0 = require("ajv/dist/runtime/ucs2length").default;
 
-function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobs_query" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate21.evaluated;
+const evaluated0 = validate26.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -168,7 +168,7 @@ data["status"] = coerced2;
 }
 }
 if(!((((data2 === "IN PROGRESS") || (data2 === "CANCELLED")) || (data2 === "FAILED")) || (data2 === "SUCCESS"))){
-const err6 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/jobStatus/enum",keyword:"enum",params:{allowedValues: schema23.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/jobStatus/enum",keyword:"enum",params:{allowedValues: schema28.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -249,19 +249,19 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate21.errors = vErrors;
+validate26.errors = vErrors;
 return errors === 0;
 }
-validate21.evaluated = {"props":{"limit":true,"cursor":true,"status":true,"name":true},"dynamicProps":false,"dynamicItems":false};
+validate26.evaluated = {"props":{"limit":true,"cursor":true,"status":true,"name":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobs_headers = validate23;
-const schema25 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listJobs_headers"};
+export const listJobs_headers = validate28;
+const schema30 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listJobs_headers"};
 
-function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobs_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate23.evaluated;
+const evaluated0 = validate28.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -330,20 +330,20 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate23.errors = vErrors;
+validate28.errors = vErrors;
 return errors === 0;
 }
-validate23.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate28.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createJob_headers = validate24;
-const schema26 = {"type":"object","properties":{"idempotency-key":{"type":"string","pattern":"^[\\x21-\\x7E]{1,255}$","description":"Opaque key (1-255 visible ASCII characters). Repeating a POST with the same key\nand the same body returns the original job and creates nothing.\n"},"traceparent":{"type":"string","maxLength":512,"description":"W3C Trace Context (`00-<trace-id>-<parent-id>-<flags>`). On a create it is kept with\nthe job and handed to the workers that claim it; a value that is not a valid trace\ncontext is ignored, as the W3C recommendation asks.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"createJob_headers"};
+export const createJob_headers = validate29;
+const schema31 = {"type":"object","properties":{"idempotency-key":{"type":"string","pattern":"^[\\x21-\\x7E]{1,255}$","description":"Opaque key (1-255 visible ASCII characters). Repeating a POST with the same key\nand the same body returns the original job and creates nothing.\n"},"traceparent":{"type":"string","maxLength":512,"description":"W3C Trace Context (`00-<trace-id>-<parent-id>-<flags>`). On a create it is kept with\nthe job and handed to the workers that claim it; a value that is not a valid trace\ncontext is ignored, as the W3C recommendation asks.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"createJob_headers"};
 const pattern0 = new RegExp("^[\\x21-\\x7E]{1,255}$", "");
 
-function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="createJob_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate24.evaluated;
+const evaluated0 = validate29.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -512,20 +512,20 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate24.errors = vErrors;
+validate29.errors = vErrors;
 return errors === 0;
 }
-validate24.evaluated = {"props":{"idempotency-key":true,"traceparent":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate29.evaluated = {"props":{"idempotency-key":true,"traceparent":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_params = validate25;
-const schema27 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"getJob_params"};
-const schema28 = {"type":"string","minLength":1,"maxLength":64,"description":"Opaque, unguessable job identifier (URL-safe).","examples":["Kj3vQ0l2TQ2m5Yw8b1dEXA"]};
+export const getJob_params = validate30;
+const schema32 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"getJob_params"};
+const schema33 = {"type":"string","minLength":1,"maxLength":64,"description":"Opaque, unguessable job identifier (URL-safe).","examples":["Kj3vQ0l2TQ2m5Yw8b1dEXA"]};
 
-function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJob_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate25.evaluated;
+const evaluated0 = validate30.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -614,19 +614,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate25.errors = vErrors;
+validate30.errors = vErrors;
 return errors === 0;
 }
-validate25.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate30.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_headers = validate26;
-const schema29 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass\n(capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getJob_headers"};
+export const getJob_headers = validate31;
+const schema34 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass\n(capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getJob_headers"};
 
-function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJob_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate26.evaluated;
+const evaluated0 = validate31.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -745,19 +745,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate26.errors = vErrors;
+validate31.errors = vErrors;
 return errors === 0;
 }
-validate26.evaluated = {"props":{"prefer":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate31.evaluated = {"props":{"prefer":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const cancelJob_params = validate27;
-const schema30 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"cancelJob_params"};
+export const cancelJob_params = validate32;
+const schema35 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"cancelJob_params"};
 
-function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="cancelJob_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate27.evaluated;
+const evaluated0 = validate32.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -846,19 +846,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate27.errors = vErrors;
+validate32.errors = vErrors;
 return errors === 0;
 }
-validate27.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate32.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const cancelJob_headers = validate28;
-const schema32 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"cancelJob_headers"};
+export const cancelJob_headers = validate33;
+const schema37 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"cancelJob_headers"};
 
-function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="cancelJob_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate28.evaluated;
+const evaluated0 = validate33.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -927,19 +927,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate28.errors = vErrors;
+validate33.errors = vErrors;
 return errors === 0;
 }
-validate28.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate33.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobEvents_params = validate29;
-const schema33 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"listJobEvents_params"};
+export const listJobEvents_params = validate34;
+const schema38 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"listJobEvents_params"};
 
-function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobEvents_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate29.evaluated;
+const evaluated0 = validate34.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1028,19 +1028,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate29.errors = vErrors;
+validate34.errors = vErrors;
 return errors === 0;
 }
-validate29.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate34.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobEvents_query = validate30;
-const schema35 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":200,"default":100},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."}},"$id":"listJobEvents_query"};
+export const listJobEvents_query = validate35;
+const schema40 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":200,"default":100},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."}},"$id":"listJobEvents_query"};
 
-function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobEvents_query" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate30.evaluated;
+const evaluated0 = validate35.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1168,19 +1168,19 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate30.errors = vErrors;
+validate35.errors = vErrors;
 return errors === 0;
 }
-validate30.evaluated = {"props":{"limit":true,"cursor":true},"dynamicProps":false,"dynamicItems":false};
+validate35.evaluated = {"props":{"limit":true,"cursor":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobEvents_headers = validate31;
-const schema36 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listJobEvents_headers"};
+export const listJobEvents_headers = validate36;
+const schema41 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listJobEvents_headers"};
 
-function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobEvents_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate31.evaluated;
+const evaluated0 = validate36.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1249,19 +1249,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate31.errors = vErrors;
+validate36.errors = vErrors;
 return errors === 0;
 }
-validate31.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate36.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJobResult_params = validate32;
-const schema37 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"getJobResult_params"};
+export const getJobResult_params = validate37;
+const schema42 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"getJobResult_params"};
 
-function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJobResult_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate32.evaluated;
+const evaluated0 = validate37.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1350,19 +1350,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate32.errors = vErrors;
+validate37.errors = vErrors;
 return errors === 0;
 }
-validate32.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate37.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJobResult_headers = validate33;
-const schema39 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getJobResult_headers"};
+export const getJobResult_headers = validate38;
+const schema44 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getJobResult_headers"};
 
-function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJobResult_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate33.evaluated;
+const evaluated0 = validate38.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1431,19 +1431,728 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate33.errors = vErrors;
+validate38.errors = vErrors;
 return errors === 0;
 }
-validate33.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate38.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const claimTasks_headers = validate34;
-const schema40 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass\n(capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"claimTasks_headers"};
+export const listSchedules_headers = validate39;
+const schema45 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listSchedules_headers"};
 
-function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="listSchedules_headers" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate39.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.authorization !== undefined){
+let data0 = data.authorization;
+if(typeof data0 !== "string"){
+let dataType0 = typeof data0;
+let coerced0 = undefined;
+if(dataType0 == 'object' && Array.isArray(data0) && data0.length == 1){
+data0 = data0[0];
+dataType0 = typeof data0;
+if(typeof data0 === "string"){
+coerced0 = data0;
+}
+}
+if(!(coerced0 !== undefined)){
+if(dataType0 == "number" || dataType0 == "boolean"){
+coerced0 = "" + data0;
+}
+else if(data0 === null){
+coerced0 = "";
+}
+else {
+const err0 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["authorization"] = coerced0;
+}
+}
+}
+if(typeof data0 === "string"){
+if(func0(data0) > 512){
+const err1 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate39.errors = vErrors;
+return errors === 0;
+}
+validate39.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+
+export const createSchedule_headers = validate40;
+const schema46 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"createSchedule_headers"};
+
+function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="createSchedule_headers" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate40.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.authorization !== undefined){
+let data0 = data.authorization;
+if(typeof data0 !== "string"){
+let dataType0 = typeof data0;
+let coerced0 = undefined;
+if(dataType0 == 'object' && Array.isArray(data0) && data0.length == 1){
+data0 = data0[0];
+dataType0 = typeof data0;
+if(typeof data0 === "string"){
+coerced0 = data0;
+}
+}
+if(!(coerced0 !== undefined)){
+if(dataType0 == "number" || dataType0 == "boolean"){
+coerced0 = "" + data0;
+}
+else if(data0 === null){
+coerced0 = "";
+}
+else {
+const err0 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["authorization"] = coerced0;
+}
+}
+}
+if(typeof data0 === "string"){
+if(func0(data0) > 512){
+const err1 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate40.errors = vErrors;
+return errors === 0;
+}
+validate40.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+
+export const getSchedule_params = validate41;
+const schema47 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/scheduleId"}},"required":["id"],"$id":"getSchedule_params"};
+const schema48 = {"type":"string","minLength":1,"maxLength":64,"description":"Opaque schedule identifier (URL-safe).","examples":["sch_AaJQxxjjfFINtk3YAGUtBA"]};
+
+function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="getSchedule_params" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate41.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.id === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.id !== undefined){
+let data0 = data.id;
+if(typeof data0 !== "string"){
+let dataType0 = typeof data0;
+let coerced0 = undefined;
+if(dataType0 == 'object' && Array.isArray(data0) && data0.length == 1){
+data0 = data0[0];
+dataType0 = typeof data0;
+if(typeof data0 === "string"){
+coerced0 = data0;
+}
+}
+if(!(coerced0 !== undefined)){
+if(dataType0 == "number" || dataType0 == "boolean"){
+coerced0 = "" + data0;
+}
+else if(data0 === null){
+coerced0 = "";
+}
+else {
+const err1 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["id"] = coerced0;
+}
+}
+}
+if(typeof data0 === "string"){
+if(func0(data0) > 64){
+const err2 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(func0(data0) < 1){
+const err3 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+validate41.errors = vErrors;
+return errors === 0;
+}
+validate41.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+
+export const getSchedule_headers = validate42;
+const schema49 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getSchedule_headers"};
+
+function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="getSchedule_headers" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate42.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.authorization !== undefined){
+let data0 = data.authorization;
+if(typeof data0 !== "string"){
+let dataType0 = typeof data0;
+let coerced0 = undefined;
+if(dataType0 == 'object' && Array.isArray(data0) && data0.length == 1){
+data0 = data0[0];
+dataType0 = typeof data0;
+if(typeof data0 === "string"){
+coerced0 = data0;
+}
+}
+if(!(coerced0 !== undefined)){
+if(dataType0 == "number" || dataType0 == "boolean"){
+coerced0 = "" + data0;
+}
+else if(data0 === null){
+coerced0 = "";
+}
+else {
+const err0 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["authorization"] = coerced0;
+}
+}
+}
+if(typeof data0 === "string"){
+if(func0(data0) > 512){
+const err1 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate42.errors = vErrors;
+return errors === 0;
+}
+validate42.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+
+export const updateSchedule_params = validate43;
+const schema50 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/scheduleId"}},"required":["id"],"$id":"updateSchedule_params"};
+
+function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="updateSchedule_params" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate43.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.id === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.id !== undefined){
+let data0 = data.id;
+if(typeof data0 !== "string"){
+let dataType0 = typeof data0;
+let coerced0 = undefined;
+if(dataType0 == 'object' && Array.isArray(data0) && data0.length == 1){
+data0 = data0[0];
+dataType0 = typeof data0;
+if(typeof data0 === "string"){
+coerced0 = data0;
+}
+}
+if(!(coerced0 !== undefined)){
+if(dataType0 == "number" || dataType0 == "boolean"){
+coerced0 = "" + data0;
+}
+else if(data0 === null){
+coerced0 = "";
+}
+else {
+const err1 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["id"] = coerced0;
+}
+}
+}
+if(typeof data0 === "string"){
+if(func0(data0) > 64){
+const err2 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(func0(data0) < 1){
+const err3 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+validate43.errors = vErrors;
+return errors === 0;
+}
+validate43.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+
+export const updateSchedule_headers = validate44;
+const schema52 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"updateSchedule_headers"};
+
+function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="updateSchedule_headers" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate44.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.authorization !== undefined){
+let data0 = data.authorization;
+if(typeof data0 !== "string"){
+let dataType0 = typeof data0;
+let coerced0 = undefined;
+if(dataType0 == 'object' && Array.isArray(data0) && data0.length == 1){
+data0 = data0[0];
+dataType0 = typeof data0;
+if(typeof data0 === "string"){
+coerced0 = data0;
+}
+}
+if(!(coerced0 !== undefined)){
+if(dataType0 == "number" || dataType0 == "boolean"){
+coerced0 = "" + data0;
+}
+else if(data0 === null){
+coerced0 = "";
+}
+else {
+const err0 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["authorization"] = coerced0;
+}
+}
+}
+if(typeof data0 === "string"){
+if(func0(data0) > 512){
+const err1 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate44.errors = vErrors;
+return errors === 0;
+}
+validate44.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+
+export const deleteSchedule_params = validate45;
+const schema53 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/scheduleId"}},"required":["id"],"$id":"deleteSchedule_params"};
+
+function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="deleteSchedule_params" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate45.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.id === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.id !== undefined){
+let data0 = data.id;
+if(typeof data0 !== "string"){
+let dataType0 = typeof data0;
+let coerced0 = undefined;
+if(dataType0 == 'object' && Array.isArray(data0) && data0.length == 1){
+data0 = data0[0];
+dataType0 = typeof data0;
+if(typeof data0 === "string"){
+coerced0 = data0;
+}
+}
+if(!(coerced0 !== undefined)){
+if(dataType0 == "number" || dataType0 == "boolean"){
+coerced0 = "" + data0;
+}
+else if(data0 === null){
+coerced0 = "";
+}
+else {
+const err1 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["id"] = coerced0;
+}
+}
+}
+if(typeof data0 === "string"){
+if(func0(data0) > 64){
+const err2 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(func0(data0) < 1){
+const err3 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+validate45.errors = vErrors;
+return errors === 0;
+}
+validate45.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+
+export const deleteSchedule_headers = validate46;
+const schema55 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"deleteSchedule_headers"};
+
+function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="deleteSchedule_headers" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate46.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.authorization !== undefined){
+let data0 = data.authorization;
+if(typeof data0 !== "string"){
+let dataType0 = typeof data0;
+let coerced0 = undefined;
+if(dataType0 == 'object' && Array.isArray(data0) && data0.length == 1){
+data0 = data0[0];
+dataType0 = typeof data0;
+if(typeof data0 === "string"){
+coerced0 = data0;
+}
+}
+if(!(coerced0 !== undefined)){
+if(dataType0 == "number" || dataType0 == "boolean"){
+coerced0 = "" + data0;
+}
+else if(data0 === null){
+coerced0 = "";
+}
+else {
+const err0 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["authorization"] = coerced0;
+}
+}
+}
+if(typeof data0 === "string"){
+if(func0(data0) > 512){
+const err1 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate46.errors = vErrors;
+return errors === 0;
+}
+validate46.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+
+export const claimTasks_headers = validate47;
+const schema56 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass\n(capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"claimTasks_headers"};
+
+function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="claimTasks_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate34.evaluated;
+const evaluated0 = validate47.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1562,19 +2271,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate34.errors = vErrors;
+validate47.errors = vErrors;
 return errors === 0;
 }
-validate34.evaluated = {"props":{"prefer":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate47.evaluated = {"props":{"prefer":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateTask_params = validate35;
-const schema41 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"updateTask_params"};
+export const updateTask_params = validate48;
+const schema57 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"updateTask_params"};
 
-function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="updateTask_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate35.evaluated;
+const evaluated0 = validate48.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1663,19 +2372,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate35.errors = vErrors;
+validate48.errors = vErrors;
 return errors === 0;
 }
-validate35.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate48.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateTask_headers = validate36;
-const schema43 = {"type":"object","properties":{"traceparent":{"type":"string","maxLength":512,"description":"W3C Trace Context (`00-<trace-id>-<parent-id>-<flags>`). On a create it is kept with\nthe job and handed to the workers that claim it; a value that is not a valid trace\ncontext is ignored, as the W3C recommendation asks.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"updateTask_headers"};
+export const updateTask_headers = validate49;
+const schema59 = {"type":"object","properties":{"traceparent":{"type":"string","maxLength":512,"description":"W3C Trace Context (`00-<trace-id>-<parent-id>-<flags>`). On a create it is kept with\nthe job and handed to the workers that claim it; a value that is not a valid trace\ncontext is ignored, as the W3C recommendation asks.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"updateTask_headers"};
 
-function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="updateTask_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate36.evaluated;
+const evaluated0 = validate49.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1794,19 +2503,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate36.errors = vErrors;
+validate49.errors = vErrors;
 return errors === 0;
 }
-validate36.evaluated = {"props":{"traceparent":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate49.evaluated = {"props":{"traceparent":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getQueueOverview_query = validate37;
-const schema44 = {"type":"object","properties":{"seen":{"type":"integer","minimum":0,"description":"The `changes` of the answer the caller has: a long-poll answers at once if any job\nchanged since (so that a change between two long-polls is not missed).\n"}},"$id":"getQueueOverview_query"};
+export const getQueueOverview_query = validate50;
+const schema60 = {"type":"object","properties":{"seen":{"type":"integer","minimum":0,"description":"The `changes` of the answer the caller has: a long-poll answers at once if any job\nchanged since (so that a change between two long-polls is not missed).\n"}},"$id":"getQueueOverview_query"};
 
-function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getQueueOverview_query" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate37.evaluated;
+const evaluated0 = validate50.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1873,19 +2582,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate37.errors = vErrors;
+validate50.errors = vErrors;
 return errors === 0;
 }
-validate37.evaluated = {"props":{"seen":true},"dynamicProps":false,"dynamicItems":false};
+validate50.evaluated = {"props":{"seen":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getQueueOverview_headers = validate38;
-const schema45 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass\n(capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getQueueOverview_headers"};
+export const getQueueOverview_headers = validate51;
+const schema61 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass\n(capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getQueueOverview_headers"};
 
-function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getQueueOverview_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate38.evaluated;
+const evaluated0 = validate51.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2004,19 +2713,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate38.errors = vErrors;
+validate51.errors = vErrors;
 return errors === 0;
 }
-validate38.evaluated = {"props":{"prefer":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate51.evaluated = {"props":{"prefer":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listRecentJobs_query = validate39;
-const schema46 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":100,"default":25},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."},"status":{"$ref":"defs.json#/$defs/jobStatus","description":"Only jobs with this status."},"name":{"$ref":"defs.json#/$defs/jobName","description":"Only jobs with this name."}},"$id":"listRecentJobs_query"};
+export const listRecentJobs_query = validate52;
+const schema62 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":100,"default":25},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."},"status":{"$ref":"defs.json#/$defs/jobStatus","description":"Only jobs with this status."},"name":{"$ref":"defs.json#/$defs/jobName","description":"Only jobs with this name."}},"$id":"listRecentJobs_query"};
 
-function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listRecentJobs_query" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate39.evaluated;
+const evaluated0 = validate52.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2171,7 +2880,7 @@ data["status"] = coerced2;
 }
 }
 if(!((((data2 === "IN PROGRESS") || (data2 === "CANCELLED")) || (data2 === "FAILED")) || (data2 === "SUCCESS"))){
-const err6 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/jobStatus/enum",keyword:"enum",params:{allowedValues: schema23.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/jobStatus/enum",keyword:"enum",params:{allowedValues: schema28.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -2252,19 +2961,19 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate39.errors = vErrors;
+validate52.errors = vErrors;
 return errors === 0;
 }
-validate39.evaluated = {"props":{"limit":true,"cursor":true,"status":true,"name":true},"dynamicProps":false,"dynamicItems":false};
+validate52.evaluated = {"props":{"limit":true,"cursor":true,"status":true,"name":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listRecentJobs_headers = validate40;
-const schema49 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listRecentJobs_headers"};
+export const listRecentJobs_headers = validate53;
+const schema65 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listRecentJobs_headers"};
 
-function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listRecentJobs_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate40.evaluated;
+const evaluated0 = validate53.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2333,19 +3042,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate40.errors = vErrors;
+validate53.errors = vErrors;
 return errors === 0;
 }
-validate40.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate53.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const inspectJob_params = validate41;
-const schema50 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"inspectJob_params"};
+export const inspectJob_params = validate54;
+const schema66 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"inspectJob_params"};
 
-function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="inspectJob_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate41.evaluated;
+const evaluated0 = validate54.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2434,19 +3143,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate41.errors = vErrors;
+validate54.errors = vErrors;
 return errors === 0;
 }
-validate41.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate54.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const inspectJob_headers = validate42;
-const schema52 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"inspectJob_headers"};
+export const inspectJob_headers = validate55;
+const schema68 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"inspectJob_headers"};
 
-function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="inspectJob_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate42.evaluated;
+const evaluated0 = validate55.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2515,19 +3224,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate42.errors = vErrors;
+validate55.errors = vErrors;
 return errors === 0;
 }
-validate42.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate55.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const rerunJob_params = validate43;
-const schema53 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"rerunJob_params"};
+export const rerunJob_params = validate56;
+const schema69 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"rerunJob_params"};
 
-function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="rerunJob_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate43.evaluated;
+const evaluated0 = validate56.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2616,19 +3325,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate43.errors = vErrors;
+validate56.errors = vErrors;
 return errors === 0;
 }
-validate43.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate56.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const rerunJob_headers = validate44;
-const schema55 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"rerunJob_headers"};
+export const rerunJob_headers = validate57;
+const schema71 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"rerunJob_headers"};
 
-function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="rerunJob_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate44.evaluated;
+const evaluated0 = validate57.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2697,19 +3406,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate44.errors = vErrors;
+validate57.errors = vErrors;
 return errors === 0;
 }
-validate44.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate57.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const redriveJobs_headers = validate45;
-const schema56 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"redriveJobs_headers"};
+export const redriveJobs_headers = validate58;
+const schema72 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"redriveJobs_headers"};
 
-function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="redriveJobs_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate45.evaluated;
+const evaluated0 = validate58.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2778,19 +3487,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate45.errors = vErrors;
+validate58.errors = vErrors;
 return errors === 0;
 }
-validate45.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate58.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listPausedNames_headers = validate46;
-const schema57 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listPausedNames_headers"};
+export const listPausedNames_headers = validate59;
+const schema73 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listPausedNames_headers"};
 
-function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listPausedNames_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate46.evaluated;
+const evaluated0 = validate59.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2859,19 +3568,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate46.errors = vErrors;
+validate59.errors = vErrors;
 return errors === 0;
 }
-validate46.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate59.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const pauseName_params = validate47;
-const schema58 = {"type":"object","properties":{"name":{"$ref":"defs.json#/$defs/jobName"}},"required":["name"],"$id":"pauseName_params"};
+export const pauseName_params = validate60;
+const schema74 = {"type":"object","properties":{"name":{"$ref":"defs.json#/$defs/jobName"}},"required":["name"],"$id":"pauseName_params"};
 
-function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="pauseName_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate47.evaluated;
+const evaluated0 = validate60.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2960,19 +3669,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate47.errors = vErrors;
+validate60.errors = vErrors;
 return errors === 0;
 }
-validate47.evaluated = {"props":{"name":true},"dynamicProps":false,"dynamicItems":false};
+validate60.evaluated = {"props":{"name":true},"dynamicProps":false,"dynamicItems":false};
 
-export const pauseName_headers = validate48;
-const schema60 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"pauseName_headers"};
+export const pauseName_headers = validate61;
+const schema76 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"pauseName_headers"};
 
-function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate61(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="pauseName_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate48.evaluated;
+const evaluated0 = validate61.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3041,19 +3750,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate48.errors = vErrors;
+validate61.errors = vErrors;
 return errors === 0;
 }
-validate48.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate61.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const resumeName_params = validate49;
-const schema61 = {"type":"object","properties":{"name":{"$ref":"defs.json#/$defs/jobName"}},"required":["name"],"$id":"resumeName_params"};
+export const resumeName_params = validate62;
+const schema77 = {"type":"object","properties":{"name":{"$ref":"defs.json#/$defs/jobName"}},"required":["name"],"$id":"resumeName_params"};
 
-function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="resumeName_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate49.evaluated;
+const evaluated0 = validate62.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3142,19 +3851,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate49.errors = vErrors;
+validate62.errors = vErrors;
 return errors === 0;
 }
-validate49.evaluated = {"props":{"name":true},"dynamicProps":false,"dynamicItems":false};
+validate62.evaluated = {"props":{"name":true},"dynamicProps":false,"dynamicItems":false};
 
-export const resumeName_headers = validate50;
-const schema63 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"resumeName_headers"};
+export const resumeName_headers = validate63;
+const schema79 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"resumeName_headers"};
 
-function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="resumeName_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate50.evaluated;
+const evaluated0 = validate63.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3223,8 +3932,8 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate50.errors = vErrors;
+validate63.errors = vErrors;
 return errors === 0;
 }
-validate50.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate63.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 

@@ -1,6 +1,7 @@
 // The service's request listener: API requests go straight to the generated router on
 // node:http (no framework in their path); everything the router does not serve (the health
 // check, the HTML reference, unknown paths) goes on to src/pages.ts.
+import { systemClock, type Clock } from "./jobs/clock.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import cors from "cors";
 import { createRouter, HttpProblem, problem, type NodeContext, type RouterHandler, type RouterOptions, type SecurityHandlers } from "../generated/index.js";
@@ -25,6 +26,7 @@ export interface AppOptions {
   security: SecurityHandlers<Caller, NodeContext>;
   /** Per-caller limit on job creation. */
   createLimit?: RateLimiter | undefined;
+  clock?: Clock | undefined;
   /** The queue's samples (GET /admin/queues, the dashboard). */
   queue: QueueSampler;
   tracing: HandlerOptions["tracing"];
@@ -51,6 +53,7 @@ export function createRequestListener(opts: AppOptions): (req: IncomingMessage, 
     createLimit: opts.createLimit,
     queue: opts.queue,
     tracing: opts.tracing,
+    clock: opts.clock ?? systemClock,
   });
   const router: RouterHandler = createRouter(handlers, { mapError: mapStoreErrors, ...opts.router, security: opts.security, headers: SECURITY_HEADERS, addHeaders: addRequestId });
   const pages = createPages(opts);

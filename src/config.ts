@@ -9,6 +9,8 @@ export interface Config {
   deadlineSeconds: number;
   retentionSeconds: number;
   sweepIntervalSeconds: number;
+  /** A schedule's due time later than this when looked at was missed (its catch-up policy decides). */
+  scheduleGraceSeconds: number;
   bodyLimitBytes: number;
   maxJsonDepth: number;
   /** Check responses against the spec; default on unless NODE_ENV=production. */
@@ -143,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deadlineSeconds: int(env, "JOB_DEADLINE_SECONDS", 3600, 1),
     retentionSeconds: int(env, "JOB_RETENTION_SECONDS", 7 * 24 * 3600, 0),
     sweepIntervalSeconds: int(env, "SWEEP_INTERVAL_SECONDS", 30, 1),
+    scheduleGraceSeconds: int(env, "SCHEDULE_GRACE_SECONDS", 60, 1),
     bodyLimitBytes: int(env, "BODY_LIMIT_BYTES", 1024 * 1024, 1),
     maxJsonDepth: int(env, "MAX_JSON_DEPTH", 64, 1, 10000),
     validateResponses: validate === undefined || validate === "" ? env["NODE_ENV"] !== "production" : validate === "true" || validate === "1",

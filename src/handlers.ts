@@ -12,6 +12,8 @@ import { decodeCursor, encodeCursor } from "./jobs/cursor.js";
 import type { JobEvent as StoredEvent } from "./jobs/events.js";
 import type { QueueSample, QueueSampler } from "./ops/sampler.js";
 import type { Tracing } from "./ops/tracing.js";
+import type { Clock } from "./jobs/clock.js";
+import { scheduleHandlers } from "./schedule-handlers.js";
 
 export interface HandlerOptions {
   /** Seconds a client should wait between polls. */
@@ -26,6 +28,8 @@ export interface HandlerOptions {
   queue: QueueSampler;
   /** Trace context: what a create keeps with its job, what a claim hands the worker. */
   tracing: Pick<Tracing, "traceparentOf" | "claimed">;
+  /** For /schedules. */
+  clock: Clock;
 }
 
 /** A client sees only its own jobs; an admin, or anyone on a service without keys, sees all. */
@@ -112,6 +116,8 @@ function withTail(job: Job, r: JobRecord): Job {
   if (r.progress !== undefined) job.progress = r.progress;
   if (r.status === "SUCCESS") job.result = r.result ?? null;
   if ((r.status === "FAILED" || r.status === "CANCELLED") && r.error) job.error = r.error;
+  if (r.schedule !== undefined) job.schedule = r.schedule;
+  if (r.scheduledFor !== undefined) job.scheduledFor = new Date(r.scheduledFor).toISOString();
   if (r.dependsOn) job.dependsOn = r.dependsOn;
   if (r.waitingFor) job.waitingFor = r.waitingFor;
   return job;
@@ -178,6 +184,8 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
     return job && maySee(caller, job.owner) ? job : undefined;
   };
   return {
+    ...scheduleHandlers(service.store.schedules, { clock: opts.clock, callbacks: opts.callbacks }),
+
     async listJobs({ query, auth }) {
       const page = await listPage(service, query, { owner: ownerFilter(auth.principal) });
       if ("problem" in page) return { status: 400, body: page.problem };

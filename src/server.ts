@@ -10,6 +10,7 @@ import { PROBLEM_JSON, problem } from "../generated/index.js";
 import { ConfigError, type Config } from "./config.js";
 import { systemClock, type Clock } from "./jobs/clock.js";
 import { JobService } from "./jobs/service.js";
+import { Scheduler } from "./schedules/scheduler.js";
 import { WebhookDispatcher } from "./jobs/webhooks.js";
 import { toJob, toTask } from "./handlers.js";
 import { Dispatcher } from "./jobs/dispatch.js";
@@ -150,8 +151,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     retryBackoffMaxMs: config.retryBackoffMaxMs,
     random: opts.random,
   });
+  const scheduler = new Scheduler(store.schedules, service, {
+    clock: opts.clock ?? systemClock,
+    graceMs: config.scheduleGraceSeconds * 1000,
+    onError: (err) => logger.error({ err }, "schedules: a look failed"),
+  });
   const listener = createRequestListener({
     service,
+    clock: opts.clock ?? systemClock,
     retryAfterSeconds: config.retryAfterSeconds,
     corsOrigins: config.corsOrigins,
     longPollMaxSeconds: config.longPollMaxSeconds,
@@ -207,6 +214,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   };
   const timer = setInterval(sweep, config.sweepIntervalSeconds * 1000);
   timer.unref();
+  scheduler.start();
   const webhooks = config.webhooks
     ? new WebhookDispatcher(store, {
         ...config.webhooks,
@@ -253,6 +261,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     close() {
       closing ??= (async () => {
         clearInterval(timer);
+        await scheduler.stop();
         sampler.stop();
         if (keys) unwatchFile(keys.file);
         await dispatcher?.stop();

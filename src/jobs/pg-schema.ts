@@ -3,6 +3,7 @@
 // queue's indexes and the history's triggers are shared with SQLite where the SQL is the same
 // (row.ts, events.ts).
 import { PG_EVENTS_MIGRATION, PG_RERUN_EVENT_MIGRATION } from "./events.js";
+import { schedulesMigration } from "../schedules/schedule-sql.js";
 import { pgDepsMigration } from "./deps-sql.js";
 import { AVAILABLE, AVAILABLE_PAYLOAD, CHANNEL } from "./pg-announce.js";
 import { OWNER_MIGRATION_SQL, PAUSED_NAMES_SQL, SINGLETON_MIGRATION_SQL, WORKER_INDEXES_SQL } from "./row.js";
@@ -71,4 +72,6 @@ export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
    ${PG_RERUN_EVENT_MIGRATION}`,
   // 8: dependencies between jobs (deps-sql.ts).
   () => pgDepsMigration(CHANNEL, AVAILABLE, AVAILABLE_PAYLOAD),
+  // 9: recurring schedules (schedule-sql.ts).
+  () => schedulesMigration("BIGINT"),
 ];

@@ -299,14 +299,14 @@ class PgDriver implements QueueDriver {
     const col = <T>(f: (j: NewJob) => T) => jobs.map(f);
     const inserted = await this.q<{ id: string }>(
       `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $12::text[], $13::bigint[], $14::text[], $15::bigint[], $16::text[])
-           WITH ORDINALITY AS t(id, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent, run_after_ms, singleton_key, ord)),
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $12::text[], $13::bigint[], $14::text[], $15::bigint[], $16::text[], $17::text[])
+           WITH ORDINALITY AS t(id, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent, run_after_ms, singleton_key, schedule_id, ord)),
        next AS (UPDATE job_seq SET value = value + $11 RETURNING value),
        ins AS (
-         INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent, run_after_ms, singleton_key)
+         INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent, run_after_ms, singleton_key, schedule_id)
          SELECT next.value - $11 + input.ord, input.id, '${IN_PROGRESS}', input.started_at, input.request, input.deadline_ms, input.idem_key,
            input.idem_fingerprint, input.callback_url, input.name, input.priority, input.max_attempts, input.owner, input.touched_ms, input.traceparent, input.run_after_ms,
-           input.singleton_key
+           input.singleton_key, input.schedule_id
          FROM input, next ORDER BY input.ord
          ON CONFLICT DO NOTHING RETURNING id, name, run_after_ms)
        SELECT id, pg_notify('${AVAILABLE}', ${AVAILABLE_PAYLOAD}) FROM ins`,
@@ -327,6 +327,7 @@ class PgDriver implements QueueDriver {
         col((j) => j.traceparent ?? null),
         col((j) => j.runAfter ?? 0),
         col((j) => j.singleton?.key ?? null),
+        col((j) => j.scheduleId ?? null),
       ],
       on,
     );
@@ -532,6 +533,13 @@ class PgDriver implements QueueDriver {
   ping(): Promise<void> {
     return this.run(async () => {
       await this.pool.query("SELECT 1");
+    });
+  }
+
+  query<T>(sql: string, params: Record<string, unknown>): Promise<{ rows: T[]; changes: number }> {
+    return this.run(async () => {
+      const r = await this.exec(sql, params);
+      return { rows: r.rows as T[], changes: r.rowCount ?? 0 };
     });
   }
 

@@ -50,6 +50,7 @@ export interface JobRow {
   traceparent?: string | null | undefined;
   blockers?: number | undefined;
   depends_on?: string | null | undefined;
+  schedule_id?: string | null | undefined;
   /** Only in a claim's answer: the previous lease had run out. */
   previous_lease_expired?: number | boolean | undefined;
 }
@@ -75,6 +76,12 @@ export function toRecord(r: JobRow): JobRecord {
   if (r.progress !== null) job.progress = r.progress;
   if (r.has_result) job.result = r.result === null ? null : JSON.parse(r.result);
   if (r.error !== null) job.error = JSON.parse(r.error) as JobError;
+  if (r.schedule_id) {
+    job.schedule = r.schedule_id;
+    // Its Idempotency-Key ends in the due time it was made for (scheduledJobKey).
+    const due = /@(\d+)$/.exec(r.idem_key ?? "");
+    if (due) job.scheduledFor = Number(due[1]);
+  }
   if (r.depends_on) {
     job.dependsOn = JSON.parse(r.depends_on) as string[];
     if (r.status === IN_PROGRESS && r.blockers) job.waitingFor = r.blockers;
@@ -100,5 +107,6 @@ export function newRecord(job: NewJob): JobRecord {
   if (job.owner !== undefined) r.owner = job.owner;
   if (job.traceparent !== undefined) r.traceparent = job.traceparent;
   if (job.dependsOn) r.dependsOn = job.dependsOn.ids;
+  if (job.scheduleId !== undefined) r.schedule = job.scheduleId;
   return r;
 }

@@ -116,7 +116,7 @@ export class JobService {
    * Creates a job for `owner` (undefined on a service without keys). An Idempotency-Key is the
    * owner's own: it is stored prefixed with the owner's name (names and keys have no spaces).
    */
-  async create(request: JobRequest | null | undefined, idempotencyKey?: string, owner?: string, traceparent?: string): Promise<CreateResult> {
+  async create(request: JobRequest | null | undefined, idempotencyKey?: string, owner?: string, traceparent?: string, scheduleId?: string): Promise<CreateResult> {
     const now = this.opts.clock.now();
     // Run later: not handed out before then; the deadline counts from then.
     const at = request?.runAt !== undefined ? Date.parse(request.runAt) : request?.delaySeconds ? now + request.delaySeconds * 1000 : 0;
@@ -136,6 +136,7 @@ export class JobService {
       idempotency: idempotencyKey ? { key: ownKey(owner, idempotencyKey), fingerprint: fingerprint(request ?? null) } : undefined,
       singleton: request?.singletonKey !== undefined ? { key: ownKey(owner, request.singletonKey), mode: request.singletonMode ?? "join" } : undefined,
       dependsOn: request?.dependsOn ? { ids: request.dependsOn, onFailure: request.onDependencyFailure ?? "cancel" } : undefined,
+      scheduleId,
     });
     if (r.kind === "created") this.opts.observer?.created(r.job);
     return r;

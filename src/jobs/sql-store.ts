@@ -4,6 +4,7 @@
 // drivers (sqlite-store.ts, pg-store.ts) only say how statements run on their database:
 // migrations, connections, how writes of one moment share a commit, and announcements across
 // instances where the database has them.
+import { ScheduleStore } from "../schedules/store.js";
 import { ChangeFeed } from "./changes.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { toEvent, type JobEventPage, type JobEventRow } from "./events.js";
@@ -108,6 +109,8 @@ export interface QueueDriver {
   /** REDRIVE (each announced), then REDRIVE_MORE. */
   redrive(params: Record<string, unknown>): Promise<{ rows: JobRow[]; more: boolean }>;
   ping(): Promise<void>;
+  /** Any statement with `:name` parameters (the schedules' store runs its own through this). */
+  query<T>(sql: string, params: Record<string, unknown>): Promise<{ rows: T[]; changes: number }>;
   close(): Promise<void>;
   connections?(): { total: number; idle: number; waiting: number };
   /** Where the database announces changes: starts hearing them (called once, by the store). */
@@ -121,8 +124,12 @@ export class SqlJobStore implements JobStore {
   /** Whether this process must tell its own listeners of what it changed. */
   private readonly local: boolean;
 
+  /** Recurring schedules, in the same database. */
+  readonly schedules: ScheduleStore;
+
   constructor(protected readonly driver: QueueDriver) {
     this.local = !driver.announces;
+    this.schedules = new ScheduleStore((sql, params) => driver.query(sql, params));
     driver.listen?.(
       (id) => this.feed.publish(id),
       (name, at) => this.available.publish({ name, at }),

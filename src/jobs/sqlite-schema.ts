@@ -2,6 +2,7 @@
 // file has had). The queue's indexes and the history's triggers are shared with PostgreSQL
 // where the SQL is the same (row.ts, events.ts).
 import { SQLITE_CREATED_EVENT_MIGRATION, SQLITE_EVENTS_MIGRATION, SQLITE_RERUN_EVENT_MIGRATION } from "./events.js";
+import { schedulesMigration } from "../schedules/schedule-sql.js";
 import { SQLITE_DEPS_MIGRATION } from "./deps-sql.js";
 import { OWNER_MIGRATION_SQL, PAUSED_NAMES_SQL, SINGLETON_MIGRATION_SQL, WORKER_INDEXES_SQL } from "./row.js";
 
@@ -76,4 +77,6 @@ export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
    ${SQLITE_RERUN_EVENT_MIGRATION}`,
   // 9: dependencies between jobs (deps-sql.ts).
   () => SQLITE_DEPS_MIGRATION,
+  // 10: recurring schedules (schedule-sql.ts).
+  () => schedulesMigration("INTEGER"),
 ];

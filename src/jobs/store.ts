@@ -1,4 +1,5 @@
 // The JobStore contract. Implementations: sqlite-store.ts (embedded default), pg-store.ts.
+import type { ScheduleStore } from "../schedules/store.js";
 import type { OnDependencyFailure } from "./deps-sql.js";
 import type { JobEventPage } from "./events.js";
 import type { Fence, JobStatus, TerminalStatus } from "./machine.js";
@@ -63,6 +64,9 @@ export interface JobRecord {
   dependsOn?: string[] | undefined;
   /** How many of them have not ended yet (while it waits for them). */
   waitingFor?: number | undefined;
+  /** The schedule that created it, and the due time (epoch ms) it was created for. */
+  schedule?: string | undefined;
+  scheduledFor?: number | undefined;
 }
 
 /** A parent job as its dependant's worker sees it. */
@@ -99,6 +103,8 @@ export interface NewJob {
   singleton?: { key: string; mode: SingletonMode } | undefined;
   /** Jobs of the same owner to wait for (deps-sql.ts), and what their failure does to this one. */
   dependsOn?: { ids: string[]; onFailure: OnDependencyFailure } | undefined;
+  /** The schedule creating it. */
+  scheduleId?: string | undefined;
 }
 
 export type SingletonMode = "join" | "replace";
@@ -202,6 +208,8 @@ export interface QueueStats {
 export interface JobStore {
   create(job: NewJob): Promise<CreateResult>;
   get(id: string): Promise<JobRecord | undefined>;
+  /** Recurring schedules, kept in the same database. */
+  readonly schedules: ScheduleStore;
   /** Jobs a dependant waited for, as its worker gets them (those no longer stored left out). */
   dependencies(ids: string[]): Promise<Dependency[]>;
   list(q: ListQuery): Promise<JobPage>;
