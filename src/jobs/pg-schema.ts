@@ -4,6 +4,7 @@
 // (row.ts, events.ts).
 import { PG_EVENTS_MIGRATION, PG_RERUN_EVENT_MIGRATION } from "./events.js";
 import { schedulesMigration } from "../schedules/schedule-sql.js";
+import { FAIR_MIGRATION_SQL } from "./fair-sql.js";
 import { pgDepsMigration } from "./deps-sql.js";
 import { AVAILABLE, AVAILABLE_PAYLOAD, CHANNEL } from "./pg-announce.js";
 import { OWNER_MIGRATION_SQL, PAUSED_NAMES_SQL, SINGLETON_MIGRATION_SQL, WORKER_INDEXES_SQL } from "./row.js";
@@ -74,4 +75,6 @@ export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
   () => pgDepsMigration(CHANNEL, AVAILABLE, AVAILABLE_PAYLOAD),
   // 9: recurring schedules (schedule-sql.ts).
   () => schedulesMigration("BIGINT"),
+  // 10: fair share between clients (fair-sql.ts).
+  () => FAIR_MIGRATION_SQL("BIGINT"),
 ];

@@ -10,7 +10,9 @@ import { DEFAULT_MAX_ATTEMPTS, StoreUnavailableError, type ClaimQuery, type JobS
 import {
   CLAIM_ORDER,
   claimDeliveriesSql,
+  claimScope,
   claimSelect,
+  type ClaimScope,
   EVENTS,
   EXHAUSTED,
   EXPIRE,
@@ -45,6 +47,7 @@ import type { JobRow } from "./row.js";
 import type { JobEventRow } from "./events.js";
 import { MIGRATIONS } from "./pg-schema.js";
 import { Announcements, AVAILABLE, AVAILABLE_PAYLOAD, CHANNEL } from "./pg-announce.js";
+import { fairTag } from "./fair-sql.js";
 import { CANCEL_DEPENDANT, dependencyFailedError, PARENT_COLUMNS, SET_DEPENDENCIES } from "./deps-sql.js";
 import { SqlJobStore, type DeliveryRow, type ParentRow, type PausedRow, type QueueDriver, type StatsRows } from "./sql-store.js";
 
@@ -68,7 +71,7 @@ export const POSTGRES: Dialect = {
 };
 
 /** The claim's parameters, in the order claimSql numbers them. */
-const CLAIM_PARAMS = ["now", "max", "tokens", "expires", "ms", "worker", "names"];
+const CLAIM_PARAMS = ["now", "max", "tokens", "expires", "ms", "worker"];
 
 /**
  * The claim, one statement: the queue's selection (SKIP LOCKED: concurrent claims from any
@@ -76,22 +79,28 @@ const CLAIM_PARAMS = ["now", "max", "tokens", "expires", "ms", "worker", "names"
  * change, so a job is never handed out twice), then the take, each job with the token at its
  * place in the order. With the table's statistics the planner walks the queue index and stops
  * at the limit. $1 now, $2 how many, $3 their tokens, $4 lease end, $5 lease ms, $6 worker,
- * $7 names (when filtered). Exported for the query-plan test.
+ * $7 the name or names (when filtered). Exported for the query-plan test.
  */
-export function claimSql(byName: boolean): string {
-  return claimStatement(byName).text;
+export function claimSql(scope: ClaimScope): string {
+  return claimStatement(scope).text;
 }
 
-function claimStatement(byName: boolean): Compiled {
+const claimStatements = new Map<ClaimScope, Compiled>();
+
+function claimStatement(scope: ClaimScope): Compiled {
+  let c = claimStatements.get(scope);
+  if (c) return c;
   // The job updated is `j` (the query plans tell it from the jobs the selection reads).
   const take = TAKE_SET.replace(":token", "(:tokens::text[])[picked.n]").replaceAll("jobs.", "j.");
-  return numbered(
-    `WITH c AS (${claimSelect(POSTGRES, byName, "priority, seq, ")}),
+  c = numbered(
+    `WITH c AS (${claimSelect(POSTGRES, scope, "priority, vtag, seq, ")}),
      picked AS (SELECT id, expired, row_number() OVER (ORDER BY ${CLAIM_ORDER}) AS n FROM c)
      UPDATE jobs j SET ${take} FROM picked WHERE j.id = picked.id
      RETURNING j.*, picked.expired AS previous_lease_expired`,
-    CLAIM_PARAMS.slice(0, byName ? 7 : 6),
+    [...CLAIM_PARAMS, ...(scope === "one" ? ["name"] : scope === "many" ? ["names"] : [])],
   );
+  claimStatements.set(scope, c);
+  return c;
 }
 
 // Connection-level failures: the database is away, not the request wrong.
@@ -298,15 +307,18 @@ class PgDriver implements QueueDriver {
     // notification per job: the payload carries its id, so that none are merged).
     const col = <T>(f: (j: NewJob) => T) => jobs.map(f);
     const inserted = await this.q<{ id: string }>(
-      `WITH input AS (
+      `WITH rows AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $12::text[], $13::bigint[], $14::text[], $15::bigint[], $16::text[], $17::text[])
            WITH ORDINALITY AS t(id, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent, run_after_ms, singleton_key, schedule_id, ord)),
+       -- A client's jobs in one batch take consecutive turns (the tags' lookups see none of the batch).
+       input AS (SELECT *, row_number() OVER (PARTITION BY name, owner ORDER BY ord) - 1 AS turn FROM rows),
        next AS (UPDATE job_seq SET value = value + $11 RETURNING value),
        ins AS (
-         INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent, run_after_ms, singleton_key, schedule_id)
+         INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent, run_after_ms, singleton_key, schedule_id, vtag)
          SELECT next.value - $11 + input.ord, input.id, '${IN_PROGRESS}', input.started_at, input.request, input.deadline_ms, input.idem_key,
            input.idem_fingerprint, input.callback_url, input.name, input.priority, input.max_attempts, input.owner, input.touched_ms, input.traceparent, input.run_after_ms,
-           input.singleton_key, input.schedule_id
+           input.singleton_key, input.schedule_id,
+           ${fairTag("GREATEST", { name: "input.name", owner: "input.owner", priority: "input.priority", now: "input.touched_ms" })} + input.turn
          FROM input, next ORDER BY input.ord
          ON CONFLICT DO NOTHING RETURNING id, name, run_after_ms)
        SELECT id, pg_notify('${AVAILABLE}', ${AVAILABLE_PAYLOAD}) FROM ins`,
@@ -386,8 +398,9 @@ class PgDriver implements QueueDriver {
 
   claim(q: ClaimQuery): Promise<JobRow[]> {
     return this.run(async () => {
-      const c = claimStatement(q.names !== undefined);
-      const r = await this.q(c.text, values(c, { now: q.now, max: q.tokens.length, tokens: q.tokens, expires: q.now + q.leaseMs, ms: q.leaseMs, worker: q.worker, names: q.names }));
+      const c = claimStatement(claimScope(q.names));
+      const params = { now: q.now, max: q.tokens.length, tokens: q.tokens, expires: q.now + q.leaseMs, ms: q.leaseMs, worker: q.worker, name: q.names?.[0], names: q.names };
+      const r = await this.q(c.text, values(c, params));
       return r.rows;
     });
   }

@@ -70,12 +70,25 @@ export const CLAIMABLE = `status = '${IN_PROGRESS}' AND lease_expires_ms <= :now
 /** Whether a claimable job's previous lease ran out (rather than was given back, or never was). */
 export const LEASE_RAN_OUT = "lease_token IS NOT NULL AND lease_expires_ms > 0";
 
-/** The claim's order: highest priority first, then oldest. */
-export const CLAIM_ORDER = "priority DESC, seq";
+/** The claim's order: highest priority first, then each client in turn (fair-sql.ts), then oldest. */
+export const CLAIM_ORDER = "priority DESC, vtag, seq";
+
+/**
+ * Which waiting jobs a claim looks at: any, those of one name, or of several. One name is an
+ * equality on the name's index, which yields its jobs in the claim's order, so the walk stops
+ * at the limit; several names are a list whose jobs the database must sort (SQLite's driver
+ * claims those one name at a time instead).
+ */
+export type ClaimScope = "any" | "one" | "many";
+
+export function claimScope(names: string[] | undefined): ClaimScope {
+  return names === undefined ? "any" : names.length === 1 ? "one" : "many";
+}
 
 /** The ids a claim takes, in order, with whether their previous lease ran out (and `also`, other columns). */
-export function claimSelect(d: Dialect, byName: boolean, also = ""): string {
-  return `SELECT id, ${also}${LEASE_RAN_OUT} AS expired FROM jobs${d.indexed(byName ? "jobs_queue_name" : "jobs_queue")} WHERE ${CLAIMABLE}${byName ? ` AND ${d.nameIn(":names")}` : ""}
+export function claimSelect(d: Dialect, scope: ClaimScope, also = ""): string {
+  const filter = scope === "one" ? " AND name = :name" : scope === "many" ? ` AND ${d.nameIn(":names")}` : "";
+  return `SELECT id, ${also}${LEASE_RAN_OUT} AS expired FROM jobs${d.indexed(scope === "any" ? "jobs_queue" : "jobs_queue_name")} WHERE ${CLAIMABLE}${filter}
      ORDER BY ${CLAIM_ORDER} LIMIT :max${d.skipLocked}`;
 }
 

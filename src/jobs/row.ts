@@ -51,6 +51,8 @@ export interface JobRow {
   blockers?: number | undefined;
   depends_on?: string | null | undefined;
   schedule_id?: string | null | undefined;
+  /** The fair-share tag (fair-sql.ts). */
+  vtag?: number | string | undefined;
   /** Only in a claim's answer: the previous lease had run out. */
   previous_lease_expired?: number | boolean | undefined;
 }

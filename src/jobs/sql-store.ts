@@ -194,7 +194,8 @@ export class SqlJobStore implements JobStore {
   async claim(q: ClaimQuery): Promise<JobRecord[]> {
     if (!q.tokens.length) return [];
     const rows = await this.driver.claim(q);
-    return rows.sort((a, b) => b.priority - a.priority || Number(a.seq) - Number(b.seq)).map(toRecord);
+    // The claim's order (queue-sql.ts CLAIM_ORDER).
+    return rows.sort((a, b) => b.priority - a.priority || Number(a.vtag ?? 0) - Number(b.vtag ?? 0) || Number(a.seq) - Number(b.seq)).map(toRecord);
   }
 
   end(id: string, p: EndPatch, fence: Fence): Promise<TransitionResult> {
