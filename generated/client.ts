@@ -41,6 +41,12 @@ import type {
   RerunJobResponse,
   RedriveJobsRequest,
   RedriveJobsResponse,
+  ListLimitsRequest,
+  ListLimitsResponse,
+  SetLimitRequest,
+  SetLimitResponse,
+  DeleteLimitRequest,
+  DeleteLimitResponse,
   ListPausedNamesRequest,
   ListPausedNamesResponse,
   PauseNameRequest,
@@ -205,6 +211,22 @@ const responses = {
     401: { headers: [], parse: "json" },
     403: { headers: [], parse: "json" },
   },
+  listLimits: {
+    200: { headers: [], parse: "json" },
+    401: { headers: [], parse: "json" },
+    403: { headers: [], parse: "json" },
+  },
+  setLimit: {
+    200: { headers: [], parse: "json" },
+    400: { headers: [], parse: "json" },
+    401: { headers: [], parse: "json" },
+    403: { headers: [], parse: "json" },
+  },
+  deleteLimit: {
+    204: { headers: [], parse: "none" },
+    401: { headers: [], parse: "json" },
+    403: { headers: [], parse: "json" },
+  },
   listPausedNames: {
     200: { headers: [], parse: "json" },
     401: { headers: [], parse: "json" },
@@ -313,6 +335,21 @@ export class ApiClient {
   /** POST /admin/redrive */
   redriveJobs(request: Input<RedriveJobsRequest>, call?: CallOptions): Promise<RedriveJobsResponse> {
     return send(this.options, "POST", basePath, "/admin/redrive", request, responses.redriveJobs, call, ["application/json"]) as Promise<RedriveJobsResponse>;
+  }
+
+  /** GET /admin/limits */
+  listLimits(request: Input<ListLimitsRequest> = { params: {} } as Input<ListLimitsRequest>, call?: CallOptions): Promise<ListLimitsResponse> {
+    return send(this.options, "GET", basePath, "/admin/limits", request, responses.listLimits, call) as Promise<ListLimitsResponse>;
+  }
+
+  /** PUT /admin/limits/{kind}/{value} */
+  setLimit(request: Input<SetLimitRequest>, call?: CallOptions): Promise<SetLimitResponse> {
+    return send(this.options, "PUT", basePath, "/admin/limits/{kind}/{value}", request, responses.setLimit, call, ["application/json"]) as Promise<SetLimitResponse>;
+  }
+
+  /** DELETE /admin/limits/{kind}/{value} */
+  deleteLimit(request: Input<DeleteLimitRequest>, call?: CallOptions): Promise<DeleteLimitResponse> {
+    return send(this.options, "DELETE", basePath, "/admin/limits/{kind}/{value}", request, responses.deleteLimit, call) as Promise<DeleteLimitResponse>;
   }
 
   /** GET /admin/paused */

@@ -3,7 +3,7 @@
 // Per operation: a request type (typed, coerced parameters with defaults applied) and a
 // response type with one member per declared status. Types only: shared by the server's
 // handlers (operations.ts) and the client (client.ts), and importing nothing else.
-import type { Job, JobEventList, JobId, JobList, JobName, JobPage, JobRef, JobRequest, JobStatus, PausedName, PausedNames, Problem, QueueOverview, RedriveRequest, RedriveResult, Schedule, ScheduleId, ScheduleList, ScheduleRequest, ScheduleUpdate, TaskClaim, TaskList, TaskUpdate, TaskUpdated } from "./types.js";
+import type { Job, JobEventList, JobId, JobList, JobName, JobPage, JobRef, JobRequest, JobStatus, Limit, LimitList, LimitRequest, PausedName, PausedNames, Problem, QueueOverview, RedriveRequest, RedriveResult, Schedule, ScheduleId, ScheduleList, ScheduleRequest, ScheduleUpdate, TaskClaim, TaskList, TaskUpdate, TaskUpdated } from "./types.js";
 
 // GET /resources (listJobs)
 
@@ -819,6 +819,112 @@ export type RedriveJobsResponse = { status: RedriveJobsDeclaredStatus } & (
       status: 400;
       contentType?: "application/problem+json";
       body: Problem;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+);
+
+// GET /admin/limits (listLimits)
+
+export type ListLimitsRequest = {
+  params: Record<string, never>;
+  query: Record<string, never>;
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
+} & { body: undefined; mediaType?: undefined };
+
+/** The statuses the spec declares for listLimits. */
+export type ListLimitsDeclaredStatus = 200 | 401 | 403;
+
+export type ListLimitsResponse = { status: ListLimitsDeclaredStatus } & (
+  | {
+      status: 200;
+      contentType?: "application/json";
+      body: LimitList;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+);
+
+// PUT /admin/limits/{kind}/{value} (setLimit)
+
+export type SetLimitRequest = {
+  params: {
+    kind: "name" | "key";
+    value: string;
+  };
+  query: Record<string, never>;
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
+} & { mediaType: "application/json"; body: LimitRequest };
+
+/** The statuses the spec declares for setLimit. */
+export type SetLimitDeclaredStatus = 200 | 400 | 401 | 403;
+
+export type SetLimitResponse = { status: SetLimitDeclaredStatus } & (
+  | {
+      status: 200;
+      contentType?: "application/json";
+      body: Limit;
+    }
+  | {
+      status: 400;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+);
+
+// DELETE /admin/limits/{kind}/{value} (deleteLimit)
+
+export type DeleteLimitRequest = {
+  params: {
+    kind: "name" | "key";
+    value: string;
+  };
+  query: Record<string, never>;
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
+} & { body: undefined; mediaType?: undefined };
+
+/** The statuses the spec declares for deleteLimit. */
+export type DeleteLimitDeclaredStatus = 204 | 401 | 403;
+
+export type DeleteLimitResponse = { status: DeleteLimitDeclaredStatus } & (
+  | {
+      status: 204;
+      body?: undefined;
     }
   | {
       status: 401;

@@ -40,6 +40,12 @@ import type {
   RerunJobResponse,
   RedriveJobsRequest,
   RedriveJobsResponse,
+  ListLimitsRequest,
+  ListLimitsResponse,
+  SetLimitRequest,
+  SetLimitResponse,
+  DeleteLimitRequest,
+  DeleteLimitResponse,
   ListPausedNamesRequest,
   ListPausedNamesResponse,
   PauseNameRequest,
@@ -192,6 +198,26 @@ export interface Handlers<P = unknown, C extends HandlerContext = HandlerContext
    */
   redriveJobs(request: RedriveJobsRequest & { auth: Auth<P, "adminKey"> }, ctx: C): RedriveJobsResponse | Promise<RedriveJobsResponse>;
   /**
+   * GET /admin/limits
+   *
+   * The concurrency and rate limits set, with how many of each group run now.
+   */
+  listLimits(request: ListLimitsRequest & { auth: Auth<P, "adminKey"> }, ctx: C): ListLimitsResponse | Promise<ListLimitsResponse>;
+  /**
+   * PUT /admin/limits/{kind}/{value}
+   *
+   * Limits a job name's jobs, or a concurrency key's: claims on every instance hand out no
+   * more than `concurrency` at once and no more than `ratePerSecond` per second (jobs held
+   * back wait, nothing is lost). Replaces the group's limits set before.
+   */
+  setLimit(request: SetLimitRequest & { auth: Auth<P, "adminKey"> }, ctx: C): SetLimitResponse | Promise<SetLimitResponse>;
+  /**
+   * DELETE /admin/limits/{kind}/{value}
+   *
+   * Lifts a group's limits. Lifting limits that are not set changes nothing.
+   */
+  deleteLimit(request: DeleteLimitRequest & { auth: Auth<P, "adminKey"> }, ctx: C): DeleteLimitResponse | Promise<DeleteLimitResponse>;
+  /**
    * GET /admin/paused
    *
    * The job names whose jobs no claim hands out now.
@@ -234,6 +260,9 @@ export const operationNames = [
   "inspectJob",
   "rerunJob",
   "redriveJobs",
+  "listLimits",
+  "setLimit",
+  "deleteLimit",
   "listPausedNames",
   "pauseName",
   "resumeName",

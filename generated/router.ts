@@ -528,6 +528,74 @@ export const routes: RouteDef[] = [
     },
   },
   {
+    operation: "listLimits",
+    method: "GET",
+    path: "/admin/limits",
+    headers: ["authorization"],
+    validateHeaders: P.listLimits_headers,
+    bodyOptional: false,
+    security: {"alternatives":[{"scheme":"adminKey","scopes":[]}],"anonymous":false},
+    responses: {
+      200: {
+        bodies: { "application/json": { parse: "json", validate: R.listLimits_200_application_json, serialize: S.listLimits_200_application_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.listLimits_401_application_problem_json, serialize: S.listLimits_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.listLimits_403_application_problem_json, serialize: S.listLimits_403_application_problem_json } },
+      },
+    },
+  },
+  {
+    operation: "setLimit",
+    method: "PUT",
+    path: "/admin/limits/{kind}/{value}",
+    validateParams: P.setLimit_params,
+    headers: ["authorization"],
+    validateHeaders: P.setLimit_headers,
+    bodies: {
+      "application/json": { parse: "json", validate: B.setLimit_body_application_json },
+    },
+    bodyOptional: false,
+    security: {"alternatives":[{"scheme":"adminKey","scopes":[]}],"anonymous":false},
+    responses: {
+      200: {
+        bodies: { "application/json": { parse: "json", validate: R.setLimit_200_application_json, serialize: S.setLimit_200_application_json } },
+      },
+      400: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.setLimit_400_application_problem_json, serialize: S.setLimit_400_application_problem_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.setLimit_401_application_problem_json, serialize: S.setLimit_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.setLimit_403_application_problem_json, serialize: S.setLimit_403_application_problem_json } },
+      },
+    },
+  },
+  {
+    operation: "deleteLimit",
+    method: "DELETE",
+    path: "/admin/limits/{kind}/{value}",
+    validateParams: P.deleteLimit_params,
+    headers: ["authorization"],
+    validateHeaders: P.deleteLimit_headers,
+    bodyOptional: false,
+    security: {"alternatives":[{"scheme":"adminKey","scopes":[]}],"anonymous":false},
+    responses: {
+      204: {
+        bodies: {},
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.deleteLimit_401_application_problem_json, serialize: S.deleteLimit_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.deleteLimit_403_application_problem_json, serialize: S.deleteLimit_403_application_problem_json } },
+      },
+    },
+  },
+  {
     operation: "listPausedNames",
     method: "GET",
     path: "/admin/paused",

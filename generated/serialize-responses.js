@@ -3895,65 +3895,86 @@ let addComma_0 = false
             json += anonymous3(value_error_16)
           }
 
-          const value_schedule_26 = obj["schedule"]
-          if (value_schedule_26 !== undefined) {
+          const value_concurrencyKey_26 = obj["concurrencyKey"]
+          if (value_concurrencyKey_26 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"concurrencyKey\":"
+            
+        if (typeof value_concurrencyKey_26 !== 'string') {
+          if (value_concurrencyKey_26 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_concurrencyKey_26 instanceof Date) {
+            json += JSON_STR_QUOTE + value_concurrencyKey_26.toISOString() + JSON_STR_QUOTE
+          } else if (value_concurrencyKey_26 instanceof RegExp) {
+            json += asString(value_concurrencyKey_26.source)
+          } else {
+            json += asString(value_concurrencyKey_26.toString())
+          }
+        } else {
+          json += asString(value_concurrencyKey_26)
+        }
+        
+          }
+
+          const value_schedule_27 = obj["schedule"]
+          if (value_schedule_27 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"schedule\":"
             
-        if (typeof value_schedule_26 !== 'string') {
-          if (value_schedule_26 === null) {
+        if (typeof value_schedule_27 !== 'string') {
+          if (value_schedule_27 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_schedule_26 instanceof Date) {
-            json += JSON_STR_QUOTE + value_schedule_26.toISOString() + JSON_STR_QUOTE
-          } else if (value_schedule_26 instanceof RegExp) {
-            json += asString(value_schedule_26.source)
+          } else if (value_schedule_27 instanceof Date) {
+            json += JSON_STR_QUOTE + value_schedule_27.toISOString() + JSON_STR_QUOTE
+          } else if (value_schedule_27 instanceof RegExp) {
+            json += asString(value_schedule_27.source)
           } else {
-            json += asString(value_schedule_26.toString())
+            json += asString(value_schedule_27.toString())
           }
         } else {
-          json += asString(value_schedule_26)
+          json += asString(value_schedule_27)
         }
         
           }
 
-          const value_scheduledFor_27 = obj["scheduledFor"]
-          if (value_scheduledFor_27 !== undefined) {
+          const value_scheduledFor_28 = obj["scheduledFor"]
+          if (value_scheduledFor_28 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"scheduledFor\":"
             
-        if (typeof value_scheduledFor_27 !== 'string') {
-          if (value_scheduledFor_27 === null) {
+        if (typeof value_scheduledFor_28 !== 'string') {
+          if (value_scheduledFor_28 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_scheduledFor_27 instanceof Date) {
-            json += JSON_STR_QUOTE + value_scheduledFor_27.toISOString() + JSON_STR_QUOTE
-          } else if (value_scheduledFor_27 instanceof RegExp) {
-            json += asString(value_scheduledFor_27.source)
+          } else if (value_scheduledFor_28 instanceof Date) {
+            json += JSON_STR_QUOTE + value_scheduledFor_28.toISOString() + JSON_STR_QUOTE
+          } else if (value_scheduledFor_28 instanceof RegExp) {
+            json += asString(value_scheduledFor_28.source)
           } else {
-            json += asString(value_scheduledFor_27.toString())
+            json += asString(value_scheduledFor_28.toString())
           }
         } else {
-          json += asString(value_scheduledFor_27)
+          json += asString(value_scheduledFor_28)
         }
         
           }
 
-          const value_dependsOn_28 = obj["dependsOn"]
-          if (value_dependsOn_28 !== undefined) {
+          const value_dependsOn_29 = obj["dependsOn"]
+          if (value_dependsOn_29 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"dependsOn\":"
-            json += anonymous5(value_dependsOn_28)
+            json += anonymous5(value_dependsOn_29)
           }
 
-          const value_waitingFor_29 = obj["waitingFor"]
-          if (value_waitingFor_29 !== undefined) {
+          const value_waitingFor_30 = obj["waitingFor"]
+          if (value_waitingFor_30 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"waitingFor\":"
-            json += asNumber(value_waitingFor_29)
+            json += asNumber(value_waitingFor_30)
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "concurrencyKey" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -4564,65 +4585,86 @@ let addComma_0 = false
             json += anonymous3(value_error_16)
           }
 
-          const value_schedule_26 = obj["schedule"]
-          if (value_schedule_26 !== undefined) {
+          const value_concurrencyKey_26 = obj["concurrencyKey"]
+          if (value_concurrencyKey_26 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"concurrencyKey\":"
+            
+        if (typeof value_concurrencyKey_26 !== 'string') {
+          if (value_concurrencyKey_26 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_concurrencyKey_26 instanceof Date) {
+            json += JSON_STR_QUOTE + value_concurrencyKey_26.toISOString() + JSON_STR_QUOTE
+          } else if (value_concurrencyKey_26 instanceof RegExp) {
+            json += asString(value_concurrencyKey_26.source)
+          } else {
+            json += asString(value_concurrencyKey_26.toString())
+          }
+        } else {
+          json += asString(value_concurrencyKey_26)
+        }
+        
+          }
+
+          const value_schedule_27 = obj["schedule"]
+          if (value_schedule_27 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"schedule\":"
             
-        if (typeof value_schedule_26 !== 'string') {
-          if (value_schedule_26 === null) {
+        if (typeof value_schedule_27 !== 'string') {
+          if (value_schedule_27 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_schedule_26 instanceof Date) {
-            json += JSON_STR_QUOTE + value_schedule_26.toISOString() + JSON_STR_QUOTE
-          } else if (value_schedule_26 instanceof RegExp) {
-            json += asString(value_schedule_26.source)
+          } else if (value_schedule_27 instanceof Date) {
+            json += JSON_STR_QUOTE + value_schedule_27.toISOString() + JSON_STR_QUOTE
+          } else if (value_schedule_27 instanceof RegExp) {
+            json += asString(value_schedule_27.source)
           } else {
-            json += asString(value_schedule_26.toString())
+            json += asString(value_schedule_27.toString())
           }
         } else {
-          json += asString(value_schedule_26)
+          json += asString(value_schedule_27)
         }
         
           }
 
-          const value_scheduledFor_27 = obj["scheduledFor"]
-          if (value_scheduledFor_27 !== undefined) {
+          const value_scheduledFor_28 = obj["scheduledFor"]
+          if (value_scheduledFor_28 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"scheduledFor\":"
             
-        if (typeof value_scheduledFor_27 !== 'string') {
-          if (value_scheduledFor_27 === null) {
+        if (typeof value_scheduledFor_28 !== 'string') {
+          if (value_scheduledFor_28 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_scheduledFor_27 instanceof Date) {
-            json += JSON_STR_QUOTE + value_scheduledFor_27.toISOString() + JSON_STR_QUOTE
-          } else if (value_scheduledFor_27 instanceof RegExp) {
-            json += asString(value_scheduledFor_27.source)
+          } else if (value_scheduledFor_28 instanceof Date) {
+            json += JSON_STR_QUOTE + value_scheduledFor_28.toISOString() + JSON_STR_QUOTE
+          } else if (value_scheduledFor_28 instanceof RegExp) {
+            json += asString(value_scheduledFor_28.source)
           } else {
-            json += asString(value_scheduledFor_27.toString())
+            json += asString(value_scheduledFor_28.toString())
           }
         } else {
-          json += asString(value_scheduledFor_27)
+          json += asString(value_scheduledFor_28)
         }
         
           }
 
-          const value_dependsOn_28 = obj["dependsOn"]
-          if (value_dependsOn_28 !== undefined) {
+          const value_dependsOn_29 = obj["dependsOn"]
+          if (value_dependsOn_29 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"dependsOn\":"
-            json += anonymous5(value_dependsOn_28)
+            json += anonymous5(value_dependsOn_29)
           }
 
-          const value_waitingFor_29 = obj["waitingFor"]
-          if (value_waitingFor_29 !== undefined) {
+          const value_waitingFor_30 = obj["waitingFor"]
+          if (value_waitingFor_30 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"waitingFor\":"
-            json += asNumber(value_waitingFor_29)
+            json += asNumber(value_waitingFor_30)
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "concurrencyKey" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -6115,65 +6157,86 @@ let addComma_0 = false
             json += anonymous3(value_error_16)
           }
 
-          const value_schedule_26 = obj["schedule"]
-          if (value_schedule_26 !== undefined) {
+          const value_concurrencyKey_26 = obj["concurrencyKey"]
+          if (value_concurrencyKey_26 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"concurrencyKey\":"
+            
+        if (typeof value_concurrencyKey_26 !== 'string') {
+          if (value_concurrencyKey_26 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_concurrencyKey_26 instanceof Date) {
+            json += JSON_STR_QUOTE + value_concurrencyKey_26.toISOString() + JSON_STR_QUOTE
+          } else if (value_concurrencyKey_26 instanceof RegExp) {
+            json += asString(value_concurrencyKey_26.source)
+          } else {
+            json += asString(value_concurrencyKey_26.toString())
+          }
+        } else {
+          json += asString(value_concurrencyKey_26)
+        }
+        
+          }
+
+          const value_schedule_27 = obj["schedule"]
+          if (value_schedule_27 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"schedule\":"
             
-        if (typeof value_schedule_26 !== 'string') {
-          if (value_schedule_26 === null) {
+        if (typeof value_schedule_27 !== 'string') {
+          if (value_schedule_27 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_schedule_26 instanceof Date) {
-            json += JSON_STR_QUOTE + value_schedule_26.toISOString() + JSON_STR_QUOTE
-          } else if (value_schedule_26 instanceof RegExp) {
-            json += asString(value_schedule_26.source)
+          } else if (value_schedule_27 instanceof Date) {
+            json += JSON_STR_QUOTE + value_schedule_27.toISOString() + JSON_STR_QUOTE
+          } else if (value_schedule_27 instanceof RegExp) {
+            json += asString(value_schedule_27.source)
           } else {
-            json += asString(value_schedule_26.toString())
+            json += asString(value_schedule_27.toString())
           }
         } else {
-          json += asString(value_schedule_26)
+          json += asString(value_schedule_27)
         }
         
           }
 
-          const value_scheduledFor_27 = obj["scheduledFor"]
-          if (value_scheduledFor_27 !== undefined) {
+          const value_scheduledFor_28 = obj["scheduledFor"]
+          if (value_scheduledFor_28 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"scheduledFor\":"
             
-        if (typeof value_scheduledFor_27 !== 'string') {
-          if (value_scheduledFor_27 === null) {
+        if (typeof value_scheduledFor_28 !== 'string') {
+          if (value_scheduledFor_28 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_scheduledFor_27 instanceof Date) {
-            json += JSON_STR_QUOTE + value_scheduledFor_27.toISOString() + JSON_STR_QUOTE
-          } else if (value_scheduledFor_27 instanceof RegExp) {
-            json += asString(value_scheduledFor_27.source)
+          } else if (value_scheduledFor_28 instanceof Date) {
+            json += JSON_STR_QUOTE + value_scheduledFor_28.toISOString() + JSON_STR_QUOTE
+          } else if (value_scheduledFor_28 instanceof RegExp) {
+            json += asString(value_scheduledFor_28.source)
           } else {
-            json += asString(value_scheduledFor_27.toString())
+            json += asString(value_scheduledFor_28.toString())
           }
         } else {
-          json += asString(value_scheduledFor_27)
+          json += asString(value_scheduledFor_28)
         }
         
           }
 
-          const value_dependsOn_28 = obj["dependsOn"]
-          if (value_dependsOn_28 !== undefined) {
+          const value_dependsOn_29 = obj["dependsOn"]
+          if (value_dependsOn_29 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"dependsOn\":"
-            json += anonymous5(value_dependsOn_28)
+            json += anonymous5(value_dependsOn_29)
           }
 
-          const value_waitingFor_29 = obj["waitingFor"]
-          if (value_waitingFor_29 !== undefined) {
+          const value_waitingFor_30 = obj["waitingFor"]
+          if (value_waitingFor_30 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"waitingFor\":"
-            json += asNumber(value_waitingFor_29)
+            json += asNumber(value_waitingFor_30)
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "concurrencyKey" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -6784,65 +6847,86 @@ let addComma_0 = false
             json += anonymous3(value_error_16)
           }
 
-          const value_schedule_26 = obj["schedule"]
-          if (value_schedule_26 !== undefined) {
+          const value_concurrencyKey_26 = obj["concurrencyKey"]
+          if (value_concurrencyKey_26 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"concurrencyKey\":"
+            
+        if (typeof value_concurrencyKey_26 !== 'string') {
+          if (value_concurrencyKey_26 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_concurrencyKey_26 instanceof Date) {
+            json += JSON_STR_QUOTE + value_concurrencyKey_26.toISOString() + JSON_STR_QUOTE
+          } else if (value_concurrencyKey_26 instanceof RegExp) {
+            json += asString(value_concurrencyKey_26.source)
+          } else {
+            json += asString(value_concurrencyKey_26.toString())
+          }
+        } else {
+          json += asString(value_concurrencyKey_26)
+        }
+        
+          }
+
+          const value_schedule_27 = obj["schedule"]
+          if (value_schedule_27 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"schedule\":"
             
-        if (typeof value_schedule_26 !== 'string') {
-          if (value_schedule_26 === null) {
+        if (typeof value_schedule_27 !== 'string') {
+          if (value_schedule_27 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_schedule_26 instanceof Date) {
-            json += JSON_STR_QUOTE + value_schedule_26.toISOString() + JSON_STR_QUOTE
-          } else if (value_schedule_26 instanceof RegExp) {
-            json += asString(value_schedule_26.source)
+          } else if (value_schedule_27 instanceof Date) {
+            json += JSON_STR_QUOTE + value_schedule_27.toISOString() + JSON_STR_QUOTE
+          } else if (value_schedule_27 instanceof RegExp) {
+            json += asString(value_schedule_27.source)
           } else {
-            json += asString(value_schedule_26.toString())
+            json += asString(value_schedule_27.toString())
           }
         } else {
-          json += asString(value_schedule_26)
+          json += asString(value_schedule_27)
         }
         
           }
 
-          const value_scheduledFor_27 = obj["scheduledFor"]
-          if (value_scheduledFor_27 !== undefined) {
+          const value_scheduledFor_28 = obj["scheduledFor"]
+          if (value_scheduledFor_28 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"scheduledFor\":"
             
-        if (typeof value_scheduledFor_27 !== 'string') {
-          if (value_scheduledFor_27 === null) {
+        if (typeof value_scheduledFor_28 !== 'string') {
+          if (value_scheduledFor_28 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_scheduledFor_27 instanceof Date) {
-            json += JSON_STR_QUOTE + value_scheduledFor_27.toISOString() + JSON_STR_QUOTE
-          } else if (value_scheduledFor_27 instanceof RegExp) {
-            json += asString(value_scheduledFor_27.source)
+          } else if (value_scheduledFor_28 instanceof Date) {
+            json += JSON_STR_QUOTE + value_scheduledFor_28.toISOString() + JSON_STR_QUOTE
+          } else if (value_scheduledFor_28 instanceof RegExp) {
+            json += asString(value_scheduledFor_28.source)
           } else {
-            json += asString(value_scheduledFor_27.toString())
+            json += asString(value_scheduledFor_28.toString())
           }
         } else {
-          json += asString(value_scheduledFor_27)
+          json += asString(value_scheduledFor_28)
         }
         
           }
 
-          const value_dependsOn_28 = obj["dependsOn"]
-          if (value_dependsOn_28 !== undefined) {
+          const value_dependsOn_29 = obj["dependsOn"]
+          if (value_dependsOn_29 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"dependsOn\":"
-            json += anonymous5(value_dependsOn_28)
+            json += anonymous5(value_dependsOn_29)
           }
 
-          const value_waitingFor_29 = obj["waitingFor"]
-          if (value_waitingFor_29 !== undefined) {
+          const value_waitingFor_30 = obj["waitingFor"]
+          if (value_waitingFor_30 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"waitingFor\":"
-            json += asNumber(value_waitingFor_29)
+            json += asNumber(value_waitingFor_30)
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "concurrencyKey" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -10845,6 +10929,27 @@ let addComma_9 = false
         
           }
 
+          const value_concurrencyKey_17 = obj["concurrencyKey"]
+          if (value_concurrencyKey_17 !== undefined) {
+            !addComma_9 && (addComma_9 = true) || (json += JSON_STR_COMMA)
+            json += "\"concurrencyKey\":"
+            
+        if (typeof value_concurrencyKey_17 !== 'string') {
+          if (value_concurrencyKey_17 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_concurrencyKey_17 instanceof Date) {
+            json += JSON_STR_QUOTE + value_concurrencyKey_17.toISOString() + JSON_STR_QUOTE
+          } else if (value_concurrencyKey_17 instanceof RegExp) {
+            json += asString(value_concurrencyKey_17.source)
+          } else {
+            json += asString(value_concurrencyKey_17.toString())
+          }
+        } else {
+          json += asString(value_concurrencyKey_17)
+        }
+        
+          }
+
     json += JSON_STR_END_OBJECT
   
         return json
@@ -10961,114 +11066,114 @@ let addComma_2 = false
             json += anonymous3(value_job_8)
           }
 
-          const value_catchUp_17 = obj["catchUp"]
-          if (value_catchUp_17 !== undefined) {
+          const value_catchUp_18 = obj["catchUp"]
+          if (value_catchUp_18 !== undefined) {
             !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
             json += "\"catchUp\":"
             
-        if (typeof value_catchUp_17 !== 'string') {
-          if (value_catchUp_17 === null) {
+        if (typeof value_catchUp_18 !== 'string') {
+          if (value_catchUp_18 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_catchUp_17 instanceof Date) {
-            json += JSON_STR_QUOTE + value_catchUp_17.toISOString() + JSON_STR_QUOTE
-          } else if (value_catchUp_17 instanceof RegExp) {
-            json += asString(value_catchUp_17.source)
+          } else if (value_catchUp_18 instanceof Date) {
+            json += JSON_STR_QUOTE + value_catchUp_18.toISOString() + JSON_STR_QUOTE
+          } else if (value_catchUp_18 instanceof RegExp) {
+            json += asString(value_catchUp_18.source)
           } else {
-            json += asString(value_catchUp_17.toString())
+            json += asString(value_catchUp_18.toString())
           }
         } else {
-          json += asString(value_catchUp_17)
+          json += asString(value_catchUp_18)
         }
         
           }
 
-          const value_paused_18 = obj["paused"]
-          if (value_paused_18 !== undefined) {
+          const value_paused_19 = obj["paused"]
+          if (value_paused_19 !== undefined) {
             !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
             json += "\"paused\":"
-            json += asBoolean(value_paused_18)
+            json += asBoolean(value_paused_19)
           }
 
-          const value_nextRunAt_19 = obj["nextRunAt"]
-          if (value_nextRunAt_19 !== undefined) {
+          const value_nextRunAt_20 = obj["nextRunAt"]
+          if (value_nextRunAt_20 !== undefined) {
             !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
             json += "\"nextRunAt\":"
             
-        if (typeof value_nextRunAt_19 !== 'string') {
-          if (value_nextRunAt_19 === null) {
+        if (typeof value_nextRunAt_20 !== 'string') {
+          if (value_nextRunAt_20 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_nextRunAt_19 instanceof Date) {
-            json += JSON_STR_QUOTE + value_nextRunAt_19.toISOString() + JSON_STR_QUOTE
-          } else if (value_nextRunAt_19 instanceof RegExp) {
-            json += asString(value_nextRunAt_19.source)
+          } else if (value_nextRunAt_20 instanceof Date) {
+            json += JSON_STR_QUOTE + value_nextRunAt_20.toISOString() + JSON_STR_QUOTE
+          } else if (value_nextRunAt_20 instanceof RegExp) {
+            json += asString(value_nextRunAt_20.source)
           } else {
-            json += asString(value_nextRunAt_19.toString())
+            json += asString(value_nextRunAt_20.toString())
           }
         } else {
-          json += asString(value_nextRunAt_19)
+          json += asString(value_nextRunAt_20)
         }
         
           }
 
-          const value_lastRunAt_20 = obj["lastRunAt"]
-          if (value_lastRunAt_20 !== undefined) {
+          const value_lastRunAt_21 = obj["lastRunAt"]
+          if (value_lastRunAt_21 !== undefined) {
             !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
             json += "\"lastRunAt\":"
             
-        if (typeof value_lastRunAt_20 !== 'string') {
-          if (value_lastRunAt_20 === null) {
+        if (typeof value_lastRunAt_21 !== 'string') {
+          if (value_lastRunAt_21 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_lastRunAt_20 instanceof Date) {
-            json += JSON_STR_QUOTE + value_lastRunAt_20.toISOString() + JSON_STR_QUOTE
-          } else if (value_lastRunAt_20 instanceof RegExp) {
-            json += asString(value_lastRunAt_20.source)
+          } else if (value_lastRunAt_21 instanceof Date) {
+            json += JSON_STR_QUOTE + value_lastRunAt_21.toISOString() + JSON_STR_QUOTE
+          } else if (value_lastRunAt_21 instanceof RegExp) {
+            json += asString(value_lastRunAt_21.source)
           } else {
-            json += asString(value_lastRunAt_20.toString())
+            json += asString(value_lastRunAt_21.toString())
           }
         } else {
-          json += asString(value_lastRunAt_20)
+          json += asString(value_lastRunAt_21)
         }
         
           }
 
-          const value_lastJob_21 = obj["lastJob"]
-          if (value_lastJob_21 !== undefined) {
+          const value_lastJob_22 = obj["lastJob"]
+          if (value_lastJob_22 !== undefined) {
             !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
             json += "\"lastJob\":"
             
-        if (typeof value_lastJob_21 !== 'string') {
-          if (value_lastJob_21 === null) {
+        if (typeof value_lastJob_22 !== 'string') {
+          if (value_lastJob_22 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_lastJob_21 instanceof Date) {
-            json += JSON_STR_QUOTE + value_lastJob_21.toISOString() + JSON_STR_QUOTE
-          } else if (value_lastJob_21 instanceof RegExp) {
-            json += asString(value_lastJob_21.source)
+          } else if (value_lastJob_22 instanceof Date) {
+            json += JSON_STR_QUOTE + value_lastJob_22.toISOString() + JSON_STR_QUOTE
+          } else if (value_lastJob_22 instanceof RegExp) {
+            json += asString(value_lastJob_22.source)
           } else {
-            json += asString(value_lastJob_21.toString())
+            json += asString(value_lastJob_22.toString())
           }
         } else {
-          json += asString(value_lastJob_21)
+          json += asString(value_lastJob_22)
         }
         
           }
 
-          const value_created_22 = obj["created"]
-          if (value_created_22 !== undefined) {
+          const value_created_23 = obj["created"]
+          if (value_created_23 !== undefined) {
             !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
             json += "\"created\":"
             
-        if (typeof value_created_22 !== 'string') {
-          if (value_created_22 === null) {
+        if (typeof value_created_23 !== 'string') {
+          if (value_created_23 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_created_22 instanceof Date) {
-            json += JSON_STR_QUOTE + value_created_22.toISOString() + JSON_STR_QUOTE
-          } else if (value_created_22 instanceof RegExp) {
-            json += asString(value_created_22.source)
+          } else if (value_created_23 instanceof Date) {
+            json += JSON_STR_QUOTE + value_created_23.toISOString() + JSON_STR_QUOTE
+          } else if (value_created_23 instanceof RegExp) {
+            json += asString(value_created_23.source)
           } else {
-            json += asString(value_created_22.toString())
+            json += asString(value_created_23.toString())
           }
         } else {
-          json += asString(value_created_22)
+          json += asString(value_created_23)
         }
         
           }
@@ -11955,6 +12060,27 @@ let addComma_7 = false
         
           }
 
+          const value_concurrencyKey_15 = obj["concurrencyKey"]
+          if (value_concurrencyKey_15 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"concurrencyKey\":"
+            
+        if (typeof value_concurrencyKey_15 !== 'string') {
+          if (value_concurrencyKey_15 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_concurrencyKey_15 instanceof Date) {
+            json += JSON_STR_QUOTE + value_concurrencyKey_15.toISOString() + JSON_STR_QUOTE
+          } else if (value_concurrencyKey_15 instanceof RegExp) {
+            json += asString(value_concurrencyKey_15.source)
+          } else {
+            json += asString(value_concurrencyKey_15.toString())
+          }
+        } else {
+          json += asString(value_concurrencyKey_15)
+        }
+        
+          }
+
     json += JSON_STR_END_OBJECT
   
         return json
@@ -12071,114 +12197,114 @@ let addComma_0 = false
             json += anonymous1(value_job_6)
           }
 
-          const value_catchUp_15 = obj["catchUp"]
-          if (value_catchUp_15 !== undefined) {
+          const value_catchUp_16 = obj["catchUp"]
+          if (value_catchUp_16 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"catchUp\":"
             
-        if (typeof value_catchUp_15 !== 'string') {
-          if (value_catchUp_15 === null) {
+        if (typeof value_catchUp_16 !== 'string') {
+          if (value_catchUp_16 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_catchUp_15 instanceof Date) {
-            json += JSON_STR_QUOTE + value_catchUp_15.toISOString() + JSON_STR_QUOTE
-          } else if (value_catchUp_15 instanceof RegExp) {
-            json += asString(value_catchUp_15.source)
+          } else if (value_catchUp_16 instanceof Date) {
+            json += JSON_STR_QUOTE + value_catchUp_16.toISOString() + JSON_STR_QUOTE
+          } else if (value_catchUp_16 instanceof RegExp) {
+            json += asString(value_catchUp_16.source)
           } else {
-            json += asString(value_catchUp_15.toString())
+            json += asString(value_catchUp_16.toString())
           }
         } else {
-          json += asString(value_catchUp_15)
+          json += asString(value_catchUp_16)
         }
         
           }
 
-          const value_paused_16 = obj["paused"]
-          if (value_paused_16 !== undefined) {
+          const value_paused_17 = obj["paused"]
+          if (value_paused_17 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"paused\":"
-            json += asBoolean(value_paused_16)
+            json += asBoolean(value_paused_17)
           }
 
-          const value_nextRunAt_17 = obj["nextRunAt"]
-          if (value_nextRunAt_17 !== undefined) {
+          const value_nextRunAt_18 = obj["nextRunAt"]
+          if (value_nextRunAt_18 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"nextRunAt\":"
             
-        if (typeof value_nextRunAt_17 !== 'string') {
-          if (value_nextRunAt_17 === null) {
+        if (typeof value_nextRunAt_18 !== 'string') {
+          if (value_nextRunAt_18 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_nextRunAt_17 instanceof Date) {
-            json += JSON_STR_QUOTE + value_nextRunAt_17.toISOString() + JSON_STR_QUOTE
-          } else if (value_nextRunAt_17 instanceof RegExp) {
-            json += asString(value_nextRunAt_17.source)
+          } else if (value_nextRunAt_18 instanceof Date) {
+            json += JSON_STR_QUOTE + value_nextRunAt_18.toISOString() + JSON_STR_QUOTE
+          } else if (value_nextRunAt_18 instanceof RegExp) {
+            json += asString(value_nextRunAt_18.source)
           } else {
-            json += asString(value_nextRunAt_17.toString())
+            json += asString(value_nextRunAt_18.toString())
           }
         } else {
-          json += asString(value_nextRunAt_17)
+          json += asString(value_nextRunAt_18)
         }
         
           }
 
-          const value_lastRunAt_18 = obj["lastRunAt"]
-          if (value_lastRunAt_18 !== undefined) {
+          const value_lastRunAt_19 = obj["lastRunAt"]
+          if (value_lastRunAt_19 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"lastRunAt\":"
             
-        if (typeof value_lastRunAt_18 !== 'string') {
-          if (value_lastRunAt_18 === null) {
+        if (typeof value_lastRunAt_19 !== 'string') {
+          if (value_lastRunAt_19 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_lastRunAt_18 instanceof Date) {
-            json += JSON_STR_QUOTE + value_lastRunAt_18.toISOString() + JSON_STR_QUOTE
-          } else if (value_lastRunAt_18 instanceof RegExp) {
-            json += asString(value_lastRunAt_18.source)
+          } else if (value_lastRunAt_19 instanceof Date) {
+            json += JSON_STR_QUOTE + value_lastRunAt_19.toISOString() + JSON_STR_QUOTE
+          } else if (value_lastRunAt_19 instanceof RegExp) {
+            json += asString(value_lastRunAt_19.source)
           } else {
-            json += asString(value_lastRunAt_18.toString())
+            json += asString(value_lastRunAt_19.toString())
           }
         } else {
-          json += asString(value_lastRunAt_18)
+          json += asString(value_lastRunAt_19)
         }
         
           }
 
-          const value_lastJob_19 = obj["lastJob"]
-          if (value_lastJob_19 !== undefined) {
+          const value_lastJob_20 = obj["lastJob"]
+          if (value_lastJob_20 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"lastJob\":"
             
-        if (typeof value_lastJob_19 !== 'string') {
-          if (value_lastJob_19 === null) {
+        if (typeof value_lastJob_20 !== 'string') {
+          if (value_lastJob_20 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_lastJob_19 instanceof Date) {
-            json += JSON_STR_QUOTE + value_lastJob_19.toISOString() + JSON_STR_QUOTE
-          } else if (value_lastJob_19 instanceof RegExp) {
-            json += asString(value_lastJob_19.source)
+          } else if (value_lastJob_20 instanceof Date) {
+            json += JSON_STR_QUOTE + value_lastJob_20.toISOString() + JSON_STR_QUOTE
+          } else if (value_lastJob_20 instanceof RegExp) {
+            json += asString(value_lastJob_20.source)
           } else {
-            json += asString(value_lastJob_19.toString())
+            json += asString(value_lastJob_20.toString())
           }
         } else {
-          json += asString(value_lastJob_19)
+          json += asString(value_lastJob_20)
         }
         
           }
 
-          const value_created_20 = obj["created"]
-          if (value_created_20 !== undefined) {
+          const value_created_21 = obj["created"]
+          if (value_created_21 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"created\":"
             
-        if (typeof value_created_20 !== 'string') {
-          if (value_created_20 === null) {
+        if (typeof value_created_21 !== 'string') {
+          if (value_created_21 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_created_20 instanceof Date) {
-            json += JSON_STR_QUOTE + value_created_20.toISOString() + JSON_STR_QUOTE
-          } else if (value_created_20 instanceof RegExp) {
-            json += asString(value_created_20.source)
+          } else if (value_created_21 instanceof Date) {
+            json += JSON_STR_QUOTE + value_created_21.toISOString() + JSON_STR_QUOTE
+          } else if (value_created_21 instanceof RegExp) {
+            json += asString(value_created_21.source)
           } else {
-            json += asString(value_created_20.toString())
+            json += asString(value_created_21.toString())
           }
         } else {
-          json += asString(value_created_20)
+          json += asString(value_created_21)
         }
         
           }
@@ -13296,6 +13422,27 @@ let addComma_7 = false
         
           }
 
+          const value_concurrencyKey_15 = obj["concurrencyKey"]
+          if (value_concurrencyKey_15 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"concurrencyKey\":"
+            
+        if (typeof value_concurrencyKey_15 !== 'string') {
+          if (value_concurrencyKey_15 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_concurrencyKey_15 instanceof Date) {
+            json += JSON_STR_QUOTE + value_concurrencyKey_15.toISOString() + JSON_STR_QUOTE
+          } else if (value_concurrencyKey_15 instanceof RegExp) {
+            json += asString(value_concurrencyKey_15.source)
+          } else {
+            json += asString(value_concurrencyKey_15.toString())
+          }
+        } else {
+          json += asString(value_concurrencyKey_15)
+        }
+        
+          }
+
     json += JSON_STR_END_OBJECT
   
         return json
@@ -13412,114 +13559,114 @@ let addComma_0 = false
             json += anonymous1(value_job_6)
           }
 
-          const value_catchUp_15 = obj["catchUp"]
-          if (value_catchUp_15 !== undefined) {
+          const value_catchUp_16 = obj["catchUp"]
+          if (value_catchUp_16 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"catchUp\":"
             
-        if (typeof value_catchUp_15 !== 'string') {
-          if (value_catchUp_15 === null) {
+        if (typeof value_catchUp_16 !== 'string') {
+          if (value_catchUp_16 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_catchUp_15 instanceof Date) {
-            json += JSON_STR_QUOTE + value_catchUp_15.toISOString() + JSON_STR_QUOTE
-          } else if (value_catchUp_15 instanceof RegExp) {
-            json += asString(value_catchUp_15.source)
+          } else if (value_catchUp_16 instanceof Date) {
+            json += JSON_STR_QUOTE + value_catchUp_16.toISOString() + JSON_STR_QUOTE
+          } else if (value_catchUp_16 instanceof RegExp) {
+            json += asString(value_catchUp_16.source)
           } else {
-            json += asString(value_catchUp_15.toString())
+            json += asString(value_catchUp_16.toString())
           }
         } else {
-          json += asString(value_catchUp_15)
+          json += asString(value_catchUp_16)
         }
         
           }
 
-          const value_paused_16 = obj["paused"]
-          if (value_paused_16 !== undefined) {
+          const value_paused_17 = obj["paused"]
+          if (value_paused_17 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"paused\":"
-            json += asBoolean(value_paused_16)
+            json += asBoolean(value_paused_17)
           }
 
-          const value_nextRunAt_17 = obj["nextRunAt"]
-          if (value_nextRunAt_17 !== undefined) {
+          const value_nextRunAt_18 = obj["nextRunAt"]
+          if (value_nextRunAt_18 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"nextRunAt\":"
             
-        if (typeof value_nextRunAt_17 !== 'string') {
-          if (value_nextRunAt_17 === null) {
+        if (typeof value_nextRunAt_18 !== 'string') {
+          if (value_nextRunAt_18 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_nextRunAt_17 instanceof Date) {
-            json += JSON_STR_QUOTE + value_nextRunAt_17.toISOString() + JSON_STR_QUOTE
-          } else if (value_nextRunAt_17 instanceof RegExp) {
-            json += asString(value_nextRunAt_17.source)
+          } else if (value_nextRunAt_18 instanceof Date) {
+            json += JSON_STR_QUOTE + value_nextRunAt_18.toISOString() + JSON_STR_QUOTE
+          } else if (value_nextRunAt_18 instanceof RegExp) {
+            json += asString(value_nextRunAt_18.source)
           } else {
-            json += asString(value_nextRunAt_17.toString())
+            json += asString(value_nextRunAt_18.toString())
           }
         } else {
-          json += asString(value_nextRunAt_17)
+          json += asString(value_nextRunAt_18)
         }
         
           }
 
-          const value_lastRunAt_18 = obj["lastRunAt"]
-          if (value_lastRunAt_18 !== undefined) {
+          const value_lastRunAt_19 = obj["lastRunAt"]
+          if (value_lastRunAt_19 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"lastRunAt\":"
             
-        if (typeof value_lastRunAt_18 !== 'string') {
-          if (value_lastRunAt_18 === null) {
+        if (typeof value_lastRunAt_19 !== 'string') {
+          if (value_lastRunAt_19 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_lastRunAt_18 instanceof Date) {
-            json += JSON_STR_QUOTE + value_lastRunAt_18.toISOString() + JSON_STR_QUOTE
-          } else if (value_lastRunAt_18 instanceof RegExp) {
-            json += asString(value_lastRunAt_18.source)
+          } else if (value_lastRunAt_19 instanceof Date) {
+            json += JSON_STR_QUOTE + value_lastRunAt_19.toISOString() + JSON_STR_QUOTE
+          } else if (value_lastRunAt_19 instanceof RegExp) {
+            json += asString(value_lastRunAt_19.source)
           } else {
-            json += asString(value_lastRunAt_18.toString())
+            json += asString(value_lastRunAt_19.toString())
           }
         } else {
-          json += asString(value_lastRunAt_18)
+          json += asString(value_lastRunAt_19)
         }
         
           }
 
-          const value_lastJob_19 = obj["lastJob"]
-          if (value_lastJob_19 !== undefined) {
+          const value_lastJob_20 = obj["lastJob"]
+          if (value_lastJob_20 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"lastJob\":"
             
-        if (typeof value_lastJob_19 !== 'string') {
-          if (value_lastJob_19 === null) {
+        if (typeof value_lastJob_20 !== 'string') {
+          if (value_lastJob_20 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_lastJob_19 instanceof Date) {
-            json += JSON_STR_QUOTE + value_lastJob_19.toISOString() + JSON_STR_QUOTE
-          } else if (value_lastJob_19 instanceof RegExp) {
-            json += asString(value_lastJob_19.source)
+          } else if (value_lastJob_20 instanceof Date) {
+            json += JSON_STR_QUOTE + value_lastJob_20.toISOString() + JSON_STR_QUOTE
+          } else if (value_lastJob_20 instanceof RegExp) {
+            json += asString(value_lastJob_20.source)
           } else {
-            json += asString(value_lastJob_19.toString())
+            json += asString(value_lastJob_20.toString())
           }
         } else {
-          json += asString(value_lastJob_19)
+          json += asString(value_lastJob_20)
         }
         
           }
 
-          const value_created_20 = obj["created"]
-          if (value_created_20 !== undefined) {
+          const value_created_21 = obj["created"]
+          if (value_created_21 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"created\":"
             
-        if (typeof value_created_20 !== 'string') {
-          if (value_created_20 === null) {
+        if (typeof value_created_21 !== 'string') {
+          if (value_created_21 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_created_20 instanceof Date) {
-            json += JSON_STR_QUOTE + value_created_20.toISOString() + JSON_STR_QUOTE
-          } else if (value_created_20 instanceof RegExp) {
-            json += asString(value_created_20.source)
+          } else if (value_created_21 instanceof Date) {
+            json += JSON_STR_QUOTE + value_created_21.toISOString() + JSON_STR_QUOTE
+          } else if (value_created_21 instanceof RegExp) {
+            json += asString(value_created_21.source)
           } else {
-            json += asString(value_created_20.toString())
+            json += asString(value_created_21.toString())
           }
         } else {
-          json += asString(value_created_20)
+          json += asString(value_created_21)
         }
         
           }
@@ -14637,6 +14784,27 @@ let addComma_7 = false
         
           }
 
+          const value_concurrencyKey_15 = obj["concurrencyKey"]
+          if (value_concurrencyKey_15 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"concurrencyKey\":"
+            
+        if (typeof value_concurrencyKey_15 !== 'string') {
+          if (value_concurrencyKey_15 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_concurrencyKey_15 instanceof Date) {
+            json += JSON_STR_QUOTE + value_concurrencyKey_15.toISOString() + JSON_STR_QUOTE
+          } else if (value_concurrencyKey_15 instanceof RegExp) {
+            json += asString(value_concurrencyKey_15.source)
+          } else {
+            json += asString(value_concurrencyKey_15.toString())
+          }
+        } else {
+          json += asString(value_concurrencyKey_15)
+        }
+        
+          }
+
     json += JSON_STR_END_OBJECT
   
         return json
@@ -14753,114 +14921,114 @@ let addComma_0 = false
             json += anonymous1(value_job_6)
           }
 
-          const value_catchUp_15 = obj["catchUp"]
-          if (value_catchUp_15 !== undefined) {
+          const value_catchUp_16 = obj["catchUp"]
+          if (value_catchUp_16 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"catchUp\":"
             
-        if (typeof value_catchUp_15 !== 'string') {
-          if (value_catchUp_15 === null) {
+        if (typeof value_catchUp_16 !== 'string') {
+          if (value_catchUp_16 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_catchUp_15 instanceof Date) {
-            json += JSON_STR_QUOTE + value_catchUp_15.toISOString() + JSON_STR_QUOTE
-          } else if (value_catchUp_15 instanceof RegExp) {
-            json += asString(value_catchUp_15.source)
+          } else if (value_catchUp_16 instanceof Date) {
+            json += JSON_STR_QUOTE + value_catchUp_16.toISOString() + JSON_STR_QUOTE
+          } else if (value_catchUp_16 instanceof RegExp) {
+            json += asString(value_catchUp_16.source)
           } else {
-            json += asString(value_catchUp_15.toString())
+            json += asString(value_catchUp_16.toString())
           }
         } else {
-          json += asString(value_catchUp_15)
+          json += asString(value_catchUp_16)
         }
         
           }
 
-          const value_paused_16 = obj["paused"]
-          if (value_paused_16 !== undefined) {
+          const value_paused_17 = obj["paused"]
+          if (value_paused_17 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"paused\":"
-            json += asBoolean(value_paused_16)
+            json += asBoolean(value_paused_17)
           }
 
-          const value_nextRunAt_17 = obj["nextRunAt"]
-          if (value_nextRunAt_17 !== undefined) {
+          const value_nextRunAt_18 = obj["nextRunAt"]
+          if (value_nextRunAt_18 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"nextRunAt\":"
             
-        if (typeof value_nextRunAt_17 !== 'string') {
-          if (value_nextRunAt_17 === null) {
+        if (typeof value_nextRunAt_18 !== 'string') {
+          if (value_nextRunAt_18 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_nextRunAt_17 instanceof Date) {
-            json += JSON_STR_QUOTE + value_nextRunAt_17.toISOString() + JSON_STR_QUOTE
-          } else if (value_nextRunAt_17 instanceof RegExp) {
-            json += asString(value_nextRunAt_17.source)
+          } else if (value_nextRunAt_18 instanceof Date) {
+            json += JSON_STR_QUOTE + value_nextRunAt_18.toISOString() + JSON_STR_QUOTE
+          } else if (value_nextRunAt_18 instanceof RegExp) {
+            json += asString(value_nextRunAt_18.source)
           } else {
-            json += asString(value_nextRunAt_17.toString())
+            json += asString(value_nextRunAt_18.toString())
           }
         } else {
-          json += asString(value_nextRunAt_17)
+          json += asString(value_nextRunAt_18)
         }
         
           }
 
-          const value_lastRunAt_18 = obj["lastRunAt"]
-          if (value_lastRunAt_18 !== undefined) {
+          const value_lastRunAt_19 = obj["lastRunAt"]
+          if (value_lastRunAt_19 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"lastRunAt\":"
             
-        if (typeof value_lastRunAt_18 !== 'string') {
-          if (value_lastRunAt_18 === null) {
+        if (typeof value_lastRunAt_19 !== 'string') {
+          if (value_lastRunAt_19 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_lastRunAt_18 instanceof Date) {
-            json += JSON_STR_QUOTE + value_lastRunAt_18.toISOString() + JSON_STR_QUOTE
-          } else if (value_lastRunAt_18 instanceof RegExp) {
-            json += asString(value_lastRunAt_18.source)
+          } else if (value_lastRunAt_19 instanceof Date) {
+            json += JSON_STR_QUOTE + value_lastRunAt_19.toISOString() + JSON_STR_QUOTE
+          } else if (value_lastRunAt_19 instanceof RegExp) {
+            json += asString(value_lastRunAt_19.source)
           } else {
-            json += asString(value_lastRunAt_18.toString())
+            json += asString(value_lastRunAt_19.toString())
           }
         } else {
-          json += asString(value_lastRunAt_18)
+          json += asString(value_lastRunAt_19)
         }
         
           }
 
-          const value_lastJob_19 = obj["lastJob"]
-          if (value_lastJob_19 !== undefined) {
+          const value_lastJob_20 = obj["lastJob"]
+          if (value_lastJob_20 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"lastJob\":"
             
-        if (typeof value_lastJob_19 !== 'string') {
-          if (value_lastJob_19 === null) {
+        if (typeof value_lastJob_20 !== 'string') {
+          if (value_lastJob_20 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_lastJob_19 instanceof Date) {
-            json += JSON_STR_QUOTE + value_lastJob_19.toISOString() + JSON_STR_QUOTE
-          } else if (value_lastJob_19 instanceof RegExp) {
-            json += asString(value_lastJob_19.source)
+          } else if (value_lastJob_20 instanceof Date) {
+            json += JSON_STR_QUOTE + value_lastJob_20.toISOString() + JSON_STR_QUOTE
+          } else if (value_lastJob_20 instanceof RegExp) {
+            json += asString(value_lastJob_20.source)
           } else {
-            json += asString(value_lastJob_19.toString())
+            json += asString(value_lastJob_20.toString())
           }
         } else {
-          json += asString(value_lastJob_19)
+          json += asString(value_lastJob_20)
         }
         
           }
 
-          const value_created_20 = obj["created"]
-          if (value_created_20 !== undefined) {
+          const value_created_21 = obj["created"]
+          if (value_created_21 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"created\":"
             
-        if (typeof value_created_20 !== 'string') {
-          if (value_created_20 === null) {
+        if (typeof value_created_21 !== 'string') {
+          if (value_created_21 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_created_20 instanceof Date) {
-            json += JSON_STR_QUOTE + value_created_20.toISOString() + JSON_STR_QUOTE
-          } else if (value_created_20 instanceof RegExp) {
-            json += asString(value_created_20.source)
+          } else if (value_created_21 instanceof Date) {
+            json += JSON_STR_QUOTE + value_created_21.toISOString() + JSON_STR_QUOTE
+          } else if (value_created_21 instanceof RegExp) {
+            json += asString(value_created_21.source)
           } else {
-            json += asString(value_created_20.toString())
+            json += asString(value_created_21.toString())
           }
         } else {
-          json += asString(value_created_20)
+          json += asString(value_created_21)
         }
         
           }
@@ -22238,65 +22406,86 @@ let addComma_2 = false
             json += anonymous5(value_error_18)
           }
 
-          const value_schedule_28 = obj["schedule"]
-          if (value_schedule_28 !== undefined) {
+          const value_concurrencyKey_28 = obj["concurrencyKey"]
+          if (value_concurrencyKey_28 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"concurrencyKey\":"
+            
+        if (typeof value_concurrencyKey_28 !== 'string') {
+          if (value_concurrencyKey_28 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_concurrencyKey_28 instanceof Date) {
+            json += JSON_STR_QUOTE + value_concurrencyKey_28.toISOString() + JSON_STR_QUOTE
+          } else if (value_concurrencyKey_28 instanceof RegExp) {
+            json += asString(value_concurrencyKey_28.source)
+          } else {
+            json += asString(value_concurrencyKey_28.toString())
+          }
+        } else {
+          json += asString(value_concurrencyKey_28)
+        }
+        
+          }
+
+          const value_schedule_29 = obj["schedule"]
+          if (value_schedule_29 !== undefined) {
             !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
             json += "\"schedule\":"
             
-        if (typeof value_schedule_28 !== 'string') {
-          if (value_schedule_28 === null) {
+        if (typeof value_schedule_29 !== 'string') {
+          if (value_schedule_29 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_schedule_28 instanceof Date) {
-            json += JSON_STR_QUOTE + value_schedule_28.toISOString() + JSON_STR_QUOTE
-          } else if (value_schedule_28 instanceof RegExp) {
-            json += asString(value_schedule_28.source)
+          } else if (value_schedule_29 instanceof Date) {
+            json += JSON_STR_QUOTE + value_schedule_29.toISOString() + JSON_STR_QUOTE
+          } else if (value_schedule_29 instanceof RegExp) {
+            json += asString(value_schedule_29.source)
           } else {
-            json += asString(value_schedule_28.toString())
+            json += asString(value_schedule_29.toString())
           }
         } else {
-          json += asString(value_schedule_28)
+          json += asString(value_schedule_29)
         }
         
           }
 
-          const value_scheduledFor_29 = obj["scheduledFor"]
-          if (value_scheduledFor_29 !== undefined) {
+          const value_scheduledFor_30 = obj["scheduledFor"]
+          if (value_scheduledFor_30 !== undefined) {
             !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
             json += "\"scheduledFor\":"
             
-        if (typeof value_scheduledFor_29 !== 'string') {
-          if (value_scheduledFor_29 === null) {
+        if (typeof value_scheduledFor_30 !== 'string') {
+          if (value_scheduledFor_30 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_scheduledFor_29 instanceof Date) {
-            json += JSON_STR_QUOTE + value_scheduledFor_29.toISOString() + JSON_STR_QUOTE
-          } else if (value_scheduledFor_29 instanceof RegExp) {
-            json += asString(value_scheduledFor_29.source)
+          } else if (value_scheduledFor_30 instanceof Date) {
+            json += JSON_STR_QUOTE + value_scheduledFor_30.toISOString() + JSON_STR_QUOTE
+          } else if (value_scheduledFor_30 instanceof RegExp) {
+            json += asString(value_scheduledFor_30.source)
           } else {
-            json += asString(value_scheduledFor_29.toString())
+            json += asString(value_scheduledFor_30.toString())
           }
         } else {
-          json += asString(value_scheduledFor_29)
+          json += asString(value_scheduledFor_30)
         }
         
           }
 
-          const value_dependsOn_30 = obj["dependsOn"]
-          if (value_dependsOn_30 !== undefined) {
+          const value_dependsOn_31 = obj["dependsOn"]
+          if (value_dependsOn_31 !== undefined) {
             !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
             json += "\"dependsOn\":"
-            json += anonymous7(value_dependsOn_30)
+            json += anonymous7(value_dependsOn_31)
           }
 
-          const value_waitingFor_31 = obj["waitingFor"]
-          if (value_waitingFor_31 !== undefined) {
+          const value_waitingFor_32 = obj["waitingFor"]
+          if (value_waitingFor_32 !== undefined) {
             !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
             json += "\"waitingFor\":"
-            json += asNumber(value_waitingFor_31)
+            json += asNumber(value_waitingFor_32)
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "concurrencyKey" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -22357,23 +22546,23 @@ let addComma_0 = false
             json += anonymous1(value_jobs_1)
           }
 
-          const value_next_32 = obj["next"]
-          if (value_next_32 !== undefined) {
+          const value_next_33 = obj["next"]
+          if (value_next_33 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"next\":"
             
-        if (typeof value_next_32 !== 'string') {
-          if (value_next_32 === null) {
+        if (typeof value_next_33 !== 'string') {
+          if (value_next_33 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_next_32 instanceof Date) {
-            json += JSON_STR_QUOTE + value_next_32.toISOString() + JSON_STR_QUOTE
-          } else if (value_next_32 instanceof RegExp) {
-            json += asString(value_next_32.source)
+          } else if (value_next_33 instanceof Date) {
+            json += JSON_STR_QUOTE + value_next_33.toISOString() + JSON_STR_QUOTE
+          } else if (value_next_33 instanceof RegExp) {
+            json += asString(value_next_33.source)
           } else {
-            json += asString(value_next_32.toString())
+            json += asString(value_next_33.toString())
           }
         } else {
-          json += asString(value_next_32)
+          json += asString(value_next_33)
         }
         
           }
@@ -23873,65 +24062,86 @@ let addComma_0 = false
             json += anonymous3(value_error_16)
           }
 
-          const value_schedule_26 = obj["schedule"]
-          if (value_schedule_26 !== undefined) {
+          const value_concurrencyKey_26 = obj["concurrencyKey"]
+          if (value_concurrencyKey_26 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"concurrencyKey\":"
+            
+        if (typeof value_concurrencyKey_26 !== 'string') {
+          if (value_concurrencyKey_26 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_concurrencyKey_26 instanceof Date) {
+            json += JSON_STR_QUOTE + value_concurrencyKey_26.toISOString() + JSON_STR_QUOTE
+          } else if (value_concurrencyKey_26 instanceof RegExp) {
+            json += asString(value_concurrencyKey_26.source)
+          } else {
+            json += asString(value_concurrencyKey_26.toString())
+          }
+        } else {
+          json += asString(value_concurrencyKey_26)
+        }
+        
+          }
+
+          const value_schedule_27 = obj["schedule"]
+          if (value_schedule_27 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"schedule\":"
             
-        if (typeof value_schedule_26 !== 'string') {
-          if (value_schedule_26 === null) {
+        if (typeof value_schedule_27 !== 'string') {
+          if (value_schedule_27 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_schedule_26 instanceof Date) {
-            json += JSON_STR_QUOTE + value_schedule_26.toISOString() + JSON_STR_QUOTE
-          } else if (value_schedule_26 instanceof RegExp) {
-            json += asString(value_schedule_26.source)
+          } else if (value_schedule_27 instanceof Date) {
+            json += JSON_STR_QUOTE + value_schedule_27.toISOString() + JSON_STR_QUOTE
+          } else if (value_schedule_27 instanceof RegExp) {
+            json += asString(value_schedule_27.source)
           } else {
-            json += asString(value_schedule_26.toString())
+            json += asString(value_schedule_27.toString())
           }
         } else {
-          json += asString(value_schedule_26)
+          json += asString(value_schedule_27)
         }
         
           }
 
-          const value_scheduledFor_27 = obj["scheduledFor"]
-          if (value_scheduledFor_27 !== undefined) {
+          const value_scheduledFor_28 = obj["scheduledFor"]
+          if (value_scheduledFor_28 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"scheduledFor\":"
             
-        if (typeof value_scheduledFor_27 !== 'string') {
-          if (value_scheduledFor_27 === null) {
+        if (typeof value_scheduledFor_28 !== 'string') {
+          if (value_scheduledFor_28 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_scheduledFor_27 instanceof Date) {
-            json += JSON_STR_QUOTE + value_scheduledFor_27.toISOString() + JSON_STR_QUOTE
-          } else if (value_scheduledFor_27 instanceof RegExp) {
-            json += asString(value_scheduledFor_27.source)
+          } else if (value_scheduledFor_28 instanceof Date) {
+            json += JSON_STR_QUOTE + value_scheduledFor_28.toISOString() + JSON_STR_QUOTE
+          } else if (value_scheduledFor_28 instanceof RegExp) {
+            json += asString(value_scheduledFor_28.source)
           } else {
-            json += asString(value_scheduledFor_27.toString())
+            json += asString(value_scheduledFor_28.toString())
           }
         } else {
-          json += asString(value_scheduledFor_27)
+          json += asString(value_scheduledFor_28)
         }
         
           }
 
-          const value_dependsOn_28 = obj["dependsOn"]
-          if (value_dependsOn_28 !== undefined) {
+          const value_dependsOn_29 = obj["dependsOn"]
+          if (value_dependsOn_29 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"dependsOn\":"
-            json += anonymous5(value_dependsOn_28)
+            json += anonymous5(value_dependsOn_29)
           }
 
-          const value_waitingFor_29 = obj["waitingFor"]
-          if (value_waitingFor_29 !== undefined) {
+          const value_waitingFor_30 = obj["waitingFor"]
+          if (value_waitingFor_30 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"waitingFor\":"
-            json += asNumber(value_waitingFor_29)
+            json += asNumber(value_waitingFor_30)
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "concurrencyKey" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -25424,65 +25634,86 @@ let addComma_0 = false
             json += anonymous3(value_error_16)
           }
 
-          const value_schedule_26 = obj["schedule"]
-          if (value_schedule_26 !== undefined) {
+          const value_concurrencyKey_26 = obj["concurrencyKey"]
+          if (value_concurrencyKey_26 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"concurrencyKey\":"
+            
+        if (typeof value_concurrencyKey_26 !== 'string') {
+          if (value_concurrencyKey_26 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_concurrencyKey_26 instanceof Date) {
+            json += JSON_STR_QUOTE + value_concurrencyKey_26.toISOString() + JSON_STR_QUOTE
+          } else if (value_concurrencyKey_26 instanceof RegExp) {
+            json += asString(value_concurrencyKey_26.source)
+          } else {
+            json += asString(value_concurrencyKey_26.toString())
+          }
+        } else {
+          json += asString(value_concurrencyKey_26)
+        }
+        
+          }
+
+          const value_schedule_27 = obj["schedule"]
+          if (value_schedule_27 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"schedule\":"
             
-        if (typeof value_schedule_26 !== 'string') {
-          if (value_schedule_26 === null) {
+        if (typeof value_schedule_27 !== 'string') {
+          if (value_schedule_27 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_schedule_26 instanceof Date) {
-            json += JSON_STR_QUOTE + value_schedule_26.toISOString() + JSON_STR_QUOTE
-          } else if (value_schedule_26 instanceof RegExp) {
-            json += asString(value_schedule_26.source)
+          } else if (value_schedule_27 instanceof Date) {
+            json += JSON_STR_QUOTE + value_schedule_27.toISOString() + JSON_STR_QUOTE
+          } else if (value_schedule_27 instanceof RegExp) {
+            json += asString(value_schedule_27.source)
           } else {
-            json += asString(value_schedule_26.toString())
+            json += asString(value_schedule_27.toString())
           }
         } else {
-          json += asString(value_schedule_26)
+          json += asString(value_schedule_27)
         }
         
           }
 
-          const value_scheduledFor_27 = obj["scheduledFor"]
-          if (value_scheduledFor_27 !== undefined) {
+          const value_scheduledFor_28 = obj["scheduledFor"]
+          if (value_scheduledFor_28 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"scheduledFor\":"
             
-        if (typeof value_scheduledFor_27 !== 'string') {
-          if (value_scheduledFor_27 === null) {
+        if (typeof value_scheduledFor_28 !== 'string') {
+          if (value_scheduledFor_28 === null) {
             json += JSON_STR_EMPTY_STRING
-          } else if (value_scheduledFor_27 instanceof Date) {
-            json += JSON_STR_QUOTE + value_scheduledFor_27.toISOString() + JSON_STR_QUOTE
-          } else if (value_scheduledFor_27 instanceof RegExp) {
-            json += asString(value_scheduledFor_27.source)
+          } else if (value_scheduledFor_28 instanceof Date) {
+            json += JSON_STR_QUOTE + value_scheduledFor_28.toISOString() + JSON_STR_QUOTE
+          } else if (value_scheduledFor_28 instanceof RegExp) {
+            json += asString(value_scheduledFor_28.source)
           } else {
-            json += asString(value_scheduledFor_27.toString())
+            json += asString(value_scheduledFor_28.toString())
           }
         } else {
-          json += asString(value_scheduledFor_27)
+          json += asString(value_scheduledFor_28)
         }
         
           }
 
-          const value_dependsOn_28 = obj["dependsOn"]
-          if (value_dependsOn_28 !== undefined) {
+          const value_dependsOn_29 = obj["dependsOn"]
+          if (value_dependsOn_29 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"dependsOn\":"
-            json += anonymous5(value_dependsOn_28)
+            json += anonymous5(value_dependsOn_29)
           }
 
-          const value_waitingFor_29 = obj["waitingFor"]
-          if (value_waitingFor_29 !== undefined) {
+          const value_waitingFor_30 = obj["waitingFor"]
+          if (value_waitingFor_30 !== undefined) {
             !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
             json += "\"waitingFor\":"
-            json += asNumber(value_waitingFor_29)
+            json += asNumber(value_waitingFor_30)
           }
 
     for (const key of Object.keys(obj)) {
       if (
-        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
+        key === "id" || key === "href" || key === "status" || key === "name" || key === "priority" || key === "tags" || key === "input" || key === "attempts" || key === "maxAttempts" || key === "start" || key === "runAt" || key === "end" || key === "progress" || key === "result" || key === "error" || key === "concurrencyKey" || key === "schedule" || key === "scheduledFor" || key === "dependsOn" || key === "waitingFor" ||
         obj[key] === undefined ||
         typeof obj[key] === 'function' ||
         typeof obj[key] === 'symbol'
@@ -27362,6 +27593,2505 @@ let addComma_0 = false
 })();
 
 export const redriveJobs_403_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const listLimits_200_application_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/limits/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_2 = false
+
+          const value_kind_3 = obj["kind"]
+          if (value_kind_3 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"kind\":"
+            
+        if (typeof value_kind_3 !== 'string') {
+          if (value_kind_3 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_kind_3 instanceof Date) {
+            json += JSON_STR_QUOTE + value_kind_3.toISOString() + JSON_STR_QUOTE
+          } else if (value_kind_3 instanceof RegExp) {
+            json += asString(value_kind_3.source)
+          } else {
+            json += asString(value_kind_3.toString())
+          }
+        } else {
+          json += asString(value_kind_3)
+        }
+        
+          }
+
+          const value_value_4 = obj["value"]
+          if (value_value_4 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"value\":"
+            
+        if (typeof value_value_4 !== 'string') {
+          if (value_value_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_value_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_value_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_value_4 instanceof RegExp) {
+            json += asString(value_value_4.source)
+          } else {
+            json += asString(value_value_4.toString())
+          }
+        } else {
+          json += asString(value_value_4)
+        }
+        
+          }
+
+          const value_concurrency_5 = obj["concurrency"]
+          if (value_concurrency_5 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"concurrency\":"
+            json += asNumber(value_concurrency_5)
+          }
+
+          const value_ratePerSecond_6 = obj["ratePerSecond"]
+          if (value_ratePerSecond_6 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"ratePerSecond\":"
+            json += asNumber(value_ratePerSecond_6)
+          }
+
+          const value_burst_7 = obj["burst"]
+          if (value_burst_7 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"burst\":"
+            json += asNumber(value_burst_7)
+          }
+
+          const value_running_8 = obj["running"]
+          if (value_running_8 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"running\":"
+            json += asNumber(value_running_8)
+          }
+
+          const value_updated_9 = obj["updated"]
+          if (value_updated_9 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"updated\":"
+            
+        if (typeof value_updated_9 !== 'string') {
+          if (value_updated_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_updated_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_updated_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_updated_9 instanceof RegExp) {
+            json += asString(value_updated_9.source)
+          } else {
+            json += asString(value_updated_9.toString())
+          }
+        } else {
+          json += asString(value_updated_9)
+        }
+        
+          }
+
+          const value_by_10 = obj["by"]
+          if (value_by_10 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"by\":"
+            
+        if (typeof value_by_10 !== 'string') {
+          if (value_by_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_by_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_by_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_by_10 instanceof RegExp) {
+            json += asString(value_by_10.source)
+          } else {
+            json += asString(value_by_10.toString())
+          }
+        } else {
+          json += asString(value_by_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "kind" || key === "value" || key === "concurrency" || key === "ratePerSecond" || key === "burst" || key === "running" || key === "updated" || key === "by" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/limits
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/limits' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_limits_1 = obj["limits"]
+          if (value_limits_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"limits\":"
+            json += anonymous1(value_limits_1)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "limits" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const listLimits_401_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const listLimits_403_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const setLimit_200_application_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_kind_1 = obj["kind"]
+          if (value_kind_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"kind\":"
+            
+        if (typeof value_kind_1 !== 'string') {
+          if (value_kind_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_kind_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_kind_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_kind_1 instanceof RegExp) {
+            json += asString(value_kind_1.source)
+          } else {
+            json += asString(value_kind_1.toString())
+          }
+        } else {
+          json += asString(value_kind_1)
+        }
+        
+          }
+
+          const value_value_2 = obj["value"]
+          if (value_value_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"value\":"
+            
+        if (typeof value_value_2 !== 'string') {
+          if (value_value_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_value_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_value_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_value_2 instanceof RegExp) {
+            json += asString(value_value_2.source)
+          } else {
+            json += asString(value_value_2.toString())
+          }
+        } else {
+          json += asString(value_value_2)
+        }
+        
+          }
+
+          const value_concurrency_3 = obj["concurrency"]
+          if (value_concurrency_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"concurrency\":"
+            json += asNumber(value_concurrency_3)
+          }
+
+          const value_ratePerSecond_4 = obj["ratePerSecond"]
+          if (value_ratePerSecond_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"ratePerSecond\":"
+            json += asNumber(value_ratePerSecond_4)
+          }
+
+          const value_burst_5 = obj["burst"]
+          if (value_burst_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"burst\":"
+            json += asNumber(value_burst_5)
+          }
+
+          const value_running_6 = obj["running"]
+          if (value_running_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"running\":"
+            json += asNumber(value_running_6)
+          }
+
+          const value_updated_7 = obj["updated"]
+          if (value_updated_7 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"updated\":"
+            
+        if (typeof value_updated_7 !== 'string') {
+          if (value_updated_7 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_updated_7 instanceof Date) {
+            json += JSON_STR_QUOTE + value_updated_7.toISOString() + JSON_STR_QUOTE
+          } else if (value_updated_7 instanceof RegExp) {
+            json += asString(value_updated_7.source)
+          } else {
+            json += asString(value_updated_7.toString())
+          }
+        } else {
+          json += asString(value_updated_7)
+        }
+        
+          }
+
+          const value_by_8 = obj["by"]
+          if (value_by_8 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"by\":"
+            
+        if (typeof value_by_8 !== 'string') {
+          if (value_by_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_by_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_by_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_by_8 instanceof RegExp) {
+            json += asString(value_by_8.source)
+          } else {
+            json += asString(value_by_8.toString())
+          }
+        } else {
+          json += asString(value_by_8)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "kind" || key === "value" || key === "concurrency" || key === "ratePerSecond" || key === "burst" || key === "running" || key === "updated" || key === "by" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const setLimit_400_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const setLimit_401_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const setLimit_403_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const deleteLimit_401_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const deleteLimit_403_application_problem_json = (() => {
   const module = { exports: {} };
 
   const serializerState = {"mode":"standalone"}

@@ -86,6 +86,8 @@ export type Job = {
    * not succeed, that reason (`urn:async-api:dependency-failed`).
    */
   error?: JobError;
+  /** The key it was created with (`concurrencyKey`), which its limits apply to. */
+  concurrencyKey?: string;
   /** The schedule that created it (`GET /schedules/{id}`). */
   schedule?: ScheduleId;
   /**
@@ -308,6 +310,12 @@ export type JobRequest = {
    */
   dependsOn?: JobId[];
   /**
+   * Groups the job with others under an admin's limits for this key (`PUT
+   * /admin/limits/key/{value}`): at most so many of the group running at once, at most so
+   * many started per second, across instances. Without a limit for it, nothing changes.
+   */
+  concurrencyKey?: string;
+  /**
    * What a failed or cancelled dependency does to this job: `cancel` (when absent) or
    * `run` (it runs once all of its dependencies have ended, however they ended). Needs
    * `dependsOn`.
@@ -330,6 +338,7 @@ export type ScheduledJob = {
   input?: { [key: string]: unknown };
   maxAttempts?: number;
   callbackUrl?: string;
+  concurrencyKey?: string;
 };
 
 /**
@@ -393,6 +402,37 @@ export type Schedule = {
 /** RAML type `scheduleList`. */
 export type ScheduleList = {
   schedules: Schedule[];
+};
+
+/** A group's limits (at least one of `concurrency` and `ratePerSecond`); they replace any set before. */
+export type LimitRequest = {
+  /** At most this many of the group held by workers at once. */
+  concurrency?: number;
+  /** At most this many of the group handed to workers per second (a token bucket). */
+  ratePerSecond?: number;
+  /** How many may be handed out at once after a quiet time (default a second's worth, at least 1). */
+  burst?: number;
+};
+
+/** RAML type `limit`. */
+export type Limit = {
+  /** What the limit applies to, jobs of a `name` or of a `concurrencyKey`. */
+  kind: "name" | "key";
+  /** The job name or the key. */
+  value: string;
+  concurrency?: number;
+  ratePerSecond?: number;
+  burst: number;
+  /** How many of the group workers hold now (a lease that ran out still counts until the job is taken again). */
+  running: number;
+  updated: string;
+  /** The admin who set it. */
+  by?: string;
+};
+
+/** RAML type `limitList`. */
+export type LimitList = {
+  limits: Limit[];
 };
 
 /** A worker asks for work. */

@@ -7,3 +7,4 @@ export declare const updateSchedule_body_application_json: Validator;
 export declare const claimTasks_body_application_json: Validator;
 export declare const updateTask_body_application_json: Validator;
 export declare const redriveJobs_body_application_json: Validator;
+export declare const setLimit_body_application_json: Validator;

@@ -5,7 +5,7 @@ const require = createRequire(import.meta.url);
 
 export const createJob_body_application_json = validate0;
 const schema0 = {"anyOf":[{"$ref":"defs.json#/$defs/jobRequest"},{"type":"null"}],"$id":"createJob_body_application_json"};
-const schema2 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority","description":"Default 0. Higher first (9 before 0)."},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"Any JSON object, handed to the worker as it is."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20,"description":"How many attempts the job gets before it is FAILED (default: the server's\nJOB_MAX_ATTEMPTS). An attempt ends when its worker reports a retryable failure or\nits lease expires without a heartbeat.\n"},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048,"description":"Where to POST the job when it ends (http or https; the server's allow-list\napplies). Signed in the Standard Webhooks style (`webhook-id`,\n`webhook-timestamp`, `webhook-signature`), retried with backoff, at least once.\nPolling keeps working as well.\n"},"runAt":{"type":"string","format":"date-time","description":"Run later: no worker gets the job before this time (RFC 3339; at most a year\nahead; a time already past means now). The job is IN PROGRESS, waiting, until then;\nits deadline counts from this time. Not together with `delaySeconds`.\n"},"delaySeconds":{"type":"integer","minimum":0,"maximum":31536000,"description":"Run later, this many seconds after the create. Not together with `runAt`."},"singletonKey":{"type":"string","minLength":1,"maxLength":128,"description":"At most one waiting job per key (the caller's own keys): while a job created with\nthis key waits for a worker, another create with the key does not make a second one\nbut joins it or replaces its request (`singletonMode`). Once a worker takes the job,\nthe key is free again. Race-free across instances (a unique index).\n"},"singletonMode":{"type":"string","enum":["join","replace"],"description":"What a create does when a job with its `singletonKey` is waiting: `join` (when absent)\nanswers that job and changes nothing; `replace` gives it this request (input, name, priority, tags,\nattempts, callback and run time: with `delaySeconds`, a debounce). Needs `singletonKey`.\n"},"dependsOn":{"type":"array","items":{"$ref":"#/$defs/jobId"},"minItems":1,"maxItems":1000,"uniqueItems":true,"description":"Jobs (the caller's own) this one waits for: no worker gets it until all of them have\nSUCCEEDED; its worker then gets their results with the task (`dependencies`). If one\nfails or is cancelled, this job is cancelled too, with an error naming it\n(`urn:async-api:dependency-failed`), and so are the jobs waiting for this one, unless\n`onDependencyFailure` is `run`. A job that has already ended counts as it ended. Not\ntogether with `singletonKey`.\n"},"onDependencyFailure":{"type":"string","enum":["cancel","run"],"description":"What a failed or cancelled dependency does to this job: `cancel` (when absent) or\n`run` (it runs once all of its dependencies have ended, however they ended). Needs\n`dependsOn`.\n"}},"required":["name"],"additionalProperties":false,"examples":[{"name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"maxAttempts":3}]};
+const schema2 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority","description":"Default 0. Higher first (9 before 0)."},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"Any JSON object, handed to the worker as it is."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20,"description":"How many attempts the job gets before it is FAILED (default: the server's\nJOB_MAX_ATTEMPTS). An attempt ends when its worker reports a retryable failure or\nits lease expires without a heartbeat.\n"},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048,"description":"Where to POST the job when it ends (http or https; the server's allow-list\napplies). Signed in the Standard Webhooks style (`webhook-id`,\n`webhook-timestamp`, `webhook-signature`), retried with backoff, at least once.\nPolling keeps working as well.\n"},"runAt":{"type":"string","format":"date-time","description":"Run later: no worker gets the job before this time (RFC 3339; at most a year\nahead; a time already past means now). The job is IN PROGRESS, waiting, until then;\nits deadline counts from this time. Not together with `delaySeconds`.\n"},"delaySeconds":{"type":"integer","minimum":0,"maximum":31536000,"description":"Run later, this many seconds after the create. Not together with `runAt`."},"singletonKey":{"type":"string","minLength":1,"maxLength":128,"description":"At most one waiting job per key (the caller's own keys): while a job created with\nthis key waits for a worker, another create with the key does not make a second one\nbut joins it or replaces its request (`singletonMode`). Once a worker takes the job,\nthe key is free again. Race-free across instances (a unique index).\n"},"singletonMode":{"type":"string","enum":["join","replace"],"description":"What a create does when a job with its `singletonKey` is waiting: `join` (when absent)\nanswers that job and changes nothing; `replace` gives it this request (input, name, priority, tags,\nattempts, callback and run time: with `delaySeconds`, a debounce). Needs `singletonKey`.\n"},"dependsOn":{"type":"array","items":{"$ref":"#/$defs/jobId"},"minItems":1,"maxItems":1000,"uniqueItems":true,"description":"Jobs (the caller's own) this one waits for: no worker gets it until all of them have\nSUCCEEDED; its worker then gets their results with the task (`dependencies`). If one\nfails or is cancelled, this job is cancelled too, with an error naming it\n(`urn:async-api:dependency-failed`), and so are the jobs waiting for this one, unless\n`onDependencyFailure` is `run`. A job that has already ended counts as it ended. Not\ntogether with `singletonKey`.\n"},"concurrencyKey":{"type":"string","minLength":1,"maxLength":128,"description":"Groups the job with others under an admin's limits for this key (`PUT\n/admin/limits/key/{value}`): at most so many of the group running at once, at most so\nmany started per second, across instances. Without a limit for it, nothing changes.\n"},"onDependencyFailure":{"type":"string","enum":["cancel","run"],"description":"What a failed or cancelled dependency does to this job: `cancel` (when absent) or\n`run` (it runs once all of its dependencies have ended, however they ended). Needs\n`dependsOn`.\n"}},"required":["name"],"additionalProperties":false,"examples":[{"name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"maxAttempts":3}]};
 const schema3 = {"type":"string","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name.","examples":["nightly-report"]};
 const schema4 = {"type":"integer","minimum":0,"maximum":9,"description":"Higher first (9 before 0); jobs of equal priority are taken oldest first."};
 const schema5 = {"type":"array","items":{"type":"string"},"maxItems":8};
@@ -449,10 +449,11 @@ vErrors.push(err34);
 errors++;
 }
 }
-if(data.onDependencyFailure !== undefined){
-let data13 = data.onDependencyFailure;
-if(typeof data13 !== "string"){
-const err35 = {instancePath:instancePath+"/onDependencyFailure",schemaPath:"#/properties/onDependencyFailure/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.concurrencyKey !== undefined){
+let data13 = data.concurrencyKey;
+if(typeof data13 === "string"){
+if(func1(data13) > 128){
+const err35 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/properties/concurrencyKey/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -461,8 +462,8 @@ vErrors.push(err35);
 }
 errors++;
 }
-if(!((data13 === "cancel") || (data13 === "run"))){
-const err36 = {instancePath:instancePath+"/onDependencyFailure",schemaPath:"#/properties/onDependencyFailure/enum",keyword:"enum",params:{allowedValues: schema2.properties.onDependencyFailure.enum},message:"must be equal to one of the allowed values"};
+if(func1(data13) < 1){
+const err36 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/properties/concurrencyKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -472,14 +473,48 @@ vErrors.push(err36);
 errors++;
 }
 }
-}
 else {
-const err37 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err37 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/properties/concurrencyKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err37];
 }
 else {
 vErrors.push(err37);
+}
+errors++;
+}
+}
+if(data.onDependencyFailure !== undefined){
+let data14 = data.onDependencyFailure;
+if(typeof data14 !== "string"){
+const err38 = {instancePath:instancePath+"/onDependencyFailure",schemaPath:"#/properties/onDependencyFailure/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+if(!((data14 === "cancel") || (data14 === "run"))){
+const err39 = {instancePath:instancePath+"/onDependencyFailure",schemaPath:"#/properties/onDependencyFailure/enum",keyword:"enum",params:{allowedValues: schema2.properties.onDependencyFailure.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+}
+else {
+const err40 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
 }
 errors++;
 }
@@ -555,7 +590,7 @@ validate0.evaluated = {"dynamicProps":true,"dynamicItems":false};
 export const createSchedule_body_application_json = validate4;
 const schema7 = {"$ref":"defs.json#/$defs/scheduleRequest","$id":"createSchedule_body_application_json"};
 const schema8 = {"type":"object","properties":{"cron":{"type":"string","minLength":9,"maxLength":128,"description":"A cron expression, five fields (minute hour day-of-month month day-of-week) or six\nwith seconds first; names (MON, JAN), ranges, steps, lists, L, W and # are understood\n(the croner package's reading, Open Cron Pattern Standard).\n"},"timezone":{"type":"string","minLength":1,"maxLength":64,"description":"The IANA time zone the cron expression is read in (default UTC), with its daylight saving time."},"everySeconds":{"type":"integer","minimum":1,"maximum":31536000,"description":"Instead of `cron`, a job every this many seconds, the first this long after the create."},"job":{"$ref":"#/$defs/scheduledJob"},"catchUp":{"type":"string","enum":["skip","once"],"description":"Due times missed while no instance of the service was running (more than the server's\nSCHEDULE_GRACE_SECONDS late when one looks again): `skip` them, or run `once` for all of\nthem (default). Due times less late than that each get their job, late.\n"},"paused":{"type":"boolean","description":"A paused schedule creates no jobs; resumed, it goes on from its next due time."}},"required":["job"],"additionalProperties":false,"description":"A recurring schedule: `cron` (with `timezone`) or `everySeconds`, one of the two, and the\njob to create at each due time.\n","examples":[{"cron":"0 2 * * *","timezone":"Europe/Paris","job":{"name":"nightly-report","input":{"scope":"all"}},"catchUp":"once"}]};
-const schema9 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority"},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"Any JSON object, handed to the worker as it is."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048}},"required":["name"],"additionalProperties":false,"description":"The job a schedule creates at each due time: a create's request without its timing,\nsingleton and dependency options (each job is created to run at its due time).\n","examples":[{"name":"nightly-report","input":{"scope":"all"}}]};
+const schema9 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority"},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"Any JSON object, handed to the worker as it is."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048},"concurrencyKey":{"type":"string","minLength":1,"maxLength":128}},"required":["name"],"additionalProperties":false,"description":"The job a schedule creates at each due time: a create's request without its timing,\nsingleton and dependency options (each job is created to run at its due time).\n","examples":[{"name":"nightly-report","input":{"scope":"all"}}]};
 
 function validate6(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -579,7 +614,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!((((((key0 === "name") || (key0 === "priority")) || (key0 === "tags")) || (key0 === "input")) || (key0 === "maxAttempts")) || (key0 === "callbackUrl"))){
+if(!(((((((key0 === "name") || (key0 === "priority")) || (key0 === "tags")) || (key0 === "input")) || (key0 === "maxAttempts")) || (key0 === "callbackUrl")) || (key0 === "concurrencyKey"))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -781,14 +816,49 @@ vErrors.push(err17);
 errors++;
 }
 }
-}
-else {
-const err18 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.concurrencyKey !== undefined){
+let data7 = data.concurrencyKey;
+if(typeof data7 === "string"){
+if(func1(data7) > 128){
+const err18 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/properties/concurrencyKey/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err18];
 }
 else {
 vErrors.push(err18);
+}
+errors++;
+}
+if(func1(data7) < 1){
+const err19 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/properties/concurrencyKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/properties/concurrencyKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+else {
+const err21 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
 }
 errors++;
 }
@@ -1940,4 +2010,163 @@ validate19.errors = vErrors;
 return errors === 0;
 }
 validate19.evaluated = {"props":{"name":true,"status":true,"limit":true},"dynamicProps":false,"dynamicItems":false};
+
+export const setLimit_body_application_json = validate22;
+const schema25 = {"$ref":"defs.json#/$defs/limitRequest","$id":"setLimit_body_application_json"};
+const schema26 = {"type":"object","properties":{"concurrency":{"type":"integer","minimum":1,"maximum":100000,"description":"At most this many of the group held by workers at once."},"ratePerSecond":{"type":"number","minimum":0.001,"maximum":100000,"description":"At most this many of the group handed to workers per second (a token bucket)."},"burst":{"type":"integer","minimum":1,"maximum":100000,"description":"How many may be handed out at once after a quiet time (default a second's worth, at least 1)."}},"additionalProperties":false,"minProperties":1,"description":"A group's limits (at least one of `concurrency` and `ratePerSecond`); they replace any set before.","examples":[{"concurrency":5,"ratePerSecond":10}]};
+
+function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="setLimit_body_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate22.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(Object.keys(data).length < 1){
+const err0 = {instancePath,schemaPath:"defs.json#/$defs/limitRequest/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((key0 === "concurrency") || (key0 === "ratePerSecond")) || (key0 === "burst"))){
+const err1 = {instancePath,schemaPath:"defs.json#/$defs/limitRequest/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.concurrency !== undefined){
+let data0 = data.concurrency;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+const err2 = {instancePath:instancePath+"/concurrency",schemaPath:"defs.json#/$defs/limitRequest/properties/concurrency/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 100000 || isNaN(data0)){
+const err3 = {instancePath:instancePath+"/concurrency",schemaPath:"defs.json#/$defs/limitRequest/properties/concurrency/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data0 < 1 || isNaN(data0)){
+const err4 = {instancePath:instancePath+"/concurrency",schemaPath:"defs.json#/$defs/limitRequest/properties/concurrency/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+if(data.ratePerSecond !== undefined){
+let data1 = data.ratePerSecond;
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 100000 || isNaN(data1)){
+const err5 = {instancePath:instancePath+"/ratePerSecond",schemaPath:"defs.json#/$defs/limitRequest/properties/ratePerSecond/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data1 < 0.001 || isNaN(data1)){
+const err6 = {instancePath:instancePath+"/ratePerSecond",schemaPath:"defs.json#/$defs/limitRequest/properties/ratePerSecond/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.001},message:"must be >= 0.001"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/ratePerSecond",schemaPath:"defs.json#/$defs/limitRequest/properties/ratePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.burst !== undefined){
+let data2 = data.burst;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err8 = {instancePath:instancePath+"/burst",schemaPath:"defs.json#/$defs/limitRequest/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 100000 || isNaN(data2)){
+const err9 = {instancePath:instancePath+"/burst",schemaPath:"defs.json#/$defs/limitRequest/properties/burst/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data2 < 1 || isNaN(data2)){
+const err10 = {instancePath:instancePath+"/burst",schemaPath:"defs.json#/$defs/limitRequest/properties/burst/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"defs.json#/$defs/limitRequest/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate22.errors = vErrors;
+return errors === 0;
+}
+validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 

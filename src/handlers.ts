@@ -14,6 +14,7 @@ import type { QueueSample, QueueSampler } from "./ops/sampler.js";
 import type { Tracing } from "./ops/tracing.js";
 import type { Clock } from "./jobs/clock.js";
 import { scheduleHandlers } from "./schedule-handlers.js";
+import { limitHandlers } from "./limit-handlers.js";
 
 export interface HandlerOptions {
   /** Seconds a client should wait between polls. */
@@ -116,6 +117,7 @@ function withTail(job: Job, r: JobRecord): Job {
   if (r.progress !== undefined) job.progress = r.progress;
   if (r.status === "SUCCESS") job.result = r.result ?? null;
   if ((r.status === "FAILED" || r.status === "CANCELLED") && r.error) job.error = r.error;
+  if (r.concurrencyKey !== undefined) job.concurrencyKey = r.concurrencyKey;
   if (r.schedule !== undefined) job.schedule = r.schedule;
   if (r.scheduledFor !== undefined) job.scheduledFor = new Date(r.scheduledFor).toISOString();
   if (r.dependsOn) job.dependsOn = r.dependsOn;
@@ -185,6 +187,7 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
   };
   return {
     ...scheduleHandlers(service.store.schedules, { clock: opts.clock, callbacks: opts.callbacks }),
+    ...limitHandlers(service.store.limits, opts.clock),
 
     async listJobs({ query, auth }) {
       const page = await listPage(service, query, { owner: ownerFilter(auth.principal) });

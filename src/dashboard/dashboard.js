@@ -1,5 +1,5 @@
 // The live dashboard, served by the service at /dashboard with no build step. It reads the
-// API as any client does (GET /admin/queues, /admin/jobs, /admin/jobs/{id},
+// API as any client does (GET /admin/queues, /admin/jobs, /admin/jobs/{id}, /admin/limits, /schedules,
 // /resources/{id}/events, DELETE /resources/{id}) with an admin's key kept in this tab, and
 // stays live with a long-poll: GET /admin/queues with `Prefer: wait` answers when a job
 // changes. Charts are uPlot. Text from the API only ever reaches the page as text.
@@ -173,6 +173,51 @@
     );
   }
 
+  /** The limits set (GET /admin/limits), with how many of each group run now. */
+  async function loadLimits() {
+    const { limits } = await api("/admin/limits");
+    $("limits").tBodies[0].replaceChildren(
+      ...limits.map((l) =>
+        el(
+          "tr",
+          { "data-group": `${l.kind}/${l.value}` },
+          el("td", {}, l.kind === "name" ? l.value : `key ${l.value}`),
+          el("td", {}, l.running),
+          el("td", {}, l.concurrency === undefined ? "–" : `≤ ${l.concurrency} at once`),
+          el("td", {}, l.ratePerSecond === undefined ? "–" : `${l.ratePerSecond}/s (burst ${l.burst})`),
+        ),
+      ),
+    );
+  }
+
+  /** Every client's schedules (GET /schedules as an admin), with Pause or Resume. */
+  async function loadSchedules() {
+    const { schedules } = await api("/schedules");
+    $("schedules").tBodies[0].replaceChildren(
+      ...schedules.map((sc) => {
+        const when = sc.cron !== undefined ? `${sc.cron}${sc.timezone ? ` (${sc.timezone})` : ""}` : `every ${sc.everySeconds} s`;
+        const next = sc.paused ? "paused" : sc.nextRunAt ? new Date(sc.nextRunAt).toLocaleString(undefined, { hour12: false }) : "–";
+        const button = el("button", { type: "button", "data-schedule": sc.id, "data-paused": String(!sc.paused) }, sc.paused ? "Resume" : "Pause");
+        return el("tr", { "data-schedule": sc.id, class: sc.paused ? "paused" : "" }, el("td", {}, sc.job.name), el("td", {}, when), el("td", {}, next), el("td", {}, button));
+      }),
+    );
+  }
+
+  $("schedules").addEventListener("click", async (e) => {
+    const b = e.target.closest("button[data-schedule]");
+    if (!b) return;
+    try {
+      await api(`/schedules/${encodeURIComponent(b.dataset.schedule)}`, {
+        method: "PATCH",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ paused: b.dataset.paused === "true" }),
+      });
+    } catch (err) {
+      if (!(err instanceof AuthError)) $("error").textContent = err.message;
+    }
+    refreshNow();
+  });
+
   $("names").addEventListener("click", async (e) => {
     const b = e.target.closest("button[data-action]");
     if (!b) return;
@@ -265,6 +310,9 @@
       ["attempts", `${job.attempts} of ${job.maxAttempts}`],
       ["created", `${new Date(job.start).toLocaleString()} (${age(job.start)} ago)`],
       ...(job.runAt ? [["runs at", `${new Date(job.runAt).toLocaleString()}${Date.parse(job.runAt) > Date.now() ? ` (in ${span(Date.parse(job.runAt) - Date.now())})` : " (due)"}`]] : []),
+      ...(job.dependsOn ? [["depends on", `${job.dependsOn.length} job(s)${job.waitingFor ? `, waiting for ${job.waitingFor}` : ""}`]] : []),
+      ...(job.schedule ? [["schedule", `${job.schedule}, due ${new Date(job.scheduledFor).toLocaleString()}`]] : []),
+      ...(job.concurrencyKey ? [["concurrency key", job.concurrencyKey]] : []),
       ["ended", job.end ? new Date(job.end).toLocaleString() : "not yet"],
       ["progress", job.progress !== undefined ? `${job.progress}%` : "–"],
     ];
@@ -325,6 +373,7 @@
       const o = overview ?? (await api("/admin/queues"));
       renderOverview(o);
       await loadNames(o);
+      await Promise.all([loadLimits(), loadSchedules()]);
       await loadJobs();
     } else {
       await loadJob(r.id);

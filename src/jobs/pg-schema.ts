@@ -5,6 +5,7 @@
 import { PG_EVENTS_MIGRATION, PG_RERUN_EVENT_MIGRATION } from "./events.js";
 import { schedulesMigration } from "../schedules/schedule-sql.js";
 import { FAIR_MIGRATION_SQL } from "./fair-sql.js";
+import { PG_LIMITS_MIGRATION } from "./limits-sql.js";
 import { pgDepsMigration } from "./deps-sql.js";
 import { AVAILABLE, AVAILABLE_PAYLOAD, CHANNEL } from "./pg-announce.js";
 import { OWNER_MIGRATION_SQL, PAUSED_NAMES_SQL, SINGLETON_MIGRATION_SQL, WORKER_INDEXES_SQL } from "./row.js";
@@ -77,4 +78,6 @@ export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
   () => schedulesMigration("BIGINT"),
   // 10: fair share between clients (fair-sql.ts).
   () => FAIR_MIGRATION_SQL("BIGINT"),
+  // 11: concurrency and rate limits (limits-sql.ts).
+  () => PG_LIMITS_MIGRATION,
 ];

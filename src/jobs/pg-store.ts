@@ -48,6 +48,7 @@ import type { JobEventRow } from "./events.js";
 import { MIGRATIONS } from "./pg-schema.js";
 import { Announcements, AVAILABLE, AVAILABLE_PAYLOAD, CHANNEL } from "./pg-announce.js";
 import { fairTag } from "./fair-sql.js";
+import { unlimited } from "./limits-sql.js";
 import { CANCEL_DEPENDANT, dependencyFailedError, PARENT_COLUMNS, SET_DEPENDENCIES } from "./deps-sql.js";
 import { SqlJobStore, type DeliveryRow, type ParentRow, type PausedRow, type QueueDriver, type StatsRows } from "./sql-store.js";
 
@@ -68,6 +69,7 @@ export const POSTGRES: Dialect = {
   skipLocked: " FOR UPDATE SKIP LOCKED",
   indexed: () => "",
   nameIn: (param) => `name = ANY(${param}::text[])`,
+  unlimited: unlimited("LEAST", "GREATEST"),
 };
 
 /** The claim's parameters, in the order claimSql numbers them. */
@@ -308,16 +310,16 @@ class PgDriver implements QueueDriver {
     const col = <T>(f: (j: NewJob) => T) => jobs.map(f);
     const inserted = await this.q<{ id: string }>(
       `WITH rows AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $12::text[], $13::bigint[], $14::text[], $15::bigint[], $16::text[], $17::text[])
-           WITH ORDINALITY AS t(id, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent, run_after_ms, singleton_key, schedule_id, ord)),
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $12::text[], $13::bigint[], $14::text[], $15::bigint[], $16::text[], $17::text[], $18::text[])
+           WITH ORDINALITY AS t(id, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent, run_after_ms, singleton_key, schedule_id, concurrency_key, ord)),
        -- A client's jobs in one batch take consecutive turns (the tags' lookups see none of the batch).
        input AS (SELECT *, row_number() OVER (PARTITION BY name, owner ORDER BY ord) - 1 AS turn FROM rows),
        next AS (UPDATE job_seq SET value = value + $11 RETURNING value),
        ins AS (
-         INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent, run_after_ms, singleton_key, schedule_id, vtag)
+         INSERT INTO jobs (seq, id, status, started_at, request, deadline_ms, idem_key, idem_fingerprint, callback_url, name, priority, max_attempts, owner, touched_ms, traceparent, run_after_ms, singleton_key, schedule_id, concurrency_key, vtag)
          SELECT next.value - $11 + input.ord, input.id, '${IN_PROGRESS}', input.started_at, input.request, input.deadline_ms, input.idem_key,
            input.idem_fingerprint, input.callback_url, input.name, input.priority, input.max_attempts, input.owner, input.touched_ms, input.traceparent, input.run_after_ms,
-           input.singleton_key, input.schedule_id,
+           input.singleton_key, input.schedule_id, input.concurrency_key,
            ${fairTag("GREATEST", { name: "input.name", owner: "input.owner", priority: "input.priority", now: "input.touched_ms" })} + input.turn
          FROM input, next ORDER BY input.ord
          ON CONFLICT DO NOTHING RETURNING id, name, run_after_ms)
@@ -340,6 +342,7 @@ class PgDriver implements QueueDriver {
         col((j) => j.runAfter ?? 0),
         col((j) => j.singleton?.key ?? null),
         col((j) => j.scheduleId ?? null),
+        col((j) => j.concurrencyKey ?? null),
       ],
       on,
     );

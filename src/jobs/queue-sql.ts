@@ -17,6 +17,8 @@ export interface Dialect {
   indexed(index: string): string;
   /** `name` among a list parameter's values. */
   nameIn(param: string): string;
+  /** limits-sql.ts UNLIMITED in this dialect. */
+  unlimited: string;
 }
 
 export interface Compiled {
@@ -88,7 +90,7 @@ export function claimScope(names: string[] | undefined): ClaimScope {
 /** The ids a claim takes, in order, with whether their previous lease ran out (and `also`, other columns). */
 export function claimSelect(d: Dialect, scope: ClaimScope, also = ""): string {
   const filter = scope === "one" ? " AND name = :name" : scope === "many" ? ` AND ${d.nameIn(":names")}` : "";
-  return `SELECT id, ${also}${LEASE_RAN_OUT} AS expired FROM jobs${d.indexed(scope === "any" ? "jobs_queue" : "jobs_queue_name")} WHERE ${CLAIMABLE}${filter}
+  return `SELECT id, ${also}${LEASE_RAN_OUT} AS expired FROM jobs${d.indexed(scope === "any" ? "jobs_queue" : "jobs_queue_name")} WHERE ${CLAIMABLE}${filter} AND ${d.unlimited}
      ORDER BY ${CLAIM_ORDER} LIMIT :max${d.skipLocked}`;
 }
 

@@ -53,6 +53,7 @@ export interface JobRow {
   schedule_id?: string | null | undefined;
   /** The fair-share tag (fair-sql.ts). */
   vtag?: number | string | undefined;
+  concurrency_key?: string | null | undefined;
   /** Only in a claim's answer: the previous lease had run out. */
   previous_lease_expired?: number | boolean | undefined;
 }
@@ -78,6 +79,7 @@ export function toRecord(r: JobRow): JobRecord {
   if (r.progress !== null) job.progress = r.progress;
   if (r.has_result) job.result = r.result === null ? null : JSON.parse(r.result);
   if (r.error !== null) job.error = JSON.parse(r.error) as JobError;
+  if (r.concurrency_key) job.concurrencyKey = r.concurrency_key;
   if (r.schedule_id) {
     job.schedule = r.schedule_id;
     // Its Idempotency-Key ends in the due time it was made for (scheduledJobKey).
@@ -110,5 +112,6 @@ export function newRecord(job: NewJob): JobRecord {
   if (job.traceparent !== undefined) r.traceparent = job.traceparent;
   if (job.dependsOn) r.dependsOn = job.dependsOn.ids;
   if (job.scheduleId !== undefined) r.schedule = job.scheduleId;
+  if (job.concurrencyKey !== undefined) r.concurrencyKey = job.concurrencyKey;
   return r;
 }

@@ -137,6 +137,7 @@ export class JobService {
       singleton: request?.singletonKey !== undefined ? { key: ownKey(owner, request.singletonKey), mode: request.singletonMode ?? "join" } : undefined,
       dependsOn: request?.dependsOn ? { ids: request.dependsOn, onFailure: request.onDependencyFailure ?? "cancel" } : undefined,
       scheduleId,
+      concurrencyKey: request?.concurrencyKey,
     });
     if (r.kind === "created") this.opts.observer?.created(r.job);
     return r;

@@ -6,6 +6,7 @@
 // instances where the database has them.
 import { ScheduleStore } from "../schedules/store.js";
 import { ChangeFeed } from "./changes.js";
+import { LimitStore } from "./limits.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { toEvent, type JobEventPage, type JobEventRow } from "./events.js";
 import type { Fence, TerminalStatus } from "./machine.js";
@@ -126,10 +127,13 @@ export class SqlJobStore implements JobStore {
 
   /** Recurring schedules, in the same database. */
   readonly schedules: ScheduleStore;
+  /** Admins' concurrency and rate limits. */
+  readonly limits: LimitStore;
 
   constructor(protected readonly driver: QueueDriver) {
     this.local = !driver.announces;
     this.schedules = new ScheduleStore((sql, params) => driver.query(sql, params));
+    this.limits = new LimitStore((sql, params) => driver.query(sql, params));
     driver.listen?.(
       (id) => this.feed.publish(id),
       (name, at) => this.available.publish({ name, at }),

@@ -4,6 +4,7 @@
 import { SQLITE_CREATED_EVENT_MIGRATION, SQLITE_EVENTS_MIGRATION, SQLITE_RERUN_EVENT_MIGRATION } from "./events.js";
 import { schedulesMigration } from "../schedules/schedule-sql.js";
 import { FAIR_MIGRATION_SQL } from "./fair-sql.js";
+import { SQLITE_LIMITS_MIGRATION } from "./limits-sql.js";
 import { SQLITE_DEPS_MIGRATION } from "./deps-sql.js";
 import { OWNER_MIGRATION_SQL, PAUSED_NAMES_SQL, SINGLETON_MIGRATION_SQL, WORKER_INDEXES_SQL } from "./row.js";
 
@@ -82,4 +83,6 @@ export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
   () => schedulesMigration("INTEGER"),
   // 11: fair share between clients (fair-sql.ts).
   () => FAIR_MIGRATION_SQL("INTEGER"),
+  // 12: concurrency and rate limits (limits-sql.ts).
+  () => SQLITE_LIMITS_MIGRATION,
 ];

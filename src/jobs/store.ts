@@ -1,6 +1,7 @@
 // The JobStore contract. Implementations: sqlite-store.ts (embedded default), pg-store.ts.
 import type { ScheduleStore } from "../schedules/store.js";
 import type { OnDependencyFailure } from "./deps-sql.js";
+import type { LimitStore } from "./limits.js";
 import type { JobEventPage } from "./events.js";
 import type { Fence, JobStatus, TerminalStatus } from "./machine.js";
 
@@ -67,6 +68,7 @@ export interface JobRecord {
   /** The schedule that created it, and the due time (epoch ms) it was created for. */
   schedule?: string | undefined;
   scheduledFor?: number | undefined;
+  concurrencyKey?: string | undefined;
 }
 
 /** A parent job as its dependant's worker sees it. */
@@ -105,6 +107,8 @@ export interface NewJob {
   dependsOn?: { ids: string[]; onFailure: OnDependencyFailure } | undefined;
   /** The schedule creating it. */
   scheduleId?: string | undefined;
+  /** Groups it with other jobs under an admin's concurrency and rate limits (limits-sql.ts). */
+  concurrencyKey?: string | undefined;
 }
 
 export type SingletonMode = "join" | "replace";
@@ -210,6 +214,8 @@ export interface JobStore {
   get(id: string): Promise<JobRecord | undefined>;
   /** Recurring schedules, kept in the same database. */
   readonly schedules: ScheduleStore;
+  /** Admins' concurrency and rate limits. */
+  readonly limits: LimitStore;
   /** Jobs a dependant waited for, as its worker gets them (those no longer stored left out). */
   dependencies(ids: string[]): Promise<Dependency[]>;
   list(q: ListQuery): Promise<JobPage>;

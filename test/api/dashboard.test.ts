@@ -179,6 +179,26 @@ describe.skipIf(!CHROMIUM)("/dashboard in Chromium", () => {
     expect(again.map((t) => t.id).sort()).toEqual(tasks.map((t) => t.id).sort());
   }, 30_000);
 
+  it("shows the limits set and the schedules, and pauses and resumes a schedule", async () => {
+    await call("PUT", `${s.url}/admin/limits/name/mail`, { body: { concurrency: 3, ratePerSecond: 10 }, headers: keys.auth["root"] });
+    await call("PUT", `${s.url}/admin/limits/key/tenant-9`, { body: { concurrency: 1 }, headers: keys.auth["root"] });
+    const made = await call("POST", `${s.url}/schedules`, { body: { cron: "0 2 * * *", timezone: "Europe/Paris", job: { name: "nightly" } }, headers: keys.auth["alice"] });
+    expect(made.status).toBe(201);
+    await page.goto(`${s.url}/dashboard#/`);
+    const limit = `document.querySelector('#limits tr[data-group="name/mail"]')`;
+    await shows(`${limit} !== null && ${limit}.textContent.includes("≤ 3 at once") && ${limit}.textContent.includes("10/s")`);
+    await shows(`document.querySelector('#limits tr[data-group="key/tenant-9"]')?.textContent.includes("key tenant-9") === true`);
+    const row = `document.querySelector('#schedules tr[data-schedule="${made.json.id}"]')`;
+    await shows(`${row} !== null && ${row}.textContent.includes("0 2 * * * (Europe/Paris)") && ${row}.querySelector("button").textContent === "Pause"`);
+    await shot("limits-schedules");
+    await page.click(`#schedules tr[data-schedule="${made.json.id}"] button`);
+    await shows(`${row}.classList.contains("paused") && ${row}.querySelector("button").textContent === "Resume"`);
+    expect((await call("GET", `${s.url}/schedules/${made.json.id}`, { headers: keys.auth["alice"] })).json.paused).toBe(true);
+    await page.click(`#schedules tr[data-schedule="${made.json.id}"] button`);
+    await shows(`!${row}.classList.contains("paused")`);
+    expect((await call("GET", `${s.url}/schedules/${made.json.id}`, { headers: keys.auth["alice"] })).json.paused).toBe(false);
+  }, 30_000);
+
   it("logged no errors in the browser", () => {
     expect(problems).toEqual([]);
   });
