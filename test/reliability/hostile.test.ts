@@ -169,6 +169,34 @@ describe("URLs, ids and headers", () => {
     expect((await s.store.list({ limit: 1000 })).jobs.length).toBe(before.jobs.length);
   });
 
+  it("schedules and limits: garbage cron, time zones that are paths, huge values, long keys are 400; nothing stored", async () => {
+    for (const [body, field] of [
+      [{ cron: "* * * * * * * * * * *", job: { name: "x" } }, "body/cron"],
+      [{ cron: "$(reboot) * * * *", job: { name: "x" } }, "body/cron"],
+      [{ cron: "0 0 * * *", timezone: "../../../etc/passwd", job: { name: "x" } }, "body/timezone"],
+      [{ everySeconds: 1e12, job: { name: "x" } }, "body/everySeconds"],
+      [{ everySeconds: 1.5, job: { name: "x" } }, "body/everySeconds"],
+      [{ everySeconds: 5, job: { name: "x", runAt: "2030-01-01T00:00:00Z" } }, "body/job/runAt"],
+      [{ everySeconds: 5 }, "body/job"],
+    ] as const) {
+      const r = await call("POST", `${s.url}/schedules`, { body });
+      isProblem(r, 400);
+      expect(r.json.errors.map((e: { field: string }) => e.field).join(" "), JSON.stringify(body)).toContain(field);
+    }
+    expect((await call("GET", `${s.url}/schedules`)).json).toEqual({ schedules: [] });
+    isProblem(await call("PUT", `${s.url}/admin/limits/name/${"a".repeat(129)}`, { body: { concurrency: 1 } }), 400);
+    isProblem(await call("PUT", `${s.url}/admin/limits/name/x`, { body: { concurrency: 1e9 } }), 400);
+    isProblem(await call("PUT", `${s.url}/admin/limits/name/x`, { body: { ratePerSecond: "fast" } }), 400);
+    const crlf = await call("PUT", `${s.url}/admin/limits/name/a%0d%0aSet-Cookie:%20x=1`, { body: { concurrency: 1 } });
+    expect(crlf.headers.get("set-cookie")).toBeNull();
+    if (crlf.status === 200) {
+      // Stored as the text it is (a name with a line break limits nothing else), and lifted.
+      expect(crlf.json.value).toBe("a\r\nSet-Cookie: x=1");
+      expect((await call("DELETE", `${s.url}/admin/limits/name/a%0d%0aSet-Cookie:%20x=1`)).status).toBe(204);
+    } else isProblem(crlf, 400);
+    expect((await call("GET", `${s.url}/admin/limits`)).json).toEqual({ limits: [] });
+  });
+
   it("a created job's Location carries only its id", async () => {
     const r = await call("POST", `${s.url}/resources`, { body: { name: "x" }, headers: { "Idempotency-Key": "key%0d%0aX-Injected:1" } });
     expect(r.status).toBe(202);
