@@ -50,3 +50,30 @@ describe("README worker walk-through", () => {
     expect(workerOut).toMatch(/\[worker\] stopped/);
   }, 90_000);
 });
+
+describe("README curl walk-through", () => {
+  let server: ServerProcess | undefined;
+  afterAll(() => server?.child.kill("SIGKILL"));
+
+  it("runs as written against a fresh service: every answer as the README says, the scheduled job and the dependency among them", async () => {
+    server = await spawnServer({ DATABASE_URL: `sqlite:${tempDir()}/jobs.db`, LOG_LEVEL: "warn" });
+    const readme = readFileSync("README.md", "utf8");
+    const at = readme.indexOf("<!-- walkthrough:curl -->");
+    expect(at, "the README has the curl walk-through").toBeGreaterThan(0);
+    const script = /```sh\n([\s\S]*?)```/.exec(readme.slice(at))![1]!.replaceAll("localhost:3000", new URL(server.url).host);
+    const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script], { timeout: 60_000 });
+    expect(stdout).toMatch(/HTTP\/1\.1 202 Accepted/);
+    expect(stdout).toMatch(/HTTP\/1\.1 303 See Other/);
+    // The recurring job: its schedule, due at 02:00 in Paris.
+    const schedule = JSON.parse(/\{"id":"sch_[^\n]*?"created":"[^"]+"\}/.exec(stdout)![0]);
+    expect(schedule).toMatchObject({ cron: "0 2 * * *", timezone: "Europe/Paris", job: { name: "nightly-report" }, paused: false });
+    expect(new Intl.DateTimeFormat("en-GB", { timeZone: "Europe/Paris", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(new Date(schedule.nextRunAt))).toBe("02:00");
+    // The dependency: "load" waits for "extract".
+    const load = (await (await fetch(`${server.url}/admin/jobs?name=load`)).json()) as { jobs: { dependsOn: string[]; waitingFor: number; status: string }[] };
+    const extract = (await (await fetch(`${server.url}/admin/jobs?name=extract`)).json()) as { jobs: { id: string }[] };
+    expect(load.jobs).toEqual([expect.objectContaining({ status: "IN PROGRESS", dependsOn: [extract.jobs[0]!.id], waitingFor: 1 })]);
+    // The job to run later.
+    const later = (await (await fetch(`${server.url}/admin/jobs?name=report&status=IN%20PROGRESS`)).json()) as { jobs: { runAt?: string }[] };
+    expect(later.jobs.some((j) => j.runAt !== undefined && Date.parse(j.runAt) > Date.now() + 3500_000)).toBe(true);
+  }, 60_000);
+});
