@@ -1,5 +1,5 @@
 // Exclusivity at scale: three service instances on one PostgreSQL database, 16 concurrent
-// workers spread over them, 2,000 jobs. Some workers stall past their lease without a
+// workers spread over them, 2,000 jobs (a fifth of them under a concurrency limit). Some workers stall past their lease without a
 // heartbeat and then try to finish anyway. Every claim is recorded with its lease interval as
 // the server stated it (and every extension a heartbeat got); afterwards no job may ever have
 // been held by two unexpired leases at once, every job must have ended exactly once, none may
@@ -27,7 +27,7 @@ interface Claim {
 }
 
 // Authentication is on: the producers use a client's key, the workers a worker's.
-const keys = writeKeys({ producer: "client", worker: "worker" });
+const keys = writeKeys({ producer: "client", worker: "worker", ops: "admin" });
 const asClient = withHeaders(keys.auth["producer"]);
 const asWorker = withHeaders(keys.auth["worker"]);
 
@@ -38,6 +38,9 @@ describe.skipIf(!PG_URL)("exclusivity at scale on PostgreSQL", () => {
   beforeAll(async () => {
     // Started at the same moment: schema creation and migration must not collide.
     nodes = await spawnServers(3, { DATABASE_URL: freshDatabaseUrl("postgres"), LOG_LEVEL: "warn", API_KEYS_FILE: keys.file });
+    // A fifth of the jobs share a concurrency key limited to 3 at once (the claims' limit path).
+    const limit = await withHeaders(keys.auth["ops"])("PUT", `${nodes[0]!.url}/admin/limits/key/ex-key`, { body: { concurrency: 3 } });
+    expect(limit.status).toBe(200);
   });
   afterAll(async () => {
     for (const n of nodes) n.child.kill("SIGKILL");
@@ -54,7 +57,7 @@ describe.skipIf(!PG_URL)("exclusivity at scale on PostgreSQL", () => {
 
     const producer = async (p: number) => {
       for (let i = p; i < JOBS; i += 4) {
-        const r = await asClient("POST", `${at(i)}/resources`, { body: { name: "scale", priority: i % 10, input: { i } } });
+        const r = await asClient("POST", `${at(i)}/resources`, { body: { name: "scale", priority: i % 10, input: { i }, ...(i % 5 === 0 && { concurrencyKey: "ex-key" }) } });
         expect(r.status).toBe(202);
         ids.add(r.json.id);
         created++;
