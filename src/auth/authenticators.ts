@@ -7,6 +7,7 @@ import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import { forbidden, type AuthRequest, type NodeContext, type SecurityHandlers } from "../../generated/index.js";
 import { requestIdOf } from "../request-id.js";
+import { basePath } from "../../generated/router.js";
 import type { KeyRing, Principal, Role } from "./keys.js";
 
 /** A caller as the handlers see it. `open`: the service runs without keys (anyone is admin, no job has an owner). */
@@ -66,13 +67,16 @@ export function authenticators(keys: KeyRing | undefined, logger: Logger): Secur
         socket[REMEMBERED] = { header: Buffer.from(header as string, "latin1"), version: keys.version, caller };
       }
       if (!roles.includes(caller.role)) {
-        logger.warn({ ...where(req), principal: caller.name, role: caller.role, reason: `a ${caller.role} key on ${area}` }, "authentication failed");
-        return forbidden(`a ${caller.role}'s key may not use ${area}`);
+        // The resource asked for (a client's scheme covers /resources and /schedules).
+        const at = `/${(req.context.req.url ?? "").slice(basePath.length).split(/[/?]/)[1] ?? ""}`;
+        const used = area.includes(at) ? at : area;
+        logger.warn({ ...where(req), principal: caller.name, role: caller.role, reason: `a ${caller.role} key on ${used}` }, "authentication failed");
+        return forbidden(`a ${caller.role}'s key may not use ${used}`);
       }
       return caller;
     };
   return {
-    clientKey: scheme(["client", "admin"], "/resources"),
+    clientKey: scheme(["client", "admin"], "/resources /schedules"),
     workerKey: scheme(["worker", "admin"], "/tasks"),
     adminKey: scheme(["admin"], "/admin"),
   };

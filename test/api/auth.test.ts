@@ -48,6 +48,14 @@ const OPERATIONS = (id: string): [string, string, unknown?][] => [
   // A name, where the listing of the spec's operations has its parameter.
   ["PUT", `/admin/paused/${id === "{id}" ? "{name}" : "x"}`],
   ["DELETE", `/admin/paused/${id === "{id}" ? "{name}" : "x"}`],
+  ["GET", "/schedules"],
+  ["POST", "/schedules", { everySeconds: 60, job: { name: "x" } }],
+  ["GET", `/schedules/${id}`],
+  ["PATCH", `/schedules/${id}`, { paused: true }],
+  ["DELETE", `/schedules/${id}`],
+  ["GET", "/admin/limits"],
+  ["PUT", `/admin/limits/${id === "{id}" ? "{kind}/{value}" : "name/x"}`, { concurrency: 1 }],
+  ["DELETE", `/admin/limits/${id === "{id}" ? "{kind}/{value}" : "name/x"}`],
 ];
 
 describe.each(STORE_KINDS)("authentication and roles on %s", (kind) => {
