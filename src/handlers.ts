@@ -1,6 +1,7 @@
 // The job API's handlers: they implement the generated Handlers interface, so the compiler
 // checks every status, header and body here against spec/api.raml.
 import type { Handlers, Job, NodeContext, JobEvent, JobRequest, Problem, Task, TaskUpdated } from "../generated/index.js";
+import { invalid } from "./problems.js";
 import { basePath } from "../generated/router.js";
 import { IN_PROGRESS, type ConflictType } from "./jobs/machine.js";
 import { InvalidUpdateError, type JobService } from "./jobs/service.js";
@@ -68,16 +69,6 @@ function adminName(p: Caller): string | undefined {
 
 function pausedName(p: PausedName): { name: string; since: string; by?: string } {
   return { name: p.name, since: new Date(p.since).toISOString(), ...(p.by !== undefined && { by: p.by }) };
-}
-
-function invalid(field: string, detail: string): Problem {
-  return {
-    type: "about:blank",
-    title: "Bad Request",
-    status: 400,
-    detail: "the request does not match the API specification",
-    errors: [{ field, pointer: `#/${field.split("/").slice(1).join("/")}`, detail }],
-  };
 }
 
 /** How far ahead a job may be scheduled (`delaySeconds`' maximum too). */

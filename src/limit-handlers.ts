@@ -2,6 +2,7 @@
 // taken (src/jobs/limits-sql.ts); here they are set, listed and lifted.
 import type { Handlers, Limit as LimitBody, NodeContext } from "../generated/index.js";
 import type { Caller } from "./auth/authenticators.js";
+import { invalid } from "./problems.js";
 import type { Clock } from "./jobs/clock.js";
 import type { Limit, LimitStore } from "./jobs/limits.js";
 
@@ -28,16 +29,7 @@ export function limitHandlers(store: LimitStore, clock: Clock): LimitHandlers {
 
     async setLimit({ params, body, auth }) {
       if (body.concurrency === undefined && body.ratePerSecond === undefined) {
-        return {
-          status: 400,
-          body: {
-            type: "about:blank",
-            title: "Bad Request",
-            status: 400,
-            detail: "the request does not match the API specification",
-            errors: [{ field: "body/concurrency", pointer: "#/concurrency", detail: "give concurrency, ratePerSecond or both" }],
-          },
-        };
+        return { status: 400, body: invalid("body/concurrency", "give concurrency, ratePerSecond or both") };
       }
       const by = auth.principal.open ? undefined : auth.principal.name;
       return { status: 200, body: toLimit(await store.set(params.kind, params.value, body, by, clock.now())) };

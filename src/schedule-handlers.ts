@@ -1,6 +1,7 @@
 // The schedules' handlers (/schedules): a client's own schedules, an admin's view of all. The
 // scheduler (src/schedules/scheduler.ts) makes their jobs.
 import type { Handlers, NodeContext, Problem, Schedule, ScheduledJob, ScheduleRequest, ScheduleUpdate } from "../generated/index.js";
+import { invalid } from "./problems.js";
 import { basePath } from "../generated/router.js";
 import { maySee, type Caller } from "./auth/authenticators.js";
 import type { Clock } from "./jobs/clock.js";
@@ -36,16 +37,6 @@ export function toSchedule(s: ScheduleRecord): Schedule {
     ...(s.last !== undefined && { lastRunAt: new Date(s.last).toISOString() }),
     ...(s.lastJob !== undefined && { lastJob: s.lastJob }),
     created: new Date(s.created).toISOString(),
-  };
-}
-
-function invalid(field: string, detail: string): Problem {
-  return {
-    type: "about:blank",
-    title: "Bad Request",
-    status: 400,
-    detail: "the request does not match the API specification",
-    errors: [{ field, pointer: `#/${field.split("/").slice(1).join("/")}`, detail }],
   };
 }
 
