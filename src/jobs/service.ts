@@ -235,6 +235,10 @@ export class JobService {
   private wakeAt(at: number, name: string | undefined): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
+      // A timer may fire while the wall clock still reads a millisecond before `at` (timers
+      // run on the monotonic clock): a claim then would not see the job yet, and would wait
+      // for the next wake-up. Wait out the rest.
+      if (this.opts.clock.now() < at) return this.wakeAt(at, name);
       this.claims.notify(name);
     }, Math.max(0, at - this.opts.clock.now()));
     timer.unref();

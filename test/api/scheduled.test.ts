@@ -40,6 +40,28 @@ describe("run later, on one instance (SQLite)", () => {
     expect(s.invalidResponses).toEqual([]);
   });
 
+  it("wakes the waiting claim at the job's time also when the wall clock is behind the timers", async () => {
+    // Timers run on the monotonic clock: one may fire while the wall clock (what the claim
+    // compares runAt with) still reads a moment before, and the claim would then wait for its
+    // next periodic look (a second later). A service clock running at a third of the speed
+    // makes every timer early: the claim must still get the job at its time.
+    const t0 = Date.now();
+    const slow = { now: () => t0 + Math.floor((Date.now() - t0) / 3) };
+    const behind = await startTestServer({ clock: slow });
+    try {
+      const at = slow.now() + 200; // about 600 ms from now in real time
+      const created = Date.now();
+      const id = (await call("POST", `${behind.url}/resources`, { body: { name: "lagging", runAt: new Date(at).toISOString() } })).json.id;
+      const got = await waitingClaim(behind.url, ["lagging"]);
+      expect(got.tasks.map((t) => t.id)).toEqual([id]);
+      expect(slow.now()).toBeGreaterThanOrEqual(at);
+      // At its time (~600 ms), not at the claim's periodic look (1 s).
+      expect(got.at - created).toBeLessThan(900);
+    } finally {
+      await behind.close();
+    }
+  });
+
   it("takes delaySeconds; refuses both at once, and a time more than a year ahead", async () => {
     const d = await call("POST", `${s.url}/resources`, { body: { name: "later2", delaySeconds: 3600 } });
     const job = (await call("GET", `${s.url}/resources/${d.json.id}`)).json;
