@@ -144,6 +144,9 @@ interface PendingEnd {
   reject: (e: unknown) => void;
 }
 
+/** Most reads by id that share one statement. */
+const READ_BATCH = 500;
+
 /** The end's columns, as the batch of ends takes them from its arrays (`i.<name>`), with their types. */
 const END_COLUMNS: [string, string][] = [
   ["id", "text"],
@@ -349,9 +352,36 @@ class PgDriver implements QueueDriver {
     return new Set(inserted.rows.map((r) => r.id));
   }
 
+  /**
+   * Reads by id share round trips: those asked for within one turn of the event loop go as one
+   * statement (`id = ANY($1)`), one round trip, one connection and one execution for all of
+   * them. Polls are most of an asynchronous API's traffic, and under load many arrive together.
+   */
   row(id: string): Promise<JobRow | undefined> {
-    return this.run(async () => (await this.q("SELECT * FROM jobs WHERE id = $1", [id])).rows[0]);
+    return new Promise((resolve, reject) => {
+      this.reads.push({ id, resolve, reject });
+      if (this.reads.length === 1) setImmediate(this.readAll);
+    });
   }
+
+  private reads: { id: string; resolve: (r: JobRow | undefined) => void; reject: (e: unknown) => void }[] = [];
+
+  private readonly readAll = () => {
+    const batch = this.reads;
+    this.reads = [];
+    for (let i = 0; i < batch.length; i += READ_BATCH) {
+      const part = batch.slice(i, i + READ_BATCH);
+      this.run(() => this.q("SELECT * FROM jobs WHERE id = ANY($1::text[])", [part.map((r) => r.id)])).then(
+        (r) => {
+          const byId = new Map(r.rows.map((row) => [row.id, row]));
+          for (const read of part) read.resolve(byId.get(read.id));
+        },
+        (e: unknown) => {
+          for (const read of part) read.reject(e);
+        },
+      );
+    }
+  };
 
   pause(name: string, by: string | undefined, now: number): Promise<PausedRow> {
     // The row inserted, or the one that was there (a CTE's insert is not seen by the statement's own reads).
