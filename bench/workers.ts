@@ -1,5 +1,7 @@
 // npm run bench:workers: end-to-end job throughput and create-to-claim latency of the job
-// service with its worker SDK, against pg-boss on the same PostgreSQL, in one run.
+// service with its worker SDK, against pg-boss and graphile-worker on the same PostgreSQL, in
+// one run (graphile-worker as it comes, and with the settings of its performance page: a local
+// queue and batched completion).
 //
 // Throughput: producers create jobs as fast as they can while W workers (1, 4, 16; each one
 // job at a time) take and complete them; jobs/s is completions per second over the measured
@@ -35,6 +37,7 @@ import http from "node:http";
 import path from "node:path";
 import pg from "pg";
 import PgBoss from "pg-boss";
+import { Logger as GraphileLogger, makeWorkerUtils, run as runGraphile } from "graphile-worker";
 import { runWorker, type RunningWorker } from "../src/client/worker.js";
 import { freePort } from "../scripts/free-port.js";
 import { untilHealthy } from "./service.js";
@@ -296,6 +299,79 @@ async function pgBossTrial(contender: string, workers: number, pollingIntervalSe
   }
 }
 
+// ---- graphile-worker ----
+
+/**
+ * graphile-worker (its own task runner, LISTEN/NOTIFY) with `workers` concurrent jobs; with
+ * `fast`, the settings of its performance page: a local queue that fetches in batches and
+ * batched completion (`localQueue.size`, `completeJobBatchDelay: 0`, `failJobBatchDelay: 0`).
+ * Completions are counted as its handlers return (its completion is committed just after).
+ */
+async function graphileTrial(contender: string, workers: number, fast: boolean): Promise<Result> {
+  const schema = `gw_bench_${process.pid}_${Date.now()}`;
+  const silent = new GraphileLogger(() => () => {});
+  const utils = await makeWorkerUtils({ connectionString: PG_URL, schema, logger: silent });
+  await utils.migrate();
+  const db = new pg.Client({ connectionString: PG_URL });
+  await db.connect();
+  const started = new Map<string, number>();
+  const taken = new Map<string, number>();
+  let completed = 0;
+  const runner = await runGraphile({
+    connectionString: PG_URL,
+    schema,
+    concurrency: workers,
+    maxPoolSize: workers + 4,
+    noHandleSignals: true,
+    logger: silent,
+    taskList: {
+      bench: async (_payload, helpers) => {
+        taken.set(String(helpers.job.id), performance.now());
+        completed++;
+      },
+    },
+    ...(fast && { preset: { worker: { localQueue: { size: Math.max(workers * 4, 50) }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } } as never }),
+  });
+  try {
+    let stop = false;
+    let created = 0;
+    const producers = Array.from({ length: PRODUCERS }, async () => {
+      while (!stop) {
+        await utils.addJob("bench", { n: 1 });
+        created++;
+        while (!stop && created - completed > 2000) await sleep(5);
+      }
+    });
+    await sleep(2000);
+    await db.query(`ANALYZE ${schema}._private_jobs`);
+    const c0 = completed;
+    const k0 = created;
+    const t0 = performance.now();
+    await sleep(SECONDS * 1000);
+    const c1 = completed;
+    const backlog = created - c1;
+    const elapsed = performance.now() - t0;
+    stop = true;
+    await Promise.all(producers);
+    await db.query(`DELETE FROM ${schema}._private_jobs WHERE locked_at IS NULL`);
+    await sleep(500);
+    for (let i = 0; i < LATENCY_JOBS; i++) {
+      const sent = performance.now();
+      const job = await utils.addJob("bench", { n: 1 });
+      started.set(String(job.id), sent);
+      await until(() => taken.has(String(job.id)), 10_000);
+      await sleep(Math.random() * 1000);
+    }
+    const latencies = latenciesOf(started, taken);
+    return { contender, workers, jobsPerSecond: ((c1 - c0) * 1000) / elapsed, createdPerSecond: ((created - k0) * 1000) / elapsed, backlog, latencyP50: pct(latencies, 0.5), latencyP99: pct(latencies, 0.99) };
+  } finally {
+    await runner.stop().catch(() => {});
+    await utils.release();
+    await db.end();
+    await dropSchema(schema).catch(() => {});
+  }
+}
+
 async function main() {
   execFileSync("taskset", ["-p", "-c", "0", String(process.pid)], { stdio: "ignore" });
   execFileSync(process.execPath, ["scripts/prepare.js"], { stdio: "inherit" });
@@ -330,16 +406,29 @@ async function main() {
     if (want("pg-boss (default, 2 s polling)")) report(await pgBossTrial("pg-boss (default, 2 s polling)", w, 2, 1));
     if (want("pg-boss (0.5 s polling)")) report(await pgBossTrial("pg-boss (0.5 s polling)", w, 0.5, 1));
     if (want("pg-boss (0.5 s polling, batches of 50)")) report(await pgBossTrial("pg-boss (0.5 s polling, batches of 50)", w, 0.5, 50));
+    if (want("graphile-worker")) report(await graphileTrial("graphile-worker", w, false));
+    if (want("graphile-worker (local queue, batched completion)")) report(await graphileTrial("graphile-worker (local queue, batched completion)", w, true));
   }
   mkdirSync("bench/results", { recursive: true });
   writeFileSync("bench/results/workers.json", JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: CORES, seconds: SECONDS, producers: PRODUCERS, results }, null, 2));
   console.log(`\n${SECONDS} s windows after 2 s warm-up; ${PRODUCERS} producers (backlog: created and not completed at the window's end, at most 2,000; near 0, the producers were the limit); each worker takes one job at a time, or up to 50 at once where the row says so\n`);
-  const header = ["contender", "workers", "jobs/s", "created/s", "backlog", "server CPU µs/job", "create->claim p50 ms", "p99 ms", "jobs/s ÷ best pg-boss"];
-  const rows = results.map((r) => {
-    const peers = results.filter((p) => p.workers === r.workers && p.contender.startsWith("pg-boss"));
-    const best = Math.max(...peers.map((p) => p.jobsPerSecond));
-    return [r.contender, String(r.workers), r.jobsPerSecond.toFixed(0), r.createdPerSecond.toFixed(0), String(r.backlog), r.serverCpuUsPerJob?.toFixed(0) ?? "", r.latencyP50.toFixed(1), r.latencyP99.toFixed(1), peers.length ? (r.jobsPerSecond / best).toFixed(2) : "-"];
-  });
+  const header = ["contender", "workers", "jobs/s", "created/s", "backlog", "server CPU µs/job", "create->claim p50 ms", "p99 ms", "jobs/s ÷ best pg-boss", "jobs/s ÷ best graphile-worker"];
+  const ratio = (r: Result, peer: string) => {
+    const peers = results.filter((p) => p.workers === r.workers && p.contender.startsWith(peer));
+    return peers.length ? (r.jobsPerSecond / Math.max(...peers.map((p) => p.jobsPerSecond))).toFixed(2) : "-";
+  };
+  const rows = results.map((r) => [
+    r.contender,
+    String(r.workers),
+    r.jobsPerSecond.toFixed(0),
+    r.createdPerSecond.toFixed(0),
+    String(r.backlog),
+    r.serverCpuUsPerJob?.toFixed(0) ?? "",
+    r.latencyP50.toFixed(1),
+    r.latencyP99.toFixed(1),
+    ratio(r, "pg-boss"),
+    ratio(r, "graphile-worker"),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   console.log(line(header));
