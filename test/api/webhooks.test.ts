@@ -83,6 +83,26 @@ describe.each(STORE_KINDS)("completion push on %s", (kind) => {
     }
   });
 
+  it("a job cancelled because a job it depends on failed is pushed too, and so is its own dependant", async () => {
+    const hook = await receiver();
+    const s = await startTestServer({ databaseUrl: freshDatabaseUrl(kind), env });
+    try {
+      const parent = (await call("POST", `${s.url}/resources`, { body: { name: "parent", maxAttempts: 1 } })).json.id;
+      const child = (await call("POST", `${s.url}/resources`, { body: { name: "child", dependsOn: [parent], callbackUrl: hook.url } })).json.id;
+      const grandchild = (await call("POST", `${s.url}/resources`, { body: { name: "grandchild", dependsOn: [child], callbackUrl: hook.url } })).json.id;
+      await call("PUT", `${s.url}/tasks/${parent}`, { body: { status: "FAILED", error: { title: "no" } } });
+      expect(await until(() => hook.got.length === 2)).toBe(true);
+      const pushed = hook.got.map((r) => JSON.parse(r.body) as { id: string; status: string; error: { type: string; detail: string } });
+      expect(pushed.map((p) => p.id).sort()).toEqual([child, grandchild].sort());
+      for (const p of pushed) expect(p).toMatchObject({ status: "CANCELLED", error: { type: "urn:async-api:dependency-failed" } });
+      expect(pushed.find((p) => p.id === grandchild)!.error.detail).toBe(`job ${child} ended CANCELLED`);
+      for (const r of hook.got) expect(verify(r)).toBe(true);
+    } finally {
+      await s.close();
+      await hook.close();
+    }
+  });
+
   it("a pending delivery survives kill -9 of the server", async () => {
     const db = freshDatabaseUrl(kind);
     // The receiver is down while the job ends.
