@@ -48,6 +48,7 @@ import type { JobEventRow } from "./events.js";
 import { MIGRATIONS } from "./pg-schema.js";
 import { Announcements, AVAILABLE, AVAILABLE_PAYLOAD, CHANNEL } from "./pg-announce.js";
 import { fairTag } from "./fair-sql.js";
+import { TurnBatch } from "./turn-batch.js";
 import { unlimited } from "./limits-sql.js";
 import { CANCEL_DEPENDANT, dependencyFailedError, PARENT_COLUMNS, SET_DEPENDENCIES } from "./deps-sql.js";
 import { SqlJobStore, type DeliveryRow, type ParentRow, type PausedRow, type QueueDriver, type StatsRows } from "./sql-store.js";
@@ -358,30 +359,16 @@ class PgDriver implements QueueDriver {
    * them. Polls are most of an asynchronous API's traffic, and under load many arrive together.
    */
   row(id: string): Promise<JobRow | undefined> {
-    return new Promise((resolve, reject) => {
-      this.reads.push({ id, resolve, reject });
-      if (this.reads.length === 1) setImmediate(this.readAll);
-    });
+    return this.reads.add(id);
   }
 
-  private reads: { id: string; resolve: (r: JobRow | undefined) => void; reject: (e: unknown) => void }[] = [];
-
-  private readonly readAll = () => {
-    const batch = this.reads;
-    this.reads = [];
-    for (let i = 0; i < batch.length; i += READ_BATCH) {
-      const part = batch.slice(i, i + READ_BATCH);
-      this.run(() => this.q("SELECT * FROM jobs WHERE id = ANY($1::text[])", [part.map((r) => r.id)])).then(
-        (r) => {
-          const byId = new Map(r.rows.map((row) => [row.id, row]));
-          for (const read of part) read.resolve(byId.get(read.id));
-        },
-        (e: unknown) => {
-          for (const read of part) read.reject(e);
-        },
-      );
-    }
-  };
+  private readonly reads = new TurnBatch<string, JobRow | undefined>(async (ids) => {
+    const parts: string[][] = [];
+    for (let i = 0; i < ids.length; i += READ_BATCH) parts.push(ids.slice(i, i + READ_BATCH));
+    const rows = (await Promise.all(parts.map((part) => this.run(async () => (await this.q("SELECT * FROM jobs WHERE id = ANY($1::text[])", [part])).rows)))).flat();
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id));
+  });
 
   pause(name: string, by: string | undefined, now: number): Promise<PausedRow> {
     // The row inserted, or the one that was there (a CTE's insert is not seen by the statement's own reads).

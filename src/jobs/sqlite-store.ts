@@ -10,6 +10,7 @@ import { IN_PROGRESS, type Fence } from "./machine.js";
 import type { JobEventRow } from "./events.js";
 import { MIGRATIONS } from "./sqlite-schema.js";
 import { fairTag } from "./fair-sql.js";
+import { TurnBatch } from "./turn-batch.js";
 import { unlimited } from "./limits-sql.js";
 import { CANCEL_DEPENDANT, dependencyFailedError, MARK_PARENT, PARENT_COLUMNS, SET_DEPENDENCIES } from "./deps-sql.js";
 import {
@@ -223,7 +224,7 @@ class SqliteDriver implements QueueDriver {
       return row;
     });
     this.writeTx = db.transaction((writes: () => void) => writes());
-    this.readTx = db.transaction((batch: { id: string }[]) => batch.map((r) => this.stmt.byId.get(r.id)));
+    this.readTx = db.transaction((ids: string[]) => ids.map((id) => this.stmt.byId.get(id)));
     this.expireTx = db.transaction((params: Record<string, unknown>, now: number) => {
       const rows = this.run(this.stmt.expire, params, "all") as { id: string; callback_url: string | null }[];
       for (const r of rows) if (r.callback_url) this.stmt.addDelivery.run(r.id, r.callback_url, now, now);
@@ -439,29 +440,13 @@ class SqliteDriver implements QueueDriver {
    * against 16.6 alone.
    */
   row(id: string): Promise<JobRow | undefined> {
-    return new Promise((resolve, reject) => {
-      this.reads.push({ id, resolve, reject });
-      if (this.reads.length === 1) setImmediate(this.readAll);
-    });
+    return this.reads.add(id);
   }
 
-  private reads: { id: string; resolve: (r: JobRow | undefined) => void; reject: (e: unknown) => void }[] = [];
-
-  private readonly readAll = () => {
-    const batch = this.reads;
-    this.reads = [];
-    let rows: (Raw | undefined)[];
-    try {
-      rows = batch.length === 1 ? [this.stmt.byId.get(batch[0]!.id)] : this.readTx(batch);
-    } catch (error) {
-      for (const r of batch) r.reject(error);
-      return;
-    }
-    for (let i = 0; i < batch.length; i++) {
-      const row = rows[i];
-      batch[i]!.resolve(row && rowOf(row));
-    }
-  };
+  private readonly reads = new TurnBatch<string, JobRow | undefined>((ids) => {
+    const rows = ids.length === 1 ? [this.stmt.byId.get(ids[0]!)] : this.readTx(ids);
+    return rows.map((row) => row && rowOf(row));
+  });
 
   async rowByKey(key: string): Promise<JobRow | undefined> {
     const raw = this.stmt.byKey.get(key);
@@ -481,7 +466,7 @@ class SqliteDriver implements QueueDriver {
 
   private readonly endTx: (id: string, fence: Fence, params: Record<string, unknown>) => JobRow | undefined;
   private readonly expireTx: (params: Record<string, unknown>, now: number) => { id: string; callback_url: string | null }[];
-  private readonly readTx: (batch: { id: string }[]) => (Raw | undefined)[];
+  private readonly readTx: (ids: string[]) => (Raw | undefined)[];
   private readonly writeTx: Database.Transaction<(writes: () => void) => void>;
 
   /** Compare-and-set statements by kind and fence, prepared on first use. */
