@@ -7,6 +7,7 @@ import { schedulesMigration } from "../schedules/schedule-sql.js";
 import { FAIR_MIGRATION_SQL } from "./fair-sql.js";
 import { PG_LIMITS_MIGRATION } from "./limits-sql.js";
 import { pgDepsMigration } from "./deps-sql.js";
+import { PG_COUNTS_MIGRATION } from "./counts-sql.js";
 import { AVAILABLE, AVAILABLE_PAYLOAD, CHANNEL } from "./pg-announce.js";
 import { OWNER_MIGRATION_SQL, PAUSED_NAMES_SQL, SINGLETON_MIGRATION_SQL, WORKER_INDEXES_SQL } from "./row.js";
 
@@ -80,4 +81,6 @@ export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
   () => FAIR_MIGRATION_SQL("BIGINT"),
   // 11: concurrency and rate limits (limits-sql.ts).
   () => PG_LIMITS_MIGRATION,
+  // 12: IN PROGRESS counts by name, kept by triggers (counts-sql.ts).
+  () => PG_COUNTS_MIGRATION,
 ];

@@ -7,6 +7,7 @@
 import pg from "pg";
 import { IN_PROGRESS, type Fence } from "./machine.js";
 import { DEFAULT_MAX_ATTEMPTS, StoreUnavailableError, type ClaimQuery, type JobStore, type ListQuery, type NewJob } from "./store.js";
+import { PG_FOLD_COUNTS, statsQueuesSql } from "./counts-sql.js";
 import {
   CLAIM_ORDER,
   claimDeliveriesSql,
@@ -15,7 +16,7 @@ import {
   type ClaimScope,
   EVENTS,
   EXHAUSTED,
-  EXPIRE,
+  expireSql,
   fenceParams,
   fenceSql,
   numbered,
@@ -23,7 +24,6 @@ import {
   PURGE,
   SETTLE,
   STATS_OUTBOX,
-  STATS_QUEUES,
   statsEndedSql,
   TAKE_SET,
   PAUSE,
@@ -507,7 +507,7 @@ class PgDriver implements QueueDriver {
   expire(now: number, end: string, error: string): Promise<string[]> {
     return this.run(async () => {
       // Row locks make concurrent sweepers from several instances expire each job once.
-      const r = await this.exec<{ id: string }>(`WITH ended AS (${EXPIRE} RETURNING *), ${OUTBOX} SELECT id, pg_notify('${CHANNEL}', id) FROM ended`, { now, end, error });
+      const r = await this.exec<{ id: string }>(`WITH ended AS (${expireSql(POSTGRES)} RETURNING *), ${OUTBOX} SELECT id, pg_notify('${CHANNEL}', id) FROM ended`, { now, end, error });
       return r.rows.map((x) => x.id);
     });
   }
@@ -518,8 +518,9 @@ class PgDriver implements QueueDriver {
 
   stats(now: number, since: number): Promise<StatsRows> {
     return this.run(async () => {
+      await this.exec(PG_FOLD_COUNTS, {});
       const [queues, ended, outbox] = await Promise.all([
-        this.exec<StatsRows["queues"][number]>(STATS_QUEUES, { now }),
+        this.exec<StatsRows["queues"][number]>(statsQueuesSql(POSTGRES), { now }),
         this.exec<StatsRows["ended"][number]>(statsEndedSql(POSTGRES), { since }),
         this.exec<{ n: string }>(STATS_OUTBOX, {}),
       ]);

@@ -6,6 +6,7 @@ import { schedulesMigration } from "../schedules/schedule-sql.js";
 import { FAIR_MIGRATION_SQL } from "./fair-sql.js";
 import { SQLITE_LIMITS_MIGRATION } from "./limits-sql.js";
 import { SQLITE_DEPS_MIGRATION } from "./deps-sql.js";
+import { SQLITE_COUNTS_MIGRATION } from "./counts-sql.js";
 import { OWNER_MIGRATION_SQL, PAUSED_NAMES_SQL, SINGLETON_MIGRATION_SQL, WORKER_INDEXES_SQL } from "./row.js";
 
 /**
@@ -85,4 +86,6 @@ export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
   () => FAIR_MIGRATION_SQL("INTEGER"),
   // 12: concurrency and rate limits (limits-sql.ts).
   () => SQLITE_LIMITS_MIGRATION,
+  // 13: IN PROGRESS counts by name, kept by triggers (counts-sql.ts).
+  () => SQLITE_COUNTS_MIGRATION,
 ];

@@ -13,12 +13,13 @@ import { fairTag } from "./fair-sql.js";
 import { TurnBatch } from "./turn-batch.js";
 import { unlimited } from "./limits-sql.js";
 import { CANCEL_DEPENDANT, dependencyFailedError, MARK_PARENT, PARENT_COLUMNS, SET_DEPENDENCIES } from "./deps-sql.js";
+import { SQLITE_FOLD_COUNTS, statsQueuesSql } from "./counts-sql.js";
 import {
   claimDeliveriesSql,
   claimSelect,
   EVENTS,
   EXHAUSTED,
-  EXPIRE,
+  expireSql,
   fenceParams,
   pageSql,
   PAUSE,
@@ -35,7 +36,6 @@ import {
   SINGLETON_HOLDER,
   SETTLE,
   STATS_OUTBOX,
-  STATS_QUEUES,
   statsEndedSql,
   TAKE_SET,
   transitionSql,
@@ -198,7 +198,10 @@ class SqliteDriver implements QueueDriver {
       cancelDependant: this.prepare<{ callback_url: string | null }>(CANCEL_DEPENDANT),
       byId: db.prepare<[string], Raw>(`SELECT ${COLUMNS} FROM jobs WHERE id = ?`).raw(true),
       byKey: db.prepare<[string], Raw>(`SELECT ${COLUMNS} FROM jobs WHERE idem_key = ?`).raw(true),
-      queues: this.prepare<StatsRows["queues"][number]>(STATS_QUEUES),
+      queues: this.prepare<StatsRows["queues"][number]>(statsQueuesSql(SQLITE)),
+      countSums: this.prepare<{ name: string | null; delta: number }>(SQLITE_FOLD_COUNTS.sums),
+      countClear: this.prepare(SQLITE_FOLD_COUNTS.clear),
+      countPut: this.prepare(SQLITE_FOLD_COUNTS.put),
       endedSince: this.prepare<StatsRows["ended"][number]>(statsEndedSql(SQLITE)),
       outbox: this.prepare<{ n: number }>(STATS_OUTBOX),
       events: this.prepare<JobEventRow>(EVENTS),
@@ -206,7 +209,7 @@ class SqliteDriver implements QueueDriver {
       claimableByName: this.prepare<Claimable>(claimSelect(SQLITE, "one", "priority, vtag, seq, ")),
       take: this.prepare<Raw>(`UPDATE jobs SET ${TAKE_SET} WHERE id = :id RETURNING ${COLUMNS}`, true),
       exhausted: this.prepare<{ id: string }>(EXHAUSTED),
-      expire: this.prepare<{ id: string; callback_url: string | null }>(`${EXPIRE} RETURNING id, callback_url`),
+      expire: this.prepare<{ id: string; callback_url: string | null }>(`${expireSql(SQLITE)} RETURNING id, callback_url`),
       purge: this.prepare(PURGE),
       ping: db.prepare("SELECT 1"),
       addDelivery: db.prepare(
@@ -540,6 +543,11 @@ class SqliteDriver implements QueueDriver {
   }
 
   async stats(now: number, since: number): Promise<StatsRows> {
+    this.db.transaction(() => {
+      const sums = this.run(this.stmt.countSums, {}, "all") as { name: string | null; delta: number }[];
+      this.run(this.stmt.countClear, {}, "run");
+      for (const s of sums) this.run(this.stmt.countPut, s, "run");
+    }).immediate();
     return this.db.transaction(() => ({
       queues: this.run(this.stmt.queues, { now }, "all") as StatsRows["queues"],
       ended: this.run(this.stmt.endedSince, { since }, "all") as StatsRows["ended"],
