@@ -1,5 +1,5 @@
 // The queue over time, for the dashboard and the metrics' gauges: every `intervalMs` the
-// store's stats (one query over its partial indexes) are sampled and kept for an hour, with
+// store's stats (counts kept by triggers, src/jobs/counts-sql.ts) are sampled and kept for an hour, with
 // this instance's create-to-claim latencies of the interval. Every instance samples the same
 // database, so on PostgreSQL each shows the whole queue; latencies are this instance's claims.
 import type { Clock } from "../jobs/clock.js";
