@@ -164,7 +164,10 @@ async function measureSize(kind: string, size: number): Promise<Row> {
     url = u.toString();
   }
   const plan = fillPlan(size, WAITING);
-  const fillSeconds = await fill(kind, url, plan);
+  const fillSeconds = await fill(kind, url, plan).catch(async (e) => {
+    await dropStore(kind, url);
+    throw e;
+  });
   console.log(`  ${kind} ${size.toLocaleString("en")} jobs filled in ${fillSeconds.toFixed(1)} s`);
   const port = await freePort();
   const base = new URL(`http://127.0.0.1:${port}`);
@@ -229,14 +232,19 @@ async function measureSize(kind: string, size: number): Promise<Row> {
     await new Promise((r) => child.once("exit", r));
     await store.close();
     await raw.close();
-    if (kind === "postgres") {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS ${new URL(url).searchParams.get("schema")} CASCADE`);
-      await c.end();
-    } else for (const s of ["", "-wal", "-shm"]) rmSync(url.slice("sqlite:".length) + s, { force: true });
+    await dropStore(kind, url);
   }
   return row;
+}
+
+/** Removes what a size was measured on: the PostgreSQL schema, the SQLite files. */
+async function dropStore(kind: string, url: string): Promise<void> {
+  if (kind === "postgres") {
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    await c.query(`DROP SCHEMA IF EXISTS ${new URL(url).searchParams.get("schema")} CASCADE`);
+    await c.end();
+  } else for (const s of ["", "-wal", "-shm"]) rmSync(url.slice("sqlite:".length) + s, { force: true });
 }
 
 /** The lines of a plan worth reading beside the figures: what is scanned, how much, how long. */
