@@ -29,6 +29,8 @@ import type {
   DeleteScheduleResponse,
   ClaimTasksRequest,
   ClaimTasksResponse,
+  ReportTaskOutcomesRequest,
+  ReportTaskOutcomesResponse,
   UpdateTaskRequest,
   UpdateTaskResponse,
   GetQueueOverviewRequest,
@@ -173,6 +175,14 @@ const responses = {
     413: { headers: [], parse: "json" },
     415: { headers: [], parse: "json" },
   },
+  reportTaskOutcomes: {
+    200: { headers: [], parse: "json" },
+    400: { headers: [], parse: "json" },
+    401: { headers: [], parse: "json" },
+    403: { headers: [], parse: "json" },
+    413: { headers: [], parse: "json" },
+    415: { headers: [], parse: "json" },
+  },
   updateTask: {
     200: { headers: [], parse: "json" },
     400: { headers: [], parse: "json" },
@@ -305,6 +315,11 @@ export class ApiClient {
   /** POST /tasks/claim */
   claimTasks(request: Input<ClaimTasksRequest>, call?: CallOptions): Promise<ClaimTasksResponse> {
     return send(this.options, "POST", basePath, "/tasks/claim", request, responses.claimTasks, call, ["application/json"]) as Promise<ClaimTasksResponse>;
+  }
+
+  /** POST /tasks/outcomes */
+  reportTaskOutcomes(request: Input<ReportTaskOutcomesRequest>, call?: CallOptions): Promise<ReportTaskOutcomesResponse> {
+    return send(this.options, "POST", basePath, "/tasks/outcomes", request, responses.reportTaskOutcomes, call, ["application/json"]) as Promise<ReportTaskOutcomesResponse>;
   }
 
   /** PUT /tasks/{id} */

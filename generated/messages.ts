@@ -3,7 +3,7 @@
 // Per operation: a request type (typed, coerced parameters with defaults applied) and a
 // response type with one member per declared status. Types only: shared by the server's
 // handlers (operations.ts) and the client (client.ts), and importing nothing else.
-import type { Job, JobEventList, JobId, JobList, JobName, JobPage, JobRef, JobRequest, JobStatus, Limit, LimitList, LimitRequest, PausedName, PausedNames, Problem, QueueOverview, RedriveRequest, RedriveResult, Schedule, ScheduleId, ScheduleList, ScheduleRequest, ScheduleUpdate, TaskClaim, TaskList, TaskUpdate, TaskUpdated } from "./types.js";
+import type { Job, JobEventList, JobId, JobList, JobName, JobPage, JobRef, JobRequest, JobStatus, Limit, LimitList, LimitRequest, PausedName, PausedNames, Problem, QueueOverview, RedriveRequest, RedriveResult, Schedule, ScheduleId, ScheduleList, ScheduleRequest, ScheduleUpdate, TaskClaim, TaskList, TaskOutcomeBatch, TaskOutcomeResults, TaskUpdate, TaskUpdated } from "./types.js";
 
 // GET /resources (listJobs)
 
@@ -538,6 +538,53 @@ export type ClaimTasksResponse = { status: ClaimTasksDeclaredStatus } & (
       status: 200;
       contentType?: "application/json";
       body: TaskList;
+    }
+  | {
+      status: 400;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 401;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 403;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 413;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+  | {
+      status: 415;
+      contentType?: "application/problem+json";
+      body: Problem;
+    }
+);
+
+// POST /tasks/outcomes (reportTaskOutcomes)
+
+export type ReportTaskOutcomesRequest = {
+  params: Record<string, never>;
+  query: Record<string, never>;
+  headers: {
+    /** `Bearer <key>` */
+    authorization?: string;
+  };
+} & { mediaType: "application/json"; body: TaskOutcomeBatch };
+
+/** The statuses the spec declares for reportTaskOutcomes. */
+export type ReportTaskOutcomesDeclaredStatus = 200 | 400 | 401 | 403 | 413 | 415;
+
+export type ReportTaskOutcomesResponse = { status: ReportTaskOutcomesDeclaredStatus } & (
+  | {
+      status: 200;
+      contentType?: "application/json";
+      body: TaskOutcomeResults;
     }
   | {
       status: 400;

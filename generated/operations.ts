@@ -28,6 +28,8 @@ import type {
   DeleteScheduleResponse,
   ClaimTasksRequest,
   ClaimTasksResponse,
+  ReportTaskOutcomesRequest,
+  ReportTaskOutcomesResponse,
   UpdateTaskRequest,
   UpdateTaskResponse,
   GetQueueOverviewRequest,
@@ -152,6 +154,16 @@ export interface Handlers<P = unknown, C extends HandlerContext = HandlerContext
    */
   claimTasks(request: ClaimTasksRequest & { auth: Auth<P, "workerKey"> }, ctx: C): ClaimTasksResponse | Promise<ClaimTasksResponse>;
   /**
+   * POST /tasks/outcomes
+   *
+   * Several jobs' updates in one request, for a worker whose jobs end together: each is
+   * applied as `PUT /tasks/{id}` would apply it, under its own lease (its `leaseToken` is
+   * required), and answered on its own in `results`, in the order sent. One job's refusal
+   * (a stale lease, a cancelled job) does not hold up the others. A body that is not a
+   * batch (or names a job twice) is refused whole with `400`.
+   */
+  reportTaskOutcomes(request: ReportTaskOutcomesRequest & { auth: Auth<P, "workerKey"> }, ctx: C): ReportTaskOutcomesResponse | Promise<ReportTaskOutcomesResponse>;
+  /**
    * PUT /tasks/{id}
    *
    * The backend moves a job on: heartbeat and progress, SUCCESS, FAILED (final or
@@ -254,6 +266,7 @@ export const operationNames = [
   "updateSchedule",
   "deleteSchedule",
   "claimTasks",
+  "reportTaskOutcomes",
   "updateTask",
   "getQueueOverview",
   "listRecentJobs",

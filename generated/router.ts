@@ -371,6 +371,38 @@ export const routes: RouteDef[] = [
     },
   },
   {
+    operation: "reportTaskOutcomes",
+    method: "POST",
+    path: "/tasks/outcomes",
+    headers: ["authorization"],
+    validateHeaders: P.reportTaskOutcomes_headers,
+    bodies: {
+      "application/json": { parse: "json", validate: B.reportTaskOutcomes_body_application_json },
+    },
+    bodyOptional: false,
+    security: {"alternatives":[{"scheme":"workerKey","scopes":[]}],"anonymous":false},
+    responses: {
+      200: {
+        bodies: { "application/json": { parse: "json", validate: R.reportTaskOutcomes_200_application_json, serialize: S.reportTaskOutcomes_200_application_json } },
+      },
+      400: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.reportTaskOutcomes_400_application_problem_json, serialize: S.reportTaskOutcomes_400_application_problem_json } },
+      },
+      401: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.reportTaskOutcomes_401_application_problem_json, serialize: S.reportTaskOutcomes_401_application_problem_json } },
+      },
+      403: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.reportTaskOutcomes_403_application_problem_json, serialize: S.reportTaskOutcomes_403_application_problem_json } },
+      },
+      413: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.reportTaskOutcomes_413_application_problem_json, serialize: S.reportTaskOutcomes_413_application_problem_json } },
+      },
+      415: {
+        bodies: { "application/problem+json": { parse: "json", validate: R.reportTaskOutcomes_415_application_problem_json, serialize: S.reportTaskOutcomes_415_application_problem_json } },
+      },
+    },
+  },
+  {
     operation: "updateTask",
     method: "PUT",
     path: "/tasks/{id}",

@@ -19070,6 +19070,2002 @@ let addComma_0 = false
   return module.exports;
 })();
 
+export const reportTaskOutcomes_200_application_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/results/items/properties/updated
+      function anonymous3 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_6 = false
+
+          const value_status_7 = obj["status"]
+          if (value_status_7 !== undefined) {
+            !addComma_6 && (addComma_6 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            
+        if (typeof value_status_7 !== 'string') {
+          if (value_status_7 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_status_7 instanceof Date) {
+            json += JSON_STR_QUOTE + value_status_7.toISOString() + JSON_STR_QUOTE
+          } else if (value_status_7 instanceof RegExp) {
+            json += asString(value_status_7.source)
+          } else {
+            json += asString(value_status_7.toString())
+          }
+        } else {
+          json += asString(value_status_7)
+        }
+        
+          }
+
+          const value_leaseExpiresAt_8 = obj["leaseExpiresAt"]
+          if (value_leaseExpiresAt_8 !== undefined) {
+            !addComma_6 && (addComma_6 = true) || (json += JSON_STR_COMMA)
+            json += "\"leaseExpiresAt\":"
+            
+        if (typeof value_leaseExpiresAt_8 !== 'string') {
+          if (value_leaseExpiresAt_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_leaseExpiresAt_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_leaseExpiresAt_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_leaseExpiresAt_8 instanceof RegExp) {
+            json += asString(value_leaseExpiresAt_8.source)
+          } else {
+            json += asString(value_leaseExpiresAt_8.toString())
+          }
+        } else {
+          json += asString(value_leaseExpiresAt_8)
+        }
+        
+          }
+
+          const value_retryAt_9 = obj["retryAt"]
+          if (value_retryAt_9 !== undefined) {
+            !addComma_6 && (addComma_6 = true) || (json += JSON_STR_COMMA)
+            json += "\"retryAt\":"
+            
+        if (typeof value_retryAt_9 !== 'string') {
+          if (value_retryAt_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_retryAt_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_retryAt_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_retryAt_9 instanceof RegExp) {
+            json += asString(value_retryAt_9.source)
+          } else {
+            json += asString(value_retryAt_9.toString())
+          }
+        } else {
+          json += asString(value_retryAt_9)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "status" || key === "leaseExpiresAt" || key === "retryAt" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_6 && (addComma_6 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #/properties/results/items/properties/problem/properties/errors/items
+      function anonymous6 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_18 = false
+
+          const value_field_19 = obj["field"]
+          if (value_field_19 !== undefined) {
+            !addComma_18 && (addComma_18 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_19 !== 'string') {
+          if (value_field_19 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_19 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_19.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_19 instanceof RegExp) {
+            json += asString(value_field_19.source)
+          } else {
+            json += asString(value_field_19.toString())
+          }
+        } else {
+          json += asString(value_field_19)
+        }
+        
+          }
+
+          const value_pointer_20 = obj["pointer"]
+          if (value_pointer_20 !== undefined) {
+            !addComma_18 && (addComma_18 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_20 !== 'string') {
+          if (value_pointer_20 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_20 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_20.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_20 instanceof RegExp) {
+            json += asString(value_pointer_20.source)
+          } else {
+            json += asString(value_pointer_20.toString())
+          }
+        } else {
+          json += asString(value_pointer_20)
+        }
+        
+          }
+
+          const value_detail_21 = obj["detail"]
+          if (value_detail_21 !== undefined) {
+            !addComma_18 && (addComma_18 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_21 !== 'string') {
+          if (value_detail_21 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_21 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_21.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_21 instanceof RegExp) {
+            json += asString(value_detail_21.source)
+          } else {
+            json += asString(value_detail_21.toString())
+          }
+        } else {
+          json += asString(value_detail_21)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_18 && (addComma_18 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous5 (obj) {
+      // #/properties/results/items/properties/problem/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/results/items/properties/problem/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous6(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous6(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #/properties/results/items/properties/problem
+      function anonymous4 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_11 = false
+
+          const value_type_12 = obj["type"]
+          if (value_type_12 !== undefined) {
+            !addComma_11 && (addComma_11 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_12 !== 'string') {
+          if (value_type_12 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_12 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_12.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_12 instanceof RegExp) {
+            json += asString(value_type_12.source)
+          } else {
+            json += asString(value_type_12.toString())
+          }
+        } else {
+          json += asString(value_type_12)
+        }
+        
+          }
+
+          const value_title_13 = obj["title"]
+          if (value_title_13 !== undefined) {
+            !addComma_11 && (addComma_11 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_13 !== 'string') {
+          if (value_title_13 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_13 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_13.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_13 instanceof RegExp) {
+            json += asString(value_title_13.source)
+          } else {
+            json += asString(value_title_13.toString())
+          }
+        } else {
+          json += asString(value_title_13)
+        }
+        
+          }
+
+          const value_status_14 = obj["status"]
+          if (value_status_14 !== undefined) {
+            !addComma_11 && (addComma_11 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_14)
+          }
+
+          const value_detail_15 = obj["detail"]
+          if (value_detail_15 !== undefined) {
+            !addComma_11 && (addComma_11 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_15 !== 'string') {
+          if (value_detail_15 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_15 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_15.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_15 instanceof RegExp) {
+            json += asString(value_detail_15.source)
+          } else {
+            json += asString(value_detail_15.toString())
+          }
+        } else {
+          json += asString(value_detail_15)
+        }
+        
+          }
+
+          const value_instance_16 = obj["instance"]
+          if (value_instance_16 !== undefined) {
+            !addComma_11 && (addComma_11 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_16 !== 'string') {
+          if (value_instance_16 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_16 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_16.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_16 instanceof RegExp) {
+            json += asString(value_instance_16.source)
+          } else {
+            json += asString(value_instance_16.toString())
+          }
+        } else {
+          json += asString(value_instance_16)
+        }
+        
+          }
+
+          const value_errors_17 = obj["errors"]
+          if (value_errors_17 !== undefined) {
+            !addComma_11 && (addComma_11 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous5(value_errors_17)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_11 && (addComma_11 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+      // #/properties/results/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_2 = false
+
+          const value_id_3 = obj["id"]
+          if (value_id_3 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"id\":"
+            
+        if (typeof value_id_3 !== 'string') {
+          if (value_id_3 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_id_3 instanceof Date) {
+            json += JSON_STR_QUOTE + value_id_3.toISOString() + JSON_STR_QUOTE
+          } else if (value_id_3 instanceof RegExp) {
+            json += asString(value_id_3.source)
+          } else {
+            json += asString(value_id_3.toString())
+          }
+        } else {
+          json += asString(value_id_3)
+        }
+        
+          }
+
+          const value_status_4 = obj["status"]
+          if (value_status_4 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_4)
+          }
+
+          const value_updated_5 = obj["updated"]
+          if (value_updated_5 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"updated\":"
+            json += anonymous3(value_updated_5)
+          }
+
+          const value_problem_10 = obj["problem"]
+          if (value_problem_10 !== undefined) {
+            !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+            json += "\"problem\":"
+            json += anonymous4(value_problem_10)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "id" || key === "status" || key === "updated" || key === "problem" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_2 && (addComma_2 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/results
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/results' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_results_1 = obj["results"]
+          if (value_results_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"results\":"
+            json += anonymous1(value_results_1)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "results" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const reportTaskOutcomes_400_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const reportTaskOutcomes_401_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const reportTaskOutcomes_403_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const reportTaskOutcomes_413_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
+export const reportTaskOutcomes_415_application_problem_json = (() => {
+  const module = { exports: {} };
+
+  const serializerState = {"mode":"standalone"}
+  const serializer = Serializer.restoreFromState(serializerState)
+
+  const validator = null
+
+
+  module.exports = function anonymous(validator,serializer
+) {
+
+    
+const {
+  asString,
+  asNumber,
+  asBoolean,
+  asDateTime,
+  asDate,
+  asTime,
+  asUnsafeString
+} = serializer
+
+const asInteger = serializer.asInteger.bind(serializer)
+
+
+    const JSON_STR_BEGIN_OBJECT = '{'
+    const JSON_STR_END_OBJECT = '}'
+    const JSON_STR_BEGIN_ARRAY = '['
+    const JSON_STR_END_ARRAY = ']'
+    const JSON_STR_COMMA = ','
+    const JSON_STR_COLONS = ':'
+    const JSON_STR_QUOTE = '"'
+    const JSON_STR_EMPTY_OBJECT = JSON_STR_BEGIN_OBJECT + JSON_STR_END_OBJECT
+    const JSON_STR_EMPTY_ARRAY = JSON_STR_BEGIN_ARRAY + JSON_STR_END_ARRAY
+    const JSON_STR_EMPTY_STRING = JSON_STR_QUOTE + JSON_STR_QUOTE
+    const JSON_STR_NULL = 'null'
+  
+    
+      // #/properties/errors/items
+      function anonymous2 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_7 = false
+
+          const value_field_8 = obj["field"]
+          if (value_field_8 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"field\":"
+            
+        if (typeof value_field_8 !== 'string') {
+          if (value_field_8 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_field_8 instanceof Date) {
+            json += JSON_STR_QUOTE + value_field_8.toISOString() + JSON_STR_QUOTE
+          } else if (value_field_8 instanceof RegExp) {
+            json += asString(value_field_8.source)
+          } else {
+            json += asString(value_field_8.toString())
+          }
+        } else {
+          json += asString(value_field_8)
+        }
+        
+          }
+
+          const value_pointer_9 = obj["pointer"]
+          if (value_pointer_9 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"pointer\":"
+            
+        if (typeof value_pointer_9 !== 'string') {
+          if (value_pointer_9 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_pointer_9 instanceof Date) {
+            json += JSON_STR_QUOTE + value_pointer_9.toISOString() + JSON_STR_QUOTE
+          } else if (value_pointer_9 instanceof RegExp) {
+            json += asString(value_pointer_9.source)
+          } else {
+            json += asString(value_pointer_9.toString())
+          }
+        } else {
+          json += asString(value_pointer_9)
+        }
+        
+          }
+
+          const value_detail_10 = obj["detail"]
+          if (value_detail_10 !== undefined) {
+            !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_10 !== 'string') {
+          if (value_detail_10 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_10 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_10.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_10 instanceof RegExp) {
+            json += asString(value_detail_10.source)
+          } else {
+            json += asString(value_detail_10.toString())
+          }
+        } else {
+          json += asString(value_detail_10)
+        }
+        
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "field" || key === "pointer" || key === "detail" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_7 && (addComma_7 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+
+    function anonymous1 (obj) {
+      // #/properties/errors
+      let json = ''
+  
+    if (obj === null) return JSON_STR_EMPTY_ARRAY
+    if (!Array.isArray(obj)) {
+      throw new TypeError(`The value of '#/properties/errors' does not match schema definition.`)
+    }
+    const arrayLength = obj.length
+  
+    json += JSON_STR_BEGIN_ARRAY
+  
+      if (arrayLength > 0) {
+        const value = obj[0]
+        json += anonymous2(value)
+        for (let i = 1; i < arrayLength; i++) {
+          json += JSON_STR_COMMA
+          const value = obj[i]
+          json += anonymous2(value)
+        }
+      }
+      return json + JSON_STR_END_ARRAY
+    }
+
+      // #
+      function anonymous0 (input) {
+        const obj = (input && typeof input.toJSON === 'function')
+    ? input.toJSON()
+    : input
+  
+        if (obj === null) return JSON_STR_EMPTY_OBJECT
+        let json = ''
+
+        json += JSON_STR_BEGIN_OBJECT
+let addComma_0 = false
+
+          const value_type_1 = obj["type"]
+          if (value_type_1 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"type\":"
+            
+        if (typeof value_type_1 !== 'string') {
+          if (value_type_1 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_type_1 instanceof Date) {
+            json += JSON_STR_QUOTE + value_type_1.toISOString() + JSON_STR_QUOTE
+          } else if (value_type_1 instanceof RegExp) {
+            json += asString(value_type_1.source)
+          } else {
+            json += asString(value_type_1.toString())
+          }
+        } else {
+          json += asString(value_type_1)
+        }
+        
+          }
+
+          const value_title_2 = obj["title"]
+          if (value_title_2 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"title\":"
+            
+        if (typeof value_title_2 !== 'string') {
+          if (value_title_2 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_title_2 instanceof Date) {
+            json += JSON_STR_QUOTE + value_title_2.toISOString() + JSON_STR_QUOTE
+          } else if (value_title_2 instanceof RegExp) {
+            json += asString(value_title_2.source)
+          } else {
+            json += asString(value_title_2.toString())
+          }
+        } else {
+          json += asString(value_title_2)
+        }
+        
+          }
+
+          const value_status_3 = obj["status"]
+          if (value_status_3 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"status\":"
+            json += asNumber(value_status_3)
+          }
+
+          const value_detail_4 = obj["detail"]
+          if (value_detail_4 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"detail\":"
+            
+        if (typeof value_detail_4 !== 'string') {
+          if (value_detail_4 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_detail_4 instanceof Date) {
+            json += JSON_STR_QUOTE + value_detail_4.toISOString() + JSON_STR_QUOTE
+          } else if (value_detail_4 instanceof RegExp) {
+            json += asString(value_detail_4.source)
+          } else {
+            json += asString(value_detail_4.toString())
+          }
+        } else {
+          json += asString(value_detail_4)
+        }
+        
+          }
+
+          const value_instance_5 = obj["instance"]
+          if (value_instance_5 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"instance\":"
+            
+        if (typeof value_instance_5 !== 'string') {
+          if (value_instance_5 === null) {
+            json += JSON_STR_EMPTY_STRING
+          } else if (value_instance_5 instanceof Date) {
+            json += JSON_STR_QUOTE + value_instance_5.toISOString() + JSON_STR_QUOTE
+          } else if (value_instance_5 instanceof RegExp) {
+            json += asString(value_instance_5.source)
+          } else {
+            json += asString(value_instance_5.toString())
+          }
+        } else {
+          json += asString(value_instance_5)
+        }
+        
+          }
+
+          const value_errors_6 = obj["errors"]
+          if (value_errors_6 !== undefined) {
+            !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+            json += "\"errors\":"
+            json += anonymous1(value_errors_6)
+          }
+
+    for (const key of Object.keys(obj)) {
+      if (
+        key === "type" || key === "title" || key === "status" || key === "detail" || key === "instance" || key === "errors" ||
+        obj[key] === undefined ||
+        typeof obj[key] === 'function' ||
+        typeof obj[key] === 'symbol'
+      ) continue
+      const value = obj[key]
+  
+        !addComma_0 && (addComma_0 = true) || (json += JSON_STR_COMMA)
+        json += asString(key) + JSON_STR_COLONS + JSON.stringify(value)
+      
+    }
+  
+    json += JSON_STR_END_OBJECT
+  
+        return json
+      }
+    
+    const main = anonymous0
+    return main
+    
+}(validator, serializer)
+  return module.exports;
+})();
+
 export const updateTask_200_application_json = (() => {
   const module = { exports: {} };
 

@@ -520,6 +520,44 @@ export type TaskUpdate = {
   error?: TaskError;
 };
 
+/**
+ * One job's update in a batch: `id`, the `leaseToken` of its claim, and what `taskUpdate`
+ * says (an outcome, a give-back or a heartbeat).
+ */
+export type TaskOutcome = {
+  id: JobId;
+  leaseToken: LeaseToken;
+  status?: "SUCCESS" | "FAILED";
+  retryable?: boolean;
+  release?: boolean;
+  progress?: number;
+  result?: unknown;
+  error?: TaskError;
+};
+
+/** RAML type `taskOutcomeBatch`. */
+export type TaskOutcomeBatch = {
+  /** Distinct jobs, each at most once. */
+  outcomes: TaskOutcome[];
+};
+
+/**
+ * What `PUT /tasks/{id}` would have answered for this job: its `status` (200, 400, 404 or
+ * 409) and either `updated` (200) or `problem` (the others).
+ */
+export type TaskOutcomeResult = {
+  id: JobId;
+  status: number;
+  updated?: TaskUpdated;
+  problem?: Problem;
+};
+
+/** RAML type `taskOutcomeResults`. */
+export type TaskOutcomeResults = {
+  /** One per outcome sent, in the same order. */
+  results: TaskOutcomeResult[];
+};
+
 /** RAML type `taskUpdated`. */
 export type TaskUpdated = {
   status: "UPDATED";

@@ -5,6 +5,7 @@ export declare const createJob_body_application_json: Validator;
 export declare const createSchedule_body_application_json: Validator;
 export declare const updateSchedule_body_application_json: Validator;
 export declare const claimTasks_body_application_json: Validator;
+export declare const reportTaskOutcomes_body_application_json: Validator;
 export declare const updateTask_body_application_json: Validator;
 export declare const redriveJobs_body_application_json: Validator;
 export declare const setLimit_body_application_json: Validator;

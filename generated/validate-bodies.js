@@ -1556,16 +1556,419 @@ return errors === 0;
 }
 validate13.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const updateTask_body_application_json = validate16;
-const schema18 = {"anyOf":[{"$ref":"defs.json#/$defs/taskUpdate"},{"type":"null"}],"$id":"updateTask_body_application_json"};
-const schema19 = {"type":"object","properties":{"leaseToken":{"$ref":"#/$defs/leaseToken"},"status":{"type":"string","enum":["SUCCESS","FAILED"]},"retryable":{"type":"boolean","description":"With FAILED and a `leaseToken`: the attempt failed but the job may succeed if tried\nagain. It is queued again after an exponential backoff with jitter, unless it has\nused up its `maxAttempts`; then it is FAILED with `urn:async-api:attempts-exhausted`.\n"},"release":{"type":"boolean","description":"With a `leaseToken` and nothing else: give the job back to the queue unfinished\n(a worker shutting down). It can be claimed again at once; the attempt does not count.\n"},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{},"error":{"$ref":"#/$defs/taskError"}},"additionalProperties":false,"description":"What the backend reports. With a `leaseToken` (a worker that claimed the job): `status`\nSUCCESS or FAILED ends the job (`result` alone means SUCCESS, `error` alone FAILED);\nFAILED with `retryable: true` ends only this attempt; `release: true` gives the job\nback unfinished; anything else is a heartbeat that extends the lease (and sets\n`progress` if given). Without a token (a backend that did not claim): no body, or\n`{}`, means SUCCESS, and a body with only `progress` updates progress.\n","examples":[{"status":"SUCCESS","result":{"url":"https://reports.example/2013-01-01.pdf"}},{"status":"FAILED","error":{"title":"Upstream system rejected the order"}},{"progress":40},{"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","progress":40},{"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","status":"FAILED","retryable":true,"error":{"title":"Upstream system timed out"}}]};
-const schema20 = {"type":"string","minLength":1,"maxLength":64,"description":"Proof of holding a job's current lease: unguessable, different for every claim of the\njob. Send it with every update of the job.\n","examples":["9mKc2vE4Qm6yJ0aR8sXbLw"]};
-const schema21 = {"type":"object","properties":{"type":{"type":"string"},"title":{"type":"string","minLength":1},"detail":{"type":"string"}},"required":["title"],"description":"Why an attempt failed, shaped like an RFC 9457 problem."};
+export const reportTaskOutcomes_body_application_json = validate16;
+const schema18 = {"$ref":"defs.json#/$defs/taskOutcomeBatch","$id":"reportTaskOutcomes_body_application_json"};
+const schema19 = {"type":"object","properties":{"outcomes":{"type":"array","items":{"$ref":"#/$defs/taskOutcome"},"minItems":1,"maxItems":100,"description":"Distinct jobs, each at most once."}},"required":["outcomes"],"additionalProperties":false};
+const schema20 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"leaseToken":{"$ref":"#/$defs/leaseToken"},"status":{"type":"string","enum":["SUCCESS","FAILED"]},"retryable":{"type":"boolean"},"release":{"type":"boolean"},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{},"error":{"$ref":"#/$defs/taskError"}},"required":["id","leaseToken"],"additionalProperties":false,"description":"One job's update in a batch: `id`, the `leaseToken` of its claim, and what `taskUpdate`\nsays (an outcome, a give-back or a heartbeat).\n","examples":[{"id":"Kj3vQ0l2TQ2m5Yw8b1dEXA","leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","status":"SUCCESS","result":{"url":"https://reports.example/2013-01-01.pdf"}}]};
+const schema22 = {"type":"string","minLength":1,"maxLength":64,"description":"Proof of holding a job's current lease: unguessable, different for every claim of the\njob. Send it with every update of the job.\n","examples":["9mKc2vE4Qm6yJ0aR8sXbLw"]};
+const schema23 = {"type":"object","properties":{"type":{"type":"string"},"title":{"type":"string","minLength":1},"detail":{"type":"string"}},"required":["title"],"description":"Why an attempt failed, shaped like an RFC 9457 problem."};
+
+function validate18(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate18.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.id === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.leaseToken === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "leaseToken"},message:"must have required property '"+"leaseToken"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((((key0 === "id") || (key0 === "leaseToken")) || (key0 === "status")) || (key0 === "retryable")) || (key0 === "release")) || (key0 === "progress")) || (key0 === "result")) || (key0 === "error"))){
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.id !== undefined){
+let data0 = data.id;
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+const err3 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(func1(data0) < 1){
+const err4 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.leaseToken !== undefined){
+let data1 = data.leaseToken;
+if(typeof data1 === "string"){
+if(func1(data1) > 64){
+const err6 = {instancePath:instancePath+"/leaseToken",schemaPath:"#/$defs/leaseToken/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(func1(data1) < 1){
+const err7 = {instancePath:instancePath+"/leaseToken",schemaPath:"#/$defs/leaseToken/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+else {
+const err8 = {instancePath:instancePath+"/leaseToken",schemaPath:"#/$defs/leaseToken/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.status !== undefined){
+let data2 = data.status;
+if(typeof data2 !== "string"){
+const err9 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(!((data2 === "SUCCESS") || (data2 === "FAILED"))){
+const err10 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema20.properties.status.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.retryable !== undefined){
+if(typeof data.retryable !== "boolean"){
+const err11 = {instancePath:instancePath+"/retryable",schemaPath:"#/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.release !== undefined){
+if(typeof data.release !== "boolean"){
+const err12 = {instancePath:instancePath+"/release",schemaPath:"#/properties/release/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.progress !== undefined){
+let data5 = data.progress;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err13 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 100 || isNaN(data5)){
+const err14 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(data5 < 0 || isNaN(data5)){
+const err15 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+if(data.error !== undefined){
+let data6 = data.error;
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+if(data6.title === undefined){
+const err16 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/required",keyword:"required",params:{missingProperty: "title"},message:"must have required property '"+"title"+"'"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(data6.type !== undefined){
+if(typeof data6.type !== "string"){
+const err17 = {instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data6.title !== undefined){
+let data8 = data6.title;
+if(typeof data8 === "string"){
+if(func1(data8) < 1){
+const err18 = {instancePath:instancePath+"/error/title",schemaPath:"#/$defs/taskError/properties/title/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/error/title",schemaPath:"#/$defs/taskError/properties/title/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data6.detail !== undefined){
+if(typeof data6.detail !== "string"){
+const err20 = {instancePath:instancePath+"/error/detail",schemaPath:"#/$defs/taskError/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+}
+else {
+const err22 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+validate18.errors = vErrors;
+return errors === 0;
+}
+validate18.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
 
 function validate17(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate17.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.outcomes === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcomes"},message:"must have required property '"+"outcomes"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(key0 === "outcomes")){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.outcomes !== undefined){
+let data0 = data.outcomes;
+if(Array.isArray(data0)){
+if(data0.length > 100){
+const err2 = {instancePath:instancePath+"/outcomes",schemaPath:"#/properties/outcomes/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data0.length < 1){
+const err3 = {instancePath:instancePath+"/outcomes",schemaPath:"#/properties/outcomes/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate18(data0[i0], {instancePath:instancePath+"/outcomes/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate18.errors : vErrors.concat(validate18.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/outcomes",schemaPath:"#/properties/outcomes/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+else {
+const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+validate17.errors = vErrors;
+return errors === 0;
+}
+validate17.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate16(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="reportTaskOutcomes_body_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate16.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate17(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate17.errors : vErrors.concat(validate17.errors);
+errors = vErrors.length;
+}
+validate16.errors = vErrors;
+return errors === 0;
+}
+validate16.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const updateTask_body_application_json = validate21;
+const schema24 = {"anyOf":[{"$ref":"defs.json#/$defs/taskUpdate"},{"type":"null"}],"$id":"updateTask_body_application_json"};
+const schema25 = {"type":"object","properties":{"leaseToken":{"$ref":"#/$defs/leaseToken"},"status":{"type":"string","enum":["SUCCESS","FAILED"]},"retryable":{"type":"boolean","description":"With FAILED and a `leaseToken`: the attempt failed but the job may succeed if tried\nagain. It is queued again after an exponential backoff with jitter, unless it has\nused up its `maxAttempts`; then it is FAILED with `urn:async-api:attempts-exhausted`.\n"},"release":{"type":"boolean","description":"With a `leaseToken` and nothing else: give the job back to the queue unfinished\n(a worker shutting down). It can be claimed again at once; the attempt does not count.\n"},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{},"error":{"$ref":"#/$defs/taskError"}},"additionalProperties":false,"description":"What the backend reports. With a `leaseToken` (a worker that claimed the job): `status`\nSUCCESS or FAILED ends the job (`result` alone means SUCCESS, `error` alone FAILED);\nFAILED with `retryable: true` ends only this attempt; `release: true` gives the job\nback unfinished; anything else is a heartbeat that extends the lease (and sets\n`progress` if given). Without a token (a backend that did not claim): no body, or\n`{}`, means SUCCESS, and a body with only `progress` updates progress.\n","examples":[{"status":"SUCCESS","result":{"url":"https://reports.example/2013-01-01.pdf"}},{"status":"FAILED","error":{"title":"Upstream system rejected the order"}},{"progress":40},{"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","progress":40},{"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","status":"FAILED","retryable":true,"error":{"title":"Upstream system timed out"}}]};
+
+function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate22.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1633,7 +2036,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!((data1 === "SUCCESS") || (data1 === "FAILED"))){
-const err5 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema19.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema25.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -1787,17 +2190,17 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate17.errors = vErrors;
+validate22.errors = vErrors;
 return errors === 0;
 }
-validate17.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate16(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="updateTask_body_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate16.evaluated;
+const evaluated0 = validate21.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1807,8 +2210,8 @@ evaluated0.items = undefined;
 const _errs0 = errors;
 let valid0 = false;
 const _errs1 = errors;
-if(!(validate17(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate17.errors : vErrors.concat(validate17.errors);
+if(!(validate22(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate22.errors : vErrors.concat(validate22.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs1 === errors;
@@ -1850,20 +2253,20 @@ vErrors = null;
 }
 }
 }
-validate16.errors = vErrors;
+validate21.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate16.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate21.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-export const redriveJobs_body_application_json = validate19;
-const schema22 = {"$ref":"defs.json#/$defs/redriveRequest","$id":"redriveJobs_body_application_json"};
-const schema23 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName","description":"The jobs with this name."},"status":{"type":"string","enum":["FAILED","CANCELLED"],"description":"Which ended jobs to run again (FAILED when absent)."},"limit":{"type":"integer","minimum":1,"maximum":1000,"description":"At most this many, oldest first (100 when absent); `more` says whether any are left."}},"required":["name"]};
+export const redriveJobs_body_application_json = validate24;
+const schema28 = {"$ref":"defs.json#/$defs/redriveRequest","$id":"redriveJobs_body_application_json"};
+const schema29 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName","description":"The jobs with this name."},"status":{"type":"string","enum":["FAILED","CANCELLED"],"description":"Which ended jobs to run again (FAILED when absent)."},"limit":{"type":"integer","minimum":1,"maximum":1000,"description":"At most this many, oldest first (100 when absent); `more` says whether any are left."}},"required":["name"]};
 
-function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate20.evaluated;
+const evaluated0 = validate25.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1929,7 +2332,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!((data1 === "FAILED") || (data1 === "CANCELLED"))){
-const err5 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema23.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema29.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -1985,41 +2388,41 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate20.errors = vErrors;
+validate25.errors = vErrors;
 return errors === 0;
 }
-validate20.evaluated = {"props":{"name":true,"status":true,"limit":true},"dynamicProps":false,"dynamicItems":false};
+validate25.evaluated = {"props":{"name":true,"status":true,"limit":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate19(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="redriveJobs_body_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate19.evaluated;
+const evaluated0 = validate24.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate20(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate20.errors : vErrors.concat(validate20.errors);
+if(!(validate25(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
 errors = vErrors.length;
 }
-validate19.errors = vErrors;
+validate24.errors = vErrors;
 return errors === 0;
 }
-validate19.evaluated = {"props":{"name":true,"status":true,"limit":true},"dynamicProps":false,"dynamicItems":false};
+validate24.evaluated = {"props":{"name":true,"status":true,"limit":true},"dynamicProps":false,"dynamicItems":false};
 
-export const setLimit_body_application_json = validate22;
-const schema25 = {"$ref":"defs.json#/$defs/limitRequest","$id":"setLimit_body_application_json"};
-const schema26 = {"type":"object","properties":{"concurrency":{"type":"integer","minimum":1,"maximum":100000,"description":"At most this many of the group held by workers at once."},"ratePerSecond":{"type":"number","minimum":0.001,"maximum":100000,"description":"At most this many of the group handed to workers per second (a token bucket)."},"burst":{"type":"integer","minimum":1,"maximum":100000,"description":"How many may be handed out at once after a quiet time (default a second's worth, at least 1)."}},"additionalProperties":false,"minProperties":1,"description":"A group's limits (at least one of `concurrency` and `ratePerSecond`); they replace any set before.","examples":[{"concurrency":5,"ratePerSecond":10}]};
+export const setLimit_body_application_json = validate27;
+const schema31 = {"$ref":"defs.json#/$defs/limitRequest","$id":"setLimit_body_application_json"};
+const schema32 = {"type":"object","properties":{"concurrency":{"type":"integer","minimum":1,"maximum":100000,"description":"At most this many of the group held by workers at once."},"ratePerSecond":{"type":"number","minimum":0.001,"maximum":100000,"description":"At most this many of the group handed to workers per second (a token bucket)."},"burst":{"type":"integer","minimum":1,"maximum":100000,"description":"How many may be handed out at once after a quiet time (default a second's worth, at least 1)."}},"additionalProperties":false,"minProperties":1,"description":"A group's limits (at least one of `concurrency` and `ratePerSecond`); they replace any set before.","examples":[{"concurrency":5,"ratePerSecond":10}]};
 
-function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="setLimit_body_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate22.evaluated;
+const evaluated0 = validate27.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2165,8 +2568,8 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate22.errors = vErrors;
+validate27.errors = vErrors;
 return errors === 0;
 }
-validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 

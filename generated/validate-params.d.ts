@@ -22,6 +22,7 @@ export declare const updateSchedule_headers: Validator;
 export declare const deleteSchedule_params: Validator;
 export declare const deleteSchedule_headers: Validator;
 export declare const claimTasks_headers: Validator;
+export declare const reportTaskOutcomes_headers: Validator;
 export declare const updateTask_params: Validator;
 export declare const updateTask_headers: Validator;
 export declare const getQueueOverview_query: Validator;

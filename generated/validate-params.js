@@ -3,17 +3,17 @@
 import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 
-export const listJobs_query = validate29;
-const schema29 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":100,"default":20},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."},"status":{"$ref":"defs.json#/$defs/jobStatus","description":"Only jobs with this status."},"name":{"$ref":"defs.json#/$defs/jobName","description":"Only jobs with this name."}},"$id":"listJobs_query"};
-const schema31 = {"type":"string","enum":["IN PROGRESS","CANCELLED","FAILED","SUCCESS"]};
-const schema32 = {"type":"string","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name.","examples":["nightly-report"]};
+export const listJobs_query = validate30;
+const schema30 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":100,"default":20},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."},"status":{"$ref":"defs.json#/$defs/jobStatus","description":"Only jobs with this status."},"name":{"$ref":"defs.json#/$defs/jobName","description":"Only jobs with this name."}},"$id":"listJobs_query"};
+const schema32 = {"type":"string","enum":["IN PROGRESS","CANCELLED","FAILED","SUCCESS"]};
+const schema33 = {"type":"string","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name.","examples":["nightly-report"]};
 const func0 = require("ajv/dist/runtime/ucs2length").default;
 
-function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobs_query" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate29.evaluated;
+const evaluated0 = validate30.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -168,7 +168,7 @@ data["status"] = coerced2;
 }
 }
 if(!((((data2 === "IN PROGRESS") || (data2 === "CANCELLED")) || (data2 === "FAILED")) || (data2 === "SUCCESS"))){
-const err6 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/jobStatus/enum",keyword:"enum",params:{allowedValues: schema31.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/jobStatus/enum",keyword:"enum",params:{allowedValues: schema32.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -249,19 +249,19 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate29.errors = vErrors;
+validate30.errors = vErrors;
 return errors === 0;
 }
-validate29.evaluated = {"props":{"limit":true,"cursor":true,"status":true,"name":true},"dynamicProps":false,"dynamicItems":false};
+validate30.evaluated = {"props":{"limit":true,"cursor":true,"status":true,"name":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobs_headers = validate31;
-const schema33 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listJobs_headers"};
+export const listJobs_headers = validate32;
+const schema34 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listJobs_headers"};
 
-function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobs_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate31.evaluated;
+const evaluated0 = validate32.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -330,20 +330,20 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate31.errors = vErrors;
+validate32.errors = vErrors;
 return errors === 0;
 }
-validate31.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate32.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createJob_headers = validate32;
-const schema34 = {"type":"object","properties":{"idempotency-key":{"type":"string","pattern":"^[\\x21-\\x7E]{1,255}$","description":"Opaque key (1-255 visible ASCII characters). Repeating a POST with the same key\nand the same body returns the original job and creates nothing.\n"},"traceparent":{"type":"string","maxLength":512,"description":"W3C Trace Context (`00-<trace-id>-<parent-id>-<flags>`). On a create it is kept with\nthe job and handed to the workers that claim it; a value that is not a valid trace\ncontext is ignored, as the W3C recommendation asks.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"createJob_headers"};
+export const createJob_headers = validate33;
+const schema35 = {"type":"object","properties":{"idempotency-key":{"type":"string","pattern":"^[\\x21-\\x7E]{1,255}$","description":"Opaque key (1-255 visible ASCII characters). Repeating a POST with the same key\nand the same body returns the original job and creates nothing.\n"},"traceparent":{"type":"string","maxLength":512,"description":"W3C Trace Context (`00-<trace-id>-<parent-id>-<flags>`). On a create it is kept with\nthe job and handed to the workers that claim it; a value that is not a valid trace\ncontext is ignored, as the W3C recommendation asks.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"createJob_headers"};
 const pattern0 = new RegExp("^[\\x21-\\x7E]{1,255}$", "");
 
-function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="createJob_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate32.evaluated;
+const evaluated0 = validate33.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -512,20 +512,20 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate32.errors = vErrors;
+validate33.errors = vErrors;
 return errors === 0;
 }
-validate32.evaluated = {"props":{"idempotency-key":true,"traceparent":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate33.evaluated = {"props":{"idempotency-key":true,"traceparent":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_params = validate33;
-const schema35 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"getJob_params"};
-const schema36 = {"type":"string","minLength":1,"maxLength":64,"description":"Opaque, unguessable job identifier (URL-safe).","examples":["Kj3vQ0l2TQ2m5Yw8b1dEXA"]};
+export const getJob_params = validate34;
+const schema36 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"getJob_params"};
+const schema37 = {"type":"string","minLength":1,"maxLength":64,"description":"Opaque, unguessable job identifier (URL-safe).","examples":["Kj3vQ0l2TQ2m5Yw8b1dEXA"]};
 
-function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJob_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate33.evaluated;
+const evaluated0 = validate34.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -614,19 +614,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate33.errors = vErrors;
+validate34.errors = vErrors;
 return errors === 0;
 }
-validate33.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate34.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_headers = validate34;
-const schema37 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass\n(capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getJob_headers"};
+export const getJob_headers = validate35;
+const schema38 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass\n(capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getJob_headers"};
 
-function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJob_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate34.evaluated;
+const evaluated0 = validate35.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -745,19 +745,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate34.errors = vErrors;
+validate35.errors = vErrors;
 return errors === 0;
 }
-validate34.evaluated = {"props":{"prefer":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate35.evaluated = {"props":{"prefer":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const cancelJob_params = validate35;
-const schema38 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"cancelJob_params"};
+export const cancelJob_params = validate36;
+const schema39 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"cancelJob_params"};
 
-function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="cancelJob_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate35.evaluated;
+const evaluated0 = validate36.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -846,19 +846,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate35.errors = vErrors;
+validate36.errors = vErrors;
 return errors === 0;
 }
-validate35.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate36.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const cancelJob_headers = validate36;
-const schema40 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"cancelJob_headers"};
+export const cancelJob_headers = validate37;
+const schema41 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"cancelJob_headers"};
 
-function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="cancelJob_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate36.evaluated;
+const evaluated0 = validate37.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -927,19 +927,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate36.errors = vErrors;
+validate37.errors = vErrors;
 return errors === 0;
 }
-validate36.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate37.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobEvents_params = validate37;
-const schema41 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"listJobEvents_params"};
+export const listJobEvents_params = validate38;
+const schema42 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"listJobEvents_params"};
 
-function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobEvents_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate37.evaluated;
+const evaluated0 = validate38.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1028,19 +1028,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate37.errors = vErrors;
+validate38.errors = vErrors;
 return errors === 0;
 }
-validate37.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate38.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobEvents_query = validate38;
-const schema43 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":200,"default":100},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."}},"$id":"listJobEvents_query"};
+export const listJobEvents_query = validate39;
+const schema44 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":200,"default":100},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."}},"$id":"listJobEvents_query"};
 
-function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobEvents_query" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate38.evaluated;
+const evaluated0 = validate39.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1168,19 +1168,19 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate38.errors = vErrors;
+validate39.errors = vErrors;
 return errors === 0;
 }
-validate38.evaluated = {"props":{"limit":true,"cursor":true},"dynamicProps":false,"dynamicItems":false};
+validate39.evaluated = {"props":{"limit":true,"cursor":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobEvents_headers = validate39;
-const schema44 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listJobEvents_headers"};
+export const listJobEvents_headers = validate40;
+const schema45 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listJobEvents_headers"};
 
-function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobEvents_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate39.evaluated;
+const evaluated0 = validate40.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1249,19 +1249,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate39.errors = vErrors;
+validate40.errors = vErrors;
 return errors === 0;
 }
-validate39.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate40.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJobResult_params = validate40;
-const schema45 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"getJobResult_params"};
+export const getJobResult_params = validate41;
+const schema46 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"getJobResult_params"};
 
-function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJobResult_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate40.evaluated;
+const evaluated0 = validate41.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1350,97 +1350,16 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate40.errors = vErrors;
-return errors === 0;
-}
-validate40.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
-
-export const getJobResult_headers = validate41;
-const schema47 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getJobResult_headers"};
-
-function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="getJobResult_headers" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate41.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.authorization !== undefined){
-let data0 = data.authorization;
-if(typeof data0 !== "string"){
-let dataType0 = typeof data0;
-let coerced0 = undefined;
-if(dataType0 == 'object' && Array.isArray(data0) && data0.length == 1){
-data0 = data0[0];
-dataType0 = typeof data0;
-if(typeof data0 === "string"){
-coerced0 = data0;
-}
-}
-if(!(coerced0 !== undefined)){
-if(dataType0 == "number" || dataType0 == "boolean"){
-coerced0 = "" + data0;
-}
-else if(data0 === null){
-coerced0 = "";
-}
-else {
-const err0 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-if(coerced0 !== undefined){
-data0 = coerced0;
-if(data !== undefined){
-data["authorization"] = coerced0;
-}
-}
-}
-if(typeof data0 === "string"){
-if(func0(data0) > 512){
-const err1 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
 validate41.errors = vErrors;
 return errors === 0;
 }
-validate41.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate41.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listSchedules_headers = validate42;
-const schema48 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listSchedules_headers"};
+export const getJobResult_headers = validate42;
+const schema48 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getJobResult_headers"};
 
 function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listSchedules_headers" */;
+/*# sourceURL="getJobResult_headers" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate42.evaluated;
@@ -1517,11 +1436,11 @@ return errors === 0;
 }
 validate42.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createSchedule_headers = validate43;
-const schema49 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"createSchedule_headers"};
+export const listSchedules_headers = validate43;
+const schema49 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listSchedules_headers"};
 
 function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="createSchedule_headers" */;
+/*# sourceURL="listSchedules_headers" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate43.evaluated;
@@ -1598,12 +1517,11 @@ return errors === 0;
 }
 validate43.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getSchedule_params = validate44;
-const schema50 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/scheduleId"}},"required":["id"],"$id":"getSchedule_params"};
-const schema51 = {"type":"string","minLength":1,"maxLength":64,"description":"Opaque schedule identifier (URL-safe).","examples":["sch_AaJQxxjjfFINtk3YAGUtBA"]};
+export const createSchedule_headers = validate44;
+const schema50 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"createSchedule_headers"};
 
 function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="getSchedule_params" */;
+/*# sourceURL="createSchedule_headers" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate44.evaluated;
@@ -1614,18 +1532,8 @@ if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.id === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.id !== undefined){
-let data0 = data.id;
+if(data.authorization !== undefined){
+let data0 = data.authorization;
 if(typeof data0 !== "string"){
 let dataType0 = typeof data0;
 let coerced0 = undefined;
@@ -1644,7 +1552,26 @@ else if(data0 === null){
 coerced0 = "";
 }
 else {
-const err1 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err0 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["authorization"] = coerced0;
+}
+}
+}
+if(typeof data0 === "string"){
+if(func0(data0) > 512){
+const err1 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -1654,16 +1581,10 @@ vErrors.push(err1);
 errors++;
 }
 }
-if(coerced0 !== undefined){
-data0 = coerced0;
-if(data !== undefined){
-data["id"] = coerced0;
 }
 }
-}
-if(typeof data0 === "string"){
-if(func0(data0) > 64){
-const err2 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -1672,39 +1593,17 @@ vErrors.push(err2);
 }
 errors++;
 }
-if(func0(data0) < 1){
-const err3 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
 validate44.errors = vErrors;
 return errors === 0;
 }
-validate44.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate44.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getSchedule_headers = validate45;
-const schema52 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getSchedule_headers"};
+export const getSchedule_params = validate45;
+const schema51 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/scheduleId"}},"required":["id"],"$id":"getSchedule_params"};
+const schema52 = {"type":"string","minLength":1,"maxLength":64,"description":"Opaque schedule identifier (URL-safe).","examples":["sch_AaJQxxjjfFINtk3YAGUtBA"]};
 
 function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="getSchedule_headers" */;
+/*# sourceURL="getSchedule_params" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate45.evaluated;
@@ -1715,8 +1614,18 @@ if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.authorization !== undefined){
-let data0 = data.authorization;
+if(data.id === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.id !== undefined){
+let data0 = data.id;
 if(typeof data0 !== "string"){
 let dataType0 = typeof data0;
 let coerced0 = undefined;
@@ -1735,26 +1644,7 @@ else if(data0 === null){
 coerced0 = "";
 }
 else {
-const err0 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-if(coerced0 !== undefined){
-data0 = coerced0;
-if(data !== undefined){
-data["authorization"] = coerced0;
-}
-}
-}
-if(typeof data0 === "string"){
-if(func0(data0) > 512){
-const err1 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+const err1 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -1764,10 +1654,16 @@ vErrors.push(err1);
 errors++;
 }
 }
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["id"] = coerced0;
 }
 }
-else {
-const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+}
+if(typeof data0 === "string"){
+if(func0(data0) > 64){
+const err2 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -1776,16 +1672,39 @@ vErrors.push(err2);
 }
 errors++;
 }
+if(func0(data0) < 1){
+const err3 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
 validate45.errors = vErrors;
 return errors === 0;
 }
-validate45.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate45.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateSchedule_params = validate46;
-const schema53 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/scheduleId"}},"required":["id"],"$id":"updateSchedule_params"};
+export const getSchedule_headers = validate46;
+const schema53 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getSchedule_headers"};
 
 function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="updateSchedule_params" */;
+/*# sourceURL="getSchedule_headers" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate46.evaluated;
@@ -1796,18 +1715,8 @@ if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.id === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.id !== undefined){
-let data0 = data.id;
+if(data.authorization !== undefined){
+let data0 = data.authorization;
 if(typeof data0 !== "string"){
 let dataType0 = typeof data0;
 let coerced0 = undefined;
@@ -1826,7 +1735,26 @@ else if(data0 === null){
 coerced0 = "";
 }
 else {
-const err1 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err0 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["authorization"] = coerced0;
+}
+}
+}
+if(typeof data0 === "string"){
+if(func0(data0) > 512){
+const err1 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -1836,16 +1764,10 @@ vErrors.push(err1);
 errors++;
 }
 }
-if(coerced0 !== undefined){
-data0 = coerced0;
-if(data !== undefined){
-data["id"] = coerced0;
 }
 }
-}
-if(typeof data0 === "string"){
-if(func0(data0) > 64){
-const err2 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -1854,39 +1776,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-if(func0(data0) < 1){
-const err3 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
 validate46.errors = vErrors;
 return errors === 0;
 }
-validate46.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate46.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateSchedule_headers = validate47;
-const schema55 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"updateSchedule_headers"};
+export const updateSchedule_params = validate47;
+const schema54 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/scheduleId"}},"required":["id"],"$id":"updateSchedule_params"};
 
 function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="updateSchedule_headers" */;
+/*# sourceURL="updateSchedule_params" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate47.evaluated;
@@ -1897,6 +1796,107 @@ if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.id === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.id !== undefined){
+let data0 = data.id;
+if(typeof data0 !== "string"){
+let dataType0 = typeof data0;
+let coerced0 = undefined;
+if(dataType0 == 'object' && Array.isArray(data0) && data0.length == 1){
+data0 = data0[0];
+dataType0 = typeof data0;
+if(typeof data0 === "string"){
+coerced0 = data0;
+}
+}
+if(!(coerced0 !== undefined)){
+if(dataType0 == "number" || dataType0 == "boolean"){
+coerced0 = "" + data0;
+}
+else if(data0 === null){
+coerced0 = "";
+}
+else {
+const err1 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["id"] = coerced0;
+}
+}
+}
+if(typeof data0 === "string"){
+if(func0(data0) > 64){
+const err2 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(func0(data0) < 1){
+const err3 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/scheduleId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+validate47.errors = vErrors;
+return errors === 0;
+}
+validate47.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+
+export const updateSchedule_headers = validate48;
+const schema56 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"updateSchedule_headers"};
+
+function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="updateSchedule_headers" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate48.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.authorization !== undefined){
 let data0 = data.authorization;
 if(typeof data0 !== "string"){
@@ -1958,19 +1958,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate47.errors = vErrors;
+validate48.errors = vErrors;
 return errors === 0;
 }
-validate47.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate48.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const deleteSchedule_params = validate48;
-const schema56 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/scheduleId"}},"required":["id"],"$id":"deleteSchedule_params"};
+export const deleteSchedule_params = validate49;
+const schema57 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/scheduleId"}},"required":["id"],"$id":"deleteSchedule_params"};
 
-function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="deleteSchedule_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate48.evaluated;
+const evaluated0 = validate49.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2059,19 +2059,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate48.errors = vErrors;
+validate49.errors = vErrors;
 return errors === 0;
 }
-validate48.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate49.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const deleteSchedule_headers = validate49;
-const schema58 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"deleteSchedule_headers"};
+export const deleteSchedule_headers = validate50;
+const schema59 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"deleteSchedule_headers"};
 
-function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="deleteSchedule_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate49.evaluated;
+const evaluated0 = validate50.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2140,19 +2140,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate49.errors = vErrors;
+validate50.errors = vErrors;
 return errors === 0;
 }
-validate49.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate50.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const claimTasks_headers = validate50;
-const schema59 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass\n(capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"claimTasks_headers"};
+export const claimTasks_headers = validate51;
+const schema60 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass\n(capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"claimTasks_headers"};
 
-function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="claimTasks_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate50.evaluated;
+const evaluated0 = validate51.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2271,19 +2271,100 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate50.errors = vErrors;
+validate51.errors = vErrors;
 return errors === 0;
 }
-validate50.evaluated = {"props":{"prefer":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate51.evaluated = {"props":{"prefer":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateTask_params = validate51;
-const schema60 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"updateTask_params"};
+export const reportTaskOutcomes_headers = validate52;
+const schema61 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"reportTaskOutcomes_headers"};
 
-function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="reportTaskOutcomes_headers" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate52.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.authorization !== undefined){
+let data0 = data.authorization;
+if(typeof data0 !== "string"){
+let dataType0 = typeof data0;
+let coerced0 = undefined;
+if(dataType0 == 'object' && Array.isArray(data0) && data0.length == 1){
+data0 = data0[0];
+dataType0 = typeof data0;
+if(typeof data0 === "string"){
+coerced0 = data0;
+}
+}
+if(!(coerced0 !== undefined)){
+if(dataType0 == "number" || dataType0 == "boolean"){
+coerced0 = "" + data0;
+}
+else if(data0 === null){
+coerced0 = "";
+}
+else {
+const err0 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["authorization"] = coerced0;
+}
+}
+}
+if(typeof data0 === "string"){
+if(func0(data0) > 512){
+const err1 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate52.errors = vErrors;
+return errors === 0;
+}
+validate52.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+
+export const updateTask_params = validate53;
+const schema62 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"updateTask_params"};
+
+function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="updateTask_params" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate51.evaluated;
+const evaluated0 = validate53.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2372,19 +2453,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate51.errors = vErrors;
+validate53.errors = vErrors;
 return errors === 0;
 }
-validate51.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate53.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateTask_headers = validate52;
-const schema62 = {"type":"object","properties":{"traceparent":{"type":"string","maxLength":512,"description":"W3C Trace Context (`00-<trace-id>-<parent-id>-<flags>`). On a create it is kept with\nthe job and handed to the workers that claim it; a value that is not a valid trace\ncontext is ignored, as the W3C recommendation asks.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"updateTask_headers"};
+export const updateTask_headers = validate54;
+const schema64 = {"type":"object","properties":{"traceparent":{"type":"string","maxLength":512,"description":"W3C Trace Context (`00-<trace-id>-<parent-id>-<flags>`). On a create it is kept with\nthe job and handed to the workers that claim it; a value that is not a valid trace\ncontext is ignored, as the W3C recommendation asks.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"updateTask_headers"};
 
-function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="updateTask_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate52.evaluated;
+const evaluated0 = validate54.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2503,19 +2584,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate52.errors = vErrors;
+validate54.errors = vErrors;
 return errors === 0;
 }
-validate52.evaluated = {"props":{"traceparent":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate54.evaluated = {"props":{"traceparent":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getQueueOverview_query = validate53;
-const schema63 = {"type":"object","properties":{"seen":{"type":"integer","minimum":0,"description":"The `changes` of the answer the caller has: a long-poll answers at once if any job\nchanged since (so that a change between two long-polls is not missed).\n"}},"$id":"getQueueOverview_query"};
+export const getQueueOverview_query = validate55;
+const schema65 = {"type":"object","properties":{"seen":{"type":"integer","minimum":0,"description":"The `changes` of the answer the caller has: a long-poll answers at once if any job\nchanged since (so that a change between two long-polls is not missed).\n"}},"$id":"getQueueOverview_query"};
 
-function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getQueueOverview_query" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate53.evaluated;
+const evaluated0 = validate55.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2582,19 +2663,19 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate53.errors = vErrors;
+validate55.errors = vErrors;
 return errors === 0;
 }
-validate53.evaluated = {"props":{"seen":true},"dynamicProps":false,"dynamicItems":false};
+validate55.evaluated = {"props":{"seen":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getQueueOverview_headers = validate54;
-const schema64 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass\n(capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getQueueOverview_headers"};
+export const getQueueOverview_headers = validate56;
+const schema66 = {"type":"object","properties":{"prefer":{"type":"string","maxLength":256,"description":"`wait=N` (RFC 7240): hold the answer until there is something new or N seconds pass\n(capped by the server's LONG_POLL_MAX_SECONDS), instead of polling.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"getQueueOverview_headers"};
 
-function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getQueueOverview_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate54.evaluated;
+const evaluated0 = validate56.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2713,19 +2794,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate54.errors = vErrors;
+validate56.errors = vErrors;
 return errors === 0;
 }
-validate54.evaluated = {"props":{"prefer":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate56.evaluated = {"props":{"prefer":true,"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listRecentJobs_query = validate55;
-const schema65 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":100,"default":25},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."},"status":{"$ref":"defs.json#/$defs/jobStatus","description":"Only jobs with this status."},"name":{"$ref":"defs.json#/$defs/jobName","description":"Only jobs with this name."}},"$id":"listRecentJobs_query"};
+export const listRecentJobs_query = validate57;
+const schema67 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":100,"default":25},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."},"status":{"$ref":"defs.json#/$defs/jobStatus","description":"Only jobs with this status."},"name":{"$ref":"defs.json#/$defs/jobName","description":"Only jobs with this name."}},"$id":"listRecentJobs_query"};
 
-function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listRecentJobs_query" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate55.evaluated;
+const evaluated0 = validate57.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2880,7 +2961,7 @@ data["status"] = coerced2;
 }
 }
 if(!((((data2 === "IN PROGRESS") || (data2 === "CANCELLED")) || (data2 === "FAILED")) || (data2 === "SUCCESS"))){
-const err6 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/jobStatus/enum",keyword:"enum",params:{allowedValues: schema31.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/jobStatus/enum",keyword:"enum",params:{allowedValues: schema32.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -2961,198 +3042,16 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate55.errors = vErrors;
-return errors === 0;
-}
-validate55.evaluated = {"props":{"limit":true,"cursor":true,"status":true,"name":true},"dynamicProps":false,"dynamicItems":false};
-
-export const listRecentJobs_headers = validate56;
-const schema68 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listRecentJobs_headers"};
-
-function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listRecentJobs_headers" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate56.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.authorization !== undefined){
-let data0 = data.authorization;
-if(typeof data0 !== "string"){
-let dataType0 = typeof data0;
-let coerced0 = undefined;
-if(dataType0 == 'object' && Array.isArray(data0) && data0.length == 1){
-data0 = data0[0];
-dataType0 = typeof data0;
-if(typeof data0 === "string"){
-coerced0 = data0;
-}
-}
-if(!(coerced0 !== undefined)){
-if(dataType0 == "number" || dataType0 == "boolean"){
-coerced0 = "" + data0;
-}
-else if(data0 === null){
-coerced0 = "";
-}
-else {
-const err0 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-if(coerced0 !== undefined){
-data0 = coerced0;
-if(data !== undefined){
-data["authorization"] = coerced0;
-}
-}
-}
-if(typeof data0 === "string"){
-if(func0(data0) > 512){
-const err1 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-validate56.errors = vErrors;
-return errors === 0;
-}
-validate56.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
-
-export const inspectJob_params = validate57;
-const schema69 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"inspectJob_params"};
-
-function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="inspectJob_params" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate57.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.id === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.id !== undefined){
-let data0 = data.id;
-if(typeof data0 !== "string"){
-let dataType0 = typeof data0;
-let coerced0 = undefined;
-if(dataType0 == 'object' && Array.isArray(data0) && data0.length == 1){
-data0 = data0[0];
-dataType0 = typeof data0;
-if(typeof data0 === "string"){
-coerced0 = data0;
-}
-}
-if(!(coerced0 !== undefined)){
-if(dataType0 == "number" || dataType0 == "boolean"){
-coerced0 = "" + data0;
-}
-else if(data0 === null){
-coerced0 = "";
-}
-else {
-const err1 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/jobId/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-if(coerced0 !== undefined){
-data0 = coerced0;
-if(data !== undefined){
-data["id"] = coerced0;
-}
-}
-}
-if(typeof data0 === "string"){
-if(func0(data0) > 64){
-const err2 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/jobId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(func0(data0) < 1){
-const err3 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/jobId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
 validate57.errors = vErrors;
 return errors === 0;
 }
-validate57.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
+validate57.evaluated = {"props":{"limit":true,"cursor":true,"status":true,"name":true},"dynamicProps":false,"dynamicItems":false};
 
-export const inspectJob_headers = validate58;
-const schema71 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"inspectJob_headers"};
+export const listRecentJobs_headers = validate58;
+const schema70 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listRecentJobs_headers"};
 
 function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="inspectJob_headers" */;
+/*# sourceURL="listRecentJobs_headers" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate58.evaluated;
@@ -3229,11 +3128,11 @@ return errors === 0;
 }
 validate58.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const rerunJob_params = validate59;
-const schema72 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"rerunJob_params"};
+export const inspectJob_params = validate59;
+const schema71 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"inspectJob_params"};
 
 function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="rerunJob_params" */;
+/*# sourceURL="inspectJob_params" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate59.evaluated;
@@ -3330,11 +3229,11 @@ return errors === 0;
 }
 validate59.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const rerunJob_headers = validate60;
-const schema74 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"rerunJob_headers"};
+export const inspectJob_headers = validate60;
+const schema73 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"inspectJob_headers"};
 
 function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="rerunJob_headers" */;
+/*# sourceURL="inspectJob_headers" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate60.evaluated;
@@ -3411,11 +3310,11 @@ return errors === 0;
 }
 validate60.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const redriveJobs_headers = validate61;
-const schema75 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"redriveJobs_headers"};
+export const rerunJob_params = validate61;
+const schema74 = {"type":"object","properties":{"id":{"$ref":"defs.json#/$defs/jobId"}},"required":["id"],"$id":"rerunJob_params"};
 
 function validate61(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="redriveJobs_headers" */;
+/*# sourceURL="rerunJob_params" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate61.evaluated;
@@ -3426,8 +3325,18 @@ if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.authorization !== undefined){
-let data0 = data.authorization;
+if(data.id === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.id !== undefined){
+let data0 = data.id;
 if(typeof data0 !== "string"){
 let dataType0 = typeof data0;
 let coerced0 = undefined;
@@ -3446,26 +3355,7 @@ else if(data0 === null){
 coerced0 = "";
 }
 else {
-const err0 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-if(coerced0 !== undefined){
-data0 = coerced0;
-if(data !== undefined){
-data["authorization"] = coerced0;
-}
-}
-}
-if(typeof data0 === "string"){
-if(func0(data0) > 512){
-const err1 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+const err1 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/jobId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -3475,10 +3365,16 @@ vErrors.push(err1);
 errors++;
 }
 }
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["id"] = coerced0;
 }
 }
-else {
-const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+}
+if(typeof data0 === "string"){
+if(func0(data0) > 64){
+const err2 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/jobId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -3487,16 +3383,39 @@ vErrors.push(err2);
 }
 errors++;
 }
+if(func0(data0) < 1){
+const err3 = {instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/jobId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
 validate61.errors = vErrors;
 return errors === 0;
 }
-validate61.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+validate61.evaluated = {"props":{"id":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listLimits_headers = validate62;
-const schema76 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listLimits_headers"};
+export const rerunJob_headers = validate62;
+const schema76 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"rerunJob_headers"};
 
 function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listLimits_headers" */;
+/*# sourceURL="rerunJob_headers" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate62.evaluated;
@@ -3573,11 +3492,11 @@ return errors === 0;
 }
 validate62.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const setLimit_params = validate63;
-const schema77 = {"type":"object","properties":{"kind":{"type":"string","enum":["name","key"]},"value":{"type":"string","minLength":1,"maxLength":128}},"required":["kind","value"],"$id":"setLimit_params"};
+export const redriveJobs_headers = validate63;
+const schema77 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"redriveJobs_headers"};
 
 function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="setLimit_params" */;
+/*# sourceURL="redriveJobs_headers" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate63.evaluated;
@@ -3588,28 +3507,8 @@ if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.kind === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.value === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data.kind !== undefined){
-let data0 = data.kind;
+if(data.authorization !== undefined){
+let data0 = data.authorization;
 if(typeof data0 !== "string"){
 let dataType0 = typeof data0;
 let coerced0 = undefined;
@@ -3628,7 +3527,39 @@ else if(data0 === null){
 coerced0 = "";
 }
 else {
-const err2 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err0 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["authorization"] = coerced0;
+}
+}
+}
+if(typeof data0 === "string"){
+if(func0(data0) > 512){
+const err1 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -3637,106 +3568,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-}
-if(coerced0 !== undefined){
-data0 = coerced0;
-if(data !== undefined){
-data["kind"] = coerced0;
-}
-}
-}
-if(!((data0 === "name") || (data0 === "key"))){
-const err3 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema77.properties.kind.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-if(data.value !== undefined){
-let data1 = data.value;
-if(typeof data1 !== "string"){
-let dataType1 = typeof data1;
-let coerced1 = undefined;
-if(dataType1 == 'object' && Array.isArray(data1) && data1.length == 1){
-data1 = data1[0];
-dataType1 = typeof data1;
-if(typeof data1 === "string"){
-coerced1 = data1;
-}
-}
-if(!(coerced1 !== undefined)){
-if(dataType1 == "number" || dataType1 == "boolean"){
-coerced1 = "" + data1;
-}
-else if(data1 === null){
-coerced1 = "";
-}
-else {
-const err4 = {instancePath:instancePath+"/value",schemaPath:"#/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(coerced1 !== undefined){
-data1 = coerced1;
-if(data !== undefined){
-data["value"] = coerced1;
-}
-}
-}
-if(typeof data1 === "string"){
-if(func0(data1) > 128){
-const err5 = {instancePath:instancePath+"/value",schemaPath:"#/properties/value/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-if(func0(data1) < 1){
-const err6 = {instancePath:instancePath+"/value",schemaPath:"#/properties/value/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
 validate63.errors = vErrors;
 return errors === 0;
 }
-validate63.evaluated = {"props":{"kind":true,"value":true},"dynamicProps":false,"dynamicItems":false};
+validate63.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const setLimit_headers = validate64;
-const schema78 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"setLimit_headers"};
+export const listLimits_headers = validate64;
+const schema78 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listLimits_headers"};
 
 function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="setLimit_headers" */;
+/*# sourceURL="listLimits_headers" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate64.evaluated;
@@ -3813,11 +3654,11 @@ return errors === 0;
 }
 validate64.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const deleteLimit_params = validate65;
-const schema79 = {"type":"object","properties":{"kind":{"type":"string","enum":["name","key"]},"value":{"type":"string","minLength":1,"maxLength":128}},"required":["kind","value"],"$id":"deleteLimit_params"};
+export const setLimit_params = validate65;
+const schema79 = {"type":"object","properties":{"kind":{"type":"string","enum":["name","key"]},"value":{"type":"string","minLength":1,"maxLength":128}},"required":["kind","value"],"$id":"setLimit_params"};
 
 function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="deleteLimit_params" */;
+/*# sourceURL="setLimit_params" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate65.evaluated;
@@ -3972,11 +3813,11 @@ return errors === 0;
 }
 validate65.evaluated = {"props":{"kind":true,"value":true},"dynamicProps":false,"dynamicItems":false};
 
-export const deleteLimit_headers = validate66;
-const schema80 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"deleteLimit_headers"};
+export const setLimit_headers = validate66;
+const schema80 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"setLimit_headers"};
 
 function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="deleteLimit_headers" */;
+/*# sourceURL="setLimit_headers" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate66.evaluated;
@@ -4053,14 +3894,173 @@ return errors === 0;
 }
 validate66.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listPausedNames_headers = validate67;
-const schema81 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listPausedNames_headers"};
+export const deleteLimit_params = validate67;
+const schema81 = {"type":"object","properties":{"kind":{"type":"string","enum":["name","key"]},"value":{"type":"string","minLength":1,"maxLength":128}},"required":["kind","value"],"$id":"deleteLimit_params"};
 
 function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listPausedNames_headers" */;
+/*# sourceURL="deleteLimit_params" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate67.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.kind === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.value === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.kind !== undefined){
+let data0 = data.kind;
+if(typeof data0 !== "string"){
+let dataType0 = typeof data0;
+let coerced0 = undefined;
+if(dataType0 == 'object' && Array.isArray(data0) && data0.length == 1){
+data0 = data0[0];
+dataType0 = typeof data0;
+if(typeof data0 === "string"){
+coerced0 = data0;
+}
+}
+if(!(coerced0 !== undefined)){
+if(dataType0 == "number" || dataType0 == "boolean"){
+coerced0 = "" + data0;
+}
+else if(data0 === null){
+coerced0 = "";
+}
+else {
+const err2 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["kind"] = coerced0;
+}
+}
+}
+if(!((data0 === "name") || (data0 === "key"))){
+const err3 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema81.properties.kind.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.value !== undefined){
+let data1 = data.value;
+if(typeof data1 !== "string"){
+let dataType1 = typeof data1;
+let coerced1 = undefined;
+if(dataType1 == 'object' && Array.isArray(data1) && data1.length == 1){
+data1 = data1[0];
+dataType1 = typeof data1;
+if(typeof data1 === "string"){
+coerced1 = data1;
+}
+}
+if(!(coerced1 !== undefined)){
+if(dataType1 == "number" || dataType1 == "boolean"){
+coerced1 = "" + data1;
+}
+else if(data1 === null){
+coerced1 = "";
+}
+else {
+const err4 = {instancePath:instancePath+"/value",schemaPath:"#/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(coerced1 !== undefined){
+data1 = coerced1;
+if(data !== undefined){
+data["value"] = coerced1;
+}
+}
+}
+if(typeof data1 === "string"){
+if(func0(data1) > 128){
+const err5 = {instancePath:instancePath+"/value",schemaPath:"#/properties/value/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(func0(data1) < 1){
+const err6 = {instancePath:instancePath+"/value",schemaPath:"#/properties/value/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+validate67.errors = vErrors;
+return errors === 0;
+}
+validate67.evaluated = {"props":{"kind":true,"value":true},"dynamicProps":false,"dynamicItems":false};
+
+export const deleteLimit_headers = validate68;
+const schema82 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"deleteLimit_headers"};
+
+function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="deleteLimit_headers" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate68.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4129,117 +4129,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate67.errors = vErrors;
-return errors === 0;
-}
-validate67.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
-
-export const pauseName_params = validate68;
-const schema82 = {"type":"object","properties":{"name":{"$ref":"defs.json#/$defs/jobName"}},"required":["name"],"$id":"pauseName_params"};
-
-function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="pauseName_params" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate68.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.name === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.name !== undefined){
-let data0 = data.name;
-if(typeof data0 !== "string"){
-let dataType0 = typeof data0;
-let coerced0 = undefined;
-if(dataType0 == 'object' && Array.isArray(data0) && data0.length == 1){
-data0 = data0[0];
-dataType0 = typeof data0;
-if(typeof data0 === "string"){
-coerced0 = data0;
-}
-}
-if(!(coerced0 !== undefined)){
-if(dataType0 == "number" || dataType0 == "boolean"){
-coerced0 = "" + data0;
-}
-else if(data0 === null){
-coerced0 = "";
-}
-else {
-const err1 = {instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-if(coerced0 !== undefined){
-data0 = coerced0;
-if(data !== undefined){
-data["name"] = coerced0;
-}
-}
-}
-if(typeof data0 === "string"){
-if(func0(data0) > 64){
-const err2 = {instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/jobName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(func0(data0) < 1){
-const err3 = {instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/jobName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
 validate68.errors = vErrors;
 return errors === 0;
 }
-validate68.evaluated = {"props":{"name":true},"dynamicProps":false,"dynamicItems":false};
+validate68.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const pauseName_headers = validate69;
-const schema84 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"pauseName_headers"};
+export const listPausedNames_headers = validate69;
+const schema83 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listPausedNames_headers"};
 
 function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="pauseName_headers" */;
+/*# sourceURL="listPausedNames_headers" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate69.evaluated;
@@ -4316,11 +4215,11 @@ return errors === 0;
 }
 validate69.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
-export const resumeName_params = validate70;
-const schema85 = {"type":"object","properties":{"name":{"$ref":"defs.json#/$defs/jobName"}},"required":["name"],"$id":"resumeName_params"};
+export const pauseName_params = validate70;
+const schema84 = {"type":"object","properties":{"name":{"$ref":"defs.json#/$defs/jobName"}},"required":["name"],"$id":"pauseName_params"};
 
 function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="resumeName_params" */;
+/*# sourceURL="pauseName_params" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate70.evaluated;
@@ -4417,11 +4316,11 @@ return errors === 0;
 }
 validate70.evaluated = {"props":{"name":true},"dynamicProps":false,"dynamicItems":false};
 
-export const resumeName_headers = validate71;
-const schema87 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"resumeName_headers"};
+export const pauseName_headers = validate71;
+const schema86 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"pauseName_headers"};
 
 function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="resumeName_headers" */;
+/*# sourceURL="pauseName_headers" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate71.evaluated;
@@ -4497,4 +4396,186 @@ validate71.errors = vErrors;
 return errors === 0;
 }
 validate71.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
+
+export const resumeName_params = validate72;
+const schema87 = {"type":"object","properties":{"name":{"$ref":"defs.json#/$defs/jobName"}},"required":["name"],"$id":"resumeName_params"};
+
+function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="resumeName_params" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate72.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.name !== undefined){
+let data0 = data.name;
+if(typeof data0 !== "string"){
+let dataType0 = typeof data0;
+let coerced0 = undefined;
+if(dataType0 == 'object' && Array.isArray(data0) && data0.length == 1){
+data0 = data0[0];
+dataType0 = typeof data0;
+if(typeof data0 === "string"){
+coerced0 = data0;
+}
+}
+if(!(coerced0 !== undefined)){
+if(dataType0 == "number" || dataType0 == "boolean"){
+coerced0 = "" + data0;
+}
+else if(data0 === null){
+coerced0 = "";
+}
+else {
+const err1 = {instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["name"] = coerced0;
+}
+}
+}
+if(typeof data0 === "string"){
+if(func0(data0) > 64){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/jobName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(func0(data0) < 1){
+const err3 = {instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/jobName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+validate72.errors = vErrors;
+return errors === 0;
+}
+validate72.evaluated = {"props":{"name":true},"dynamicProps":false,"dynamicItems":false};
+
+export const resumeName_headers = validate73;
+const schema89 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"resumeName_headers"};
+
+function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="resumeName_headers" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate73.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.authorization !== undefined){
+let data0 = data.authorization;
+if(typeof data0 !== "string"){
+let dataType0 = typeof data0;
+let coerced0 = undefined;
+if(dataType0 == 'object' && Array.isArray(data0) && data0.length == 1){
+data0 = data0[0];
+dataType0 = typeof data0;
+if(typeof data0 === "string"){
+coerced0 = data0;
+}
+}
+if(!(coerced0 !== undefined)){
+if(dataType0 == "number" || dataType0 == "boolean"){
+coerced0 = "" + data0;
+}
+else if(data0 === null){
+coerced0 = "";
+}
+else {
+const err0 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["authorization"] = coerced0;
+}
+}
+}
+if(typeof data0 === "string"){
+if(func0(data0) > 512){
+const err1 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate73.errors = vErrors;
+return errors === 0;
+}
+validate73.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 

@@ -1,6 +1,6 @@
 // The job API's handlers: they implement the generated Handlers interface, so the compiler
 // checks every status, header and body here against spec/api.raml.
-import type { Handlers, Job, NodeContext, JobEvent, JobRequest, Problem, Task, TaskUpdated } from "../generated/index.js";
+import type { Handlers, Job, NodeContext, JobEvent, JobRequest, Problem, Task, TaskOutcomeResult, TaskUpdate, TaskUpdated } from "../generated/index.js";
 import { invalid } from "./problems.js";
 import { basePath } from "../generated/router.js";
 import { IN_PROGRESS, type ConflictType } from "./jobs/machine.js";
@@ -361,23 +361,45 @@ export function jobHandlers(service: JobService, opts: HandlerOptions): Handlers
       return { status: 200, body: job.result ?? null };
     },
 
-    async updateTask({ params, body }) {
-      let r;
-      try {
-        r = await service.update(params.id, body);
-      } catch (e) {
-        if (e instanceof InvalidUpdateError) return { status: 400, body: invalid(e.field, e.message) };
-        throw e;
+    updateTask({ params, body }) {
+      return applyUpdate(params.id, body);
+    },
+
+    async reportTaskOutcomes({ body }) {
+      const seen = new Map<string, number>();
+      for (const [i, o] of body.outcomes.entries()) {
+        const first = seen.get(o.id);
+        if (first !== undefined) return { status: 400, body: invalid(`body/outcomes/${i}/id`, `names the same job as body/outcomes/${first}/id: each job at most once`) };
+        seen.set(o.id, i);
       }
-      if (r.kind === "not-found") return { status: 404, body: notFound(params.id) };
-      if (r.kind === "conflict") return { status: 409, body: conflict(r.reason, r.type) };
-      const updated: TaskUpdated = { status: "UPDATED" };
-      // A heartbeat that extended the lease says until when.
-      if (r.job.status === IN_PROGRESS && body?.leaseToken !== undefined && r.job.lease?.token === body.leaseToken && r.job.lease.expiresAt > 0) {
-        updated.leaseExpiresAt = new Date(r.job.lease.expiresAt).toISOString();
-      }
-      if (r.retryAt !== undefined) updated.retryAt = new Date(r.retryAt).toISOString();
-      return { status: 200, body: updated };
+      // Each on its own, all at once: the stores share their round trips within the turn.
+      const results = await Promise.all(
+        body.outcomes.map(async ({ id, ...update }, i): Promise<TaskOutcomeResult> => {
+          const r = await applyUpdate(id, update, `body/outcomes/${i}`);
+          return r.status === 200 ? { id, status: 200, updated: r.body } : { id, status: r.status, problem: r.body };
+        }),
+      );
+      return { status: 200, body: { results } };
     },
   };
+
+  /** PUT /tasks/{id}'s answer, for one job (`at`: where its body is, for a 400's field). */
+  async function applyUpdate(id: string, body: TaskUpdate | null | undefined, at = "body") {
+    let r;
+    try {
+      r = await service.update(id, body);
+    } catch (e) {
+      if (e instanceof InvalidUpdateError) return { status: 400 as const, body: invalid(e.field.replace(/^body/, at), e.message) };
+      throw e;
+    }
+    if (r.kind === "not-found") return { status: 404 as const, body: notFound(id) };
+    if (r.kind === "conflict") return { status: 409 as const, body: conflict(r.reason, r.type) };
+    const updated: TaskUpdated = { status: "UPDATED" };
+    // A heartbeat that extended the lease says until when.
+    if (r.job.status === IN_PROGRESS && body?.leaseToken !== undefined && r.job.lease?.token === body.leaseToken && r.job.lease.expiresAt > 0) {
+      updated.leaseExpiresAt = new Date(r.job.lease.expiresAt).toISOString();
+    }
+    if (r.retryAt !== undefined) updated.retryAt = new Date(r.retryAt).toISOString();
+    return { status: 200 as const, body: updated };
+  }
 }

@@ -5,6 +5,7 @@
 import os from "node:os";
 import { ApiClient, type ClientOptions } from "../../generated/client.js";
 import type { Task, TaskError, TaskUpdate } from "../../generated/types.js";
+import { OutcomeReporter } from "./outcomes.js";
 
 export type { Task } from "../../generated/types.js";
 
@@ -125,15 +126,20 @@ export function runWorker(opts: WorkerOptions): RunningWorker {
   /** A task's updates carry its trace context, so that their server spans join the job's trace. */
   const traced = (task: Task) => (task.traceparent !== undefined ? { traceparent: task.traceparent } : {});
 
-  /** Reports the outcome, retrying through network trouble while the lease may still be ours. */
-  const report = async (task: Task, body: TaskUpdate, leaseEnd: () => number): Promise<"ok" | "cancelled" | "lost"> => {
+  const reporter = new OutcomeReporter(client, traced);
+
+  /**
+   * Reports the outcome (together with other jobs' that end meanwhile: outcomes.ts), retrying
+   * through network trouble while the lease may still be ours.
+   */
+  const report = async (task: Task, body: TaskUpdate & { leaseToken: string }, leaseEnd: () => number): Promise<"ok" | "cancelled" | "lost"> => {
     for (let delay = 200; ; delay = Math.min(delay * 2, 5000)) {
       try {
-        const r = await client.updateTask({ params: { id: task.id }, headers: traced(task), body, mediaType: "application/json" });
+        const r = await reporter.report(task, body);
         if (r.status === 200) return "ok";
-        if (r.status === 409) return r.body.type === CANCELLED ? "cancelled" : "lost";
+        if (r.status === 409) return r.type === CANCELLED ? "cancelled" : "lost";
         if (r.status === 404) return "cancelled";
-        emit({ type: "error", error: new Error(`PUT /tasks/${task.id} answered ${r.status}: ${JSON.stringify(r.body)}`), task });
+        emit({ type: "error", error: new Error(`the update of task ${task.id} was answered ${r.status}: ${r.type ?? ""} ${r.detail ?? ""}`), task });
         return "lost";
       } catch (error) {
         if (Date.now() + delay >= leaseEnd()) {
@@ -222,7 +228,7 @@ export function runWorker(opts: WorkerOptions): RunningWorker {
       return emit({ type: "released", task });
     }
     if (outcome.ok === "stopping") return;
-    let body: TaskUpdate;
+    let body: TaskUpdate & { leaseToken: string };
     let event: WorkerEvent;
     if (outcome.ok) {
       body = { leaseToken: task.leaseToken, status: "SUCCESS" };

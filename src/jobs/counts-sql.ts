@@ -7,11 +7,11 @@
 // Triggers on jobs append each change of a job's count as a row (name, +1 or -1) to
 // job_counts: append-only, so concurrent writers on PostgreSQL never wait for one another on a
 // counter row. Reading the stats first folds the rows into one per name (one statement on
-// PostgreSQL: rows inserted meanwhile are left for the next fold; a fold that runs at the same
-// time as another skips the rows the other deleted), then sums them: the read costs the number
-// of names plus the changes since the previous fold, whatever the backlog. Which of those
-// jobs are running (held under an unexpired lease) is counted through the leases' index: as
-// many as the workers hold.
+// PostgreSQL, by one instance at a time; rows inserted meanwhile are left for the next fold),
+// then sums them: the read costs the number of names plus the changes since the previous
+// fold, whatever the backlog. (A read is right without the fold too: the fold only keeps the
+// rows few.) Which of those jobs are running (held under an unexpired lease) is counted
+// through the leases' index: as many as the workers hold.
 import type { Dialect } from "./queue-sql.js";
 import { IN_PROGRESS } from "./machine.js";
 
@@ -54,8 +54,12 @@ export const PG_COUNTS_MIGRATION = `${TABLE("BIGINT")}
      WHEN (NEW.status IS DISTINCT FROM OLD.status OR NEW.name IS DISTINCT FROM OLD.name) EXECUTE FUNCTION job_counts_changed();
    CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs FOR EACH ROW WHEN (OLD.status = '${IN_PROGRESS}') EXECUTE FUNCTION job_counts_changed();`;
 
-/** The fold, PostgreSQL: one statement. */
-export const PG_FOLD_COUNTS = `WITH gone AS (DELETE FROM job_counts RETURNING name, delta)
+/**
+ * The fold, PostgreSQL: one statement, by one instance at a time (the others skip it rather
+ * than wait: the sums read the same with or without it).
+ */
+export const PG_FOLD_COUNTS = `WITH turn AS (SELECT pg_try_advisory_xact_lock(7367727, hashtext(current_schema())) AS mine),
+  gone AS (DELETE FROM job_counts WHERE (SELECT mine FROM turn) RETURNING name, delta)
   INSERT INTO job_counts (name, delta) SELECT name, SUM(delta) FROM gone GROUP BY name HAVING SUM(delta) <> 0`;
 
 /** The fold, SQLite: these three in one write transaction. */

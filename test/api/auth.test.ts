@@ -39,6 +39,7 @@ const OPERATIONS = (id: string): [string, string, unknown?][] => [
   ["GET", `/resources/${id}/events`],
   ["POST", "/tasks/claim", { worker: "w" }],
   ["PUT", `/tasks/${id}`, { progress: 1 }],
+  ["POST", "/tasks/outcomes", { outcomes: [{ id: "x", leaseToken: "t" }] }],
   ["GET", "/admin/queues"],
   ["GET", "/admin/jobs"],
   ["GET", `/admin/jobs/${id}`],

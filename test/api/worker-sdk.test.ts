@@ -176,4 +176,43 @@ describe.each(STORE_KINDS)("worker SDK on %s", (kind) => {
     const r = await call("POST", `${s.url}/tasks/claim`, { body: { worker: "next", names: ["stubborn"] } });
     expect(r.json.tasks.map((t: { id: string; attempt: number }) => [t.id, t.attempt])).toEqual([[id, 1]]);
   });
+  /** A fetch that records each request's method and path, and may answer some itself. */
+  const recording = (requests: string[], answer?: (method: string, path: string) => Response | undefined): typeof fetch =>
+    (input, init) => {
+      const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+      const method = init?.method ?? "GET";
+      requests.push(`${method} ${url.pathname}`);
+      return Promise.resolve(answer?.(method, url.pathname) ?? fetch(input, init));
+    };
+
+  it("sends the outcomes of jobs that end together in one request; each job then holds what its handler returned", async () => {
+    const ids = await Promise.all(Array.from({ length: 64 }, (_, i) => create({ name: "together", input: { i } })));
+    const requests: string[] = [];
+    start({ names: ["together"], concurrency: 16, fetch: recording(requests), handler: (task) => ({ doubled: (task.input as { i: number }).i * 2 }) });
+    for (const [i, id] of ids.entries()) {
+      await ended(id);
+      expect((await call("GET", `${s.url}/resources/${id}/result`)).json).toEqual({ doubled: i * 2 });
+    }
+    const singles = requests.filter((r) => r.startsWith("PUT /tasks/")).length;
+    const batches = requests.filter((r) => r === "POST /tasks/outcomes").length;
+    expect(batches).toBeGreaterThan(0);
+    // 64 outcomes in far fewer requests than one each (a claim hands out up to 16 at once).
+    expect(singles + batches).toBeLessThanOrEqual(16);
+    expect(events.filter((e) => e.type === "succeeded")).toHaveLength(64);
+  });
+
+  it("against a server without the batch operation, reports each job on its own", async () => {
+    const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => create({ name: "older", input: { i } })));
+    const requests: string[] = [];
+    const older = (method: string, path: string) =>
+      method === "POST" && path === "/tasks/outcomes" ? new Response(JSON.stringify({ title: "Not Found", status: 404 }), { status: 404, headers: { "content-type": "application/problem+json" } }) : undefined;
+    start({ names: ["older"], concurrency: 10, fetch: recording(requests, older), handler: (task) => (task.input as { i: number }).i });
+    for (const [i, id] of ids.entries()) {
+      await ended(id);
+      expect((await call("GET", `${s.url}/resources/${id}/result`)).json).toBe(i);
+    }
+    // Tried once, then not again.
+    expect(requests.filter((r) => r === "POST /tasks/outcomes")).toHaveLength(1);
+    expect(requests.filter((r) => r.startsWith("PUT /tasks/")).length).toBeGreaterThanOrEqual(20);
+  });
 });
