@@ -190,7 +190,7 @@ describe("ramlgen in someone else's project, as the README walks through it", ()
     mkdirSync(path.join(job, "src/client"), { recursive: true });
     writeFileSync(path.join(job, "package.json"), JSON.stringify({ name: "job-client", private: true, type: "module" }));
     for (const f of ["client.ts", "client-runtime.ts", "messages.ts", "types.ts"]) cpSync(path.join(root, "generated", f), path.join(job, "generated", f));
-    for (const f of ["wait-for-job.ts", "worker.ts"]) cpSync(path.join(root, "src/client", f), path.join(job, "src/client", f));
+    for (const f of ["wait-for-job.ts", "worker.ts", "outcomes.ts"]) cpSync(path.join(root, "src/client", f), path.join(job, "src/client", f));
     // The user's strict settings; Node's types from the books project (the worker names itself after the host).
     const config = JSON.parse(readFileSync(path.join(fixture, "client-only/tsconfig.json"), "utf8"));
     config.compilerOptions.types = ["node"];
