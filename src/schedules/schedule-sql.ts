@@ -62,4 +62,6 @@ export const SCHEDULE_SQL = {
   due: `SELECT ${COLUMNS} FROM schedules WHERE paused = 0 AND next_ms IS NOT NULL AND next_ms <= :until ORDER BY next_ms LIMIT :limit`,
   /** Moves a schedule on from the due time it was read at; nothing when another instance did first. */
   advance: `UPDATE schedules SET next_ms = :next, last_ms = COALESCE(:last, last_ms), last_job = COALESCE(:job, last_job) WHERE id = :id AND next_ms = :due AND paused = 0`,
+  /** A job made for a due time, recorded although the schedule was paused or retimed meanwhile (never going back). */
+  recordRun: `UPDATE schedules SET last_ms = :last, last_job = :job WHERE id = :id AND (last_ms IS NULL OR last_ms < :last)`,
 };

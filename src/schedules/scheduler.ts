@@ -78,7 +78,12 @@ export class Scheduler {
       // the schedule then goes on from the first due time not missed.
       const job = !missed || s.catchUp === "once" ? await this.create(s, due) : undefined;
       const next = nextAfter(s, missed ? missedBefore : due);
-      if (!(await this.store.advance(s.id, due, next, job === undefined ? undefined : due, job))) return; // another instance moved it on
+      if (!(await this.store.advance(s.id, due, next, job === undefined ? undefined : due, job))) {
+        // Another instance moved it on, or it was paused or retimed since it was read: the job
+        // made is still this due time's, and the schedule's last run says so.
+        if (job !== undefined) await this.store.recordRun(s.id, due, job);
+        return;
+      }
       s.next = next;
     }
   }

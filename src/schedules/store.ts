@@ -98,4 +98,9 @@ export class ScheduleStore {
   async advance(id: string, due: number, next: number | undefined, last: number | undefined, job: string | undefined): Promise<boolean> {
     return (await this.query(SCHEDULE_SQL.advance, { id, due, next: next ?? null, last: last ?? null, job: job ?? null })).changes === 1;
   }
+
+  /** Records the job made for due time `last` when the schedule could not be moved on (paused or retimed meanwhile). */
+  async recordRun(id: string, last: number, job: string): Promise<void> {
+    await this.query(SCHEDULE_SQL.recordRun, { id, last, job });
+  }
 }
