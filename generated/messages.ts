@@ -3,7 +3,7 @@
 // Per operation: a request type (typed, coerced parameters with defaults applied) and a
 // response type with one member per declared status. Types only: shared by the server's
 // handlers (operations.ts) and the client (client.ts), and importing nothing else.
-import type { Job, JobEventList, JobId, JobList, JobName, JobPage, JobRef, JobRequest, JobStatus, Limit, LimitList, LimitRequest, PausedName, PausedNames, Problem, QueueOverview, RedriveRequest, RedriveResult, Schedule, ScheduleId, ScheduleList, ScheduleRequest, ScheduleUpdate, TaskClaim, TaskList, TaskOutcomeBatch, TaskOutcomeResults, TaskUpdate, TaskUpdated } from "./types.js";
+import type { ConcurrencyKey, Job, JobEventList, JobId, JobList, JobName, JobPage, JobRef, JobRequest, JobStatus, Limit, LimitList, LimitRequest, PausedName, PausedNames, Problem, QueueOverview, RedriveRequest, RedriveResult, Schedule, ScheduleId, ScheduleList, ScheduleRequest, ScheduleUpdate, TaskClaim, TaskList, TaskOutcomeBatch, TaskOutcomeResults, TaskUpdate, TaskUpdated } from "./types.js";
 
 // GET /resources (listJobs)
 
@@ -916,7 +916,7 @@ export type ListLimitsResponse = { status: ListLimitsDeclaredStatus } & (
 export type SetLimitRequest = {
   params: {
     kind: "name" | "key";
-    value: string;
+    value: ConcurrencyKey;
   };
   query: Record<string, never>;
   headers: {
@@ -956,7 +956,7 @@ export type SetLimitResponse = { status: SetLimitDeclaredStatus } & (
 export type DeleteLimitRequest = {
   params: {
     kind: "name" | "key";
-    value: string;
+    value: ConcurrencyKey;
   };
   query: Record<string, never>;
   headers: {

@@ -8,8 +8,11 @@ export type JobId = string;
 /** RAML type `jobStatus`. */
 export type JobStatus = "IN PROGRESS" | "CANCELLED" | "FAILED" | "SUCCESS";
 
-/** What kind of work the job is; workers claim jobs by name. */
+/** What kind of work the job is; workers claim jobs by name. Any text but `.` and `..`. */
 export type JobName = string;
+
+/** A group of jobs that an admin's limits apply to. Any text but `.` and `..`. */
+export type ConcurrencyKey = string;
 
 /** Higher first (9 before 0); jobs of equal priority are taken oldest first. */
 export type Priority = number;
@@ -314,7 +317,7 @@ export type JobRequest = {
    * /admin/limits/key/{value}`): at most so many of the group running at once, at most so
    * many started per second, across instances. Without a limit for it, nothing changes.
    */
-  concurrencyKey?: string;
+  concurrencyKey?: ConcurrencyKey;
   /**
    * What a failed or cancelled dependency does to this job: `cancel` (when absent) or
    * `run` (it runs once all of its dependencies have ended, however they ended). Needs
@@ -338,7 +341,7 @@ export type ScheduledJob = {
   input?: { [key: string]: unknown };
   maxAttempts?: number;
   callbackUrl?: string;
-  concurrencyKey?: string;
+  concurrencyKey?: ConcurrencyKey;
 };
 
 /**

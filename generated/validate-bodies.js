@@ -5,15 +5,17 @@ const require = createRequire(import.meta.url);
 
 export const createJob_body_application_json = validate0;
 const schema0 = {"anyOf":[{"$ref":"defs.json#/$defs/jobRequest"},{"type":"null"}],"$id":"createJob_body_application_json"};
-const schema2 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority","description":"Default 0. Higher first (9 before 0)."},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"Any JSON object, handed to the worker as it is."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20,"description":"How many attempts the job gets before it is FAILED (default: the server's\nJOB_MAX_ATTEMPTS). An attempt ends when its worker reports a retryable failure or\nits lease expires without a heartbeat.\n"},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048,"description":"Where to POST the job when it ends (http or https; the server's allow-list\napplies). Signed in the Standard Webhooks style (`webhook-id`,\n`webhook-timestamp`, `webhook-signature`), retried with backoff, at least once.\nPolling keeps working as well.\n"},"runAt":{"type":"string","format":"date-time","description":"Run later: no worker gets the job before this time (RFC 3339; at most a year\nahead; a time already past means now). The job is IN PROGRESS, waiting, until then;\nits deadline counts from this time. Not together with `delaySeconds`.\n"},"delaySeconds":{"type":"integer","minimum":0,"maximum":31536000,"description":"Run later, this many seconds after the create. Not together with `runAt`."},"singletonKey":{"type":"string","minLength":1,"maxLength":128,"description":"At most one waiting job per key (the caller's own keys): while a job created with\nthis key waits for a worker, another create with the key does not make a second one\nbut joins it or replaces its request (`singletonMode`). Once a worker takes the job,\nthe key is free again. Race-free across instances (a unique index).\n"},"singletonMode":{"type":"string","enum":["join","replace"],"description":"What a create does when a job with its `singletonKey` is waiting: `join` (when absent)\nanswers that job and changes nothing; `replace` gives it this request (input, name, priority, tags,\nattempts, callback and run time: with `delaySeconds`, a debounce). Needs `singletonKey`.\n"},"dependsOn":{"type":"array","items":{"$ref":"#/$defs/jobId"},"minItems":1,"maxItems":1000,"uniqueItems":true,"description":"Jobs (the caller's own) this one waits for: no worker gets it until all of them have\nSUCCEEDED; its worker then gets their results with the task (`dependencies`). If one\nfails or is cancelled, this job is cancelled too, with an error naming it\n(`urn:async-api:dependency-failed`), and so are the jobs waiting for this one, unless\n`onDependencyFailure` is `run`. A job that has already ended counts as it ended. Not\ntogether with `singletonKey`.\n"},"concurrencyKey":{"type":"string","minLength":1,"maxLength":128,"description":"Groups the job with others under an admin's limits for this key (`PUT\n/admin/limits/key/{value}`): at most so many of the group running at once, at most so\nmany started per second, across instances. Without a limit for it, nothing changes.\n"},"onDependencyFailure":{"type":"string","enum":["cancel","run"],"description":"What a failed or cancelled dependency does to this job: `cancel` (when absent) or\n`run` (it runs once all of its dependencies have ended, however they ended). Needs\n`dependsOn`.\n"}},"required":["name"],"additionalProperties":false,"examples":[{"name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"maxAttempts":3}]};
-const schema3 = {"type":"string","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name.","examples":["nightly-report"]};
+const schema2 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority","description":"Default 0. Higher first (9 before 0)."},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"Any JSON object, handed to the worker as it is."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20,"description":"How many attempts the job gets before it is FAILED (default: the server's\nJOB_MAX_ATTEMPTS). An attempt ends when its worker reports a retryable failure or\nits lease expires without a heartbeat.\n"},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048,"description":"Where to POST the job when it ends (http or https; the server's allow-list\napplies). Signed in the Standard Webhooks style (`webhook-id`,\n`webhook-timestamp`, `webhook-signature`), retried with backoff, at least once.\nPolling keeps working as well.\n"},"runAt":{"type":"string","format":"date-time","description":"Run later: no worker gets the job before this time (RFC 3339; at most a year\nahead; a time already past means now). The job is IN PROGRESS, waiting, until then;\nits deadline counts from this time. Not together with `delaySeconds`.\n"},"delaySeconds":{"type":"integer","minimum":0,"maximum":31536000,"description":"Run later, this many seconds after the create. Not together with `runAt`."},"singletonKey":{"type":"string","minLength":1,"maxLength":128,"description":"At most one waiting job per key (the caller's own keys): while a job created with\nthis key waits for a worker, another create with the key does not make a second one\nbut joins it or replaces its request (`singletonMode`). Once a worker takes the job,\nthe key is free again. Race-free across instances (a unique index).\n"},"singletonMode":{"type":"string","enum":["join","replace"],"description":"What a create does when a job with its `singletonKey` is waiting: `join` (when absent)\nanswers that job and changes nothing; `replace` gives it this request (input, name, priority, tags,\nattempts, callback and run time: with `delaySeconds`, a debounce). Needs `singletonKey`.\n"},"dependsOn":{"type":"array","items":{"$ref":"#/$defs/jobId"},"minItems":1,"maxItems":1000,"uniqueItems":true,"description":"Jobs (the caller's own) this one waits for: no worker gets it until all of them have\nSUCCEEDED; its worker then gets their results with the task (`dependencies`). If one\nfails or is cancelled, this job is cancelled too, with an error naming it\n(`urn:async-api:dependency-failed`), and so are the jobs waiting for this one, unless\n`onDependencyFailure` is `run`. A job that has already ended counts as it ended. Not\ntogether with `singletonKey`.\n"},"concurrencyKey":{"$ref":"#/$defs/concurrencyKey","description":"Groups the job with others under an admin's limits for this key (`PUT\n/admin/limits/key/{value}`): at most so many of the group running at once, at most so\nmany started per second, across instances. Without a limit for it, nothing changes.\n"},"onDependencyFailure":{"type":"string","enum":["cancel","run"],"description":"What a failed or cancelled dependency does to this job: `cancel` (when absent) or\n`run` (it runs once all of its dependencies have ended, however they ended). Needs\n`dependsOn`.\n"}},"required":["name"],"additionalProperties":false,"examples":[{"name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"maxAttempts":3}]};
+const schema3 = {"type":"string","pattern":"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name. Any text but `.` and `..`.","examples":["nightly-report"]};
 const schema4 = {"type":"integer","minimum":0,"maximum":9,"description":"Higher first (9 before 0); jobs of equal priority are taken oldest first."};
 const schema5 = {"type":"array","items":{"type":"string"},"maxItems":8};
 const schema6 = {"type":"string","minLength":1,"maxLength":64,"description":"Opaque, unguessable job identifier (URL-safe).","examples":["Kj3vQ0l2TQ2m5Yw8b1dEXA"]};
+const schema7 = {"type":"string","pattern":"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$","minLength":1,"maxLength":128,"description":"A group of jobs that an admin's limits apply to. Any text but `.` and `..`.","examples":["tenant-42"]};
 const func0 = Object.prototype.hasOwnProperty;
 const func1 = require("ajv/dist/runtime/ucs2length").default;
 const func8 = require("ajv/dist/runtime/equal").default;
-const pattern0 = new RegExp("^https?://", "");
+const pattern0 = new RegExp("^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$", "");
+const pattern1 = new RegExp("^https?://", "");
 const formats0 = require("ajv-formats/dist/formats").fullFormats["date-time"];
 
 function validate2(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -72,9 +74,8 @@ vErrors.push(err3);
 }
 errors++;
 }
-}
-else {
-const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern0.test(data0)){
+const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -84,10 +85,8 @@ vErrors.push(err4);
 errors++;
 }
 }
-if(data.priority !== undefined){
-let data1 = data.priority;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err5 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err5 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -96,9 +95,11 @@ vErrors.push(err5);
 }
 errors++;
 }
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9 || isNaN(data1)){
-const err6 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"};
+}
+if(data.priority !== undefined){
+let data1 = data.priority;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err6 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -107,13 +108,24 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(data1 < 0 || isNaN(data1)){
-const err7 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9 || isNaN(data1)){
+const err7 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"};
 if(vErrors === null){
 vErrors = [err7];
 }
 else {
 vErrors.push(err7);
+}
+errors++;
+}
+if(data1 < 0 || isNaN(data1)){
+const err8 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
 }
 errors++;
 }
@@ -123,19 +135,7 @@ if(data.tags !== undefined){
 let data2 = data.tags;
 if(Array.isArray(data2)){
 if(data2.length > 8){
-const err8 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-const len0 = data2.length;
-for(let i0=0; i0<len0; i0++){
-if(typeof data2[i0] !== "string"){
-const err9 = {instancePath:instancePath+"/tags/" + i0,schemaPath:"#/$defs/tags/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err9 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -144,10 +144,10 @@ vErrors.push(err9);
 }
 errors++;
 }
-}
-}
-else {
-const err10 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const len0 = data2.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data2[i0] !== "string"){
+const err10 = {instancePath:instancePath+"/tags/" + i0,schemaPath:"#/$defs/tags/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -157,10 +157,9 @@ vErrors.push(err10);
 errors++;
 }
 }
-if(data.input !== undefined){
-let data4 = data.input;
-if(!(data4 && typeof data4 == "object" && !Array.isArray(data4))){
-const err11 = {instancePath:instancePath+"/input",schemaPath:"#/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"};
+}
+else {
+const err11 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -170,10 +169,10 @@ vErrors.push(err11);
 errors++;
 }
 }
-if(data.maxAttempts !== undefined){
-let data5 = data.maxAttempts;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err12 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.input !== undefined){
+let data4 = data.input;
+if(!(data4 && typeof data4 == "object" && !Array.isArray(data4))){
+const err12 = {instancePath:instancePath+"/input",schemaPath:"#/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -182,9 +181,11 @@ vErrors.push(err12);
 }
 errors++;
 }
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 > 20 || isNaN(data5)){
-const err13 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
+}
+if(data.maxAttempts !== undefined){
+let data5 = data.maxAttempts;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err13 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -193,13 +194,24 @@ vErrors.push(err13);
 }
 errors++;
 }
-if(data5 < 1 || isNaN(data5)){
-const err14 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 20 || isNaN(data5)){
+const err14 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
 if(vErrors === null){
 vErrors = [err14];
 }
 else {
 vErrors.push(err14);
+}
+errors++;
+}
+if(data5 < 1 || isNaN(data5)){
+const err15 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
 }
 errors++;
 }
@@ -209,17 +221,7 @@ if(data.callbackUrl !== undefined){
 let data6 = data.callbackUrl;
 if(typeof data6 === "string"){
 if(func1(data6) > 2048){
-const err15 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-if(!pattern0.test(data6)){
-const err16 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\""};
+const err16 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -228,9 +230,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-else {
-const err17 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern1.test(data6)){
+const err17 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\""};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -240,11 +241,8 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data.runAt !== undefined){
-let data7 = data.runAt;
-if(typeof data7 === "string"){
-if(!(formats0.validate(data7))){
-const err18 = {instancePath:instancePath+"/runAt",schemaPath:"#/properties/runAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+else {
+const err18 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -254,8 +252,11 @@ vErrors.push(err18);
 errors++;
 }
 }
-else {
-const err19 = {instancePath:instancePath+"/runAt",schemaPath:"#/properties/runAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.runAt !== undefined){
+let data7 = data.runAt;
+if(typeof data7 === "string"){
+if(!(formats0.validate(data7))){
+const err19 = {instancePath:instancePath+"/runAt",schemaPath:"#/properties/runAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -265,10 +266,8 @@ vErrors.push(err19);
 errors++;
 }
 }
-if(data.delaySeconds !== undefined){
-let data8 = data.delaySeconds;
-if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-const err20 = {instancePath:instancePath+"/delaySeconds",schemaPath:"#/properties/delaySeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err20 = {instancePath:instancePath+"/runAt",schemaPath:"#/properties/runAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -277,9 +276,11 @@ vErrors.push(err20);
 }
 errors++;
 }
-if((typeof data8 == "number") && (isFinite(data8))){
-if(data8 > 31536000 || isNaN(data8)){
-const err21 = {instancePath:instancePath+"/delaySeconds",schemaPath:"#/properties/delaySeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000},message:"must be <= 31536000"};
+}
+if(data.delaySeconds !== undefined){
+let data8 = data.delaySeconds;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+const err21 = {instancePath:instancePath+"/delaySeconds",schemaPath:"#/properties/delaySeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -288,13 +289,24 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(data8 < 0 || isNaN(data8)){
-const err22 = {instancePath:instancePath+"/delaySeconds",schemaPath:"#/properties/delaySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 31536000 || isNaN(data8)){
+const err22 = {instancePath:instancePath+"/delaySeconds",schemaPath:"#/properties/delaySeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000},message:"must be <= 31536000"};
 if(vErrors === null){
 vErrors = [err22];
 }
 else {
 vErrors.push(err22);
+}
+errors++;
+}
+if(data8 < 0 || isNaN(data8)){
+const err23 = {instancePath:instancePath+"/delaySeconds",schemaPath:"#/properties/delaySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
 }
 errors++;
 }
@@ -304,17 +316,7 @@ if(data.singletonKey !== undefined){
 let data9 = data.singletonKey;
 if(typeof data9 === "string"){
 if(func1(data9) > 128){
-const err23 = {instancePath:instancePath+"/singletonKey",schemaPath:"#/properties/singletonKey/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-if(func1(data9) < 1){
-const err24 = {instancePath:instancePath+"/singletonKey",schemaPath:"#/properties/singletonKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err24 = {instancePath:instancePath+"/singletonKey",schemaPath:"#/properties/singletonKey/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -323,9 +325,8 @@ vErrors.push(err24);
 }
 errors++;
 }
-}
-else {
-const err25 = {instancePath:instancePath+"/singletonKey",schemaPath:"#/properties/singletonKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func1(data9) < 1){
+const err25 = {instancePath:instancePath+"/singletonKey",schemaPath:"#/properties/singletonKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -335,10 +336,8 @@ vErrors.push(err25);
 errors++;
 }
 }
-if(data.singletonMode !== undefined){
-let data10 = data.singletonMode;
-if(typeof data10 !== "string"){
-const err26 = {instancePath:instancePath+"/singletonMode",schemaPath:"#/properties/singletonMode/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err26 = {instancePath:instancePath+"/singletonKey",schemaPath:"#/properties/singletonKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -347,8 +346,11 @@ vErrors.push(err26);
 }
 errors++;
 }
-if(!((data10 === "join") || (data10 === "replace"))){
-const err27 = {instancePath:instancePath+"/singletonMode",schemaPath:"#/properties/singletonMode/enum",keyword:"enum",params:{allowedValues: schema2.properties.singletonMode.enum},message:"must be equal to one of the allowed values"};
+}
+if(data.singletonMode !== undefined){
+let data10 = data.singletonMode;
+if(typeof data10 !== "string"){
+const err27 = {instancePath:instancePath+"/singletonMode",schemaPath:"#/properties/singletonMode/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -357,12 +359,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-if(data.dependsOn !== undefined){
-let data11 = data.dependsOn;
-if(Array.isArray(data11)){
-if(data11.length > 1000){
-const err28 = {instancePath:instancePath+"/dependsOn",schemaPath:"#/properties/dependsOn/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"};
+if(!((data10 === "join") || (data10 === "replace"))){
+const err28 = {instancePath:instancePath+"/singletonMode",schemaPath:"#/properties/singletonMode/enum",keyword:"enum",params:{allowedValues: schema2.properties.singletonMode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -371,8 +369,12 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(data11.length < 1){
-const err29 = {instancePath:instancePath+"/dependsOn",schemaPath:"#/properties/dependsOn/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+if(data.dependsOn !== undefined){
+let data11 = data.dependsOn;
+if(Array.isArray(data11)){
+if(data11.length > 1000){
+const err29 = {instancePath:instancePath+"/dependsOn",schemaPath:"#/properties/dependsOn/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -381,12 +383,8 @@ vErrors.push(err29);
 }
 errors++;
 }
-const len1 = data11.length;
-for(let i1=0; i1<len1; i1++){
-let data12 = data11[i1];
-if(typeof data12 === "string"){
-if(func1(data12) > 64){
-const err30 = {instancePath:instancePath+"/dependsOn/" + i1,schemaPath:"#/$defs/jobId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(data11.length < 1){
+const err30 = {instancePath:instancePath+"/dependsOn",schemaPath:"#/properties/dependsOn/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -395,8 +393,12 @@ vErrors.push(err30);
 }
 errors++;
 }
-if(func1(data12) < 1){
-const err31 = {instancePath:instancePath+"/dependsOn/" + i1,schemaPath:"#/$defs/jobId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const len1 = data11.length;
+for(let i1=0; i1<len1; i1++){
+let data12 = data11[i1];
+if(typeof data12 === "string"){
+if(func1(data12) > 64){
+const err31 = {instancePath:instancePath+"/dependsOn/" + i1,schemaPath:"#/$defs/jobId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -405,14 +407,24 @@ vErrors.push(err31);
 }
 errors++;
 }
-}
-else {
-const err32 = {instancePath:instancePath+"/dependsOn/" + i1,schemaPath:"#/$defs/jobId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func1(data12) < 1){
+const err32 = {instancePath:instancePath+"/dependsOn/" + i1,schemaPath:"#/$defs/jobId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err32];
 }
 else {
 vErrors.push(err32);
+}
+errors++;
+}
+}
+else {
+const err33 = {instancePath:instancePath+"/dependsOn/" + i1,schemaPath:"#/$defs/jobId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
 }
 errors++;
 }
@@ -424,12 +436,12 @@ outer0:
 for(;i2--;){
 for(j0 = i2; j0--;){
 if(func8(data11[i2], data11[j0])){
-const err33 = {instancePath:instancePath+"/dependsOn",schemaPath:"#/properties/dependsOn/uniqueItems",keyword:"uniqueItems",params:{i: i2, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i2+" are identical)"};
+const err34 = {instancePath:instancePath+"/dependsOn",schemaPath:"#/properties/dependsOn/uniqueItems",keyword:"uniqueItems",params:{i: i2, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i2+" are identical)"};
 if(vErrors === null){
-vErrors = [err33];
+vErrors = [err34];
 }
 else {
-vErrors.push(err33);
+vErrors.push(err34);
 }
 errors++;
 break outer0;
@@ -439,21 +451,7 @@ break outer0;
 }
 }
 else {
-const err34 = {instancePath:instancePath+"/dependsOn",schemaPath:"#/properties/dependsOn/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-}
-}
-if(data.concurrencyKey !== undefined){
-let data13 = data.concurrencyKey;
-if(typeof data13 === "string"){
-if(func1(data13) > 128){
-const err35 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/properties/concurrencyKey/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+const err35 = {instancePath:instancePath+"/dependsOn",schemaPath:"#/properties/dependsOn/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -462,8 +460,12 @@ vErrors.push(err35);
 }
 errors++;
 }
-if(func1(data13) < 1){
-const err36 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/properties/concurrencyKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data.concurrencyKey !== undefined){
+let data13 = data.concurrencyKey;
+if(typeof data13 === "string"){
+if(func1(data13) > 128){
+const err36 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/$defs/concurrencyKey/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -472,9 +474,8 @@ vErrors.push(err36);
 }
 errors++;
 }
-}
-else {
-const err37 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/properties/concurrencyKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func1(data13) < 1){
+const err37 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/$defs/concurrencyKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -483,11 +484,8 @@ vErrors.push(err37);
 }
 errors++;
 }
-}
-if(data.onDependencyFailure !== undefined){
-let data14 = data.onDependencyFailure;
-if(typeof data14 !== "string"){
-const err38 = {instancePath:instancePath+"/onDependencyFailure",schemaPath:"#/properties/onDependencyFailure/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern0.test(data13)){
+const err38 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/$defs/concurrencyKey/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -496,8 +494,9 @@ vErrors.push(err38);
 }
 errors++;
 }
-if(!((data14 === "cancel") || (data14 === "run"))){
-const err39 = {instancePath:instancePath+"/onDependencyFailure",schemaPath:"#/properties/onDependencyFailure/enum",keyword:"enum",params:{allowedValues: schema2.properties.onDependencyFailure.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err39 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/$defs/concurrencyKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -507,14 +506,37 @@ vErrors.push(err39);
 errors++;
 }
 }
-}
-else {
-const err40 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.onDependencyFailure !== undefined){
+let data14 = data.onDependencyFailure;
+if(typeof data14 !== "string"){
+const err40 = {instancePath:instancePath+"/onDependencyFailure",schemaPath:"#/properties/onDependencyFailure/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
 else {
 vErrors.push(err40);
+}
+errors++;
+}
+if(!((data14 === "cancel") || (data14 === "run"))){
+const err41 = {instancePath:instancePath+"/onDependencyFailure",schemaPath:"#/properties/onDependencyFailure/enum",keyword:"enum",params:{allowedValues: schema2.properties.onDependencyFailure.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+}
+else {
+const err42 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
 }
 errors++;
 }
@@ -588,9 +610,9 @@ return errors === 0;
 validate0.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 export const createSchedule_body_application_json = validate4;
-const schema7 = {"$ref":"defs.json#/$defs/scheduleRequest","$id":"createSchedule_body_application_json"};
-const schema8 = {"type":"object","properties":{"cron":{"type":"string","minLength":9,"maxLength":128,"description":"A cron expression, five fields (minute hour day-of-month month day-of-week) or six\nwith seconds first; names (MON, JAN), ranges, steps, lists, L, W and # are understood\n(the croner package's reading, Open Cron Pattern Standard).\n"},"timezone":{"type":"string","minLength":1,"maxLength":64,"description":"The IANA time zone the cron expression is read in (default UTC), with its daylight saving time."},"everySeconds":{"type":"integer","minimum":1,"maximum":31536000,"description":"Instead of `cron`, a job every this many seconds, the first this long after the create."},"job":{"$ref":"#/$defs/scheduledJob"},"catchUp":{"type":"string","enum":["skip","once"],"description":"Due times missed while no instance of the service was running (more than the server's\nSCHEDULE_GRACE_SECONDS late when one looks again): `skip` them, or run `once` for all of\nthem (default). Due times less late than that each get their job, late.\n"},"paused":{"type":"boolean","description":"A paused schedule creates no jobs; resumed, it goes on from its next due time."}},"required":["job"],"additionalProperties":false,"description":"A recurring schedule: `cron` (with `timezone`) or `everySeconds`, one of the two, and the\njob to create at each due time.\n","examples":[{"cron":"0 2 * * *","timezone":"Europe/Paris","job":{"name":"nightly-report","input":{"scope":"all"}},"catchUp":"once"}]};
-const schema9 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority"},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"Any JSON object, handed to the worker as it is."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048},"concurrencyKey":{"type":"string","minLength":1,"maxLength":128}},"required":["name"],"additionalProperties":false,"description":"The job a schedule creates at each due time: a create's request without its timing,\nsingleton and dependency options (each job is created to run at its due time).\n","examples":[{"name":"nightly-report","input":{"scope":"all"}}]};
+const schema8 = {"$ref":"defs.json#/$defs/scheduleRequest","$id":"createSchedule_body_application_json"};
+const schema9 = {"type":"object","properties":{"cron":{"type":"string","minLength":9,"maxLength":128,"description":"A cron expression, five fields (minute hour day-of-month month day-of-week) or six\nwith seconds first; names (MON, JAN), ranges, steps, lists, L, W and # are understood\n(the croner package's reading, Open Cron Pattern Standard).\n"},"timezone":{"type":"string","minLength":1,"maxLength":64,"description":"The IANA time zone the cron expression is read in (default UTC), with its daylight saving time."},"everySeconds":{"type":"integer","minimum":1,"maximum":31536000,"description":"Instead of `cron`, a job every this many seconds, the first this long after the create."},"job":{"$ref":"#/$defs/scheduledJob"},"catchUp":{"type":"string","enum":["skip","once"],"description":"Due times missed while no instance of the service was running (more than the server's\nSCHEDULE_GRACE_SECONDS late when one looks again): `skip` them, or run `once` for all of\nthem (default). Due times less late than that each get their job, late.\n"},"paused":{"type":"boolean","description":"A paused schedule creates no jobs; resumed, it goes on from its next due time."}},"required":["job"],"additionalProperties":false,"description":"A recurring schedule: `cron` (with `timezone`) or `everySeconds`, one of the two, and the\njob to create at each due time.\n","examples":[{"cron":"0 2 * * *","timezone":"Europe/Paris","job":{"name":"nightly-report","input":{"scope":"all"}},"catchUp":"once"}]};
+const schema10 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority"},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"Any JSON object, handed to the worker as it is."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048},"concurrencyKey":{"$ref":"#/$defs/concurrencyKey"}},"required":["name"],"additionalProperties":false,"description":"The job a schedule creates at each due time: a create's request without its timing,\nsingleton and dependency options (each job is created to run at its due time).\n","examples":[{"name":"nightly-report","input":{"scope":"all"}}]};
 
 function validate6(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -648,9 +670,8 @@ vErrors.push(err3);
 }
 errors++;
 }
-}
-else {
-const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern0.test(data0)){
+const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -660,10 +681,8 @@ vErrors.push(err4);
 errors++;
 }
 }
-if(data.priority !== undefined){
-let data1 = data.priority;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err5 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err5 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -672,9 +691,11 @@ vErrors.push(err5);
 }
 errors++;
 }
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9 || isNaN(data1)){
-const err6 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"};
+}
+if(data.priority !== undefined){
+let data1 = data.priority;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err6 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -683,13 +704,24 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(data1 < 0 || isNaN(data1)){
-const err7 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9 || isNaN(data1)){
+const err7 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"};
 if(vErrors === null){
 vErrors = [err7];
 }
 else {
 vErrors.push(err7);
+}
+errors++;
+}
+if(data1 < 0 || isNaN(data1)){
+const err8 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
 }
 errors++;
 }
@@ -699,19 +731,7 @@ if(data.tags !== undefined){
 let data2 = data.tags;
 if(Array.isArray(data2)){
 if(data2.length > 8){
-const err8 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-const len0 = data2.length;
-for(let i0=0; i0<len0; i0++){
-if(typeof data2[i0] !== "string"){
-const err9 = {instancePath:instancePath+"/tags/" + i0,schemaPath:"#/$defs/tags/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err9 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -720,10 +740,10 @@ vErrors.push(err9);
 }
 errors++;
 }
-}
-}
-else {
-const err10 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const len0 = data2.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data2[i0] !== "string"){
+const err10 = {instancePath:instancePath+"/tags/" + i0,schemaPath:"#/$defs/tags/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -733,10 +753,9 @@ vErrors.push(err10);
 errors++;
 }
 }
-if(data.input !== undefined){
-let data4 = data.input;
-if(!(data4 && typeof data4 == "object" && !Array.isArray(data4))){
-const err11 = {instancePath:instancePath+"/input",schemaPath:"#/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"};
+}
+else {
+const err11 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -746,10 +765,10 @@ vErrors.push(err11);
 errors++;
 }
 }
-if(data.maxAttempts !== undefined){
-let data5 = data.maxAttempts;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err12 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.input !== undefined){
+let data4 = data.input;
+if(!(data4 && typeof data4 == "object" && !Array.isArray(data4))){
+const err12 = {instancePath:instancePath+"/input",schemaPath:"#/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -758,9 +777,11 @@ vErrors.push(err12);
 }
 errors++;
 }
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 > 20 || isNaN(data5)){
-const err13 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
+}
+if(data.maxAttempts !== undefined){
+let data5 = data.maxAttempts;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err13 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -769,13 +790,24 @@ vErrors.push(err13);
 }
 errors++;
 }
-if(data5 < 1 || isNaN(data5)){
-const err14 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 20 || isNaN(data5)){
+const err14 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
 if(vErrors === null){
 vErrors = [err14];
 }
 else {
 vErrors.push(err14);
+}
+errors++;
+}
+if(data5 < 1 || isNaN(data5)){
+const err15 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
 }
 errors++;
 }
@@ -785,17 +817,7 @@ if(data.callbackUrl !== undefined){
 let data6 = data.callbackUrl;
 if(typeof data6 === "string"){
 if(func1(data6) > 2048){
-const err15 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-if(!pattern0.test(data6)){
-const err16 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\""};
+const err16 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -804,9 +826,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-else {
-const err17 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern1.test(data6)){
+const err17 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\""};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -816,11 +837,8 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data.concurrencyKey !== undefined){
-let data7 = data.concurrencyKey;
-if(typeof data7 === "string"){
-if(func1(data7) > 128){
-const err18 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/properties/concurrencyKey/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+else {
+const err18 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -829,8 +847,12 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(func1(data7) < 1){
-const err19 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/properties/concurrencyKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data.concurrencyKey !== undefined){
+let data7 = data.concurrencyKey;
+if(typeof data7 === "string"){
+if(func1(data7) > 128){
+const err19 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/$defs/concurrencyKey/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -839,9 +861,8 @@ vErrors.push(err19);
 }
 errors++;
 }
-}
-else {
-const err20 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/properties/concurrencyKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func1(data7) < 1){
+const err20 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/$defs/concurrencyKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -850,15 +871,36 @@ vErrors.push(err20);
 }
 errors++;
 }
-}
-}
-else {
-const err21 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern0.test(data7)){
+const err21 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/$defs/concurrencyKey/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err21];
 }
 else {
 vErrors.push(err21);
+}
+errors++;
+}
+}
+else {
+const err22 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/$defs/concurrencyKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+}
+else {
+const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
 }
 errors++;
 }
@@ -1025,7 +1067,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((data4 === "skip") || (data4 === "once"))){
-const err12 = {instancePath:instancePath+"/catchUp",schemaPath:"#/properties/catchUp/enum",keyword:"enum",params:{allowedValues: schema8.properties.catchUp.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/catchUp",schemaPath:"#/properties/catchUp/enum",keyword:"enum",params:{allowedValues: schema9.properties.catchUp.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -1085,8 +1127,8 @@ return errors === 0;
 validate4.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const updateSchedule_body_application_json = validate9;
-const schema13 = {"$ref":"defs.json#/$defs/scheduleUpdate","$id":"updateSchedule_body_application_json"};
-const schema14 = {"type":"object","properties":{"cron":{"type":"string","minLength":9,"maxLength":128},"timezone":{"type":"string","minLength":1,"maxLength":64},"everySeconds":{"type":"integer","minimum":1,"maximum":31536000},"job":{"$ref":"#/$defs/scheduledJob"},"catchUp":{"type":"string","enum":["skip","once"]},"paused":{"type":"boolean"}},"additionalProperties":false,"minProperties":1,"description":"What changes: the fields given replace the schedule's (`cron` replaces `everySeconds` and\nthe other way round). A change of timing, or a resume, counts the next due time from now.\n","examples":[{"paused":true}]};
+const schema15 = {"$ref":"defs.json#/$defs/scheduleUpdate","$id":"updateSchedule_body_application_json"};
+const schema16 = {"type":"object","properties":{"cron":{"type":"string","minLength":9,"maxLength":128},"timezone":{"type":"string","minLength":1,"maxLength":64},"everySeconds":{"type":"integer","minimum":1,"maximum":31536000},"job":{"$ref":"#/$defs/scheduledJob"},"catchUp":{"type":"string","enum":["skip","once"]},"paused":{"type":"boolean"}},"additionalProperties":false,"minProperties":1,"description":"What changes: the fields given replace the schedule's (`cron` replaces `everySeconds` and\nthe other way round). A change of timing, or a resume, counts the next due time from now.\n","examples":[{"paused":true}]};
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1245,7 +1287,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!((data4 === "skip") || (data4 === "once"))){
-const err12 = {instancePath:instancePath+"/catchUp",schemaPath:"#/properties/catchUp/enum",keyword:"enum",params:{allowedValues: schema14.properties.catchUp.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/catchUp",schemaPath:"#/properties/catchUp/enum",keyword:"enum",params:{allowedValues: schema16.properties.catchUp.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -1305,8 +1347,8 @@ return errors === 0;
 validate9.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const claimTasks_body_application_json = validate13;
-const schema15 = {"$ref":"defs.json#/$defs/taskClaim","$id":"claimTasks_body_application_json"};
-const schema16 = {"type":"object","properties":{"worker":{"type":"string","minLength":1,"maxLength":64,"description":"Who is asking (for logs and the job's record); need not be unique."},"names":{"type":"array","items":{"$ref":"#/$defs/jobName"},"minItems":1,"maxItems":100,"description":"Only jobs with one of these names (default any)."},"max":{"type":"integer","minimum":1,"maximum":100,"description":"At most this many jobs.","default":1},"leaseSeconds":{"type":"integer","minimum":5,"maximum":3600,"description":"How long each lease lasts without a heartbeat. Every update with the lease's token\nextends it by this much again.\n","default":30}},"required":["worker"],"additionalProperties":false,"description":"A worker asks for work.","examples":[{"worker":"reports-worker-1","names":["nightly-report"],"max":4,"leaseSeconds":30}]};
+const schema17 = {"$ref":"defs.json#/$defs/taskClaim","$id":"claimTasks_body_application_json"};
+const schema18 = {"type":"object","properties":{"worker":{"type":"string","minLength":1,"maxLength":64,"description":"Who is asking (for logs and the job's record); need not be unique."},"names":{"type":"array","items":{"$ref":"#/$defs/jobName"},"minItems":1,"maxItems":100,"description":"Only jobs with one of these names (default any)."},"max":{"type":"integer","minimum":1,"maximum":100,"description":"At most this many jobs.","default":1},"leaseSeconds":{"type":"integer","minimum":5,"maximum":3600,"description":"How long each lease lasts without a heartbeat. Every update with the lease's token\nextends it by this much again.\n","default":30}},"required":["worker"],"additionalProperties":false,"description":"A worker asks for work.","examples":[{"worker":"reports-worker-1","names":["nightly-report"],"max":4,"leaseSeconds":30}]};
 
 function validate14(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1429,9 +1471,8 @@ vErrors.push(err8);
 }
 errors++;
 }
-}
-else {
-const err9 = {instancePath:instancePath+"/names/" + i0,schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern0.test(data2)){
+const err9 = {instancePath:instancePath+"/names/" + i0,schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -1441,9 +1482,8 @@ vErrors.push(err9);
 errors++;
 }
 }
-}
 else {
-const err10 = {instancePath:instancePath+"/names",schemaPath:"#/properties/names/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err10 = {instancePath:instancePath+"/names/" + i0,schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -1453,9 +1493,9 @@ vErrors.push(err10);
 errors++;
 }
 }
-let data3 = data.max;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err11 = {instancePath:instancePath+"/max",schemaPath:"#/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err11 = {instancePath:instancePath+"/names",schemaPath:"#/properties/names/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -1464,9 +1504,10 @@ vErrors.push(err11);
 }
 errors++;
 }
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 > 100 || isNaN(data3)){
-const err12 = {instancePath:instancePath+"/max",schemaPath:"#/properties/max/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+}
+let data3 = data.max;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err12 = {instancePath:instancePath+"/max",schemaPath:"#/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -1475,8 +1516,9 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(data3 < 1 || isNaN(data3)){
-const err13 = {instancePath:instancePath+"/max",schemaPath:"#/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 100 || isNaN(data3)){
+const err13 = {instancePath:instancePath+"/max",schemaPath:"#/properties/max/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -1485,10 +1527,8 @@ vErrors.push(err13);
 }
 errors++;
 }
-}
-let data4 = data.leaseSeconds;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err14 = {instancePath:instancePath+"/leaseSeconds",schemaPath:"#/properties/leaseSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data3 < 1 || isNaN(data3)){
+const err14 = {instancePath:instancePath+"/max",schemaPath:"#/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -1497,9 +1537,10 @@ vErrors.push(err14);
 }
 errors++;
 }
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 3600 || isNaN(data4)){
-const err15 = {instancePath:instancePath+"/leaseSeconds",schemaPath:"#/properties/leaseSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+}
+let data4 = data.leaseSeconds;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err15 = {instancePath:instancePath+"/leaseSeconds",schemaPath:"#/properties/leaseSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -1508,8 +1549,9 @@ vErrors.push(err15);
 }
 errors++;
 }
-if(data4 < 5 || isNaN(data4)){
-const err16 = {instancePath:instancePath+"/leaseSeconds",schemaPath:"#/properties/leaseSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5"};
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 3600 || isNaN(data4)){
+const err16 = {instancePath:instancePath+"/leaseSeconds",schemaPath:"#/properties/leaseSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -1518,15 +1560,25 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-}
-else {
-const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data4 < 5 || isNaN(data4)){
+const err17 = {instancePath:instancePath+"/leaseSeconds",schemaPath:"#/properties/leaseSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5"};
 if(vErrors === null){
 vErrors = [err17];
 }
 else {
 vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+else {
+const err18 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
 }
 errors++;
 }
@@ -1557,11 +1609,11 @@ return errors === 0;
 validate13.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const reportTaskOutcomes_body_application_json = validate16;
-const schema18 = {"$ref":"defs.json#/$defs/taskOutcomeBatch","$id":"reportTaskOutcomes_body_application_json"};
-const schema19 = {"type":"object","properties":{"outcomes":{"type":"array","items":{"$ref":"#/$defs/taskOutcome"},"minItems":1,"maxItems":100,"description":"Distinct jobs, each at most once."}},"required":["outcomes"],"additionalProperties":false};
-const schema20 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"leaseToken":{"$ref":"#/$defs/leaseToken"},"status":{"type":"string","enum":["SUCCESS","FAILED"]},"retryable":{"type":"boolean"},"release":{"type":"boolean"},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{},"error":{"$ref":"#/$defs/taskError"}},"required":["id","leaseToken"],"additionalProperties":false,"description":"One job's update in a batch: `id`, the `leaseToken` of its claim, and what `taskUpdate`\nsays (an outcome, a give-back or a heartbeat).\n","examples":[{"id":"Kj3vQ0l2TQ2m5Yw8b1dEXA","leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","status":"SUCCESS","result":{"url":"https://reports.example/2013-01-01.pdf"}}]};
-const schema22 = {"type":"string","minLength":1,"maxLength":64,"description":"Proof of holding a job's current lease: unguessable, different for every claim of the\njob. Send it with every update of the job.\n","examples":["9mKc2vE4Qm6yJ0aR8sXbLw"]};
-const schema23 = {"type":"object","properties":{"type":{"type":"string"},"title":{"type":"string","minLength":1},"detail":{"type":"string"}},"required":["title"],"description":"Why an attempt failed, shaped like an RFC 9457 problem."};
+const schema20 = {"$ref":"defs.json#/$defs/taskOutcomeBatch","$id":"reportTaskOutcomes_body_application_json"};
+const schema21 = {"type":"object","properties":{"outcomes":{"type":"array","items":{"$ref":"#/$defs/taskOutcome"},"minItems":1,"maxItems":100,"description":"Distinct jobs, each at most once."}},"required":["outcomes"],"additionalProperties":false};
+const schema22 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"leaseToken":{"$ref":"#/$defs/leaseToken"},"status":{"type":"string","enum":["SUCCESS","FAILED"]},"retryable":{"type":"boolean"},"release":{"type":"boolean"},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{},"error":{"$ref":"#/$defs/taskError"}},"required":["id","leaseToken"],"additionalProperties":false,"description":"One job's update in a batch: `id`, the `leaseToken` of its claim, and what `taskUpdate`\nsays (an outcome, a give-back or a heartbeat).\n","examples":[{"id":"Kj3vQ0l2TQ2m5Yw8b1dEXA","leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","status":"SUCCESS","result":{"url":"https://reports.example/2013-01-01.pdf"}}]};
+const schema24 = {"type":"string","minLength":1,"maxLength":64,"description":"Proof of holding a job's current lease: unguessable, different for every claim of the\njob. Send it with every update of the job.\n","examples":["9mKc2vE4Qm6yJ0aR8sXbLw"]};
+const schema25 = {"type":"object","properties":{"type":{"type":"string"},"title":{"type":"string","minLength":1},"detail":{"type":"string"}},"required":["title"],"description":"Why an attempt failed, shaped like an RFC 9457 problem."};
 
 function validate18(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1689,7 +1741,7 @@ vErrors.push(err9);
 errors++;
 }
 if(!((data2 === "SUCCESS") || (data2 === "FAILED"))){
-const err10 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema20.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema22.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -1962,8 +2014,8 @@ return errors === 0;
 validate16.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const updateTask_body_application_json = validate21;
-const schema24 = {"anyOf":[{"$ref":"defs.json#/$defs/taskUpdate"},{"type":"null"}],"$id":"updateTask_body_application_json"};
-const schema25 = {"type":"object","properties":{"leaseToken":{"$ref":"#/$defs/leaseToken"},"status":{"type":"string","enum":["SUCCESS","FAILED"]},"retryable":{"type":"boolean","description":"With FAILED and a `leaseToken`: the attempt failed but the job may succeed if tried\nagain. It is queued again after an exponential backoff with jitter, unless it has\nused up its `maxAttempts`; then it is FAILED with `urn:async-api:attempts-exhausted`.\n"},"release":{"type":"boolean","description":"With a `leaseToken` and nothing else: give the job back to the queue unfinished\n(a worker shutting down). It can be claimed again at once; the attempt does not count.\n"},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{},"error":{"$ref":"#/$defs/taskError"}},"additionalProperties":false,"description":"What the backend reports. With a `leaseToken` (a worker that claimed the job): `status`\nSUCCESS or FAILED ends the job (`result` alone means SUCCESS, `error` alone FAILED);\nFAILED with `retryable: true` ends only this attempt; `release: true` gives the job\nback unfinished; anything else is a heartbeat that extends the lease (and sets\n`progress` if given). Without a token (a backend that did not claim): no body, or\n`{}`, means SUCCESS, and a body with only `progress` updates progress.\n","examples":[{"status":"SUCCESS","result":{"url":"https://reports.example/2013-01-01.pdf"}},{"status":"FAILED","error":{"title":"Upstream system rejected the order"}},{"progress":40},{"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","progress":40},{"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","status":"FAILED","retryable":true,"error":{"title":"Upstream system timed out"}}]};
+const schema26 = {"anyOf":[{"$ref":"defs.json#/$defs/taskUpdate"},{"type":"null"}],"$id":"updateTask_body_application_json"};
+const schema27 = {"type":"object","properties":{"leaseToken":{"$ref":"#/$defs/leaseToken"},"status":{"type":"string","enum":["SUCCESS","FAILED"]},"retryable":{"type":"boolean","description":"With FAILED and a `leaseToken`: the attempt failed but the job may succeed if tried\nagain. It is queued again after an exponential backoff with jitter, unless it has\nused up its `maxAttempts`; then it is FAILED with `urn:async-api:attempts-exhausted`.\n"},"release":{"type":"boolean","description":"With a `leaseToken` and nothing else: give the job back to the queue unfinished\n(a worker shutting down). It can be claimed again at once; the attempt does not count.\n"},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{},"error":{"$ref":"#/$defs/taskError"}},"additionalProperties":false,"description":"What the backend reports. With a `leaseToken` (a worker that claimed the job): `status`\nSUCCESS or FAILED ends the job (`result` alone means SUCCESS, `error` alone FAILED);\nFAILED with `retryable: true` ends only this attempt; `release: true` gives the job\nback unfinished; anything else is a heartbeat that extends the lease (and sets\n`progress` if given). Without a token (a backend that did not claim): no body, or\n`{}`, means SUCCESS, and a body with only `progress` updates progress.\n","examples":[{"status":"SUCCESS","result":{"url":"https://reports.example/2013-01-01.pdf"}},{"status":"FAILED","error":{"title":"Upstream system rejected the order"}},{"progress":40},{"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","progress":40},{"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","status":"FAILED","retryable":true,"error":{"title":"Upstream system timed out"}}]};
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -2036,7 +2088,7 @@ vErrors.push(err4);
 errors++;
 }
 if(!((data1 === "SUCCESS") || (data1 === "FAILED"))){
-const err5 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema25.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema27.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -2260,8 +2312,8 @@ return errors === 0;
 validate21.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 export const redriveJobs_body_application_json = validate24;
-const schema28 = {"$ref":"defs.json#/$defs/redriveRequest","$id":"redriveJobs_body_application_json"};
-const schema29 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName","description":"The jobs with this name."},"status":{"type":"string","enum":["FAILED","CANCELLED"],"description":"Which ended jobs to run again (FAILED when absent)."},"limit":{"type":"integer","minimum":1,"maximum":1000,"description":"At most this many, oldest first (100 when absent); `more` says whether any are left."}},"required":["name"]};
+const schema30 = {"$ref":"defs.json#/$defs/redriveRequest","$id":"redriveJobs_body_application_json"};
+const schema31 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName","description":"The jobs with this name."},"status":{"type":"string","enum":["FAILED","CANCELLED"],"description":"Which ended jobs to run again (FAILED when absent)."},"limit":{"type":"integer","minimum":1,"maximum":1000,"description":"At most this many, oldest first (100 when absent); `more` says whether any are left."}},"required":["name"]};
 
 function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -2307,9 +2359,8 @@ vErrors.push(err2);
 }
 errors++;
 }
-}
-else {
-const err3 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern0.test(data0)){
+const err3 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -2319,10 +2370,8 @@ vErrors.push(err3);
 errors++;
 }
 }
-if(data.status !== undefined){
-let data1 = data.status;
-if(typeof data1 !== "string"){
-const err4 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -2331,8 +2380,11 @@ vErrors.push(err4);
 }
 errors++;
 }
-if(!((data1 === "FAILED") || (data1 === "CANCELLED"))){
-const err5 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema29.properties.status.enum},message:"must be equal to one of the allowed values"};
+}
+if(data.status !== undefined){
+let data1 = data.status;
+if(typeof data1 !== "string"){
+const err5 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -2341,11 +2393,8 @@ vErrors.push(err5);
 }
 errors++;
 }
-}
-if(data.limit !== undefined){
-let data2 = data.limit;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-const err6 = {instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!((data1 === "FAILED") || (data1 === "CANCELLED"))){
+const err6 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema31.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -2354,9 +2403,11 @@ vErrors.push(err6);
 }
 errors++;
 }
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 > 1000 || isNaN(data2)){
-const err7 = {instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+}
+if(data.limit !== undefined){
+let data2 = data.limit;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err7 = {instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -2365,8 +2416,9 @@ vErrors.push(err7);
 }
 errors++;
 }
-if(data2 < 1 || isNaN(data2)){
-const err8 = {instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 1000 || isNaN(data2)){
+const err8 = {instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -2375,16 +2427,26 @@ vErrors.push(err8);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data2 < 1 || isNaN(data2)){
+const err9 = {instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err9];
 }
 else {
 vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
 }
 errors++;
 }
@@ -2415,8 +2477,8 @@ return errors === 0;
 validate24.evaluated = {"props":{"name":true,"status":true,"limit":true},"dynamicProps":false,"dynamicItems":false};
 
 export const setLimit_body_application_json = validate27;
-const schema31 = {"$ref":"defs.json#/$defs/limitRequest","$id":"setLimit_body_application_json"};
-const schema32 = {"type":"object","properties":{"concurrency":{"type":"integer","minimum":1,"maximum":100000,"description":"At most this many of the group held by workers at once."},"ratePerSecond":{"type":"number","minimum":0.001,"maximum":100000,"description":"At most this many of the group handed to workers per second (a token bucket)."},"burst":{"type":"integer","minimum":1,"maximum":100000,"description":"How many may be handed out at once after a quiet time (default a second's worth, at least 1)."}},"additionalProperties":false,"minProperties":1,"description":"A group's limits (at least one of `concurrency` and `ratePerSecond`); they replace any set before.","examples":[{"concurrency":5,"ratePerSecond":10}]};
+const schema33 = {"$ref":"defs.json#/$defs/limitRequest","$id":"setLimit_body_application_json"};
+const schema34 = {"type":"object","properties":{"concurrency":{"type":"integer","minimum":1,"maximum":100000,"description":"At most this many of the group held by workers at once."},"ratePerSecond":{"type":"number","minimum":0.001,"maximum":100000,"description":"At most this many of the group handed to workers per second (a token bucket)."},"burst":{"type":"integer","minimum":1,"maximum":100000,"description":"How many may be handed out at once after a quiet time (default a second's worth, at least 1)."}},"additionalProperties":false,"minProperties":1,"description":"A group's limits (at least one of `concurrency` and `ratePerSecond`); they replace any set before.","examples":[{"concurrency":5,"ratePerSecond":10}]};
 
 function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="setLimit_body_application_json" */;

@@ -6,8 +6,9 @@ const require = createRequire(import.meta.url);
 export const listJobs_query = validate30;
 const schema30 = {"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":100,"default":20},"cursor":{"type":"string","maxLength":256,"description":"Opaque position, from a previous page's `next`."},"status":{"$ref":"defs.json#/$defs/jobStatus","description":"Only jobs with this status."},"name":{"$ref":"defs.json#/$defs/jobName","description":"Only jobs with this name."}},"$id":"listJobs_query"};
 const schema32 = {"type":"string","enum":["IN PROGRESS","CANCELLED","FAILED","SUCCESS"]};
-const schema33 = {"type":"string","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name.","examples":["nightly-report"]};
+const schema33 = {"type":"string","pattern":"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name. Any text but `.` and `..`.","examples":["nightly-report"]};
 const func0 = require("ajv/dist/runtime/ucs2length").default;
+const pattern0 = new RegExp("^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$", "");
 
 function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listJobs_query" */;
@@ -236,16 +237,26 @@ vErrors.push(err9);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern0.test(data3)){
+const err10 = {instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err10];
 }
 else {
 vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
 }
 errors++;
 }
@@ -337,7 +348,7 @@ validate32.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dyn
 
 export const createJob_headers = validate33;
 const schema35 = {"type":"object","properties":{"idempotency-key":{"type":"string","pattern":"^[\\x21-\\x7E]{1,255}$","description":"Opaque key (1-255 visible ASCII characters). Repeating a POST with the same key\nand the same body returns the original job and creates nothing.\n"},"traceparent":{"type":"string","maxLength":512,"description":"W3C Trace Context (`00-<trace-id>-<parent-id>-<flags>`). On a create it is kept with\nthe job and handed to the workers that claim it; a value that is not a valid trace\ncontext is ignored, as the W3C recommendation asks.\n"},"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"createJob_headers"};
-const pattern0 = new RegExp("^[\\x21-\\x7E]{1,255}$", "");
+const pattern1 = new RegExp("^[\\x21-\\x7E]{1,255}$", "");
 
 function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="createJob_headers" */;
@@ -389,7 +400,7 @@ data["idempotency-key"] = coerced0;
 }
 }
 if(typeof data0 === "string"){
-if(!pattern0.test(data0)){
+if(!pattern1.test(data0)){
 const err1 = {instancePath:instancePath+"/idempotency-key",schemaPath:"#/properties/idempotency-key/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7E]{1,255}$"},message:"must match pattern \""+"^[\\x21-\\x7E]{1,255}$"+"\""};
 if(vErrors === null){
 vErrors = [err1];
@@ -3029,16 +3040,26 @@ vErrors.push(err9);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern0.test(data3)){
+const err10 = {instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err10];
 }
 else {
 vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
 }
 errors++;
 }
@@ -3655,7 +3676,8 @@ return errors === 0;
 validate64.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
 export const setLimit_params = validate65;
-const schema79 = {"type":"object","properties":{"kind":{"type":"string","enum":["name","key"]},"value":{"type":"string","minLength":1,"maxLength":128}},"required":["kind","value"],"$id":"setLimit_params"};
+const schema79 = {"type":"object","properties":{"kind":{"type":"string","enum":["name","key"]},"value":{"$ref":"defs.json#/$defs/concurrencyKey"}},"required":["kind","value"],"$id":"setLimit_params"};
+const schema80 = {"type":"string","pattern":"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$","minLength":1,"maxLength":128,"description":"A group of jobs that an admin's limits apply to. Any text but `.` and `..`.","examples":["tenant-42"]};
 
 function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="setLimit_params" */;
@@ -3757,7 +3779,7 @@ else if(data1 === null){
 coerced1 = "";
 }
 else {
-const err4 = {instancePath:instancePath+"/value",schemaPath:"#/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err4 = {instancePath:instancePath+"/value",schemaPath:"defs.json#/$defs/concurrencyKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -3776,7 +3798,7 @@ data["value"] = coerced1;
 }
 if(typeof data1 === "string"){
 if(func0(data1) > 128){
-const err5 = {instancePath:instancePath+"/value",schemaPath:"#/properties/value/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+const err5 = {instancePath:instancePath+"/value",schemaPath:"defs.json#/$defs/concurrencyKey/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3786,7 +3808,7 @@ vErrors.push(err5);
 errors++;
 }
 if(func0(data1) < 1){
-const err6 = {instancePath:instancePath+"/value",schemaPath:"#/properties/value/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err6 = {instancePath:instancePath+"/value",schemaPath:"defs.json#/$defs/concurrencyKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -3795,16 +3817,26 @@ vErrors.push(err6);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern0.test(data1)){
+const err7 = {instancePath:instancePath+"/value",schemaPath:"defs.json#/$defs/concurrencyKey/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
 }
 else {
 vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
 }
 errors++;
 }
@@ -3814,7 +3846,7 @@ return errors === 0;
 validate65.evaluated = {"props":{"kind":true,"value":true},"dynamicProps":false,"dynamicItems":false};
 
 export const setLimit_headers = validate66;
-const schema80 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"setLimit_headers"};
+const schema81 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"setLimit_headers"};
 
 function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="setLimit_headers" */;
@@ -3895,7 +3927,7 @@ return errors === 0;
 validate66.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
 export const deleteLimit_params = validate67;
-const schema81 = {"type":"object","properties":{"kind":{"type":"string","enum":["name","key"]},"value":{"type":"string","minLength":1,"maxLength":128}},"required":["kind","value"],"$id":"deleteLimit_params"};
+const schema82 = {"type":"object","properties":{"kind":{"type":"string","enum":["name","key"]},"value":{"$ref":"defs.json#/$defs/concurrencyKey"}},"required":["kind","value"],"$id":"deleteLimit_params"};
 
 function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="deleteLimit_params" */;
@@ -3967,7 +3999,7 @@ data["kind"] = coerced0;
 }
 }
 if(!((data0 === "name") || (data0 === "key"))){
-const err3 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema81.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema82.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -3997,7 +4029,7 @@ else if(data1 === null){
 coerced1 = "";
 }
 else {
-const err4 = {instancePath:instancePath+"/value",schemaPath:"#/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err4 = {instancePath:instancePath+"/value",schemaPath:"defs.json#/$defs/concurrencyKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -4016,7 +4048,7 @@ data["value"] = coerced1;
 }
 if(typeof data1 === "string"){
 if(func0(data1) > 128){
-const err5 = {instancePath:instancePath+"/value",schemaPath:"#/properties/value/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+const err5 = {instancePath:instancePath+"/value",schemaPath:"defs.json#/$defs/concurrencyKey/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4026,7 +4058,7 @@ vErrors.push(err5);
 errors++;
 }
 if(func0(data1) < 1){
-const err6 = {instancePath:instancePath+"/value",schemaPath:"#/properties/value/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err6 = {instancePath:instancePath+"/value",schemaPath:"defs.json#/$defs/concurrencyKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -4035,16 +4067,26 @@ vErrors.push(err6);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern0.test(data1)){
+const err7 = {instancePath:instancePath+"/value",schemaPath:"defs.json#/$defs/concurrencyKey/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
 }
 else {
 vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
 }
 errors++;
 }
@@ -4054,7 +4096,7 @@ return errors === 0;
 validate67.evaluated = {"props":{"kind":true,"value":true},"dynamicProps":false,"dynamicItems":false};
 
 export const deleteLimit_headers = validate68;
-const schema82 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"deleteLimit_headers"};
+const schema84 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"deleteLimit_headers"};
 
 function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="deleteLimit_headers" */;
@@ -4135,7 +4177,7 @@ return errors === 0;
 validate68.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
 export const listPausedNames_headers = validate69;
-const schema83 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listPausedNames_headers"};
+const schema85 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"listPausedNames_headers"};
 
 function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="listPausedNames_headers" */;
@@ -4216,7 +4258,7 @@ return errors === 0;
 validate69.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
 export const pauseName_params = validate70;
-const schema84 = {"type":"object","properties":{"name":{"$ref":"defs.json#/$defs/jobName"}},"required":["name"],"$id":"pauseName_params"};
+const schema86 = {"type":"object","properties":{"name":{"$ref":"defs.json#/$defs/jobName"}},"required":["name"],"$id":"pauseName_params"};
 
 function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="pauseName_params" */;
@@ -4298,16 +4340,26 @@ vErrors.push(err3);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern0.test(data0)){
+const err4 = {instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
 }
 else {
 vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
 }
 errors++;
 }
@@ -4317,7 +4369,7 @@ return errors === 0;
 validate70.evaluated = {"props":{"name":true},"dynamicProps":false,"dynamicItems":false};
 
 export const pauseName_headers = validate71;
-const schema86 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"pauseName_headers"};
+const schema88 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"pauseName_headers"};
 
 function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="pauseName_headers" */;
@@ -4398,7 +4450,7 @@ return errors === 0;
 validate71.evaluated = {"props":{"authorization":true},"dynamicProps":false,"dynamicItems":false};
 
 export const resumeName_params = validate72;
-const schema87 = {"type":"object","properties":{"name":{"$ref":"defs.json#/$defs/jobName"}},"required":["name"],"$id":"resumeName_params"};
+const schema89 = {"type":"object","properties":{"name":{"$ref":"defs.json#/$defs/jobName"}},"required":["name"],"$id":"resumeName_params"};
 
 function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="resumeName_params" */;
@@ -4480,16 +4532,26 @@ vErrors.push(err3);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern0.test(data0)){
+const err4 = {instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
 }
 else {
 vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
 }
 errors++;
 }
@@ -4499,7 +4561,7 @@ return errors === 0;
 validate72.evaluated = {"props":{"name":true},"dynamicProps":false,"dynamicItems":false};
 
 export const resumeName_headers = validate73;
-const schema89 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"resumeName_headers"};
+const schema91 = {"type":"object","properties":{"authorization":{"type":"string","maxLength":512,"description":"`Bearer <key>`"}},"$id":"resumeName_headers"};
 
 function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="resumeName_headers" */;

@@ -3,17 +3,17 @@
 import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 
-export const listJobs_200_application_json = validate86;
-const schema117 = {"$ref":"defs.json#/$defs/jobList","$id":"listJobs_200_application_json"};
-const schema97 = {"type":"object","properties":{"tasks":{"type":"array","items":{"$ref":"#/$defs/jobRef"}},"next":{"type":"string","description":"URL of the following page; present only when there is more."}},"required":["tasks"]};
-const schema98 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"href":{"type":"string"},"singleton":{"type":"string","enum":["created","joined","replaced"],"description":"Only in the answer to a create with a `singletonKey`: whether it made a new job, or\nanswered the one waiting with the key (joined) after giving it this request (replaced).\n"}},"required":["id","href"]};
+export const listJobs_200_application_json = validate87;
+const schema120 = {"$ref":"defs.json#/$defs/jobList","$id":"listJobs_200_application_json"};
+const schema100 = {"type":"object","properties":{"tasks":{"type":"array","items":{"$ref":"#/$defs/jobRef"}},"next":{"type":"string","description":"URL of the following page; present only when there is more."}},"required":["tasks"]};
+const schema101 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"href":{"type":"string"},"singleton":{"type":"string","enum":["created","joined","replaced"],"description":"Only in the answer to a create with a `singletonKey`: whether it made a new job, or\nanswered the one waiting with the key (joined) after giving it this request (replaced).\n"}},"required":["id","href"]};
 const schema32 = {"type":"string","minLength":1,"maxLength":64,"description":"Opaque, unguessable job identifier (URL-safe).","examples":["Kj3vQ0l2TQ2m5Yw8b1dEXA"]};
 const func1 = require("ajv/dist/runtime/ucs2length").default;
 
-function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate59.evaluated;
+const evaluated0 = validate60.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -101,7 +101,7 @@ vErrors.push(err6);
 errors++;
 }
 if(!(((data2 === "created") || (data2 === "joined")) || (data2 === "replaced"))){
-const err7 = {instancePath:instancePath+"/singleton",schemaPath:"#/properties/singleton/enum",keyword:"enum",params:{allowedValues: schema98.properties.singleton.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/singleton",schemaPath:"#/properties/singleton/enum",keyword:"enum",params:{allowedValues: schema101.properties.singleton.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -122,16 +122,16 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate59.errors = vErrors;
+validate60.errors = vErrors;
 return errors === 0;
 }
-validate59.evaluated = {"props":{"id":true,"href":true,"singleton":true},"dynamicProps":false,"dynamicItems":false};
+validate60.evaluated = {"props":{"id":true,"href":true,"singleton":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate87.evaluated;
+const evaluated0 = validate88.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -154,8 +154,8 @@ let data0 = data.tasks;
 if(Array.isArray(data0)){
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate59(data0[i0], {instancePath:instancePath+"/tasks/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
+if(!(validate60(data0[i0], {instancePath:instancePath+"/tasks/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
 errors = vErrors.length;
 }
 }
@@ -194,237 +194,38 @@ vErrors.push(err3);
 }
 errors++;
 }
+validate88.errors = vErrors;
+return errors === 0;
+}
+validate88.evaluated = {"props":{"tasks":true,"next":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="listJobs_200_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate87.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate88(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
+errors = vErrors.length;
+}
 validate87.errors = vErrors;
 return errors === 0;
 }
 validate87.evaluated = {"props":{"tasks":true,"next":true},"dynamicProps":false,"dynamicItems":false};
 
-
-function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listJobs_200_application_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate86.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(!(validate87(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
-errors = vErrors.length;
-}
-validate86.errors = vErrors;
-return errors === 0;
-}
-validate86.evaluated = {"props":{"tasks":true,"next":true},"dynamicProps":false,"dynamicItems":false};
-
-export const listJobs_400_application_problem_json = validate90;
-const schema119 = {"$ref":"defs.json#/$defs/problem","$id":"listJobs_400_application_problem_json"};
-const schema94 = {"type":"object","properties":{"type":{"type":"string"},"title":{"type":"string"},"status":{"type":"integer"},"detail":{"type":"string"},"instance":{"type":"string"},"errors":{"type":"array","items":{"type":"object","properties":{"field":{"type":"string"},"pointer":{"type":"string"},"detail":{"type":"string"}},"required":["field","pointer","detail"]},"description":"The offending fields, for invalid requests."}},"required":["title"],"description":"RFC 9457 problem details.","examples":[{"type":"about:blank","title":"Not Found","status":404,"detail":"no job with id Kj3vQ0l2TQ2m5Yw8b1dEXA"}]};
-
-function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listJobs_400_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate90.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.title === undefined){
-const err0 = {instancePath,schemaPath:"defs.json#/$defs/problem/required",keyword:"required",params:{missingProperty: "title"},message:"must have required property '"+"title"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.type !== undefined){
-if(typeof data.type !== "string"){
-const err1 = {instancePath:instancePath+"/type",schemaPath:"defs.json#/$defs/problem/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-if(data.title !== undefined){
-if(typeof data.title !== "string"){
-const err2 = {instancePath:instancePath+"/title",schemaPath:"defs.json#/$defs/problem/properties/title/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-if(data.status !== undefined){
-let data2 = data.status;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-const err3 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/problem/properties/status/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-if(data.detail !== undefined){
-if(typeof data.detail !== "string"){
-const err4 = {instancePath:instancePath+"/detail",schemaPath:"defs.json#/$defs/problem/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.instance !== undefined){
-if(typeof data.instance !== "string"){
-const err5 = {instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/problem/properties/instance/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-if(data.errors !== undefined){
-let data5 = data.errors;
-if(Array.isArray(data5)){
-const len0 = data5.length;
-for(let i0=0; i0<len0; i0++){
-let data6 = data5[i0];
-if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
-if(data6.field === undefined){
-const err6 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "field"},message:"must have required property '"+"field"+"'"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-if(data6.pointer === undefined){
-const err7 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "pointer"},message:"must have required property '"+"pointer"+"'"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-if(data6.detail === undefined){
-const err8 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "detail"},message:"must have required property '"+"detail"+"'"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-if(data6.field !== undefined){
-if(typeof data6.field !== "string"){
-const err9 = {instancePath:instancePath+"/errors/" + i0+"/field",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/field/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-if(data6.pointer !== undefined){
-if(typeof data6.pointer !== "string"){
-const err10 = {instancePath:instancePath+"/errors/" + i0+"/pointer",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/pointer/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-if(data6.detail !== undefined){
-if(typeof data6.detail !== "string"){
-const err11 = {instancePath:instancePath+"/errors/" + i0+"/detail",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-}
-}
-else {
-const err12 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-}
-else {
-const err13 = {instancePath:instancePath+"/errors",schemaPath:"defs.json#/$defs/problem/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-}
-}
-else {
-const err14 = {instancePath,schemaPath:"defs.json#/$defs/problem/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-validate90.errors = vErrors;
-return errors === 0;
-}
-validate90.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
-
-export const listJobs_401_application_problem_json = validate91;
-const schema121 = {"$ref":"defs.json#/$defs/problem","$id":"listJobs_401_application_problem_json"};
+export const listJobs_400_application_problem_json = validate91;
+const schema122 = {"$ref":"defs.json#/$defs/problem","$id":"listJobs_400_application_problem_json"};
+const schema97 = {"type":"object","properties":{"type":{"type":"string"},"title":{"type":"string"},"status":{"type":"integer"},"detail":{"type":"string"},"instance":{"type":"string"},"errors":{"type":"array","items":{"type":"object","properties":{"field":{"type":"string"},"pointer":{"type":"string"},"detail":{"type":"string"}},"required":["field","pointer","detail"]},"description":"The offending fields, for invalid requests."}},"required":["title"],"description":"RFC 9457 problem details.","examples":[{"type":"about:blank","title":"Not Found","status":404,"detail":"no job with id Kj3vQ0l2TQ2m5Yw8b1dEXA"}]};
 
 function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listJobs_401_application_problem_json" */;
+/*# sourceURL="listJobs_400_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate91.evaluated;
@@ -619,11 +420,11 @@ return errors === 0;
 }
 validate91.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobs_403_application_problem_json = validate92;
-const schema123 = {"$ref":"defs.json#/$defs/problem","$id":"listJobs_403_application_problem_json"};
+export const listJobs_401_application_problem_json = validate92;
+const schema124 = {"$ref":"defs.json#/$defs/problem","$id":"listJobs_401_application_problem_json"};
 
 function validate92(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listJobs_403_application_problem_json" */;
+/*# sourceURL="listJobs_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate92.evaluated;
@@ -818,243 +619,14 @@ return errors === 0;
 }
 validate92.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createJob_202_headers = validate93;
-const schema125 = {"type":"object","properties":{"Location":{"type":"string"},"Retry-After":{"type":"integer","minimum":0,"description":"Seconds to wait before polling."}},"required":["Location","Retry-After"],"$id":"createJob_202_headers"};
+export const listJobs_403_application_problem_json = validate93;
+const schema126 = {"$ref":"defs.json#/$defs/problem","$id":"listJobs_403_application_problem_json"};
 
 function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="createJob_202_headers" */;
+/*# sourceURL="listJobs_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate93.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.Location === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "Location"},message:"must have required property '"+"Location"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data["Retry-After"] === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "Retry-After"},message:"must have required property '"+"Retry-After"+"'"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data.Location !== undefined){
-if(typeof data.Location !== "string"){
-const err2 = {instancePath:instancePath+"/Location",schemaPath:"#/properties/Location/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-if(data["Retry-After"] !== undefined){
-let data1 = data["Retry-After"];
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err3 = {instancePath:instancePath+"/Retry-After",schemaPath:"#/properties/Retry-After/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 < 0 || isNaN(data1)){
-const err4 = {instancePath:instancePath+"/Retry-After",schemaPath:"#/properties/Retry-After/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-validate93.errors = vErrors;
-return errors === 0;
-}
-validate93.evaluated = {"props":{"Location":true,"Retry-After":true},"dynamicProps":false,"dynamicItems":false};
-
-export const createJob_202_application_json = validate94;
-const schema126 = {"$ref":"defs.json#/$defs/jobRef","$id":"createJob_202_application_json"};
-
-function validate95(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate95.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.id === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.href === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "href"},message:"must have required property '"+"href"+"'"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data.id !== undefined){
-let data0 = data.id;
-if(typeof data0 === "string"){
-if(func1(data0) > 64){
-const err2 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(func1(data0) < 1){
-const err3 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-else {
-const err4 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.href !== undefined){
-if(typeof data.href !== "string"){
-const err5 = {instancePath:instancePath+"/href",schemaPath:"#/properties/href/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-if(data.singleton !== undefined){
-let data2 = data.singleton;
-if(typeof data2 !== "string"){
-const err6 = {instancePath:instancePath+"/singleton",schemaPath:"#/properties/singleton/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-if(!(((data2 === "created") || (data2 === "joined")) || (data2 === "replaced"))){
-const err7 = {instancePath:instancePath+"/singleton",schemaPath:"#/properties/singleton/enum",keyword:"enum",params:{allowedValues: schema98.properties.singleton.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-}
-else {
-const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-validate95.errors = vErrors;
-return errors === 0;
-}
-validate95.evaluated = {"props":{"id":true,"href":true,"singleton":true},"dynamicProps":false,"dynamicItems":false};
-
-
-function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="createJob_202_application_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate94.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(!(validate95(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate95.errors : vErrors.concat(validate95.errors);
-errors = vErrors.length;
-}
-validate94.errors = vErrors;
-return errors === 0;
-}
-validate94.evaluated = {"props":{"id":true,"href":true,"singleton":true},"dynamicProps":false,"dynamicItems":false};
-
-export const createJob_400_application_problem_json = validate97;
-const schema129 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_400_application_problem_json"};
-
-function validate97(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="createJob_400_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate97.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1241,16 +813,245 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate97.errors = vErrors;
+validate93.errors = vErrors;
 return errors === 0;
 }
-validate97.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate93.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createJob_401_application_problem_json = validate98;
-const schema131 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_401_application_problem_json"};
+export const createJob_202_headers = validate94;
+const schema128 = {"type":"object","properties":{"Location":{"type":"string"},"Retry-After":{"type":"integer","minimum":0,"description":"Seconds to wait before polling."}},"required":["Location","Retry-After"],"$id":"createJob_202_headers"};
+
+function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="createJob_202_headers" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate94.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.Location === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "Location"},message:"must have required property '"+"Location"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data["Retry-After"] === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "Retry-After"},message:"must have required property '"+"Retry-After"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.Location !== undefined){
+if(typeof data.Location !== "string"){
+const err2 = {instancePath:instancePath+"/Location",schemaPath:"#/properties/Location/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data["Retry-After"] !== undefined){
+let data1 = data["Retry-After"];
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err3 = {instancePath:instancePath+"/Retry-After",schemaPath:"#/properties/Retry-After/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 < 0 || isNaN(data1)){
+const err4 = {instancePath:instancePath+"/Retry-After",schemaPath:"#/properties/Retry-After/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+validate94.errors = vErrors;
+return errors === 0;
+}
+validate94.evaluated = {"props":{"Location":true,"Retry-After":true},"dynamicProps":false,"dynamicItems":false};
+
+export const createJob_202_application_json = validate95;
+const schema129 = {"$ref":"defs.json#/$defs/jobRef","$id":"createJob_202_application_json"};
+
+function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate96.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.id === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.href === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "href"},message:"must have required property '"+"href"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.id !== undefined){
+let data0 = data.id;
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+const err2 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(func1(data0) < 1){
+const err3 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.href !== undefined){
+if(typeof data.href !== "string"){
+const err5 = {instancePath:instancePath+"/href",schemaPath:"#/properties/href/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.singleton !== undefined){
+let data2 = data.singleton;
+if(typeof data2 !== "string"){
+const err6 = {instancePath:instancePath+"/singleton",schemaPath:"#/properties/singleton/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(!(((data2 === "created") || (data2 === "joined")) || (data2 === "replaced"))){
+const err7 = {instancePath:instancePath+"/singleton",schemaPath:"#/properties/singleton/enum",keyword:"enum",params:{allowedValues: schema101.properties.singleton.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+else {
+const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+validate96.errors = vErrors;
+return errors === 0;
+}
+validate96.evaluated = {"props":{"id":true,"href":true,"singleton":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate95(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="createJob_202_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate95.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate96(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
+errors = vErrors.length;
+}
+validate95.errors = vErrors;
+return errors === 0;
+}
+validate95.evaluated = {"props":{"id":true,"href":true,"singleton":true},"dynamicProps":false,"dynamicItems":false};
+
+export const createJob_400_application_problem_json = validate98;
+const schema132 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_400_application_problem_json"};
 
 function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="createJob_401_application_problem_json" */;
+/*# sourceURL="createJob_400_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate98.evaluated;
@@ -1445,11 +1246,11 @@ return errors === 0;
 }
 validate98.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createJob_403_application_problem_json = validate99;
-const schema133 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_403_application_problem_json"};
+export const createJob_401_application_problem_json = validate99;
+const schema134 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_401_application_problem_json"};
 
 function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="createJob_403_application_problem_json" */;
+/*# sourceURL="createJob_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate99.evaluated;
@@ -1644,11 +1445,11 @@ return errors === 0;
 }
 validate99.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createJob_413_application_problem_json = validate100;
-const schema135 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_413_application_problem_json"};
+export const createJob_403_application_problem_json = validate100;
+const schema136 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_403_application_problem_json"};
 
 function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="createJob_413_application_problem_json" */;
+/*# sourceURL="createJob_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate100.evaluated;
@@ -1843,11 +1644,11 @@ return errors === 0;
 }
 validate100.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createJob_415_application_problem_json = validate101;
-const schema137 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_415_application_problem_json"};
+export const createJob_413_application_problem_json = validate101;
+const schema138 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_413_application_problem_json"};
 
 function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="createJob_415_application_problem_json" */;
+/*# sourceURL="createJob_413_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate101.evaluated;
@@ -2042,11 +1843,11 @@ return errors === 0;
 }
 validate101.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createJob_422_application_problem_json = validate102;
-const schema139 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_422_application_problem_json"};
+export const createJob_415_application_problem_json = validate102;
+const schema140 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_415_application_problem_json"};
 
 function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="createJob_422_application_problem_json" */;
+/*# sourceURL="createJob_415_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate102.evaluated;
@@ -2241,80 +2042,14 @@ return errors === 0;
 }
 validate102.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createJob_429_headers = validate103;
-const schema141 = {"type":"object","properties":{"Retry-After":{"type":"integer","minimum":1}},"required":["Retry-After"],"$id":"createJob_429_headers"};
+export const createJob_422_application_problem_json = validate103;
+const schema142 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_422_application_problem_json"};
 
 function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="createJob_429_headers" */;
+/*# sourceURL="createJob_422_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate103.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data["Retry-After"] === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "Retry-After"},message:"must have required property '"+"Retry-After"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data["Retry-After"] !== undefined){
-let data0 = data["Retry-After"];
-if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-const err1 = {instancePath:instancePath+"/Retry-After",schemaPath:"#/properties/Retry-After/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if((typeof data0 == "number") && (isFinite(data0))){
-if(data0 < 1 || isNaN(data0)){
-const err2 = {instancePath:instancePath+"/Retry-After",schemaPath:"#/properties/Retry-After/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err3 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-validate103.errors = vErrors;
-return errors === 0;
-}
-validate103.evaluated = {"props":{"Retry-After":true},"dynamicProps":false,"dynamicItems":false};
-
-export const createJob_429_application_problem_json = validate104;
-const schema142 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_429_application_problem_json"};
-
-function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="createJob_429_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate104.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2501,19 +2236,284 @@ vErrors.push(err14);
 }
 errors++;
 }
+validate103.errors = vErrors;
+return errors === 0;
+}
+validate103.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+
+export const createJob_429_headers = validate104;
+const schema144 = {"type":"object","properties":{"Retry-After":{"type":"integer","minimum":1}},"required":["Retry-After"],"$id":"createJob_429_headers"};
+
+function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="createJob_429_headers" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate104.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data["Retry-After"] === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "Retry-After"},message:"must have required property '"+"Retry-After"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data["Retry-After"] !== undefined){
+let data0 = data["Retry-After"];
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+const err1 = {instancePath:instancePath+"/Retry-After",schemaPath:"#/properties/Retry-After/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 < 1 || isNaN(data0)){
+const err2 = {instancePath:instancePath+"/Retry-After",schemaPath:"#/properties/Retry-After/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err3 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
 validate104.errors = vErrors;
 return errors === 0;
 }
-validate104.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate104.evaluated = {"props":{"Retry-After":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_200_headers = validate105;
-const schema144 = {"type":"object","properties":{"Retry-After":{"type":"integer","minimum":0,"description":"Seconds to wait before polling again; sent while IN PROGRESS."}},"$id":"getJob_200_headers"};
+export const createJob_429_application_problem_json = validate105;
+const schema145 = {"$ref":"defs.json#/$defs/problem","$id":"createJob_429_application_problem_json"};
 
 function validate105(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="getJob_200_headers" */;
+/*# sourceURL="createJob_429_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate105.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.title === undefined){
+const err0 = {instancePath,schemaPath:"defs.json#/$defs/problem/required",keyword:"required",params:{missingProperty: "title"},message:"must have required property '"+"title"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.type !== undefined){
+if(typeof data.type !== "string"){
+const err1 = {instancePath:instancePath+"/type",schemaPath:"defs.json#/$defs/problem/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.title !== undefined){
+if(typeof data.title !== "string"){
+const err2 = {instancePath:instancePath+"/title",schemaPath:"defs.json#/$defs/problem/properties/title/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.status !== undefined){
+let data2 = data.status;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err3 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/problem/properties/status/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.detail !== undefined){
+if(typeof data.detail !== "string"){
+const err4 = {instancePath:instancePath+"/detail",schemaPath:"defs.json#/$defs/problem/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.instance !== undefined){
+if(typeof data.instance !== "string"){
+const err5 = {instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/problem/properties/instance/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.errors !== undefined){
+let data5 = data.errors;
+if(Array.isArray(data5)){
+const len0 = data5.length;
+for(let i0=0; i0<len0; i0++){
+let data6 = data5[i0];
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+if(data6.field === undefined){
+const err6 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "field"},message:"must have required property '"+"field"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data6.pointer === undefined){
+const err7 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "pointer"},message:"must have required property '"+"pointer"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data6.detail === undefined){
+const err8 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "detail"},message:"must have required property '"+"detail"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data6.field !== undefined){
+if(typeof data6.field !== "string"){
+const err9 = {instancePath:instancePath+"/errors/" + i0+"/field",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/field/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data6.pointer !== undefined){
+if(typeof data6.pointer !== "string"){
+const err10 = {instancePath:instancePath+"/errors/" + i0+"/pointer",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/pointer/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data6.detail !== undefined){
+if(typeof data6.detail !== "string"){
+const err11 = {instancePath:instancePath+"/errors/" + i0+"/detail",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/errors",schemaPath:"defs.json#/$defs/problem/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"defs.json#/$defs/problem/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+validate105.errors = vErrors;
+return errors === 0;
+}
+validate105.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+
+export const getJob_200_headers = validate106;
+const schema147 = {"type":"object","properties":{"Retry-After":{"type":"integer","minimum":0,"description":"Seconds to wait before polling again; sent while IN PROGRESS."}},"$id":"getJob_200_headers"};
+
+function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="getJob_200_headers" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate106.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2557,28 +2557,29 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate105.errors = vErrors;
+validate106.errors = vErrors;
 return errors === 0;
 }
-validate105.evaluated = {"props":{"Retry-After":true},"dynamicProps":false,"dynamicItems":false};
+validate106.evaluated = {"props":{"Retry-After":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_200_application_json = validate106;
-const schema145 = {"$ref":"defs.json#/$defs/job","$id":"getJob_200_application_json"};
-const schema37 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"href":{"type":"string","description":"Path of the job's status resource."},"status":{"$ref":"#/$defs/jobStatus"},"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority"},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"The job's input, as the client sent it."},"attempts":{"type":"integer","minimum":0,"description":"How many times a worker has taken the job so far (the running attempt included).\nThe job stays IN PROGRESS between attempts.\n"},"maxAttempts":{"type":"integer","minimum":1,"maximum":20,"description":"After this many attempts have failed, the job is FAILED."},"start":{"type":"string","format":"date-time","description":"When the job was created (RFC 3339)."},"runAt":{"type":"string","format":"date-time","description":"While the job waits for a worker: the time from which it may be handed to one (RFC\n3339), for a job created with `runAt` or `delaySeconds`, or the next attempt after a\nretryable failure. A time past means it is due. Absent while a worker holds the job,\nand once it has ended.\n"},"end":{"anyOf":[{"type":"string","format":"date-time"},{"$ref":"#/$defs/notEnded"}],"description":"When the job ended (RFC 3339); \"\" until then. Set once."},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{"description":"What the backend reported on SUCCESS."},"error":{"$ref":"#/$defs/jobError","description":"Why the job failed, on FAILED; on a job CANCELLED because a job it depended on did\nnot succeed, that reason (`urn:async-api:dependency-failed`).\n"},"concurrencyKey":{"type":"string","description":"The key it was created with (`concurrencyKey`), which its limits apply to."},"schedule":{"$ref":"#/$defs/scheduleId","description":"The schedule that created it (`GET /schedules/{id}`)."},"scheduledFor":{"type":"string","format":"date-time","description":"For a job a schedule created: the due time it was created for (it runs from then; a\njob made late, after downtime, runs at once).\n"},"dependsOn":{"type":"array","items":{"$ref":"#/$defs/jobId"},"description":"The jobs it was created to wait for (`dependsOn` of its request)."},"waitingFor":{"type":"integer","minimum":1,"description":"While it waits: how many of the jobs it depends on have not ended yet. No worker gets\nit before none are left.\n"}},"required":["id","href","status","priority","tags","attempts","maxAttempts","start","end"],"examples":[{"id":"Kj3vQ0l2TQ2m5Yw8b1dEXA","href":"/resources/Kj3vQ0l2TQ2m5Yw8b1dEXA","status":"IN PROGRESS","name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"attempts":1,"maxAttempts":3,"start":"2013-01-01T10:50:45Z","end":"","progress":40}]};
-const schema39 = {"type":"string","enum":["IN PROGRESS","CANCELLED","FAILED","SUCCESS"]};
-const schema33 = {"type":"string","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name.","examples":["nightly-report"]};
-const schema41 = {"type":"integer","minimum":0,"maximum":9,"description":"Higher first (9 before 0); jobs of equal priority are taken oldest first."};
-const schema42 = {"type":"array","items":{"type":"string"},"maxItems":8};
-const schema43 = {"type":"string","maxLength":0,"description":"The empty string, for a job that has not ended."};
-const schema44 = {"type":"string","minLength":1,"maxLength":64,"description":"Opaque schedule identifier (URL-safe).","examples":["sch_AaJQxxjjfFINtk3YAGUtBA"]};
+export const getJob_200_application_json = validate107;
+const schema148 = {"$ref":"defs.json#/$defs/job","$id":"getJob_200_application_json"};
+const schema38 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"href":{"type":"string","description":"Path of the job's status resource."},"status":{"$ref":"#/$defs/jobStatus"},"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority"},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"The job's input, as the client sent it."},"attempts":{"type":"integer","minimum":0,"description":"How many times a worker has taken the job so far (the running attempt included).\nThe job stays IN PROGRESS between attempts.\n"},"maxAttempts":{"type":"integer","minimum":1,"maximum":20,"description":"After this many attempts have failed, the job is FAILED."},"start":{"type":"string","format":"date-time","description":"When the job was created (RFC 3339)."},"runAt":{"type":"string","format":"date-time","description":"While the job waits for a worker: the time from which it may be handed to one (RFC\n3339), for a job created with `runAt` or `delaySeconds`, or the next attempt after a\nretryable failure. A time past means it is due. Absent while a worker holds the job,\nand once it has ended.\n"},"end":{"anyOf":[{"type":"string","format":"date-time"},{"$ref":"#/$defs/notEnded"}],"description":"When the job ended (RFC 3339); \"\" until then. Set once."},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{"description":"What the backend reported on SUCCESS."},"error":{"$ref":"#/$defs/jobError","description":"Why the job failed, on FAILED; on a job CANCELLED because a job it depended on did\nnot succeed, that reason (`urn:async-api:dependency-failed`).\n"},"concurrencyKey":{"type":"string","description":"The key it was created with (`concurrencyKey`), which its limits apply to."},"schedule":{"$ref":"#/$defs/scheduleId","description":"The schedule that created it (`GET /schedules/{id}`)."},"scheduledFor":{"type":"string","format":"date-time","description":"For a job a schedule created: the due time it was created for (it runs from then; a\njob made late, after downtime, runs at once).\n"},"dependsOn":{"type":"array","items":{"$ref":"#/$defs/jobId"},"description":"The jobs it was created to wait for (`dependsOn` of its request)."},"waitingFor":{"type":"integer","minimum":1,"description":"While it waits: how many of the jobs it depends on have not ended yet. No worker gets\nit before none are left.\n"}},"required":["id","href","status","priority","tags","attempts","maxAttempts","start","end"],"examples":[{"id":"Kj3vQ0l2TQ2m5Yw8b1dEXA","href":"/resources/Kj3vQ0l2TQ2m5Yw8b1dEXA","status":"IN PROGRESS","name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"attempts":1,"maxAttempts":3,"start":"2013-01-01T10:50:45Z","end":"","progress":40}]};
+const schema40 = {"type":"string","enum":["IN PROGRESS","CANCELLED","FAILED","SUCCESS"]};
+const schema33 = {"type":"string","pattern":"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name. Any text but `.` and `..`.","examples":["nightly-report"]};
+const schema42 = {"type":"integer","minimum":0,"maximum":9,"description":"Higher first (9 before 0); jobs of equal priority are taken oldest first."};
+const schema43 = {"type":"array","items":{"type":"string"},"maxItems":8};
+const schema44 = {"type":"string","maxLength":0,"description":"The empty string, for a job that has not ended."};
+const schema45 = {"type":"string","minLength":1,"maxLength":64,"description":"Opaque schedule identifier (URL-safe).","examples":["sch_AaJQxxjjfFINtk3YAGUtBA"]};
+const pattern4 = new RegExp("^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$", "");
 const formats0 = require("ajv-formats/dist/formats").fullFormats["date-time"];
-const schema35 = {"type":"object","properties":{"type":{"type":"string","description":"URI reference identifying the kind of failure."},"title":{"type":"string","minLength":1},"detail":{"type":"string"},"cause":{"$ref":"#/$defs/taskError","description":"With `urn:async-api:attempts-exhausted`: the error of the last attempt (a worker's\nreport, or `urn:async-api:lease-expired` when its lease ran out).\n"}},"required":["type","title"],"description":"Why a job failed, shaped like an RFC 9457 problem. Its `type` identifies the kind of\njob failure; it says the job failed, not the server.\n","examples":[{"type":"urn:async-api:job-failed","title":"Upstream system rejected the order","detail":"credit check failed"}]};
-const schema36 = {"type":"object","properties":{"type":{"type":"string"},"title":{"type":"string","minLength":1},"detail":{"type":"string"}},"required":["title"],"description":"Why an attempt failed, shaped like an RFC 9457 problem."};
+const schema36 = {"type":"object","properties":{"type":{"type":"string","description":"URI reference identifying the kind of failure."},"title":{"type":"string","minLength":1},"detail":{"type":"string"},"cause":{"$ref":"#/$defs/taskError","description":"With `urn:async-api:attempts-exhausted`: the error of the last attempt (a worker's\nreport, or `urn:async-api:lease-expired` when its lease ran out).\n"}},"required":["type","title"],"description":"Why a job failed, shaped like an RFC 9457 problem. Its `type` identifies the kind of\njob failure; it says the job failed, not the server.\n","examples":[{"type":"urn:async-api:job-failed","title":"Upstream system rejected the order","detail":"credit check failed"}]};
+const schema37 = {"type":"object","properties":{"type":{"type":"string"},"title":{"type":"string","minLength":1},"detail":{"type":"string"}},"required":["title"],"description":"Why an attempt failed, shaped like an RFC 9457 problem."};
 
-function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate24.evaluated;
+const evaluated0 = validate25.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2740,16 +2741,16 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate24.errors = vErrors;
+validate25.errors = vErrors;
 return errors === 0;
 }
-validate24.evaluated = {"props":{"type":true,"title":true,"detail":true,"cause":true},"dynamicProps":false,"dynamicItems":false};
+validate25.evaluated = {"props":{"type":true,"title":true,"detail":true,"cause":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate25.evaluated;
+const evaluated0 = validate26.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2907,7 +2908,7 @@ vErrors.push(err13);
 errors++;
 }
 if(!((((data2 === "IN PROGRESS") || (data2 === "CANCELLED")) || (data2 === "FAILED")) || (data2 === "SUCCESS"))){
-const err14 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/jobStatus/enum",keyword:"enum",params:{allowedValues: schema39.enum},message:"must be equal to one of the allowed values"};
+const err14 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/jobStatus/enum",keyword:"enum",params:{allowedValues: schema40.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -2940,9 +2941,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-else {
-const err17 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern4.test(data3)){
+const err17 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -2952,10 +2952,8 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data.priority !== undefined){
-let data4 = data.priority;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err18 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err18 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -2964,9 +2962,11 @@ vErrors.push(err18);
 }
 errors++;
 }
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 9 || isNaN(data4)){
-const err19 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"};
+}
+if(data.priority !== undefined){
+let data4 = data.priority;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err19 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -2975,13 +2975,24 @@ vErrors.push(err19);
 }
 errors++;
 }
-if(data4 < 0 || isNaN(data4)){
-const err20 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 9 || isNaN(data4)){
+const err20 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"};
 if(vErrors === null){
 vErrors = [err20];
 }
 else {
 vErrors.push(err20);
+}
+errors++;
+}
+if(data4 < 0 || isNaN(data4)){
+const err21 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
 }
 errors++;
 }
@@ -2991,19 +3002,7 @@ if(data.tags !== undefined){
 let data5 = data.tags;
 if(Array.isArray(data5)){
 if(data5.length > 8){
-const err21 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-const len0 = data5.length;
-for(let i0=0; i0<len0; i0++){
-if(typeof data5[i0] !== "string"){
-const err22 = {instancePath:instancePath+"/tags/" + i0,schemaPath:"#/$defs/tags/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err22 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -3012,10 +3011,10 @@ vErrors.push(err22);
 }
 errors++;
 }
-}
-}
-else {
-const err23 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const len0 = data5.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data5[i0] !== "string"){
+const err23 = {instancePath:instancePath+"/tags/" + i0,schemaPath:"#/$defs/tags/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -3025,10 +3024,9 @@ vErrors.push(err23);
 errors++;
 }
 }
-if(data.input !== undefined){
-let data7 = data.input;
-if(!(data7 && typeof data7 == "object" && !Array.isArray(data7))){
-const err24 = {instancePath:instancePath+"/input",schemaPath:"#/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"};
+}
+else {
+const err24 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -3038,10 +3036,10 @@ vErrors.push(err24);
 errors++;
 }
 }
-if(data.attempts !== undefined){
-let data8 = data.attempts;
-if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-const err25 = {instancePath:instancePath+"/attempts",schemaPath:"#/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.input !== undefined){
+let data7 = data.input;
+if(!(data7 && typeof data7 == "object" && !Array.isArray(data7))){
+const err25 = {instancePath:instancePath+"/input",schemaPath:"#/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -3050,9 +3048,11 @@ vErrors.push(err25);
 }
 errors++;
 }
-if((typeof data8 == "number") && (isFinite(data8))){
-if(data8 < 0 || isNaN(data8)){
-const err26 = {instancePath:instancePath+"/attempts",schemaPath:"#/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data.attempts !== undefined){
+let data8 = data.attempts;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+const err26 = {instancePath:instancePath+"/attempts",schemaPath:"#/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -3061,12 +3061,9 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-}
-if(data.maxAttempts !== undefined){
-let data9 = data.maxAttempts;
-if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-const err27 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 < 0 || isNaN(data8)){
+const err27 = {instancePath:instancePath+"/attempts",schemaPath:"#/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -3075,9 +3072,12 @@ vErrors.push(err27);
 }
 errors++;
 }
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 > 20 || isNaN(data9)){
-const err28 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
+}
+}
+if(data.maxAttempts !== undefined){
+let data9 = data.maxAttempts;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err28 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -3086,8 +3086,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(data9 < 1 || isNaN(data9)){
-const err29 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 20 || isNaN(data9)){
+const err29 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -3096,13 +3097,8 @@ vErrors.push(err29);
 }
 errors++;
 }
-}
-}
-if(data.start !== undefined){
-let data10 = data.start;
-if(typeof data10 === "string"){
-if(!(formats0.validate(data10))){
-const err30 = {instancePath:instancePath+"/start",schemaPath:"#/properties/start/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(data9 < 1 || isNaN(data9)){
+const err30 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -3112,8 +3108,12 @@ vErrors.push(err30);
 errors++;
 }
 }
-else {
-const err31 = {instancePath:instancePath+"/start",schemaPath:"#/properties/start/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data.start !== undefined){
+let data10 = data.start;
+if(typeof data10 === "string"){
+if(!(formats0.validate(data10))){
+const err31 = {instancePath:instancePath+"/start",schemaPath:"#/properties/start/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -3123,11 +3123,8 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data.runAt !== undefined){
-let data11 = data.runAt;
-if(typeof data11 === "string"){
-if(!(formats0.validate(data11))){
-const err32 = {instancePath:instancePath+"/runAt",schemaPath:"#/properties/runAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+else {
+const err32 = {instancePath:instancePath+"/start",schemaPath:"#/properties/start/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -3137,13 +3134,27 @@ vErrors.push(err32);
 errors++;
 }
 }
-else {
-const err33 = {instancePath:instancePath+"/runAt",schemaPath:"#/properties/runAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.runAt !== undefined){
+let data11 = data.runAt;
+if(typeof data11 === "string"){
+if(!(formats0.validate(data11))){
+const err33 = {instancePath:instancePath+"/runAt",schemaPath:"#/properties/runAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err33];
 }
 else {
 vErrors.push(err33);
+}
+errors++;
+}
+}
+else {
+const err34 = {instancePath:instancePath+"/runAt",schemaPath:"#/properties/runAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
 }
 errors++;
 }
@@ -3155,18 +3166,7 @@ let valid8 = false;
 const _errs32 = errors;
 if(typeof data12 === "string"){
 if(!(formats0.validate(data12))){
-const err34 = {instancePath:instancePath+"/end",schemaPath:"#/properties/end/anyOf/0/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-}
-}
-else {
-const err35 = {instancePath:instancePath+"/end",schemaPath:"#/properties/end/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err35 = {instancePath:instancePath+"/end",schemaPath:"#/properties/end/anyOf/0/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -3175,12 +3175,9 @@ vErrors.push(err35);
 }
 errors++;
 }
-var _valid0 = _errs32 === errors;
-valid8 = valid8 || _valid0;
-const _errs34 = errors;
-if(typeof data12 === "string"){
-if(func1(data12) > 0){
-const err36 = {instancePath:instancePath+"/end",schemaPath:"#/$defs/notEnded/maxLength",keyword:"maxLength",params:{limit: 0},message:"must NOT have more than 0 characters"};
+}
+else {
+const err36 = {instancePath:instancePath+"/end",schemaPath:"#/properties/end/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -3189,9 +3186,12 @@ vErrors.push(err36);
 }
 errors++;
 }
-}
-else {
-const err37 = {instancePath:instancePath+"/end",schemaPath:"#/$defs/notEnded/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid0 = _errs32 === errors;
+valid8 = valid8 || _valid0;
+const _errs34 = errors;
+if(typeof data12 === "string"){
+if(func1(data12) > 0){
+const err37 = {instancePath:instancePath+"/end",schemaPath:"#/$defs/notEnded/maxLength",keyword:"maxLength",params:{limit: 0},message:"must NOT have more than 0 characters"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -3200,15 +3200,26 @@ vErrors.push(err37);
 }
 errors++;
 }
-var _valid0 = _errs34 === errors;
-valid8 = valid8 || _valid0;
-if(!valid8){
-const err38 = {instancePath:instancePath+"/end",schemaPath:"#/properties/end/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+else {
+const err38 = {instancePath:instancePath+"/end",schemaPath:"#/$defs/notEnded/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
 else {
 vErrors.push(err38);
+}
+errors++;
+}
+var _valid0 = _errs34 === errors;
+valid8 = valid8 || _valid0;
+if(!valid8){
+const err39 = {instancePath:instancePath+"/end",schemaPath:"#/properties/end/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
 }
 errors++;
 }
@@ -3227,18 +3238,7 @@ vErrors = null;
 if(data.progress !== undefined){
 let data13 = data.progress;
 if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err39 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err39];
-}
-else {
-vErrors.push(err39);
-}
-errors++;
-}
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 > 100 || isNaN(data13)){
-const err40 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+const err40 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -3247,8 +3247,9 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(data13 < 0 || isNaN(data13)){
-const err41 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 100 || isNaN(data13)){
+const err41 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -3257,17 +3258,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-}
-if(data.error !== undefined){
-if(!(validate24(data.error, {instancePath:instancePath+"/error",parentData:data,parentDataProperty:"error",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
-errors = vErrors.length;
-}
-}
-if(data.concurrencyKey !== undefined){
-if(typeof data.concurrencyKey !== "string"){
-const err42 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/properties/concurrencyKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data13 < 0 || isNaN(data13)){
+const err42 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -3277,11 +3269,16 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data.schedule !== undefined){
-let data16 = data.schedule;
-if(typeof data16 === "string"){
-if(func1(data16) > 64){
-const err43 = {instancePath:instancePath+"/schedule",schemaPath:"#/$defs/scheduleId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+}
+if(data.error !== undefined){
+if(!(validate25(data.error, {instancePath:instancePath+"/error",parentData:data,parentDataProperty:"error",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+errors = vErrors.length;
+}
+}
+if(data.concurrencyKey !== undefined){
+if(typeof data.concurrencyKey !== "string"){
+const err43 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/properties/concurrencyKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -3290,8 +3287,12 @@ vErrors.push(err43);
 }
 errors++;
 }
-if(func1(data16) < 1){
-const err44 = {instancePath:instancePath+"/schedule",schemaPath:"#/$defs/scheduleId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data.schedule !== undefined){
+let data16 = data.schedule;
+if(typeof data16 === "string"){
+if(func1(data16) > 64){
+const err44 = {instancePath:instancePath+"/schedule",schemaPath:"#/$defs/scheduleId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -3300,9 +3301,8 @@ vErrors.push(err44);
 }
 errors++;
 }
-}
-else {
-const err45 = {instancePath:instancePath+"/schedule",schemaPath:"#/$defs/scheduleId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func1(data16) < 1){
+const err45 = {instancePath:instancePath+"/schedule",schemaPath:"#/$defs/scheduleId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -3312,11 +3312,8 @@ vErrors.push(err45);
 errors++;
 }
 }
-if(data.scheduledFor !== undefined){
-let data17 = data.scheduledFor;
-if(typeof data17 === "string"){
-if(!(formats0.validate(data17))){
-const err46 = {instancePath:instancePath+"/scheduledFor",schemaPath:"#/properties/scheduledFor/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+else {
+const err46 = {instancePath:instancePath+"/schedule",schemaPath:"#/$defs/scheduleId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -3326,13 +3323,27 @@ vErrors.push(err46);
 errors++;
 }
 }
-else {
-const err47 = {instancePath:instancePath+"/scheduledFor",schemaPath:"#/properties/scheduledFor/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.scheduledFor !== undefined){
+let data17 = data.scheduledFor;
+if(typeof data17 === "string"){
+if(!(formats0.validate(data17))){
+const err47 = {instancePath:instancePath+"/scheduledFor",schemaPath:"#/properties/scheduledFor/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
 if(vErrors === null){
 vErrors = [err47];
 }
 else {
 vErrors.push(err47);
+}
+errors++;
+}
+}
+else {
+const err48 = {instancePath:instancePath+"/scheduledFor",schemaPath:"#/properties/scheduledFor/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
 }
 errors++;
 }
@@ -3345,17 +3356,7 @@ for(let i1=0; i1<len1; i1++){
 let data19 = data18[i1];
 if(typeof data19 === "string"){
 if(func1(data19) > 64){
-const err48 = {instancePath:instancePath+"/dependsOn/" + i1,schemaPath:"#/$defs/jobId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err48];
-}
-else {
-vErrors.push(err48);
-}
-errors++;
-}
-if(func1(data19) < 1){
-const err49 = {instancePath:instancePath+"/dependsOn/" + i1,schemaPath:"#/$defs/jobId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err49 = {instancePath:instancePath+"/dependsOn/" + i1,schemaPath:"#/$defs/jobId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -3364,9 +3365,8 @@ vErrors.push(err49);
 }
 errors++;
 }
-}
-else {
-const err50 = {instancePath:instancePath+"/dependsOn/" + i1,schemaPath:"#/$defs/jobId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func1(data19) < 1){
+const err50 = {instancePath:instancePath+"/dependsOn/" + i1,schemaPath:"#/$defs/jobId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -3376,9 +3376,8 @@ vErrors.push(err50);
 errors++;
 }
 }
-}
 else {
-const err51 = {instancePath:instancePath+"/dependsOn",schemaPath:"#/properties/dependsOn/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err51 = {instancePath:instancePath+"/dependsOn/" + i1,schemaPath:"#/$defs/jobId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -3388,10 +3387,9 @@ vErrors.push(err51);
 errors++;
 }
 }
-if(data.waitingFor !== undefined){
-let data20 = data.waitingFor;
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err52 = {instancePath:instancePath+"/waitingFor",schemaPath:"#/properties/waitingFor/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err52 = {instancePath:instancePath+"/dependsOn",schemaPath:"#/properties/dependsOn/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -3400,9 +3398,11 @@ vErrors.push(err52);
 }
 errors++;
 }
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 < 1 || isNaN(data20)){
-const err53 = {instancePath:instancePath+"/waitingFor",schemaPath:"#/properties/waitingFor/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data.waitingFor !== undefined){
+let data20 = data.waitingFor;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err53 = {instancePath:instancePath+"/waitingFor",schemaPath:"#/properties/waitingFor/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -3411,11 +3411,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err54 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 < 1 || isNaN(data20)){
+const err54 = {instancePath:instancePath+"/waitingFor",schemaPath:"#/properties/waitingFor/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -3424,40 +3422,53 @@ vErrors.push(err54);
 }
 errors++;
 }
-validate25.errors = vErrors;
+}
+}
+}
+else {
+const err55 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+validate26.errors = vErrors;
 return errors === 0;
 }
-validate25.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"runAt":true,"end":true,"progress":true,"result":true,"error":true,"concurrencyKey":true,"schedule":true,"scheduledFor":true,"dependsOn":true,"waitingFor":true},"dynamicProps":false,"dynamicItems":false};
+validate26.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"runAt":true,"end":true,"progress":true,"result":true,"error":true,"concurrencyKey":true,"schedule":true,"scheduledFor":true,"dependsOn":true,"waitingFor":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJob_200_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate106.evaluated;
+const evaluated0 = validate107.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate25(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+if(!(validate26(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
 errors = vErrors.length;
 }
-validate106.errors = vErrors;
+validate107.errors = vErrors;
 return errors === 0;
 }
-validate106.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"runAt":true,"end":true,"progress":true,"result":true,"error":true,"concurrencyKey":true,"schedule":true,"scheduledFor":true,"dependsOn":true,"waitingFor":true},"dynamicProps":false,"dynamicItems":false};
+validate107.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"runAt":true,"end":true,"progress":true,"result":true,"error":true,"concurrencyKey":true,"schedule":true,"scheduledFor":true,"dependsOn":true,"waitingFor":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_303_headers = validate108;
-const schema146 = {"type":"object","properties":{"Location":{"type":"string"}},"required":["Location"],"$id":"getJob_303_headers"};
+export const getJob_303_headers = validate109;
+const schema149 = {"type":"object","properties":{"Location":{"type":"string"}},"required":["Location"],"$id":"getJob_303_headers"};
 
-function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate109(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getJob_303_headers" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate108.evaluated;
+const evaluated0 = validate109.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3498,238 +3509,39 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate108.errors = vErrors;
-return errors === 0;
-}
-validate108.evaluated = {"props":{"Location":true},"dynamicProps":false,"dynamicItems":false};
-
-export const getJob_303_application_json = validate109;
-const schema147 = {"$ref":"defs.json#/$defs/job","$id":"getJob_303_application_json"};
-
-function validate109(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="getJob_303_application_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate109.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(!(validate25(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
-errors = vErrors.length;
-}
 validate109.errors = vErrors;
 return errors === 0;
 }
-validate109.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"runAt":true,"end":true,"progress":true,"result":true,"error":true,"concurrencyKey":true,"schedule":true,"scheduledFor":true,"dependsOn":true,"waitingFor":true},"dynamicProps":false,"dynamicItems":false};
+validate109.evaluated = {"props":{"Location":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_401_application_problem_json = validate111;
-const schema148 = {"$ref":"defs.json#/$defs/problem","$id":"getJob_401_application_problem_json"};
+export const getJob_303_application_json = validate110;
+const schema150 = {"$ref":"defs.json#/$defs/job","$id":"getJob_303_application_json"};
 
-function validate111(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="getJob_401_application_problem_json" */;
+function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="getJob_303_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate111.evaluated;
+const evaluated0 = validate110.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.title === undefined){
-const err0 = {instancePath,schemaPath:"defs.json#/$defs/problem/required",keyword:"required",params:{missingProperty: "title"},message:"must have required property '"+"title"+"'"};
-if(vErrors === null){
-vErrors = [err0];
+if(!(validate26(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
 }
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.type !== undefined){
-if(typeof data.type !== "string"){
-const err1 = {instancePath:instancePath+"/type",schemaPath:"defs.json#/$defs/problem/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-if(data.title !== undefined){
-if(typeof data.title !== "string"){
-const err2 = {instancePath:instancePath+"/title",schemaPath:"defs.json#/$defs/problem/properties/title/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-if(data.status !== undefined){
-let data2 = data.status;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-const err3 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/problem/properties/status/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-if(data.detail !== undefined){
-if(typeof data.detail !== "string"){
-const err4 = {instancePath:instancePath+"/detail",schemaPath:"defs.json#/$defs/problem/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.instance !== undefined){
-if(typeof data.instance !== "string"){
-const err5 = {instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/problem/properties/instance/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-if(data.errors !== undefined){
-let data5 = data.errors;
-if(Array.isArray(data5)){
-const len0 = data5.length;
-for(let i0=0; i0<len0; i0++){
-let data6 = data5[i0];
-if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
-if(data6.field === undefined){
-const err6 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "field"},message:"must have required property '"+"field"+"'"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-if(data6.pointer === undefined){
-const err7 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "pointer"},message:"must have required property '"+"pointer"+"'"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-if(data6.detail === undefined){
-const err8 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "detail"},message:"must have required property '"+"detail"+"'"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-if(data6.field !== undefined){
-if(typeof data6.field !== "string"){
-const err9 = {instancePath:instancePath+"/errors/" + i0+"/field",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/field/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-if(data6.pointer !== undefined){
-if(typeof data6.pointer !== "string"){
-const err10 = {instancePath:instancePath+"/errors/" + i0+"/pointer",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/pointer/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-if(data6.detail !== undefined){
-if(typeof data6.detail !== "string"){
-const err11 = {instancePath:instancePath+"/errors/" + i0+"/detail",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-}
-}
-else {
-const err12 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-}
-else {
-const err13 = {instancePath:instancePath+"/errors",schemaPath:"defs.json#/$defs/problem/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-}
-}
-else {
-const err14 = {instancePath,schemaPath:"defs.json#/$defs/problem/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-validate111.errors = vErrors;
+validate110.errors = vErrors;
 return errors === 0;
 }
-validate111.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate110.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"runAt":true,"end":true,"progress":true,"result":true,"error":true,"concurrencyKey":true,"schedule":true,"scheduledFor":true,"dependsOn":true,"waitingFor":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_403_application_problem_json = validate112;
-const schema150 = {"$ref":"defs.json#/$defs/problem","$id":"getJob_403_application_problem_json"};
+export const getJob_401_application_problem_json = validate112;
+const schema151 = {"$ref":"defs.json#/$defs/problem","$id":"getJob_401_application_problem_json"};
 
 function validate112(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="getJob_403_application_problem_json" */;
+/*# sourceURL="getJob_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate112.evaluated;
@@ -3924,11 +3736,11 @@ return errors === 0;
 }
 validate112.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_404_application_problem_json = validate113;
-const schema152 = {"$ref":"defs.json#/$defs/problem","$id":"getJob_404_application_problem_json"};
+export const getJob_403_application_problem_json = validate113;
+const schema153 = {"$ref":"defs.json#/$defs/problem","$id":"getJob_403_application_problem_json"};
 
 function validate113(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="getJob_404_application_problem_json" */;
+/*# sourceURL="getJob_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate113.evaluated;
@@ -4123,60 +3935,14 @@ return errors === 0;
 }
 validate113.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJob_500_application_json = validate114;
-const schema154 = {"$ref":"defs.json#/$defs/job","$id":"getJob_500_application_json"};
+export const getJob_404_application_problem_json = validate114;
+const schema155 = {"$ref":"defs.json#/$defs/problem","$id":"getJob_404_application_problem_json"};
 
 function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="getJob_500_application_json" */;
+/*# sourceURL="getJob_404_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate114.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(!(validate25(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
-errors = vErrors.length;
-}
-validate114.errors = vErrors;
-return errors === 0;
-}
-validate114.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"runAt":true,"end":true,"progress":true,"result":true,"error":true,"concurrencyKey":true,"schedule":true,"scheduledFor":true,"dependsOn":true,"waitingFor":true},"dynamicProps":false,"dynamicItems":false};
-
-export const cancelJob_200_application_json = validate116;
-const schema155 = {"$ref":"defs.json#/$defs/job","$id":"cancelJob_200_application_json"};
-
-function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="cancelJob_200_application_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate116.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(!(validate25(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
-errors = vErrors.length;
-}
-validate116.errors = vErrors;
-return errors === 0;
-}
-validate116.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"runAt":true,"end":true,"progress":true,"result":true,"error":true,"concurrencyKey":true,"schedule":true,"scheduledFor":true,"dependsOn":true,"waitingFor":true},"dynamicProps":false,"dynamicItems":false};
-
-export const cancelJob_401_application_problem_json = validate118;
-const schema156 = {"$ref":"defs.json#/$defs/problem","$id":"cancelJob_401_application_problem_json"};
-
-function validate118(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="cancelJob_401_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate118.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4363,16 +4129,62 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate118.errors = vErrors;
+validate114.errors = vErrors;
 return errors === 0;
 }
-validate118.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate114.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const cancelJob_403_application_problem_json = validate119;
-const schema158 = {"$ref":"defs.json#/$defs/problem","$id":"cancelJob_403_application_problem_json"};
+export const getJob_500_application_json = validate115;
+const schema157 = {"$ref":"defs.json#/$defs/job","$id":"getJob_500_application_json"};
+
+function validate115(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="getJob_500_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate115.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate26(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+validate115.errors = vErrors;
+return errors === 0;
+}
+validate115.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"runAt":true,"end":true,"progress":true,"result":true,"error":true,"concurrencyKey":true,"schedule":true,"scheduledFor":true,"dependsOn":true,"waitingFor":true},"dynamicProps":false,"dynamicItems":false};
+
+export const cancelJob_200_application_json = validate117;
+const schema158 = {"$ref":"defs.json#/$defs/job","$id":"cancelJob_200_application_json"};
+
+function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="cancelJob_200_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate117.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate26(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+validate117.errors = vErrors;
+return errors === 0;
+}
+validate117.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"runAt":true,"end":true,"progress":true,"result":true,"error":true,"concurrencyKey":true,"schedule":true,"scheduledFor":true,"dependsOn":true,"waitingFor":true},"dynamicProps":false,"dynamicItems":false};
+
+export const cancelJob_401_application_problem_json = validate119;
+const schema159 = {"$ref":"defs.json#/$defs/problem","$id":"cancelJob_401_application_problem_json"};
 
 function validate119(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="cancelJob_403_application_problem_json" */;
+/*# sourceURL="cancelJob_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate119.evaluated;
@@ -4567,11 +4379,11 @@ return errors === 0;
 }
 validate119.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const cancelJob_404_application_problem_json = validate120;
-const schema160 = {"$ref":"defs.json#/$defs/problem","$id":"cancelJob_404_application_problem_json"};
+export const cancelJob_403_application_problem_json = validate120;
+const schema161 = {"$ref":"defs.json#/$defs/problem","$id":"cancelJob_403_application_problem_json"};
 
 function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="cancelJob_404_application_problem_json" */;
+/*# sourceURL="cancelJob_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate120.evaluated;
@@ -4766,11 +4578,11 @@ return errors === 0;
 }
 validate120.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const cancelJob_409_application_problem_json = validate121;
-const schema162 = {"$ref":"defs.json#/$defs/problem","$id":"cancelJob_409_application_problem_json"};
+export const cancelJob_404_application_problem_json = validate121;
+const schema163 = {"$ref":"defs.json#/$defs/problem","$id":"cancelJob_404_application_problem_json"};
 
 function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="cancelJob_409_application_problem_json" */;
+/*# sourceURL="cancelJob_404_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate121.evaluated;
@@ -4965,407 +4777,14 @@ return errors === 0;
 }
 validate121.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobEvents_200_application_json = validate122;
-const schema164 = {"$ref":"defs.json#/$defs/jobEventList","$id":"listJobEvents_200_application_json"};
-const schema110 = {"type":"object","properties":{"events":{"type":"array","items":{"$ref":"#/$defs/jobEvent"}},"next":{"type":"string","description":"URL of the following page; present only when there is more."}},"required":["events"]};
-const schema46 = {"type":"object","properties":{"at":{"type":"string","format":"date-time","description":"When it happened (RFC 3339)."},"type":{"type":"string","enum":["created","claimed","progress","lease-expired","retry-scheduled","released","succeeded","failed","cancelled","rerun","webhook-delivered","webhook-failed"],"description":"`created` by a client; `claimed` by a worker (an attempt begins); `progress` reported\n(at most one event per job every 5 seconds); `lease-expired`: the worker did not\nreport in time (recorded when the job is claimed again or ends); `retry-scheduled`\nafter a retryable failure (`runAfter`); `released` by its worker, the attempt not\ncounted; `succeeded`, `failed`, `cancelled`; `rerun` by an admin (`from` the status it\nleft; a new series of attempts begins); the completion push `webhook-delivered` or\n`webhook-failed` (given up).\n"},"actor":{"type":"string","description":"Who did it: the client that created or cancelled the job, the worker that claimed,\nreported or held it, the admin that ran it again. Absent when the service itself did it (deadline, exhausted\nattempts) or a backend without a lease.\n"},"attempt":{"type":"integer","minimum":1,"description":"The attempt it belongs to."},"progress":{"type":"integer","minimum":0,"maximum":100},"leaseSeconds":{"type":"integer","minimum":0,"description":"The lease a claim took."},"runAfter":{"type":"string","format":"date-time","description":"When a scheduled retry may be claimed."},"error":{"$ref":"#/$defs/jobError","description":"Why a `failed` job failed."},"from":{"type":"string","enum":["FAILED","CANCELLED"],"description":"The status a `rerun` job left."},"url":{"type":"string","description":"Where the completion push went."},"deliveryAttempts":{"type":"integer","minimum":0},"deliveryError":{"type":"string","description":"The last delivery attempt's error, for `webhook-failed`."}},"required":["at","type"],"description":"One transition of a job, recorded by the store in the same statement as the change.\n","examples":[{"at":"2013-01-01T10:50:46Z","type":"claimed","actor":"reports-worker-1","attempt":1,"leaseSeconds":30}]};
-
-function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate27.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.at === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.type === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data.at !== undefined){
-let data0 = data.at;
-if(typeof data0 === "string"){
-if(!(formats0.validate(data0))){
-const err2 = {instancePath:instancePath+"/at",schemaPath:"#/properties/at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-else {
-const err3 = {instancePath:instancePath+"/at",schemaPath:"#/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-if(data.type !== undefined){
-let data1 = data.type;
-if(typeof data1 !== "string"){
-const err4 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-if(!((((((((((((data1 === "created") || (data1 === "claimed")) || (data1 === "progress")) || (data1 === "lease-expired")) || (data1 === "retry-scheduled")) || (data1 === "released")) || (data1 === "succeeded")) || (data1 === "failed")) || (data1 === "cancelled")) || (data1 === "rerun")) || (data1 === "webhook-delivered")) || (data1 === "webhook-failed"))){
-const err5 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/enum",keyword:"enum",params:{allowedValues: schema46.properties.type.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-if(data.actor !== undefined){
-if(typeof data.actor !== "string"){
-const err6 = {instancePath:instancePath+"/actor",schemaPath:"#/properties/actor/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-if(data.attempt !== undefined){
-let data3 = data.attempt;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err7 = {instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 < 1 || isNaN(data3)){
-const err8 = {instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-}
-if(data.progress !== undefined){
-let data4 = data.progress;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err9 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 100 || isNaN(data4)){
-const err10 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-if(data4 < 0 || isNaN(data4)){
-const err11 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-}
-}
-if(data.leaseSeconds !== undefined){
-let data5 = data.leaseSeconds;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err12 = {instancePath:instancePath+"/leaseSeconds",schemaPath:"#/properties/leaseSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 < 0 || isNaN(data5)){
-const err13 = {instancePath:instancePath+"/leaseSeconds",schemaPath:"#/properties/leaseSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-}
-}
-if(data.runAfter !== undefined){
-let data6 = data.runAfter;
-if(typeof data6 === "string"){
-if(!(formats0.validate(data6))){
-const err14 = {instancePath:instancePath+"/runAfter",schemaPath:"#/properties/runAfter/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-}
-else {
-const err15 = {instancePath:instancePath+"/runAfter",schemaPath:"#/properties/runAfter/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-}
-if(data.error !== undefined){
-if(!(validate24(data.error, {instancePath:instancePath+"/error",parentData:data,parentDataProperty:"error",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
-errors = vErrors.length;
-}
-}
-if(data.from !== undefined){
-let data8 = data.from;
-if(typeof data8 !== "string"){
-const err16 = {instancePath:instancePath+"/from",schemaPath:"#/properties/from/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-if(!((data8 === "FAILED") || (data8 === "CANCELLED"))){
-const err17 = {instancePath:instancePath+"/from",schemaPath:"#/properties/from/enum",keyword:"enum",params:{allowedValues: schema46.properties.from.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-}
-if(data.url !== undefined){
-if(typeof data.url !== "string"){
-const err18 = {instancePath:instancePath+"/url",schemaPath:"#/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-}
-if(data.deliveryAttempts !== undefined){
-let data10 = data.deliveryAttempts;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err19 = {instancePath:instancePath+"/deliveryAttempts",schemaPath:"#/properties/deliveryAttempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-if((typeof data10 == "number") && (isFinite(data10))){
-if(data10 < 0 || isNaN(data10)){
-const err20 = {instancePath:instancePath+"/deliveryAttempts",schemaPath:"#/properties/deliveryAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-}
-}
-if(data.deliveryError !== undefined){
-if(typeof data.deliveryError !== "string"){
-const err21 = {instancePath:instancePath+"/deliveryError",schemaPath:"#/properties/deliveryError/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-}
-else {
-const err22 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-validate27.errors = vErrors;
-return errors === 0;
-}
-validate27.evaluated = {"props":{"at":true,"type":true,"actor":true,"attempt":true,"progress":true,"leaseSeconds":true,"runAfter":true,"error":true,"from":true,"url":true,"deliveryAttempts":true,"deliveryError":true},"dynamicProps":false,"dynamicItems":false};
-
-
-function validate123(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate123.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.events === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "events"},message:"must have required property '"+"events"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.events !== undefined){
-let data0 = data.events;
-if(Array.isArray(data0)){
-const len0 = data0.length;
-for(let i0=0; i0<len0; i0++){
-if(!(validate27(data0[i0], {instancePath:instancePath+"/events/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err1 = {instancePath:instancePath+"/events",schemaPath:"#/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-if(data.next !== undefined){
-if(typeof data.next !== "string"){
-const err2 = {instancePath:instancePath+"/next",schemaPath:"#/properties/next/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-}
-else {
-const err3 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-validate123.errors = vErrors;
-return errors === 0;
-}
-validate123.evaluated = {"props":{"events":true,"next":true},"dynamicProps":false,"dynamicItems":false};
-
+export const cancelJob_409_application_problem_json = validate122;
+const schema165 = {"$ref":"defs.json#/$defs/problem","$id":"cancelJob_409_application_problem_json"};
 
 function validate122(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listJobEvents_200_application_json" */;
+/*# sourceURL="cancelJob_409_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate122.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(!(validate123(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate123.errors : vErrors.concat(validate123.errors);
-errors = vErrors.length;
-}
-validate122.errors = vErrors;
-return errors === 0;
-}
-validate122.evaluated = {"props":{"events":true,"next":true},"dynamicProps":false,"dynamicItems":false};
-
-export const listJobEvents_400_application_problem_json = validate126;
-const schema166 = {"$ref":"defs.json#/$defs/problem","$id":"listJobEvents_400_application_problem_json"};
-
-function validate126(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listJobEvents_400_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate126.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5552,16 +4971,409 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate126.errors = vErrors;
+validate122.errors = vErrors;
 return errors === 0;
 }
-validate126.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate122.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobEvents_401_application_problem_json = validate127;
-const schema168 = {"$ref":"defs.json#/$defs/problem","$id":"listJobEvents_401_application_problem_json"};
+export const listJobEvents_200_application_json = validate123;
+const schema167 = {"$ref":"defs.json#/$defs/jobEventList","$id":"listJobEvents_200_application_json"};
+const schema113 = {"type":"object","properties":{"events":{"type":"array","items":{"$ref":"#/$defs/jobEvent"}},"next":{"type":"string","description":"URL of the following page; present only when there is more."}},"required":["events"]};
+const schema47 = {"type":"object","properties":{"at":{"type":"string","format":"date-time","description":"When it happened (RFC 3339)."},"type":{"type":"string","enum":["created","claimed","progress","lease-expired","retry-scheduled","released","succeeded","failed","cancelled","rerun","webhook-delivered","webhook-failed"],"description":"`created` by a client; `claimed` by a worker (an attempt begins); `progress` reported\n(at most one event per job every 5 seconds); `lease-expired`: the worker did not\nreport in time (recorded when the job is claimed again or ends); `retry-scheduled`\nafter a retryable failure (`runAfter`); `released` by its worker, the attempt not\ncounted; `succeeded`, `failed`, `cancelled`; `rerun` by an admin (`from` the status it\nleft; a new series of attempts begins); the completion push `webhook-delivered` or\n`webhook-failed` (given up).\n"},"actor":{"type":"string","description":"Who did it: the client that created or cancelled the job, the worker that claimed,\nreported or held it, the admin that ran it again. Absent when the service itself did it (deadline, exhausted\nattempts) or a backend without a lease.\n"},"attempt":{"type":"integer","minimum":1,"description":"The attempt it belongs to."},"progress":{"type":"integer","minimum":0,"maximum":100},"leaseSeconds":{"type":"integer","minimum":0,"description":"The lease a claim took."},"runAfter":{"type":"string","format":"date-time","description":"When a scheduled retry may be claimed."},"error":{"$ref":"#/$defs/jobError","description":"Why a `failed` job failed."},"from":{"type":"string","enum":["FAILED","CANCELLED"],"description":"The status a `rerun` job left."},"url":{"type":"string","description":"Where the completion push went."},"deliveryAttempts":{"type":"integer","minimum":0},"deliveryError":{"type":"string","description":"The last delivery attempt's error, for `webhook-failed`."}},"required":["at","type"],"description":"One transition of a job, recorded by the store in the same statement as the change.\n","examples":[{"at":"2013-01-01T10:50:46Z","type":"claimed","actor":"reports-worker-1","attempt":1,"leaseSeconds":30}]};
+
+function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate28.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.at === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.type === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.at !== undefined){
+let data0 = data.at;
+if(typeof data0 === "string"){
+if(!(formats0.validate(data0))){
+const err2 = {instancePath:instancePath+"/at",schemaPath:"#/properties/at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+else {
+const err3 = {instancePath:instancePath+"/at",schemaPath:"#/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.type !== undefined){
+let data1 = data.type;
+if(typeof data1 !== "string"){
+const err4 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(!((((((((((((data1 === "created") || (data1 === "claimed")) || (data1 === "progress")) || (data1 === "lease-expired")) || (data1 === "retry-scheduled")) || (data1 === "released")) || (data1 === "succeeded")) || (data1 === "failed")) || (data1 === "cancelled")) || (data1 === "rerun")) || (data1 === "webhook-delivered")) || (data1 === "webhook-failed"))){
+const err5 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/enum",keyword:"enum",params:{allowedValues: schema47.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.actor !== undefined){
+if(typeof data.actor !== "string"){
+const err6 = {instancePath:instancePath+"/actor",schemaPath:"#/properties/actor/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.attempt !== undefined){
+let data3 = data.attempt;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err7 = {instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 < 1 || isNaN(data3)){
+const err8 = {instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+}
+if(data.progress !== undefined){
+let data4 = data.progress;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err9 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 100 || isNaN(data4)){
+const err10 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(data4 < 0 || isNaN(data4)){
+const err11 = {instancePath:instancePath+"/progress",schemaPath:"#/properties/progress/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+if(data.leaseSeconds !== undefined){
+let data5 = data.leaseSeconds;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err12 = {instancePath:instancePath+"/leaseSeconds",schemaPath:"#/properties/leaseSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 < 0 || isNaN(data5)){
+const err13 = {instancePath:instancePath+"/leaseSeconds",schemaPath:"#/properties/leaseSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+if(data.runAfter !== undefined){
+let data6 = data.runAfter;
+if(typeof data6 === "string"){
+if(!(formats0.validate(data6))){
+const err14 = {instancePath:instancePath+"/runAfter",schemaPath:"#/properties/runAfter/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/runAfter",schemaPath:"#/properties/runAfter/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data.error !== undefined){
+if(!(validate25(data.error, {instancePath:instancePath+"/error",parentData:data,parentDataProperty:"error",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+errors = vErrors.length;
+}
+}
+if(data.from !== undefined){
+let data8 = data.from;
+if(typeof data8 !== "string"){
+const err16 = {instancePath:instancePath+"/from",schemaPath:"#/properties/from/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(!((data8 === "FAILED") || (data8 === "CANCELLED"))){
+const err17 = {instancePath:instancePath+"/from",schemaPath:"#/properties/from/enum",keyword:"enum",params:{allowedValues: schema47.properties.from.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data.url !== undefined){
+if(typeof data.url !== "string"){
+const err18 = {instancePath:instancePath+"/url",schemaPath:"#/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data.deliveryAttempts !== undefined){
+let data10 = data.deliveryAttempts;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err19 = {instancePath:instancePath+"/deliveryAttempts",schemaPath:"#/properties/deliveryAttempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 < 0 || isNaN(data10)){
+const err20 = {instancePath:instancePath+"/deliveryAttempts",schemaPath:"#/properties/deliveryAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+if(data.deliveryError !== undefined){
+if(typeof data.deliveryError !== "string"){
+const err21 = {instancePath:instancePath+"/deliveryError",schemaPath:"#/properties/deliveryError/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+}
+else {
+const err22 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+validate28.errors = vErrors;
+return errors === 0;
+}
+validate28.evaluated = {"props":{"at":true,"type":true,"actor":true,"attempt":true,"progress":true,"leaseSeconds":true,"runAfter":true,"error":true,"from":true,"url":true,"deliveryAttempts":true,"deliveryError":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate124(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate124.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.events === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "events"},message:"must have required property '"+"events"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.events !== undefined){
+let data0 = data.events;
+if(Array.isArray(data0)){
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate28(data0[i0], {instancePath:instancePath+"/events/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/events",schemaPath:"#/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.next !== undefined){
+if(typeof data.next !== "string"){
+const err2 = {instancePath:instancePath+"/next",schemaPath:"#/properties/next/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+}
+else {
+const err3 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+validate124.errors = vErrors;
+return errors === 0;
+}
+validate124.evaluated = {"props":{"events":true,"next":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate123(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="listJobEvents_200_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate123.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate124(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
+errors = vErrors.length;
+}
+validate123.errors = vErrors;
+return errors === 0;
+}
+validate123.evaluated = {"props":{"events":true,"next":true},"dynamicProps":false,"dynamicItems":false};
+
+export const listJobEvents_400_application_problem_json = validate127;
+const schema169 = {"$ref":"defs.json#/$defs/problem","$id":"listJobEvents_400_application_problem_json"};
 
 function validate127(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listJobEvents_401_application_problem_json" */;
+/*# sourceURL="listJobEvents_400_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate127.evaluated;
@@ -5756,11 +5568,11 @@ return errors === 0;
 }
 validate127.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobEvents_403_application_problem_json = validate128;
-const schema170 = {"$ref":"defs.json#/$defs/problem","$id":"listJobEvents_403_application_problem_json"};
+export const listJobEvents_401_application_problem_json = validate128;
+const schema171 = {"$ref":"defs.json#/$defs/problem","$id":"listJobEvents_401_application_problem_json"};
 
 function validate128(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listJobEvents_403_application_problem_json" */;
+/*# sourceURL="listJobEvents_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate128.evaluated;
@@ -5955,11 +5767,11 @@ return errors === 0;
 }
 validate128.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listJobEvents_404_application_problem_json = validate129;
-const schema172 = {"$ref":"defs.json#/$defs/problem","$id":"listJobEvents_404_application_problem_json"};
+export const listJobEvents_403_application_problem_json = validate129;
+const schema173 = {"$ref":"defs.json#/$defs/problem","$id":"listJobEvents_403_application_problem_json"};
 
 function validate129(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listJobEvents_404_application_problem_json" */;
+/*# sourceURL="listJobEvents_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate129.evaluated;
@@ -6154,24 +5966,14 @@ return errors === 0;
 }
 validate129.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJobResult_200_application_json = validate130;
-const schema174 = {"$id":"getJobResult_200_application_json"};
+export const listJobEvents_404_application_problem_json = validate130;
+const schema175 = {"$ref":"defs.json#/$defs/problem","$id":"listJobEvents_404_application_problem_json"};
 
 function validate130(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="getJobResult_200_application_json" */;
-validate130.errors = null;
-return true;
-}
-validate130.evaluated = {"dynamicProps":false,"dynamicItems":false};
-
-export const getJobResult_401_application_problem_json = validate131;
-const schema175 = {"$ref":"defs.json#/$defs/problem","$id":"getJobResult_401_application_problem_json"};
-
-function validate131(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="getJobResult_401_application_problem_json" */;
+/*# sourceURL="listJobEvents_404_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate131.evaluated;
+const evaluated0 = validate130.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6358,16 +6160,26 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate131.errors = vErrors;
+validate130.errors = vErrors;
 return errors === 0;
 }
-validate131.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate130.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJobResult_403_application_problem_json = validate132;
-const schema177 = {"$ref":"defs.json#/$defs/problem","$id":"getJobResult_403_application_problem_json"};
+export const getJobResult_200_application_json = validate131;
+const schema177 = {"$id":"getJobResult_200_application_json"};
+
+function validate131(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="getJobResult_200_application_json" */;
+validate131.errors = null;
+return true;
+}
+validate131.evaluated = {"dynamicProps":false,"dynamicItems":false};
+
+export const getJobResult_401_application_problem_json = validate132;
+const schema178 = {"$ref":"defs.json#/$defs/problem","$id":"getJobResult_401_application_problem_json"};
 
 function validate132(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="getJobResult_403_application_problem_json" */;
+/*# sourceURL="getJobResult_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate132.evaluated;
@@ -6562,11 +6374,11 @@ return errors === 0;
 }
 validate132.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getJobResult_404_application_problem_json = validate133;
-const schema179 = {"$ref":"defs.json#/$defs/problem","$id":"getJobResult_404_application_problem_json"};
+export const getJobResult_403_application_problem_json = validate133;
+const schema180 = {"$ref":"defs.json#/$defs/problem","$id":"getJobResult_403_application_problem_json"};
 
 function validate133(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="getJobResult_404_application_problem_json" */;
+/*# sourceURL="getJobResult_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate133.evaluated;
@@ -6761,700 +6573,14 @@ return errors === 0;
 }
 validate133.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listSchedules_200_application_json = validate134;
-const schema181 = {"$ref":"defs.json#/$defs/scheduleList","$id":"listSchedules_200_application_json"};
-const schema182 = {"type":"object","properties":{"schedules":{"type":"array","items":{"$ref":"#/$defs/schedule"}}},"required":["schedules"]};
-const schema64 = {"type":"object","properties":{"id":{"$ref":"#/$defs/scheduleId"},"href":{"type":"string"},"cron":{"type":"string"},"timezone":{"type":"string"},"everySeconds":{"type":"integer"},"job":{"$ref":"#/$defs/scheduledJob"},"catchUp":{"type":"string","enum":["skip","once"]},"paused":{"type":"boolean"},"nextRunAt":{"type":"string","format":"date-time","description":"The next due time (absent while paused, and when the expression has none left)."},"lastRunAt":{"type":"string","format":"date-time","description":"The due time of the latest job it created."},"lastJob":{"$ref":"#/$defs/jobId","description":"The latest job it created (`GET /resources/{id}`)."},"created":{"type":"string","format":"date-time"}},"required":["id","href","job","catchUp","paused","created"],"examples":[{"id":"sch_AaJQxxjjfFINtk3YAGUtBA","href":"/schedules/sch_AaJQxxjjfFINtk3YAGUtBA","cron":"0 2 * * *","timezone":"Europe/Paris","job":{"name":"nightly-report","input":{"scope":"all"}},"catchUp":"once","paused":false,"nextRunAt":"2026-12-08T01:00:00Z","created":"2026-12-07T10:00:00Z"}]};
-const schema58 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority"},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"Any JSON object, handed to the worker as it is."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048},"concurrencyKey":{"type":"string","minLength":1,"maxLength":128}},"required":["name"],"additionalProperties":false,"description":"The job a schedule creates at each due time: a create's request without its timing,\nsingleton and dependency options (each job is created to run at its due time).\n","examples":[{"name":"nightly-report","input":{"scope":"all"}}]};
-const pattern4 = new RegExp("^https?://", "");
-
-function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate37.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.name === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-for(const key0 in data){
-if(!(((((((key0 === "name") || (key0 === "priority")) || (key0 === "tags")) || (key0 === "input")) || (key0 === "maxAttempts")) || (key0 === "callbackUrl")) || (key0 === "concurrencyKey"))){
-const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-if(data.name !== undefined){
-let data0 = data.name;
-if(typeof data0 === "string"){
-if(func1(data0) > 64){
-const err2 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(func1(data0) < 1){
-const err3 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-else {
-const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.priority !== undefined){
-let data1 = data.priority;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err5 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9 || isNaN(data1)){
-const err6 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-if(data1 < 0 || isNaN(data1)){
-const err7 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-}
-if(data.tags !== undefined){
-let data2 = data.tags;
-if(Array.isArray(data2)){
-if(data2.length > 8){
-const err8 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-const len0 = data2.length;
-for(let i0=0; i0<len0; i0++){
-if(typeof data2[i0] !== "string"){
-const err9 = {instancePath:instancePath+"/tags/" + i0,schemaPath:"#/$defs/tags/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-}
-else {
-const err10 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-if(data.input !== undefined){
-let data4 = data.input;
-if(!(data4 && typeof data4 == "object" && !Array.isArray(data4))){
-const err11 = {instancePath:instancePath+"/input",schemaPath:"#/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-}
-if(data.maxAttempts !== undefined){
-let data5 = data.maxAttempts;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err12 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 > 20 || isNaN(data5)){
-const err13 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-if(data5 < 1 || isNaN(data5)){
-const err14 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-}
-}
-if(data.callbackUrl !== undefined){
-let data6 = data.callbackUrl;
-if(typeof data6 === "string"){
-if(func1(data6) > 2048){
-const err15 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-if(!pattern4.test(data6)){
-const err16 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\""};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-}
-else {
-const err17 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-}
-if(data.concurrencyKey !== undefined){
-let data7 = data.concurrencyKey;
-if(typeof data7 === "string"){
-if(func1(data7) > 128){
-const err18 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/properties/concurrencyKey/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-if(func1(data7) < 1){
-const err19 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/properties/concurrencyKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-}
-else {
-const err20 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/properties/concurrencyKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-}
-}
-else {
-const err21 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-validate37.errors = vErrors;
-return errors === 0;
-}
-validate37.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-
-function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate42.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.id === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.href === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "href"},message:"must have required property '"+"href"+"'"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data.job === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "job"},message:"must have required property '"+"job"+"'"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(data.catchUp === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "catchUp"},message:"must have required property '"+"catchUp"+"'"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-if(data.paused === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "paused"},message:"must have required property '"+"paused"+"'"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-if(data.created === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "created"},message:"must have required property '"+"created"+"'"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-if(data.id !== undefined){
-let data0 = data.id;
-if(typeof data0 === "string"){
-if(func1(data0) > 64){
-const err6 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/scheduleId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-if(func1(data0) < 1){
-const err7 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/scheduleId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-else {
-const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/scheduleId/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-if(data.href !== undefined){
-if(typeof data.href !== "string"){
-const err9 = {instancePath:instancePath+"/href",schemaPath:"#/properties/href/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-if(data.cron !== undefined){
-if(typeof data.cron !== "string"){
-const err10 = {instancePath:instancePath+"/cron",schemaPath:"#/properties/cron/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-if(data.timezone !== undefined){
-if(typeof data.timezone !== "string"){
-const err11 = {instancePath:instancePath+"/timezone",schemaPath:"#/properties/timezone/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-}
-if(data.everySeconds !== undefined){
-let data4 = data.everySeconds;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err12 = {instancePath:instancePath+"/everySeconds",schemaPath:"#/properties/everySeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-if(data.job !== undefined){
-if(!(validate37(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate37.errors : vErrors.concat(validate37.errors);
-errors = vErrors.length;
-}
-}
-if(data.catchUp !== undefined){
-let data6 = data.catchUp;
-if(typeof data6 !== "string"){
-const err13 = {instancePath:instancePath+"/catchUp",schemaPath:"#/properties/catchUp/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-if(!((data6 === "skip") || (data6 === "once"))){
-const err14 = {instancePath:instancePath+"/catchUp",schemaPath:"#/properties/catchUp/enum",keyword:"enum",params:{allowedValues: schema64.properties.catchUp.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-}
-if(data.paused !== undefined){
-if(typeof data.paused !== "boolean"){
-const err15 = {instancePath:instancePath+"/paused",schemaPath:"#/properties/paused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-}
-if(data.nextRunAt !== undefined){
-let data8 = data.nextRunAt;
-if(typeof data8 === "string"){
-if(!(formats0.validate(data8))){
-const err16 = {instancePath:instancePath+"/nextRunAt",schemaPath:"#/properties/nextRunAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-}
-else {
-const err17 = {instancePath:instancePath+"/nextRunAt",schemaPath:"#/properties/nextRunAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-}
-if(data.lastRunAt !== undefined){
-let data9 = data.lastRunAt;
-if(typeof data9 === "string"){
-if(!(formats0.validate(data9))){
-const err18 = {instancePath:instancePath+"/lastRunAt",schemaPath:"#/properties/lastRunAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-}
-else {
-const err19 = {instancePath:instancePath+"/lastRunAt",schemaPath:"#/properties/lastRunAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-}
-if(data.lastJob !== undefined){
-let data10 = data.lastJob;
-if(typeof data10 === "string"){
-if(func1(data10) > 64){
-const err20 = {instancePath:instancePath+"/lastJob",schemaPath:"#/$defs/jobId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-if(func1(data10) < 1){
-const err21 = {instancePath:instancePath+"/lastJob",schemaPath:"#/$defs/jobId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-else {
-const err22 = {instancePath:instancePath+"/lastJob",schemaPath:"#/$defs/jobId/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-}
-if(data.created !== undefined){
-let data11 = data.created;
-if(typeof data11 === "string"){
-if(!(formats0.validate(data11))){
-const err23 = {instancePath:instancePath+"/created",schemaPath:"#/properties/created/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-}
-else {
-const err24 = {instancePath:instancePath+"/created",schemaPath:"#/properties/created/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err24];
-}
-else {
-vErrors.push(err24);
-}
-errors++;
-}
-}
-}
-else {
-const err25 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err25];
-}
-else {
-vErrors.push(err25);
-}
-errors++;
-}
-validate42.errors = vErrors;
-return errors === 0;
-}
-validate42.evaluated = {"props":{"id":true,"href":true,"cron":true,"timezone":true,"everySeconds":true,"job":true,"catchUp":true,"paused":true,"nextRunAt":true,"lastRunAt":true,"lastJob":true,"created":true},"dynamicProps":false,"dynamicItems":false};
-
-
-function validate135(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate135.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.schedules === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schedules"},message:"must have required property '"+"schedules"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.schedules !== undefined){
-let data0 = data.schedules;
-if(Array.isArray(data0)){
-const len0 = data0.length;
-for(let i0=0; i0<len0; i0++){
-if(!(validate42(data0[i0], {instancePath:instancePath+"/schedules/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate42.errors : vErrors.concat(validate42.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err1 = {instancePath:instancePath+"/schedules",schemaPath:"#/properties/schedules/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-}
-else {
-const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-validate135.errors = vErrors;
-return errors === 0;
-}
-validate135.evaluated = {"props":{"schedules":true},"dynamicProps":false,"dynamicItems":false};
-
+export const getJobResult_404_application_problem_json = validate134;
+const schema182 = {"$ref":"defs.json#/$defs/problem","$id":"getJobResult_404_application_problem_json"};
 
 function validate134(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listSchedules_200_application_json" */;
+/*# sourceURL="getJobResult_404_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate134.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(!(validate135(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate135.errors : vErrors.concat(validate135.errors);
-errors = vErrors.length;
-}
-validate134.errors = vErrors;
-return errors === 0;
-}
-validate134.evaluated = {"props":{"schedules":true},"dynamicProps":false,"dynamicItems":false};
-
-export const listSchedules_401_application_problem_json = validate138;
-const schema183 = {"$ref":"defs.json#/$defs/problem","$id":"listSchedules_401_application_problem_json"};
-
-function validate138(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listSchedules_401_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate138.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7641,16 +6767,723 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate138.errors = vErrors;
+validate134.errors = vErrors;
 return errors === 0;
 }
-validate138.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate134.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listSchedules_403_application_problem_json = validate139;
-const schema185 = {"$ref":"defs.json#/$defs/problem","$id":"listSchedules_403_application_problem_json"};
+export const listSchedules_200_application_json = validate135;
+const schema184 = {"$ref":"defs.json#/$defs/scheduleList","$id":"listSchedules_200_application_json"};
+const schema185 = {"type":"object","properties":{"schedules":{"type":"array","items":{"$ref":"#/$defs/schedule"}}},"required":["schedules"]};
+const schema67 = {"type":"object","properties":{"id":{"$ref":"#/$defs/scheduleId"},"href":{"type":"string"},"cron":{"type":"string"},"timezone":{"type":"string"},"everySeconds":{"type":"integer"},"job":{"$ref":"#/$defs/scheduledJob"},"catchUp":{"type":"string","enum":["skip","once"]},"paused":{"type":"boolean"},"nextRunAt":{"type":"string","format":"date-time","description":"The next due time (absent while paused, and when the expression has none left)."},"lastRunAt":{"type":"string","format":"date-time","description":"The due time of the latest job it created."},"lastJob":{"$ref":"#/$defs/jobId","description":"The latest job it created (`GET /resources/{id}`)."},"created":{"type":"string","format":"date-time"}},"required":["id","href","job","catchUp","paused","created"],"examples":[{"id":"sch_AaJQxxjjfFINtk3YAGUtBA","href":"/schedules/sch_AaJQxxjjfFINtk3YAGUtBA","cron":"0 2 * * *","timezone":"Europe/Paris","job":{"name":"nightly-report","input":{"scope":"all"}},"catchUp":"once","paused":false,"nextRunAt":"2026-12-08T01:00:00Z","created":"2026-12-07T10:00:00Z"}]};
+const schema60 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority"},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"Any JSON object, handed to the worker as it is."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048},"concurrencyKey":{"$ref":"#/$defs/concurrencyKey"}},"required":["name"],"additionalProperties":false,"description":"The job a schedule creates at each due time: a create's request without its timing,\nsingleton and dependency options (each job is created to run at its due time).\n","examples":[{"name":"nightly-report","input":{"scope":"all"}}]};
+const schema34 = {"type":"string","pattern":"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$","minLength":1,"maxLength":128,"description":"A group of jobs that an admin's limits apply to. Any text but `.` and `..`.","examples":["tenant-42"]};
+const pattern9 = new RegExp("^https?://", "");
+
+function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate38.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((((key0 === "name") || (key0 === "priority")) || (key0 === "tags")) || (key0 === "input")) || (key0 === "maxAttempts")) || (key0 === "callbackUrl")) || (key0 === "concurrencyKey"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+let data0 = data.name;
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(func1(data0) < 1){
+const err3 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(!pattern4.test(data0)){
+const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.priority !== undefined){
+let data1 = data.priority;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err6 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9 || isNaN(data1)){
+const err7 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data1 < 0 || isNaN(data1)){
+const err8 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+}
+if(data.tags !== undefined){
+let data2 = data.tags;
+if(Array.isArray(data2)){
+if(data2.length > 8){
+const err9 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+const len0 = data2.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data2[i0] !== "string"){
+const err10 = {instancePath:instancePath+"/tags/" + i0,schemaPath:"#/$defs/tags/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.input !== undefined){
+let data4 = data.input;
+if(!(data4 && typeof data4 == "object" && !Array.isArray(data4))){
+const err12 = {instancePath:instancePath+"/input",schemaPath:"#/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.maxAttempts !== undefined){
+let data5 = data.maxAttempts;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err13 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 20 || isNaN(data5)){
+const err14 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(data5 < 1 || isNaN(data5)){
+const err15 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+if(data.callbackUrl !== undefined){
+let data6 = data.callbackUrl;
+if(typeof data6 === "string"){
+if(func1(data6) > 2048){
+const err16 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(!pattern9.test(data6)){
+const err17 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\""};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/callbackUrl",schemaPath:"#/properties/callbackUrl/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data.concurrencyKey !== undefined){
+let data7 = data.concurrencyKey;
+if(typeof data7 === "string"){
+if(func1(data7) > 128){
+const err19 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/$defs/concurrencyKey/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+if(func1(data7) < 1){
+const err20 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/$defs/concurrencyKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(!pattern4.test(data7)){
+const err21 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/$defs/concurrencyKey/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+else {
+const err22 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/$defs/concurrencyKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+}
+else {
+const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+validate38.errors = vErrors;
+return errors === 0;
+}
+validate38.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate43.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.id === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.href === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "href"},message:"must have required property '"+"href"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.job === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "job"},message:"must have required property '"+"job"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.catchUp === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "catchUp"},message:"must have required property '"+"catchUp"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.paused === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "paused"},message:"must have required property '"+"paused"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.created === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "created"},message:"must have required property '"+"created"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data.id !== undefined){
+let data0 = data.id;
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+const err6 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/scheduleId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(func1(data0) < 1){
+const err7 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/scheduleId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+else {
+const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/scheduleId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.href !== undefined){
+if(typeof data.href !== "string"){
+const err9 = {instancePath:instancePath+"/href",schemaPath:"#/properties/href/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.cron !== undefined){
+if(typeof data.cron !== "string"){
+const err10 = {instancePath:instancePath+"/cron",schemaPath:"#/properties/cron/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.timezone !== undefined){
+if(typeof data.timezone !== "string"){
+const err11 = {instancePath:instancePath+"/timezone",schemaPath:"#/properties/timezone/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.everySeconds !== undefined){
+let data4 = data.everySeconds;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err12 = {instancePath:instancePath+"/everySeconds",schemaPath:"#/properties/everySeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.job !== undefined){
+if(!(validate38(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate38.errors : vErrors.concat(validate38.errors);
+errors = vErrors.length;
+}
+}
+if(data.catchUp !== undefined){
+let data6 = data.catchUp;
+if(typeof data6 !== "string"){
+const err13 = {instancePath:instancePath+"/catchUp",schemaPath:"#/properties/catchUp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(!((data6 === "skip") || (data6 === "once"))){
+const err14 = {instancePath:instancePath+"/catchUp",schemaPath:"#/properties/catchUp/enum",keyword:"enum",params:{allowedValues: schema67.properties.catchUp.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data.paused !== undefined){
+if(typeof data.paused !== "boolean"){
+const err15 = {instancePath:instancePath+"/paused",schemaPath:"#/properties/paused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data.nextRunAt !== undefined){
+let data8 = data.nextRunAt;
+if(typeof data8 === "string"){
+if(!(formats0.validate(data8))){
+const err16 = {instancePath:instancePath+"/nextRunAt",schemaPath:"#/properties/nextRunAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+else {
+const err17 = {instancePath:instancePath+"/nextRunAt",schemaPath:"#/properties/nextRunAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data.lastRunAt !== undefined){
+let data9 = data.lastRunAt;
+if(typeof data9 === "string"){
+if(!(formats0.validate(data9))){
+const err18 = {instancePath:instancePath+"/lastRunAt",schemaPath:"#/properties/lastRunAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/lastRunAt",schemaPath:"#/properties/lastRunAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data.lastJob !== undefined){
+let data10 = data.lastJob;
+if(typeof data10 === "string"){
+if(func1(data10) > 64){
+const err20 = {instancePath:instancePath+"/lastJob",schemaPath:"#/$defs/jobId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(func1(data10) < 1){
+const err21 = {instancePath:instancePath+"/lastJob",schemaPath:"#/$defs/jobId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+else {
+const err22 = {instancePath:instancePath+"/lastJob",schemaPath:"#/$defs/jobId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+if(data.created !== undefined){
+let data11 = data.created;
+if(typeof data11 === "string"){
+if(!(formats0.validate(data11))){
+const err23 = {instancePath:instancePath+"/created",schemaPath:"#/properties/created/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+else {
+const err24 = {instancePath:instancePath+"/created",schemaPath:"#/properties/created/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+}
+else {
+const err25 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+validate43.errors = vErrors;
+return errors === 0;
+}
+validate43.evaluated = {"props":{"id":true,"href":true,"cron":true,"timezone":true,"everySeconds":true,"job":true,"catchUp":true,"paused":true,"nextRunAt":true,"lastRunAt":true,"lastJob":true,"created":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate136(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate136.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.schedules === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schedules"},message:"must have required property '"+"schedules"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.schedules !== undefined){
+let data0 = data.schedules;
+if(Array.isArray(data0)){
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate43(data0[i0], {instancePath:instancePath+"/schedules/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/schedules",schemaPath:"#/properties/schedules/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate136.errors = vErrors;
+return errors === 0;
+}
+validate136.evaluated = {"props":{"schedules":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate135(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="listSchedules_200_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate135.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate136(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate136.errors : vErrors.concat(validate136.errors);
+errors = vErrors.length;
+}
+validate135.errors = vErrors;
+return errors === 0;
+}
+validate135.evaluated = {"props":{"schedules":true},"dynamicProps":false,"dynamicItems":false};
+
+export const listSchedules_401_application_problem_json = validate139;
+const schema186 = {"$ref":"defs.json#/$defs/problem","$id":"listSchedules_401_application_problem_json"};
 
 function validate139(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listSchedules_403_application_problem_json" */;
+/*# sourceURL="listSchedules_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate139.evaluated;
@@ -7845,90 +7678,14 @@ return errors === 0;
 }
 validate139.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createSchedule_201_headers = validate140;
-const schema187 = {"type":"object","properties":{"Location":{"type":"string"}},"required":["Location"],"$id":"createSchedule_201_headers"};
+export const listSchedules_403_application_problem_json = validate140;
+const schema188 = {"$ref":"defs.json#/$defs/problem","$id":"listSchedules_403_application_problem_json"};
 
 function validate140(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="createSchedule_201_headers" */;
+/*# sourceURL="listSchedules_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate140.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.Location === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "Location"},message:"must have required property '"+"Location"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.Location !== undefined){
-if(typeof data.Location !== "string"){
-const err1 = {instancePath:instancePath+"/Location",schemaPath:"#/properties/Location/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-}
-else {
-const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-validate140.errors = vErrors;
-return errors === 0;
-}
-validate140.evaluated = {"props":{"Location":true},"dynamicProps":false,"dynamicItems":false};
-
-export const createSchedule_201_application_json = validate141;
-const schema188 = {"$ref":"defs.json#/$defs/schedule","$id":"createSchedule_201_application_json"};
-
-function validate141(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="createSchedule_201_application_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate141.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(!(validate42(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate42.errors : vErrors.concat(validate42.errors);
-errors = vErrors.length;
-}
-validate141.errors = vErrors;
-return errors === 0;
-}
-validate141.evaluated = {"props":{"id":true,"href":true,"cron":true,"timezone":true,"everySeconds":true,"job":true,"catchUp":true,"paused":true,"nextRunAt":true,"lastRunAt":true,"lastJob":true,"created":true},"dynamicProps":false,"dynamicItems":false};
-
-export const createSchedule_400_application_problem_json = validate143;
-const schema189 = {"$ref":"defs.json#/$defs/problem","$id":"createSchedule_400_application_problem_json"};
-
-function validate143(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="createSchedule_400_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate143.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8115,16 +7872,92 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate143.errors = vErrors;
+validate140.errors = vErrors;
 return errors === 0;
 }
-validate143.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate140.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createSchedule_401_application_problem_json = validate144;
-const schema191 = {"$ref":"defs.json#/$defs/problem","$id":"createSchedule_401_application_problem_json"};
+export const createSchedule_201_headers = validate141;
+const schema190 = {"type":"object","properties":{"Location":{"type":"string"}},"required":["Location"],"$id":"createSchedule_201_headers"};
+
+function validate141(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="createSchedule_201_headers" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate141.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.Location === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "Location"},message:"must have required property '"+"Location"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.Location !== undefined){
+if(typeof data.Location !== "string"){
+const err1 = {instancePath:instancePath+"/Location",schemaPath:"#/properties/Location/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate141.errors = vErrors;
+return errors === 0;
+}
+validate141.evaluated = {"props":{"Location":true},"dynamicProps":false,"dynamicItems":false};
+
+export const createSchedule_201_application_json = validate142;
+const schema191 = {"$ref":"defs.json#/$defs/schedule","$id":"createSchedule_201_application_json"};
+
+function validate142(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="createSchedule_201_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate142.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate43(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
+errors = vErrors.length;
+}
+validate142.errors = vErrors;
+return errors === 0;
+}
+validate142.evaluated = {"props":{"id":true,"href":true,"cron":true,"timezone":true,"everySeconds":true,"job":true,"catchUp":true,"paused":true,"nextRunAt":true,"lastRunAt":true,"lastJob":true,"created":true},"dynamicProps":false,"dynamicItems":false};
+
+export const createSchedule_400_application_problem_json = validate144;
+const schema192 = {"$ref":"defs.json#/$defs/problem","$id":"createSchedule_400_application_problem_json"};
 
 function validate144(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="createSchedule_401_application_problem_json" */;
+/*# sourceURL="createSchedule_400_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate144.evaluated;
@@ -8319,11 +8152,11 @@ return errors === 0;
 }
 validate144.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const createSchedule_403_application_problem_json = validate145;
-const schema193 = {"$ref":"defs.json#/$defs/problem","$id":"createSchedule_403_application_problem_json"};
+export const createSchedule_401_application_problem_json = validate145;
+const schema194 = {"$ref":"defs.json#/$defs/problem","$id":"createSchedule_401_application_problem_json"};
 
 function validate145(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="createSchedule_403_application_problem_json" */;
+/*# sourceURL="createSchedule_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate145.evaluated;
@@ -8518,37 +8351,14 @@ return errors === 0;
 }
 validate145.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getSchedule_200_application_json = validate146;
-const schema195 = {"$ref":"defs.json#/$defs/schedule","$id":"getSchedule_200_application_json"};
+export const createSchedule_403_application_problem_json = validate146;
+const schema196 = {"$ref":"defs.json#/$defs/problem","$id":"createSchedule_403_application_problem_json"};
 
 function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="getSchedule_200_application_json" */;
+/*# sourceURL="createSchedule_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate146.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(!(validate42(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate42.errors : vErrors.concat(validate42.errors);
-errors = vErrors.length;
-}
-validate146.errors = vErrors;
-return errors === 0;
-}
-validate146.evaluated = {"props":{"id":true,"href":true,"cron":true,"timezone":true,"everySeconds":true,"job":true,"catchUp":true,"paused":true,"nextRunAt":true,"lastRunAt":true,"lastJob":true,"created":true},"dynamicProps":false,"dynamicItems":false};
-
-export const getSchedule_401_application_problem_json = validate148;
-const schema196 = {"$ref":"defs.json#/$defs/problem","$id":"getSchedule_401_application_problem_json"};
-
-function validate148(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="getSchedule_401_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate148.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8735,16 +8545,39 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate148.errors = vErrors;
+validate146.errors = vErrors;
 return errors === 0;
 }
-validate148.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate146.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getSchedule_403_application_problem_json = validate149;
-const schema198 = {"$ref":"defs.json#/$defs/problem","$id":"getSchedule_403_application_problem_json"};
+export const getSchedule_200_application_json = validate147;
+const schema198 = {"$ref":"defs.json#/$defs/schedule","$id":"getSchedule_200_application_json"};
+
+function validate147(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="getSchedule_200_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate147.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate43(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
+errors = vErrors.length;
+}
+validate147.errors = vErrors;
+return errors === 0;
+}
+validate147.evaluated = {"props":{"id":true,"href":true,"cron":true,"timezone":true,"everySeconds":true,"job":true,"catchUp":true,"paused":true,"nextRunAt":true,"lastRunAt":true,"lastJob":true,"created":true},"dynamicProps":false,"dynamicItems":false};
+
+export const getSchedule_401_application_problem_json = validate149;
+const schema199 = {"$ref":"defs.json#/$defs/problem","$id":"getSchedule_401_application_problem_json"};
 
 function validate149(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="getSchedule_403_application_problem_json" */;
+/*# sourceURL="getSchedule_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate149.evaluated;
@@ -8939,11 +8772,11 @@ return errors === 0;
 }
 validate149.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getSchedule_404_application_problem_json = validate150;
-const schema200 = {"$ref":"defs.json#/$defs/problem","$id":"getSchedule_404_application_problem_json"};
+export const getSchedule_403_application_problem_json = validate150;
+const schema201 = {"$ref":"defs.json#/$defs/problem","$id":"getSchedule_403_application_problem_json"};
 
 function validate150(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="getSchedule_404_application_problem_json" */;
+/*# sourceURL="getSchedule_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate150.evaluated;
@@ -9138,37 +8971,14 @@ return errors === 0;
 }
 validate150.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateSchedule_200_application_json = validate151;
-const schema202 = {"$ref":"defs.json#/$defs/schedule","$id":"updateSchedule_200_application_json"};
+export const getSchedule_404_application_problem_json = validate151;
+const schema203 = {"$ref":"defs.json#/$defs/problem","$id":"getSchedule_404_application_problem_json"};
 
 function validate151(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="updateSchedule_200_application_json" */;
+/*# sourceURL="getSchedule_404_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate151.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(!(validate42(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate42.errors : vErrors.concat(validate42.errors);
-errors = vErrors.length;
-}
-validate151.errors = vErrors;
-return errors === 0;
-}
-validate151.evaluated = {"props":{"id":true,"href":true,"cron":true,"timezone":true,"everySeconds":true,"job":true,"catchUp":true,"paused":true,"nextRunAt":true,"lastRunAt":true,"lastJob":true,"created":true},"dynamicProps":false,"dynamicItems":false};
-
-export const updateSchedule_400_application_problem_json = validate153;
-const schema203 = {"$ref":"defs.json#/$defs/problem","$id":"updateSchedule_400_application_problem_json"};
-
-function validate153(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="updateSchedule_400_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate153.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9355,16 +9165,39 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate153.errors = vErrors;
+validate151.errors = vErrors;
 return errors === 0;
 }
-validate153.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate151.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateSchedule_401_application_problem_json = validate154;
-const schema205 = {"$ref":"defs.json#/$defs/problem","$id":"updateSchedule_401_application_problem_json"};
+export const updateSchedule_200_application_json = validate152;
+const schema205 = {"$ref":"defs.json#/$defs/schedule","$id":"updateSchedule_200_application_json"};
+
+function validate152(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="updateSchedule_200_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate152.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate43(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
+errors = vErrors.length;
+}
+validate152.errors = vErrors;
+return errors === 0;
+}
+validate152.evaluated = {"props":{"id":true,"href":true,"cron":true,"timezone":true,"everySeconds":true,"job":true,"catchUp":true,"paused":true,"nextRunAt":true,"lastRunAt":true,"lastJob":true,"created":true},"dynamicProps":false,"dynamicItems":false};
+
+export const updateSchedule_400_application_problem_json = validate154;
+const schema206 = {"$ref":"defs.json#/$defs/problem","$id":"updateSchedule_400_application_problem_json"};
 
 function validate154(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="updateSchedule_401_application_problem_json" */;
+/*# sourceURL="updateSchedule_400_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate154.evaluated;
@@ -9559,11 +9392,11 @@ return errors === 0;
 }
 validate154.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateSchedule_403_application_problem_json = validate155;
-const schema207 = {"$ref":"defs.json#/$defs/problem","$id":"updateSchedule_403_application_problem_json"};
+export const updateSchedule_401_application_problem_json = validate155;
+const schema208 = {"$ref":"defs.json#/$defs/problem","$id":"updateSchedule_401_application_problem_json"};
 
 function validate155(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="updateSchedule_403_application_problem_json" */;
+/*# sourceURL="updateSchedule_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate155.evaluated;
@@ -9758,11 +9591,11 @@ return errors === 0;
 }
 validate155.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateSchedule_404_application_problem_json = validate156;
-const schema209 = {"$ref":"defs.json#/$defs/problem","$id":"updateSchedule_404_application_problem_json"};
+export const updateSchedule_403_application_problem_json = validate156;
+const schema210 = {"$ref":"defs.json#/$defs/problem","$id":"updateSchedule_403_application_problem_json"};
 
 function validate156(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="updateSchedule_404_application_problem_json" */;
+/*# sourceURL="updateSchedule_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate156.evaluated;
@@ -9957,11 +9790,11 @@ return errors === 0;
 }
 validate156.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const deleteSchedule_401_application_problem_json = validate157;
-const schema211 = {"$ref":"defs.json#/$defs/problem","$id":"deleteSchedule_401_application_problem_json"};
+export const updateSchedule_404_application_problem_json = validate157;
+const schema212 = {"$ref":"defs.json#/$defs/problem","$id":"updateSchedule_404_application_problem_json"};
 
 function validate157(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="deleteSchedule_401_application_problem_json" */;
+/*# sourceURL="updateSchedule_404_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate157.evaluated;
@@ -10156,11 +9989,11 @@ return errors === 0;
 }
 validate157.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const deleteSchedule_403_application_problem_json = validate158;
-const schema213 = {"$ref":"defs.json#/$defs/problem","$id":"deleteSchedule_403_application_problem_json"};
+export const deleteSchedule_401_application_problem_json = validate158;
+const schema214 = {"$ref":"defs.json#/$defs/problem","$id":"deleteSchedule_401_application_problem_json"};
 
 function validate158(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="deleteSchedule_403_application_problem_json" */;
+/*# sourceURL="deleteSchedule_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate158.evaluated;
@@ -10355,11 +10188,11 @@ return errors === 0;
 }
 validate158.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const deleteSchedule_404_application_problem_json = validate159;
-const schema215 = {"$ref":"defs.json#/$defs/problem","$id":"deleteSchedule_404_application_problem_json"};
+export const deleteSchedule_403_application_problem_json = validate159;
+const schema216 = {"$ref":"defs.json#/$defs/problem","$id":"deleteSchedule_403_application_problem_json"};
 
 function validate159(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="deleteSchedule_404_application_problem_json" */;
+/*# sourceURL="deleteSchedule_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate159.evaluated;
@@ -10554,660 +10387,14 @@ return errors === 0;
 }
 validate159.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const claimTasks_200_application_json = validate160;
-const schema217 = {"$ref":"defs.json#/$defs/taskList","$id":"claimTasks_200_application_json"};
-const schema114 = {"type":"object","properties":{"tasks":{"type":"array","items":{"$ref":"#/$defs/task"}}},"required":["tasks"]};
-const schema71 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority"},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"The job's input, as the client sent it."},"attempt":{"type":"integer","minimum":1,"description":"Which attempt this is (1 the first time the job is taken)."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20},"leaseToken":{"$ref":"#/$defs/leaseToken"},"leaseSeconds":{"type":"integer","minimum":5,"maximum":3600,"description":"What each heartbeat extends the lease by."},"leaseExpiresAt":{"type":"string","format":"date-time","description":"When the lease ends unless it is extended by a heartbeat."},"traceparent":{"type":"string","description":"The W3C trace context of the job (from the request that created it, continued by\nthis claim when the server traces): send it as the `traceparent` header of this\ntask's updates, and start the work's spans under it, so that one trace spans\ncreate, claim, heartbeats and finish.\n"},"dependencies":{"type":"array","items":{"$ref":"#/$defs/dependency"},"description":"For a job created with `dependsOn`: those jobs as they ended (in the order given),\nwith their results. Jobs removed by retention since are left out.\n"}},"required":["id","priority","tags","attempt","maxAttempts","leaseToken","leaseSeconds","leaseExpiresAt"],"description":"A job handed to a worker under a lease.","examples":[{"id":"Kj3vQ0l2TQ2m5Yw8b1dEXA","name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"attempt":1,"maxAttempts":3,"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","leaseSeconds":30,"leaseExpiresAt":"2013-01-01T10:51:15Z"}]};
-const schema34 = {"type":"string","minLength":1,"maxLength":64,"description":"Proof of holding a job's current lease: unguessable, different for every claim of the\njob. Send it with every update of the job.\n","examples":["9mKc2vE4Qm6yJ0aR8sXbLw"]};
-const schema77 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"status":{"$ref":"#/$defs/jobStatus"},"result":{"description":"What its backend reported, when it SUCCEEDED."}},"required":["id","status"],"description":"A job another job depends on, as that job's worker gets it.","examples":[{"id":"Kj3vQ0l2TQ2m5Yw8b1dEXA","status":"SUCCESS","result":{"rows":42}}]};
-
-function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate48.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.id === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.status === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data.id !== undefined){
-let data0 = data.id;
-if(typeof data0 === "string"){
-if(func1(data0) > 64){
-const err2 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(func1(data0) < 1){
-const err3 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-else {
-const err4 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.status !== undefined){
-let data1 = data.status;
-if(typeof data1 !== "string"){
-const err5 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/jobStatus/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-if(!((((data1 === "IN PROGRESS") || (data1 === "CANCELLED")) || (data1 === "FAILED")) || (data1 === "SUCCESS"))){
-const err6 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/jobStatus/enum",keyword:"enum",params:{allowedValues: schema39.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-}
-else {
-const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-validate48.errors = vErrors;
-return errors === 0;
-}
-validate48.evaluated = {"props":{"id":true,"status":true,"result":true},"dynamicProps":false,"dynamicItems":false};
-
-
-function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate47.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.id === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.priority === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "priority"},message:"must have required property '"+"priority"+"'"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data.tags === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "tags"},message:"must have required property '"+"tags"+"'"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(data.attempt === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "attempt"},message:"must have required property '"+"attempt"+"'"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-if(data.maxAttempts === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "maxAttempts"},message:"must have required property '"+"maxAttempts"+"'"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-if(data.leaseToken === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "leaseToken"},message:"must have required property '"+"leaseToken"+"'"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-if(data.leaseSeconds === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "leaseSeconds"},message:"must have required property '"+"leaseSeconds"+"'"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-if(data.leaseExpiresAt === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "leaseExpiresAt"},message:"must have required property '"+"leaseExpiresAt"+"'"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-if(data.id !== undefined){
-let data0 = data.id;
-if(typeof data0 === "string"){
-if(func1(data0) > 64){
-const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-if(func1(data0) < 1){
-const err9 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-else {
-const err10 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-if(data.name !== undefined){
-let data1 = data.name;
-if(typeof data1 === "string"){
-if(func1(data1) > 64){
-const err11 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-if(func1(data1) < 1){
-const err12 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-else {
-const err13 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-}
-if(data.priority !== undefined){
-let data2 = data.priority;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-const err14 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 > 9 || isNaN(data2)){
-const err15 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-if(data2 < 0 || isNaN(data2)){
-const err16 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-}
-}
-if(data.tags !== undefined){
-let data3 = data.tags;
-if(Array.isArray(data3)){
-if(data3.length > 8){
-const err17 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-const len0 = data3.length;
-for(let i0=0; i0<len0; i0++){
-if(typeof data3[i0] !== "string"){
-const err18 = {instancePath:instancePath+"/tags/" + i0,schemaPath:"#/$defs/tags/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-}
-}
-else {
-const err19 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-}
-if(data.input !== undefined){
-let data5 = data.input;
-if(!(data5 && typeof data5 == "object" && !Array.isArray(data5))){
-const err20 = {instancePath:instancePath+"/input",schemaPath:"#/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-}
-if(data.attempt !== undefined){
-let data6 = data.attempt;
-if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-const err21 = {instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-if((typeof data6 == "number") && (isFinite(data6))){
-if(data6 < 1 || isNaN(data6)){
-const err22 = {instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-}
-}
-if(data.maxAttempts !== undefined){
-let data7 = data.maxAttempts;
-if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-const err23 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 > 20 || isNaN(data7)){
-const err24 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
-if(vErrors === null){
-vErrors = [err24];
-}
-else {
-vErrors.push(err24);
-}
-errors++;
-}
-if(data7 < 1 || isNaN(data7)){
-const err25 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err25];
-}
-else {
-vErrors.push(err25);
-}
-errors++;
-}
-}
-}
-if(data.leaseToken !== undefined){
-let data8 = data.leaseToken;
-if(typeof data8 === "string"){
-if(func1(data8) > 64){
-const err26 = {instancePath:instancePath+"/leaseToken",schemaPath:"#/$defs/leaseToken/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-if(func1(data8) < 1){
-const err27 = {instancePath:instancePath+"/leaseToken",schemaPath:"#/$defs/leaseToken/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-}
-else {
-const err28 = {instancePath:instancePath+"/leaseToken",schemaPath:"#/$defs/leaseToken/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err28];
-}
-else {
-vErrors.push(err28);
-}
-errors++;
-}
-}
-if(data.leaseSeconds !== undefined){
-let data9 = data.leaseSeconds;
-if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-const err29 = {instancePath:instancePath+"/leaseSeconds",schemaPath:"#/properties/leaseSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err29];
-}
-else {
-vErrors.push(err29);
-}
-errors++;
-}
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 > 3600 || isNaN(data9)){
-const err30 = {instancePath:instancePath+"/leaseSeconds",schemaPath:"#/properties/leaseSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
-if(vErrors === null){
-vErrors = [err30];
-}
-else {
-vErrors.push(err30);
-}
-errors++;
-}
-if(data9 < 5 || isNaN(data9)){
-const err31 = {instancePath:instancePath+"/leaseSeconds",schemaPath:"#/properties/leaseSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5"};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-}
-}
-if(data.leaseExpiresAt !== undefined){
-let data10 = data.leaseExpiresAt;
-if(typeof data10 === "string"){
-if(!(formats0.validate(data10))){
-const err32 = {instancePath:instancePath+"/leaseExpiresAt",schemaPath:"#/properties/leaseExpiresAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-}
-else {
-const err33 = {instancePath:instancePath+"/leaseExpiresAt",schemaPath:"#/properties/leaseExpiresAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-}
-}
-if(data.traceparent !== undefined){
-if(typeof data.traceparent !== "string"){
-const err34 = {instancePath:instancePath+"/traceparent",schemaPath:"#/properties/traceparent/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-}
-}
-if(data.dependencies !== undefined){
-let data12 = data.dependencies;
-if(Array.isArray(data12)){
-const len1 = data12.length;
-for(let i1=0; i1<len1; i1++){
-if(!(validate48(data12[i1], {instancePath:instancePath+"/dependencies/" + i1,parentData:data12,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate48.errors : vErrors.concat(validate48.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err35 = {instancePath:instancePath+"/dependencies",schemaPath:"#/properties/dependencies/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err35];
-}
-else {
-vErrors.push(err35);
-}
-errors++;
-}
-}
-}
-else {
-const err36 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-validate47.errors = vErrors;
-return errors === 0;
-}
-validate47.evaluated = {"props":{"id":true,"name":true,"priority":true,"tags":true,"input":true,"attempt":true,"maxAttempts":true,"leaseToken":true,"leaseSeconds":true,"leaseExpiresAt":true,"traceparent":true,"dependencies":true},"dynamicProps":false,"dynamicItems":false};
-
-
-function validate161(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate161.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.tasks === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "tasks"},message:"must have required property '"+"tasks"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.tasks !== undefined){
-let data0 = data.tasks;
-if(Array.isArray(data0)){
-const len0 = data0.length;
-for(let i0=0; i0<len0; i0++){
-if(!(validate47(data0[i0], {instancePath:instancePath+"/tasks/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate47.errors : vErrors.concat(validate47.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err1 = {instancePath:instancePath+"/tasks",schemaPath:"#/properties/tasks/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-}
-else {
-const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-validate161.errors = vErrors;
-return errors === 0;
-}
-validate161.evaluated = {"props":{"tasks":true},"dynamicProps":false,"dynamicItems":false};
-
+export const deleteSchedule_404_application_problem_json = validate160;
+const schema218 = {"$ref":"defs.json#/$defs/problem","$id":"deleteSchedule_404_application_problem_json"};
 
 function validate160(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="claimTasks_200_application_json" */;
+/*# sourceURL="deleteSchedule_404_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate160.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(!(validate161(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate161.errors : vErrors.concat(validate161.errors);
-errors = vErrors.length;
-}
-validate160.errors = vErrors;
-return errors === 0;
-}
-validate160.evaluated = {"props":{"tasks":true},"dynamicProps":false,"dynamicItems":false};
-
-export const claimTasks_400_application_problem_json = validate164;
-const schema219 = {"$ref":"defs.json#/$defs/problem","$id":"claimTasks_400_application_problem_json"};
-
-function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="claimTasks_400_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate164.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11394,16 +10581,672 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate164.errors = vErrors;
+validate160.errors = vErrors;
 return errors === 0;
 }
-validate164.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate160.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const claimTasks_401_application_problem_json = validate165;
-const schema221 = {"$ref":"defs.json#/$defs/problem","$id":"claimTasks_401_application_problem_json"};
+export const claimTasks_200_application_json = validate161;
+const schema220 = {"$ref":"defs.json#/$defs/taskList","$id":"claimTasks_200_application_json"};
+const schema117 = {"type":"object","properties":{"tasks":{"type":"array","items":{"$ref":"#/$defs/task"}}},"required":["tasks"]};
+const schema74 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority"},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"The job's input, as the client sent it."},"attempt":{"type":"integer","minimum":1,"description":"Which attempt this is (1 the first time the job is taken)."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20},"leaseToken":{"$ref":"#/$defs/leaseToken"},"leaseSeconds":{"type":"integer","minimum":5,"maximum":3600,"description":"What each heartbeat extends the lease by."},"leaseExpiresAt":{"type":"string","format":"date-time","description":"When the lease ends unless it is extended by a heartbeat."},"traceparent":{"type":"string","description":"The W3C trace context of the job (from the request that created it, continued by\nthis claim when the server traces): send it as the `traceparent` header of this\ntask's updates, and start the work's spans under it, so that one trace spans\ncreate, claim, heartbeats and finish.\n"},"dependencies":{"type":"array","items":{"$ref":"#/$defs/dependency"},"description":"For a job created with `dependsOn`: those jobs as they ended (in the order given),\nwith their results. Jobs removed by retention since are left out.\n"}},"required":["id","priority","tags","attempt","maxAttempts","leaseToken","leaseSeconds","leaseExpiresAt"],"description":"A job handed to a worker under a lease.","examples":[{"id":"Kj3vQ0l2TQ2m5Yw8b1dEXA","name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"attempt":1,"maxAttempts":3,"leaseToken":"9mKc2vE4Qm6yJ0aR8sXbLw","leaseSeconds":30,"leaseExpiresAt":"2013-01-01T10:51:15Z"}]};
+const schema35 = {"type":"string","minLength":1,"maxLength":64,"description":"Proof of holding a job's current lease: unguessable, different for every claim of the\njob. Send it with every update of the job.\n","examples":["9mKc2vE4Qm6yJ0aR8sXbLw"]};
+const schema80 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"status":{"$ref":"#/$defs/jobStatus"},"result":{"description":"What its backend reported, when it SUCCEEDED."}},"required":["id","status"],"description":"A job another job depends on, as that job's worker gets it.","examples":[{"id":"Kj3vQ0l2TQ2m5Yw8b1dEXA","status":"SUCCESS","result":{"rows":42}}]};
+
+function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate49.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.id === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.status === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.id !== undefined){
+let data0 = data.id;
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+const err2 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(func1(data0) < 1){
+const err3 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.status !== undefined){
+let data1 = data.status;
+if(typeof data1 !== "string"){
+const err5 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/jobStatus/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(!((((data1 === "IN PROGRESS") || (data1 === "CANCELLED")) || (data1 === "FAILED")) || (data1 === "SUCCESS"))){
+const err6 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/jobStatus/enum",keyword:"enum",params:{allowedValues: schema40.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+}
+else {
+const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+validate49.errors = vErrors;
+return errors === 0;
+}
+validate49.evaluated = {"props":{"id":true,"status":true,"result":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate48.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.id === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.priority === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "priority"},message:"must have required property '"+"priority"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.tags === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "tags"},message:"must have required property '"+"tags"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.attempt === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "attempt"},message:"must have required property '"+"attempt"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.maxAttempts === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "maxAttempts"},message:"must have required property '"+"maxAttempts"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.leaseToken === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "leaseToken"},message:"must have required property '"+"leaseToken"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data.leaseSeconds === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "leaseSeconds"},message:"must have required property '"+"leaseSeconds"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data.leaseExpiresAt === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "leaseExpiresAt"},message:"must have required property '"+"leaseExpiresAt"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data.id !== undefined){
+let data0 = data.id;
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(func1(data0) < 1){
+const err9 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/jobId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+let data1 = data.name;
+if(typeof data1 === "string"){
+if(func1(data1) > 64){
+const err11 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(func1(data1) < 1){
+const err12 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(!pattern4.test(data1)){
+const err13 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data.priority !== undefined){
+let data2 = data.priority;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err15 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 9 || isNaN(data2)){
+const err16 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(data2 < 0 || isNaN(data2)){
+const err17 = {instancePath:instancePath+"/priority",schemaPath:"#/$defs/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+if(data.tags !== undefined){
+let data3 = data.tags;
+if(Array.isArray(data3)){
+if(data3.length > 8){
+const err18 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+const len0 = data3.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data3[i0] !== "string"){
+const err19 = {instancePath:instancePath+"/tags/" + i0,schemaPath:"#/$defs/tags/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/tags",schemaPath:"#/$defs/tags/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+if(data.input !== undefined){
+let data5 = data.input;
+if(!(data5 && typeof data5 == "object" && !Array.isArray(data5))){
+const err21 = {instancePath:instancePath+"/input",schemaPath:"#/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data.attempt !== undefined){
+let data6 = data.attempt;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err22 = {instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 < 1 || isNaN(data6)){
+const err23 = {instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+}
+if(data.maxAttempts !== undefined){
+let data7 = data.maxAttempts;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err24 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 20 || isNaN(data7)){
+const err25 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+if(data7 < 1 || isNaN(data7)){
+const err26 = {instancePath:instancePath+"/maxAttempts",schemaPath:"#/properties/maxAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+if(data.leaseToken !== undefined){
+let data8 = data.leaseToken;
+if(typeof data8 === "string"){
+if(func1(data8) > 64){
+const err27 = {instancePath:instancePath+"/leaseToken",schemaPath:"#/$defs/leaseToken/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+if(func1(data8) < 1){
+const err28 = {instancePath:instancePath+"/leaseToken",schemaPath:"#/$defs/leaseToken/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/leaseToken",schemaPath:"#/$defs/leaseToken/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+if(data.leaseSeconds !== undefined){
+let data9 = data.leaseSeconds;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err30 = {instancePath:instancePath+"/leaseSeconds",schemaPath:"#/properties/leaseSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 3600 || isNaN(data9)){
+const err31 = {instancePath:instancePath+"/leaseSeconds",schemaPath:"#/properties/leaseSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+if(data9 < 5 || isNaN(data9)){
+const err32 = {instancePath:instancePath+"/leaseSeconds",schemaPath:"#/properties/leaseSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+}
+if(data.leaseExpiresAt !== undefined){
+let data10 = data.leaseExpiresAt;
+if(typeof data10 === "string"){
+if(!(formats0.validate(data10))){
+const err33 = {instancePath:instancePath+"/leaseExpiresAt",schemaPath:"#/properties/leaseExpiresAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+else {
+const err34 = {instancePath:instancePath+"/leaseExpiresAt",schemaPath:"#/properties/leaseExpiresAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+if(data.traceparent !== undefined){
+if(typeof data.traceparent !== "string"){
+const err35 = {instancePath:instancePath+"/traceparent",schemaPath:"#/properties/traceparent/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+if(data.dependencies !== undefined){
+let data12 = data.dependencies;
+if(Array.isArray(data12)){
+const len1 = data12.length;
+for(let i1=0; i1<len1; i1++){
+if(!(validate49(data12[i1], {instancePath:instancePath+"/dependencies/" + i1,parentData:data12,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate49.errors : vErrors.concat(validate49.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err36 = {instancePath:instancePath+"/dependencies",schemaPath:"#/properties/dependencies/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+}
+else {
+const err37 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+validate48.errors = vErrors;
+return errors === 0;
+}
+validate48.evaluated = {"props":{"id":true,"name":true,"priority":true,"tags":true,"input":true,"attempt":true,"maxAttempts":true,"leaseToken":true,"leaseSeconds":true,"leaseExpiresAt":true,"traceparent":true,"dependencies":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate162.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.tasks === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "tasks"},message:"must have required property '"+"tasks"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.tasks !== undefined){
+let data0 = data.tasks;
+if(Array.isArray(data0)){
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate48(data0[i0], {instancePath:instancePath+"/tasks/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate48.errors : vErrors.concat(validate48.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/tasks",schemaPath:"#/properties/tasks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate162.errors = vErrors;
+return errors === 0;
+}
+validate162.evaluated = {"props":{"tasks":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate161(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="claimTasks_200_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate161.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate162(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate162.errors : vErrors.concat(validate162.errors);
+errors = vErrors.length;
+}
+validate161.errors = vErrors;
+return errors === 0;
+}
+validate161.evaluated = {"props":{"tasks":true},"dynamicProps":false,"dynamicItems":false};
+
+export const claimTasks_400_application_problem_json = validate165;
+const schema222 = {"$ref":"defs.json#/$defs/problem","$id":"claimTasks_400_application_problem_json"};
 
 function validate165(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="claimTasks_401_application_problem_json" */;
+/*# sourceURL="claimTasks_400_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate165.evaluated;
@@ -11598,11 +11441,11 @@ return errors === 0;
 }
 validate165.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const claimTasks_403_application_problem_json = validate166;
-const schema223 = {"$ref":"defs.json#/$defs/problem","$id":"claimTasks_403_application_problem_json"};
+export const claimTasks_401_application_problem_json = validate166;
+const schema224 = {"$ref":"defs.json#/$defs/problem","$id":"claimTasks_401_application_problem_json"};
 
 function validate166(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="claimTasks_403_application_problem_json" */;
+/*# sourceURL="claimTasks_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate166.evaluated;
@@ -11797,11 +11640,11 @@ return errors === 0;
 }
 validate166.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const claimTasks_413_application_problem_json = validate167;
-const schema225 = {"$ref":"defs.json#/$defs/problem","$id":"claimTasks_413_application_problem_json"};
+export const claimTasks_403_application_problem_json = validate167;
+const schema226 = {"$ref":"defs.json#/$defs/problem","$id":"claimTasks_403_application_problem_json"};
 
 function validate167(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="claimTasks_413_application_problem_json" */;
+/*# sourceURL="claimTasks_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate167.evaluated;
@@ -11996,11 +11839,11 @@ return errors === 0;
 }
 validate167.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const claimTasks_415_application_problem_json = validate168;
-const schema227 = {"$ref":"defs.json#/$defs/problem","$id":"claimTasks_415_application_problem_json"};
+export const claimTasks_413_application_problem_json = validate168;
+const schema228 = {"$ref":"defs.json#/$defs/problem","$id":"claimTasks_413_application_problem_json"};
 
 function validate168(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="claimTasks_415_application_problem_json" */;
+/*# sourceURL="claimTasks_413_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate168.evaluated;
@@ -12195,16 +12038,215 @@ return errors === 0;
 }
 validate168.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const reportTaskOutcomes_200_application_json = validate169;
-const schema229 = {"$ref":"defs.json#/$defs/taskOutcomeResults","$id":"reportTaskOutcomes_200_application_json"};
-const schema90 = {"type":"object","properties":{"results":{"type":"array","items":{"$ref":"#/$defs/taskOutcomeResult"},"description":"One per outcome sent, in the same order."}},"required":["results"],"examples":[{"results":[{"id":"Kj3vQ0l2TQ2m5Yw8b1dEXA","status":200,"updated":{"status":"UPDATED"}},{"id":"Q2m5Yw8b1dEXAKj3vQ0l2T","status":409,"problem":{"type":"urn:async-api:lease-mismatch","title":"Conflict","status":409,"detail":"the lease token is not the job's current lease"}}]}]};
-const schema91 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"status":{"type":"integer","minimum":200,"maximum":499},"updated":{"$ref":"#/$defs/taskUpdated"},"problem":{"$ref":"#/$defs/problem"}},"required":["id","status"],"description":"What `PUT /tasks/{id}` would have answered for this job: its `status` (200, 400, 404 or\n409) and either `updated` (200) or `problem` (the others).\n"};
-const schema93 = {"type":"object","properties":{"status":{"type":"string","enum":["UPDATED"]},"leaseExpiresAt":{"type":"string","format":"date-time","description":"After a heartbeat, when the extended lease ends."},"retryAt":{"type":"string","format":"date-time","description":"After a retryable failure, when the job may be taken again."}},"required":["status"]};
+export const claimTasks_415_application_problem_json = validate169;
+const schema230 = {"$ref":"defs.json#/$defs/problem","$id":"claimTasks_415_application_problem_json"};
 
-function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate169(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="claimTasks_415_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate54.evaluated;
+const evaluated0 = validate169.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.title === undefined){
+const err0 = {instancePath,schemaPath:"defs.json#/$defs/problem/required",keyword:"required",params:{missingProperty: "title"},message:"must have required property '"+"title"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.type !== undefined){
+if(typeof data.type !== "string"){
+const err1 = {instancePath:instancePath+"/type",schemaPath:"defs.json#/$defs/problem/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.title !== undefined){
+if(typeof data.title !== "string"){
+const err2 = {instancePath:instancePath+"/title",schemaPath:"defs.json#/$defs/problem/properties/title/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.status !== undefined){
+let data2 = data.status;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err3 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/problem/properties/status/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.detail !== undefined){
+if(typeof data.detail !== "string"){
+const err4 = {instancePath:instancePath+"/detail",schemaPath:"defs.json#/$defs/problem/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.instance !== undefined){
+if(typeof data.instance !== "string"){
+const err5 = {instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/problem/properties/instance/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.errors !== undefined){
+let data5 = data.errors;
+if(Array.isArray(data5)){
+const len0 = data5.length;
+for(let i0=0; i0<len0; i0++){
+let data6 = data5[i0];
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+if(data6.field === undefined){
+const err6 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "field"},message:"must have required property '"+"field"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data6.pointer === undefined){
+const err7 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "pointer"},message:"must have required property '"+"pointer"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data6.detail === undefined){
+const err8 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "detail"},message:"must have required property '"+"detail"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data6.field !== undefined){
+if(typeof data6.field !== "string"){
+const err9 = {instancePath:instancePath+"/errors/" + i0+"/field",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/field/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data6.pointer !== undefined){
+if(typeof data6.pointer !== "string"){
+const err10 = {instancePath:instancePath+"/errors/" + i0+"/pointer",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/pointer/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data6.detail !== undefined){
+if(typeof data6.detail !== "string"){
+const err11 = {instancePath:instancePath+"/errors/" + i0+"/detail",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/errors",schemaPath:"defs.json#/$defs/problem/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"defs.json#/$defs/problem/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+validate169.errors = vErrors;
+return errors === 0;
+}
+validate169.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+
+export const reportTaskOutcomes_200_application_json = validate170;
+const schema232 = {"$ref":"defs.json#/$defs/taskOutcomeResults","$id":"reportTaskOutcomes_200_application_json"};
+const schema93 = {"type":"object","properties":{"results":{"type":"array","items":{"$ref":"#/$defs/taskOutcomeResult"},"description":"One per outcome sent, in the same order."}},"required":["results"],"examples":[{"results":[{"id":"Kj3vQ0l2TQ2m5Yw8b1dEXA","status":200,"updated":{"status":"UPDATED"}},{"id":"Q2m5Yw8b1dEXAKj3vQ0l2T","status":409,"problem":{"type":"urn:async-api:lease-mismatch","title":"Conflict","status":409,"detail":"the lease token is not the job's current lease"}}]}]};
+const schema94 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"status":{"type":"integer","minimum":200,"maximum":499},"updated":{"$ref":"#/$defs/taskUpdated"},"problem":{"$ref":"#/$defs/problem"}},"required":["id","status"],"description":"What `PUT /tasks/{id}` would have answered for this job: its `status` (200, 400, 404 or\n409) and either `updated` (200) or `problem` (the others).\n"};
+const schema96 = {"type":"object","properties":{"status":{"type":"string","enum":["UPDATED"]},"leaseExpiresAt":{"type":"string","format":"date-time","description":"After a heartbeat, when the extended lease ends."},"retryAt":{"type":"string","format":"date-time","description":"After a retryable failure, when the job may be taken again."}},"required":["status"]};
+
+function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate55.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12328,7 +12370,7 @@ vErrors.push(err9);
 errors++;
 }
 if(!(data3 === "UPDATED")){
-const err10 = {instancePath:instancePath+"/updated/status",schemaPath:"#/$defs/taskUpdated/properties/status/enum",keyword:"enum",params:{allowedValues: schema93.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/updated/status",schemaPath:"#/$defs/taskUpdated/properties/status/enum",keyword:"enum",params:{allowedValues: schema96.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -12594,16 +12636,16 @@ vErrors.push(err31);
 }
 errors++;
 }
-validate54.errors = vErrors;
+validate55.errors = vErrors;
 return errors === 0;
 }
-validate54.evaluated = {"props":{"id":true,"status":true,"updated":true,"problem":true},"dynamicProps":false,"dynamicItems":false};
+validate55.evaluated = {"props":{"id":true,"status":true,"updated":true,"problem":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate53.evaluated;
+const evaluated0 = validate54.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12626,8 +12668,8 @@ let data0 = data.results;
 if(Array.isArray(data0)){
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate54(data0[i0], {instancePath:instancePath+"/results/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
+if(!(validate55(data0[i0], {instancePath:instancePath+"/results/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
 errors = vErrors.length;
 }
 }
@@ -12654,236 +12696,37 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate53.errors = vErrors;
+validate54.errors = vErrors;
 return errors === 0;
 }
-validate53.evaluated = {"props":{"results":true},"dynamicProps":false,"dynamicItems":false};
+validate54.evaluated = {"props":{"results":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate169(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate170(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="reportTaskOutcomes_200_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate169.evaluated;
+const evaluated0 = validate170.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate53(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate53.errors : vErrors.concat(validate53.errors);
+if(!(validate54(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
 errors = vErrors.length;
 }
-validate169.errors = vErrors;
+validate170.errors = vErrors;
 return errors === 0;
 }
-validate169.evaluated = {"props":{"results":true},"dynamicProps":false,"dynamicItems":false};
+validate170.evaluated = {"props":{"results":true},"dynamicProps":false,"dynamicItems":false};
 
-export const reportTaskOutcomes_400_application_problem_json = validate171;
-const schema230 = {"$ref":"defs.json#/$defs/problem","$id":"reportTaskOutcomes_400_application_problem_json"};
-
-function validate171(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="reportTaskOutcomes_400_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate171.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.title === undefined){
-const err0 = {instancePath,schemaPath:"defs.json#/$defs/problem/required",keyword:"required",params:{missingProperty: "title"},message:"must have required property '"+"title"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.type !== undefined){
-if(typeof data.type !== "string"){
-const err1 = {instancePath:instancePath+"/type",schemaPath:"defs.json#/$defs/problem/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-if(data.title !== undefined){
-if(typeof data.title !== "string"){
-const err2 = {instancePath:instancePath+"/title",schemaPath:"defs.json#/$defs/problem/properties/title/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-if(data.status !== undefined){
-let data2 = data.status;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-const err3 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/problem/properties/status/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-if(data.detail !== undefined){
-if(typeof data.detail !== "string"){
-const err4 = {instancePath:instancePath+"/detail",schemaPath:"defs.json#/$defs/problem/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.instance !== undefined){
-if(typeof data.instance !== "string"){
-const err5 = {instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/problem/properties/instance/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-if(data.errors !== undefined){
-let data5 = data.errors;
-if(Array.isArray(data5)){
-const len0 = data5.length;
-for(let i0=0; i0<len0; i0++){
-let data6 = data5[i0];
-if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
-if(data6.field === undefined){
-const err6 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "field"},message:"must have required property '"+"field"+"'"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-if(data6.pointer === undefined){
-const err7 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "pointer"},message:"must have required property '"+"pointer"+"'"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-if(data6.detail === undefined){
-const err8 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "detail"},message:"must have required property '"+"detail"+"'"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-if(data6.field !== undefined){
-if(typeof data6.field !== "string"){
-const err9 = {instancePath:instancePath+"/errors/" + i0+"/field",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/field/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-if(data6.pointer !== undefined){
-if(typeof data6.pointer !== "string"){
-const err10 = {instancePath:instancePath+"/errors/" + i0+"/pointer",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/pointer/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-if(data6.detail !== undefined){
-if(typeof data6.detail !== "string"){
-const err11 = {instancePath:instancePath+"/errors/" + i0+"/detail",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-}
-}
-else {
-const err12 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-}
-else {
-const err13 = {instancePath:instancePath+"/errors",schemaPath:"defs.json#/$defs/problem/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-}
-}
-else {
-const err14 = {instancePath,schemaPath:"defs.json#/$defs/problem/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-validate171.errors = vErrors;
-return errors === 0;
-}
-validate171.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
-
-export const reportTaskOutcomes_401_application_problem_json = validate172;
-const schema232 = {"$ref":"defs.json#/$defs/problem","$id":"reportTaskOutcomes_401_application_problem_json"};
+export const reportTaskOutcomes_400_application_problem_json = validate172;
+const schema233 = {"$ref":"defs.json#/$defs/problem","$id":"reportTaskOutcomes_400_application_problem_json"};
 
 function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="reportTaskOutcomes_401_application_problem_json" */;
+/*# sourceURL="reportTaskOutcomes_400_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate172.evaluated;
@@ -13078,11 +12921,11 @@ return errors === 0;
 }
 validate172.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const reportTaskOutcomes_403_application_problem_json = validate173;
-const schema234 = {"$ref":"defs.json#/$defs/problem","$id":"reportTaskOutcomes_403_application_problem_json"};
+export const reportTaskOutcomes_401_application_problem_json = validate173;
+const schema235 = {"$ref":"defs.json#/$defs/problem","$id":"reportTaskOutcomes_401_application_problem_json"};
 
 function validate173(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="reportTaskOutcomes_403_application_problem_json" */;
+/*# sourceURL="reportTaskOutcomes_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate173.evaluated;
@@ -13277,11 +13120,11 @@ return errors === 0;
 }
 validate173.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const reportTaskOutcomes_413_application_problem_json = validate174;
-const schema236 = {"$ref":"defs.json#/$defs/problem","$id":"reportTaskOutcomes_413_application_problem_json"};
+export const reportTaskOutcomes_403_application_problem_json = validate174;
+const schema237 = {"$ref":"defs.json#/$defs/problem","$id":"reportTaskOutcomes_403_application_problem_json"};
 
 function validate174(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="reportTaskOutcomes_413_application_problem_json" */;
+/*# sourceURL="reportTaskOutcomes_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate174.evaluated;
@@ -13476,11 +13319,11 @@ return errors === 0;
 }
 validate174.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const reportTaskOutcomes_415_application_problem_json = validate175;
-const schema238 = {"$ref":"defs.json#/$defs/problem","$id":"reportTaskOutcomes_415_application_problem_json"};
+export const reportTaskOutcomes_413_application_problem_json = validate175;
+const schema239 = {"$ref":"defs.json#/$defs/problem","$id":"reportTaskOutcomes_413_application_problem_json"};
 
 function validate175(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="reportTaskOutcomes_415_application_problem_json" */;
+/*# sourceURL="reportTaskOutcomes_413_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate175.evaluated;
@@ -13675,128 +13518,14 @@ return errors === 0;
 }
 validate175.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateTask_200_application_json = validate176;
-const schema240 = {"$ref":"defs.json#/$defs/taskUpdated","$id":"updateTask_200_application_json"};
+export const reportTaskOutcomes_415_application_problem_json = validate176;
+const schema241 = {"$ref":"defs.json#/$defs/problem","$id":"reportTaskOutcomes_415_application_problem_json"};
 
 function validate176(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="updateTask_200_application_json" */;
+/*# sourceURL="reportTaskOutcomes_415_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate176.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.status === undefined){
-const err0 = {instancePath,schemaPath:"defs.json#/$defs/taskUpdated/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.status !== undefined){
-let data0 = data.status;
-if(typeof data0 !== "string"){
-const err1 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/taskUpdated/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(!(data0 === "UPDATED")){
-const err2 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/taskUpdated/properties/status/enum",keyword:"enum",params:{allowedValues: schema93.properties.status.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-if(data.leaseExpiresAt !== undefined){
-let data1 = data.leaseExpiresAt;
-if(typeof data1 === "string"){
-if(!(formats0.validate(data1))){
-const err3 = {instancePath:instancePath+"/leaseExpiresAt",schemaPath:"defs.json#/$defs/taskUpdated/properties/leaseExpiresAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-else {
-const err4 = {instancePath:instancePath+"/leaseExpiresAt",schemaPath:"defs.json#/$defs/taskUpdated/properties/leaseExpiresAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.retryAt !== undefined){
-let data2 = data.retryAt;
-if(typeof data2 === "string"){
-if(!(formats0.validate(data2))){
-const err5 = {instancePath:instancePath+"/retryAt",schemaPath:"defs.json#/$defs/taskUpdated/properties/retryAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-else {
-const err6 = {instancePath:instancePath+"/retryAt",schemaPath:"defs.json#/$defs/taskUpdated/properties/retryAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-}
-else {
-const err7 = {instancePath,schemaPath:"defs.json#/$defs/taskUpdated/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-validate176.errors = vErrors;
-return errors === 0;
-}
-validate176.evaluated = {"props":{"status":true,"leaseExpiresAt":true,"retryAt":true},"dynamicProps":false,"dynamicItems":false};
-
-export const updateTask_400_application_problem_json = validate177;
-const schema242 = {"$ref":"defs.json#/$defs/problem","$id":"updateTask_400_application_problem_json"};
-
-function validate177(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="updateTask_400_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate177.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13983,16 +13712,130 @@ vErrors.push(err14);
 }
 errors++;
 }
+validate176.errors = vErrors;
+return errors === 0;
+}
+validate176.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+
+export const updateTask_200_application_json = validate177;
+const schema243 = {"$ref":"defs.json#/$defs/taskUpdated","$id":"updateTask_200_application_json"};
+
+function validate177(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="updateTask_200_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate177.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.status === undefined){
+const err0 = {instancePath,schemaPath:"defs.json#/$defs/taskUpdated/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.status !== undefined){
+let data0 = data.status;
+if(typeof data0 !== "string"){
+const err1 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/taskUpdated/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(!(data0 === "UPDATED")){
+const err2 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/taskUpdated/properties/status/enum",keyword:"enum",params:{allowedValues: schema96.properties.status.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.leaseExpiresAt !== undefined){
+let data1 = data.leaseExpiresAt;
+if(typeof data1 === "string"){
+if(!(formats0.validate(data1))){
+const err3 = {instancePath:instancePath+"/leaseExpiresAt",schemaPath:"defs.json#/$defs/taskUpdated/properties/leaseExpiresAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/leaseExpiresAt",schemaPath:"defs.json#/$defs/taskUpdated/properties/leaseExpiresAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.retryAt !== undefined){
+let data2 = data.retryAt;
+if(typeof data2 === "string"){
+if(!(formats0.validate(data2))){
+const err5 = {instancePath:instancePath+"/retryAt",schemaPath:"defs.json#/$defs/taskUpdated/properties/retryAt/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/retryAt",schemaPath:"defs.json#/$defs/taskUpdated/properties/retryAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+}
+else {
+const err7 = {instancePath,schemaPath:"defs.json#/$defs/taskUpdated/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
 validate177.errors = vErrors;
 return errors === 0;
 }
-validate177.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate177.evaluated = {"props":{"status":true,"leaseExpiresAt":true,"retryAt":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateTask_401_application_problem_json = validate178;
-const schema244 = {"$ref":"defs.json#/$defs/problem","$id":"updateTask_401_application_problem_json"};
+export const updateTask_400_application_problem_json = validate178;
+const schema245 = {"$ref":"defs.json#/$defs/problem","$id":"updateTask_400_application_problem_json"};
 
 function validate178(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="updateTask_401_application_problem_json" */;
+/*# sourceURL="updateTask_400_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate178.evaluated;
@@ -14187,11 +14030,11 @@ return errors === 0;
 }
 validate178.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateTask_403_application_problem_json = validate179;
-const schema246 = {"$ref":"defs.json#/$defs/problem","$id":"updateTask_403_application_problem_json"};
+export const updateTask_401_application_problem_json = validate179;
+const schema247 = {"$ref":"defs.json#/$defs/problem","$id":"updateTask_401_application_problem_json"};
 
 function validate179(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="updateTask_403_application_problem_json" */;
+/*# sourceURL="updateTask_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate179.evaluated;
@@ -14386,11 +14229,11 @@ return errors === 0;
 }
 validate179.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateTask_404_application_problem_json = validate180;
-const schema248 = {"$ref":"defs.json#/$defs/problem","$id":"updateTask_404_application_problem_json"};
+export const updateTask_403_application_problem_json = validate180;
+const schema249 = {"$ref":"defs.json#/$defs/problem","$id":"updateTask_403_application_problem_json"};
 
 function validate180(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="updateTask_404_application_problem_json" */;
+/*# sourceURL="updateTask_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate180.evaluated;
@@ -14585,11 +14428,11 @@ return errors === 0;
 }
 validate180.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const updateTask_409_application_problem_json = validate181;
-const schema250 = {"$ref":"defs.json#/$defs/problem","$id":"updateTask_409_application_problem_json"};
+export const updateTask_404_application_problem_json = validate181;
+const schema251 = {"$ref":"defs.json#/$defs/problem","$id":"updateTask_404_application_problem_json"};
 
 function validate181(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="updateTask_409_application_problem_json" */;
+/*# sourceURL="updateTask_404_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate181.evaluated;
@@ -14784,15 +14627,214 @@ return errors === 0;
 }
 validate181.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getQueueOverview_200_application_json = validate182;
-const schema252 = {"$ref":"defs.json#/$defs/queueOverview","$id":"getQueueOverview_200_application_json"};
-const schema47 = {"type":"object","properties":{"now":{"type":"object","properties":{"at":{"type":"string","format":"date-time"},"queues":{"type":"array","items":{"$ref":"#/$defs/queueCount"}},"outbox":{"type":"integer","minimum":0}},"required":["at","queues","outbox"],"description":"The queue at this moment."},"intervalSeconds":{"type":"integer","minimum":1,"description":"How often the queue is sampled (QUEUE_SAMPLE_SECONDS)."},"changes":{"type":"integer","minimum":0,"description":"How many job changes this instance has heard of (pass it back as `seen`)."},"samples":{"type":"array","items":{"$ref":"#/$defs/queueSample"},"description":"The samples of the last hour, oldest first."}},"required":["now","intervalSeconds","changes","samples"],"examples":[{"now":{"at":"2013-01-01T10:50:45Z","queues":[{"name":"nightly-report","waiting":12,"running":4}],"outbox":0},"intervalSeconds":10,"changes":1532,"samples":[{"at":"2013-01-01T10:50:35Z","queues":[{"name":"nightly-report","waiting":15,"running":4}],"ended":{"SUCCESS":7,"FAILED":1},"outbox":0,"claimLatency":{"count":8,"p50Ms":3,"p99Ms":41}}]}]};
-const schema48 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName","description":"Absent for jobs created without a name."},"waiting":{"type":"integer","minimum":0,"description":"IN PROGRESS jobs no worker holds (queued, in backoff, or whose lease ran out)."},"running":{"type":"integer","minimum":0,"description":"IN PROGRESS jobs held under an unexpired lease."}},"required":["waiting","running"]};
+export const updateTask_409_application_problem_json = validate182;
+const schema253 = {"$ref":"defs.json#/$defs/problem","$id":"updateTask_409_application_problem_json"};
 
-function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate182(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="updateTask_409_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate30.evaluated;
+const evaluated0 = validate182.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.title === undefined){
+const err0 = {instancePath,schemaPath:"defs.json#/$defs/problem/required",keyword:"required",params:{missingProperty: "title"},message:"must have required property '"+"title"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.type !== undefined){
+if(typeof data.type !== "string"){
+const err1 = {instancePath:instancePath+"/type",schemaPath:"defs.json#/$defs/problem/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.title !== undefined){
+if(typeof data.title !== "string"){
+const err2 = {instancePath:instancePath+"/title",schemaPath:"defs.json#/$defs/problem/properties/title/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.status !== undefined){
+let data2 = data.status;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err3 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/problem/properties/status/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.detail !== undefined){
+if(typeof data.detail !== "string"){
+const err4 = {instancePath:instancePath+"/detail",schemaPath:"defs.json#/$defs/problem/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.instance !== undefined){
+if(typeof data.instance !== "string"){
+const err5 = {instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/problem/properties/instance/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.errors !== undefined){
+let data5 = data.errors;
+if(Array.isArray(data5)){
+const len0 = data5.length;
+for(let i0=0; i0<len0; i0++){
+let data6 = data5[i0];
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+if(data6.field === undefined){
+const err6 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "field"},message:"must have required property '"+"field"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data6.pointer === undefined){
+const err7 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "pointer"},message:"must have required property '"+"pointer"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data6.detail === undefined){
+const err8 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "detail"},message:"must have required property '"+"detail"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data6.field !== undefined){
+if(typeof data6.field !== "string"){
+const err9 = {instancePath:instancePath+"/errors/" + i0+"/field",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/field/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data6.pointer !== undefined){
+if(typeof data6.pointer !== "string"){
+const err10 = {instancePath:instancePath+"/errors/" + i0+"/pointer",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/pointer/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data6.detail !== undefined){
+if(typeof data6.detail !== "string"){
+const err11 = {instancePath:instancePath+"/errors/" + i0+"/detail",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/errors",schemaPath:"defs.json#/$defs/problem/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"defs.json#/$defs/problem/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+validate182.errors = vErrors;
+return errors === 0;
+}
+validate182.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+
+export const getQueueOverview_200_application_json = validate183;
+const schema255 = {"$ref":"defs.json#/$defs/queueOverview","$id":"getQueueOverview_200_application_json"};
+const schema48 = {"type":"object","properties":{"now":{"type":"object","properties":{"at":{"type":"string","format":"date-time"},"queues":{"type":"array","items":{"$ref":"#/$defs/queueCount"}},"outbox":{"type":"integer","minimum":0}},"required":["at","queues","outbox"],"description":"The queue at this moment."},"intervalSeconds":{"type":"integer","minimum":1,"description":"How often the queue is sampled (QUEUE_SAMPLE_SECONDS)."},"changes":{"type":"integer","minimum":0,"description":"How many job changes this instance has heard of (pass it back as `seen`)."},"samples":{"type":"array","items":{"$ref":"#/$defs/queueSample"},"description":"The samples of the last hour, oldest first."}},"required":["now","intervalSeconds","changes","samples"],"examples":[{"now":{"at":"2013-01-01T10:50:45Z","queues":[{"name":"nightly-report","waiting":12,"running":4}],"outbox":0},"intervalSeconds":10,"changes":1532,"samples":[{"at":"2013-01-01T10:50:35Z","queues":[{"name":"nightly-report","waiting":15,"running":4}],"ended":{"SUCCESS":7,"FAILED":1},"outbox":0,"claimLatency":{"count":8,"p50Ms":3,"p99Ms":41}}]}]};
+const schema49 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName","description":"Absent for jobs created without a name."},"waiting":{"type":"integer","minimum":0,"description":"IN PROGRESS jobs no worker holds (queued, in backoff, or whose lease ran out)."},"running":{"type":"integer","minimum":0,"description":"IN PROGRESS jobs held under an unexpired lease."}},"required":["waiting","running"]};
+
+function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate31.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14843,9 +14885,8 @@ vErrors.push(err3);
 }
 errors++;
 }
-}
-else {
-const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern4.test(data0)){
+const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -14855,10 +14896,8 @@ vErrors.push(err4);
 errors++;
 }
 }
-if(data.waiting !== undefined){
-let data1 = data.waiting;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err5 = {instancePath:instancePath+"/waiting",schemaPath:"#/properties/waiting/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err5 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -14867,9 +14906,11 @@ vErrors.push(err5);
 }
 errors++;
 }
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 < 0 || isNaN(data1)){
-const err6 = {instancePath:instancePath+"/waiting",schemaPath:"#/properties/waiting/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data.waiting !== undefined){
+let data1 = data.waiting;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err6 = {instancePath:instancePath+"/waiting",schemaPath:"#/properties/waiting/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -14878,12 +14919,9 @@ vErrors.push(err6);
 }
 errors++;
 }
-}
-}
-if(data.running !== undefined){
-let data2 = data.running;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-const err7 = {instancePath:instancePath+"/running",schemaPath:"#/properties/running/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 < 0 || isNaN(data1)){
+const err7 = {instancePath:instancePath+"/waiting",schemaPath:"#/properties/waiting/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -14892,9 +14930,12 @@ vErrors.push(err7);
 }
 errors++;
 }
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 < 0 || isNaN(data2)){
-const err8 = {instancePath:instancePath+"/running",schemaPath:"#/properties/running/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data.running !== undefined){
+let data2 = data.running;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err8 = {instancePath:instancePath+"/running",schemaPath:"#/properties/running/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -14903,11 +14944,9 @@ vErrors.push(err8);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 < 0 || isNaN(data2)){
+const err9 = {instancePath:instancePath+"/running",schemaPath:"#/properties/running/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -14916,18 +14955,31 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate30.errors = vErrors;
+}
+}
+}
+else {
+const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+validate31.errors = vErrors;
 return errors === 0;
 }
-validate30.evaluated = {"props":{"name":true,"waiting":true,"running":true},"dynamicProps":false,"dynamicItems":false};
+validate31.evaluated = {"props":{"name":true,"waiting":true,"running":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema50 = {"type":"object","properties":{"at":{"type":"string","format":"date-time"},"queues":{"type":"array","items":{"$ref":"#/$defs/queueCount"}},"ended":{"$ref":"#/$defs/endedCounts","description":"Jobs that ended since the previous sample, by status."},"outbox":{"type":"integer","minimum":0,"description":"Completion pushes not yet delivered."},"claimLatency":{"type":"object","properties":{"count":{"type":"integer","minimum":1},"p50Ms":{"type":"integer","minimum":0},"p99Ms":{"type":"integer","minimum":0}},"required":["count","p50Ms","p99Ms"],"description":"From creation to first claim, of the jobs claimed through this instance since the\nprevious sample.\n"}},"required":["at","queues","ended","outbox"]};
-const schema51 = {"type":"object","properties":{"SUCCESS":{"type":"integer","minimum":0},"FAILED":{"type":"integer","minimum":0},"CANCELLED":{"type":"integer","minimum":0}},"additionalProperties":false};
+const schema51 = {"type":"object","properties":{"at":{"type":"string","format":"date-time"},"queues":{"type":"array","items":{"$ref":"#/$defs/queueCount"}},"ended":{"$ref":"#/$defs/endedCounts","description":"Jobs that ended since the previous sample, by status."},"outbox":{"type":"integer","minimum":0,"description":"Completion pushes not yet delivered."},"claimLatency":{"type":"object","properties":{"count":{"type":"integer","minimum":1},"p50Ms":{"type":"integer","minimum":0},"p99Ms":{"type":"integer","minimum":0}},"required":["count","p50Ms","p99Ms"],"description":"From creation to first claim, of the jobs claimed through this instance since the\nprevious sample.\n"}},"required":["at","queues","ended","outbox"]};
+const schema52 = {"type":"object","properties":{"SUCCESS":{"type":"integer","minimum":0},"FAILED":{"type":"integer","minimum":0},"CANCELLED":{"type":"integer","minimum":0}},"additionalProperties":false};
 
-function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate32.evaluated;
+const evaluated0 = validate33.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15005,8 +15057,8 @@ let data1 = data.queues;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate30(data1[i0], {instancePath:instancePath+"/queues/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
+if(!(validate31(data1[i0], {instancePath:instancePath+"/queues/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate31.errors : vErrors.concat(validate31.errors);
 errors = vErrors.length;
 }
 }
@@ -15280,16 +15332,16 @@ vErrors.push(err27);
 }
 errors++;
 }
-validate32.errors = vErrors;
+validate33.errors = vErrors;
 return errors === 0;
 }
-validate32.evaluated = {"props":{"at":true,"queues":true,"ended":true,"outbox":true,"claimLatency":true},"dynamicProps":false,"dynamicItems":false};
+validate33.evaluated = {"props":{"at":true,"queues":true,"ended":true,"outbox":true,"claimLatency":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate29.evaluated;
+const evaluated0 = validate30.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15400,8 +15452,8 @@ let data2 = data0.queues;
 if(Array.isArray(data2)){
 const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate30(data2[i0], {instancePath:instancePath+"/now/queues/" + i0,parentData:data2,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
+if(!(validate31(data2[i0], {instancePath:instancePath+"/now/queues/" + i0,parentData:data2,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate31.errors : vErrors.concat(validate31.errors);
 errors = vErrors.length;
 }
 }
@@ -15509,8 +15561,8 @@ let data7 = data.samples;
 if(Array.isArray(data7)){
 const len1 = data7.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate32(data7[i1], {instancePath:instancePath+"/samples/" + i1,parentData:data7,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+if(!(validate33(data7[i1], {instancePath:instancePath+"/samples/" + i1,parentData:data7,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate33.errors : vErrors.concat(validate33.errors);
 errors = vErrors.length;
 }
 }
@@ -15537,236 +15589,37 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate29.errors = vErrors;
+validate30.errors = vErrors;
 return errors === 0;
 }
-validate29.evaluated = {"props":{"now":true,"intervalSeconds":true,"changes":true,"samples":true},"dynamicProps":false,"dynamicItems":false};
+validate30.evaluated = {"props":{"now":true,"intervalSeconds":true,"changes":true,"samples":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate182(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate183(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="getQueueOverview_200_application_json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate182.evaluated;
+const evaluated0 = validate183.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate29(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+if(!(validate30(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
 errors = vErrors.length;
 }
-validate182.errors = vErrors;
+validate183.errors = vErrors;
 return errors === 0;
 }
-validate182.evaluated = {"props":{"now":true,"intervalSeconds":true,"changes":true,"samples":true},"dynamicProps":false,"dynamicItems":false};
+validate183.evaluated = {"props":{"now":true,"intervalSeconds":true,"changes":true,"samples":true},"dynamicProps":false,"dynamicItems":false};
 
-export const getQueueOverview_401_application_problem_json = validate184;
-const schema253 = {"$ref":"defs.json#/$defs/problem","$id":"getQueueOverview_401_application_problem_json"};
-
-function validate184(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="getQueueOverview_401_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate184.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.title === undefined){
-const err0 = {instancePath,schemaPath:"defs.json#/$defs/problem/required",keyword:"required",params:{missingProperty: "title"},message:"must have required property '"+"title"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.type !== undefined){
-if(typeof data.type !== "string"){
-const err1 = {instancePath:instancePath+"/type",schemaPath:"defs.json#/$defs/problem/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-if(data.title !== undefined){
-if(typeof data.title !== "string"){
-const err2 = {instancePath:instancePath+"/title",schemaPath:"defs.json#/$defs/problem/properties/title/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-if(data.status !== undefined){
-let data2 = data.status;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-const err3 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/problem/properties/status/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-if(data.detail !== undefined){
-if(typeof data.detail !== "string"){
-const err4 = {instancePath:instancePath+"/detail",schemaPath:"defs.json#/$defs/problem/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.instance !== undefined){
-if(typeof data.instance !== "string"){
-const err5 = {instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/problem/properties/instance/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-if(data.errors !== undefined){
-let data5 = data.errors;
-if(Array.isArray(data5)){
-const len0 = data5.length;
-for(let i0=0; i0<len0; i0++){
-let data6 = data5[i0];
-if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
-if(data6.field === undefined){
-const err6 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "field"},message:"must have required property '"+"field"+"'"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-if(data6.pointer === undefined){
-const err7 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "pointer"},message:"must have required property '"+"pointer"+"'"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-if(data6.detail === undefined){
-const err8 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "detail"},message:"must have required property '"+"detail"+"'"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-if(data6.field !== undefined){
-if(typeof data6.field !== "string"){
-const err9 = {instancePath:instancePath+"/errors/" + i0+"/field",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/field/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-if(data6.pointer !== undefined){
-if(typeof data6.pointer !== "string"){
-const err10 = {instancePath:instancePath+"/errors/" + i0+"/pointer",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/pointer/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-if(data6.detail !== undefined){
-if(typeof data6.detail !== "string"){
-const err11 = {instancePath:instancePath+"/errors/" + i0+"/detail",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-}
-}
-else {
-const err12 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-}
-else {
-const err13 = {instancePath:instancePath+"/errors",schemaPath:"defs.json#/$defs/problem/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-}
-}
-else {
-const err14 = {instancePath,schemaPath:"defs.json#/$defs/problem/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-validate184.errors = vErrors;
-return errors === 0;
-}
-validate184.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
-
-export const getQueueOverview_403_application_problem_json = validate185;
-const schema255 = {"$ref":"defs.json#/$defs/problem","$id":"getQueueOverview_403_application_problem_json"};
+export const getQueueOverview_401_application_problem_json = validate185;
+const schema256 = {"$ref":"defs.json#/$defs/problem","$id":"getQueueOverview_401_application_problem_json"};
 
 function validate185(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="getQueueOverview_403_application_problem_json" */;
+/*# sourceURL="getQueueOverview_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate185.evaluated;
@@ -15961,110 +15814,14 @@ return errors === 0;
 }
 validate185.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listRecentJobs_200_application_json = validate186;
-const schema257 = {"$ref":"defs.json#/$defs/jobPage","$id":"listRecentJobs_200_application_json"};
-const schema258 = {"type":"object","properties":{"jobs":{"type":"array","items":{"$ref":"#/$defs/job"}},"next":{"type":"string","description":"URL of the following page; present only when there is more."}},"required":["jobs"]};
-
-function validate187(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate187.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.jobs === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "jobs"},message:"must have required property '"+"jobs"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.jobs !== undefined){
-let data0 = data.jobs;
-if(Array.isArray(data0)){
-const len0 = data0.length;
-for(let i0=0; i0<len0; i0++){
-if(!(validate25(data0[i0], {instancePath:instancePath+"/jobs/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err1 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-if(data.next !== undefined){
-if(typeof data.next !== "string"){
-const err2 = {instancePath:instancePath+"/next",schemaPath:"#/properties/next/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-}
-else {
-const err3 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-validate187.errors = vErrors;
-return errors === 0;
-}
-validate187.evaluated = {"props":{"jobs":true,"next":true},"dynamicProps":false,"dynamicItems":false};
-
+export const getQueueOverview_403_application_problem_json = validate186;
+const schema258 = {"$ref":"defs.json#/$defs/problem","$id":"getQueueOverview_403_application_problem_json"};
 
 function validate186(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listRecentJobs_200_application_json" */;
+/*# sourceURL="getQueueOverview_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate186.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(!(validate187(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate187.errors : vErrors.concat(validate187.errors);
-errors = vErrors.length;
-}
-validate186.errors = vErrors;
-return errors === 0;
-}
-validate186.evaluated = {"props":{"jobs":true,"next":true},"dynamicProps":false,"dynamicItems":false};
-
-export const listRecentJobs_400_application_problem_json = validate190;
-const schema259 = {"$ref":"defs.json#/$defs/problem","$id":"listRecentJobs_400_application_problem_json"};
-
-function validate190(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listRecentJobs_400_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate190.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16251,16 +16008,112 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate190.errors = vErrors;
+validate186.errors = vErrors;
 return errors === 0;
 }
-validate190.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate186.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listRecentJobs_401_application_problem_json = validate191;
-const schema261 = {"$ref":"defs.json#/$defs/problem","$id":"listRecentJobs_401_application_problem_json"};
+export const listRecentJobs_200_application_json = validate187;
+const schema260 = {"$ref":"defs.json#/$defs/jobPage","$id":"listRecentJobs_200_application_json"};
+const schema261 = {"type":"object","properties":{"jobs":{"type":"array","items":{"$ref":"#/$defs/job"}},"next":{"type":"string","description":"URL of the following page; present only when there is more."}},"required":["jobs"]};
+
+function validate188(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate188.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.jobs === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "jobs"},message:"must have required property '"+"jobs"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.jobs !== undefined){
+let data0 = data.jobs;
+if(Array.isArray(data0)){
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate26(data0[i0], {instancePath:instancePath+"/jobs/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.next !== undefined){
+if(typeof data.next !== "string"){
+const err2 = {instancePath:instancePath+"/next",schemaPath:"#/properties/next/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+}
+else {
+const err3 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+validate188.errors = vErrors;
+return errors === 0;
+}
+validate188.evaluated = {"props":{"jobs":true,"next":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate187(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="listRecentJobs_200_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate187.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate188(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate188.errors : vErrors.concat(validate188.errors);
+errors = vErrors.length;
+}
+validate187.errors = vErrors;
+return errors === 0;
+}
+validate187.evaluated = {"props":{"jobs":true,"next":true},"dynamicProps":false,"dynamicItems":false};
+
+export const listRecentJobs_400_application_problem_json = validate191;
+const schema262 = {"$ref":"defs.json#/$defs/problem","$id":"listRecentJobs_400_application_problem_json"};
 
 function validate191(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listRecentJobs_401_application_problem_json" */;
+/*# sourceURL="listRecentJobs_400_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate191.evaluated;
@@ -16455,11 +16308,11 @@ return errors === 0;
 }
 validate191.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listRecentJobs_403_application_problem_json = validate192;
-const schema263 = {"$ref":"defs.json#/$defs/problem","$id":"listRecentJobs_403_application_problem_json"};
+export const listRecentJobs_401_application_problem_json = validate192;
+const schema264 = {"$ref":"defs.json#/$defs/problem","$id":"listRecentJobs_401_application_problem_json"};
 
 function validate192(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listRecentJobs_403_application_problem_json" */;
+/*# sourceURL="listRecentJobs_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate192.evaluated;
@@ -16654,37 +16507,14 @@ return errors === 0;
 }
 validate192.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const inspectJob_200_application_json = validate193;
-const schema265 = {"$ref":"defs.json#/$defs/job","$id":"inspectJob_200_application_json"};
+export const listRecentJobs_403_application_problem_json = validate193;
+const schema266 = {"$ref":"defs.json#/$defs/problem","$id":"listRecentJobs_403_application_problem_json"};
 
 function validate193(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="inspectJob_200_application_json" */;
+/*# sourceURL="listRecentJobs_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate193.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(!(validate25(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
-errors = vErrors.length;
-}
-validate193.errors = vErrors;
-return errors === 0;
-}
-validate193.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"runAt":true,"end":true,"progress":true,"result":true,"error":true,"concurrencyKey":true,"schedule":true,"scheduledFor":true,"dependsOn":true,"waitingFor":true},"dynamicProps":false,"dynamicItems":false};
-
-export const inspectJob_401_application_problem_json = validate195;
-const schema266 = {"$ref":"defs.json#/$defs/problem","$id":"inspectJob_401_application_problem_json"};
-
-function validate195(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="inspectJob_401_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate195.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16871,16 +16701,39 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate195.errors = vErrors;
+validate193.errors = vErrors;
 return errors === 0;
 }
-validate195.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate193.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const inspectJob_403_application_problem_json = validate196;
-const schema268 = {"$ref":"defs.json#/$defs/problem","$id":"inspectJob_403_application_problem_json"};
+export const inspectJob_200_application_json = validate194;
+const schema268 = {"$ref":"defs.json#/$defs/job","$id":"inspectJob_200_application_json"};
+
+function validate194(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="inspectJob_200_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate194.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate26(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+validate194.errors = vErrors;
+return errors === 0;
+}
+validate194.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"runAt":true,"end":true,"progress":true,"result":true,"error":true,"concurrencyKey":true,"schedule":true,"scheduledFor":true,"dependsOn":true,"waitingFor":true},"dynamicProps":false,"dynamicItems":false};
+
+export const inspectJob_401_application_problem_json = validate196;
+const schema269 = {"$ref":"defs.json#/$defs/problem","$id":"inspectJob_401_application_problem_json"};
 
 function validate196(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="inspectJob_403_application_problem_json" */;
+/*# sourceURL="inspectJob_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate196.evaluated;
@@ -17075,11 +16928,11 @@ return errors === 0;
 }
 validate196.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const inspectJob_404_application_problem_json = validate197;
-const schema270 = {"$ref":"defs.json#/$defs/problem","$id":"inspectJob_404_application_problem_json"};
+export const inspectJob_403_application_problem_json = validate197;
+const schema271 = {"$ref":"defs.json#/$defs/problem","$id":"inspectJob_403_application_problem_json"};
 
 function validate197(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="inspectJob_404_application_problem_json" */;
+/*# sourceURL="inspectJob_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate197.evaluated;
@@ -17274,37 +17127,14 @@ return errors === 0;
 }
 validate197.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const rerunJob_200_application_json = validate198;
-const schema272 = {"$ref":"defs.json#/$defs/job","$id":"rerunJob_200_application_json"};
+export const inspectJob_404_application_problem_json = validate198;
+const schema273 = {"$ref":"defs.json#/$defs/problem","$id":"inspectJob_404_application_problem_json"};
 
 function validate198(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="rerunJob_200_application_json" */;
+/*# sourceURL="inspectJob_404_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate198.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(!(validate25(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
-errors = vErrors.length;
-}
-validate198.errors = vErrors;
-return errors === 0;
-}
-validate198.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"runAt":true,"end":true,"progress":true,"result":true,"error":true,"concurrencyKey":true,"schedule":true,"scheduledFor":true,"dependsOn":true,"waitingFor":true},"dynamicProps":false,"dynamicItems":false};
-
-export const rerunJob_401_application_problem_json = validate200;
-const schema273 = {"$ref":"defs.json#/$defs/problem","$id":"rerunJob_401_application_problem_json"};
-
-function validate200(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="rerunJob_401_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate200.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17491,16 +17321,39 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate200.errors = vErrors;
+validate198.errors = vErrors;
 return errors === 0;
 }
-validate200.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate198.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const rerunJob_403_application_problem_json = validate201;
-const schema275 = {"$ref":"defs.json#/$defs/problem","$id":"rerunJob_403_application_problem_json"};
+export const rerunJob_200_application_json = validate199;
+const schema275 = {"$ref":"defs.json#/$defs/job","$id":"rerunJob_200_application_json"};
+
+function validate199(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="rerunJob_200_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate199.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate26(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+validate199.errors = vErrors;
+return errors === 0;
+}
+validate199.evaluated = {"props":{"id":true,"href":true,"status":true,"name":true,"priority":true,"tags":true,"input":true,"attempts":true,"maxAttempts":true,"start":true,"runAt":true,"end":true,"progress":true,"result":true,"error":true,"concurrencyKey":true,"schedule":true,"scheduledFor":true,"dependsOn":true,"waitingFor":true},"dynamicProps":false,"dynamicItems":false};
+
+export const rerunJob_401_application_problem_json = validate201;
+const schema276 = {"$ref":"defs.json#/$defs/problem","$id":"rerunJob_401_application_problem_json"};
 
 function validate201(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="rerunJob_403_application_problem_json" */;
+/*# sourceURL="rerunJob_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate201.evaluated;
@@ -17695,11 +17548,11 @@ return errors === 0;
 }
 validate201.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const rerunJob_404_application_problem_json = validate202;
-const schema277 = {"$ref":"defs.json#/$defs/problem","$id":"rerunJob_404_application_problem_json"};
+export const rerunJob_403_application_problem_json = validate202;
+const schema278 = {"$ref":"defs.json#/$defs/problem","$id":"rerunJob_403_application_problem_json"};
 
 function validate202(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="rerunJob_404_application_problem_json" */;
+/*# sourceURL="rerunJob_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate202.evaluated;
@@ -17894,11 +17747,11 @@ return errors === 0;
 }
 validate202.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const rerunJob_409_application_problem_json = validate203;
-const schema279 = {"$ref":"defs.json#/$defs/problem","$id":"rerunJob_409_application_problem_json"};
+export const rerunJob_404_application_problem_json = validate203;
+const schema280 = {"$ref":"defs.json#/$defs/problem","$id":"rerunJob_404_application_problem_json"};
 
 function validate203(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="rerunJob_409_application_problem_json" */;
+/*# sourceURL="rerunJob_404_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate203.evaluated;
@@ -18093,103 +17946,14 @@ return errors === 0;
 }
 validate203.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const redriveJobs_200_application_json = validate204;
-const schema281 = {"$ref":"defs.json#/$defs/redriveResult","$id":"redriveJobs_200_application_json"};
-const schema282 = {"type":"object","properties":{"rerun":{"type":"integer","minimum":0,"description":"How many jobs run again."},"more":{"type":"boolean","description":"Whether jobs of the name and status are left (ask again)."}},"required":["rerun","more"]};
+export const rerunJob_409_application_problem_json = validate204;
+const schema282 = {"$ref":"defs.json#/$defs/problem","$id":"rerunJob_409_application_problem_json"};
 
 function validate204(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="redriveJobs_200_application_json" */;
+/*# sourceURL="rerunJob_409_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate204.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.rerun === undefined){
-const err0 = {instancePath,schemaPath:"defs.json#/$defs/redriveResult/required",keyword:"required",params:{missingProperty: "rerun"},message:"must have required property '"+"rerun"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.more === undefined){
-const err1 = {instancePath,schemaPath:"defs.json#/$defs/redriveResult/required",keyword:"required",params:{missingProperty: "more"},message:"must have required property '"+"more"+"'"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data.rerun !== undefined){
-let data0 = data.rerun;
-if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-const err2 = {instancePath:instancePath+"/rerun",schemaPath:"defs.json#/$defs/redriveResult/properties/rerun/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if((typeof data0 == "number") && (isFinite(data0))){
-if(data0 < 0 || isNaN(data0)){
-const err3 = {instancePath:instancePath+"/rerun",schemaPath:"defs.json#/$defs/redriveResult/properties/rerun/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-}
-if(data.more !== undefined){
-if(typeof data.more !== "boolean"){
-const err4 = {instancePath:instancePath+"/more",schemaPath:"defs.json#/$defs/redriveResult/properties/more/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-}
-else {
-const err5 = {instancePath,schemaPath:"defs.json#/$defs/redriveResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-validate204.errors = vErrors;
-return errors === 0;
-}
-validate204.evaluated = {"props":{"rerun":true,"more":true},"dynamicProps":false,"dynamicItems":false};
-
-export const redriveJobs_400_application_problem_json = validate205;
-const schema283 = {"$ref":"defs.json#/$defs/problem","$id":"redriveJobs_400_application_problem_json"};
-
-function validate205(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="redriveJobs_400_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate205.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18376,16 +18140,105 @@ vErrors.push(err14);
 }
 errors++;
 }
+validate204.errors = vErrors;
+return errors === 0;
+}
+validate204.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+
+export const redriveJobs_200_application_json = validate205;
+const schema284 = {"$ref":"defs.json#/$defs/redriveResult","$id":"redriveJobs_200_application_json"};
+const schema285 = {"type":"object","properties":{"rerun":{"type":"integer","minimum":0,"description":"How many jobs run again."},"more":{"type":"boolean","description":"Whether jobs of the name and status are left (ask again)."}},"required":["rerun","more"]};
+
+function validate205(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="redriveJobs_200_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate205.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.rerun === undefined){
+const err0 = {instancePath,schemaPath:"defs.json#/$defs/redriveResult/required",keyword:"required",params:{missingProperty: "rerun"},message:"must have required property '"+"rerun"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.more === undefined){
+const err1 = {instancePath,schemaPath:"defs.json#/$defs/redriveResult/required",keyword:"required",params:{missingProperty: "more"},message:"must have required property '"+"more"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.rerun !== undefined){
+let data0 = data.rerun;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+const err2 = {instancePath:instancePath+"/rerun",schemaPath:"defs.json#/$defs/redriveResult/properties/rerun/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 < 0 || isNaN(data0)){
+const err3 = {instancePath:instancePath+"/rerun",schemaPath:"defs.json#/$defs/redriveResult/properties/rerun/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+}
+if(data.more !== undefined){
+if(typeof data.more !== "boolean"){
+const err4 = {instancePath:instancePath+"/more",schemaPath:"defs.json#/$defs/redriveResult/properties/more/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+else {
+const err5 = {instancePath,schemaPath:"defs.json#/$defs/redriveResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
 validate205.errors = vErrors;
 return errors === 0;
 }
-validate205.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate205.evaluated = {"props":{"rerun":true,"more":true},"dynamicProps":false,"dynamicItems":false};
 
-export const redriveJobs_401_application_problem_json = validate206;
-const schema285 = {"$ref":"defs.json#/$defs/problem","$id":"redriveJobs_401_application_problem_json"};
+export const redriveJobs_400_application_problem_json = validate206;
+const schema286 = {"$ref":"defs.json#/$defs/problem","$id":"redriveJobs_400_application_problem_json"};
 
 function validate206(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="redriveJobs_401_application_problem_json" */;
+/*# sourceURL="redriveJobs_400_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate206.evaluated;
@@ -18580,11 +18433,11 @@ return errors === 0;
 }
 validate206.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const redriveJobs_403_application_problem_json = validate207;
-const schema287 = {"$ref":"defs.json#/$defs/problem","$id":"redriveJobs_403_application_problem_json"};
+export const redriveJobs_401_application_problem_json = validate207;
+const schema288 = {"$ref":"defs.json#/$defs/problem","$id":"redriveJobs_401_application_problem_json"};
 
 function validate207(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="redriveJobs_403_application_problem_json" */;
+/*# sourceURL="redriveJobs_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate207.evaluated;
@@ -18779,294 +18632,14 @@ return errors === 0;
 }
 validate207.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listLimits_200_application_json = validate208;
-const schema289 = {"$ref":"defs.json#/$defs/limitList","$id":"listLimits_200_application_json"};
-const schema290 = {"type":"object","properties":{"limits":{"type":"array","items":{"$ref":"#/$defs/limit"}}},"required":["limits"]};
-const schema68 = {"type":"object","properties":{"kind":{"type":"string","enum":["name","key"],"description":"What the limit applies to, jobs of a `name` or of a `concurrencyKey`."},"value":{"type":"string","description":"The job name or the key."},"concurrency":{"type":"integer"},"ratePerSecond":{"type":"number"},"burst":{"type":"integer"},"running":{"type":"integer","minimum":0,"description":"How many of the group workers hold now (a lease that ran out still counts until the job is taken again)."},"updated":{"type":"string","format":"date-time"},"by":{"type":"string","description":"The admin who set it."}},"required":["kind","value","burst","running","updated"],"examples":[{"kind":"name","value":"send-email","concurrency":5,"ratePerSecond":10,"burst":10,"running":3,"updated":"2026-12-07T10:00:00Z","by":"ops"}]};
-
-function validate209(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate209.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.limits === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "limits"},message:"must have required property '"+"limits"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.limits !== undefined){
-let data0 = data.limits;
-if(Array.isArray(data0)){
-const len0 = data0.length;
-for(let i0=0; i0<len0; i0++){
-let data1 = data0[i0];
-if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
-if(data1.kind === undefined){
-const err1 = {instancePath:instancePath+"/limits/" + i0,schemaPath:"#/$defs/limit/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data1.value === undefined){
-const err2 = {instancePath:instancePath+"/limits/" + i0,schemaPath:"#/$defs/limit/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(data1.burst === undefined){
-const err3 = {instancePath:instancePath+"/limits/" + i0,schemaPath:"#/$defs/limit/required",keyword:"required",params:{missingProperty: "burst"},message:"must have required property '"+"burst"+"'"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-if(data1.running === undefined){
-const err4 = {instancePath:instancePath+"/limits/" + i0,schemaPath:"#/$defs/limit/required",keyword:"required",params:{missingProperty: "running"},message:"must have required property '"+"running"+"'"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-if(data1.updated === undefined){
-const err5 = {instancePath:instancePath+"/limits/" + i0,schemaPath:"#/$defs/limit/required",keyword:"required",params:{missingProperty: "updated"},message:"must have required property '"+"updated"+"'"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-if(data1.kind !== undefined){
-let data2 = data1.kind;
-if(typeof data2 !== "string"){
-const err6 = {instancePath:instancePath+"/limits/" + i0+"/kind",schemaPath:"#/$defs/limit/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-if(!((data2 === "name") || (data2 === "key"))){
-const err7 = {instancePath:instancePath+"/limits/" + i0+"/kind",schemaPath:"#/$defs/limit/properties/kind/enum",keyword:"enum",params:{allowedValues: schema68.properties.kind.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-if(data1.value !== undefined){
-if(typeof data1.value !== "string"){
-const err8 = {instancePath:instancePath+"/limits/" + i0+"/value",schemaPath:"#/$defs/limit/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-if(data1.concurrency !== undefined){
-let data4 = data1.concurrency;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err9 = {instancePath:instancePath+"/limits/" + i0+"/concurrency",schemaPath:"#/$defs/limit/properties/concurrency/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-if(data1.ratePerSecond !== undefined){
-let data5 = data1.ratePerSecond;
-if(!((typeof data5 == "number") && (isFinite(data5)))){
-const err10 = {instancePath:instancePath+"/limits/" + i0+"/ratePerSecond",schemaPath:"#/$defs/limit/properties/ratePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-if(data1.burst !== undefined){
-let data6 = data1.burst;
-if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-const err11 = {instancePath:instancePath+"/limits/" + i0+"/burst",schemaPath:"#/$defs/limit/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-}
-if(data1.running !== undefined){
-let data7 = data1.running;
-if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-const err12 = {instancePath:instancePath+"/limits/" + i0+"/running",schemaPath:"#/$defs/limit/properties/running/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 < 0 || isNaN(data7)){
-const err13 = {instancePath:instancePath+"/limits/" + i0+"/running",schemaPath:"#/$defs/limit/properties/running/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-}
-}
-if(data1.updated !== undefined){
-let data8 = data1.updated;
-if(typeof data8 === "string"){
-if(!(formats0.validate(data8))){
-const err14 = {instancePath:instancePath+"/limits/" + i0+"/updated",schemaPath:"#/$defs/limit/properties/updated/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-}
-else {
-const err15 = {instancePath:instancePath+"/limits/" + i0+"/updated",schemaPath:"#/$defs/limit/properties/updated/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-}
-if(data1.by !== undefined){
-if(typeof data1.by !== "string"){
-const err16 = {instancePath:instancePath+"/limits/" + i0+"/by",schemaPath:"#/$defs/limit/properties/by/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-}
-}
-else {
-const err17 = {instancePath:instancePath+"/limits/" + i0,schemaPath:"#/$defs/limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-}
-}
-else {
-const err18 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-}
-}
-else {
-const err19 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-validate209.errors = vErrors;
-return errors === 0;
-}
-validate209.evaluated = {"props":{"limits":true},"dynamicProps":false,"dynamicItems":false};
-
+export const redriveJobs_403_application_problem_json = validate208;
+const schema290 = {"$ref":"defs.json#/$defs/problem","$id":"redriveJobs_403_application_problem_json"};
 
 function validate208(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listLimits_200_application_json" */;
+/*# sourceURL="redriveJobs_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate208.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(!(validate209(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate209.errors : vErrors.concat(validate209.errors);
-errors = vErrors.length;
-}
-validate208.errors = vErrors;
-return errors === 0;
-}
-validate208.evaluated = {"props":{"limits":true},"dynamicProps":false,"dynamicItems":false};
-
-export const listLimits_401_application_problem_json = validate211;
-const schema292 = {"$ref":"defs.json#/$defs/problem","$id":"listLimits_401_application_problem_json"};
-
-function validate211(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listLimits_401_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate211.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19253,16 +18826,296 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate211.errors = vErrors;
+validate208.errors = vErrors;
 return errors === 0;
 }
-validate211.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate208.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listLimits_403_application_problem_json = validate212;
-const schema294 = {"$ref":"defs.json#/$defs/problem","$id":"listLimits_403_application_problem_json"};
+export const listLimits_200_application_json = validate209;
+const schema292 = {"$ref":"defs.json#/$defs/limitList","$id":"listLimits_200_application_json"};
+const schema293 = {"type":"object","properties":{"limits":{"type":"array","items":{"$ref":"#/$defs/limit"}}},"required":["limits"]};
+const schema71 = {"type":"object","properties":{"kind":{"type":"string","enum":["name","key"],"description":"What the limit applies to, jobs of a `name` or of a `concurrencyKey`."},"value":{"type":"string","description":"The job name or the key."},"concurrency":{"type":"integer"},"ratePerSecond":{"type":"number"},"burst":{"type":"integer"},"running":{"type":"integer","minimum":0,"description":"How many of the group workers hold now (a lease that ran out still counts until the job is taken again)."},"updated":{"type":"string","format":"date-time"},"by":{"type":"string","description":"The admin who set it."}},"required":["kind","value","burst","running","updated"],"examples":[{"kind":"name","value":"send-email","concurrency":5,"ratePerSecond":10,"burst":10,"running":3,"updated":"2026-12-07T10:00:00Z","by":"ops"}]};
+
+function validate210(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate210.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.limits === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "limits"},message:"must have required property '"+"limits"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.limits !== undefined){
+let data0 = data.limits;
+if(Array.isArray(data0)){
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+let data1 = data0[i0];
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+if(data1.kind === undefined){
+const err1 = {instancePath:instancePath+"/limits/" + i0,schemaPath:"#/$defs/limit/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data1.value === undefined){
+const err2 = {instancePath:instancePath+"/limits/" + i0,schemaPath:"#/$defs/limit/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data1.burst === undefined){
+const err3 = {instancePath:instancePath+"/limits/" + i0,schemaPath:"#/$defs/limit/required",keyword:"required",params:{missingProperty: "burst"},message:"must have required property '"+"burst"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data1.running === undefined){
+const err4 = {instancePath:instancePath+"/limits/" + i0,schemaPath:"#/$defs/limit/required",keyword:"required",params:{missingProperty: "running"},message:"must have required property '"+"running"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data1.updated === undefined){
+const err5 = {instancePath:instancePath+"/limits/" + i0,schemaPath:"#/$defs/limit/required",keyword:"required",params:{missingProperty: "updated"},message:"must have required property '"+"updated"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data1.kind !== undefined){
+let data2 = data1.kind;
+if(typeof data2 !== "string"){
+const err6 = {instancePath:instancePath+"/limits/" + i0+"/kind",schemaPath:"#/$defs/limit/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(!((data2 === "name") || (data2 === "key"))){
+const err7 = {instancePath:instancePath+"/limits/" + i0+"/kind",schemaPath:"#/$defs/limit/properties/kind/enum",keyword:"enum",params:{allowedValues: schema71.properties.kind.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data1.value !== undefined){
+if(typeof data1.value !== "string"){
+const err8 = {instancePath:instancePath+"/limits/" + i0+"/value",schemaPath:"#/$defs/limit/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data1.concurrency !== undefined){
+let data4 = data1.concurrency;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err9 = {instancePath:instancePath+"/limits/" + i0+"/concurrency",schemaPath:"#/$defs/limit/properties/concurrency/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data1.ratePerSecond !== undefined){
+let data5 = data1.ratePerSecond;
+if(!((typeof data5 == "number") && (isFinite(data5)))){
+const err10 = {instancePath:instancePath+"/limits/" + i0+"/ratePerSecond",schemaPath:"#/$defs/limit/properties/ratePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data1.burst !== undefined){
+let data6 = data1.burst;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err11 = {instancePath:instancePath+"/limits/" + i0+"/burst",schemaPath:"#/$defs/limit/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data1.running !== undefined){
+let data7 = data1.running;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err12 = {instancePath:instancePath+"/limits/" + i0+"/running",schemaPath:"#/$defs/limit/properties/running/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 < 0 || isNaN(data7)){
+const err13 = {instancePath:instancePath+"/limits/" + i0+"/running",schemaPath:"#/$defs/limit/properties/running/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+if(data1.updated !== undefined){
+let data8 = data1.updated;
+if(typeof data8 === "string"){
+if(!(formats0.validate(data8))){
+const err14 = {instancePath:instancePath+"/limits/" + i0+"/updated",schemaPath:"#/$defs/limit/properties/updated/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/limits/" + i0+"/updated",schemaPath:"#/$defs/limit/properties/updated/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data1.by !== undefined){
+if(typeof data1.by !== "string"){
+const err16 = {instancePath:instancePath+"/limits/" + i0+"/by",schemaPath:"#/$defs/limit/properties/by/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+else {
+const err17 = {instancePath:instancePath+"/limits/" + i0,schemaPath:"#/$defs/limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+else {
+const err19 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+validate210.errors = vErrors;
+return errors === 0;
+}
+validate210.evaluated = {"props":{"limits":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate209(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="listLimits_200_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate209.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate210(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate210.errors : vErrors.concat(validate210.errors);
+errors = vErrors.length;
+}
+validate209.errors = vErrors;
+return errors === 0;
+}
+validate209.evaluated = {"props":{"limits":true},"dynamicProps":false,"dynamicItems":false};
+
+export const listLimits_401_application_problem_json = validate212;
+const schema295 = {"$ref":"defs.json#/$defs/problem","$id":"listLimits_401_application_problem_json"};
 
 function validate212(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listLimits_403_application_problem_json" */;
+/*# sourceURL="listLimits_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate212.evaluated;
@@ -19457,231 +19310,14 @@ return errors === 0;
 }
 validate212.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const setLimit_200_application_json = validate213;
-const schema296 = {"$ref":"defs.json#/$defs/limit","$id":"setLimit_200_application_json"};
+export const listLimits_403_application_problem_json = validate213;
+const schema297 = {"$ref":"defs.json#/$defs/problem","$id":"listLimits_403_application_problem_json"};
 
 function validate213(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="setLimit_200_application_json" */;
+/*# sourceURL="listLimits_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate213.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.kind === undefined){
-const err0 = {instancePath,schemaPath:"defs.json#/$defs/limit/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.value === undefined){
-const err1 = {instancePath,schemaPath:"defs.json#/$defs/limit/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data.burst === undefined){
-const err2 = {instancePath,schemaPath:"defs.json#/$defs/limit/required",keyword:"required",params:{missingProperty: "burst"},message:"must have required property '"+"burst"+"'"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(data.running === undefined){
-const err3 = {instancePath,schemaPath:"defs.json#/$defs/limit/required",keyword:"required",params:{missingProperty: "running"},message:"must have required property '"+"running"+"'"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-if(data.updated === undefined){
-const err4 = {instancePath,schemaPath:"defs.json#/$defs/limit/required",keyword:"required",params:{missingProperty: "updated"},message:"must have required property '"+"updated"+"'"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-if(data.kind !== undefined){
-let data0 = data.kind;
-if(typeof data0 !== "string"){
-const err5 = {instancePath:instancePath+"/kind",schemaPath:"defs.json#/$defs/limit/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-if(!((data0 === "name") || (data0 === "key"))){
-const err6 = {instancePath:instancePath+"/kind",schemaPath:"defs.json#/$defs/limit/properties/kind/enum",keyword:"enum",params:{allowedValues: schema68.properties.kind.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-if(data.value !== undefined){
-if(typeof data.value !== "string"){
-const err7 = {instancePath:instancePath+"/value",schemaPath:"defs.json#/$defs/limit/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-if(data.concurrency !== undefined){
-let data2 = data.concurrency;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-const err8 = {instancePath:instancePath+"/concurrency",schemaPath:"defs.json#/$defs/limit/properties/concurrency/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-if(data.ratePerSecond !== undefined){
-let data3 = data.ratePerSecond;
-if(!((typeof data3 == "number") && (isFinite(data3)))){
-const err9 = {instancePath:instancePath+"/ratePerSecond",schemaPath:"defs.json#/$defs/limit/properties/ratePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-if(data.burst !== undefined){
-let data4 = data.burst;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err10 = {instancePath:instancePath+"/burst",schemaPath:"defs.json#/$defs/limit/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-if(data.running !== undefined){
-let data5 = data.running;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err11 = {instancePath:instancePath+"/running",schemaPath:"defs.json#/$defs/limit/properties/running/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 < 0 || isNaN(data5)){
-const err12 = {instancePath:instancePath+"/running",schemaPath:"defs.json#/$defs/limit/properties/running/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-}
-if(data.updated !== undefined){
-let data6 = data.updated;
-if(typeof data6 === "string"){
-if(!(formats0.validate(data6))){
-const err13 = {instancePath:instancePath+"/updated",schemaPath:"defs.json#/$defs/limit/properties/updated/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-}
-else {
-const err14 = {instancePath:instancePath+"/updated",schemaPath:"defs.json#/$defs/limit/properties/updated/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-}
-if(data.by !== undefined){
-if(typeof data.by !== "string"){
-const err15 = {instancePath:instancePath+"/by",schemaPath:"defs.json#/$defs/limit/properties/by/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-}
-}
-else {
-const err16 = {instancePath,schemaPath:"defs.json#/$defs/limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-validate213.errors = vErrors;
-return errors === 0;
-}
-validate213.evaluated = {"props":{"kind":true,"value":true,"concurrency":true,"ratePerSecond":true,"burst":true,"running":true,"updated":true,"by":true},"dynamicProps":false,"dynamicItems":false};
-
-export const setLimit_400_application_problem_json = validate214;
-const schema298 = {"$ref":"defs.json#/$defs/problem","$id":"setLimit_400_application_problem_json"};
-
-function validate214(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="setLimit_400_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate214.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19868,16 +19504,233 @@ vErrors.push(err14);
 }
 errors++;
 }
+validate213.errors = vErrors;
+return errors === 0;
+}
+validate213.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+
+export const setLimit_200_application_json = validate214;
+const schema299 = {"$ref":"defs.json#/$defs/limit","$id":"setLimit_200_application_json"};
+
+function validate214(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="setLimit_200_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate214.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.kind === undefined){
+const err0 = {instancePath,schemaPath:"defs.json#/$defs/limit/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.value === undefined){
+const err1 = {instancePath,schemaPath:"defs.json#/$defs/limit/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.burst === undefined){
+const err2 = {instancePath,schemaPath:"defs.json#/$defs/limit/required",keyword:"required",params:{missingProperty: "burst"},message:"must have required property '"+"burst"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.running === undefined){
+const err3 = {instancePath,schemaPath:"defs.json#/$defs/limit/required",keyword:"required",params:{missingProperty: "running"},message:"must have required property '"+"running"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.updated === undefined){
+const err4 = {instancePath,schemaPath:"defs.json#/$defs/limit/required",keyword:"required",params:{missingProperty: "updated"},message:"must have required property '"+"updated"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.kind !== undefined){
+let data0 = data.kind;
+if(typeof data0 !== "string"){
+const err5 = {instancePath:instancePath+"/kind",schemaPath:"defs.json#/$defs/limit/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(!((data0 === "name") || (data0 === "key"))){
+const err6 = {instancePath:instancePath+"/kind",schemaPath:"defs.json#/$defs/limit/properties/kind/enum",keyword:"enum",params:{allowedValues: schema71.properties.kind.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.value !== undefined){
+if(typeof data.value !== "string"){
+const err7 = {instancePath:instancePath+"/value",schemaPath:"defs.json#/$defs/limit/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.concurrency !== undefined){
+let data2 = data.concurrency;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err8 = {instancePath:instancePath+"/concurrency",schemaPath:"defs.json#/$defs/limit/properties/concurrency/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.ratePerSecond !== undefined){
+let data3 = data.ratePerSecond;
+if(!((typeof data3 == "number") && (isFinite(data3)))){
+const err9 = {instancePath:instancePath+"/ratePerSecond",schemaPath:"defs.json#/$defs/limit/properties/ratePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.burst !== undefined){
+let data4 = data.burst;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err10 = {instancePath:instancePath+"/burst",schemaPath:"defs.json#/$defs/limit/properties/burst/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.running !== undefined){
+let data5 = data.running;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err11 = {instancePath:instancePath+"/running",schemaPath:"defs.json#/$defs/limit/properties/running/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 < 0 || isNaN(data5)){
+const err12 = {instancePath:instancePath+"/running",schemaPath:"defs.json#/$defs/limit/properties/running/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+if(data.updated !== undefined){
+let data6 = data.updated;
+if(typeof data6 === "string"){
+if(!(formats0.validate(data6))){
+const err13 = {instancePath:instancePath+"/updated",schemaPath:"defs.json#/$defs/limit/properties/updated/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/updated",schemaPath:"defs.json#/$defs/limit/properties/updated/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data.by !== undefined){
+if(typeof data.by !== "string"){
+const err15 = {instancePath:instancePath+"/by",schemaPath:"defs.json#/$defs/limit/properties/by/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+else {
+const err16 = {instancePath,schemaPath:"defs.json#/$defs/limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
 validate214.errors = vErrors;
 return errors === 0;
 }
-validate214.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate214.evaluated = {"props":{"kind":true,"value":true,"concurrency":true,"ratePerSecond":true,"burst":true,"running":true,"updated":true,"by":true},"dynamicProps":false,"dynamicItems":false};
 
-export const setLimit_401_application_problem_json = validate215;
-const schema300 = {"$ref":"defs.json#/$defs/problem","$id":"setLimit_401_application_problem_json"};
+export const setLimit_400_application_problem_json = validate215;
+const schema301 = {"$ref":"defs.json#/$defs/problem","$id":"setLimit_400_application_problem_json"};
 
 function validate215(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="setLimit_401_application_problem_json" */;
+/*# sourceURL="setLimit_400_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate215.evaluated;
@@ -20072,11 +19925,11 @@ return errors === 0;
 }
 validate215.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const setLimit_403_application_problem_json = validate216;
-const schema302 = {"$ref":"defs.json#/$defs/problem","$id":"setLimit_403_application_problem_json"};
+export const setLimit_401_application_problem_json = validate216;
+const schema303 = {"$ref":"defs.json#/$defs/problem","$id":"setLimit_401_application_problem_json"};
 
 function validate216(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="setLimit_403_application_problem_json" */;
+/*# sourceURL="setLimit_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate216.evaluated;
@@ -20271,11 +20124,11 @@ return errors === 0;
 }
 validate216.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const deleteLimit_401_application_problem_json = validate217;
-const schema304 = {"$ref":"defs.json#/$defs/problem","$id":"deleteLimit_401_application_problem_json"};
+export const setLimit_403_application_problem_json = validate217;
+const schema305 = {"$ref":"defs.json#/$defs/problem","$id":"setLimit_403_application_problem_json"};
 
 function validate217(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="deleteLimit_401_application_problem_json" */;
+/*# sourceURL="setLimit_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate217.evaluated;
@@ -20470,11 +20323,11 @@ return errors === 0;
 }
 validate217.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const deleteLimit_403_application_problem_json = validate218;
-const schema306 = {"$ref":"defs.json#/$defs/problem","$id":"deleteLimit_403_application_problem_json"};
+export const deleteLimit_401_application_problem_json = validate218;
+const schema307 = {"$ref":"defs.json#/$defs/problem","$id":"deleteLimit_401_application_problem_json"};
 
 function validate218(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="deleteLimit_403_application_problem_json" */;
+/*# sourceURL="deleteLimit_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate218.evaluated;
@@ -20669,219 +20522,14 @@ return errors === 0;
 }
 validate218.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listPausedNames_200_application_json = validate219;
-const schema308 = {"$ref":"defs.json#/$defs/pausedNames","$id":"listPausedNames_200_application_json"};
-const schema309 = {"type":"object","properties":{"names":{"type":"array","items":{"$ref":"#/$defs/pausedName"}}},"required":["names"]};
-const schema310 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"since":{"type":"string","format":"date-time","description":"When it was paused."},"by":{"type":"string","description":"The admin who paused it."}},"required":["name","since"]};
-
-function validate221(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate221.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.name === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.since === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "since"},message:"must have required property '"+"since"+"'"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data.name !== undefined){
-let data0 = data.name;
-if(typeof data0 === "string"){
-if(func1(data0) > 64){
-const err2 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(func1(data0) < 1){
-const err3 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-else {
-const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.since !== undefined){
-let data1 = data.since;
-if(typeof data1 === "string"){
-if(!(formats0.validate(data1))){
-const err5 = {instancePath:instancePath+"/since",schemaPath:"#/properties/since/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-else {
-const err6 = {instancePath:instancePath+"/since",schemaPath:"#/properties/since/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-if(data.by !== undefined){
-if(typeof data.by !== "string"){
-const err7 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-}
-else {
-const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-validate221.errors = vErrors;
-return errors === 0;
-}
-validate221.evaluated = {"props":{"name":true,"since":true,"by":true},"dynamicProps":false,"dynamicItems":false};
-
-
-function validate220(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate220.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.names === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "names"},message:"must have required property '"+"names"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.names !== undefined){
-let data0 = data.names;
-if(Array.isArray(data0)){
-const len0 = data0.length;
-for(let i0=0; i0<len0; i0++){
-if(!(validate221(data0[i0], {instancePath:instancePath+"/names/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate221.errors : vErrors.concat(validate221.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err1 = {instancePath:instancePath+"/names",schemaPath:"#/properties/names/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-}
-else {
-const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-validate220.errors = vErrors;
-return errors === 0;
-}
-validate220.evaluated = {"props":{"names":true},"dynamicProps":false,"dynamicItems":false};
-
+export const deleteLimit_403_application_problem_json = validate219;
+const schema309 = {"$ref":"defs.json#/$defs/problem","$id":"deleteLimit_403_application_problem_json"};
 
 function validate219(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listPausedNames_200_application_json" */;
+/*# sourceURL="deleteLimit_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate219.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(!(validate220(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate220.errors : vErrors.concat(validate220.errors);
-errors = vErrors.length;
-}
-validate219.errors = vErrors;
-return errors === 0;
-}
-validate219.evaluated = {"props":{"names":true},"dynamicProps":false,"dynamicItems":false};
-
-export const listPausedNames_401_application_problem_json = validate224;
-const schema312 = {"$ref":"defs.json#/$defs/problem","$id":"listPausedNames_401_application_problem_json"};
-
-function validate224(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listPausedNames_401_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate224.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21068,16 +20716,231 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate224.errors = vErrors;
+validate219.errors = vErrors;
 return errors === 0;
 }
-validate224.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate219.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const listPausedNames_403_application_problem_json = validate225;
-const schema314 = {"$ref":"defs.json#/$defs/problem","$id":"listPausedNames_403_application_problem_json"};
+export const listPausedNames_200_application_json = validate220;
+const schema311 = {"$ref":"defs.json#/$defs/pausedNames","$id":"listPausedNames_200_application_json"};
+const schema312 = {"type":"object","properties":{"names":{"type":"array","items":{"$ref":"#/$defs/pausedName"}}},"required":["names"]};
+const schema313 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"since":{"type":"string","format":"date-time","description":"When it was paused."},"by":{"type":"string","description":"The admin who paused it."}},"required":["name","since"]};
+
+function validate222(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate222.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.since === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "since"},message:"must have required property '"+"since"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.name !== undefined){
+let data0 = data.name;
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(func1(data0) < 1){
+const err3 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(!pattern4.test(data0)){
+const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.since !== undefined){
+let data1 = data.since;
+if(typeof data1 === "string"){
+if(!(formats0.validate(data1))){
+const err6 = {instancePath:instancePath+"/since",schemaPath:"#/properties/since/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/since",schemaPath:"#/properties/since/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.by !== undefined){
+if(typeof data.by !== "string"){
+const err8 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+}
+else {
+const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+validate222.errors = vErrors;
+return errors === 0;
+}
+validate222.evaluated = {"props":{"name":true,"since":true,"by":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate221(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate221.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.names === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "names"},message:"must have required property '"+"names"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.names !== undefined){
+let data0 = data.names;
+if(Array.isArray(data0)){
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate222(data0[i0], {instancePath:instancePath+"/names/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate222.errors : vErrors.concat(validate222.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/names",schemaPath:"#/properties/names/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate221.errors = vErrors;
+return errors === 0;
+}
+validate221.evaluated = {"props":{"names":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate220(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="listPausedNames_200_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate220.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate221(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate221.errors : vErrors.concat(validate221.errors);
+errors = vErrors.length;
+}
+validate220.errors = vErrors;
+return errors === 0;
+}
+validate220.evaluated = {"props":{"names":true},"dynamicProps":false,"dynamicItems":false};
+
+export const listPausedNames_401_application_problem_json = validate225;
+const schema315 = {"$ref":"defs.json#/$defs/problem","$id":"listPausedNames_401_application_problem_json"};
 
 function validate225(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="listPausedNames_403_application_problem_json" */;
+/*# sourceURL="listPausedNames_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate225.evaluated;
@@ -21272,157 +21135,14 @@ return errors === 0;
 }
 validate225.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const pauseName_200_application_json = validate226;
-const schema316 = {"$ref":"defs.json#/$defs/pausedName","$id":"pauseName_200_application_json"};
-
-function validate227(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate227.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.name === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.since === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "since"},message:"must have required property '"+"since"+"'"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data.name !== undefined){
-let data0 = data.name;
-if(typeof data0 === "string"){
-if(func1(data0) > 64){
-const err2 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(func1(data0) < 1){
-const err3 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-else {
-const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.since !== undefined){
-let data1 = data.since;
-if(typeof data1 === "string"){
-if(!(formats0.validate(data1))){
-const err5 = {instancePath:instancePath+"/since",schemaPath:"#/properties/since/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-else {
-const err6 = {instancePath:instancePath+"/since",schemaPath:"#/properties/since/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-if(data.by !== undefined){
-if(typeof data.by !== "string"){
-const err7 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-}
-else {
-const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-validate227.errors = vErrors;
-return errors === 0;
-}
-validate227.evaluated = {"props":{"name":true,"since":true,"by":true},"dynamicProps":false,"dynamicItems":false};
-
+export const listPausedNames_403_application_problem_json = validate226;
+const schema317 = {"$ref":"defs.json#/$defs/problem","$id":"listPausedNames_403_application_problem_json"};
 
 function validate226(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="pauseName_200_application_json" */;
+/*# sourceURL="listPausedNames_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate226.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(!(validate227(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate227.errors : vErrors.concat(validate227.errors);
-errors = vErrors.length;
-}
-validate226.errors = vErrors;
-return errors === 0;
-}
-validate226.evaluated = {"props":{"name":true,"since":true,"by":true},"dynamicProps":false,"dynamicItems":false};
-
-export const pauseName_401_application_problem_json = validate229;
-const schema319 = {"$ref":"defs.json#/$defs/problem","$id":"pauseName_401_application_problem_json"};
-
-function validate229(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="pauseName_401_application_problem_json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate229.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21609,16 +21329,169 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate229.errors = vErrors;
+validate226.errors = vErrors;
 return errors === 0;
 }
-validate229.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate226.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const pauseName_403_application_problem_json = validate230;
-const schema321 = {"$ref":"defs.json#/$defs/problem","$id":"pauseName_403_application_problem_json"};
+export const pauseName_200_application_json = validate227;
+const schema319 = {"$ref":"defs.json#/$defs/pausedName","$id":"pauseName_200_application_json"};
+
+function validate228(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate228.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.name === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.since === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "since"},message:"must have required property '"+"since"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.name !== undefined){
+let data0 = data.name;
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+const err2 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(func1(data0) < 1){
+const err3 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(!pattern4.test(data0)){
+const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.since !== undefined){
+let data1 = data.since;
+if(typeof data1 === "string"){
+if(!(formats0.validate(data1))){
+const err6 = {instancePath:instancePath+"/since",schemaPath:"#/properties/since/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/since",schemaPath:"#/properties/since/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.by !== undefined){
+if(typeof data.by !== "string"){
+const err8 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+}
+else {
+const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+validate228.errors = vErrors;
+return errors === 0;
+}
+validate228.evaluated = {"props":{"name":true,"since":true,"by":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate227(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="pauseName_200_application_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate227.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate228(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate228.errors : vErrors.concat(validate228.errors);
+errors = vErrors.length;
+}
+validate227.errors = vErrors;
+return errors === 0;
+}
+validate227.evaluated = {"props":{"name":true,"since":true,"by":true},"dynamicProps":false,"dynamicItems":false};
+
+export const pauseName_401_application_problem_json = validate230;
+const schema322 = {"$ref":"defs.json#/$defs/problem","$id":"pauseName_401_application_problem_json"};
 
 function validate230(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="pauseName_403_application_problem_json" */;
+/*# sourceURL="pauseName_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate230.evaluated;
@@ -21813,11 +21686,11 @@ return errors === 0;
 }
 validate230.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const resumeName_401_application_problem_json = validate231;
-const schema323 = {"$ref":"defs.json#/$defs/problem","$id":"resumeName_401_application_problem_json"};
+export const pauseName_403_application_problem_json = validate231;
+const schema324 = {"$ref":"defs.json#/$defs/problem","$id":"pauseName_403_application_problem_json"};
 
 function validate231(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="resumeName_401_application_problem_json" */;
+/*# sourceURL="pauseName_403_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate231.evaluated;
@@ -22012,11 +21885,11 @@ return errors === 0;
 }
 validate231.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const resumeName_403_application_problem_json = validate232;
-const schema325 = {"$ref":"defs.json#/$defs/problem","$id":"resumeName_403_application_problem_json"};
+export const resumeName_401_application_problem_json = validate232;
+const schema326 = {"$ref":"defs.json#/$defs/problem","$id":"resumeName_401_application_problem_json"};
 
 function validate232(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="resumeName_403_application_problem_json" */;
+/*# sourceURL="resumeName_401_application_problem_json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate232.evaluated;
@@ -22210,4 +22083,203 @@ validate232.errors = vErrors;
 return errors === 0;
 }
 validate232.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+
+export const resumeName_403_application_problem_json = validate233;
+const schema328 = {"$ref":"defs.json#/$defs/problem","$id":"resumeName_403_application_problem_json"};
+
+function validate233(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="resumeName_403_application_problem_json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate233.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.title === undefined){
+const err0 = {instancePath,schemaPath:"defs.json#/$defs/problem/required",keyword:"required",params:{missingProperty: "title"},message:"must have required property '"+"title"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.type !== undefined){
+if(typeof data.type !== "string"){
+const err1 = {instancePath:instancePath+"/type",schemaPath:"defs.json#/$defs/problem/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.title !== undefined){
+if(typeof data.title !== "string"){
+const err2 = {instancePath:instancePath+"/title",schemaPath:"defs.json#/$defs/problem/properties/title/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.status !== undefined){
+let data2 = data.status;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err3 = {instancePath:instancePath+"/status",schemaPath:"defs.json#/$defs/problem/properties/status/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.detail !== undefined){
+if(typeof data.detail !== "string"){
+const err4 = {instancePath:instancePath+"/detail",schemaPath:"defs.json#/$defs/problem/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.instance !== undefined){
+if(typeof data.instance !== "string"){
+const err5 = {instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/problem/properties/instance/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.errors !== undefined){
+let data5 = data.errors;
+if(Array.isArray(data5)){
+const len0 = data5.length;
+for(let i0=0; i0<len0; i0++){
+let data6 = data5[i0];
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+if(data6.field === undefined){
+const err6 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "field"},message:"must have required property '"+"field"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data6.pointer === undefined){
+const err7 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "pointer"},message:"must have required property '"+"pointer"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data6.detail === undefined){
+const err8 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/required",keyword:"required",params:{missingProperty: "detail"},message:"must have required property '"+"detail"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data6.field !== undefined){
+if(typeof data6.field !== "string"){
+const err9 = {instancePath:instancePath+"/errors/" + i0+"/field",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/field/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data6.pointer !== undefined){
+if(typeof data6.pointer !== "string"){
+const err10 = {instancePath:instancePath+"/errors/" + i0+"/pointer",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/pointer/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data6.detail !== undefined){
+if(typeof data6.detail !== "string"){
+const err11 = {instancePath:instancePath+"/errors/" + i0+"/detail",schemaPath:"defs.json#/$defs/problem/properties/errors/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"defs.json#/$defs/problem/properties/errors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/errors",schemaPath:"defs.json#/$defs/problem/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"defs.json#/$defs/problem/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+validate233.errors = vErrors;
+return errors === 0;
+}
+validate233.evaluated = {"props":{"type":true,"title":true,"status":true,"detail":true,"instance":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 

@@ -50,6 +50,26 @@ describe.each(STORE_KINDS)("pause and re-run (%s)", (kind) => {
     expect(s.invalidResponses).toEqual([]);
   });
 
+  it("names and keys are path segments: `.` and `..` are refused at the create, dotted ones go through", async () => {
+    // A URL parser resolves `.` and `..` segments (even as %2E) before sending, so a job named
+    // `.` could never be paused and a key `..` never limited: the spec refuses them up front.
+    for (const body of [{ name: "." }, { name: ".." }, { name: "x", concurrencyKey: "." }, { name: "x", concurrencyKey: ".." }]) {
+      const r = await call("POST", `${s.url}/resources`, { body, headers: keys.auth.alice });
+      expect(r.status).toBe(400);
+      expect(r.json.errors.map((e: { field: string }) => e.field)).toEqual([`body/${"concurrencyKey" in body ? "concurrencyKey" : "name"}`]);
+    }
+    for (const name of [".a", "...", "a.."]) {
+      const id = await create({ name, concurrencyKey: name });
+      const segment = encodeURIComponent(name);
+      expect((await admin("PUT", `/admin/paused/${segment}`)).json).toMatchObject({ name });
+      expect((await claim([name])).map((t) => t.id)).toEqual([]);
+      expect((await admin("DELETE", `/admin/paused/${segment}`)).status).toBe(204);
+      expect((await admin("PUT", `/admin/limits/key/${segment}`, { concurrency: 1 })).json).toMatchObject({ kind: "key", value: name, concurrency: 1 });
+      expect((await claim([name])).map((t) => t.id)).toEqual([id]);
+      expect((await admin("DELETE", `/admin/limits/key/${segment}`)).status).toBe(204);
+    }
+  });
+
   it("a pause stops the deadlines of its waiting jobs, and resuming moves them on", async () => {
     const t = await startTestServer({ databaseUrl: freshDatabaseUrl(kind), env: { API_KEYS_FILE: keys.file, JOB_DEADLINE_SECONDS: "1", SWEEP_INTERVAL_SECONDS: "1" } });
     try {
