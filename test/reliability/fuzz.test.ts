@@ -33,7 +33,11 @@ beforeAll(async () => {
 afterAll(() => s.close());
 
 function requestFor(op: Operation) {
-  const idArb = fc.oneof(fc.constantFrom(...ids), fc.string({ minLength: 1, maxLength: 70 }));
+  // Not `.` or `..`: a URL parser resolves those segments (even as %2E) before sending, so the
+  // request would reach another route. No id the server makes, and no name or key the spec
+  // allows, is one (test/api/pause-rerun.test.ts).
+  const segment = fc.string({ minLength: 1, maxLength: 70 }).filter((v) => v !== "." && v !== "..");
+  const idArb = fc.oneof(fc.constantFrom(...ids), segment);
   const params = fc.record(Object.fromEntries(op.uriParams.map((p) => [p.name, idArb])));
   const queryValid = fc.record(Object.fromEntries(op.query.map((p) => [p.name, arbitrary(p.schema, defs)])), { requiredKeys: [] });
   const query = fc.oneof(queryValid, fc.dictionary(fc.constantFrom(...op.query.map((p) => p.name), "x"), fc.string({ maxLength: 12 }), { maxKeys: 3 }));
