@@ -8,8 +8,9 @@
 //   CANCELLED, each with its history (created, then its end);
 // - the newest `waiting` share IN PROGRESS: the backlog, of which the first `running` are
 //   held by a worker under an unexpired lease;
-// - five job names, eight clients (c0..c7, each creating runs of 100), priorities 0-2, ids as
-//   random as the service's.
+// - five job names, eight clients (c0..c7, each creating runs of 100), priorities 0-2, ids laid
+//   out as the service makes them (src/jobs/ids.ts: the creation time's 48 bits, then 80
+//   random bits, base64url), so that old jobs' ids lie together in the indexes as they would.
 //
 // The fair-share tag of a waiting job rises with its age in steps of 120 (the number of name,
 // client and priority combinations), as the service's own creates would leave it.
@@ -51,7 +52,11 @@ export function fillStatements(d: Dialect, p: FillPlan): string[] {
   const pick = (list: string[], index: string) => `CASE ${index} ${list.map((v, i) => `WHEN ${i} THEN '${v}'`).join(" ")} END`;
   const mod = (a: string, b: number) => (sqlite ? `(${a} % ${b})` : `mod(${a}, ${b})`);
   const div = (a: string, b: number) => (sqlite ? `(${a} / ${b})` : `div(${a}, ${b})`);
-  const rand = sqlite ? "lower(hex(randomblob(16)))" : "md5(random()::text || n::text)";
+  // SQLite: job_id() is newJobId itself, registered on the fill's connection (scale.ts).
+  // PostgreSQL: the same layout in SQL, the creation time's low 6 bytes then 10 random ones.
+  const id = sqlite
+    ? "job_id(c)"
+    : "rtrim(translate(encode(substring(int8send(c) from 3) || substring(decode(md5(random()::text || n::text), 'hex') from 1 for 10), 'base64'), '+/', '-_'), '=')";
   const bool = (b: boolean) => (sqlite ? (b ? "1" : "0") : b ? "TRUE" : "FALSE");
   const series = sqlite
     ? `(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ${p.total}) SELECT n FROM s)`
@@ -66,7 +71,7 @@ export function fillStatements(d: Dialect, p: FillPlan): string[] {
   const endedMs = `CASE WHEN ${ended} THEN c + 1500 END`;
   const jobs = `INSERT INTO jobs (seq, id, status, started_at, ended_at, ended_ms, has_result, result, error, request, deadline_ms,
       name, priority, attempts, max_attempts, lease_token, lease_expires_ms, lease_ms, worker, owner, touched_ms, ended_by, claimed_ms, vtag)
-    SELECT n, ${rand}, status, ${iso("c")}, CASE WHEN ${ended} THEN ${iso("(c + 1500)")} ELSE '' END, ${endedMs},
+    SELECT n, ${id}, status, ${iso("c")}, CASE WHEN ${ended} THEN ${iso("(c + 1500)")} ELSE '' END, ${endedMs},
       CASE WHEN status = 'SUCCESS' THEN ${bool(true)} ELSE ${bool(false)} END,
       CASE WHEN status = 'SUCCESS' THEN '{"url":"https://files.example/out/' || n || '.bin","bytes":' || (n * 7) || '}' END,
       CASE WHEN status = 'FAILED' THEN '{"type":"urn:async-api:job-failed","title":"The job failed","detail":"upstream answered 502"}'

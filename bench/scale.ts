@@ -22,6 +22,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { freePort } from "../scripts/free-port.js";
 import { hashKey, newKey } from "../src/auth/keys.js";
+import { newJobId } from "../src/jobs/ids.js";
 import { openStore } from "../src/stores.js";
 import { encodeCursor } from "../src/jobs/cursor.js";
 import { numbered, pageSql } from "../src/jobs/queue-sql.js";
@@ -101,6 +102,7 @@ async function rawConnection(kind: string, url: string): Promise<Raw> {
   if (kind === "sqlite") {
     const db = new Database(url.slice("sqlite:".length));
     db.pragma("busy_timeout = 10000");
+    db.function("job_id", (ms: unknown) => newJobId(Number(ms)));
     return {
       exec: async (sql) => void db.exec(sql),
       all: async <T>(sql: string, params: Record<string, unknown> = {}) => db.prepare(sql).all(params) as T[],
