@@ -21,7 +21,6 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { freePort } from "../scripts/free-port.js";
-import { hashKey, newKey } from "../src/auth/keys.js";
 import { newJobId } from "../src/jobs/ids.js";
 import { openStore } from "../src/stores.js";
 import { encodeCursor } from "../src/jobs/cursor.js";
@@ -29,6 +28,7 @@ import { numbered, pageSql } from "../src/jobs/queue-sql.js";
 import { CLAIM_SELECT } from "../src/jobs/sqlite-store.js";
 import { claimSql } from "../src/jobs/pg-store.js";
 import { createdAt, fillPlan, fillStatements, type FillPlan } from "./scale-fill.js";
+import { roles, type Request } from "./roles.js";
 import { untilHealthy } from "./service.js";
 
 const SIZES = (process.env["BENCH_SCALE_SIZES"] ?? "10000,1000000").split(",").map(Number);
@@ -37,39 +37,10 @@ const PG_URL = process.env["BENCH_DATABASE_URL"];
 const STORES = (process.env["BENCH_SCALE_STORES"] ?? "sqlite,postgres").split(",").filter((s) => s === "sqlite" || (s === "postgres" && PG_URL));
 const tmp = mkdtempSync(path.join(os.tmpdir(), "bench-scale-"));
 
-// One key per role, as a deployment has them: a client (c0, whose jobs it creates, polls and
-// lists), a worker, an operator.
-const keys = { client: newKey(), worker: newKey(), admin: newKey() };
-const KEYS_FILE = path.join(tmp, "api-keys");
-writeFileSync(KEYS_FILE, `c0 client ${hashKey(keys.client)}\nbench-worker worker ${hashKey(keys.worker)}\nops admin ${hashKey(keys.admin)}\n`);
-
-type Role = keyof typeof keys;
+// One key per role, as a deployment has them; one request at a time.
+const { file: KEYS_FILE, requester } = roles(tmp);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-
-/** One request; resolves with its status and parsed body, or throws on an unexpected status. */
-function request(base: URL, role: Role, method: string, p: string, body?: unknown, want = [200]): Promise<{ status: number; body: any }> {
-  const data = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        agent, host: base.hostname, port: base.port, path: p, method,
-        headers: { authorization: `Bearer ${keys[role]}`, ...(data ? { "content-type": "application/json", "content-length": Buffer.byteLength(data) } : {}) },
-      },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (text += c));
-        res.on("end", () => {
-          if (!want.includes(res.statusCode!)) return reject(new Error(`${method} ${p} answered ${res.statusCode}: ${text.slice(0, 300)}`));
-          const json = /json/.test(String(res.headers["content-type"])) && text ? JSON.parse(text) : text;
-          resolve({ status: res.statusCode!, body: json });
-        });
-      },
-    );
-    req.on("error", reject);
-    req.end(data);
-  });
-}
+const request = (base: URL, ...args: Parameters<Request>) => requester(base, agent)(...args);
 
 interface Figure { p50: number; p99: number; n: number }
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))]!;
