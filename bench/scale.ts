@@ -26,7 +26,7 @@ import { openStore } from "../src/stores.js";
 import { encodeCursor } from "../src/jobs/cursor.js";
 import { numbered, pageSql } from "../src/jobs/queue-sql.js";
 import { CLAIM_SELECT } from "../src/jobs/sqlite-store.js";
-import { claimSql } from "../src/jobs/pg-store.js";
+import { claimSql } from "../src/jobs/pg-sql.js";
 import { createdAt, fillPlan, fillStatements, type FillPlan } from "./scale-fill.js";
 import { roles, type Request } from "./roles.js";
 import { untilHealthy } from "./service.js";

@@ -5,7 +5,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { claimSql } from "../../src/jobs/pg-store.js";
+import { claimSql } from "../../src/jobs/pg-sql.js";
 import { CLAIM_SELECT } from "../../src/jobs/sqlite-store.js";
 import type { JobStore } from "../../src/jobs/store.js";
 import { openStore } from "../../src/stores.js";

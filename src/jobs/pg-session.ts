@@ -1,0 +1,60 @@
+// A PostgreSQL store's connection pool as its statements use it: named (prepared once per
+// connection) statements, queue-sql.ts's `:name` parameters, and a lost database told apart
+// from a wrong request (StoreUnavailableError, answered 503).
+import pg from "pg";
+import { StoreUnavailableError } from "./store.js";
+import { values, type Compiled } from "./queue-sql.js";
+import type { JobRow } from "./row.js";
+import { POSTGRES } from "./pg-sql.js";
+
+// Connection-level failures: the database is away, not the request wrong.
+const UNAVAILABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "57P01", "57P02", "57P03", "53300"]);
+
+function isUnavailable(e: unknown): boolean {
+  if (!e || typeof e !== "object") return false;
+  const err = e as { code?: string; message?: string };
+  if (err.code && (UNAVAILABLE_CODES.has(err.code) || err.code.startsWith("08"))) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection timeout|terminating connection/i.test(err.message ?? "");
+}
+
+/** `postgres://...?schema=name`: the schema parameter is ours, not libpq's. */
+export function parsePgUrl(url: string): { connectionString: string; schema?: string | undefined } {
+  const u = new URL(url);
+  const schema = u.searchParams.get("schema") ?? undefined;
+  u.searchParams.delete("schema");
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`schema ${JSON.stringify(schema)} is not a plain lower-case identifier`);
+  return { connectionString: u.toString(), schema };
+}
+
+export class PgSession {
+  constructor(readonly pool: pg.Pool) {}
+
+  /** Runs a store operation, turning a lost database into StoreUnavailableError. */
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (isUnavailable(e)) throw new StoreUnavailableError("the job database is unavailable", { cause: e });
+      throw e;
+    }
+  }
+
+  /** Statement names by SQL text: each connection parses and plans a statement once, not per call. */
+  private readonly names = new Map<string, string>();
+
+  q<T extends pg.QueryResultRow = JobRow>(text: string, params: unknown[], on: pg.Pool | pg.PoolClient = this.pool): Promise<pg.QueryResult<T>> {
+    let name = this.names.get(text);
+    if (!name) this.names.set(text, (name = `jobs_${this.names.size}`));
+    return on.query<T>({ name, text, values: params });
+  }
+
+  /** Compiled statements of queue-sql.ts, by their text. */
+  private readonly compiled = new Map<string, Compiled>();
+
+  /** A statement of queue-sql.ts with its `:name` parameters. */
+  exec<T extends pg.QueryResultRow = JobRow>(sql: string, params: Record<string, unknown>, on: pg.Pool | pg.PoolClient = this.pool): Promise<pg.QueryResult<T>> {
+    let c = this.compiled.get(sql);
+    if (!c) this.compiled.set(sql, (c = POSTGRES.compile(sql)));
+    return this.q<T>(c.text, values(c, params), on);
+  }
+}
