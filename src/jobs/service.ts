@@ -7,6 +7,7 @@ import type { JobEventPage } from "./events.js";
 import type { Clock } from "./clock.js";
 import { fingerprint } from "./fingerprint.js";
 import { newJobId, newLeaseToken } from "./ids.js";
+import { Wakeups } from "./wakeups.js";
 import { decide, fenceFor, IN_PROGRESS, retryDelay, type ConflictType, type Fence, type Transition } from "./machine.js";
 import {
   DEFAULT_MAX_ATTEMPTS,
@@ -86,15 +87,16 @@ type Applied = TransitionResult & { retryAt?: number };
 
 export class JobService {
   private readonly claims = new ClaimWaiters();
-  /** Wake-ups of claims at the times jobs come due (see wakeAt). */
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Wake-ups of claims here at the times jobs come due (a scheduled job, the end of a backoff). */
+  private readonly wakeups: Wakeups;
   private readonly offAvailable: () => void;
 
   constructor(readonly store: JobStore, private readonly opts: JobServiceOptions) {
     // One job available: one waiting claim is woken to take it (not every waiting worker).
     // A job that may be handed out now wakes a waiting claim; one that may not before a time
     // (scheduled, or backing off), at that time: on this instance, whichever made it.
-    this.offAvailable = store.onAvailable((name, at) => (at > this.opts.clock.now() ? this.wakeAt(at, name) : this.claims.notify(name)));
+    this.wakeups = new Wakeups(opts.clock, (name) => this.claims.notify(name));
+    this.offAvailable = store.onAvailable((name, at) => (at > this.opts.clock.now() ? this.wakeups.add(at, name) : this.claims.notify(name)));
     this.offCount = [store.onChange(() => this.changeCount++), store.onAvailable(() => this.changeCount++)];
   }
 
@@ -229,20 +231,6 @@ export class JobService {
    */
   async giveBack(job: JobRecord, runAfter = 0): Promise<void> {
     await this.store.requeue(job.id, { runAfter, uncount: true }, { kind: "lease", token: job.lease!.token, now: this.opts.clock.now() });
-  }
-
-  /** Wakes a waiting claim here when a job's time comes (a scheduled job, the end of a backoff). */
-  private wakeAt(at: number, name: string | undefined): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      // A timer may fire while the wall clock still reads a millisecond before `at` (timers
-      // run on the monotonic clock): a claim then would not see the job yet, and would wait
-      // for the next wake-up. Wait out the rest.
-      if (this.opts.clock.now() < at) return this.wakeAt(at, name);
-      this.claims.notify(name);
-    }, Math.max(0, at - this.opts.clock.now()));
-    timer.unref();
-    this.timers.add(timer);
   }
 
   /** Cancels a job; `by` (the caller) is recorded in its history. */
@@ -442,8 +430,7 @@ export class JobService {
     this.stopped = true;
     for (const wake of this.waiting) wake();
     this.claims.wakeAll();
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    this.wakeups.clear();
     this.offAvailable();
     for (const off of this.offCount) off();
   }

@@ -62,6 +62,22 @@ describe("run later, on one instance (SQLite)", () => {
     }
   });
 
+  it("a job due in 40 days is waited for: no timer that setTimeout cannot hold, fired and re-armed every millisecond", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => void warnings.push(`${w.name}: ${w.message}`);
+    process.on("warning", onWarning);
+    try {
+      const runAt = new Date(Date.now() + 40 * 86_400_000);
+      const created = await call("POST", `${s.url}/resources`, { body: { name: "monthly", runAt: runAt.toISOString() } });
+      expect(created.status).toBe(202);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(warnings).toEqual([]);
+      expect((await claim(s.url, 0, ["monthly"])).json.tasks).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("takes delaySeconds; refuses both at once, and a time more than a year ahead", async () => {
     const d = await call("POST", `${s.url}/resources`, { body: { name: "later2", delaySeconds: 3600 } });
     const job = (await call("GET", `${s.url}/resources/${d.json.id}`)).json;
