@@ -164,14 +164,19 @@ async function churn(kind: string): Promise<Sample[]> {
       const { body } = await request("client", "POST", "/resources", { name: NAMES[i % NAMES.length], input: { n: i, source: `s3://bucket/in/${i}.bin` } }, [202]);
       createMs.push(performance.now() - t0);
       count.created++;
+      return body.id as string;
+    };
+    // What the client does next, not counted in flight: a create waits for no poll.
+    const follow = async (i: number, id: string) => {
       if (i % 50 === 0) {
         // Cancelling a job a worker already finished answers 409.
-        if ((await request("client", "DELETE", `/resources/${body.id}`, undefined, [200, 409])).status === 200) count.cancelled++;
+        if ((await request("client", "DELETE", `/resources/${id}`, undefined, [200, 409])).status === 200) count.cancelled++;
       } else {
         await sleep(1000);
-        await request("client", "GET", `/resources/${body.id}`, undefined, [200, 303, 500]);
+        await request("client", "GET", `/resources/${id}`, undefined, [200, 303, 500]);
       }
     };
+    const followed = new Set<Promise<unknown>>();
     const client = (async () => {
       const t0 = performance.now();
       let n = 0;
@@ -179,11 +184,18 @@ async function churn(kind: string): Promise<Sample[]> {
         const due = Math.floor(((performance.now() - t0) / 1000) * RATE);
         while (n < due && inFlight < 64) {
           inFlight++;
-          void guard(create(n++)).finally(() => inFlight--);
+          const i = n++;
+          void guard(
+            create(i).then((id) => {
+              const f = guard(follow(i, id)).finally(() => followed.delete(f));
+              followed.add(f);
+            }),
+          ).finally(() => inFlight--);
         }
         await sleep(5);
       }
       while (inFlight) await sleep(10);
+      await Promise.all(followed);
     })();
 
     // Workers: claim up to 25 (waiting up to a second for work), report them all in one batch.
