@@ -93,7 +93,15 @@ export const SQLITE_DEPS_MIGRATION = `${columns("INTEGER", "0")}
 /** PostgreSQL: the trigger announces each dependant it changed (and, once it may be claimed, as available). */
 export function pgDepsMigration(channel: string, available: string, availablePayload: string): string {
   return `${columns("BOOLEAN", "FALSE")}
-   CREATE FUNCTION job_deps_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+   ${pgDepsFunction(channel, available, availablePayload)}
+   CREATE TRIGGER job_deps AFTER UPDATE OF status ON jobs FOR EACH ROW
+     WHEN (NEW.has_dependants AND (OLD.status = '${IN_PROGRESS}') <> (NEW.status = '${IN_PROGRESS}')) EXECUTE FUNCTION job_deps_changed();
+   CREATE TRIGGER job_deps_delete AFTER DELETE ON jobs FOR EACH ROW WHEN (OLD.has_dependants) EXECUTE FUNCTION job_deps_changed();`;
+}
+
+/** The dependencies' trigger function, announcing on the channels given. */
+export function pgDepsFunction(channel: string, available: string, availablePayload: string): string {
+  return `CREATE OR REPLACE FUNCTION job_deps_changed() RETURNS trigger LANGUAGE plpgsql AS $$
    DECLARE c record;
    BEGIN
      IF TG_OP = 'DELETE' THEN
@@ -119,8 +127,5 @@ export function pgDepsMigration(channel: string, available: string, availablePay
        PERFORM pg_notify('${channel}', c.id);
      END LOOP;
      RETURN NULL;
-   END $$;
-   CREATE TRIGGER job_deps AFTER UPDATE OF status ON jobs FOR EACH ROW
-     WHEN (NEW.has_dependants AND (OLD.status = '${IN_PROGRESS}') <> (NEW.status = '${IN_PROGRESS}')) EXECUTE FUNCTION job_deps_changed();
-   CREATE TRIGGER job_deps_delete AFTER DELETE ON jobs FOR EACH ROW WHEN (OLD.has_dependants) EXECUTE FUNCTION job_deps_changed();`;
+   END $$;`;
 }

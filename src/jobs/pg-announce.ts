@@ -1,9 +1,10 @@
 // LISTEN/NOTIFY: how PostgreSQL instances hear of each other's changes. The store's statements
 // notify in the statement that makes the change (so a notice arrives only once it commits);
 // each instance listens on one dedicated connection, re-opened when it drops.
+import { createHash } from "node:crypto";
 import pg from "pg";
 
-/** Payload: a job's id. Sent by every change of a job. */
+/** Payload: a job's id. Sent by every change of a job. (The statements' name for it; see channelsOf.) */
 export const CHANNEL = "job_changed";
 /**
  * Payload: `name/id` (name "" for none), and `@<epoch ms>` after the id for a job that may not
@@ -13,6 +14,30 @@ export const AVAILABLE = "job_available";
 /** AVAILABLE's payload, made in SQL from the job's row. */
 export const AVAILABLE_PAYLOAD = "COALESCE(name, '') || '/' || id || CASE WHEN run_after_ms > 0 THEN '@' || run_after_ms ELSE '' END";
 
+/** The channels one deployment's instances announce on and listen to. */
+export interface Channels {
+  changed: string;
+  available: string;
+}
+
+/**
+ * The channels of the tables in `schema`. Channels belong to the database, not to a schema:
+ * with one name for all, every deployment sharing a database (one schema each) heard every
+ * other's changes, and woke its waiting claims for them. In `public`, the names the statements
+ * use, as before; elsewhere suffixed with the schema, or with a hash of it where that would
+ * pass PostgreSQL's 63 bytes.
+ */
+export function channelsOf(schema: string): Channels {
+  if (schema === "public") return { changed: CHANNEL, available: AVAILABLE };
+  const suffix = AVAILABLE.length + 1 + schema.length <= 63 ? schema : createHash("sha256").update(schema).digest("hex").slice(0, 24);
+  return { changed: `${CHANNEL}_${suffix}`, available: `${AVAILABLE}_${suffix}` };
+}
+
+/** A statement's text with the names of the channels replaced by the schema's own. */
+export function onChannels(sql: string, c: Channels): string {
+  return c.changed === CHANNEL ? sql : sql.replaceAll(`'${CHANNEL}'`, `'${c.changed}'`).replaceAll(`'${AVAILABLE}'`, `'${c.available}'`);
+}
+
 export class Announcements {
   private listener?: pg.Client | undefined;
   private listening?: Promise<void> | undefined;
@@ -20,6 +45,7 @@ export class Announcements {
 
   constructor(
     private readonly url: string,
+    private readonly channels: Channels,
     private readonly changed: (id: string) => void,
     private readonly available: (name: string | undefined, at: number) => void,
   ) {
@@ -30,7 +56,7 @@ export class Announcements {
     this.listening ??= (async () => {
       const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 2000 });
       client.on("notification", (n) => {
-        if (n.channel === AVAILABLE) {
+        if (n.channel === this.channels.available) {
           // `name/id[@at]`: unique per job, so that PostgreSQL merges none of them.
           const payload = n.payload ?? "";
           const cut = payload.lastIndexOf("/");
@@ -48,7 +74,7 @@ export class Announcements {
       });
       try {
         await client.connect();
-        await client.query(`LISTEN ${CHANNEL}; LISTEN ${AVAILABLE}`);
+        await client.query(`LISTEN ${this.channels.changed}; LISTEN ${this.channels.available}`);
         this.listener = client;
         if (this.closed) await client.end();
       } catch {

@@ -6,13 +6,19 @@ import { PG_EVENTS_MIGRATION, PG_RERUN_EVENT_MIGRATION } from "./events.js";
 import { schedulesMigration } from "../schedules/schedule-sql.js";
 import { FAIR_MIGRATION_SQL } from "./fair-sql.js";
 import { PG_LIMITS_MIGRATION } from "./limits-sql.js";
-import { pgDepsMigration } from "./deps-sql.js";
+import { pgDepsFunction, pgDepsMigration } from "./deps-sql.js";
 import { PG_COUNTS_MIGRATION } from "./counts-sql.js";
-import { AVAILABLE, AVAILABLE_PAYLOAD, CHANNEL } from "./pg-announce.js";
+import { AVAILABLE, AVAILABLE_PAYLOAD, CHANNEL, type Channels } from "./pg-announce.js";
 import { OWNER_MIGRATION_SQL, PAUSED_NAMES_SQL, SINGLETON_MIGRATION_SQL, WORKER_INDEXES_SQL } from "./row.js";
 
-/** Migrations; a migration may depend on the configuration it runs under. */
-export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
+/** What a migration may depend on: the configuration it runs under, the schema's channels. */
+export interface MigrationOptions {
+  defaultMaxAttempts: number;
+  channels: Channels;
+}
+
+/** Migrations, in order. */
+export const MIGRATIONS: ((o: MigrationOptions) => string)[] = [
   () => `CREATE TABLE jobs (
      seq BIGINT NOT NULL UNIQUE,
      id TEXT PRIMARY KEY,
@@ -83,4 +89,6 @@ export const MIGRATIONS: ((o: { defaultMaxAttempts: number }) => string)[] = [
   () => PG_LIMITS_MIGRATION,
   // 12: IN PROGRESS counts by name, kept by triggers (counts-sql.ts).
   () => PG_COUNTS_MIGRATION,
+  // 13: the dependencies' trigger announces on its schema's own channels (pg-announce.ts).
+  (o) => pgDepsFunction(o.channels.changed, o.channels.available, AVAILABLE_PAYLOAD),
 ];

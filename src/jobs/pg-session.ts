@@ -6,6 +6,7 @@ import { StoreUnavailableError } from "./store.js";
 import { values, type Compiled } from "./queue-sql.js";
 import type { JobRow } from "./row.js";
 import { POSTGRES } from "./pg-sql.js";
+import { channelsOf, onChannels, type Channels } from "./pg-announce.js";
 
 // Connection-level failures: the database is away, not the request wrong.
 const UNAVAILABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "57P01", "57P02", "57P03", "53300"]);
@@ -27,6 +28,9 @@ export function parsePgUrl(url: string): { connectionString: string; schema?: st
 }
 
 export class PgSession {
+  /** The deployment's channels (set once migrated, before any statement runs). */
+  channels: Channels = channelsOf("public");
+
   constructor(readonly pool: pg.Pool) {}
 
   /** Runs a store operation, turning a lost database into StoreUnavailableError. */
@@ -39,13 +43,16 @@ export class PgSession {
     }
   }
 
-  /** Statement names by SQL text: each connection parses and plans a statement once, not per call. */
-  private readonly names = new Map<string, string>();
+  /**
+   * Statements by SQL text, named (each connection parses and plans a statement once, not per
+   * call) and announcing on the deployment's channels.
+   */
+  private readonly named = new Map<string, { name: string; text: string }>();
 
   q<T extends pg.QueryResultRow = JobRow>(text: string, params: unknown[], on: pg.Pool | pg.PoolClient = this.pool): Promise<pg.QueryResult<T>> {
-    let name = this.names.get(text);
-    if (!name) this.names.set(text, (name = `jobs_${this.names.size}`));
-    return on.query<T>({ name, text, values: params });
+    let s = this.named.get(text);
+    if (!s) this.named.set(text, (s = { name: `jobs_${this.named.size}`, text: onChannels(text, this.channels) }));
+    return on.query<T>({ name: s.name, text: s.text, values: params });
   }
 
   /** Compiled statements of queue-sql.ts, by their text. */

@@ -35,7 +35,7 @@ import {
 import type { JobRow } from "./row.js";
 import type { JobEventRow } from "./events.js";
 import { MIGRATIONS } from "./pg-schema.js";
-import { Announcements, AVAILABLE, CHANNEL } from "./pg-announce.js";
+import { Announcements, AVAILABLE, CHANNEL, channelsOf } from "./pg-announce.js";
 import { announced, claimStatement, OUTBOX, POSTGRES } from "./pg-sql.js";
 import { parsePgUrl, PgSession } from "./pg-session.js";
 import { PgWrites } from "./pg-writes.js";
@@ -94,12 +94,14 @@ class PgDriver implements QueueDriver {
       // One instance migrates at a time; the others wait here, then find nothing to do.
       await c.query("SELECT pg_advisory_xact_lock(7367726, hashtext($1))", [this.schema ?? "public"]);
       if (this.schema) await c.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
+      const current = await c.query<{ schema: string | null }>("SELECT current_schema() AS schema");
+      this.s.channels = channelsOf(current.rows[0]?.schema ?? "public");
       await c.query("CREATE TABLE IF NOT EXISTS jobs_schema_version (version INTEGER NOT NULL)");
       const r = await c.query<{ version: number }>("SELECT version FROM jobs_schema_version");
       let version = r.rows[0]?.version ?? 0;
       if (!r.rows.length) await c.query("INSERT INTO jobs_schema_version VALUES (0)");
       if (version > MIGRATIONS.length) throw new Error(`the job database has schema version ${version}, newer than this program knows (${MIGRATIONS.length})`);
-      for (; version < MIGRATIONS.length; version++) await c.query(MIGRATIONS[version]!(o));
+      for (; version < MIGRATIONS.length; version++) await c.query(MIGRATIONS[version]!({ ...o, channels: this.s.channels }));
       await c.query("UPDATE jobs_schema_version SET version = $1", [version]);
       await c.query("COMMIT");
     } catch (e) {
@@ -239,7 +241,7 @@ class PgDriver implements QueueDriver {
    * so that the first long-poll misses nothing.
    */
   listen(changed: (id: string) => void, available: (name: string | undefined, at: number) => void): void {
-    this.announcements = new Announcements(this.url, changed, available);
+    this.announcements = new Announcements(this.url, this.s.channels, changed, available);
   }
 
   connections(): { total: number; idle: number; waiting: number } {

@@ -5,6 +5,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { channelsOf } from "../../src/jobs/pg-announce.js";
 import { MIGRATIONS as PG_MIGRATIONS } from "../../src/jobs/pg-store.js";
 import { MIGRATIONS as SQLITE_MIGRATIONS } from "../../src/jobs/sqlite-store.js";
 import type { JobStore } from "../../src/jobs/store.js";
@@ -20,7 +21,7 @@ const OLD_JOBS: [id: string, request: unknown][] = [
   ["old-bare", null],
   ["old-low", { name: "report" }],
 ];
-const V2 = { defaultMaxAttempts: 99 }; // versions 1-2 do not use it
+const V2 = { defaultMaxAttempts: 99, channels: channelsOf("public") }; // versions 1-2 use neither
 
 async function checkMigrated(store: JobStore) {
   try {
