@@ -43,6 +43,9 @@ const WORKERS = 4;
 const NAMES = ["thumbnail", "invoice", "export"];
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "bench-churn-"));
+// Ctrl-C (or a kill) ends the run early: what was sampled is reported, and the store dropped.
+let interrupted = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void (interrupted = true));
 const keys = roles(tmp);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mb = (b: number) => (b / 1048576).toFixed(1);
@@ -51,6 +54,8 @@ interface TableSize {
   bytes: number;
   live: number;
   dead: number;
+  /** PostgreSQL: how many times (auto)vacuum has run on it. */
+  vacuums?: number;
 }
 interface Sample {
   minute: number;
@@ -79,11 +84,13 @@ async function pgSizer(schema: string): Promise<Sizer> {
     async sizes() {
       // pg_stat's counters lag a little (they are flushed at most once a second per backend).
       const r = await c.query(
-        `SELECT s.relname, pg_total_relation_size(s.relid) AS bytes, s.n_live_tup AS live, s.n_dead_tup AS dead
+        `SELECT s.relname, pg_total_relation_size(s.relid) AS bytes, s.n_live_tup AS live, s.n_dead_tup AS dead, s.autovacuum_count + s.vacuum_count AS vacuums
            FROM pg_stat_user_tables s WHERE s.schemaname = $1`,
         [schema],
       );
-      return { tables: Object.fromEntries(r.rows.map((row) => [row.relname, { bytes: Number(row.bytes), live: Number(row.live), dead: Number(row.dead) }])) };
+      return {
+        tables: Object.fromEntries(r.rows.map((row) => [row.relname, { bytes: Number(row.bytes), live: Number(row.live), dead: Number(row.dead), vacuums: Number(row.vacuums) }])),
+      };
     },
     close: () => c.end(),
   };
@@ -115,6 +122,17 @@ function sqliteSizer(file: string): Sizer {
     },
     close: async () => void db.close(),
   };
+}
+
+/** A setting of the PostgreSQL server. */
+async function pgSetting(name: string): Promise<string> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    return (await c.query("SELECT current_setting($1) AS v", [name])).rows[0].v as string;
+  } finally {
+    await c.end();
+  }
 }
 
 /** p50 and p99 of `xs`, in ms. */
@@ -150,6 +168,7 @@ async function churn(kind: string): Promise<Sample[]> {
   try {
     await untilHealthy(base.origin, child);
     sizer = kind === "sqlite" ? sqliteSizer(url.slice("sqlite:".length)) : await pgSizer(schema);
+    if (kind === "postgres") console.log(`  postgres: autovacuum is ${await pgSetting("autovacuum")}${(await pgSetting("autovacuum")) === "off" ? " on this server: nothing reclaims dead rows, and sizes cannot level off" : ""}`);
     let stopping = false;
     const count = { created: 0, finished: 0, cancelled: 0, backlog: 0 };
     let createMs: number[] = [];
@@ -247,8 +266,9 @@ async function churn(kind: string): Promise<Sample[]> {
       );
     };
     await sample();
-    while (Date.now() - t0 < MINUTES * 60_000) {
-      await sleep(Math.min(SAMPLE * 1000, t0 + MINUTES * 60_000 - Date.now()));
+    while (Date.now() - t0 < MINUTES * 60_000 && !interrupted) {
+      const next = Math.min(t0 + MINUTES * 60_000, Date.now() + SAMPLE * 1000);
+      while (Date.now() < next && !interrupted) await sleep(Math.min(250, next - Date.now()));
       await sample();
     }
     stopping = true;
@@ -282,13 +302,14 @@ function report(kind: string, samples: Sample[]): void {
   const last = meanSizes(samples, 2 / 3, 1);
   const end = samples.at(-1)!;
   console.log(`\n${kind}: sizes, the last third of the run against the middle third (mean of the samples in each)`);
-  console.log("| table (with its indexes) | middle third | last third | growth | dead rows at the end |");
-  console.log("|---|---|---|---|---|");
+  console.log("| table (with its indexes) | middle third | last third | growth | rows at the end, live / dead | vacuumed |");
+  console.log("|---|---|---|---|---|---|");
   // The tables that hold something (the small bookkeeping ones are a page or two).
   const tables = Object.keys(last).filter((t) => Math.max(last[t] ?? 0, middle[t] ?? 0) >= 100 * 1024).sort((a, b) => last[b]! - last[a]!);
   for (const t of tables) {
     const g = last[t]! / (middle[t] || last[t]!);
-    console.log(`| ${t} | ${mb(middle[t] ?? 0)} MB | ${mb(last[t]!)} MB | ${g.toFixed(2)}x | ${end.tables[t]?.dead ?? 0} |`);
+    const e = end.tables[t];
+    console.log(`| ${t} | ${mb(middle[t] ?? 0)} MB | ${mb(last[t]!)} MB | ${g.toFixed(2)}x | ${e?.live ?? 0} / ${e?.dead ?? 0} | ${e?.vacuums === undefined ? "" : `${e.vacuums} times`} |`);
   }
   const first = samples.find((s) => s.minute >= MINUTES / 3) ?? samples[0]!;
   const minutes = end.minute - first.minute;
