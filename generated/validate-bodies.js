@@ -6,15 +6,15 @@ const require = createRequire(import.meta.url);
 export const createJob_body_application_json = validate0;
 const schema0 = {"anyOf":[{"$ref":"defs.json#/$defs/jobRequest"},{"type":"null"}],"$id":"createJob_body_application_json"};
 const schema2 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority","description":"Default 0. Higher first (9 before 0)."},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"Any JSON object, handed to the worker as it is."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20,"description":"How many attempts the job gets before it is FAILED (default: the server's\nJOB_MAX_ATTEMPTS). An attempt ends when its worker reports a retryable failure or\nits lease expires without a heartbeat.\n"},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048,"description":"Where to POST the job when it ends (http or https; the server's allow-list\napplies). Signed in the Standard Webhooks style (`webhook-id`,\n`webhook-timestamp`, `webhook-signature`), retried with backoff, at least once.\nPolling keeps working as well.\n"},"runAt":{"type":"string","format":"date-time","description":"Run later: no worker gets the job before this time (RFC 3339; at most a year\nahead; a time already past means now). The job is IN PROGRESS, waiting, until then;\nits deadline counts from this time. Not together with `delaySeconds`.\n"},"delaySeconds":{"type":"integer","minimum":0,"maximum":31536000,"description":"Run later, this many seconds after the create. Not together with `runAt`."},"singletonKey":{"type":"string","minLength":1,"maxLength":128,"description":"At most one waiting job per key (the caller's own keys): while a job created with\nthis key waits for a worker, another create with the key does not make a second one\nbut joins it or replaces its request (`singletonMode`). Once a worker takes the job,\nthe key is free again. Race-free across instances (a unique index).\n"},"singletonMode":{"type":"string","enum":["join","replace"],"description":"What a create does when a job with its `singletonKey` is waiting: `join` (when absent)\nanswers that job and changes nothing; `replace` gives it this request (input, name, priority, tags,\nattempts, callback and run time: with `delaySeconds`, a debounce). Needs `singletonKey`.\n"},"dependsOn":{"type":"array","items":{"$ref":"#/$defs/jobId"},"minItems":1,"maxItems":1000,"uniqueItems":true,"description":"Jobs (the caller's own) this one waits for: no worker gets it until all of them have\nSUCCEEDED; its worker then gets their results with the task (`dependencies`). If one\nfails or is cancelled, this job is cancelled too, with an error naming it\n(`urn:async-api:dependency-failed`), and so are the jobs waiting for this one, unless\n`onDependencyFailure` is `run`. A job that has already ended counts as it ended. Not\ntogether with `singletonKey`.\n"},"concurrencyKey":{"$ref":"#/$defs/concurrencyKey","description":"Groups the job with others under an admin's limits for this key (`PUT\n/admin/limits/key/{value}`): at most so many of the group running at once, at most so\nmany started per second, across instances. Without a limit for it, nothing changes.\n"},"onDependencyFailure":{"type":"string","enum":["cancel","run"],"description":"What a failed or cancelled dependency does to this job: `cancel` (when absent) or\n`run` (it runs once all of its dependencies have ended, however they ended). Needs\n`dependsOn`.\n"}},"required":["name"],"additionalProperties":false,"examples":[{"name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"maxAttempts":3}]};
-const schema3 = {"type":"string","pattern":"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name. Any text but `.` and `..`.","examples":["nightly-report"]};
+const schema3 = {"type":"string","pattern":"^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name. Any text but `.` and `..`.","examples":["nightly-report"]};
 const schema4 = {"type":"integer","minimum":0,"maximum":9,"description":"Higher first (9 before 0); jobs of equal priority are taken oldest first."};
 const schema5 = {"type":"array","items":{"type":"string"},"maxItems":8};
 const schema6 = {"type":"string","minLength":1,"maxLength":64,"description":"Opaque, unguessable job identifier (URL-safe).","examples":["Kj3vQ0l2TQ2m5Yw8b1dEXA"]};
-const schema7 = {"type":"string","pattern":"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$","minLength":1,"maxLength":128,"description":"A group of jobs that an admin's limits apply to. Any text but `.` and `..`.","examples":["tenant-42"]};
+const schema7 = {"type":"string","pattern":"^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$","minLength":1,"maxLength":128,"description":"A group of jobs that an admin's limits apply to. Any text but `.` and `..`.","examples":["tenant-42"]};
 const func0 = Object.prototype.hasOwnProperty;
 const func1 = require("ajv/dist/runtime/ucs2length").default;
 const func8 = require("ajv/dist/runtime/equal").default;
-const pattern0 = new RegExp("^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$", "");
+const pattern0 = new RegExp("^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$", "");
 const pattern1 = new RegExp("^https?://", "");
 const formats0 = require("ajv-formats/dist/formats").fullFormats["date-time"];
 
@@ -75,7 +75,7 @@ vErrors.push(err3);
 errors++;
 }
 if(!pattern0.test(data0)){
-const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
+const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -485,7 +485,7 @@ vErrors.push(err37);
 errors++;
 }
 if(!pattern0.test(data13)){
-const err38 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/$defs/concurrencyKey/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
+const err38 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/$defs/concurrencyKey/pattern",keyword:"pattern",params:{pattern: "^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -671,7 +671,7 @@ vErrors.push(err3);
 errors++;
 }
 if(!pattern0.test(data0)){
-const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
+const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -872,7 +872,7 @@ vErrors.push(err20);
 errors++;
 }
 if(!pattern0.test(data7)){
-const err21 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/$defs/concurrencyKey/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
+const err21 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/$defs/concurrencyKey/pattern",keyword:"pattern",params:{pattern: "^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -1472,7 +1472,7 @@ vErrors.push(err8);
 errors++;
 }
 if(!pattern0.test(data2)){
-const err9 = {instancePath:instancePath+"/names/" + i0,schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
+const err9 = {instancePath:instancePath+"/names/" + i0,schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -2360,7 +2360,7 @@ vErrors.push(err2);
 errors++;
 }
 if(!pattern0.test(data0)){
-const err3 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
+const err3 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err3];
 }

@@ -2566,12 +2566,12 @@ export const getJob_200_application_json = validate107;
 const schema148 = {"$ref":"defs.json#/$defs/job","$id":"getJob_200_application_json"};
 const schema38 = {"type":"object","properties":{"id":{"$ref":"#/$defs/jobId"},"href":{"type":"string","description":"Path of the job's status resource."},"status":{"$ref":"#/$defs/jobStatus"},"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority"},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"The job's input, as the client sent it."},"attempts":{"type":"integer","minimum":0,"description":"How many times a worker has taken the job so far (the running attempt included).\nThe job stays IN PROGRESS between attempts.\n"},"maxAttempts":{"type":"integer","minimum":1,"maximum":20,"description":"After this many attempts have failed, the job is FAILED."},"start":{"type":"string","format":"date-time","description":"When the job was created (RFC 3339)."},"runAt":{"type":"string","format":"date-time","description":"While the job waits for a worker: the time from which it may be handed to one (RFC\n3339), for a job created with `runAt` or `delaySeconds`, or the next attempt after a\nretryable failure. A time past means it is due. Absent while a worker holds the job,\nand once it has ended.\n"},"end":{"anyOf":[{"type":"string","format":"date-time"},{"$ref":"#/$defs/notEnded"}],"description":"When the job ended (RFC 3339); \"\" until then. Set once."},"progress":{"type":"integer","minimum":0,"maximum":100},"result":{"description":"What the backend reported on SUCCESS."},"error":{"$ref":"#/$defs/jobError","description":"Why the job failed, on FAILED; on a job CANCELLED because a job it depended on did\nnot succeed, that reason (`urn:async-api:dependency-failed`).\n"},"concurrencyKey":{"type":"string","description":"The key it was created with (`concurrencyKey`), which its limits apply to."},"schedule":{"$ref":"#/$defs/scheduleId","description":"The schedule that created it (`GET /schedules/{id}`)."},"scheduledFor":{"type":"string","format":"date-time","description":"For a job a schedule created: the due time it was created for (it runs from then; a\njob made late, after downtime, runs at once).\n"},"dependsOn":{"type":"array","items":{"$ref":"#/$defs/jobId"},"description":"The jobs it was created to wait for (`dependsOn` of its request)."},"waitingFor":{"type":"integer","minimum":1,"description":"While it waits: how many of the jobs it depends on have not ended yet. No worker gets\nit before none are left.\n"}},"required":["id","href","status","priority","tags","attempts","maxAttempts","start","end"],"examples":[{"id":"Kj3vQ0l2TQ2m5Yw8b1dEXA","href":"/resources/Kj3vQ0l2TQ2m5Yw8b1dEXA","status":"IN PROGRESS","name":"nightly-report","priority":5,"tags":["reports"],"input":{"day":"2013-01-01"},"attempts":1,"maxAttempts":3,"start":"2013-01-01T10:50:45Z","end":"","progress":40}]};
 const schema40 = {"type":"string","enum":["IN PROGRESS","CANCELLED","FAILED","SUCCESS"]};
-const schema33 = {"type":"string","pattern":"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name. Any text but `.` and `..`.","examples":["nightly-report"]};
+const schema33 = {"type":"string","pattern":"^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$","minLength":1,"maxLength":64,"description":"What kind of work the job is; workers claim jobs by name. Any text but `.` and `..`.","examples":["nightly-report"]};
 const schema42 = {"type":"integer","minimum":0,"maximum":9,"description":"Higher first (9 before 0); jobs of equal priority are taken oldest first."};
 const schema43 = {"type":"array","items":{"type":"string"},"maxItems":8};
 const schema44 = {"type":"string","maxLength":0,"description":"The empty string, for a job that has not ended."};
 const schema45 = {"type":"string","minLength":1,"maxLength":64,"description":"Opaque schedule identifier (URL-safe).","examples":["sch_AaJQxxjjfFINtk3YAGUtBA"]};
-const pattern4 = new RegExp("^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$", "");
+const pattern4 = new RegExp("^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$", "");
 const formats0 = require("ajv-formats/dist/formats").fullFormats["date-time"];
 const schema36 = {"type":"object","properties":{"type":{"type":"string","description":"URI reference identifying the kind of failure."},"title":{"type":"string","minLength":1},"detail":{"type":"string"},"cause":{"$ref":"#/$defs/taskError","description":"With `urn:async-api:attempts-exhausted`: the error of the last attempt (a worker's\nreport, or `urn:async-api:lease-expired` when its lease ran out).\n"}},"required":["type","title"],"description":"Why a job failed, shaped like an RFC 9457 problem. Its `type` identifies the kind of\njob failure; it says the job failed, not the server.\n","examples":[{"type":"urn:async-api:job-failed","title":"Upstream system rejected the order","detail":"credit check failed"}]};
 const schema37 = {"type":"object","properties":{"type":{"type":"string"},"title":{"type":"string","minLength":1},"detail":{"type":"string"}},"required":["title"],"description":"Why an attempt failed, shaped like an RFC 9457 problem."};
@@ -2942,7 +2942,7 @@ vErrors.push(err16);
 errors++;
 }
 if(!pattern4.test(data3)){
-const err17 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
+const err17 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -6777,7 +6777,7 @@ const schema184 = {"$ref":"defs.json#/$defs/scheduleList","$id":"listSchedules_2
 const schema185 = {"type":"object","properties":{"schedules":{"type":"array","items":{"$ref":"#/$defs/schedule"}}},"required":["schedules"]};
 const schema67 = {"type":"object","properties":{"id":{"$ref":"#/$defs/scheduleId"},"href":{"type":"string"},"cron":{"type":"string"},"timezone":{"type":"string"},"everySeconds":{"type":"integer"},"job":{"$ref":"#/$defs/scheduledJob"},"catchUp":{"type":"string","enum":["skip","once"]},"paused":{"type":"boolean"},"nextRunAt":{"type":"string","format":"date-time","description":"The next due time (absent while paused, and when the expression has none left)."},"lastRunAt":{"type":"string","format":"date-time","description":"The due time of the latest job it created."},"lastJob":{"$ref":"#/$defs/jobId","description":"The latest job it created (`GET /resources/{id}`)."},"created":{"type":"string","format":"date-time"}},"required":["id","href","job","catchUp","paused","created"],"examples":[{"id":"sch_AaJQxxjjfFINtk3YAGUtBA","href":"/schedules/sch_AaJQxxjjfFINtk3YAGUtBA","cron":"0 2 * * *","timezone":"Europe/Paris","job":{"name":"nightly-report","input":{"scope":"all"}},"catchUp":"once","paused":false,"nextRunAt":"2026-12-08T01:00:00Z","created":"2026-12-07T10:00:00Z"}]};
 const schema60 = {"type":"object","properties":{"name":{"$ref":"#/$defs/jobName"},"priority":{"$ref":"#/$defs/priority"},"tags":{"$ref":"#/$defs/tags"},"input":{"type":"object","description":"Any JSON object, handed to the worker as it is."},"maxAttempts":{"type":"integer","minimum":1,"maximum":20},"callbackUrl":{"type":"string","pattern":"^https?://","maxLength":2048},"concurrencyKey":{"$ref":"#/$defs/concurrencyKey"}},"required":["name"],"additionalProperties":false,"description":"The job a schedule creates at each due time: a create's request without its timing,\nsingleton and dependency options (each job is created to run at its due time).\n","examples":[{"name":"nightly-report","input":{"scope":"all"}}]};
-const schema34 = {"type":"string","pattern":"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$","minLength":1,"maxLength":128,"description":"A group of jobs that an admin's limits apply to. Any text but `.` and `..`.","examples":["tenant-42"]};
+const schema34 = {"type":"string","pattern":"^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$","minLength":1,"maxLength":128,"description":"A group of jobs that an admin's limits apply to. Any text but `.` and `..`.","examples":["tenant-42"]};
 const pattern9 = new RegExp("^https?://", "");
 
 function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -6837,7 +6837,7 @@ vErrors.push(err3);
 errors++;
 }
 if(!pattern4.test(data0)){
-const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
+const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -7038,7 +7038,7 @@ vErrors.push(err20);
 errors++;
 }
 if(!pattern4.test(data7)){
-const err21 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/$defs/concurrencyKey/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
+const err21 = {instancePath:instancePath+"/concurrencyKey",schemaPath:"#/$defs/concurrencyKey/pattern",keyword:"pattern",params:{pattern: "^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -10849,7 +10849,7 @@ vErrors.push(err12);
 errors++;
 }
 if(!pattern4.test(data1)){
-const err13 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
+const err13 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -14886,7 +14886,7 @@ vErrors.push(err3);
 errors++;
 }
 if(!pattern4.test(data0)){
-const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
+const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -20781,7 +20781,7 @@ vErrors.push(err3);
 errors++;
 }
 if(!pattern4.test(data0)){
-const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
+const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -21392,7 +21392,7 @@ vErrors.push(err3);
 errors++;
 }
 if(!pattern4.test(data0)){
-const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
+const err4 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/jobName/pattern",keyword:"pattern",params:{pattern: "^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"},message:"must match pattern \""+"^$|^([^.]|\\.[^.]|\\.\\.[\\s\\S])[\\s\\S]*$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
 }

@@ -105,7 +105,7 @@ describe("ramlgen mock in a browser on another origin", () => {
     const lines: string[] = [];
     const mock = await startMock(model, validators, { port: 0, log: (l) => lines.push(l) });
     try {
-      await call("POST", `${mock.url}/resources`, { body: { name: 5, priority: 12 }, headers: { authorization: "Bearer any" } });
+      await call("POST", `${mock.url}/resources`, { body: { name: "", priority: 12 }, headers: { authorization: "Bearer any" } });
       await call("POST", `${mock.url}/resources`, { body: { name: "ok" } });
       await new Promise((r) => setTimeout(r, 50));
       expect(lines[0]).toMatch(/^ramlgen mock: POST \/resources 400 \d+ ms, request invalid: body\/\S+ .+ \(\+1 more\)$/);
