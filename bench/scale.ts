@@ -25,7 +25,7 @@ import { newJobId } from "../src/jobs/ids.js";
 import { openStore } from "../src/stores.js";
 import { encodeCursor } from "../src/jobs/cursor.js";
 import { numbered, pageSql } from "../src/jobs/queue-sql.js";
-import { CLAIM_SELECT } from "../src/jobs/sqlite-store.js";
+import { CLAIM_SELECT } from "../src/jobs/sqlite-sql.js";
 import { claimSql } from "../src/jobs/pg-sql.js";
 import { createdAt, fillPlan, fillStatements, type FillPlan } from "./scale-fill.js";
 import { roles, type Request } from "./roles.js";

@@ -6,7 +6,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { claimSql } from "../../src/jobs/pg-sql.js";
-import { CLAIM_SELECT } from "../../src/jobs/sqlite-store.js";
+import { CLAIM_SELECT } from "../../src/jobs/sqlite-sql.js";
 import type { JobStore } from "../../src/jobs/store.js";
 import { openStore } from "../../src/stores.js";
 import { tempDir } from "../helpers/server.js";
