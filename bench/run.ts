@@ -69,12 +69,13 @@ const ALL_CONTENDERS: Contender[] = [
   { name: "service+resp-validation", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", VALIDATE_RESPONSES: "true", ...KEYS } },
   { name: "express+openapi-validator", cmd: ["bench/peers/express.mjs"], env: { OPENAPI: "1" } },
   { name: "node:http", cmd: ["bench/peers/http.mjs"], env: {} },
-  // Store comparison (issue: PostgreSQL against SQLite, one and two instances).
+  // Store comparison (issue: PostgreSQL against SQLite, one, two and three instances).
   { name: "service x2 (sqlite)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, instances: 2, workloads: ["create", "poll"] },
   ...(PG
     ? [
         { name: "service (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, postgres: true, workloads: ["create", "poll"] },
         { name: "service x2 (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, instances: 2, postgres: true, workloads: ["create", "poll"] },
+        { name: "service x3 (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, instances: 3, postgres: true, workloads: ["create", "poll"] },
         ...(BASELINE
           ? [{ name: "service (baseline, postgres)", cmd: [path.join(BASELINE, "dist/src/main.js")], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, postgres: true, workloads: ["create", "poll"], cwd: BASELINE }]
           : []),
