@@ -261,7 +261,8 @@ async function churn(kind: string): Promise<Sample[]> {
       const t = s.tables;
       console.log(
         `  ${kind} ${s.minute.toFixed(1).padStart(5)} min: ${count.created} created, ${count.finished} finished, backlog ${count.backlog}, create p50 ${p50.toFixed(1)} ms p99 ${p99.toFixed(1)} ms; ` +
-          ["jobs", "job_events"].map((n) => `${n} ${mb(t[n]?.bytes ?? 0)} MB (${t[n]?.live ?? 0} live, ${t[n]?.dead ?? 0} dead)`).join(", ") +
+          // (SQLite keeps no dead rows: a deleted row's space is free pages, reported beside.)
+          ["jobs", "job_events"].map((n) => `${n} ${mb(t[n]?.bytes ?? 0)} MB (${t[n]?.live ?? 0} rows${kind === "postgres" ? `, ${t[n]?.dead ?? 0} dead` : ""})`).join(", ") +
           (s.free !== undefined ? `, free ${mb(s.free)} MB, log ${mb(s.wal ?? 0)} MB` : ""),
       );
     };
@@ -309,7 +310,19 @@ function report(kind: string, samples: Sample[]): void {
   for (const t of tables) {
     const g = last[t]! / (middle[t] || last[t]!);
     const e = end.tables[t];
-    console.log(`| ${t} | ${mb(middle[t] ?? 0)} MB | ${mb(last[t]!)} MB | ${g.toFixed(2)}x | ${e?.live ?? 0} / ${e?.dead ?? 0} | ${e?.vacuums === undefined ? "" : `${e.vacuums} times`} |`);
+    console.log(`| ${t} | ${mb(middle[t] ?? 0)} MB | ${mb(last[t]!)} MB | ${g.toFixed(2)}x | ${e?.live ?? 0} / ${kind === "postgres" ? (e?.dead ?? 0) : "-"} | ${e?.vacuums === undefined ? "" : `${e.vacuums} times`} |`);
+  }
+  if (end.free !== undefined) {
+    // SQLite: the file is the tables' pages, the free ones, and beside it the write-ahead log.
+    const mean = (from: number, to: number, f: (s: Sample) => number) => {
+      const picked = samples.filter((s) => s.minute >= MINUTES * from && s.minute <= MINUTES * to);
+      return picked.reduce((n, s) => n + f(s), 0) / picked.length;
+    };
+    for (const [label, f] of [["(free pages in the file)", (s: Sample) => s.free ?? 0], ["(write-ahead log)", (s: Sample) => s.wal ?? 0]] as const) {
+      const m = mean(1 / 3, 2 / 3, f);
+      const l = mean(2 / 3, 1, f);
+      console.log(`| ${label} | ${mb(m)} MB | ${mb(l)} MB | ${(l / (m || l || 1)).toFixed(2)}x | | |`);
+    }
   }
   const first = samples.find((s) => s.minute >= MINUTES / 3) ?? samples[0]!;
   const minutes = end.minute - first.minute;
