@@ -19,7 +19,7 @@
 // what keys, the request log and the Prometheus metrics cost. Ratios are given to plain Express and to Fastify (the fastest peer a user would
 // pick) measured in the same round.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
@@ -52,6 +52,8 @@ const PG = process.env["BENCH_DATABASE_URL"];
 const BASELINE = process.env["BENCH_BASELINE"] ? path.resolve(process.env["BENCH_BASELINE"]) : undefined;
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "bench-"));
+// Its keys file and the contenders' SQLite files go when the run ends.
+process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
 const KEY = benchKey(tmp);
 const AUTH = { Authorization: KEY.authorization };
 const KEYS = { API_KEYS_FILE: KEY.file };

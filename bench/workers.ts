@@ -31,7 +31,7 @@
 // window), BENCH_PROF (a file: the service runs under `node --prof` writing there; read it with
 // `node --prof-process`).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import http from "node:http";
 import path from "node:path";
@@ -52,6 +52,8 @@ const CORES = os.cpus().length;
 const SERVER_CORE = CORES > 1 ? String(CORES - 1) : "0";
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
 const tmp = mkdtempSync(path.join(os.tmpdir(), "bench-workers-"));
+// Its keys file and the contenders' SQLite files go when the run ends.
+process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
 // Authentication on, as in production: producers and workers present an admin's key.
 const KEY = benchKey(tmp);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
