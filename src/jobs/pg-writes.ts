@@ -230,10 +230,12 @@ export class PgWrites {
 
   /** Many ends, one statement: the same SET and fence as one end's, each row's values from arrays. */
   private async endBatch(batch: PendingEnd[]): Promise<JobRow[]> {
-    const fromArrays = (sql: string) => sql.replace(/(?<!:):([a-zA-Z_]\w*)/g, "i.$1");
+    // Quoted: some of the names are PostgreSQL's reserved words (`to`, `end`), which a column
+    // list refuses bare. (Unquoted, every batch was a syntax error and each outcome went alone.)
+    const fromArrays = (sql: string) => sql.replace(/(?<!:):([a-zA-Z_]\w*)/g, 'i."$1"');
     const arrays = END_COLUMNS.map(([, type], n) => `$${n + 1}::${type}[]`).join(", ");
     const r = await this.s.q(
-      `WITH i AS (SELECT * FROM unnest(${arrays}) AS t(${END_COLUMNS.map(([name]) => name).join(", ")})),
+      `WITH i AS (SELECT * FROM unnest(${arrays}) AS t(${END_COLUMNS.map(([name]) => `"${name}"`).join(", ")})),
        ended AS (
          UPDATE jobs SET ${fromArrays(TRANSITION_SET.end)}
          FROM i WHERE jobs.id = i.id AND jobs.status = '${IN_PROGRESS}'${fromArrays(fenceSql("lease"))} RETURNING jobs.*), ${OUTBOX}
