@@ -3,8 +3,9 @@
 // one run (graphile-worker as it comes, and with the settings of its performance page: a local
 // queue and batched completion).
 //
-// Throughput: producers create jobs as fast as they can while W workers (1, 4, 16; each one
-// job at a time) take and complete them; jobs/s is completions per second over the measured
+// Throughput: producers create jobs as fast as they can while W workers (1, 4, 16) take and
+// complete them: W SDK workers taking one job at a time, W taking up to 50 each, or one SDK
+// worker with `concurrency: W` (handlers one job each; graphile-worker's runner has this shape); jobs/s is completions per second over the measured
 // window, after a warm-up. For the service every step crosses HTTP: create (POST
 // /resources), claim (POST /tasks/claim, long-polled), complete (PUT /tasks/{id}). For
 // pg-boss: send() -> work() handler -> its automatic complete(); completions are counted in
@@ -135,18 +136,26 @@ async function startService(databaseUrl: string): Promise<{ child: ChildProcess;
   return { child, url };
 }
 
-async function serviceTrial(contender: string, databaseUrl: string, workers: number, perWorker = 1): Promise<Result> {
+/**
+ * How the service's W workers are deployed: W SDK workers taking one job at a time ("each
+ * one"), W taking up to 50 each ("each up to 50"), or one SDK worker running W jobs at once
+ * ("one with W slots": graphile-worker's shape, one runner with `concurrency: W`).
+ */
+type Shape = "each one" | "each up to 50" | "one with W slots";
+
+async function serviceTrial(contender: string, databaseUrl: string, workers: number, shape: Shape): Promise<Result> {
   const { child, url } = await startService(databaseUrl);
   try {
     let completed = 0;
     const started = new Map<string, number>(); // job id -> when its create was sent (latency phase)
     const taken = new Map<string, number>(); // job id -> when a handler got it
-    const running: RunningWorker[] = Array.from({ length: workers }, (_, i) =>
+    const runners = shape === "one with W slots" ? 1 : workers;
+    const running: RunningWorker[] = Array.from({ length: runners }, (_, i) =>
       runWorker({
         baseUrl: url,
         worker: `bench-${i}`,
         apiKey: KEY.authorization.slice("Bearer ".length),
-        concurrency: perWorker,
+        concurrency: shape === "each one" ? 1 : shape === "each up to 50" ? 50 : workers,
         pollSeconds: 10,
         handleSignals: false,
         handler: (task) => {
@@ -389,22 +398,25 @@ async function main() {
     );
   };
   let n = 0;
-  const onPg = async (contender: string, w: number, perWorker: number) => {
+  const onPg = async (contender: string, w: number, shape: Shape) => {
     const schema = `bench_workers_${process.pid}_${n++}`;
     const u = new URL(PG_URL);
     u.searchParams.set("schema", schema);
     try {
-      report(await serviceTrial(contender, u.toString(), w, perWorker));
+      report(await serviceTrial(contender, u.toString(), w, shape));
     } finally {
       await dropSchema(schema);
     }
   };
+  const onSqlite = async (contender: string, w: number, shape: Shape) => report(await serviceTrial(contender, `sqlite:${path.join(tmp, `jobs-${n++}.db`)}`, w, shape));
   for (const w of WORKER_COUNTS) {
-    if (want("service (sqlite)")) report(await serviceTrial("service (sqlite)", `sqlite:${path.join(tmp, `jobs-${n++}.db`)}`, w));
-    if (want("service (sqlite, up to 50 each)")) report(await serviceTrial("service (sqlite, up to 50 each)", `sqlite:${path.join(tmp, `jobs-${n++}.db`)}`, w, 50));
+    if (want("service (sqlite)")) await onSqlite("service (sqlite)", w, "each one");
+    if (want("service (sqlite, up to 50 each)")) await onSqlite("service (sqlite, up to 50 each)", w, "each up to 50");
+    if (want("service (sqlite, one worker, concurrency W)")) await onSqlite("service (sqlite, one worker, concurrency W)", w, "one with W slots");
     if (!havePg) continue;
-    if (want("service (postgres)")) await onPg("service (postgres)", w, 1);
-    if (want("service (postgres, up to 50 each)")) await onPg("service (postgres, up to 50 each)", w, 50);
+    if (want("service (postgres)")) await onPg("service (postgres)", w, "each one");
+    if (want("service (postgres, up to 50 each)")) await onPg("service (postgres, up to 50 each)", w, "each up to 50");
+    if (want("service (postgres, one worker, concurrency W)")) await onPg("service (postgres, one worker, concurrency W)", w, "one with W slots");
     if (want("pg-boss (default, 2 s polling)")) report(await pgBossTrial("pg-boss (default, 2 s polling)", w, 2, 1));
     if (want("pg-boss (0.5 s polling)")) report(await pgBossTrial("pg-boss (0.5 s polling)", w, 0.5, 1));
     if (want("pg-boss (0.5 s polling, batches of 50)")) report(await pgBossTrial("pg-boss (0.5 s polling, batches of 50)", w, 0.5, 50));
@@ -413,7 +425,7 @@ async function main() {
   }
   mkdirSync("bench/results", { recursive: true });
   writeFileSync("bench/results/workers.json", JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: CORES, seconds: SECONDS, producers: PRODUCERS, results }, null, 2));
-  console.log(`\n${SECONDS} s windows after 2 s warm-up; ${PRODUCERS} producers (backlog: created and not completed at the window's end, at most 2,000; near 0, the producers were the limit); each worker takes one job at a time, or up to 50 at once where the row says so\n`);
+  console.log(`\n${SECONDS} s windows after 2 s warm-up; ${PRODUCERS} producers (backlog: created and not completed at the window's end, at most 2,000; near 0, the producers were the limit); each worker takes one job at a time, or up to 50 at once, or one worker runs W at once, where the row says so\n`);
   const header = ["contender", "workers", "jobs/s", "created/s", "backlog", "server CPU µs/job", "create->claim p50 ms", "p99 ms", "jobs/s ÷ best pg-boss", "jobs/s ÷ best graphile-worker"];
   const ratio = (r: Result, peer: string) => {
     const peers = results.filter((p) => p.workers === r.workers && p.contender.startsWith(peer));
