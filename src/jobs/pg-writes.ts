@@ -213,12 +213,15 @@ export class PgWrites {
       try {
         rows = await this.s.run(() => this.endBatch(batch));
       } catch (err) {
-        if (err instanceof StoreUnavailableError) {
+        // The database away, or a statement it cannot even read (class 42: a syntax error, an
+        // unknown column): every outcome of the batch fails, loudly. Going on alone would hide
+        // such a fault behind a statement and a commit per outcome, as it once did.
+        if (err instanceof StoreUnavailableError || String((err as { code?: unknown }).code).startsWith("42")) {
           for (const e of batch) e.reject(err);
           continue;
         }
-        // Anything else (a deadlock with a sweeper, say): each outcome on its own, so that one
-        // cannot fail the others.
+        // Anything else (a deadlock with a sweeper, a value one row's constraint refuses): each
+        // outcome on its own, so that one cannot fail the others.
         await Promise.all(batch.map(alone));
         continue;
       }
