@@ -75,9 +75,9 @@ const ALL_CONTENDERS: Contender[] = [
   { name: "service x2 (sqlite)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, instances: 2, workloads: ["create", "poll"] },
   ...(PG
     ? [
-        { name: "service (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, postgres: true, workloads: ["create", "poll"] },
-        { name: "service x2 (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, instances: 2, postgres: true, workloads: ["create", "poll"] },
-        { name: "service x3 (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, instances: 3, postgres: true, workloads: ["create", "poll"] },
+        { name: "service (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, postgres: true, workloads: ["create", "poll", "mixed"] },
+        { name: "service x2 (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, instances: 2, postgres: true, workloads: ["create", "poll", "mixed"] },
+        { name: "service x3 (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, instances: 3, postgres: true, workloads: ["create", "poll", "mixed"] },
         ...(BASELINE
           ? [{ name: "service (baseline, postgres)", cmd: [path.join(BASELINE, "dist/src/main.js")], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, postgres: true, workloads: ["create", "poll"], cwd: BASELINE }]
           : []),
