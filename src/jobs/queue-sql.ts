@@ -147,19 +147,23 @@ export type TransitionKind = keyof typeof TRANSITION_SET;
  */
 export function fenceSql(kind: Fence["kind"]): string {
   if (kind === "none") return "";
+  // A fence is checked on one job found by its id. Its comparisons are written so that no
+  // index can serve them (`+ 0`): without statistics PostgreSQL found the job by walking the
+  // deadline index instead (`deadline_ms > :now` over every waiting job; 3,004 rows read to
+  // cancel one, and a cost that grew with the backlog).
   // Before the deadline, and not exhausted: attempts left, or the last lease not yet run out.
-  const live = " AND deadline_ms > :now AND (attempts < max_attempts OR lease_expires_ms = 0 OR lease_expires_ms > :now)";
+  const live = " AND deadline_ms + 0 > :now AND (attempts < max_attempts OR lease_expires_ms = 0 OR lease_expires_ms + 0 > :now)";
   switch (kind) {
     case "due":
-      return ` AND deadline_ms <= :now AND (${UNPAUSED} OR lease_expires_ms > :now)`;
+      return ` AND deadline_ms + 0 <= :now AND (${UNPAUSED} OR lease_expires_ms + 0 > :now)`;
     case "lapsed":
-      return " AND lease_expires_ms <= :now";
+      return " AND lease_expires_ms + 0 <= :now";
     case "live":
       return live;
     case "unheld":
-      return ` AND lease_expires_ms <= :now${live}`;
+      return ` AND lease_expires_ms + 0 <= :now${live}`;
     case "lease":
-      return " AND lease_token = :token AND lease_expires_ms > :now AND deadline_ms > :now";
+      return " AND lease_token = :token AND lease_expires_ms + 0 > :now AND deadline_ms + 0 > :now";
   }
 }
 
