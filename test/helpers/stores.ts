@@ -7,6 +7,8 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { tempDir } from "./server.js";
+import type { JobStore } from "../../src/jobs/store.js";
+import { openStore } from "../../src/stores.js";
 
 export type StoreKind = "sqlite" | "postgres";
 
@@ -60,5 +62,32 @@ export async function dropTestSchemas(): Promise<void> {
     for (const s of schemas.splice(0)) await c.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
   } finally {
     await c.end();
+  }
+}
+
+/**
+ * A fresh store filled by `fill` and closed again, for reading its tables directly (query
+ * plans): a SQLite file's path, or a client on the PostgreSQL schema (the caller ends it).
+ */
+export async function filledSqlite(fill: (store: JobStore) => Promise<void>): Promise<string> {
+  const url = freshDatabaseUrl("sqlite");
+  await fillAndClose(url, fill);
+  return url.slice("sqlite:".length);
+}
+
+export async function filledPg(fill: (store: JobStore) => Promise<void>): Promise<pg.Client> {
+  const url = freshDatabaseUrl("postgres");
+  await fillAndClose(url, fill);
+  const c = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${new URL(url).searchParams.get("schema")}` });
+  await c.connect();
+  return c;
+}
+
+async function fillAndClose(url: string, fill: (store: JobStore) => Promise<void>): Promise<void> {
+  const store = await openStore({ databaseUrl: url, sqliteSynchronous: "NORMAL" });
+  try {
+    await fill(store);
+  } finally {
+    await store.close();
   }
 }

@@ -3,14 +3,13 @@
 // PostgreSQL, measured by EXPLAIN ANALYZE) touches no more rows than there are IN PROGRESS.
 import path from "node:path";
 import Database from "better-sqlite3";
-import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { claimSql } from "../../src/jobs/pg-sql.js";
 import { CLAIM_SELECT } from "../../src/jobs/sqlite-sql.js";
 import type { JobStore } from "../../src/jobs/store.js";
 import { openStore } from "../../src/stores.js";
 import { tempDir } from "../helpers/server.js";
-import { dropTestSchemas, freshDatabaseUrl, PG_URL } from "../helpers/stores.js";
+import { dropTestSchemas, filledPg, filledSqlite, PG_URL } from "../helpers/stores.js";
 
 afterAll(() => dropTestSchemas());
 
@@ -34,14 +33,7 @@ async function fill(store: JobStore): Promise<void> {
 
 describe("the claim reads only the queue, not the ended jobs", () => {
   it("on SQLite", async () => {
-    const file = path.join(tempDir(), "jobs.db");
-    const store = await openStore({ databaseUrl: `sqlite:${file}`, sqliteSynchronous: "NORMAL" });
-    try {
-      await fill(store);
-    } finally {
-      await store.close();
-    }
-    const db = new Database(file);
+    const db = new Database(await filledSqlite(fill));
     try {
       db.exec("ANALYZE");
       for (const [sql, params] of [
@@ -59,16 +51,7 @@ describe("the claim reads only the queue, not the ended jobs", () => {
   });
 
   it.skipIf(!PG_URL)("on PostgreSQL", async () => {
-    const url = freshDatabaseUrl("postgres");
-    const store = await openStore({ databaseUrl: url, sqliteSynchronous: "NORMAL" });
-    try {
-      await fill(store);
-    } finally {
-      await store.close();
-    }
-    const schema = new URL(url).searchParams.get("schema")!;
-    const c = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
-    await c.connect();
+    const c = await filledPg(fill);
     try {
       await c.query("ANALYZE jobs");
       for (const scope of ["any", "one", "many"] as const) {

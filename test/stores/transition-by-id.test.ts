@@ -3,16 +3,12 @@
 // or PostgreSQL between autovacuum's analyses). Without statistics PostgreSQL once found the job
 // by walking the deadline index (`deadline_ms > :now`: every waiting job), so cancelling one
 // job of a backlog cost as much as reading the backlog.
-import path from "node:path";
 import Database from "better-sqlite3";
-import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Fence } from "../../src/jobs/machine.js";
 import { numbered, transitionSql, values, type TransitionKind } from "../../src/jobs/queue-sql.js";
 import type { JobStore } from "../../src/jobs/store.js";
-import { openStore } from "../../src/stores.js";
-import { tempDir } from "../helpers/server.js";
-import { dropTestSchemas, freshDatabaseUrl, PG_URL } from "../helpers/stores.js";
+import { dropTestSchemas, filledPg, filledSqlite, PG_URL } from "../helpers/stores.js";
 
 afterAll(() => dropTestSchemas());
 
@@ -44,14 +40,7 @@ const PARAMS = { id: "j1500", to: "CANCELLED", end: new Date(NOW).toISOString(),
 
 describe("a transition reads its job by id, without statistics, behind a backlog", () => {
   it("on SQLite", async () => {
-    const file = path.join(tempDir(), "jobs.db");
-    const store = await openStore({ databaseUrl: `sqlite:${file}`, sqliteSynchronous: "NORMAL" });
-    try {
-      await fill(store);
-    } finally {
-      await store.close();
-    }
-    const db = new Database(file);
+    const db = new Database(await filledSqlite(fill));
     // The store's function its triggers call (what they announce is not looked at here).
     db.function("job_announce", (_id: unknown, _status: unknown, _name: unknown, _runAfter: unknown, _blockers: unknown) => null);
     try {
@@ -69,17 +58,8 @@ describe("a transition reads its job by id, without statistics, behind a backlog
   });
 
   it.skipIf(!PG_URL)("on PostgreSQL: one row read, by the primary key", async () => {
-    const url = freshDatabaseUrl("postgres");
-    const store = await openStore({ databaseUrl: url, sqliteSynchronous: "NORMAL" });
+    const c = await filledPg(fill);
     try {
-      await fill(store);
-    } finally {
-      await store.close();
-    }
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    try {
-      await c.query(`SET search_path = ${new URL(url).searchParams.get("schema")}`);
       const stats = await c.query<{ n: string }>("SELECT count(*) AS n FROM pg_stats WHERE tablename = 'jobs' AND schemaname = current_schema()");
       expect(Number(stats.rows[0]!.n), "the table has no statistics yet").toBe(0);
       for (const [kind, fence] of CASES) {
