@@ -73,6 +73,8 @@ const ALL_CONTENDERS: Contender[] = [
   { name: "node:http", cmd: ["bench/peers/http.mjs"], env: {} },
   // Store comparison (issue: PostgreSQL against SQLite, one, two and three instances).
   { name: "service x2 (sqlite)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, instances: 2, workloads: ["create", "poll"] },
+  // Three processes on the one core as the PostgreSQL x3 row has: what sharing the core costs by itself.
+  { name: "service x3 (sqlite)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, instances: 3, workloads: ["create", "poll", "mixed"] },
   ...(PG
     ? [
         { name: "service (postgres)", cmd: ["dist/src/main.js"], env: { NODE_ENV: "production", LOG_LEVEL: "info", ...KEYS }, postgres: true, workloads: ["create", "poll", "mixed"] },
