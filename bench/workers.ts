@@ -318,7 +318,7 @@ async function pgBossTrial(contender: string, workers: number, pollingIntervalSe
  * batched completion (`localQueue.size`, `completeJobBatchDelay: 0`, `failJobBatchDelay: 0`).
  * Completions are counted as its handlers return (its completion is committed just after).
  */
-async function graphileTrial(contender: string, workers: number, fast: boolean): Promise<Result> {
+async function graphileTrial(contender: string, workers: number, fast: boolean, separate = false): Promise<Result> {
   const schema = `gw_bench_${process.pid}_${Date.now()}`;
   const silent = new GraphileLogger(() => () => {});
   const utils = await makeWorkerUtils({ connectionString: PG_URL, schema, logger: silent });
@@ -328,21 +328,27 @@ async function graphileTrial(contender: string, workers: number, fast: boolean):
   const started = new Map<string, number>();
   const taken = new Map<string, number>();
   let completed = 0;
-  const runner = await runGraphile({
-    connectionString: PG_URL,
-    schema,
-    concurrency: workers,
-    maxPoolSize: workers + 4,
-    noHandleSignals: true,
-    logger: silent,
-    taskList: {
-      bench: async (_payload, helpers) => {
-        taken.set(String(helpers.job.id), performance.now());
-        completed++;
-      },
-    },
-    ...(fast && { preset: { worker: { localQueue: { size: Math.max(workers * 4, 50) }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } } as never }),
-  });
+  // One runner with `workers` slots, or (`separate`) that many runners of one slot each, as
+  // the service's "16 workers one job each" row runs (each its own connections and LISTEN).
+  const runners = await Promise.all(
+    Array.from({ length: separate ? workers : 1 }, () =>
+      runGraphile({
+        connectionString: PG_URL,
+        schema,
+        concurrency: separate ? 1 : workers,
+        maxPoolSize: separate ? 3 : workers + 4,
+        noHandleSignals: true,
+        logger: silent,
+        taskList: {
+          bench: async (_payload, helpers) => {
+            taken.set(String(helpers.job.id), performance.now());
+            completed++;
+          },
+        },
+        ...(fast && { preset: { worker: { localQueue: { size: Math.max(workers * 4, 50) }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } } as never }),
+      }),
+    ),
+  );
   try {
     let stop = false;
     let created = 0;
@@ -376,7 +382,7 @@ async function graphileTrial(contender: string, workers: number, fast: boolean):
     const latencies = latenciesOf(started, taken);
     return { contender, workers, jobsPerSecond: ((c1 - c0) * 1000) / elapsed, createdPerSecond: ((created - k0) * 1000) / elapsed, backlog, latencyP50: pct(latencies, 0.5), latencyP99: pct(latencies, 0.99) };
   } finally {
-    await runner.stop().catch(() => {});
+    await Promise.all(runners.map((r) => r.stop().catch(() => {})));
     await utils.release();
     await db.end();
     await dropSchema(schema).catch(() => {});
@@ -422,6 +428,7 @@ async function main() {
     if (want("pg-boss (0.5 s polling, batches of 50)")) report(await pgBossTrial("pg-boss (0.5 s polling, batches of 50)", w, 0.5, 50));
     if (want("graphile-worker")) report(await graphileTrial("graphile-worker", w, false));
     if (want("graphile-worker (local queue, batched completion)")) report(await graphileTrial("graphile-worker (local queue, batched completion)", w, true));
+    if (want("graphile-worker (W runners, one job each)")) report(await graphileTrial("graphile-worker (W runners, one job each)", w, false, true));
   }
   mkdirSync("bench/results", { recursive: true });
   writeFileSync("bench/results/workers.json", JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: CORES, seconds: SECONDS, producers: PRODUCERS, results }, null, 2));
