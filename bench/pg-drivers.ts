@@ -100,8 +100,10 @@ async function measure(name: string, workload: keyof typeof WORKLOADS, ids: stri
   };
   let stop = false;
   let done = 0;
-  const loops = () =>
-    Promise.all(
+  // Marked handled at once: a failing read must reach the caller (and its clean-up), not end
+  // the process as an unhandled rejection while the warm-up sleeps.
+  const loops = () => {
+    const all = Promise.all(
       Array.from({ length: inFlight }, async () => {
         while (!stop) {
           if ((await d.read(pick())) !== per) throw new Error(`${name}: a read found fewer jobs than it asked for`);
@@ -109,6 +111,9 @@ async function measure(name: string, workload: keyof typeof WORKLOADS, ids: stri
         }
       }),
     );
+    all.catch(() => {});
+    return all;
+  };
   try {
     let running = loops();
     await new Promise((r) => setTimeout(r, 1000)); // warm-up: connections, prepared statements, JIT
@@ -134,9 +139,9 @@ async function measure(name: string, workload: keyof typeof WORKLOADS, ids: stri
 async function main() {
   // One core for this process, as the service has in `npm run bench`; PostgreSQL is not pinned.
   execFileSync("taskset", ["-p", "-c", "0", String(process.pid)], { stdio: "ignore" });
-  const ids = await fill();
   const samples: Sample[] = [];
   try {
+    const ids = await fill();
     const names = Object.keys(DRIVERS);
     for (let round = 1; round <= ROUNDS; round++) {
       for (const w of Object.keys(WORKLOADS) as (keyof typeof WORKLOADS)[]) {
