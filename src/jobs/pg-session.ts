@@ -27,6 +27,30 @@ export function parsePgUrl(url: string): { connectionString: string; schema?: st
   return { connectionString: u.toString(), schema };
 }
 
+// A transaction PostgreSQL rolled back to break a deadlock (or a serialization failure): it
+// left nothing behind, so running it again is the same as a client asking again. Two
+// transactions that lock the same rows in opposite orders meet this: a create locking its
+// parents while a batch of outcomes ends them, a sweep ending jobs whose dependants another
+// end is counting down.
+const RETRY_CODES = new Set(["40P01", "40001"]);
+const RETRIES = 4;
+
+export function isRetryable(e: unknown): boolean {
+  return !!e && typeof e === "object" && RETRY_CODES.has(String((e as { code?: unknown }).code));
+}
+
+/** Runs `fn` again (after a short, random pause) while PostgreSQL rolls it back as a deadlock's victim. */
+export async function retried<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (attempt > RETRIES || !isRetryable(e)) throw e;
+      await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+    }
+  }
+}
+
 export class PgSession {
   /** The deployment's channels (set once migrated, before any statement runs). */
   channels: Channels = channelsOf("public");
@@ -52,7 +76,11 @@ export class PgSession {
   q<T extends pg.QueryResultRow = JobRow>(text: string, params: unknown[], on: pg.Pool | pg.PoolClient = this.pool): Promise<pg.QueryResult<T>> {
     let s = this.named.get(text);
     if (!s) this.named.set(text, (s = { name: `jobs_${this.named.size}`, text: onChannels(text, this.channels) }));
-    return on.query<T>({ name: s.name, text: s.text, values: params });
+    const query = { name: s.name, text: s.text, values: params };
+    // A statement of its own (not inside a caller's transaction) is retried when it was a
+    // deadlock's victim; a transaction's caller retries the whole transaction (retried()).
+    if (on !== this.pool) return on.query<T>(query);
+    return on.query<T>(query).catch((e: unknown) => (isRetryable(e) ? retried(() => on.query<T>(query)) : Promise.reject(e)));
   }
 
   /** Compiled statements of queue-sql.ts, by their text. */

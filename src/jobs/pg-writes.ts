@@ -11,7 +11,7 @@ import { AVAILABLE, AVAILABLE_PAYLOAD, CHANNEL } from "./pg-announce.js";
 import { fairTag } from "./fair-sql.js";
 import { CANCEL_DEPENDANT, dependencyFailedError, SET_DEPENDENCIES } from "./deps-sql.js";
 import { OUTBOX } from "./pg-sql.js";
-import type { PgSession } from "./pg-session.js";
+import { retried, type PgSession } from "./pg-session.js";
 
 interface PendingEnd {
   id: string;
@@ -46,7 +46,7 @@ export class PgWrites {
    * anyway, so one batch at a time loses nothing and a lone create is written at once.)
    */
   insert(job: NewJob): Promise<boolean | { unknownDependency: number }> {
-    if (job.dependsOn) return this.s.run(() => this.insertDependant(job, job.dependsOn!));
+    if (job.dependsOn) return this.s.run(() => retried(() => this.insertDependant(job, job.dependsOn!)));
     return new Promise((resolve, reject) => {
       this.pendingCreates.push({ job, resolve, reject });
       if (!this.writing) void this.writeCreates();
@@ -75,6 +75,7 @@ export class PgWrites {
    * waits for this commit, so that its trigger sees the new dependant, or ended before and is
    * counted as ended), checked to be the owner's own, the row inserted, linked, its parents
    * marked; cancelled at once if a parent has already failed and it is not to run anyway.
+   * Run again whole when PostgreSQL picks it as a deadlock's victim (retried()).
    */
   private async insertDependant(job: NewJob, deps: NonNullable<NewJob["dependsOn"]>): Promise<boolean | { unknownDependency: number }> {
     const c = await this.s.pool.connect();
@@ -237,13 +238,17 @@ export class PgWrites {
     // list refuses bare. (Unquoted, every batch was a syntax error and each outcome went alone.)
     const fromArrays = (sql: string) => sql.replace(/(?<!:):([a-zA-Z_]\w*)/g, 'i."$1"');
     const arrays = END_COLUMNS.map(([, type], n) => `$${n + 1}::${type}[]`).join(", ");
+    // In id order, the order a create locks its parents in: the update takes the rows' locks
+    // as it meets them, and two lockers in one order queue behind each other instead of each
+    // holding what the other waits for (a deadlock either way is run again: pg-session.ts).
+    const inOrder = [...batch].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const r = await this.s.q(
       `WITH i AS (SELECT * FROM unnest(${arrays}) AS t(${END_COLUMNS.map(([name]) => `"${name}"`).join(", ")})),
        ended AS (
          UPDATE jobs SET ${fromArrays(TRANSITION_SET.end)}
          FROM i WHERE jobs.id = i.id AND jobs.status = '${IN_PROGRESS}'${fromArrays(fenceSql("lease"))} RETURNING jobs.*), ${OUTBOX}
        SELECT *, pg_notify('${CHANNEL}', id) FROM ended`,
-      END_COLUMNS.map(([name]) => batch.map((e) => e.params[name] ?? null)),
+      END_COLUMNS.map(([name]) => inOrder.map((e) => e.params[name] ?? null)),
     );
     return r.rows;
   }
