@@ -41,7 +41,7 @@ import { parsePgUrl, PgSession } from "./pg-session.js";
 import { PgWrites } from "./pg-writes.js";
 import { TurnBatch } from "./turn-batch.js";
 import { PARENT_COLUMNS } from "./deps-sql.js";
-import { SqlJobStore, type DeliveryRow, type ParentRow, type PausedRow, type QueueDriver, type StatsRows } from "./sql-store.js";
+import { SqlJobStore, type DeliveryRow, type Inserted, type ParentRow, type PausedRow, type QueueDriver, type StatsRows } from "./sql-store.js";
 
 export { MIGRATIONS };
 
@@ -78,7 +78,7 @@ class PgDriver implements QueueDriver {
   }
 
   /** Creates share commits (pg-writes.ts); one with dependencies goes alone. */
-  insert(job: NewJob): Promise<boolean | { unknownDependency: number }> {
+  insert(job: NewJob): Promise<Inserted> {
     return this.writes.insert(job);
   }
 

@@ -12,6 +12,7 @@ import { fairTag } from "./fair-sql.js";
 import { CANCEL_DEPENDANT, dependencyFailedError, SET_DEPENDENCIES } from "./deps-sql.js";
 import { OUTBOX } from "./pg-sql.js";
 import { retried, type PgSession } from "./pg-session.js";
+import type { Inserted } from "./sql-store.js";
 
 interface PendingEnd {
   id: string;
@@ -45,7 +46,7 @@ export class PgWrites {
    * once the batch holding its job has committed. (Creates serialize on the counter's row lock
    * anyway, so one batch at a time loses nothing and a lone create is written at once.)
    */
-  insert(job: NewJob): Promise<boolean | { unknownDependency: number }> {
+  insert(job: NewJob): Promise<Inserted> {
     if (job.dependsOn) return this.s.run(() => retried(() => this.insertDependant(job, job.dependsOn!)));
     return new Promise((resolve, reject) => {
       this.pendingCreates.push({ job, resolve, reject });
@@ -77,7 +78,7 @@ export class PgWrites {
    * marked; cancelled at once if a parent has already failed and it is not to run anyway.
    * Run again whole when PostgreSQL picks it as a deadlock's victim (retried()).
    */
-  private async insertDependant(job: NewJob, deps: NonNullable<NewJob["dependsOn"]>): Promise<boolean | { unknownDependency: number }> {
+  private async insertDependant(job: NewJob, deps: NonNullable<NewJob["dependsOn"]>): Promise<Inserted> {
     const c = await this.s.pool.connect();
     try {
       await c.query("BEGIN");
@@ -92,7 +93,7 @@ export class PgWrites {
         await c.query("ROLLBACK");
         return { unknownDependency: unknown };
       }
-      if (!(await this.insertBatch([job], c)).has(job.id)) {
+      if (!(await this.insertBatch([job], c, false)).has(job.id)) {
         await c.query("ROLLBACK");
         return false;
       }
@@ -107,8 +108,12 @@ export class PgWrites {
         const error = JSON.stringify(dependencyFailedError(failed.id, failed.status));
         await this.s.exec(`WITH ended AS (${CANCEL_DEPENDANT}), ${OUTBOX} SELECT pg_notify('${CHANNEL}', id) FROM ended`, { id: job.id, end: job.start, now, error }, c);
       }
+      // Announced to waiting claims only if a worker may take it now (every parent has
+      // succeeded); otherwise the trigger announces it when its last parent ends.
+      const available = waiting === 0 && !failed;
+      if (available) await this.s.q(`SELECT pg_notify('${AVAILABLE}', ${AVAILABLE_PAYLOAD}) FROM jobs WHERE id = $1`, [job.id], c);
       await c.query("COMMIT");
-      return true;
+      return available ? true : "waiting";
     } catch (e) {
       await c.query("ROLLBACK").catch(() => {});
       throw e;
@@ -117,7 +122,7 @@ export class PgWrites {
     }
   }
 
-  private async insertBatch(jobs: NewJob[], on: pg.Pool | pg.PoolClient = this.s.pool): Promise<Set<string>> {
+  private async insertBatch(jobs: NewJob[], on: pg.Pool | pg.PoolClient = this.s.pool, announce = true): Promise<Set<string>> {
     // One statement, one round trip. The counter's row lock is held until this statement's
     // transaction commits, so seq order is commit order, and a concurrent create with the
     // same Idempotency-Key has committed before this one looks (ON CONFLICT sees it).
@@ -139,7 +144,7 @@ export class PgWrites {
            ${fairTag("GREATEST", { name: "input.name", owner: "input.owner", priority: "input.priority", now: "input.touched_ms" })} + input.turn
          FROM input, next ORDER BY input.ord
          ON CONFLICT DO NOTHING RETURNING id, name, run_after_ms)
-       SELECT id, pg_notify('${AVAILABLE}', ${AVAILABLE_PAYLOAD}) FROM ins`,
+       SELECT id${announce ? `, pg_notify('${AVAILABLE}', ${AVAILABLE_PAYLOAD})` : ""} FROM ins`,
       [
         col((j) => j.id),
         col((j) => j.start),

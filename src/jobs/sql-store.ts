@@ -63,6 +63,9 @@ export interface StatsRows {
   outbox: number | string;
 }
 
+/** What an insert did: made the job (true; "waiting" while it waits for its parents), found its key taken (false), or found a dependency unknown. */
+export type Inserted = boolean | "waiting" | { unknownDependency: number };
+
 /** What one database does, one method per queue operation; every promise resolves after its change is committed. */
 export interface QueueDriver {
   /**
@@ -73,9 +76,11 @@ export interface QueueDriver {
   /**
    * Inserts a job with its created event; false when its Idempotency-Key or singleton key was
    * taken. A job with dependencies (deps-sql.ts) is inserted with its links in one transaction
-   * that holds its parents still, unless one is no job of its owner.
+   * that holds its parents still, unless one is no job of its owner; "waiting" when it was
+   * made but may not be handed out yet (a parent has not ended, or one failed and it was
+   * cancelled at once), so that no waiting claim is woken for it.
    */
-  insert(job: NewJob): Promise<boolean | { unknownDependency: number }>;
+  insert(job: NewJob): Promise<Inserted>;
   /** Parent jobs by id (those not found left out). */
   dependencies(ids: string[]): Promise<ParentRow[]>;
   /**
@@ -152,7 +157,7 @@ export class SqlJobStore implements JobStore {
       const inserted = await this.driver.insert(job);
       if (typeof inserted === "object") return { kind: "unknown-dependency", index: inserted.unknownDependency };
       if (inserted) {
-        if (this.local) this.available.publish({ name: job.name, at: job.runAfter ?? 0 });
+        if (this.local && inserted === true) this.available.publish({ name: job.name, at: job.runAfter ?? 0 });
         return { kind: "created", job: newRecord(job) };
       }
       const prior = job.idempotency && (await this.driver.rowByKey(job.idempotency.key));

@@ -14,7 +14,7 @@ import { dependencyFailedError } from "./deps-sql.js";
 import { fenceParams, pageSql, replaceParams, transitionSql, values, type TransitionKind } from "./queue-sql.js";
 import type { JobRow } from "./row.js";
 import { COLUMNS, prepareOn, rowOf, sqliteStatements, type Claimable, type Prepared, type Raw, type SqliteStatements } from "./sqlite-sql.js";
-import { SqlJobStore, type DeliveryRow, type ParentRow, type PausedRow, type QueueDriver, type StatsRows } from "./sql-store.js";
+import { SqlJobStore, type DeliveryRow, type Inserted, type ParentRow, type PausedRow, type QueueDriver, type StatsRows } from "./sql-store.js";
 import { DEFAULT_MAX_ATTEMPTS, type ClaimQuery, type JobStore, type ListQuery, type NewJob } from "./store.js";
 
 type Row = JobRow;
@@ -143,7 +143,7 @@ class SqliteDriver implements QueueDriver {
     });
   };
 
-  insert(job: NewJob): Promise<boolean | { unknownDependency: number }> {
+  insert(job: NewJob): Promise<Inserted> {
     return this.write(() => (job.dependsOn ? this.insertDependant(job, job.dependsOn) : this.insertNow(job)));
   }
 
@@ -153,7 +153,7 @@ class SqliteDriver implements QueueDriver {
    * already failed and it is not to run anyway.
    */
   private readonly insertDependant = (job: NewJob, deps: NonNullable<NewJob["dependsOn"]>) =>
-    this.db.transaction((): boolean | { unknownDependency: number } => {
+    this.db.transaction((): Inserted => {
       const parents = deps.ids.map((id) => this.stmt.parent.get(id));
       const unknown = parents.findIndex((p) => !p || p.owner !== (job.owner ?? null));
       if (unknown !== -1) return { unknownDependency: unknown };
@@ -171,7 +171,8 @@ class SqliteDriver implements QueueDriver {
         const row = this.run(this.stmt.cancelDependant, { id: job.id, end: job.start, now, error }, "get") as { callback_url: string | null } | undefined;
         if (row?.callback_url) this.stmt.addDelivery.run(job.id, row.callback_url, now, now);
       }
-      return true;
+      // Announced (sql-store.ts) only if a worker may take it now; else when its last parent ends.
+      return waiting === 0 && !failed ? true : "waiting";
     })();
 
   async dependencies(ids: string[]): Promise<ParentRow[]> {
