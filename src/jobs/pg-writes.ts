@@ -109,9 +109,11 @@ export class PgWrites {
         await this.s.exec(`WITH ended AS (${CANCEL_DEPENDANT}), ${OUTBOX} SELECT pg_notify('${CHANNEL}', id) FROM ended`, { id: job.id, end: job.start, now, error }, c);
       }
       // Announced to waiting claims only if a worker may take it now (every parent has
-      // succeeded); otherwise the trigger announces it when its last parent ends.
+      // succeeded); otherwise the trigger announces it when its last parent ends, and it is
+      // announced as changed (live views hear of it; no claim wakes for it).
       const available = waiting === 0 && !failed;
       if (available) await this.s.q(`SELECT pg_notify('${AVAILABLE}', ${AVAILABLE_PAYLOAD}) FROM jobs WHERE id = $1`, [job.id], c);
+      else if (!failed) await this.s.q(`SELECT pg_notify('${CHANNEL}', $1)`, [job.id], c);
       await c.query("COMMIT");
       return available ? true : "waiting";
     } catch (e) {

@@ -157,7 +157,9 @@ export class SqlJobStore implements JobStore {
       const inserted = await this.driver.insert(job);
       if (typeof inserted === "object") return { kind: "unknown-dependency", index: inserted.unknownDependency };
       if (inserted) {
+        // A job waiting for its parents wakes no claim (nothing could take it), only live views.
         if (this.local && inserted === true) this.available.publish({ name: job.name, at: job.runAfter ?? 0 });
+        else if (this.local) this.feed.publish(job.id);
         return { kind: "created", job: newRecord(job) };
       }
       const prior = job.idempotency && (await this.driver.rowByKey(job.idempotency.key));

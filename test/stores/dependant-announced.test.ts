@@ -4,7 +4,8 @@
 // the database and found nothing to take (a fan-out of 200 dependants woke 16 waiting
 // workers 3,200 times). A dependant cancelled at once (a parent had failed) is never announced.
 // Announcements arrive in commit order, so a marker job created afterwards, once heard, shows
-// that nothing was announced for what was created before it.
+// that nothing was announced for what was created before it. A dependant created waiting is
+// still announced as changed: live views (the dashboard's) hear of every new job.
 import { afterAll, describe, expect, it } from "vitest";
 import type { JobStore, NewJob } from "../../src/jobs/store.js";
 import { openStore } from "../../src/stores.js";
@@ -27,7 +28,8 @@ describe.each(STORE_KINDS)("a dependant announced (%s)", (kind) => {
   it("only once a worker may take it, and never when it was cancelled at once", async () => {
     const store: JobStore = await openStore({ databaseUrl: freshDatabaseUrl(kind), sqliteSynchronous: "NORMAL" });
     const heard: string[] = [];
-    const off = store.onAvailable((name) => heard.push(name ?? ""));
+    const changed: string[] = [];
+    const offs = [store.onAvailable((name) => heard.push(name ?? "")), store.onChange((id) => changed.push(id))];
     const until = async (name: string) => {
       for (let i = 0; i < 300 && !heard.includes(name); i++) await new Promise((r) => setTimeout(r, 10));
       expect(heard, `${name} was never announced`).toContain(name);
@@ -52,6 +54,7 @@ describe.each(STORE_KINDS)("a dependant announced (%s)", (kind) => {
       await store.create(job("m1", "marker1"));
       await until("marker1");
       expect(heard).not.toContain("dep");
+      expect(changed).toContain("d");
 
       // The parent succeeds: now.
       await end("p", "parent", "SUCCESS");
@@ -69,8 +72,9 @@ describe.each(STORE_KINDS)("a dependant announced (%s)", (kind) => {
       await store.create(job("m2", "marker2"));
       await until("marker2");
       expect(heard).not.toContain("dep3");
+      expect(changed).toContain("d3");
     } finally {
-      off();
+      for (const off of offs) off();
       await store.close();
     }
   });
