@@ -407,7 +407,7 @@ export class JobService {
     if (seen !== undefined && seen !== this.changeCount) return;
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
-    // A job that changes, or one that is created (creations are announced as available).
+    // A job that changes, or one that is created (announced as available, or as changed while it waits for its parents).
     const offChange = this.store.onChange(() => wake());
     const offAvailable = this.store.onAvailable(() => wake());
     const off = () => (offChange(), offAvailable());
