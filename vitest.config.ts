@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ["default", "./test/helpers/summary-reporter.ts"],
+    // Each file's temporary folders under one of its own, removed when it ends.
+    setupFiles: ["./test/helpers/tmp-per-file.ts"],
   },
 });
